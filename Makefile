@@ -1,0 +1,51 @@
+# The README's commands. Everything a fresh machine needs is installed from here.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FLASK := $(BIN)/flask --app app
+
+.PHONY: run test bench lint setup db demo lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall whenever the dependency list or the pins change.
+$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+db: setup
+	$(FLASK) db upgrade
+
+demo: db
+	$(FLASK) demo-data
+
+## make run: set up, migrate, load demo data and serve on http://127.0.0.1:5000
+run: demo
+	$(FLASK) run --debug --host 127.0.0.1 --port 5000
+
+## make test: set up and run the whole suite
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make bench: benchmarks on PostgreSQL and Redis; figures go to bench/results/
+bench: setup
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+lint: setup
+	$(BIN)/ruff check app tests bench worker.py
+
+## Refresh constraints.txt from a clean resolve of pyproject.toml.
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/pip install --quiet --upgrade pip
+	.lockvenv/bin/pip install --quiet '.[dev]'
+	.lockvenv/bin/pip freeze --exclude ectix > constraints.txt
+	rm -rf .lockvenv build *.egg-info
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite3

@@ -1,0 +1,64 @@
+"""ectix: prepaid voucher issuance and redemption platform."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from app import config as app_config
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, extensions, blueprints, error pages, CLI. No I/O here."""
+    app = Flask(__name__, instance_path=str(app_config.INSTANCE), instance_relative_config=True)
+    app.config.update(app_config.from_environment())
+    if config:
+        app.config.update(config)
+
+    from app import htmx as htmx_helpers
+    from app import web
+    from app.db import render_migration_item
+    from app.errors import register_error_handlers
+    from app.extensions import babel, csrf, db, htmx, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app_config.ROOT / "migrations"),
+                     render_as_batch=True, compare_type=True,
+                     render_item=render_migration_item)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=lambda: "zh_Hant_TW",
+                   timezone_selector=lambda: "Asia/Taipei")
+    htmx.init_app(app)
+    login_manager.init_app(app)
+    htmx_helpers.init_app(app)
+    register_error_handlers(app)
+    web.init_app(app)
+
+    _import_models()
+    _register_blueprints(app)
+
+    from app import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _import_models() -> None:
+    """Every model module, so metadata (and Alembic autogenerate) sees every table."""
+    from app import history, jobs  # noqa: F401
+    from app.auth import models as _auth  # noqa: F401
+    from app.news import models as _news  # noqa: F401
+    from app.stores import models as _stores  # noqa: F401
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.accounts.views import bp as accounts_bp
+    from app.api import bp as api_bp
+    from app.auth.views import bp as auth_bp
+    from app.home.views import bp as home_bp
+    from app.operator.views import bp as operator_bp
+    from app.vendor.views import bp as vendor_bp
+
+    for bp in (auth_bp, home_bp, vendor_bp, accounts_bp, operator_bp, api_bp):
+        app.register_blueprint(bp)

@@ -1,0 +1,20 @@
+"""Recurring housekeeping for accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+
+from app.auth.models import LoginEvent
+from app.db import db
+
+LOGIN_HISTORY_KEPT = timedelta(days=365)
+
+
+def prune_login_events(slot: str) -> int:
+    """Delete login history older than a year before the slot. Idempotent."""
+    cutoff = datetime.fromisoformat(slot) - LOGIN_HISTORY_KEPT
+    deleted = db.session.execute(delete(LoginEvent).where(LoginEvent.at < cutoff)).rowcount
+    db.session.commit()
+    return deleted

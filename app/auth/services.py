@@ -1,0 +1,275 @@
+"""Use cases for logins, passwords, sub-accounts and API tokens. They flush, never commit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app import clock, history
+from app.auth import rules
+from app.auth.models import Account, AccountGrant, AccountKind, ApiToken, LoginEvent
+from app.auth.passwords import hash_password, needs_rehash, verify_password
+from app.auth.permissions import Function, Level, normalise_grants
+from app.db import db
+from app.errors import DomainError, Forbidden, InvalidInput
+from app.stores.models import Store
+from app.tenancy import StoreScope
+
+LOGIN_FAILED = "帳號或密碼錯誤"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    account: Account | None
+    message: str = ""
+
+
+def _lockout_window() -> tuple[int, timedelta]:
+    cfg = current_app.config
+    return cfg["LOGIN_LOCKOUT_FAILURES"], timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
+
+
+def login_locked_until(username: str, at: datetime) -> datetime | None:
+    limit, window = _lockout_window()
+    last_success = db.session.scalar(
+        select(func.max(LoginEvent.at)).where(LoginEvent.username == username,
+                                              LoginEvent.success.is_(True))
+    )
+    since = max(at - window, last_success) if last_success else at - window
+    failures = db.session.scalars(
+        select(LoginEvent.at).where(
+            LoginEvent.username == username,
+            LoginEvent.success.is_(False),
+            LoginEvent.reason != "locked",  # attempts refused while locked do not extend it
+            LoginEvent.at > since,
+        )
+    ).all()
+    return rules.locked_until(list(failures), at, limit=limit, window=window)
+
+
+def authenticate(username: str, password: str, *, ip: str, user_agent: str) -> LoginResult:
+    """Check a login and record it in the login history, whatever the outcome."""
+    username = username.strip()[:40]
+    at = clock.now()
+    account = db.session.scalar(
+        select(Account).where(Account.username == username).execution_options(unscoped=True)
+    )
+
+    def log(success: bool, reason: str) -> None:
+        db.session.add(LoginEvent(
+            at=at, username=username, account_id=account.id if account else None,
+            store_id=account.store_id if account else None, ip=ip[:45],
+            user_agent=user_agent[:300], success=success, reason=reason,
+        ))
+        db.session.flush()
+
+    until = login_locked_until(username, at)
+    if until is not None:
+        log(False, "locked")
+        minutes = max(1, int((until - at).total_seconds() // 60) + 1)
+        return LoginResult(None, f"登入失敗次數過多，帳號已暫時鎖定，請於 {minutes} 分鐘後再試")
+    ok = verify_password(account.password_hash if account else None, password)
+    if not ok or account is None or not account.is_active:
+        log(False, "bad_password" if account else "unknown")
+        return LoginResult(None, LOGIN_FAILED)
+    if needs_rehash(account.password_hash):
+        account.password_hash = hash_password(password)
+    log(True, "")
+    return LoginResult(account)
+
+
+def scope_for(account: Account, switched_store_id: int | None) -> tuple[Store, StoreScope]:
+    """The store an account acts for, and what it may read.
+
+    A parent store's main account may switch into a child store; it then acts as the child.
+    Without switching, a parent reads its children's data but cannot act on it.
+    """
+    own = account.store
+    assert own is not None
+    acting = own
+    if switched_store_id and switched_store_id != own.id and account.is_main:
+        child = next((c for c in own.children if c.id == switched_store_id), None)
+        if child is not None:
+            acting = child
+    readable = frozenset(c.id for c in own.children) if acting is own else frozenset()
+    return acting, StoreScope(acting.id, readable)
+
+
+def switchable_stores(account: Account) -> list[Store]:
+    if not account.is_main or account.store is None or not account.store.children:
+        return []
+    return [account.store, *account.store.children]
+
+
+# Passwords -------------------------------------------------------------------------------
+
+def password_problem(account: Account, password: str) -> str | None:
+    if account.kind is AccountKind.SUB:
+        return rules.sub_password_problem(password)
+    return rules.main_password_problem(password)
+
+
+def change_own_password(account: Account, current: str, new: str) -> None:
+    if not verify_password(account.password_hash, current):
+        raise InvalidInput("目前密碼不正確", fields={"current_password": "目前密碼不正確"})
+    if problem := password_problem(account, new):
+        raise InvalidInput(problem, fields={"new_password": problem})
+    if verify_password(account.password_hash, new):
+        raise InvalidInput("新密碼不可與目前密碼相同", fields={"new_password": "新密碼不可與目前密碼相同"})
+    _set_password(account, new)
+    history.record(account, "password_changed", store_id=account.store_id)
+
+
+def _set_password(account: Account, new: str) -> None:
+    account.password_hash = hash_password(new)
+    account.session_epoch += 1  # other sessions of this account end
+
+
+# Sub-accounts ----------------------------------------------------------------------------
+
+def _require_main(actor: Account, store: Store) -> None:
+    if not actor.is_main or actor.store_id != store.id:
+        raise Forbidden("僅管理者可管理後台子帳號")
+
+
+def _grants_snapshot(account: Account) -> dict[str, str]:
+    return {g.function: g.level.value for g in sorted(account.grants, key=lambda g: g.function)}
+
+
+def _mode(store: Store) -> str | None:
+    contract = store.current_contract
+    return contract.redemption_mode.value if contract else None
+
+
+def create_sub_account(actor: Account, store: Store, *, username: str, password: str,
+                       remark: str, grants: dict[Function, Level]) -> Account:
+    _require_main(actor, store)
+    username = username.strip()
+    fields = {}
+    if problem := rules.sub_username_problem(username):
+        fields["username"] = problem
+    if problem := rules.sub_password_problem(password):
+        fields["password"] = problem
+    if problem := rules.remark_problem(remark):
+        fields["remark"] = problem
+    if not fields and db.session.scalar(
+        select(Account.id).where(Account.username == username).execution_options(unscoped=True)
+    ):
+        fields["username"] = "此帳號已被使用"
+    if fields:
+        raise InvalidInput(next(iter(fields.values())), fields=fields)
+    account = Account(store_id=store.id, kind=AccountKind.SUB, username=username,
+                      password_hash=hash_password(password), remark=remark)
+    for fn, level in normalise_grants(grants, _mode(store)).items():
+        account.grants.append(AccountGrant(function=fn.value, level=level))
+    db.session.add(account)
+    db.session.flush()
+    history.record(account, "created", changes={
+        "username": [None, username], "remark": [None, remark],
+        "grants": [None, _grants_snapshot(account)],
+    })
+    return account
+
+
+def _require_sub_of(actor: Account, target: Account) -> None:
+    if target.kind is not AccountKind.SUB or target.store_id != actor.store_id:
+        raise Forbidden("僅可管理本商店的子帳號")
+    _require_main(actor, target.store)  # type: ignore[arg-type]
+    if target.deleted_at is not None:
+        raise DomainError("此子帳號已刪除")
+
+
+def set_grants(actor: Account, target: Account, grants: dict[Function, Level]) -> None:
+    _require_sub_of(actor, target)
+    before = _grants_snapshot(target)
+    wanted = normalise_grants(grants, _mode(target.store))  # type: ignore[arg-type]
+    target.grants[:] = [g for g in target.grants if Function(g.function) in wanted]
+    for g in target.grants:
+        g.level = wanted[Function(g.function)]
+    have = {g.function for g in target.grants}
+    for fn, level in wanted.items():
+        if fn.value not in have:
+            target.grants.append(AccountGrant(function=fn.value, level=level))
+    db.session.flush()
+    after = _grants_snapshot(target)
+    if before != after:
+        history.record(target, "grants_changed", changes={"grants": [before, after]})
+
+
+def set_remark(actor: Account, target: Account, remark: str) -> None:
+    _require_sub_of(actor, target)
+    if problem := rules.remark_problem(remark):
+        raise InvalidInput(problem, fields={"remark": problem})
+    if remark != target.remark:
+        history.record(target, "remark_changed", changes={"remark": [target.remark, remark]})
+        target.remark = remark
+
+
+def reset_sub_password(actor: Account, target: Account, new: str) -> None:
+    _require_sub_of(actor, target)
+    if problem := rules.sub_password_problem(new):
+        raise InvalidInput(problem, fields={"password": problem})
+    _set_password(target, new)
+    history.record(target, "password_reset")
+
+
+def delete_sub_account(actor: Account, target: Account) -> None:
+    _require_sub_of(actor, target)
+    target.deleted_at = clock.now()
+    target.session_epoch += 1
+    for token in db.session.scalars(select(ApiToken).where(ApiToken.account_id == target.id,
+                                                           ApiToken.revoked_at.is_(None))):
+        token.revoked_at = target.deleted_at
+    history.record(target, "deleted")
+
+
+# API tokens ------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "ectx_"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(account: Account, name: str = "") -> tuple[ApiToken, str]:
+    """A new bearer token for `account`. The plain token is returned once and never stored."""
+    if account.is_operator or account.store_id is None:
+        raise Forbidden("平台管理員帳號不使用 API 金鑰")
+    if not account.is_active:
+        raise DomainError("此帳號已刪除")
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(store_id=account.store_id, account_id=account.id, name=name.strip()[:50],
+                     token_hash=_digest(plain), prefix=plain[: len(TOKEN_PREFIX) + 6])
+    db.session.add(token)
+    db.session.flush()
+    history.record(token, "created", changes={"name": [None, token.name],
+                                              "account": [None, account.username]})
+    return token, plain
+
+
+def revoke_api_token(actor: Account, token: ApiToken) -> None:
+    if token.account_id != actor.id and not (actor.is_main and actor.store_id == token.store_id):
+        raise Forbidden("僅可撤銷自己的 API 金鑰")
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        history.record(token, "revoked")
+
+
+def account_for_token(plain: str) -> tuple[Account, ApiToken] | None:
+    if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
+        return None
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _digest(plain)).execution_options(unscoped=True)
+    )
+    if token is None or token.revoked_at is not None or not token.account.is_active:
+        return None
+    now = clock.now()
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        token.last_used_at = now  # coarse, to keep API calls from writing on every request
+    return token.account, token

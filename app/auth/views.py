@@ -1,0 +1,74 @@
+"""Login, logout and the store switcher (切換子商店代號)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.auth import services
+from app.auth.forms import LoginForm, SwitchStoreForm
+from app.db import db
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def _home_for(account) -> str:  # noqa: ANN001
+    return url_for("operator.stores") if account.is_operator else url_for("home.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_home_for(current_user))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        result = services.authenticate(
+            form.username.data, form.password.data,
+            ip=request.remote_addr or "", user_agent=request.headers.get("User-Agent", ""),
+        )
+        db.session.commit()  # the login history is kept whatever the outcome
+        if result.account is not None:
+            session.clear()
+            login_user(result.account)
+            session.permanent = True
+            return redirect(_safe_next(form.next.data) or _home_for(result.account))
+        flash(result.message, "danger")
+        return render_template("auth/login.html", form=form), 401
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    session.clear()
+    flash("您已登出", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/switch-store", methods=["POST"])
+@login_required
+def switch_store():
+    form = SwitchStoreForm()
+    if not form.validate_on_submit():
+        abort(400)
+    allowed = {s.id: s for s in services.switchable_stores(current_user)}
+    try:
+        store_id = int(form.store_id.data)
+    except ValueError:
+        abort(404)
+    if store_id not in allowed:
+        abort(404)
+    session["store_id"] = store_id
+    flash(f"已切換為 {allowed[store_id].label}", "success")
+    return redirect(url_for("home.index"))

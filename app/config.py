@@ -1,0 +1,60 @@
+"""Configuration: safe defaults for a developer machine, overridden from the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one kept in instance/ so sessions survive restarts.
+
+    The generated key lives outside the code tree and is never committed.
+    """
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    INSTANCE.mkdir(exist_ok=True)
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment() -> dict:
+    debug = _flag("FLASK_DEBUG", False)
+    redis_url = os.environ.get("REDIS_URL") or None
+    return {
+        "SECRET_KEY": _secret_key(),
+        "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
+        or f"sqlite:///{INSTANCE / 'ectix.sqlite3'}",
+        "REDIS_URL": redis_url,
+        # "rq": a separate `python worker.py`; "thread": RQ on an in-memory Redis inside this
+        # process (the default, needs no server); "inline": run right after commit (tests).
+        "JOBS_MODE": os.environ.get("ECTIX_JOBS_MODE") or ("rq" if redis_url else "thread"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _flag("ECTIX_SECURE_COOKIES", not debug),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _flag("ECTIX_SECURE_COOKIES", not debug),
+        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead; the session itself expires
+        "BABEL_DEFAULT_LOCALE": "zh_Hant_TW",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Taipei",
+        "LOGIN_LOCKOUT_FAILURES": 5,
+        "LOGIN_LOCKOUT_MINUTES": 15,
+        "PAGE_SIZE": 50,
+    }

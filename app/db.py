@@ -1,0 +1,94 @@
+"""Declarative base, constraint naming, the UTC timestamp type and small column helpers."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.orm import DeclarativeBase, registry
+
+# Stable constraint names make Alembic migrations reproducible on SQLite and PostgreSQL alike.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps are stored in UTC and always come back timezone-aware.
+
+    SQLite returns DateTime(timezone=True) values naive, so UTC is attached on the way out.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use app.clock.now()")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime(), dict: JSON(), list: JSON()},
+    )
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def enum_type(enum_cls: type[enum.Enum], name: str) -> SAEnum:
+    """A portable enum column storing the member values, with a CHECK constraint."""
+    return SAEnum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(m.value) for m in enum_cls),
+        values_callable=lambda cls: [m.value for m in cls],
+        validate_strings=True,
+    )
+
+
+def insert_ignoring_conflict(model: Any, **values: Any) -> int | None:
+    """INSERT a row unless it would break a unique constraint; its id, or None if it existed.
+
+    One statement, so two processes racing for the same row cannot both win (no savepoint
+    needed, which SQLite's driver handles poorly).
+    """
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(model).values(**values).on_conflict_do_nothing().returning(model.id)
+    return db.session.execute(stmt).scalar_one_or_none()
+
+
+def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+    """Alembic: write our UTC timestamp type as a plain timezone-aware DateTime, so migration
+    files do not import application code."""
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False

@@ -1,0 +1,35 @@
+"""The one table of recurring jobs. Cron fields are read on a Taipei wall clock.
+
+Each job takes the slot it runs for (an ISO timestamp) and must process everything eligible up
+to then, not only "since the previous slot", and be safe to run twice: a slot missed while no
+worker ran is caught up by the next tick with a single run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Recurring:
+    name: str
+    cron: str
+    func: str  # "module:function", called with the slot's ISO timestamp
+    description: str
+
+
+SCHEDULE: list[Recurring] = [
+    Recurring(
+        "prune_login_events",
+        "30 3 * * *",
+        "app.auth.jobs:prune_login_events",
+        "每日 03:30 刪除一年以前的登入歷程",
+    ),
+]
+
+
+def by_name(name: str) -> Recurring:
+    for rec in SCHEDULE:
+        if rec.name == name:
+            return rec
+    raise KeyError(name)

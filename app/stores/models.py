@@ -1,0 +1,135 @@
+"""Stores (商店: a merchant on the platform) and their contracts (合約及費率)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app import clock
+from app.db import db, enum_type
+from app.tenancy import StoreScoped
+
+
+class RedemptionMode(enum.Enum):
+    REDEEM_AFTER_USE = "redeem_after_use"  # 使用後核銷
+    INSTALLMENT = "installment"  # 分期核銷
+
+    @property
+    def label(self) -> str:
+        return {"redeem_after_use": "使用後核銷", "installment": "分期核銷"}[self.value]
+
+
+class DeliveryType(enum.Enum):
+    CVS = "cvs"  # 超商
+    PAPER = "paper"  # 紙本
+    ELECTRONIC = "electronic"  # 電子
+
+    @property
+    def label(self) -> str:
+        return {"cvs": "超商票券", "paper": "紙本票券", "electronic": "電子票券"}[self.value]
+
+
+class DeliveryMethod(enum.Enum):
+    """A delivery method (發行方式); its value is `<type>:<method>` so it names both."""
+
+    IBON = "cvs:ibon"
+    PLATFORM_PRINT = "paper:platform_print"
+    MERCHANT_PRINT = "paper:merchant_print"
+    IMMEDIATE = "electronic:immediate"
+    DEFERRED = "electronic:deferred"
+
+    @property
+    def delivery_type(self) -> DeliveryType:
+        return DeliveryType(self.value.split(":")[0])
+
+    @property
+    def method(self) -> str:
+        return self.value.split(":")[1]
+
+    @property
+    def label(self) -> str:
+        return {
+            "cvs:ibon": "ibon 超商票券",
+            "paper:platform_print": "綠界列印",
+            "paper:merchant_print": "廠商列印",
+            "electronic:immediate": "即期票券",
+            "electronic:deferred": "非即期票券",
+        }[self.value]
+
+
+class Store(db.Model):
+    """A merchant's store on the platform. Everything a merchant owns hangs off one of these."""
+
+    __tablename__ = "stores"
+    __table_args__ = (
+        CheckConstraint("length(merchant_code) BETWEEN 7 AND 10", name="merchant_code_length"),
+        CheckConstraint("parent_id IS NULL OR parent_id <> id", name="not_own_parent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_code: Mapped[str] = mapped_column(String(10), unique=True)  # 商店代號
+    name: Mapped[str] = mapped_column(String(100))
+    tax_id: Mapped[str] = mapped_column(String(8), default="")  # 統一編號
+    responsible_person: Mapped[str] = mapped_column(String(50), default="")
+    address: Mapped[str] = mapped_column(String(200), default="")
+    website: Mapped[str] = mapped_column(String(200), default="")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"), index=True)
+    finance_emails: Mapped[str] = mapped_column(String(500), default="")  # 帳務聯絡人, `;`-separated
+    sales_emails: Mapped[str] = mapped_column(String(500), default="")
+    technical_emails: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    parent: Mapped[Store | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Store]] = relationship(back_populates="parent", order_by="Store.id")
+    contracts: Mapped[list[Contract]] = relationship(
+        back_populates="store", order_by="Contract.start_date.desc(), Contract.id.desc()"
+    )
+
+    @property
+    def current_contract(self) -> Contract | None:
+        """The latest contract (合約): the newest start date not in the future, else the newest."""
+        today = clock.business_day()
+        started = [c for c in self.contracts if c.start_date <= today]
+        return (started or self.contracts or [None])[0]
+
+    @property
+    def label(self) -> str:
+        return f"{self.merchant_code} {self.name}"
+
+
+class Contract(StoreScoped, db.Model):
+    __tablename__ = "contracts"
+    __table_args__ = (
+        CheckConstraint("end_date >= start_date", name="dates_ordered"),
+        CheckConstraint("payout_delay_days >= 0", name="payout_delay_nonnegative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    start_date: Mapped[date]
+    end_date: Mapped[date]
+    issuance_active: Mapped[bool] = mapped_column(default=False)  # ECT發行服務狀態
+    redemption_mode: Mapped[RedemptionMode] = mapped_column(
+        enum_type(RedemptionMode, "redemption_mode"), default=RedemptionMode.REDEEM_AFTER_USE
+    )
+    enabled_methods: Mapped[list] = mapped_column(default=list)  # DeliveryMethod values
+    sms_enabled: Mapped[bool] = mapped_column(default=False)
+    payout_delay_days: Mapped[int] = mapped_column(default=7)  # 撥款天期
+    escrow_bank: Mapped[str] = mapped_column(String(50), default="")
+    escrow_type: Mapped[str] = mapped_column(String(50), default="")  # 價金保管類型 (installment)
+    installment_period_days: Mapped[int | None]  # 核銷設定 (installment): days per period
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    store: Mapped[Store] = relationship(back_populates="contracts")
+
+    @property
+    def methods(self) -> list[DeliveryMethod]:
+        return [DeliveryMethod(v) for v in self.enabled_methods]
+
+    def enables(self, method: DeliveryMethod) -> bool:
+        return method.value in self.enabled_methods
+
+
+__all__ = ["Store", "Contract", "RedemptionMode", "DeliveryType", "DeliveryMethod"]

@@ -1,0 +1,243 @@
+"""Fixtures: a fresh migrated database per test, a CSRF-aware client, real services on demand.
+
+- SQLite tests copy a database migrated once per session (`flask db upgrade`, the real
+  migrations), so each test starts empty and may commit, use threads and run jobs inline.
+- `pg_app` runs the same migrations on a fresh PostgreSQL database; `redis_url` gives a real
+  Redis. Without the server they skip, saying why; with ECTIX_REQUIRE_SERVICES=1 they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import create_engine, text
+
+from app import clock, create_app
+from app.db import db
+
+REQUIRE_SERVICES = os.environ.get("ECTIX_REQUIRE_SERVICES") == "1"
+PG_URL = os.environ.get("ECTIX_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("ECTIX_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+CHROMIUM = os.environ.get("ECTIX_CHROMIUM", "/usr/bin/chromium")
+
+
+def service_missing(reason: str) -> None:
+    """Skip a test whose service is not here, or fail it when CI requires every service."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (ECTIX_REQUIRE_SERVICES=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+def base_config(database_url: str) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "JOBS_MODE": "inline",
+        "SERVER_NAME": None,
+    }
+
+
+class CsrfClient(FlaskClient):
+    """A test client that adds a valid CSRF token to unsafe requests, as a real form would.
+
+    Pass `csrf=False` to send a request without one (to test the refusal).
+    """
+
+    def open(self, *args, csrf: bool = True, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        method = (kwargs.get("method") or "GET").upper()
+        if csrf and method not in {"GET", "HEAD", "OPTIONS"}:
+            headers = dict(kwargs.pop("headers", None) or {})
+            headers.setdefault("X-CSRFToken", self.csrf_token())
+            kwargs["headers"] = headers
+        return super().open(*args, **kwargs)
+
+    def csrf_token(self) -> str:
+        with self.session_transaction() as session:
+            raw = session.get("csrf_token")
+            if raw is None:
+                raw = session["csrf_token"] = uuid.uuid4().hex
+        secret = self.application.config["SECRET_KEY"]
+        return URLSafeTimedSerializer(secret, salt="wtf-csrf-token").dumps(raw)
+
+
+def _upgrade(database_url: str) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app(base_config(database_url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    _upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def app(migrated_sqlite: Path, tmp_path: Path) -> Iterator[Flask]:
+    path = tmp_path / "test.sqlite3"
+    shutil.copyfile(migrated_sqlite, path)
+    application = create_app(base_config(f"sqlite:///{path}"))
+    application.test_client_class = CsrfClient
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app: Flask) -> Iterator[Flask]:
+    """An app context for the test body: db.session is usable; commit as a request would."""
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app: Flask) -> CsrfClient:
+    return app.test_client()  # type: ignore[return-value]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing() -> None:
+    from app.auth.passwords import use_fast_hashing_for_tests
+
+    use_fast_hashing_for_tests()
+
+
+@pytest.fixture(autouse=True)
+def _clock_reset() -> Iterator[None]:
+    yield
+    clock.unfreeze()
+
+
+# PostgreSQL --------------------------------------------------------------------------------
+
+def _pg_admin_engine():
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    engine = _pg_admin_engine()
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001
+        engine.dispose()
+        service_missing(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
+    name = f"ectix_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    parts = urlsplit(PG_URL)
+    url = parts._replace(path=f"/{name}").geturl()
+    try:
+        _upgrade(url)
+        yield url
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture
+def pg_app(pg_database_url: str) -> Iterator[Flask]:
+    """An app on a migrated PostgreSQL database, emptied after the test."""
+    application = create_app(base_config(pg_database_url))
+    application.test_client_class = CsrfClient
+    yield application
+    with application.app_context():
+        tables = [t.name for t in db.metadata.sorted_tables if t.name != "alembic_version"]
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+# Redis -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    from redis import Redis
+
+    conn = Redis.from_url(REDIS_URL)
+    try:
+        conn.ping()
+    except Exception as exc:  # noqa: BLE001
+        conn.close()
+        service_missing(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
+    conn.flushdb()
+    try:
+        yield REDIS_URL
+    finally:
+        conn.flushdb()
+        conn.close()
+
+
+# A live server and a browser ----------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served over HTTP on loopback from a thread, with the demo data loaded."""
+    from werkzeug.serving import make_server
+
+    from app.demo import load_demo
+
+    with app.app_context():
+        load_demo()
+        db.session.commit()
+    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser_instance() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        service_missing(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser_instance) -> Iterator[object]:  # noqa: ANN001
+    context = browser_instance.new_context(locale="zh-TW", timezone_id="Asia/Taipei")
+    context.set_default_timeout(10_000)
+    pg = context.new_page()
+    yield pg
+    context.close()
