@@ -64,6 +64,8 @@ def enqueue(func: Callable[..., Any], *args: Any, retries: tuple[int, ...] = DEF
     for arg in args:
         if not isinstance(arg, int | str | float | bool | type(None)):
             raise TypeError(f"jobs take ids and plain values, not {type(arg).__name__}")
+    if not db.session().in_transaction():
+        db.session.begin()  # so a rollback, even of a transaction that wrote nothing, drops it
     pending = db.session.info.setdefault("pending_jobs", [])
     pending.append(PendingJob(path_of(func), args, retries, timeout, job_id))
 

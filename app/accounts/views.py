@@ -1,3 +1,254 @@
-from flask import Blueprint
+"""四、後台帳號管理: sub-accounts (後台子帳號), own password (密碼設定); API tokens (API 金鑰)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, make_response, request, url_for
+from flask_login import current_user, login_user
+from sqlalchemy.exc import IntegrityError
+
+from app import history
+from app.accounts import queries
+from app.accounts.forms import (
+    ApiTokenForm,
+    DeleteForm,
+    GrantsForm,
+    NewSubAccountForm,
+    OwnPasswordForm,
+    RemarkForm,
+    SubPasswordForm,
+    grants_from,
+    show_errors,
+)
+from app.auth import rules, services
+from app.auth.access import main_account_required, merchant_required, store_mode
+from app.auth.models import Account, AccountKind, ApiToken
+from app.auth.permissions import functions_for
+from app.db import db
+from app.errors import DomainError
+from app.htmx import redirect_to, render
+from app.tenancy import get_owned_or_404
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
+
+USERNAME_TAKEN = "此帳號已被使用"
+
+
+def _sub_account_or_404(account_id: int, *, live: bool = True) -> Account:
+    """A sub-account of the acting store (deleted ones only when `live` is False)."""
+    account = get_owned_or_404(Account, account_id)
+    if account.kind is not AccountKind.SUB or (live and account.deleted_at is not None):
+        abort(404)
+    return account
+
+
+def _actor() -> Account:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def _matrix_context(account: Account | None = None) -> dict:
+    mode = store_mode()
+    granted = {fn: account.grant_for(fn) for fn in functions_for(mode)} if account else {}
+    return {"sections": queries.function_sections(mode), "granted": granted}
+
+
+# 後台子帳號 -------------------------------------------------------------------------------
+
+@bp.route("/sub-accounts")
+@main_account_required
+def list_sub_accounts():
+    page = db.paginate(queries.sub_accounts(g.store.id), per_page=50, error_out=False)
+    mode = store_mode()
+    summaries = {a.id: queries.granted_summary(a, mode) for a in page.items}
+    return render("accounts/sub_accounts.html", page=page, summaries=summaries)
+
+
+@bp.route("/sub-accounts/deleted")
+@main_account_required
+def deleted_sub_accounts():
+    page = db.paginate(queries.sub_accounts(g.store.id, deleted=True), per_page=50,
+                       error_out=False)
+    return render("accounts/deleted_sub_accounts.html", page=page)
+
+
+@bp.route("/sub-accounts/new", methods=["GET", "POST"])
+@main_account_required
+def new_sub_account():
+    form = NewSubAccountForm()
+    status = 200
+    if form.is_submitted():
+        grants = grants_from(request.form, functions_for(store_mode()))
+        if form.validate():
+            try:
+                account = services.create_sub_account(
+                    _actor(), g.store, username=form.username.data,
+                    password=form.password.data, remark=form.remark.data or "", grants=grants)
+                db.session.commit()
+            except DomainError as err:
+                db.session.rollback()
+                show_errors(form, err)
+            except IntegrityError:  # the same username taken by a concurrent request
+                db.session.rollback()
+                show_errors(form, DomainError(USERNAME_TAKEN, fields={"username": USERNAME_TAKEN}))
+            else:
+                flash(f"已新增子帳號 {account.username}", "success")
+                return redirect_to(url_for("accounts.list_sub_accounts"))
+        status = 422
+        matrix = {"sections": queries.function_sections(store_mode()), "granted": grants}
+    else:
+        matrix = _matrix_context()
+    return render("accounts/new_sub_account.html", form=form, rules=rules, **matrix), status
+
+
+@bp.route("/sub-accounts/<int:account_id>/history")
+@main_account_required
+def sub_account_history(account_id: int):
+    account = _sub_account_or_404(account_id, live=False)
+    return render("accounts/sub_account_history.html", account=account,
+                  entries=history.entries_for(account))
+
+
+@bp.route("/sub-accounts/<int:account_id>/permissions", methods=["GET", "POST"])
+@main_account_required
+def edit_permissions(account_id: int):
+    account = _sub_account_or_404(account_id)
+    form = GrantsForm()
+    if form.validate_on_submit():
+        grants = grants_from(request.form, functions_for(store_mode()))
+        services.set_grants(_actor(), account, grants)
+        db.session.commit()
+        flash(f"已更新 {account.username} 的權限", "success")
+        return redirect_to(url_for("accounts.edit_permissions", account_id=account.id))
+    return render("accounts/edit_permissions.html", account=account, form=form,
+                  entries=history.entries_for(account), **_matrix_context(account))
+
+
+@bp.route("/sub-accounts/<int:account_id>/password", methods=["GET", "POST"])
+@main_account_required
+def reset_password(account_id: int):
+    account = _sub_account_or_404(account_id)
+    form = SubPasswordForm()
+    status = 200
+    if form.is_submitted():
+        if form.validate():
+            try:
+                services.reset_sub_password(_actor(), account, form.password.data)
+                db.session.commit()
+            except DomainError as err:
+                db.session.rollback()
+                show_errors(form, err)
+            else:
+                flash(f"已變更 {account.username} 的密碼", "success")
+                return redirect_to(url_for("accounts.list_sub_accounts"))
+        status = 422
+    return render("accounts/reset_password.html", account=account, form=form, rules=rules,
+                  entries=history.entries_for(account)), status
+
+
+@bp.route("/sub-accounts/<int:account_id>/remark", methods=["GET", "POST"])
+@main_account_required
+def edit_remark(account_id: int):
+    account = _sub_account_or_404(account_id)
+    form = RemarkForm(obj=account) if request.method == "GET" else RemarkForm()
+    status = 200
+    if form.is_submitted():
+        if form.validate():
+            try:
+                services.set_remark(_actor(), account, form.remark.data or "")
+                db.session.commit()
+            except DomainError as err:
+                db.session.rollback()
+                show_errors(form, err)
+            else:
+                flash(f"已更新 {account.username} 的備註", "success")
+                return redirect_to(url_for("accounts.list_sub_accounts"))
+        status = 422
+    return render("accounts/edit_remark.html", account=account, form=form, rules=rules,
+                  entries=history.entries_for(account)), status
+
+
+@bp.route("/sub-accounts/<int:account_id>/delete", methods=["POST"])
+@main_account_required
+def delete_sub_account(account_id: int):
+    account = _sub_account_or_404(account_id)
+    if not DeleteForm().validate_on_submit():
+        abort(400)
+    services.delete_sub_account(_actor(), account)
+    db.session.commit()
+    flash(f"已刪除子帳號 {account.username}", "success")
+    return redirect_to(url_for("accounts.list_sub_accounts"))
+
+
+# 密碼設定 --------------------------------------------------------------------------------
+
+@bp.route("/password", methods=["GET", "POST"])
+@merchant_required
+def password():
+    account = _actor()
+    is_sub = account.kind is AccountKind.SUB
+    rule_text = rules.SUB_PASSWORD_RULE if is_sub else rules.MAIN_PASSWORD_RULE
+    form = OwnPasswordForm(password_rule=(rules.sub_password_problem if is_sub
+                                          else rules.main_password_problem))
+    status = 200
+    if form.is_submitted():
+        if form.validate():
+            try:
+                services.change_own_password(account, form.current_password.data,
+                                             form.new_password.data)
+                db.session.commit()
+            except DomainError as err:
+                db.session.rollback()
+                show_errors(form, err)
+            else:
+                # The service ended every session of this account; this browser carries on.
+                login_user(account)
+                flash("密碼已變更", "success")
+                return redirect_to(url_for("accounts.password"))
+        status = 422
+    return render("accounts/password.html", form=form, rule_text=rule_text), status
+
+
+# API 金鑰 --------------------------------------------------------------------------------
+
+def _acts_for_own_store() -> bool:
+    return g.store.id == current_user.store_id
+
+
+@bp.route("/api-tokens")
+@merchant_required
+def api_tokens():
+    return _render_tokens(ApiTokenForm())
+
+
+def _render_tokens(form: ApiTokenForm, status: int = 200):  # noqa: ANN202
+    own = db.session.scalars(queries.own_tokens(current_user.id)).all()
+    store_tokens = None
+    if current_user.is_main and _acts_for_own_store():
+        store_tokens = db.session.scalars(queries.store_tokens(g.store.id)).all()
+    return render("accounts/api_tokens.html", form=form, own=own,
+                  store_tokens=store_tokens), status
+
+
+@bp.route("/api-tokens", methods=["POST"])
+@merchant_required
+def create_api_token():
+    form = ApiTokenForm()
+    if not form.validate_on_submit():
+        return _render_tokens(form, 422)
+    token, plain = services.create_api_token(_actor(), form.name.data)
+    db.session.commit()
+    response = make_response(render("accounts/api_token_created.html", token=token,
+                                    plain=plain))
+    response.headers["Cache-Control"] = "no-store"  # the plain token is shown this once only
+    return response
+
+
+@bp.route("/api-tokens/<int:token_id>/revoke", methods=["POST"])
+@merchant_required
+def revoke_api_token(token_id: int):
+    token = get_owned_or_404(ApiToken, token_id)
+    if not DeleteForm().validate_on_submit():
+        abort(400)
+    services.revoke_api_token(_actor(), token)
+    db.session.commit()
+    flash(f"已撤銷 API 金鑰「{token.name}」", "success")
+    return redirect_to(url_for("accounts.api_tokens"))

@@ -1,3 +1,276 @@
-from flask import Blueprint
+"""The platform operator console (平台管理): merchants and contracts, news, scheduled jobs.
+
+Operators have no store scope, so their queries see every store; every route here is
+`operator_required`, and rows under a store are loaded through that store.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
+
+from app import clock, history, jobs
+from app.auth.access import operator_required
+from app.auth.models import Account
+from app.db import db
+from app.errors import InvalidInput
+from app.htmx import redirect_to, render
+from app.news.models import NewsItem
+from app.operator import services
+from app.operator.forms import ContractForm, NewsForm, NewStoreForm, StoreForm
+from app.schedule import SCHEDULE, by_name
+from app.stores.models import Contract, DeliveryMethod, DeliveryType, Store
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
+
+PER_PAGE = 20
+RECENT_RUNS = 50
+
+
+def _show_errors(form: FlaskForm, err: InvalidInput) -> None:
+    """Put a service's field messages on the form; a message for no field becomes a flash."""
+    shown = False
+    for name, message in err.fields.items():
+        if name in form:
+            form[name].errors = [*form[name].errors, message]
+            shown = True
+    if not shown:
+        flash(err.message, "danger")
+
+
+def _parent_choices(store: Store | None = None) -> list[tuple[int, str]]:
+    """Stores that may be a parent: top-level ones, other than the store itself."""
+    stmt = select(Store).where(Store.parent_id.is_(None)).order_by(Store.merchant_code)
+    if store is not None:
+        stmt = stmt.where(Store.id != store.id)
+    return [(0, "（無）")] + [(s.id, s.label) for s in db.session.scalars(stmt)]
+
+
+def _store_or_404(store_id: int) -> Store:
+    return db.get_or_404(Store, store_id)
+
+
+def _contract_or_404(store: Store, contract_id: int) -> Contract:
+    contract = db.session.scalar(
+        select(Contract).where(Contract.id == contract_id, Contract.store_id == store.id)
+    )
+    if contract is None:
+        abort(404)
+    return contract
+
+
+# Stores and contracts ----------------------------------------------------------------------
+
+@bp.route("/stores")
+@operator_required
+def stores():
+    q = request.args.get("q", "").strip()[:100]
+    stmt = (select(Store).options(selectinload(Store.contracts), selectinload(Store.parent))
+            .order_by(Store.merchant_code))
+    if q:
+        stmt = stmt.where(or_(Store.merchant_code.icontains(q, autoescape=True),
+                              Store.name.icontains(q, autoescape=True)))
+    page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
+    ids = [s.id for s in page.items]
+    counts = dict(db.session.execute(
+        select(Account.store_id, func.count(Account.id))
+        .where(Account.store_id.in_(ids), Account.deleted_at.is_(None))
+        .group_by(Account.store_id)
+    ).all()) if ids else {}
+    return render("operator/stores.html", page=page, q=q, counts=counts)
+
+
+@bp.route("/stores/new", methods=["GET", "POST"])
+@operator_required
+def new_store():
+    form = NewStoreForm()
+    form.parent_id.choices = _parent_choices()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            store = services.create_store(
+                current_user, form.store_fields(), form.contract_terms(),
+                username=form.username.data, password=form.password.data,
+            )
+        except InvalidInput as err:
+            _show_errors(form, err)
+        else:
+            db.session.commit()
+            flash(f"已新增商店 {store.label}，管理者帳號 {form.username.data.strip()}", "success")
+            return redirect_to(url_for("operator.store_detail", store_id=store.id))
+    if form.errors:
+        status = 422
+    return render("operator/new_store.html", form=form, DeliveryType=DeliveryType,
+                  DeliveryMethod=DeliveryMethod), status
+
+
+@bp.route("/stores/<int:store_id>", methods=["GET", "POST"])
+@operator_required
+def store_detail(store_id: int):
+    store = _store_or_404(store_id)
+    form = StoreForm(obj=store) if request.method == "GET" else StoreForm()
+    if request.method == "GET":
+        form.parent_id.data = store.parent_id or 0
+    form.parent_id.choices = _parent_choices(store)
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.update_store(current_user, store, form.store_fields())
+        except InvalidInput as err:
+            _show_errors(form, err)
+        else:
+            db.session.commit()
+            flash("商店資料已更新", "success")
+            return redirect_to(url_for("operator.store_detail", store_id=store.id))
+    if form.errors:
+        status = 422  # the service refused before changing anything
+    accounts = db.session.scalars(
+        select(Account).where(Account.store_id == store.id).order_by(Account.kind, Account.id)
+    ).all()
+    contracts = db.session.scalars(
+        select(Contract).where(Contract.store_id == store.id)
+        .order_by(Contract.start_date.desc(), Contract.id.desc())
+    ).all()
+    return render(
+        "operator/store_detail.html", store=store, form=form, accounts=accounts,
+        contracts=contracts, current=store.current_contract,
+        contract_history={c.id: history.entries_for(c) for c in contracts},
+        store_history=history.entries_for(store), DeliveryType=DeliveryType,
+    ), status
+
+
+def _contract_page(store: Store, form: ContractForm, contract: Contract | None, status: int):
+    return render("operator/contract_form.html", store=store, form=form, contract=contract,
+                  DeliveryType=DeliveryType, DeliveryMethod=DeliveryMethod,
+                  entries=history.entries_for(contract) if contract else []), status
+
+
+@bp.route("/stores/<int:store_id>/contracts/new", methods=["GET", "POST"])
+@operator_required
+def new_contract(store_id: int):
+    store = _store_or_404(store_id)
+    form = ContractForm()
+    if form.validate_on_submit():
+        try:
+            services.add_contract(current_user, store, form.contract_terms())
+        except InvalidInput as err:
+            _show_errors(form, err)
+        else:
+            db.session.commit()
+            flash("已新增合約", "success")
+            return redirect_to(url_for("operator.store_detail", store_id=store.id))
+    return _contract_page(store, form, None, 422 if form.errors else 200)
+
+
+@bp.route("/stores/<int:store_id>/contracts/<int:contract_id>", methods=["GET", "POST"])
+@operator_required
+def edit_contract(store_id: int, contract_id: int):
+    store = _store_or_404(store_id)
+    contract = _contract_or_404(store, contract_id)
+    if request.method == "GET":
+        form = ContractForm(obj=contract)
+        form.redemption_mode.data = contract.redemption_mode.value
+    else:
+        form = ContractForm()
+    if form.validate_on_submit():
+        try:
+            services.update_contract(current_user, contract, form.contract_terms())
+        except InvalidInput as err:
+            _show_errors(form, err)
+        else:
+            db.session.commit()
+            flash("合約已更新", "success")
+            return redirect_to(url_for("operator.store_detail", store_id=store.id))
+    return _contract_page(store, form, contract, 422 if form.errors else 200)
+
+
+# News ----------------------------------------------------------------------------------------
+
+@bp.route("/news")
+@operator_required
+def news():
+    page = db.paginate(select(NewsItem).order_by(NewsItem.published_at.desc(),
+                                                  NewsItem.id.desc()),
+                       per_page=PER_PAGE, error_out=False)
+    return render("operator/news.html", page=page, now=clock.now())
+
+
+@bp.route("/news/new", methods=["GET", "POST"])
+@operator_required
+def new_news():
+    form = NewsForm()
+    if form.validate_on_submit():
+        try:
+            item = services.publish_news(current_user, form.news_fields())
+        except InvalidInput as err:
+            _show_errors(form, err)
+        else:
+            db.session.commit()
+            scheduled = item.published_at > clock.now()
+            flash("消息已排程發佈" if scheduled else "消息已發佈", "success")
+            return redirect_to(url_for("operator.news"))
+    return render("operator/news_form.html", form=form, item=None), (422 if form.errors else 200)
+
+
+@bp.route("/news/<int:news_id>", methods=["GET", "POST"])
+@operator_required
+def edit_news(news_id: int):
+    item = db.get_or_404(NewsItem, news_id)
+    if request.method == "GET":
+        form = NewsForm(obj=item)
+        form.load(item.published_at)
+    else:
+        form = NewsForm()
+    if form.validate_on_submit():
+        try:
+            services.update_news(current_user, item, form.news_fields())
+        except InvalidInput as err:
+            _show_errors(form, err)
+        else:
+            db.session.commit()
+            flash("消息已更新", "success")
+            return redirect_to(url_for("operator.news"))
+    return render("operator/news_form.html", form=form, item=item,
+                  entries=history.entries_for(item)), (422 if form.errors else 200)
+
+
+@bp.route("/news/<int:news_id>/delete", methods=["POST"])
+@operator_required
+def delete_news(news_id: int):
+    item = db.get_or_404(NewsItem, news_id)
+    title = item.title
+    services.delete_news(current_user, item)
+    db.session.commit()
+    flash(f"已刪除消息「{title}」", "success")
+    return redirect_to(url_for("operator.news"))
+
+
+# Scheduled jobs ------------------------------------------------------------------------------
+
+@bp.route("/jobs")
+@operator_required
+def scheduled_runs():
+    runs = db.session.scalars(
+        select(jobs.ScheduledRun).order_by(jobs.ScheduledRun.created_at.desc(),
+                                           jobs.ScheduledRun.id.desc()).limit(RECENT_RUNS)
+    ).all()
+    return render("operator/jobs.html", schedule=SCHEDULE, runs=runs)
+
+
+@bp.route("/jobs/<name>/run", methods=["POST"])
+@operator_required
+def run_job(name: str):
+    try:
+        by_name(name)
+    except KeyError:
+        abort(404)
+    # run_now commits its own run record and the job's work, as a job would.
+    run = jobs.run_now(name, requested_by=current_user.id)
+    if run.status == "done":
+        flash(f"排程作業 {name} 已執行完成", "success")
+    else:
+        flash(f"排程作業 {name} 執行失敗：{run.error or run.status}", "danger")
+    return redirect_to(url_for("operator.scheduled_runs"))

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g
+from flask import Blueprint, flash, g, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
+from app import history, spreadsheets
 from app.auth.access import merchant_required, requires
-from app.auth.permissions import Function
+from app.auth.permissions import Function, Level
+from app.daterange import parse_range
 from app.db import db
-from app.htmx import render
+from app.errors import InvalidInput
+from app.htmx import redirect_to, render
 from app.news.models import NewsItem
 from app.stores.models import Contract, DeliveryType
+from app.vendor import queries, services
+from app.vendor.forms import ContactsForm
+from app.vendor.rules import login_result_label
 
 bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 
@@ -39,3 +46,77 @@ def contract():
     ).all()
     return render("vendor/contract.html", contracts=contracts, current=g.store.current_contract,
                   DeliveryType=DeliveryType)
+
+
+# 3-2 廠商基本資料 -----------------------------------------------------------------------------
+
+HISTORY_SHOWN = 50
+
+
+def _render_profile(form: ContactsForm, status: int = 200):
+    store = g.store
+    entries = [e for e in history.entries_for(store) if e.action == "contacts_updated"]
+    return render("vendor/profile.html", store=store, form=form,
+                  contacts=services.contacts_of(store),
+                  entries=entries[:HISTORY_SHOWN]), status
+
+
+@bp.get("/profile")
+@requires(Function.VENDOR_PROFILE)
+def profile():
+    return _render_profile(ContactsForm(data=services.contacts_of(g.store)))
+
+
+@bp.post("/profile")
+@requires(Function.VENDOR_PROFILE, Level.MODIFY)
+def update_contacts():
+    form = ContactsForm()
+    if not form.validate_on_submit():
+        return _render_profile(form, 422)
+    try:
+        changed = services.update_contacts(
+            current_user, g.store, finance_emails=form.finance_emails.data,
+            sales_emails=form.sales_emails.data, technical_emails=form.technical_emails.data,
+        )
+    except InvalidInput as err:
+        db.session.rollback()
+        for name, message in err.fields.items():
+            getattr(form, name).errors = [message]
+        flash(err.message, "danger")
+        return _render_profile(form, 422)
+    db.session.commit()
+    flash("聯絡人資訊已修改" if changed else "聯絡人資訊未變更", "success" if changed else "info")
+    return redirect_to(url_for("vendor.profile"))
+
+
+# 3-5 登入歷程 -----------------------------------------------------------------------------
+
+LOGIN_HISTORY_HEADERS = ["時間", "帳號", "IP", "瀏覽器", "結果"]
+RESULT_FILTERS = {"": "全部", "success": "成功", "failure": "失敗"}
+
+
+@bp.get("/login-history")
+@requires(Function.LOGIN_HISTORY)
+def login_history():
+    args = request.args
+    result = args.get("result", "") if args.get("result", "") in RESULT_FILTERS else ""
+    try:
+        start, end = parse_range(args.get("start"), args.get("end"), default_days=30)
+    except InvalidInput as err:
+        return render("vendor/login_history.html", error=err.message, page=None,
+                      start=args.get("start", ""), end=args.get("end", ""), result=result,
+                      results=RESULT_FILTERS, result_label=login_result_label)
+    stmt = queries.login_events(g.store.id, start, end, result=result)
+    if args.get("format") == "xlsx":
+        rows = (
+            (e.at, e.username, e.ip, e.user_agent, login_result_label(e.success, e.reason))
+            for e in db.session.scalars(stmt)
+        )
+        return spreadsheets.xlsx_response(
+            f"登入歷程_{g.store.merchant_code}_{start:%Y%m%d}-{end:%Y%m%d}.xlsx",
+            LOGIN_HISTORY_HEADERS, rows, sheet_title="登入歷程",
+        )
+    page = db.paginate(stmt, per_page=50, max_per_page=200, error_out=False)
+    return render("vendor/login_history.html", error=None, page=page, start=start.isoformat(),
+                  end=end.isoformat(), result=result, results=RESULT_FILTERS,
+                  result_label=login_result_label)

@@ -1,0 +1,117 @@
+"""四、後台帳號管理 forms: sub-accounts, passwords and API tokens.
+
+The account rules live in app/auth/rules.py; the fields here check them too so every problem is
+shown next to its field at once, and the services check them again as the authority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+
+from flask_wtf import FlaskForm
+from wtforms import Field, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+from app.auth import rules
+from app.auth.permissions import Function, Level
+from app.errors import DomainError
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class Rule:
+    """A WTForms validator from a rules function returning a message or None."""
+
+    def __init__(self, problem: Callable[[str], str | None]) -> None:
+        self.problem = problem
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        if (message := self.problem(field.data or "")) is not None:
+            raise ValidationError(message)
+
+
+_CONFIRM = "兩次輸入的密碼不一致"
+
+
+class NewSubAccountForm(FlaskForm):
+    username = StringField("帳號", filters=[_strip],
+                           validators=[DataRequired("請輸入帳號"), Rule(rules.sub_username_problem)])
+    password = PasswordField("密碼", validators=[DataRequired("請輸入密碼"),
+                                               Rule(rules.sub_password_problem)])
+    confirm = PasswordField("確認密碼", validators=[DataRequired("請再次輸入密碼"),
+                                                EqualTo("password", _CONFIRM)])
+    remark = StringField("備註", filters=[_strip], validators=[Rule(rules.remark_problem)])
+
+
+class GrantsForm(FlaskForm):
+    """The permission matrix itself is read from the request by `grants_from`."""
+
+
+class SubPasswordForm(FlaskForm):
+    password = PasswordField("新密碼", validators=[DataRequired("請輸入新密碼"),
+                                                Rule(rules.sub_password_problem)])
+    confirm = PasswordField("確認新密碼", validators=[DataRequired("請再次輸入新密碼"),
+                                                   EqualTo("password", _CONFIRM)])
+
+
+class RemarkForm(FlaskForm):
+    remark = StringField("備註", filters=[_strip], validators=[Rule(rules.remark_problem)])
+
+
+class DeleteForm(FlaskForm):
+    """A bare POST carrying the CSRF token (delete, revoke)."""
+
+
+class OwnPasswordForm(FlaskForm):
+    current_password = PasswordField("目前密碼", validators=[DataRequired("請輸入目前密碼"),
+                                                          Length(max=128)])
+    new_password = PasswordField("新密碼", validators=[DataRequired("請輸入新密碼"),
+                                                    Length(max=128)])
+    confirm = PasswordField("確認新密碼", validators=[DataRequired("請再次輸入新密碼"),
+                                                   EqualTo("new_password", _CONFIRM)])
+
+    def __init__(self, *args: object, password_rule: Callable[[str], str | None],
+                 **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.new_password.validators = [*self.new_password.validators, Rule(password_rule)]
+
+
+class ApiTokenForm(FlaskForm):
+    name = StringField("金鑰名稱", filters=[_strip],
+                       validators=[DataRequired("請輸入金鑰名稱"),
+                                   Length(max=50, message="名稱至多 50 字")])
+
+
+VIEW_FIELD = "grant_view"
+MODIFY_FIELD = "grant_modify"
+
+
+def grants_from(formdata: Mapping, functions: Iterable[Function]) -> dict[Function, Level]:
+    """The ticked matrix: 修改 where ticked (and the function has it), else 查詢 where ticked.
+
+    Ticking 修改 implies 查詢. Values for functions not offered are ignored.
+    """
+    view = set(formdata.getlist(VIEW_FIELD))  # type: ignore[attr-defined]
+    modify = set(formdata.getlist(MODIFY_FIELD))  # type: ignore[attr-defined]
+    out: dict[Function, Level] = {}
+    for fn in functions:
+        if fn.value in modify and fn.info.has_modify:
+            out[fn] = Level.MODIFY
+        elif fn.value in view or fn.value in modify:
+            out[fn] = Level.VIEW
+    return out
+
+
+def show_errors(form: FlaskForm, err: DomainError) -> None:
+    """Put a service's field messages under the form's fields (or on the form if unnamed)."""
+    placed = False
+    for name, message in err.fields.items():
+        field = getattr(form, name, None)
+        if isinstance(field, Field):
+            if message not in field.errors:
+                field.errors = [*field.errors, message]  # type: ignore[assignment]
+            placed = True
+    if not placed:
+        form.form_errors.append(err.message)

@@ -1,0 +1,172 @@
+"""Operator console forms: input shape and messages. The rules themselves live in
+`app.operator.rules` and are enforced by the services."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from app import clock
+from app.operator import rules
+from app.operator.services import ContractTerms, NewsFields, StoreFields
+from app.stores.models import DeliveryMethod, RedemptionMode
+
+# WTForms' own parse messages are not in Traditional Chinese, so these fields name theirs.
+
+
+class TwDateField(DateField):
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError("日期格式不正確（YYYY-MM-DD）") from exc
+
+
+class TwDateTimeField(DateTimeLocalField):
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError("時間格式不正確") from exc
+
+
+class TwIntegerField(IntegerField):
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError("請輸入整數") from exc
+
+
+def _store_id(value: object) -> int:
+    """A select's store id; anything else becomes -1, which the service answers as not found."""
+    if value is None or value == "":
+        return 0
+    text = str(value)
+    return int(text) if text.isdigit() else -1
+
+
+class StoreForm(FlaskForm):
+    merchant_code = StringField("商店代號", validators=[DataRequired("請輸入商店代號")],
+                                description="7-10 位數字")
+    name = StringField("商店名稱", validators=[DataRequired("請輸入商店名稱"), Length(max=100)])
+    tax_id = StringField("統一編號", validators=[DataRequired("請輸入統一編號")],
+                         description="8 位數字")
+    responsible_person = StringField("負責人", validators=[Length(max=50)])
+    address = StringField("地址", validators=[Length(max=200)])
+    website = StringField("商店網址", validators=[Length(max=200)])
+    parent_id = SelectField("母商店", coerce=_store_id, validate_choice=False, default=0)
+    finance_emails = StringField("帳務聯絡人電子信箱", description="多組請以半形分號 ; 分隔")
+    sales_emails = StringField("業務聯絡人電子信箱", description="多組請以半形分號 ; 分隔")
+    technical_emails = StringField("技術聯絡人電子信箱", description="多組請以半形分號 ; 分隔")
+
+    def store_fields(self) -> StoreFields:
+        return StoreFields(
+            merchant_code=self.merchant_code.data or "",
+            name=self.name.data or "",
+            tax_id=self.tax_id.data or "",
+            responsible_person=self.responsible_person.data or "",
+            address=self.address.data or "",
+            website=self.website.data or "",
+            parent_id=self.parent_id.data if self.parent_id.data else None,
+            finance_emails=self.finance_emails.data or "",
+            sales_emails=self.sales_emails.data or "",
+            technical_emails=self.technical_emails.data or "",
+        )
+
+
+def _default_start() -> date:
+    return clock.business_day()
+
+
+def _default_end() -> date:
+    start = clock.business_day()
+    try:
+        return start.replace(year=start.year + 1) - timedelta(days=1)
+    except ValueError:  # 29 February
+        return start.replace(year=start.year + 1, day=28)
+
+
+class ContractForm(FlaskForm):
+    start_date = TwDateField("合約開始日", validators=[InputRequired("請輸入合約開始日")],
+                             default=_default_start)
+    end_date = TwDateField("合約結束日", validators=[InputRequired("請輸入合約結束日")],
+                           default=_default_end)
+    issuance_active = BooleanField("ECT發行服務狀態：已開通")
+    redemption_mode = SelectField(
+        "核銷方式", choices=[(m.value, m.label) for m in RedemptionMode],
+        default=RedemptionMode.REDEEM_AFTER_USE.value, validate_choice=False,
+    )
+    enabled_methods = SelectMultipleField(
+        "ECT發行方式", choices=[(m.value, m.label) for m in DeliveryMethod], validate_choice=False,
+    )
+    sms_enabled = BooleanField("簡訊加值服務：已開通")
+    payout_delay_days = TwIntegerField("撥款天期（天）",
+                                       validators=[InputRequired("請輸入撥款天期")], default=7)
+    escrow_bank = StringField("價金保管銀行", validators=[Length(max=50)])
+    escrow_type = StringField("價金保管類型（分期核銷）", validators=[Length(max=50)])
+    installment_period_days = TwIntegerField("核銷設定：每期天數（分期核銷）",
+                                             validators=[Optional()])
+    note = TextAreaField("備註", validators=[Length(max=2000)])
+
+    def contract_terms(self) -> ContractTerms:
+        return ContractTerms(
+            start_date=self.start_date.data,
+            end_date=self.end_date.data,
+            issuance_active=bool(self.issuance_active.data),
+            redemption_mode=self.redemption_mode.data or "",
+            enabled_methods=list(self.enabled_methods.data or []),
+            sms_enabled=bool(self.sms_enabled.data),
+            payout_delay_days=self.payout_delay_days.data,
+            escrow_bank=self.escrow_bank.data or "",
+            escrow_type=self.escrow_type.data or "",
+            installment_period_days=self.installment_period_days.data,
+            note=self.note.data or "",
+        )
+
+
+class NewStoreForm(StoreForm, ContractForm):
+    """A merchant, its first contract and its main account (管理者), in one form."""
+
+    username = StringField("管理者帳號", validators=[DataRequired("請輸入管理者帳號")],
+                           description="6-20 位英文或數字")
+    password = PasswordField("初始密碼", validators=[DataRequired("請輸入初始密碼")],
+                             description="6-20 位英文、數字或符號至少兩種之混合")
+
+
+def _now_on_taipei_clock() -> datetime:
+    return clock.taipei().replace(tzinfo=None, second=0, microsecond=0)
+
+
+class NewsForm(FlaskForm):
+    title = StringField("標題", validators=[DataRequired("請輸入標題"),
+                                           Length(max=rules.NEWS_TITLE_MAX,
+                                                  message="標題至多 120 字")])
+    body = TextAreaField("內容", validators=[DataRequired("請輸入內容")])
+    category = SelectField("類別", choices=[(c, c) for c in rules.NEWS_CATEGORIES],
+                           validate_choice=False)
+    published_at = TwDateTimeField("發佈時間", validators=[InputRequired("請輸入發佈時間")],
+                                   default=_now_on_taipei_clock,
+                                   description="台北時間；設定未來時間即為排程發佈")
+
+    def news_fields(self) -> NewsFields:
+        at = self.published_at.data.replace(tzinfo=clock.TAIPEI).astimezone(UTC)
+        return NewsFields(title=self.title.data or "", body=self.body.data or "",
+                          category=self.category.data or "", published_at=at)
+
+    def load(self, published_at: datetime) -> None:
+        """Show a stored UTC instant on the Taipei wall clock."""
+        self.published_at.data = clock.taipei(published_at).replace(tzinfo=None)
