@@ -139,7 +139,7 @@ def xlsx_response(filename: str, headers: list[str], rows: Iterable[Sequence[obj
     The rows are consumed here, inside the request (they may be a lazy database result); the
     finished file is then streamed back and the temporary file closed when the stream ends.
     """
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by _stream)
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # closed by _stream
     try:
         write_xlsx(spool, headers, rows, sheet_title)
         size = spool.seek(0, 2)

@@ -48,7 +48,13 @@ def test_datetimes_become_naive_taipei_wall_time():
 
 def test_other_values_become_guarded_text():
     assert safe_cell(Colour.RED) == "紅"
-    assert safe_cell(["-a"]) == "'['-a']"
+    assert safe_cell(["-a"]) == "['-a']"
+
+    class Formula:
+        def __str__(self) -> str:
+            return "=SUM(A1:A9)"
+
+    assert safe_cell(Formula()) == "'=SUM(A1:A9)"
     assert safe_cell("a\x00b\x1fc") == "abc"  # characters XML cannot carry are dropped
 
 
