@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app import clock
 from app.auth.permissions import Function, Level, functions_for, grant_allows
 from app.db import db, enum_type
+from app.branches.models import Branch
 from app.stores.models import Store
 from app.tenancy import StoreScoped
 
@@ -40,12 +41,15 @@ class Account(StoreScoped, db.Model):
     username: Mapped[str] = mapped_column(String(40), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     remark: Mapped[str] = mapped_column(String(20), default="")
+    # A sub-account bound to a branch acts for it; unbound accounts act for the head office.
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"), index=True)
     # Bumped on password change or deletion: sessions carrying an older epoch are logged out.
     session_epoch: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     deleted_at: Mapped[datetime | None]
 
     store: Mapped[Store | None] = relationship()
+    branch: Mapped[Branch | None] = relationship()
     grants: Mapped[list[AccountGrant]] = relationship(
         back_populates="account", cascade="all, delete-orphan"
     )
