@@ -30,6 +30,7 @@ run: demo
 
 ## make test: set up and run the whole suite
 test: setup
+	$(BIN)/ruff check app tests bench worker.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: benchmarks on PostgreSQL and Redis; figures go to bench/results/

@@ -61,9 +61,15 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.api import bp as api_bp
     from app.auth.views import bp as auth_bp
+    from app.branches.views import bp as branches_bp
     from app.home.views import bp as home_bp
     from app.operator.views import bp as operator_bp
+    from app.partners.views import bp as partners_bp
+    from app.products.views import bp as products_bp
+    from app.settings.views import bp as settings_bp
+    from app.uploads.views import bp as uploads_bp
     from app.vendor.views import bp as vendor_bp
 
-    for bp in (auth_bp, home_bp, vendor_bp, accounts_bp, operator_bp, api_bp):
+    for bp in (auth_bp, home_bp, vendor_bp, accounts_bp, operator_bp, api_bp, uploads_bp,
+               settings_bp, partners_bp, branches_bp, products_bp):
         app.register_blueprint(bp)

@@ -71,6 +71,11 @@ def init_app(app: Flask) -> None:
         account = db.session.scalar(select(Account).where(Account.username == username))
         if account is None or not account.is_active:
             raise click.BadParameter(f"no active account {username!r}")
-        _, plain = create_api_token(account, name)
+        from app.errors import DomainError
+
+        try:
+            _, plain = create_api_token(account, name)
+        except DomainError as err:
+            raise click.ClickException(err.message) from None
         db.session.commit()
         click.echo(plain)

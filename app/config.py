@@ -57,4 +57,6 @@ def from_environment() -> dict:
         "LOGIN_LOCKOUT_FAILURES": 5,
         "LOGIN_LOCKOUT_MINUTES": 15,
         "PAGE_SIZE": 50,
+        # Uploaded images live outside the code tree; served by /media/<token>.
+        "UPLOAD_FOLDER": os.environ.get("ECTIX_UPLOAD_FOLDER") or str(INSTANCE / "uploads"),
     }

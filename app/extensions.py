@@ -6,6 +6,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
+from app import forms as _forms  # noqa: F401  (WTForms messages in zh_TW)
 from app.db import db
 
 migrate = Migrate()

@@ -31,7 +31,7 @@ class Section:
     entries: tuple[Entry, ...]
 
 
-R, I = "redeem_after_use", "installment"
+R, INST = "redeem_after_use", "installment"
 
 MERCHANT_MENU: tuple[Section, ...] = (
     Section("三、廠商專區", (
@@ -71,12 +71,12 @@ MERCHANT_MENU: tuple[Section, ...] = (
         Entry("分店報表", "reports.branch", Function.REPORT_BRANCH, mode=R),
     )),
     Section("八、分期核銷", (
-        Entry("操作設定管理", "installments.settings", Function.INSTALLMENT_SETTINGS, mode=I),
-        Entry("未發行訂單", "installments.unissued", Function.INSTALLMENT_UNISSUED, mode=I),
-        Entry("訂單退貨", "installments.order_return", Function.INSTALLMENT_ORDER_RETURN, mode=I),
+        Entry("操作設定管理", "installments.settings", Function.INSTALLMENT_SETTINGS, mode=INST),
+        Entry("未發行訂單", "installments.unissued", Function.INSTALLMENT_UNISSUED, mode=INST),
+        Entry("訂單退貨", "installments.order_return", Function.INSTALLMENT_ORDER_RETURN, mode=INST),
         Entry("訂單取消退貨", "installments.order_cancel_return",
-              Function.INSTALLMENT_ORDER_CANCEL_RETURN, mode=I),
-        Entry("分期核銷訂單報表", "installments.reports", Function.INSTALLMENT_REPORTS, mode=I),
+              Function.INSTALLMENT_ORDER_CANCEL_RETURN, mode=INST),
+        Entry("分期核銷訂單報表", "installments.reports", Function.INSTALLMENT_REPORTS, mode=INST),
     )),
 )
 

@@ -85,13 +85,13 @@ def init_app(app: Flask) -> None:
     def template_globals() -> dict:
         from app.auth.access import may
         from app.auth.permissions import Function, Level
-        from app.menu import menu_for_current_user
-
         from app.auth.services import switchable_stores
+        from app.menu import menu_for_current_user
 
         return {"menu": menu_for_current_user, "may": may, "Function": Function, "Level": Level,
                 "current_store": g.get("store"),
-                "switchable_stores": lambda: switchable_stores(current_user)}
+                "switchable_stores": lambda: switchable_stores(current_user),
+                "endpoint_exists": lambda endpoint: endpoint in current_app.view_functions}
 
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_datetime, "dt")

@@ -53,6 +53,11 @@ class CsrfClient(FlaskClient):
     """A test client that adds a valid CSRF token to unsafe requests, as a real form would.
 
     Pass `csrf=False` to send a request without one (to test the refusal).
+
+    Each request runs in a fresh app context, as in production: its own `g` (Flask-Login's
+    cached user, the store scope) and its own database session. Without this, Flask reuses the
+    test body's app context (the `ctx` fixture) and a second client would act as the first.
+    A test reads rows a request changed after `db.session.expire_all()` (or a new query).
     """
 
     def open(self, *args, csrf: bool = True, **kwargs):  # noqa: ANN002, ANN003, ANN201
@@ -61,7 +66,8 @@ class CsrfClient(FlaskClient):
             headers = dict(kwargs.pop("headers", None) or {})
             headers.setdefault("X-CSRFToken", self.csrf_token())
             kwargs["headers"] = headers
-        return super().open(*args, **kwargs)
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
 
     def csrf_token(self) -> str:
         with self.session_transaction() as session:
@@ -92,7 +98,8 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def app(migrated_sqlite: Path, tmp_path: Path) -> Iterator[Flask]:
     path = tmp_path / "test.sqlite3"
     shutil.copyfile(migrated_sqlite, path)
-    application = create_app(base_config(f"sqlite:///{path}"))
+    application = create_app(base_config(f"sqlite:///{path}")
+                             | {"UPLOAD_FOLDER": str(tmp_path / "uploads")})
     application.test_client_class = CsrfClient
     yield application
     with application.app_context():

@@ -36,8 +36,8 @@ _CONFIRM = "兩次輸入的密碼不一致"
 
 
 class NewSubAccountForm(FlaskForm):
-    username = StringField("帳號", filters=[_strip],
-                           validators=[DataRequired("請輸入帳號"), Rule(rules.sub_username_problem)])
+    username = StringField("帳號", filters=[_strip], validators=[
+        DataRequired("請輸入帳號"), Rule(rules.sub_username_problem)])
     password = PasswordField("密碼", validators=[DataRequired("請輸入密碼"),
                                                Rule(rules.sub_password_problem)])
     confirm = PasswordField("確認密碼", validators=[DataRequired("請再次輸入密碼"),

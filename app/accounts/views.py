@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, make_response, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, make_response, request, url_for
 from flask_login import current_user, login_user
 from sqlalchemy.exc import IntegrityError
 
@@ -56,7 +56,8 @@ def _matrix_context(account: Account | None = None) -> dict:
 @bp.route("/sub-accounts")
 @main_account_required
 def list_sub_accounts():
-    page = db.paginate(queries.sub_accounts(g.store.id), per_page=50, error_out=False)
+    page = db.paginate(queries.sub_accounts(g.store.id),
+                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
     mode = store_mode()
     summaries = {a.id: queries.granted_summary(a, mode) for a in page.items}
     return render("accounts/sub_accounts.html", page=page, summaries=summaries)
@@ -65,8 +66,8 @@ def list_sub_accounts():
 @bp.route("/sub-accounts/deleted")
 @main_account_required
 def deleted_sub_accounts():
-    page = db.paginate(queries.sub_accounts(g.store.id, deleted=True), per_page=50,
-                       error_out=False)
+    page = db.paginate(queries.sub_accounts(g.store.id, deleted=True),
+                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render("accounts/deleted_sub_accounts.html", page=page)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from wtforms import Form, validators
 from wtforms import fields as wtf
+from wtforms.fields.choices import SelectChoice
 
 from app.auth.permissions import Function, Level
 
@@ -236,7 +237,8 @@ def _choices(f: Any) -> list[Any] | None:
     choices = getattr(f, "choices", None)
     if not choices or isinstance(choices, dict):
         return None
-    return [c[0] if isinstance(c, tuple | list) else c for c in choices]
+    return [c.value if isinstance(c, SelectChoice) else c[0] if isinstance(c, tuple | list) else c
+            for c in choices]
 
 
 def _number(value: Any) -> int | float:

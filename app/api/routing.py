@@ -1,5 +1,9 @@
 """`Api`: a blueprint whose every route is declared together with its OpenAPI description.
 
+    from app.api import api_route, schema
+
+    PRODUCT = schema("Product", {"type": "object", "properties": {...}})
+
     @api_route("/products/<int:product_id>", ["GET"], summary="商品明細",
                requires=(Function.PRODUCTS, Level.VIEW),
                responses={200: PRODUCT})
@@ -10,7 +14,7 @@ registers the view on the blueprint, checks the permission the UI checks (`may(f
 level)`, else 403 JSON), and records the operation from which `GET /openapi.json` is built, so
 the document cannot drift from the URL map. Every request except the public ones needs a live
 bearer token of a merchant account (401 / 403 JSON otherwise); every response under the prefix
-is `Cache-Control: no-store`.
+is `Cache-Control: no-store`, and the session cookie is neither read nor set there.
 """
 
 from __future__ import annotations
@@ -19,18 +23,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from flask.sessions import SecureCookieSession, SessionInterface, SessionMixin
 from flask_login import current_user
 from wtforms import Form
 
-from app.api.openapi import Operation, build_document
+from app.api.openapi import LEVEL_LABELS, Operation, build_document
 from app.auth.access import may
 from app.auth.permissions import Function, Level
 from app.errors import Forbidden, json_error
 
 UNAUTHORIZED_MESSAGE = "缺少或無效的 API 金鑰"
 OPERATOR_MESSAGE = "平台管理員帳號不使用 API"
-LEVEL_LABELS = {Level.VIEW: "查詢", Level.MODIFY: "修改"}
 
 View = Callable[..., Any]
 
@@ -56,9 +61,16 @@ class Api:
         self.operations: list[Operation] = []
         self.schemas: dict[str, dict[str, Any]] = {}
         self.public_endpoints: set[str] = set()
+        blueprint.record_once(self._install_cookieless_sessions)
         blueprint.before_request(self._require_token)
         blueprint.after_app_request(self._no_store)
         self._add_public("/openapi.json", "openapi", self._openapi_view)
+
+    def covers(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+    def _install_cookieless_sessions(self, state: BlueprintSetupState) -> None:
+        state.app.session_interface = CookielessApiSessions(state.app.session_interface, self)
 
     # Guards -------------------------------------------------------------------------------
 
@@ -75,7 +87,7 @@ class Api:
 
     def _no_store(self, response: Response) -> Response:
         """Every answer under the prefix, errors and unknown paths included, is not cached."""
-        if request.path == self.prefix or request.path.startswith(self.prefix + "/"):
+        if self.covers(request.path):
             response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -150,3 +162,34 @@ class Api:
 
     def _openapi_view(self) -> Response:
         return jsonify(self.document())
+
+
+class CookielessApiSessions(SessionInterface):
+    """Under the API prefix the session cookie is neither read nor written.
+
+    The API authenticates bearer tokens only. Were the cookie read, Flask-Login's "strong"
+    session protection would, for a session that is not a logged-in one (say, only a CSRF
+    token from having opened the login page), wipe the user and never ask the request loader,
+    so a valid token would be refused, and the wiped session would be sent back and refuse
+    the next call too. Every other path goes to the app's own session interface unchanged.
+    """
+
+    def __init__(self, inner: SessionInterface, api: Api) -> None:
+        self.inner = inner
+        self.api = api
+
+    def open_session(self, app: Flask, request_: Any) -> SessionMixin | None:
+        if self.api.covers(request_.path):
+            return SecureCookieSession()  # empty, and never saved
+        return self.inner.open_session(app, request_)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if self.api.covers(request.path):
+            return None
+        return self.inner.save_session(app, session, response)
+
+    def make_null_session(self, app: Flask) -> Any:
+        return self.inner.make_null_session(app)
+
+    def is_null_session(self, obj: object) -> bool:
+        return self.inner.is_null_session(obj)

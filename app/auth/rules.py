@@ -30,7 +30,7 @@ def main_password_problem(password: str) -> str | None:
 
 
 def _alnum_mixed(value: str) -> bool:
-    return bool(_ALNUM.match(value)) and bool(set(value) & _LETTERS) and bool(set(value) & _DIGITS)
+    return bool(_ALNUM.fullmatch(value)) and bool(set(value) & _LETTERS) and bool(set(value) & _DIGITS)
 
 
 def sub_username_problem(username: str) -> str | None:

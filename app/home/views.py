@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, redirect, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
 from app.auth.access import merchant_required
 from app.db import db
 from app.htmx import render
-from app.news.models import NewsItem
+from app.news.models import published
 
 bp = Blueprint("home", __name__)
 
@@ -25,7 +24,5 @@ def root():
 @bp.route("/home")
 @merchant_required
 def index():
-    news = db.session.scalars(
-        select(NewsItem).order_by(NewsItem.published_at.desc()).limit(5)
-    ).all()
+    news = db.session.scalars(published().limit(5)).all()
     return render("home/index.html", news=news, contract=g.store.current_contract)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from flask_wtf import FlaskForm
@@ -10,16 +11,19 @@ from wtforms import (
     BooleanField,
     DateField,
     DateTimeLocalField,
+    Field,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from app import clock
+from app.auth import rules as auth_rules
 from app.operator import rules
 from app.operator.services import ContractTerms, NewsFields, StoreFields
 from app.stores.models import DeliveryMethod, RedemptionMode
@@ -51,6 +55,24 @@ class TwIntegerField(IntegerField):
             raise ValueError("請輸入整數") from exc
 
 
+class Rule:
+    """A validator from a rule function `value -> problem | None`, so every message is shown at
+    once; the service checks the same rules again before anything is written."""
+
+    def __init__(self, problem: Callable[[str], str | None], *, strip: bool = True) -> None:
+        self.problem = problem
+        self.strip = strip
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        value = field.data or ""
+        if message := self.problem(value.strip() if self.strip else value):
+            raise ValidationError(message)
+
+
+def _emails_problem(value: str) -> str | None:
+    return rules.normalise_emails(value)[1]
+
+
 def _store_id(value: object) -> int:
     """A select's store id; anything else becomes -1, which the service answers as not found."""
     if value is None or value == "":
@@ -60,18 +82,24 @@ def _store_id(value: object) -> int:
 
 
 class StoreForm(FlaskForm):
-    merchant_code = StringField("商店代號", validators=[DataRequired("請輸入商店代號")],
+    merchant_code = StringField("商店代號", validators=[DataRequired("請輸入商店代號"),
+                                                       Rule(rules.merchant_code_problem)],
                                 description="7-10 位數字")
     name = StringField("商店名稱", validators=[DataRequired("請輸入商店名稱"), Length(max=100)])
-    tax_id = StringField("統一編號", validators=[DataRequired("請輸入統一編號")],
+    tax_id = StringField("統一編號", validators=[DataRequired("請輸入統一編號"),
+                                                 Rule(rules.tax_id_problem)],
                          description="8 位數字")
     responsible_person = StringField("負責人", validators=[Length(max=50)])
     address = StringField("地址", validators=[Length(max=200)])
-    website = StringField("商店網址", validators=[Length(max=200)])
+    website = StringField("商店網址", validators=[Length(max=200),
+                                                  Rule(rules.website_problem)])
     parent_id = SelectField("母商店", coerce=_store_id, validate_choice=False, default=0)
-    finance_emails = StringField("帳務聯絡人電子信箱", description="多組請以半形分號 ; 分隔")
-    sales_emails = StringField("業務聯絡人電子信箱", description="多組請以半形分號 ; 分隔")
-    technical_emails = StringField("技術聯絡人電子信箱", description="多組請以半形分號 ; 分隔")
+    finance_emails = StringField("帳務聯絡人電子信箱", validators=[Rule(_emails_problem)],
+                                 description="多組請以半形分號 ; 分隔")
+    sales_emails = StringField("業務聯絡人電子信箱", validators=[Rule(_emails_problem)],
+                               description="多組請以半形分號 ; 分隔")
+    technical_emails = StringField("技術聯絡人電子信箱", validators=[Rule(_emails_problem)],
+                                   description="多組請以半形分號 ; 分隔")
 
     def store_fields(self) -> StoreFields:
         return StoreFields(
@@ -107,11 +135,12 @@ class ContractForm(FlaskForm):
                            default=_default_end)
     issuance_active = BooleanField("ECT發行服務狀態：已開通")
     redemption_mode = SelectField(
-        "核銷方式", choices=[(m.value, m.label) for m in RedemptionMode],
+        "核銷方式", choices=[SelectChoice(m.value, m.label) for m in RedemptionMode],
         default=RedemptionMode.REDEEM_AFTER_USE.value, validate_choice=False,
     )
     enabled_methods = SelectMultipleField(
-        "ECT發行方式", choices=[(m.value, m.label) for m in DeliveryMethod], validate_choice=False,
+        "ECT發行方式", choices=[SelectChoice(m.value, m.label) for m in DeliveryMethod],
+        validate_choice=False,
     )
     sms_enabled = BooleanField("簡訊加值服務：已開通")
     payout_delay_days = TwIntegerField("撥款天期（天）",
@@ -141,9 +170,11 @@ class ContractForm(FlaskForm):
 class NewStoreForm(StoreForm, ContractForm):
     """A merchant, its first contract and its main account (管理者), in one form."""
 
-    username = StringField("管理者帳號", validators=[DataRequired("請輸入管理者帳號")],
+    username = StringField("管理者帳號", validators=[DataRequired("請輸入管理者帳號"),
+                                       Rule(rules.main_username_problem)],
                            description="6-20 位英文或數字")
-    password = PasswordField("初始密碼", validators=[DataRequired("請輸入初始密碼")],
+    password = PasswordField("初始密碼", validators=[DataRequired("請輸入初始密碼"),
+                                       Rule(auth_rules.main_password_problem, strip=False)],
                              description="6-20 位英文、數字或符號至少兩種之混合")
 
 
@@ -156,10 +187,12 @@ class NewsForm(FlaskForm):
                                            Length(max=rules.NEWS_TITLE_MAX,
                                                   message="標題至多 120 字")])
     body = TextAreaField("內容", validators=[DataRequired("請輸入內容")])
-    category = SelectField("類別", choices=[(c, c) for c in rules.NEWS_CATEGORIES],
+    category = SelectField("類別", choices=[SelectChoice(c) for c in rules.NEWS_CATEGORIES],
                            validate_choice=False)
     published_at = TwDateTimeField("發佈時間", validators=[InputRequired("請輸入發佈時間")],
                                    default=_now_on_taipei_clock,
+                                   format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S",
+                                           "%Y-%m-%d %H:%M"],
                                    description="台北時間；設定未來時間即為排程發佈")
 
     def news_fields(self) -> NewsFields:

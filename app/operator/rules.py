@@ -12,9 +12,9 @@ from email_validator import EmailNotValidError, validate_email
 
 from app.stores.models import DeliveryMethod, RedemptionMode
 
-_MERCHANT_CODE = re.compile(r"^[0-9]{7,10}$")
-_TAX_ID = re.compile(r"^[0-9]{8}$")
-_MAIN_USERNAME = re.compile(r"^[A-Za-z0-9]{6,20}$")
+_MERCHANT_CODE = re.compile(r"[0-9]{7,10}")
+_TAX_ID = re.compile(r"[0-9]{8}")
+_MAIN_USERNAME = re.compile(r"[A-Za-z0-9]{6,20}")
 
 MERCHANT_CODE_RULE = "商店代號必須為 7-10 位數字"
 TAX_ID_RULE = "統一編號必須為 8 位數字"
@@ -26,15 +26,15 @@ NEWS_TITLE_MAX = 120
 
 
 def merchant_code_problem(code: str) -> str | None:
-    return None if _MERCHANT_CODE.match(code) else MERCHANT_CODE_RULE
+    return None if _MERCHANT_CODE.fullmatch(code) else MERCHANT_CODE_RULE
 
 
 def tax_id_problem(tax_id: str) -> str | None:
-    return None if _TAX_ID.match(tax_id) else TAX_ID_RULE
+    return None if _TAX_ID.fullmatch(tax_id) else TAX_ID_RULE
 
 
 def main_username_problem(username: str) -> str | None:
-    return None if _MAIN_USERNAME.match(username) else MAIN_USERNAME_RULE
+    return None if _MAIN_USERNAME.fullmatch(username) else MAIN_USERNAME_RULE
 
 
 def website_problem(website: str) -> str | None:

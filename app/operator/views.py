@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
+from wtforms import SelectChoice
 
 from app import clock, history, jobs
 from app.auth.access import operator_required
@@ -41,12 +42,13 @@ def _show_errors(form: FlaskForm, err: InvalidInput) -> None:
         flash(err.message, "danger")
 
 
-def _parent_choices(store: Store | None = None) -> list[tuple[int, str]]:
+def _parent_choices(store: Store | None = None) -> list[SelectChoice]:
     """Stores that may be a parent: top-level ones, other than the store itself."""
     stmt = select(Store).where(Store.parent_id.is_(None)).order_by(Store.merchant_code)
     if store is not None:
         stmt = stmt.where(Store.id != store.id)
-    return [(0, "（無）")] + [(s.id, s.label) for s in db.session.scalars(stmt)]
+    return [SelectChoice(0, "（無）")] + [SelectChoice(s.id, s.label)
+                                        for s in db.session.scalars(stmt)]
 
 
 def _store_or_404(store_id: int) -> Store:

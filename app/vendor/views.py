@@ -13,7 +13,7 @@ from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
 from app.htmx import redirect_to, render
-from app.news.models import NewsItem
+from app.news.models import NewsItem, published
 from app.stores.models import Contract, DeliveryType
 from app.vendor import queries, services
 from app.vendor.forms import ContactsForm
@@ -25,15 +25,14 @@ bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 @bp.route("/news")
 @merchant_required
 def news():
-    page = db.paginate(select(NewsItem).order_by(NewsItem.published_at.desc()), per_page=20,
-                       error_out=False)
+    page = db.paginate(published(), per_page=20, error_out=False)
     return render("vendor/news.html", page=page)
 
 
 @bp.route("/news/<int:news_id>")
 @merchant_required
 def news_item(news_id: int):
-    item = db.get_or_404(NewsItem, news_id)
+    item = db.first_or_404(published().where(NewsItem.id == news_id))
     return render("vendor/news_item.html", item=item)
 
 

@@ -59,8 +59,6 @@ def test_sub_password_rule(password, ok):
     assert rules.sub_password_problem(password) == (OK if ok else rules.SUB_PASSWORD_RULE)
 
 
-@pytest.mark.xfail(strict=True, reason="app/auth/rules.py matches with `$`, which accepts a "
-                   "final newline; it should use re.fullmatch (reported to the lead)")
 def test_a_trailing_newline_does_not_slip_through_the_sub_rule():
     # `$` in a regex also matches before a final newline; the rule must not accept it.
     assert rules.sub_password_problem("abc123\n") == rules.SUB_PASSWORD_RULE

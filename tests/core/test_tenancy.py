@@ -9,8 +9,8 @@ from werkzeug.exceptions import NotFound
 from app.auth.models import Account, ApiToken
 from app.auth.services import create_api_token
 from app.db import db
-from app.tenancy import StoreScope, get_owned_or_404, set_scope
 from app.stores.models import Contract
+from app.tenancy import StoreScope, get_owned_or_404, set_scope
 from tests.factories import make_account, make_store
 
 

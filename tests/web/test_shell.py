@@ -109,3 +109,37 @@ def test_demo_data_is_idempotent_and_its_logins_work(app, ctx):
         login(client, username, "Demo1234")
     child = db.session.scalar(select(Store).where(Store.merchant_code == "3002610"))
     assert child.parent.merchant_code == "3002609"
+
+
+def test_scheduled_news_stays_hidden_until_its_time(client, ctx):
+    from datetime import timedelta
+
+    from app import clock
+    from app.news.models import NewsItem
+
+    make_account(make_store(), username="owner14")
+    now = clock.now()
+    db.session.add_all([NewsItem(title="已發佈的消息", body="x", published_at=now),
+                        NewsItem(title="排程中的消息", body="y",
+                                 published_at=now + timedelta(days=1))])
+    db.session.commit()
+    future_id = db.session.scalar(select(NewsItem.id).where(NewsItem.title == "排程中的消息"))
+    login(client, "owner14")
+    for url in ("/home", "/vendor/news"):
+        html = client.get(url).get_data(as_text=True)
+        assert "已發佈的消息" in html and "排程中的消息" not in html
+    assert client.get(f"/vendor/news/{future_id}").status_code == 404
+
+
+def test_wtforms_builtin_messages_are_traditional_chinese(app):
+    from wtforms import IntegerField
+
+    from app.forms import FlaskForm
+
+    class AgeForm(FlaskForm):
+        age = IntegerField()
+
+    with app.test_request_context("/", method="POST", data={"age": "x"}):
+        form = AgeForm(meta={"csrf": False})
+        form.validate()
+        assert form.age.errors == ["不是有效的整數值。"]
