@@ -64,6 +64,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.branches.views import bp as branches_bp
     from app.home.views import bp as home_bp
     from app.operator.views import bp as operator_bp
+    from app.partners.admin_views import bp as partners_admin_bp
     from app.partners.views import bp as partners_bp
     from app.products.views import bp as products_bp
     from app.settings.views import bp as settings_bp
@@ -71,5 +72,5 @@ def _register_blueprints(app: Flask) -> None:
     from app.vendor.views import bp as vendor_bp
 
     for bp in (auth_bp, home_bp, vendor_bp, accounts_bp, operator_bp, api_bp, uploads_bp,
-               settings_bp, partners_bp, branches_bp, products_bp):
+               settings_bp, partners_bp, partners_admin_bp, branches_bp, products_bp):
         app.register_blueprint(bp)

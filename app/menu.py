@@ -84,6 +84,7 @@ OPERATOR_MENU: tuple[Section, ...] = (
     Section("平台管理", (
         Entry("商店與合約", "operator.stores"),
         Entry("最新消息", "operator.news"),
+        Entry("跨店關聯封鎖", "partners_admin.index"),
         Entry("排程作業", "operator.scheduled_runs"),
     )),
 )
