@@ -1,0 +1,86 @@
+"""Tenancy matrix: an account of store B gets 404 on every store-A page and API route.
+
+Every merchant route with an id in its URL is requested, with every method it accepts, by
+store B's main account (a browser session for pages, a bearer token for the API) using the ids
+of store A's rows. A route whose URL takes an id this test does not know how to make fails the
+test: extend ROW_MAKERS when you add one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from werkzeug.routing import Rule
+
+from app.auth.models import Account, AccountKind
+from app.auth.services import create_api_token
+from app.db import db
+from app.stores.models import Store
+from tests.factories import login, make_account, make_store
+
+# Blueprints that are not merchant-owned data: the operator console, public pages, login.
+NOT_MERCHANT = ("static", "operator.", "partners_admin.", "auth.", "uploads.", "api.openapi")
+# URL variables that name rows every merchant may read (not store-owned).
+SHARED_ROWS = {"news_id"}
+
+
+def _sub_account(store: Store, main: Account) -> int:
+    return make_account(store, kind=AccountKind.SUB).id
+
+
+def _api_token(store: Store, main: Account) -> int:
+    return create_api_token(main, "a")[0].id
+
+
+ROW_MAKERS: dict[str, Callable[[Store, Account], int]] = {
+    "account_id": _sub_account,
+    "token_id": _api_token,
+}
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _merchant_rules(app) -> list[Rule]:
+    return [r for r in app.url_map.iter_rules()
+            if not r.endpoint.startswith(NOT_MERCHANT) and r.arguments]
+
+
+def test_every_id_in_a_merchant_url_is_known_to_the_matrix(app):
+    unknown = {(r.endpoint, arg) for r in _merchant_rules(app)
+               for arg in r.arguments if arg not in ROW_MAKERS and arg not in SHARED_ROWS}
+    assert unknown == set(), "add a row maker for these URL variables"
+
+
+@pytest.fixture
+def store_b_clients(app, ctx):
+    a, b = make_store("商店A"), make_store("商店B")
+    main_a = make_account(a, username="mainaaa1")
+    main_b = make_account(b, username="mainbbb1")
+    ids = {name: maker(a, main_a) for name, maker in ROW_MAKERS.items()}
+    _, token_b = create_api_token(main_b, "b")
+    db.session.commit()
+    browser = app.test_client()
+    login(browser, "mainbbb1")
+    return ids, browser, token_b
+
+
+def test_store_b_gets_404_on_every_store_a_row(app, store_b_clients):
+    ids, browser, token_b = store_b_clients
+    checked, wrong = 0, []
+    for rule in _merchant_rules(app):
+        if any(arg in SHARED_ROWS for arg in rule.arguments):
+            continue
+        values = {arg: ids[arg] for arg in rule.arguments}
+        url = app.url_map.bind("localhost").build(rule.endpoint, values)
+        is_api = url.startswith("/api/")
+        for method in METHODS:
+            if method not in rule.methods:
+                continue
+            headers = {"Authorization": f"Bearer {token_b}"} if is_api else {}
+            response = browser.open(url, method=method, headers=headers, data={})
+            checked += 1
+            if response.status_code != 404:
+                wrong.append((method, url, response.status_code))
+    assert checked > 0
+    assert wrong == []
