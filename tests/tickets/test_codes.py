@@ -76,5 +76,7 @@ def test_every_pair_of_symbols_swapped_anywhere_is_caught():
                 body = base[:position] + a + b + base[position + 2:]
                 body = body[:15]
                 code = body + codes.check_character(body)
+                if code[position] == code[position + 1]:
+                    continue  # swapping a body character with an equal check character
                 swapped = code[:position] + code[position + 1] + code[position] + code[position + 2:]
                 assert not codes.is_well_formed(swapped), (code, swapped)
