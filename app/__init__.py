@@ -48,12 +48,17 @@ def _import_models() -> None:
     """Every model module, so metadata (and Alembic autogenerate) sees every table."""
     from app import history, jobs  # noqa: F401
     from app.auth import models as _auth  # noqa: F401
+    from app.billing import models as _billing  # noqa: F401
     from app.branches import models as _branches  # noqa: F401
+    from app.issuance import models as _issuance  # noqa: F401
     from app.news import models as _news  # noqa: F401
+    from app.notifications import models as _notifications  # noqa: F401
+    from app.orders import models as _orders  # noqa: F401
     from app.partners import models as _partners  # noqa: F401
     from app.products import models as _products  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.stores import models as _stores  # noqa: F401
+    from app.tickets import models as _tickets  # noqa: F401
     from app.uploads import models as _uploads  # noqa: F401
 
 

@@ -1,0 +1,55 @@
+"""Every e-mail and SMS the platform sends (or records in the outbox), with its outcome."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app import clock
+from app.db import db, enum_type
+from app.tenancy import StoreScoped
+
+
+class Channel(enum.Enum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class MessageStatus(enum.Enum):
+    QUEUED = "queued"  # 待發送
+    SENT = "sent"  # 已發送 (handed to the SMTP server or the SMS gateway)
+    RECORDED = "recorded"  # 已記錄 (no transport configured: kept in the outbox only)
+    FAILED = "failed"  # 發送失敗 (after the retries)
+
+    @property
+    def label(self) -> str:
+        return {"queued": "待發送", "sent": "已發送", "recorded": "已記錄（未設定寄送服務）",
+                "failed": "發送失敗"}[self.value]
+
+
+class Message(StoreScoped, db.Model):
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_store_id_channel_created_at", "store_id", "channel", "created_at"),
+        Index("ix_messages_order_id", "order_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    channel: Mapped[Channel] = mapped_column(enum_type(Channel, "message_channel"))
+    kind: Mapped[str] = mapped_column(String(40))  # issuance_notice, purchaser_changed, resend, ...
+    to_address: Mapped[str] = mapped_column(String(200))  # e-mail address or mobile number
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    status: Mapped[MessageStatus] = mapped_column(
+        enum_type(MessageStatus, "message_status"), default=MessageStatus.QUEUED)
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    provider_ref: Mapped[str] = mapped_column(String(100), default="")
+    billable: Mapped[bool] = mapped_column(default=False)  # SMS are billed per message
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    sent_at: Mapped[datetime | None]

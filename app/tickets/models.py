@@ -1,0 +1,115 @@
+"""Tickets (票券) and their statuses (domain §6)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app import clock
+from app.db import db, enum_type
+from app.products.models import Product, ProductKind
+from app.tenancy import StoreScoped
+
+BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
+
+
+class TicketStatus(enum.Enum):
+    UNUSED = "unused"  # 未使用
+    UNUSED_ESCROW_EXPIRED = "unused_escrow_expired"  # 未使用且價金保管逾期
+    USED = "used"  # 已使用
+    REDEEMING = "redeeming"  # 核銷中
+    REDEEMED = "redeemed"  # 已核銷
+    USED_AFTER_EXPIRY = "used_after_expiry"  # 逾期兌回
+    RETURN_PENDING = "return_pending"  # 待退貨
+    RETURNING = "returning"  # 退貨中
+    RETURNED = "returned"  # 已退貨
+    RETURNED_ESCROW_EXPIRED = "returned_escrow_expired"  # 已退貨且價金保管逾期
+    EXPIRED = "expired"  # 已失效
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self]
+
+    @property
+    def group(self) -> StatusGroup:
+        return next(g for g, members in STATUS_GROUPS.items() if self in members)
+
+
+class StatusGroup(enum.Enum):
+    UNUSED = "unused"  # 未使用
+    REDEEMED = "redeemed"  # 核銷
+    RETURNED = "returned"  # 退貨
+    EXPIRED = "expired"  # 失效
+
+    @property
+    def label(self) -> str:
+        return {"unused": "未使用", "redeemed": "核銷", "returned": "退貨", "expired": "失效"}[self.value]
+
+
+S = TicketStatus
+STATUS_LABELS = {
+    S.UNUSED: "未使用", S.UNUSED_ESCROW_EXPIRED: "未使用且價金保管逾期", S.USED: "已使用",
+    S.REDEEMING: "核銷中", S.REDEEMED: "已核銷", S.USED_AFTER_EXPIRY: "逾期兌回",
+    S.RETURN_PENDING: "待退貨", S.RETURNING: "退貨中", S.RETURNED: "已退貨",
+    S.RETURNED_ESCROW_EXPIRED: "已退貨且價金保管逾期", S.EXPIRED: "已失效",
+}
+STATUS_GROUPS = {
+    StatusGroup.UNUSED: (S.UNUSED, S.UNUSED_ESCROW_EXPIRED),
+    StatusGroup.REDEEMED: (S.USED, S.REDEEMING, S.REDEEMED, S.USED_AFTER_EXPIRY),
+    StatusGroup.RETURNED: (S.RETURN_PENDING, S.RETURNING, S.RETURNED, S.RETURNED_ESCROW_EXPIRED),
+    StatusGroup.EXPIRED: (S.EXPIRED,),
+}
+
+
+class Ticket(StoreScoped, db.Model):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_store_id_issued_at", "store_id", "issued_at"),
+        Index("ix_tickets_store_id_status", "store_id", "status"),
+        Index("ix_tickets_product_id", "product_id"),
+        Index("ix_tickets_order_id", "order_id"),
+        Index("ix_tickets_batch_id", "batch_id"),
+        Index("ix_tickets_redeemed_store_id_redeemed_at", "redeemed_store_id", "redeemed_at"),
+        Index("ix_tickets_holder_mobile", "holder_mobile"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))  # the issuer
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+    serial: Mapped[str] = mapped_column(String(16), unique=True)  # 票券序號
+    code: Mapped[str] = mapped_column(String(18), unique=True)  # 核銷代碼
+    kind: Mapped[ProductKind] = mapped_column(enum_type(ProductKind, "ticket_kind"))
+    face_value: Mapped[int]
+    delivery_method: Mapped[str] = mapped_column(String(30))  # DeliveryMethod value
+    status: Mapped[TicketStatus] = mapped_column(
+        enum_type(TicketStatus, "ticket_status"), default=TicketStatus.UNUSED)
+    status_changed_at: Mapped[datetime] = mapped_column(default=clock.now)
+    issued_at: Mapped[datetime] = mapped_column(default=clock.now)
+    valid_from: Mapped[date | None]  # deferred (非即期) electronic tickets: usable from this day
+    expires_on: Mapped[date]  # escrow end (pickup) or validity end (gift), copied from the product
+    holder_name: Mapped[str] = mapped_column(String(50), default="")
+    holder_mobile: Mapped[str] = mapped_column(String(20), default="")
+    holder_email: Mapped[str] = mapped_column(String(200), default="")
+    platform_id: Mapped[str | None] = mapped_column(String(20))  # PlatformID of an API issuer
+    redeemed_at: Mapped[datetime | None]
+    redeemed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    redeemed_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    redeemed_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    returned_at: Mapped[datetime | None]
+    returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    returned_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    return_fee: Mapped[int | None]  # 退貨手續費, the merchant's
+    return_reason: Mapped[str] = mapped_column(Text, default="")
+    printed_at: Mapped[datetime | None]  # first print (paper) or kiosk print (convenience store)
+    print_count: Mapped[int] = mapped_column(default=0)
+
+    product: Mapped[Product] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return self.status.label
