@@ -57,6 +57,8 @@ def from_environment() -> dict:
         "LOGIN_LOCKOUT_FAILURES": 5,
         "LOGIN_LOCKOUT_MINUTES": 15,
         "PAGE_SIZE": 50,
+        # Links in e-mails and SMS (jobs have no request to take the host from).
+        "PUBLIC_BASE_URL": (os.environ.get("ECTIX_PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         # Uploaded images live outside the code tree; served by /media/<token>.
         "UPLOAD_FOLDER": os.environ.get("ECTIX_UPLOAD_FOLDER") or str(INSTANCE / "uploads"),
     }

@@ -83,6 +83,27 @@ ACTION_LABELS = {
 }
 
 
+# What a changed field is called on history pages; features add theirs with FIELD_LABELS.update.
+FIELD_LABELS = {
+    "name": "名稱", "username": "帳號", "remark": "備註", "grants": "權限", "status": "狀態",
+    "finance_emails": "帳務聯絡人", "sales_emails": "業務聯絡人", "technical_emails": "技術聯絡人",
+    "sms_on": "簡訊發送", "online_return_application": "電子票券申請退貨",
+    "cs_phone": "客服電話", "cs_email": "客服 Email", "line_url": "LINE", "facebook_url": "Facebook",
+    "instagram_url": "Instagram", "rights_statement": "權益說明", "logo_upload_id": "Logo",
+    "banner_upload_id": "橫幅圖片", "basic_completed_at": "基本設定完成時間",
+    "ticket_page_completed_at": "票券頁面資訊完成時間", "face_value": "面額", "kind": "票券類型",
+    "description": "商品描述", "usage_instructions": "使用說明", "escrow_end": "價金保管迄日",
+    "valid_until": "使用期限", "listed": "上架", "partner_stores": "跨店核銷商店",
+    "redeem_branches": "核銷分店", "return_branches": "退貨分店", "image_upload_id": "商品圖片",
+    "code": "代號", "enabled": "啟用", "branch": "分店", "tickets": "張數", "orders": "訂單數",
+    "rows": "資料列數", "errors": "錯誤列數",
+}
+
+
+def field_label(field: str) -> str:
+    return FIELD_LABELS.get(field, field)
+
+
 def action_label(action: str) -> str:
     """The Traditional Chinese name of a history action; features add theirs to ACTION_LABELS."""
     return ACTION_LABELS.get(action, action)

@@ -96,9 +96,10 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_datetime, "dt")
     app.add_template_filter(format_date, "d")
-    from app.history import action_label
+    from app.history import action_label, field_label
 
     app.add_template_filter(action_label, "history_action")
+    app.add_template_filter(field_label, "history_field")
 
 
 def format_money(amount: int | None) -> str:

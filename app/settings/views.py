@@ -1,3 +1,113 @@
-from flask import Blueprint
+"""7-1 操作設定管理: basic settings (基本設定) and ticket-page information (票券頁面資訊).
+
+The page shows the current values of both sections; 【設定】 (modify right only) opens each
+section's form on its own page. The history page lists every change of the two sections.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, g, request, url_for
+from flask_login import current_user
+
+from app import history
+from app.auth.access import requires
+from app.auth.models import Account
+from app.auth.permissions import Function, Level
+from app.db import db
+from app.errors import DomainError
+from app.htmx import redirect_to, render
+from app.settings import rules, services
+from app.settings.forms import BasicSettingsForm, TicketPageForm, show_errors
+from app.settings.models import StoreSettings
+from app.uploads.views import url_for_upload
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
+
+HISTORY_SHOWN = 200
+
+
+def _actor() -> Account:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def _common(settings: StoreSettings) -> dict:
+    store = g.store
+    return {
+        "store": store,
+        "settings": settings,
+        "sms_available": services.sms_available(store),
+        "sms_not_activated": services.SMS_NOT_ACTIVATED,
+        "logo_url": url_for_upload(settings.logo),
+        "banner_url": url_for_upload(settings.banner),
+        "shown_on": rules.SHOWN_ON,
+        "social_fields": rules.SOCIAL_FIELDS,
+    }
+
+
+@bp.get("/")
+@requires(Function.OPERATION_SETTINGS)
+def index():
+    settings = services.settings_or_blank(g.store)
+    return render("settings/index.html", blocker=services.issuance_blocker(g.store),
+                  **_common(settings))
+
+
+@bp.route("/basic", methods=["GET", "POST"])
+@requires(Function.OPERATION_SETTINGS, Level.MODIFY)
+def edit_basic():
+    settings = services.settings_or_blank(g.store)
+    form = BasicSettingsForm(obj=settings) if request.method == "GET" else BasicSettingsForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            changed = services.update_basic(
+                _actor(), g.store, sms_on=form.sms_on.data,
+                online_return_application=form.online_return_application.data)
+        except DomainError as err:
+            db.session.rollback()
+            show_errors(form, err)
+            flash(err.message, "danger")
+            settings = services.settings_or_blank(g.store)
+        else:
+            db.session.commit()
+            flash("基本設定已儲存" if changed else "基本設定未變更",
+                  "success" if changed else "info")
+            return redirect_to(url_for("settings.index"))
+    if form.is_submitted():
+        status = 422
+    return render("settings/edit_basic.html", form=form, **_common(settings)), status
+
+
+@bp.route("/ticket-page", methods=["GET", "POST"])
+@requires(Function.OPERATION_SETTINGS, Level.MODIFY)
+def edit_ticket_page():
+    settings = services.settings_or_blank(g.store)
+    form = TicketPageForm(obj=settings) if request.method == "GET" else TicketPageForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            changed = services.update_ticket_page(
+                _actor(), g.store, form.fields_for_service(),
+                logo=form.logo.data, banner=form.banner.data,
+                remove_logo=form.remove_logo.data, remove_banner=form.remove_banner.data)
+        except DomainError as err:
+            db.session.rollback()
+            if not show_errors(form, err):
+                flash(err.message, "danger")
+            settings = services.settings_or_blank(g.store)
+        else:
+            db.session.commit()
+            flash("票券頁面資訊已儲存" if changed else "票券頁面資訊未變更",
+                  "success" if changed else "info")
+            return redirect_to(url_for("settings.index"))
+    if form.is_submitted():
+        status = 422
+    return render("settings/edit_ticket_page.html", form=form, **_common(settings)), status
+
+
+@bp.get("/history")
+@requires(Function.OPERATION_SETTINGS)
+def settings_history():
+    settings = services.settings_or_blank(g.store)
+    entries = history.entries_for(settings)[:HISTORY_SHOWN] if settings.id else []
+    return render("settings/history.html", entries=entries, store=g.store)
