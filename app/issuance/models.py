@@ -14,6 +14,7 @@ from app.tenancy import StoreScoped
 
 
 class BatchStatus(enum.Enum):
+    PREVIEW = "preview"  # 預覽中: uploaded and checked, not confirmed (a re-upload replaces it)
     QUEUED = "queued"  # 排隊中
     ISSUING = "issuing"  # 發行中
     SUCCEEDED = "succeeded"  # 發行成功
@@ -21,7 +22,7 @@ class BatchStatus(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"queued": "排隊中", "issuing": "發行中", "succeeded": "發行成功",
+        return {"preview": "預覽中", "queued": "排隊中", "issuing": "發行中", "succeeded": "發行成功",
                 "failed": "發行失敗"}[self.value]
 
 
@@ -35,8 +36,10 @@ class Batch(StoreScoped, db.Model):
     delivery_method: Mapped[str] = mapped_column(String(30))  # DeliveryMethod value
     source: Mapped[str] = mapped_column(String(10), default="upload")  # upload / api
     status: Mapped[BatchStatus] = mapped_column(
-        enum_type(BatchStatus, "batch_status"), default=BatchStatus.QUEUED)
-    rows: Mapped[list] = mapped_column(default=list)  # the validated rows, as plain dicts
+        enum_type(BatchStatus, "batch_status"), default=BatchStatus.PREVIEW)
+    kind: Mapped[str] = mapped_column(String(10), default="")  # ProductKind value chosen on the page
+    rows: Mapped[list] = mapped_column(default=list)  # the checked rows, each with its "errors"
+    error_count: Mapped[int] = mapped_column(default=0)  # rows with errors (confirm needs 0)
     ticket_count: Mapped[int] = mapped_column(default=0)
     issued_count: Mapped[int] = mapped_column(default=0)  # progress while issuing
     error: Mapped[str] = mapped_column(Text, default="")
