@@ -6,7 +6,7 @@ missing, so running it again changes nothing. Later features add their demo rows
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -14,8 +14,12 @@ from app import clock
 from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
+from app.branches.models import Branch
 from app.db import db
 from app.news.models import NewsItem
+from app.partners.models import PartnerRelation
+from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
+from app.settings.models import StoreSettings
 from app.stores.models import Contract, DeliveryMethod, RedemptionMode, Store
 
 DEMO_PASSWORD = "Demo1234"
@@ -54,6 +58,52 @@ def _account(username: str, kind: AccountKind, store: Store | None = None, *, re
     return account
 
 
+def _settings(store: Store, phone: str) -> None:
+    if db.session.scalar(select(StoreSettings).where(StoreSettings.store_id == store.id)):
+        return
+    now = clock.now()
+    db.session.add(StoreSettings(
+        store_id=store.id, sms_on=True, online_return_application=True, basic_completed_at=now,
+        cs_phone=phone, cs_email=f"service@{store.merchant_code}.example",
+        line_url="https://line.me/R/ti/p/@ectix-demo", facebook_url="", instagram_url="",
+        rights_statement="本票券為提貨券，價金由信託銀行保管。未使用之票券，得於價金保管期間內申請退貨退款；"
+                         "逾期未使用者，仍可於門市兌換。",
+        ticket_page_completed_at=now))
+
+
+def _branch(store: Store, code: str, name: str, *, enabled: bool = True) -> Branch:
+    branch = db.session.scalar(select(Branch).where(Branch.store_id == store.id, Branch.code == code))
+    if branch is None:
+        branch = Branch(store_id=store.id, code=code, name=name, enabled=enabled)
+        db.session.add(branch)
+        db.session.flush()
+    return branch
+
+
+def _product(store: Store, name: str, kind: ProductKind, face_value: int, *,
+             partners: tuple[Store, ...] = (), redeem: tuple[Branch, ...] = (),
+             returns: tuple[Branch, ...] = ()) -> Product:
+    product = db.session.scalar(select(Product).where(Product.store_id == store.id,
+                                                      Product.name == name))
+    if product is not None:
+        return product
+    today = clock.business_day()
+    product = Product(
+        store_id=store.id, name=name, kind=kind, face_value=face_value,
+        description=f"{name}（示範商品）",
+        usage_instructions="請於櫃台出示核銷代碼，由店員輸入或掃描後兌換。",
+        escrow_end=today + timedelta(days=365) if kind is ProductKind.PICKUP else None,
+        valid_until=today + timedelta(days=180) if kind is ProductKind.GIFT else None,
+        listed=True)
+    product.partner_links = [ProductPartner(partner_store_id=p.id) for p in partners]
+    product.branch_links = (
+        [ProductBranch(branch_id=b.id, role=BranchRole.REDEEM) for b in redeem]
+        + [ProductBranch(branch_id=b.id, role=BranchRole.RETURN) for b in returns])
+    db.session.add(product)
+    db.session.flush()
+    return product
+
+
 def load_demo() -> list[tuple[str, str]]:
     _account("operator", AccountKind.OPERATOR)
     issuer = _store("3002607", "示範票券發行商", mode=RedemptionMode.REDEEM_AFTER_USE,
@@ -78,6 +128,26 @@ def load_demo() -> list[tuple[str, str]]:
     installment = _store("3002611", "示範分期核銷商店", mode=RedemptionMode.INSTALLMENT,
                          tax_id="56789012")
     _account("installment", AccountKind.MAIN, installment)
+    # 7-1 操作設定: settings complete, branches, clerk1 bound to A001, partner opened to issuer
+    _settings(issuer, "(02) 2655-1775")
+    _settings(partner, "(02) 2655-0000")
+    _settings(child, "(04) 2222-3333")
+    a001 = _branch(issuer, "A001", "台北門市")
+    a002 = _branch(issuer, "A002", "台中門市")
+    _branch(issuer, "A003", "高雄門市（暫停營業）", enabled=False)
+    clerk1 = db.session.scalar(select(Account).where(Account.username == "clerk1"))
+    if clerk1 is not None and clerk1.branch_id is None:
+        clerk1.branch_id = a001.id
+    if db.session.scalar(select(PartnerRelation).where(
+            PartnerRelation.store_id == issuer.id,
+            PartnerRelation.partner_store_id == partner.id)) is None:
+        db.session.add(PartnerRelation(store_id=issuer.id, partner_store_id=partner.id))
+        db.session.flush()
+    # 7-3 A 商品管理
+    _product(issuer, "咖啡兌換券", ProductKind.PICKUP, 150, partners=(partner,))
+    _product(issuer, "台北門市限定蛋糕券", ProductKind.PICKUP, 680, redeem=(a001,), returns=(a001,))
+    _product(issuer, "甜點招待券", ProductKind.GIFT, 80, redeem=(a001, a002))
+    _product(child, "子商店餐券", ProductKind.PICKUP, 300)
     if db.session.scalar(select(NewsItem.id).limit(1)) is None:
         db.session.add(NewsItem(title="歡迎使用 ECTicket 發行管理平台",
                                 body="這是示範環境的公告。平台維護、服務通知與最新消息會顯示在訊息中心。",

@@ -26,6 +26,7 @@ from app.auth.permissions import functions_for
 from app.db import db
 from app.errors import DomainError
 from app.htmx import redirect_to, render
+from app.pagination import paginate
 from app.tenancy import get_owned_or_404
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
@@ -56,8 +57,8 @@ def _matrix_context(account: Account | None = None) -> dict:
 @bp.route("/sub-accounts")
 @main_account_required
 def list_sub_accounts():
-    page = db.paginate(queries.sub_accounts(g.store.id),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = paginate(queries.sub_accounts(g.store.id),
+                       per_page=current_app.config["PAGE_SIZE"])
     mode = store_mode()
     summaries = {a.id: queries.granted_summary(a, mode) for a in page.items}
     return render("accounts/sub_accounts.html", page=page, summaries=summaries)
@@ -66,8 +67,8 @@ def list_sub_accounts():
 @bp.route("/sub-accounts/deleted")
 @main_account_required
 def deleted_sub_accounts():
-    page = db.paginate(queries.sub_accounts(g.store.id, deleted=True),
-                       per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    page = paginate(queries.sub_accounts(g.store.id, deleted=True),
+                       per_page=current_app.config["PAGE_SIZE"])
     return render("accounts/deleted_sub_accounts.html", page=page)
 
 

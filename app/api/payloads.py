@@ -7,12 +7,13 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from flask import request
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 from werkzeug.datastructures import MultiDict
 from wtforms import FieldList, Form, FormField
 
 from app.db import db
 from app.errors import InvalidInput
+from app.pagination import count
 
 FormT = TypeVar("FormT", bound=Form)
 
@@ -157,9 +158,7 @@ def paginate(stmt: Select, serialise: Callable[[Any], Any]) -> dict[str, Any]:
     `per_page` query parameters; the statement should have a stable order_by."""
     page = _int_arg("page", 1, 1)
     per_page = _int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
-    total = db.session.scalar(
-        select(func.count()).select_from(stmt.order_by(None).subquery())
-    ) or 0
+    total = count(stmt)
     rows = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return {"items": [serialise(r) for r in rows], "page": page, "per_page": per_page,
             "total": total}

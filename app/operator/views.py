@@ -22,6 +22,7 @@ from app.htmx import redirect_to, render
 from app.news.models import NewsItem
 from app.operator import services
 from app.operator.forms import ContractForm, NewsForm, NewStoreForm, StoreForm
+from app.pagination import paginate
 from app.schedule import SCHEDULE, by_name
 from app.stores.models import Contract, DeliveryMethod, DeliveryType, Store
 
@@ -75,7 +76,7 @@ def stores():
     if q:
         stmt = stmt.where(or_(Store.merchant_code.icontains(q, autoescape=True),
                               Store.name.icontains(q, autoescape=True)))
-    page = db.paginate(stmt, per_page=PER_PAGE, error_out=False)
+    page = paginate(stmt, per_page=PER_PAGE)
     ids = [s.id for s in page.items]
     counts = dict(db.session.execute(
         select(Account.store_id, func.count(Account.id))
@@ -194,9 +195,9 @@ def edit_contract(store_id: int, contract_id: int):
 @bp.route("/news")
 @operator_required
 def news():
-    page = db.paginate(select(NewsItem).order_by(NewsItem.published_at.desc(),
+    page = paginate(select(NewsItem).order_by(NewsItem.published_at.desc(),
                                                   NewsItem.id.desc()),
-                       per_page=PER_PAGE, error_out=False)
+                       per_page=PER_PAGE)
     return render("operator/news.html", page=page, now=clock.now())
 
 

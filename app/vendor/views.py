@@ -14,6 +14,7 @@ from app.db import db
 from app.errors import InvalidInput
 from app.htmx import redirect_to, render
 from app.news.models import NewsItem, published
+from app.pagination import paginate
 from app.stores.models import Contract, DeliveryType
 from app.vendor import queries, services
 from app.vendor.forms import ContactsForm
@@ -25,7 +26,7 @@ bp = Blueprint("vendor", __name__, url_prefix="/vendor")
 @bp.route("/news")
 @merchant_required
 def news():
-    page = db.paginate(published(), per_page=20, error_out=False)
+    page = paginate(published(), per_page=20)
     return render("vendor/news.html", page=page)
 
 
@@ -115,7 +116,7 @@ def login_history():
             f"登入歷程_{g.store.merchant_code}_{start:%Y%m%d}-{end:%Y%m%d}.xlsx",
             LOGIN_HISTORY_HEADERS, rows, sheet_title="登入歷程",
         )
-    page = db.paginate(stmt, per_page=50, max_per_page=200, error_out=False)
+    page = paginate(stmt, per_page=50, max_per_page=200)
     return render("vendor/login_history.html", error=None, page=page, start=start.isoformat(),
                   end=end.isoformat(), result=result, results=RESULT_FILTERS,
                   result_label=login_result_label)

@@ -33,9 +33,46 @@ def _api_token(store: Store, main: Account) -> int:
     return create_api_token(main, "a")[0].id
 
 
+def _product(store: Store, main: Account) -> int:
+    from tests.products.helpers import make_product
+
+    return make_product(store).id
+
+
+def _history_entry(store: Store, main: Account) -> int:
+    from app import history
+    from tests.products.helpers import make_product
+
+    entry = history.record(make_product(store), "created")
+    db.session.flush()
+    return entry.id
+
+
+def _partner_relation(store: Store, main: Account) -> int:
+    from app.partners.models import PartnerRelation
+
+    relation = PartnerRelation(store_id=store.id, partner_store_id=make_store().id)
+    db.session.add(relation)
+    db.session.flush()
+    return relation.id
+
+
+def _branch(store: Store, main: Account) -> int:
+    from app.branches.models import Branch
+
+    branch = Branch(store_id=store.id, code="A001", name="分店A")
+    db.session.add(branch)
+    db.session.flush()
+    return branch.id
+
+
 ROW_MAKERS: dict[str, Callable[[Store, Account], int]] = {
     "account_id": _sub_account,
     "token_id": _api_token,
+    "product_id": _product,
+    "entry_id": _history_entry,
+    "relation_id": _partner_relation,
+    "branch_id": _branch,
 }
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

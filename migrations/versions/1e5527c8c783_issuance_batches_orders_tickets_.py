@@ -1,8 +1,8 @@
 """issuance: batches, orders, tickets, messages, fees
 
-Revision ID: 1a7bd63d030c
+Revision ID: 1e5527c8c783
 Revises: 780c1b854680
-Create Date: 2026-11-22 00:36:49.460162
+Create Date: 2026-11-22 00:37:59.982390
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '1a7bd63d030c'
+revision = '1e5527c8c783'
 down_revision = '780c1b854680'
 branch_labels = None
 depends_on = None
@@ -56,8 +56,10 @@ def upgrade():
     sa.Column('import_no', sa.String(length=30), nullable=False),
     sa.Column('delivery_method', sa.String(length=30), nullable=False),
     sa.Column('source', sa.String(length=10), nullable=False),
-    sa.Column('status', sa.Enum('queued', 'issuing', 'succeeded', 'failed', name='batch_status', native_enum=False, create_constraint=True), nullable=False),
+    sa.Column('status', sa.Enum('preview', 'queued', 'issuing', 'succeeded', 'failed', name='batch_status', native_enum=False, create_constraint=True), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
     sa.Column('rows', sa.JSON(), nullable=False),
+    sa.Column('error_count', sa.Integer(), nullable=False),
     sa.Column('ticket_count', sa.Integer(), nullable=False),
     sa.Column('issued_count', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=False),

@@ -1,0 +1,62 @@
+"""Small helpers for the branch tests."""
+
+from __future__ import annotations
+
+import io
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from app.auth.models import Account, AccountKind
+from app.branches.models import Branch
+from app.db import db
+from app.history import HistoryEntry
+from app.stores.models import Store
+from tests.factories import make_account
+
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def make_branch(store: Store, code: str = "A001", name: str = "台北店", *,
+                enabled: bool = True) -> Branch:
+    branch = Branch(store_id=store.id, code=code, name=name, enabled=enabled)
+    db.session.add(branch)
+    db.session.flush()
+    return branch
+
+
+def make_sub(store: Store, username: str, *, branch: Branch | None = None, remark: str = "",
+             grants: dict | None = None) -> Account:
+    account = make_account(store, kind=AccountKind.SUB, username=username, remark=remark,
+                           grants=grants)
+    account.branch = branch
+    db.session.flush()
+    return account
+
+
+def fresh(model, ident):  # noqa: ANN001, ANN201
+    """A row as the database has it now (the requests ran in their own sessions)."""
+    db.session.expire_all()
+    return db.session.get(model, ident)
+
+
+def entries(subject_type: str, subject_id: int, action: str | None = None) -> list[HistoryEntry]:
+    db.session.expire_all()
+    stmt = select(HistoryEntry).where(HistoryEntry.subject_type == subject_type,
+                                      HistoryEntry.subject_id == subject_id)
+    if action:
+        stmt = stmt.where(HistoryEntry.action == action)
+    return list(db.session.scalars(stmt.order_by(HistoryEntry.id)))
+
+
+def read_xlsx(response) -> list[list[object]]:  # noqa: ANN001
+    """The rows of a downloaded workbook, after checking no text cell can start a formula."""
+    assert response.status_code == 200
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    wb = load_workbook(io.BytesIO(response.get_data()))
+    rows = [list(r) for r in wb.active.iter_rows(values_only=True)]
+    for row in rows:
+        for cell in row:
+            if isinstance(cell, str):
+                assert not cell.startswith(FORMULA_STARTS), cell
+    return rows

@@ -1,0 +1,75 @@
+"""Helpers for the cross-store tests: stores, relations and products made through the models."""
+
+from __future__ import annotations
+
+from datetime import date
+from io import BytesIO
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from app.db import db
+from app.history import HistoryEntry
+from app.partners.models import DissolvedBy, PartnerRelation, RelationStatus
+from app.products.models import Product, ProductKind, ProductPartner
+from app.stores.models import Store
+
+BLOCKED_MESSAGE = "此商店已由對方解除關聯，需經對方同意後請聯繫所屬業務解除封鎖"
+
+
+def make_relation(issuer: Store, partner: Store, *, status: RelationStatus = RelationStatus.OPEN,
+                  dissolved_by: DissolvedBy | None = None, blocked: bool = False) -> PartnerRelation:
+    relation = PartnerRelation(store_id=issuer.id, partner_store_id=partner.id, status=status,
+                               dissolved_by=dissolved_by, blocked=blocked)
+    db.session.add(relation)
+    db.session.flush()
+    return relation
+
+
+def make_product(store: Store, *, name: str = "提貨券", partners: tuple[Store, ...] = ()) -> Product:
+    product = Product(store_id=store.id, name=name, kind=ProductKind.PICKUP, face_value=500,
+                      escrow_end=date(2099, 12, 31))
+    for partner in partners:
+        product.partner_links.append(ProductPartner(partner_store_id=partner.id))
+    db.session.add(product)
+    db.session.flush()
+    return product
+
+
+def relation_of(issuer: Store, partner: Store) -> PartnerRelation | None:
+    db.session.expire_all()  # the requests ran in their own sessions
+    return db.session.scalar(
+        select(PartnerRelation).where(PartnerRelation.store_id == issuer.id,
+                                      PartnerRelation.partner_store_id == partner.id)
+        .execution_options(unscoped=True))
+
+
+def granted_ids(product_id: int) -> set[int]:
+    db.session.expire_all()
+    return set(db.session.scalars(
+        select(ProductPartner.partner_store_id).where(ProductPartner.product_id == product_id)))
+
+
+def history_of(obj: object) -> list[HistoryEntry]:
+    return list(db.session.scalars(
+        select(HistoryEntry).where(HistoryEntry.subject_type == type(obj).__tablename__,
+                                   HistoryEntry.subject_id == obj.id)
+        .order_by(HistoryEntry.id).execution_options(unscoped=True)))
+
+
+def xlsx_rows(response) -> list[tuple]:  # noqa: ANN001
+    assert response.status_code == 200
+    assert response.mimetype == ("application/vnd.openxmlformats-officedocument."
+                                 "spreadsheetml.sheet")
+    ws = load_workbook(BytesIO(response.data)).active
+    rows = list(ws.iter_rows(values_only=True))
+    for row in rows:
+        for cell in row:
+            assert not (isinstance(cell, str) and cell.startswith(("=", "+", "-", "@"))), cell
+    return rows
+
+
+def table(html: str, testid: str) -> str:
+    """The markup of the table marked data-testid=`testid` (not the menu or the header)."""
+    start = html.index(f'data-testid="{testid}"')
+    return html[start:html.index("</table>", start)]

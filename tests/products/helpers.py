@@ -1,0 +1,105 @@
+"""Factories and small helpers for the product tests."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from PIL import Image
+from sqlalchemy import select
+
+from app import clock
+from app.branches.models import Branch
+from app.db import db
+from app.history import HistoryEntry
+from app.partners.models import PartnerRelation, RelationStatus
+from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
+from app.stores.models import Store
+
+_seq = itertools.count(1)
+TODAY = date(2026, 11, 21)  # the frozen Taipei business day of these tests
+
+
+def freeze_today() -> None:
+    clock.freeze(clock.day_start(TODAY) + timedelta(hours=10))
+
+
+def make_branch(store: Store, code: str | None = None, name: str | None = None, *,
+                enabled: bool = True) -> Branch:
+    n = next(_seq)
+    branch = Branch(store_id=store.id, code=code or f"B{n:03d}", name=name or f"分店{n}",
+                    enabled=enabled)
+    db.session.add(branch)
+    db.session.flush()
+    return branch
+
+
+def make_relation(issuer: Store, partner: Store, *,
+                  status: RelationStatus = RelationStatus.OPEN) -> PartnerRelation:
+    relation = PartnerRelation(store_id=issuer.id, partner_store_id=partner.id, status=status)
+    db.session.add(relation)
+    db.session.flush()
+    return relation
+
+
+def make_product(store: Store, name: str | None = None, *,
+                 kind: ProductKind = ProductKind.PICKUP, face_value: int = 500,
+                 listed: bool = True, partners: Sequence[Store] = (),
+                 redeem: Sequence[Branch] = (), returns: Sequence[Branch] = ()) -> Product:
+    n = next(_seq)
+    product = Product(
+        store_id=store.id, name=name or f"商品{n}", kind=kind, face_value=face_value,
+        escrow_end=TODAY + timedelta(days=365) if kind is ProductKind.PICKUP else None,
+        valid_until=TODAY + timedelta(days=90) if kind is ProductKind.GIFT else None,
+        listed=listed,
+    )
+    for partner in partners:
+        product.partner_links.append(ProductPartner(partner_store_id=partner.id))
+    for branch in redeem:
+        product.branch_links.append(ProductBranch(branch_id=branch.id, role=BranchRole.REDEEM))
+    for branch in returns:
+        product.branch_links.append(ProductBranch(branch_id=branch.id, role=BranchRole.RETURN))
+    db.session.add(product)
+    db.session.flush()
+    return product
+
+
+def png(size: tuple[int, int] = (40, 30), color: tuple[int, int, int] = (20, 120, 200)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, "PNG")
+    return out.getvalue()
+
+
+def product_form(**overrides: object) -> dict:
+    """A valid 新增商品 form (a pickup voucher) with the given fields changed."""
+    data: dict = {
+        "kind": "pickup",
+        "name": "招牌牛肉麵兌換券",
+        "face_value": "280",
+        "escrow_end": (TODAY + timedelta(days=365)).isoformat(),
+        "valid_until": "",
+        "description": "牛肉麵一碗",
+        "usage_instructions": "請於櫃台出示票券",
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def reload(product_id: int) -> Product:
+    db.session.expire_all()
+    return db.session.get(Product, product_id)
+
+
+def product_named(name: str) -> Product | None:
+    db.session.expire_all()
+    return db.session.scalar(select(Product).where(Product.name == name))
+
+
+def entries(product_id: int) -> list[HistoryEntry]:
+    db.session.expire_all()
+    return list(db.session.scalars(
+        select(HistoryEntry).where(HistoryEntry.subject_type == "products",
+                                   HistoryEntry.subject_id == product_id)
+        .order_by(HistoryEntry.id)))
