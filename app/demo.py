@@ -116,6 +116,11 @@ def load_demo() -> list[tuple[str, str]]:
         Function.CANCEL_REDEMPTION: Level.MODIFY,
         Function.REPORT_TICKETS: Level.VIEW,
     })
+    _account("clerk2", AccountKind.SUB, issuer, remark="未綁定分店的店員", grants={
+        Function.REDEEM: Level.MODIFY,
+        Function.RETURN: Level.MODIFY,
+        Function.REPORT_TICKETS: Level.VIEW,
+    })
     partner = _store("3002608", "示範可核銷商店", mode=RedemptionMode.REDEEM_AFTER_USE,
                      tax_id="23456789", responsible_person="李小華")
     _account("partner", AccountKind.MAIN, partner)
@@ -157,6 +162,7 @@ def load_demo() -> list[tuple[str, str]]:
         ("operator", "平台管理員（營運後台）"),
         ("issuer", "示範票券發行商 3002607 的管理者（使用後核銷）"),
         ("clerk1", "issuer 的子帳號，核銷權限（分店 A001）"),
+        ("clerk2", "issuer 的子帳號，核銷與退貨權限（未綁定分店，視同總店）"),
         ("partner", "示範可核銷商店 3002608 的管理者"),
         ("parent", "示範母商店 3002609 的管理者（可切換子商店）"),
         ("child", "示範子商店 3002610 的管理者"),

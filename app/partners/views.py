@@ -29,7 +29,8 @@ bp = Blueprint("partners", __name__, url_prefix="/settings/partners")
 
 SETTINGS = Function.OPERATION_SETTINGS
 ISSUER_HEADERS = ["商店代號", "商店名稱", "關聯狀態", "解除方", "封鎖", "最後異動時間"]
-PARTNER_HEADERS = ["發行單位商店代號", "發行單位名稱", "關聯狀態", "解除方", "封鎖", "最後異動時間"]
+PARTNER_HEADERS = ["發行單位商店代號", "發行單位名稱", "關聯狀態", "解除方", "封鎖", "最後異動時間",
+                   "近90天跨店核銷張數", "近90天跨店核銷面額"]
 
 
 def _actor() -> Account:
@@ -171,12 +172,16 @@ def joint_issuers():
     q, status = _filters()
     stmt = queries.joint_issuer_relations(g.store.id, q=q, status=status)
     if request.args.get("format") == "xlsx":
-        rows = (_row(r, r.issuer) for r in db.session.scalars(stmt).unique())
+        relations = db.session.scalars(stmt).unique().all()
+        redeemed = queries.cross_store_redemptions(g.store.id, [r.store_id for r in relations])
+        rows = (_row(r, r.issuer) + redeemed.get(r.store_id, (0, 0)) for r in relations)
         return spreadsheets.xlsx_response(f"聯合票券發行單位_{g.store.merchant_code}.xlsx",
                                           PARTNER_HEADERS, rows, sheet_title="聯合票券發行單位")
     page = paginate(stmt)
+    redeemed = queries.cross_store_redemptions(g.store.id, [r.store_id for r in page.items])
     return render("partners/joint_issuers.html", page=page, q=q, status=status,
-                  statuses=queries.STATUS_FILTERS, dissolved_by_label=rules.dissolved_by_label)
+                  statuses=queries.STATUS_FILTERS, dissolved_by_label=rules.dissolved_by_label,
+                  redeemed=redeemed)
 
 
 @bp.route("/joint-issuers/<int:relation_id>/edit", methods=["GET", "POST"])

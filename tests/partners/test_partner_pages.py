@@ -115,12 +115,13 @@ def test_partner_excel_export(world, browser):
     db.session.commit()
     rows = xlsx_rows(browser("viewB001").get("/settings/partners/joint-issuers?format=xlsx"))
     assert rows[0] == ("發行單位商店代號", "發行單位名稱", "關聯狀態", "解除方", "封鎖",
-                       "最後異動時間")
+                       "最後異動時間", "近90天跨店核銷張數", "近90天跨店核銷面額")
     assert sorted(r[:5] for r in rows[1:]) == sorted([
         (world.a.merchant_code, "甲發行", "開啟", None, "否"),
         (hostile.merchant_code, "'@SUM(1+1)", "解除關聯", "可核銷商店", "是"),
     ])
     assert all(r[5] is not None for r in rows[1:])
+    assert all(r[6:] == (0, 0) for r in rows[1:])  # no cross-store redemptions yet
     open_only = xlsx_rows(browser("ownerB01").get(
         "/settings/partners/joint-issuers?format=xlsx&status=open"))
     assert [r[0] for r in open_only[1:]] == [world.a.merchant_code]
