@@ -68,6 +68,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.auth.views import bp as auth_bp
     from app.branches.views import bp as branches_bp
     from app.home.views import bp as home_bp
+    from app.issuance.views import bp as issuance_bp
+    from app.notifications.views import bp as notifications_bp
     from app.operator.views import bp as operator_bp
     from app.partners.admin_views import bp as partners_admin_bp
     from app.partners.views import bp as partners_bp
@@ -77,5 +79,6 @@ def _register_blueprints(app: Flask) -> None:
     from app.vendor.views import bp as vendor_bp
 
     for bp in (auth_bp, home_bp, vendor_bp, accounts_bp, operator_bp, api_bp, uploads_bp,
-               settings_bp, partners_bp, partners_admin_bp, branches_bp, products_bp):
+               settings_bp, partners_bp, partners_admin_bp, branches_bp, products_bp,
+               issuance_bp, notifications_bp):
         app.register_blueprint(bp)

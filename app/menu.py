@@ -85,6 +85,7 @@ OPERATOR_MENU: tuple[Section, ...] = (
         Entry("商店與合約", "operator.stores"),
         Entry("最新消息", "operator.news"),
         Entry("跨店關聯封鎖", "partners_admin.index"),
+        Entry("訊息寄件匣", "notifications.outbox"),
         Entry("排程作業", "operator.scheduled_runs"),
     )),
 )

@@ -14,11 +14,12 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from app.phones import normalise_mobile
+
 MAX_TICKETS = 1000
 SAMPLE_ORDER_PREFIX = "SAMPLE"  # the template's sample rows (app/issuance/template.py)
 COLUMNS = ("商品編號", "數量", "廠商訂單編號", "購買人姓名", "手機", "Email", "使用起始日")
 _ORDER_NO = re.compile(r"[A-Za-z0-9]{1,25}")
-_MOBILE = re.compile(r"09\d{8}")
 _DATE = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
 
 
@@ -44,18 +45,6 @@ class CheckedRow:
 
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "values": self.values, "errors": self.errors}
-
-
-def normalise_mobile(raw: object) -> str:
-    """09xxxxxxxx from what people type: +886 9…, 886-9…, spaces, dashes, a lost leading 0."""
-    text = re.sub(r"[\s\-()]", "", str(raw or ""))
-    if text.startswith("+886"):
-        text = "0" + text[4:]
-    elif text.startswith("886") and len(text) == 12:
-        text = "0" + text[3:]
-    elif len(text) == 9 and text.startswith("9"):
-        text = "0" + text  # Excel drops the leading zero of a number cell
-    return text
 
 
 def _text(value: object) -> str:
@@ -142,8 +131,8 @@ def check_rows(rows: list[dict[str, Any]], *, method: str, kind: str | None,
         row.values["purchaser_name"] = name
 
         mobile_raw = _text(raw.get("手機"))
-        mobile = normalise_mobile(mobile_raw) if mobile_raw else ""
-        if mobile and not _MOBILE.fullmatch(mobile):
+        mobile = normalise_mobile(raw.get("手機")) or "" if mobile_raw else ""
+        if mobile_raw and not mobile:
             errors["手機"] = "手機格式錯誤，須為 09 開頭的 10 碼數字"
         row.values["mobile"] = mobile
 

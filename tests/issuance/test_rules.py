@@ -6,7 +6,8 @@ from datetime import date
 
 import pytest
 
-from app.issuance.rules import ProductFacts, check_rows, normalise_mobile
+from app.issuance.rules import ProductFacts, check_rows
+from app.phones import normalise_mobile
 
 TODAY = date(2026, 11, 22)
 PRODUCTS = {

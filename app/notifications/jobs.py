@@ -1,0 +1,118 @@
+"""The sending job: hand one Message to its transport, at most once, and record the outcome.
+
+`send_message(message_id)` runs after the commit that queued the message.
+
+- Claim (compare-and-set): `UPDATE messages SET attempts = attempts + 1, sent_at = now
+  WHERE id = :id AND status IN ('queued', 'failed') AND attempts = :seen
+  AND (sent_at IS NULL OR sent_at < now - CLAIM_TIMEOUT)`, committed before anything is sent.
+  Only one run can win a given attempt; a run that loses, or finds the row SENT / RECORDED,
+  does nothing. While an attempt is in flight the row is QUEUED with `sent_at` set to the time
+  the attempt began (the model has no "sending" status); an attempt older than CLAIM_TIMEOUT
+  (longer than any transport timeout and RQ's job timeout) is taken as abandoned.
+  So a retried or duplicated job never sends twice: at most once, by design.
+- Success: SENT (or RECORDED when no transport is configured), `sent_at`, `provider_ref`.
+- Failure: the reason goes to `error` ("第 n 次發送失敗：…"). Before the last attempt the row
+  goes back to QUEUED and the job re-raises, so RQ retries it (SEND_RETRIES, 5 s / 30 s / ...).
+  At the last attempt (MAX_ATTEMPTS), or when retrying cannot help (the server refused the
+  recipient), the row becomes FAILED and the job returns normally: the failure is on the row,
+  visible in the outbox, and an SMS that was never delivered is not billable.
+- JOBS_MODE=inline (tests) has no RQ to retry, and an exception would escape from the caller's
+  commit; so inline, the job makes its attempts itself, one after the other, and never raises.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Literal
+
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from app import clock
+from app.db import db
+from app.notifications.models import Channel, Message, MessageStatus
+from app.notifications.transports import SendFailed, mailer_for, sms_gateway_for
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+CLAIM_TIMEOUT = timedelta(minutes=15)
+
+Outcome = Literal["sent", "recorded", "failed", "skipped"]
+
+_OPEN = (MessageStatus.QUEUED, MessageStatus.FAILED)
+
+
+def send_message(message_id: int, html: str | None = None) -> Outcome:
+    """Job entry point. Returns what happened (for logs and tests)."""
+    inline = current_app.config.get("JOBS_MODE") == "inline"
+    while True:
+        try:
+            return attempt(message_id, html=html)
+        except SendFailed as failure:
+            if inline:
+                continue  # the next attempt at once; `attempt` stops at MAX_ATTEMPTS
+            raise SendFailed(failure.reason) from None  # RQ retries; no traceback of the cause
+
+
+def attempt(message_id: int, *, html: str | None = None) -> Outcome:
+    """One attempt to send. Raises SendFailed only when another attempt should follow."""
+    message = db.session.scalar(
+        select(Message).where(Message.id == message_id).execution_options(unscoped=True))
+    if message is None:
+        log.warning("message %s not found; nothing to send", message_id)
+        return "skipped"
+    if message.status not in _OPEN:
+        return "skipped"
+    started = clock.now()
+    claimed = db.session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status.in_(_OPEN),
+               Message.attempts == message.attempts,
+               or_(Message.sent_at.is_(None), Message.sent_at < started - CLAIM_TIMEOUT))
+        .values(attempts=Message.attempts + 1, sent_at=started, status=MessageStatus.QUEUED)
+        .execution_options(synchronize_session=False, unscoped=True)
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        return "skipped"  # another run holds or finished this message
+    message = db.session.get(Message, message_id, populate_existing=True)
+    assert message is not None
+    reference = f"ectix-{message.id}"
+    try:
+        if message.channel is Channel.EMAIL:
+            delivery = mailer_for(current_app).send(
+                message.to_address, message.subject, message.body, html=html, reference=reference)
+        else:
+            delivery = sms_gateway_for(current_app).send(
+                message.to_address, message.body, reference=reference)
+    except SendFailed as failure:
+        return _failed(message, failure.reason, permanent=failure.permanent)
+    except Exception as exc:  # a transport bug must not leave the row silently in flight
+        log.exception("message %s: unexpected error while sending", message_id)
+        return _failed(message, f"發送時發生未預期的錯誤（{type(exc).__name__}）", permanent=False)
+    message.status = MessageStatus.RECORDED if delivery.recorded_only else MessageStatus.SENT
+    message.sent_at = clock.now()
+    message.provider_ref = delivery.provider_ref[:100]
+    message.billable = message.channel is Channel.SMS
+    db.session.commit()
+    return "recorded" if delivery.recorded_only else "sent"
+
+
+def _failed(message: Message, reason: str, *, permanent: bool) -> Outcome:
+    final = permanent or message.attempts >= MAX_ATTEMPTS
+    message.error = f"第 {message.attempts} 次發送失敗：{reason}"
+    message.sent_at = None
+    if final:
+        message.status = MessageStatus.FAILED
+        message.billable = False
+    else:
+        message.status = MessageStatus.QUEUED
+    message_id, attempts = message.id, message.attempts
+    db.session.commit()
+    if final:
+        log.warning("message %s failed after %s attempt(s): %s", message_id, attempts, reason)
+        return "failed"
+    log.info("message %s attempt %s failed, will retry: %s", message_id, attempts, reason)
+    raise SendFailed(reason)

@@ -1,0 +1,54 @@
+"""`make bench`: run the benchmarks on PostgreSQL and Redis, print a table, record the figures.
+
+Each benchmark runs against a fresh PostgreSQL database (created from ECTIX_BENCH_PG_URL, then
+dropped) migrated with the real migrations, with jobs going through Redis (ECTIX_BENCH_REDIS_URL)
+to a real `python worker.py` process. Results go to bench/results/<UTC time>-<commit>.json with
+the machine and the commit.
+
+    python -m bench                 # all benchmarks
+    python -m bench issuance        # one of them
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import issuance
+from bench.support import machine_info
+
+BENCHMARKS = {"issuance": issuance.run}
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+        return 2
+    info = machine_info()
+    figures: list[dict] = []
+    for name in names:
+        print(f"== {name}", flush=True)
+        figures.extend(BENCHMARKS[name]())
+    print()
+    print(f"{'benchmark':<44} {'figure':>12} {'unit':<6} {'target':>10}  ok")
+    for f in figures:
+        target = f.get("target")
+        ok = "" if target is None else ("yes" if f["value"] <= target else "NO")
+        print(f"{f['name']:<44} {f['value']:>12.3f} {f['unit']:<6} "
+              f"{'' if target is None else target:>10}  {ok}")
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS / f"{stamp}-{info['commit'][:8]}.json"
+    out.write_text(json.dumps({"recorded_at": stamp, "machine": info, "figures": figures},
+                              ensure_ascii=False, indent=2) + "\n")
+    print(f"\nrecorded in {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
