@@ -1,4 +1,5 @@
-"""RQ worker with its scheduler, for REDIS_URL deployments: `python worker.py [queue ...]`.
+"""RQ worker with its scheduler, for REDIS_URL deployments: `python worker.py [queue ...]`
+(default: every queue, the `default` queue first, then `notifications`).
 
 Runs jobs from Redis inside the app, and every 30 seconds enqueues the recurring jobs that are due
 (`app.jobs.tick`, safe with any number of workers: each slot is claimed by one unique row).
@@ -14,7 +15,7 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 
 from app import create_app
-from app.jobs import bind_app, tick
+from app.jobs import QUEUES, bind_app, tick
 
 TICK_SECONDS = 30
 
@@ -38,7 +39,7 @@ def main(argv: list[str]) -> int:
     app.config["JOBS_MODE"] = "rq"
     bind_app(app)
     connection = Redis.from_url(app.config["REDIS_URL"])
-    queues = [Queue(name, connection=connection) for name in (argv or ["default"])]
+    queues = [Queue(name, connection=connection) for name in (argv or QUEUES)]
     stop = threading.Event()
     threading.Thread(target=_ticker, args=(app, stop), name="ectix-tick", daemon=True).start()
     try:

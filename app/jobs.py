@@ -34,6 +34,9 @@ from app.db import db, insert_ignoring_conflict
 log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_INTERVALS = (5, 30, 120)
+# Workers take queues in this order: work someone is waiting for (issuing a batch) first,
+# notifications (hundreds of e-mails and SMS after a batch) behind it.
+QUEUES = ("default", "notifications")
 STALE_AFTER = timedelta(minutes=30)
 
 
@@ -44,6 +47,7 @@ class PendingJob:
     retries: tuple[int, ...] = DEFAULT_RETRY_INTERVALS
     timeout: int = 600
     job_id: str | None = None
+    queue: str = "default"
 
 
 def path_of(func: Callable[..., Any]) -> str:
@@ -59,15 +63,17 @@ def resolve(path: str) -> Callable[..., Any]:
 
 
 def enqueue(func: Callable[..., Any], *args: Any, retries: tuple[int, ...] = DEFAULT_RETRY_INTERVALS,
-            timeout: int = 600, job_id: str | None = None) -> None:
+            timeout: int = 600, job_id: str | None = None, queue: str = "default") -> None:
     """Queue `func(*args)` to run after the current transaction commits."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
     for arg in args:
         if not isinstance(arg, int | str | float | bool | type(None)):
             raise TypeError(f"jobs take ids and plain values, not {type(arg).__name__}")
     if not db.session().in_transaction():
         db.session.begin()  # so a rollback, even of a transaction that wrote nothing, drops it
     pending = db.session.info.setdefault("pending_jobs", [])
-    pending.append(PendingJob(path_of(func), args, retries, timeout, job_id))
+    pending.append(PendingJob(path_of(func), args, retries, timeout, job_id, queue))
 
 
 @event.listens_for(Session, "after_commit")
@@ -114,7 +120,7 @@ def dispatch(job: PendingJob) -> None:
         return
     from rq import Retry
 
-    queue = _queue()
+    queue = _queue(job.queue)
     queue.enqueue_call(
         run_job,
         args=(job.path, *job.args),
@@ -131,14 +137,14 @@ _local_lock = threading.Lock()
 _local: LocalRunner | None = None
 
 
-def _queue():  # noqa: ANN202 - rq types stay out of the module's import time
+def _queue(name: str):  # noqa: ANN202 - rq types stay out of the module's import time
     from redis import Redis
     from rq import Queue
 
     app = _app or current_app._get_current_object()  # type: ignore[attr-defined]
     if app.config["JOBS_MODE"] == "rq":
-        return Queue("default", connection=Redis.from_url(app.config["REDIS_URL"]))
-    return ensure_local_runner(app).queue
+        return Queue(name, connection=Redis.from_url(app.config["REDIS_URL"]))
+    return ensure_local_runner(app).queues[name]
 
 
 @dataclass
@@ -146,7 +152,7 @@ class LocalRunner:
     """RQ on an in-memory Redis, worked by a daemon thread of this process (JOBS_MODE=thread)."""
 
     app: Flask
-    queue: Any = None
+    queues: dict[str, Any] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -155,7 +161,7 @@ class LocalRunner:
         from rq import Queue
 
         connection = fakeredis.FakeStrictRedis()
-        self.queue = Queue("default", connection=connection)
+        self.queues = {name: Queue(name, connection=connection) for name in QUEUES}
         self.thread = threading.Thread(target=self._loop, name="ectix-jobs", daemon=True)
         self.thread.start()
 
@@ -169,7 +175,8 @@ class LocalRunner:
             def _install_signal_handlers(self) -> None:  # signals belong to the main thread
                 pass
 
-        worker = ThreadWorker([self.queue], connection=self.queue.connection)
+        queues = [self.queues[name] for name in QUEUES]
+        worker = ThreadWorker(queues, connection=queues[0].connection)
         next_tick = 0.0
         while not self.stop.is_set():
             try:

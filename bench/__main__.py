@@ -35,12 +35,12 @@ def main(argv: list[str]) -> int:
         print(f"== {name}", flush=True)
         figures.extend(BENCHMARKS[name]())
     print()
-    print(f"{'benchmark':<44} {'figure':>12} {'unit':<6} {'target':>10}  ok")
+    print(f"{'benchmark':<60} {'figure':>10} {'unit':<5} {'target':>8}  ok")
     for f in figures:
         target = f.get("target")
         ok = "" if target is None else ("yes" if f["value"] <= target else "NO")
-        print(f"{f['name']:<44} {f['value']:>12.3f} {f['unit']:<6} "
-              f"{'' if target is None else target:>10}  {ok}")
+        print(f"{f['name']:<60} {f['value']:>10.3f} {f['unit']:<5} "
+              f"{'' if target is None else target:>8}  {ok}")
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"{stamp}-{info['commit'][:8]}.json"

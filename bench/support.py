@@ -75,8 +75,9 @@ def worker(database_url: str) -> Iterator[subprocess.Popen]:
 
     Redis.from_url(REDIS_URL).flushdb()
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL}
+    log = (ROOT / "bench" / "results" / "worker.log.tmp").open("w")  # a pipe would fill and block
     proc = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=log, stderr=subprocess.STDOUT)
     time.sleep(1.5)  # let it connect and register
     try:
         yield proc
@@ -86,6 +87,7 @@ def worker(database_url: str) -> Iterator[subprocess.Popen]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 def stats(samples: list[float]) -> dict[str, float]:

@@ -190,7 +190,7 @@ def issue_claimed_batch(batch_id: int) -> None:
                    changes={"tickets": [None, tickets], "orders": [None, len(order_ids)]})
     from app.issuance.notices import notify_batch
 
-    jobs.enqueue(notify_batch, batch.id)
+    jobs.enqueue(notify_batch, batch.id, queue="notifications")
 
 
 def insert_orders(batch: Batch, rows: list[dict], products: dict[int, Product],

@@ -130,4 +130,4 @@ def queue_sms(store_id: int | None, to: str | None, body: str, *, kind: str,
 
 def _enqueue(message_id: int, html: str | None) -> None:
     args: tuple[int | str, ...] = (message_id,) if html is None else (message_id, html)
-    jobs.enqueue(send_message, *args, retries=SEND_RETRIES)
+    jobs.enqueue(send_message, *args, retries=SEND_RETRIES, queue="notifications")

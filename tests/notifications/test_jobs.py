@@ -158,8 +158,8 @@ def test_rq_worker_retries_and_records_the_failure(app, ctx, sms_gateway, monkey
         def _install_signal_handlers(self) -> None:
             pass
 
-    queue = Queue("default", connection=fakeredis.FakeStrictRedis())
-    monkeypatch.setattr(app_jobs, "_queue", lambda: queue)
+    queue = Queue("notifications", connection=fakeredis.FakeStrictRedis())
+    monkeypatch.setattr(app_jobs, "_queue", lambda name: queue)
     monkeypatch.setattr(services, "SEND_RETRIES", (0, 0, 0))  # retry at once
     use_gateway(app, sms_gateway)
     sms_gateway.mode = "http500"
