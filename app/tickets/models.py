@@ -105,6 +105,9 @@ class Ticket(StoreScoped, db.Model):
     returned_branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
     return_fee: Mapped[int | None]  # 退貨手續費, the merchant's
     return_reason: Mapped[str] = mapped_column(Text, default="")
+    # Set while the ticket is given to someone else (轉贈), cleared when the transfer is
+    # cancelled; a transferred ticket's purchaser can no longer be changed.
+    transferred_at: Mapped[datetime | None]
     printed_at: Mapped[datetime | None]  # first print (paper) or kiosk print (convenience store)
     print_count: Mapped[int] = mapped_column(default=0)
 

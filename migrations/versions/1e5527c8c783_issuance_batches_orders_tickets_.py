@@ -161,6 +161,7 @@ def upgrade():
     sa.Column('returned_branch_id', sa.Integer(), nullable=True),
     sa.Column('return_fee', sa.Integer(), nullable=True),
     sa.Column('return_reason', sa.Text(), nullable=False),
+    sa.Column('transferred_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('printed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('print_count', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['batch_id'], ['batches.id'], name=op.f('fk_tickets_batch_id_batches')),
