@@ -71,14 +71,16 @@ def _register_blueprints(app: Flask) -> None:
     from app.issuance.views import bp as issuance_bp
     from app.notifications.views import bp as notifications_bp
     from app.operator.views import bp as operator_bp
+    from app.orders.views import bp as orders_bp
     from app.partners.admin_views import bp as partners_admin_bp
     from app.partners.views import bp as partners_bp
     from app.products.views import bp as products_bp
     from app.settings.views import bp as settings_bp
+    from app.sms.views import bp as sms_bp
     from app.uploads.views import bp as uploads_bp
     from app.vendor.views import bp as vendor_bp
 
     for bp in (auth_bp, home_bp, vendor_bp, accounts_bp, operator_bp, api_bp, uploads_bp,
                settings_bp, partners_bp, partners_admin_bp, branches_bp, products_bp,
-               issuance_bp, notifications_bp):
+               issuance_bp, notifications_bp, orders_bp, sms_bp):
         app.register_blueprint(bp)
