@@ -164,8 +164,10 @@ def pg_database_url() -> Iterator[str]:
 
 @pytest.fixture
 def pg_app(pg_database_url: str) -> Iterator[Flask]:
-    """An app on a migrated PostgreSQL database, emptied after the test."""
-    application = create_app(base_config(pg_database_url))
+    """An app on a migrated PostgreSQL database, emptied after the test. Its pool holds enough
+    connections for the concurrency tests' threads (one connection each)."""
+    application = create_app(base_config(pg_database_url) | {
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 60, "max_overflow": 10, "pool_timeout": 10}})
     application.test_client_class = CsrfClient
     yield application
     with application.app_context():

@@ -1,0 +1,193 @@
+"""Redeem, cancel, return, cancel return: permissions, windows on a frozen clock, history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app import clock
+from app.auth.models import AccountKind
+from app.auth.permissions import Function, Level
+from app.db import db
+from app.errors import InvalidInput, NotFound
+from app.history import HistoryEntry
+from app.partners.models import PartnerRelation, RelationStatus
+from app.products.models import ProductKind, ProductPartner
+from app.tickets import services
+from app.tickets.models import TicketStatus as S
+from tests.factories import make_account, make_store
+from tests.issuance.helpers import ready_store
+from tests.products.helpers import make_branch
+from tests.tickets.helpers import issue
+
+T = clock.taipei_datetime
+
+
+@pytest.fixture
+def world(ctx):
+    clock.freeze(T(2026, 7, 1, 9, 0))
+    store, owner, pickup, gift = ready_store()
+    return store, owner, pickup, gift
+
+
+def _history(ticket, action):
+    return db.session.scalars(select(HistoryEntry).where(
+        HistoryEntry.subject_type == "tickets", HistoryEntry.subject_id == ticket.id,
+        HistoryEntry.action == action)).all()
+
+
+def test_redeem_then_cancel_the_same_day_until_23_59(world):
+    store, owner, pickup, _ = world
+    [ticket] = issue(owner, store, pickup)
+    done = services.redeem(owner, store, services.find_by_code(store, ticket.code))
+    db.session.commit()
+    assert done.message == "已送出核銷，票券狀態已變更" and ticket.status is S.USED
+    clock.freeze(T(2026, 7, 1, 23, 59))
+    services.cancel_redemption(owner, store, ticket, reason="店員按錯")
+    db.session.commit()
+    assert ticket.status is S.UNUSED and ticket.redeemed_store_id is None
+    assert _history(ticket, "redemption_cancelled")[0].reason == "店員按錯"
+
+
+def test_cancel_redemption_at_midnight_is_refused(world):
+    store, owner, pickup, _ = world
+    [ticket] = issue(owner, store, pickup)
+    services.redeem(owner, store, ticket)
+    db.session.commit()
+    clock.freeze(T(2026, 7, 2, 0, 0))
+    with pytest.raises(services.TicketRefused, match="已超過可取消的時間"):
+        services.cancel_redemption(owner, store, ticket)
+    db.session.rollback()
+    assert db.session.get(type(ticket), ticket.id).status is S.USED
+
+
+def test_used_after_expiry_can_be_cancelled_days_later(world):
+    store, owner, pickup, _ = world
+    [ticket] = issue(owner, store, pickup)
+    clock.freeze(clock.day_end(pickup.escrow_end) + timedelta(days=1))
+    services.redeem(owner, store, ticket)
+    db.session.commit()
+    assert ticket.status is S.USED_AFTER_EXPIRY
+    clock.move(timedelta(days=5))
+    services.cancel_redemption(owner, store, ticket)
+    db.session.commit()
+    assert ticket.status is S.UNUSED_ESCROW_EXPIRED
+
+
+def test_return_with_a_fee_and_cancel_the_same_day(world):
+    store, owner, pickup, _ = world
+    [ticket] = issue(owner, store, pickup)
+    with pytest.raises(services.TicketRefused, match="不可超過票券面額"):
+        services.return_ticket(owner, store, ticket, reason="客訴", fee=151)
+    db.session.rollback()
+    services.return_ticket(owner, store, ticket, reason="客訴", fee=30)
+    db.session.commit()
+    assert (ticket.status, ticket.return_fee) == (S.RETURN_PENDING, 30)
+    with pytest.raises(InvalidInput, match="請輸入取消退貨原因"):
+        services.cancel_return(owner, store, ticket, reason=" ")
+    services.cancel_return(owner, store, ticket, reason="消費者改變心意")
+    db.session.commit()
+    assert ticket.status is S.UNUSED and ticket.return_fee is None
+
+
+def test_gift_vouchers_refuse_fees_and_cancel_redemption(world):
+    store, owner, _, gift = world
+    first, second = issue(owner, store, gift, quantity=2)
+    with pytest.raises(services.TicketRefused, match="僅價金保管期間內的提貨券"):
+        services.return_ticket(owner, store, first, reason="x", fee=10)
+    db.session.rollback()
+    services.redeem(owner, store, second)
+    db.session.commit()
+    with pytest.raises(services.TicketRefused, match="贈品券核銷後無法取消核銷"):
+        services.cancel_redemption(owner, store, second)
+
+
+def test_an_already_redeemed_ticket_says_when_where_and_by_whom(world):
+    store, owner, pickup, _ = world
+    branch = make_branch(store, "A001", "台北門市")
+    clerk = make_account(store, kind=AccountKind.SUB, username="clerkA01",
+                         grants={Function.REDEEM: Level.MODIFY})
+    clerk.branch_id = branch.id
+    db.session.commit()
+    [ticket] = issue(owner, store, pickup)
+    services.redeem(clerk, store, ticket)
+    db.session.commit()
+    with pytest.raises(services.TicketRefused) as refused:
+        services.redeem(owner, store, ticket)
+    assert refused.value.code == "AlreadyRedeemed"
+    assert "2026/07/01 09:00" in refused.value.message
+    assert "台北門市" in refused.value.message and "clerkA01" in refused.value.message
+
+
+def test_codes_with_a_typo_are_caught_without_a_lookup_and_unknown_codes_are_404(world):
+    store, owner, pickup, _ = world
+    [ticket] = issue(owner, store, pickup)
+    typo = ticket.code[:-1] + ("0" if ticket.code[-1] != "0" else "1")
+    with pytest.raises(InvalidInput, match="檢查碼不符"):
+        services.find_by_code(store, typo)
+    other = make_store()
+    with pytest.raises(NotFound):
+        services.find_by_code(other, ticket.code)  # another store: same answer as unknown
+    assert services.find_by_code(store, ticket.code.lower()).id == ticket.id
+
+
+def test_a_disabled_branch_clerk_cannot_redeem(world):
+    store, owner, pickup, _ = world
+    branch = make_branch(store, "A009", "停用分店", enabled=False)
+    clerk = make_account(store, kind=AccountKind.SUB, username="clerkOff",
+                         grants={Function.REDEEM: Level.MODIFY})
+    clerk.branch_id = branch.id
+    db.session.commit()
+    [ticket] = issue(owner, store, pickup)
+    with pytest.raises(services.NotAllowedHere, match="停用"):
+        services.redeem(clerk, store, ticket)
+
+
+def test_a_partner_redeems_a_granted_product_and_loses_the_right_when_dissolved(world):
+    store, owner, pickup, _ = world
+    partner = make_store("可核銷商店")
+    partner_owner = make_account(partner, username="partner01")
+    relation = PartnerRelation(store_id=store.id, partner_store_id=partner.id)
+    db.session.add_all([relation, ProductPartner(product_id=pickup.id, partner_store_id=partner.id)])
+    db.session.commit()
+    first, second = issue(owner, store, pickup, quantity=2)
+    services.redeem(partner_owner, partner, services.find_by_code(partner, first.code))
+    db.session.commit()
+    assert first.redeemed_store_id == partner.id
+    relation.status = RelationStatus.DISSOLVED
+    db.session.commit()
+    with pytest.raises(services.NotAllowedHere, match="跨店關聯已解除"):
+        services.redeem(partner_owner, partner, second)
+    with pytest.raises(services.NotAllowedHere, match="跨店關聯已解除"):
+        services.cancel_redemption(partner_owner, partner, first)  # not even the same day
+    services.cancel_redemption(owner, store, first)  # the issuer's head office still can
+    db.session.commit()
+    assert first.status is S.UNUSED
+
+
+def test_a_double_submission_redeems_once_and_writes_one_history_entry(world):
+    store, owner, pickup, _ = world
+    [ticket] = issue(owner, store, pickup)
+    stale = services.find_by_code(store, ticket.code)
+    services.redeem(owner, store, stale)
+    db.session.commit()
+    with pytest.raises(services.TicketRefused, match="已核銷"):
+        services.redeem(owner, store, stale)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(HistoryEntry).where(
+        HistoryEntry.action == "redeemed")) == 1
+
+
+def test_a_compare_and_set_loser_is_told_why(world):
+    """Two requests read the ticket as unused; the second's UPDATE finds it changed."""
+    from sqlalchemy import text
+
+    store, owner, pickup, _ = world
+    [ticket] = issue(owner, store, pickup)
+    assert ticket.status is S.UNUSED  # this request has read it as unused...
+    with db.engine.begin() as other:  # ...when another connection redeems it
+        other.execute(text("UPDATE tickets SET status = 'used' WHERE id = :id"), {"id": ticket.id})
+    with pytest.raises(services.TicketRefused, match="已核銷"):
+        services.redeem(owner, store, ticket)
