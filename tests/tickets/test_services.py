@@ -14,7 +14,7 @@ from app.db import db
 from app.errors import InvalidInput, NotFound
 from app.history import HistoryEntry
 from app.partners.models import PartnerRelation, RelationStatus
-from app.products.models import ProductKind, ProductPartner
+from app.products.models import ProductPartner
 from app.tickets import services
 from app.tickets.models import TicketStatus as S
 from tests.factories import make_account, make_store
