@@ -47,9 +47,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def _import_models() -> None:
     """Every model module, so metadata (and Alembic autogenerate) sees every table."""
     from app import history, jobs  # noqa: F401
+    from app.api import models as _api  # noqa: F401
     from app.auth import models as _auth  # noqa: F401
     from app.billing import models as _billing  # noqa: F401
     from app.branches import models as _branches  # noqa: F401
+    from app.escrow import models as _escrow  # noqa: F401
     from app.issuance import models as _issuance  # noqa: F401
     from app.news import models as _news  # noqa: F401
     from app.notifications import models as _notifications  # noqa: F401
