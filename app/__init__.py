@@ -69,6 +69,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth.views import bp as auth_bp
     from app.branches.views import bp as branches_bp
+    from app.counter.views import bp as counter_bp
+    from app.escrow.views import bp as escrow_bp
     from app.home.views import bp as home_bp
     from app.issuance.views import bp as issuance_bp
     from app.notifications.views import bp as notifications_bp
@@ -79,10 +81,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.products.views import bp as products_bp
     from app.settings.views import bp as settings_bp
     from app.sms.views import bp as sms_bp
+    from app.tickets.views import bp as tickets_bp
     from app.uploads.views import bp as uploads_bp
     from app.vendor.views import bp as vendor_bp
 
     for bp in (auth_bp, home_bp, vendor_bp, accounts_bp, operator_bp, api_bp, uploads_bp,
                settings_bp, partners_bp, partners_admin_bp, branches_bp, products_bp,
-               issuance_bp, notifications_bp, orders_bp, sms_bp):
+               issuance_bp, notifications_bp, orders_bp, sms_bp, counter_bp, escrow_bp,
+               tickets_bp):
         app.register_blueprint(bp)

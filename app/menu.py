@@ -86,6 +86,7 @@ OPERATOR_MENU: tuple[Section, ...] = (
         Entry("最新消息", "operator.news"),
         Entry("跨店關聯封鎖", "partners_admin.index"),
         Entry("訊息寄件匣", "notifications.outbox"),
+        Entry("價金保管同步", "escrow.runs"),
         Entry("排程作業", "operator.scheduled_runs"),
     )),
 )

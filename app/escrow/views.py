@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("escrow", __name__, url_prefix="/operator/escrow")

@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("tickets", __name__, url_prefix="/tickets")
