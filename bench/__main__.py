@@ -16,10 +16,10 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import issuance
+from bench import issuance, redemption
 from bench.support import machine_info
 
-BENCHMARKS = {"issuance": issuance.run}
+BENCHMARKS = {"issuance": issuance.run, "redemption": redemption.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
