@@ -100,6 +100,7 @@ def init_app(app: Flask) -> None:
 
     app.add_template_filter(action_label, "history_action")
     app.add_template_filter(field_label, "history_field")
+    app.add_template_filter(status_label, "status_label")
 
 
 def format_money(amount: int | None) -> str:
@@ -115,6 +116,18 @@ def format_datetime(value: datetime | None) -> str:
     if value is None:
         return ""
     return clock.taipei(value).strftime("%Y/%m/%d %H:%M")
+
+
+def status_label(value: str | None) -> str:
+    """A stored ticket status value in words (— when there is none)."""
+    if not value:
+        return "—"
+    from app.tickets.models import TicketStatus
+
+    try:
+        return TicketStatus(value).label
+    except ValueError:
+        return value
 
 
 def format_date(value: date | datetime | None) -> str:

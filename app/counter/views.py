@@ -1,3 +1,235 @@
-from flask import Blueprint
+"""Counter pages (7-3 E 票券核銷, F 取消核銷, G 票券退貨, H 取消退貨), keyboard-first.
+
+One code field (autofocus; a barcode scanner types the code and sends Enter) looks the ticket up
+(`lookup`), the card shows it with the page's one button, and the button (`act`) finds the ticket
+again by its code, through the same visibility as the lookup, and calls the ticket service. With
+HTMX both answer the counter area only; without JS they are ordinary form posts answering the
+whole page. The answer is said in large text and the code field is cleared and focused again
+for the next customer.
+
+Opening a page and looking codes up need the page's function at 查詢 (view); acting needs 修改
+(modify). Refusals keep their HTTP status (403, 404, 409, 422, 429); counter.js lets HTMX swap
+them into the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, abort, g, request
+from flask_login import current_user, login_required
+
+from app import clock
+from app.auth.access import may
+from app.auth.models import Account
+from app.auth.permissions import Level
+from app.counter import services
+from app.counter.forms import STALE_FORM, ActForm, LookupForm
+from app.counter.services import ACTIONS, CounterAction
+from app.db import db
+from app.errors import DomainError, InvalidInput, NotFound
+from app.htmx import render
+from app.products.access import NO_PERMISSION
+from app.stores.models import DeliveryMethod, Store
+from app.tickets.codes import display_code
+from app.tickets.models import Ticket
+from app.tickets.services import UNKNOWN_CODE, Done
+from app.uploads.views import url_for_upload
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the clerk is told, in large text: done (green) or refused (red)."""
+
+    ok: bool
+    message: str
+
+
+def _actor() -> Account:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+SLUGS = {a.endpoint.split(".")[1]: slug for slug, a in ACTIONS.items()}
+
+
+def counter_page(view: Callable[..., Any]) -> Callable[..., Any]:
+    """A counter route for a page (the page's own endpoint, or the posted `action` slug): a
+    merchant account holding the page's function at view level, else 403."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(**kwargs: Any) -> Any:
+        if current_user.is_operator or g.get("store") is None:
+            abort(403)
+        slug = SLUGS.get(view.__name__) or request.form.get("action", "")
+        page = ACTIONS.get(slug)
+        if page is None:
+            abort(404)
+        if not may(page.function, Level.VIEW):
+            abort(403)
+        return view(page, **kwargs)
+
+    return wrapped
+
+
+def _render(page: CounterAction, *, lookup: LookupForm | None = None, ticket: Ticket | None = None,
+            act: ActForm | None = None, outcome: Outcome | None = None, done: Ticket | None = None,
+            focus: str | None = None, status: int = 200):  # noqa: ANN202
+    """The counter area (HTMX) or the whole page: the code field, the answer, the card.
+
+    `focus` names what gets the keyboard: the code field (default, and after every answer),
+    or, under a fresh card, the reason field or the button, so Enter acts."""
+    store: Store = g.store
+    now = clock.now()
+    context: dict[str, Any] = {
+        "page": page, "pages": ACTIONS, "lookup": lookup or LookupForm(formdata=None),
+        "outcome": outcome, "done": done, "ticket": ticket, "act": act,
+        "may_act": may(page.function, Level.MODIFY), "display_code": display_code,
+    }
+    if ticket is not None:
+        status_now = services.effective_status(ticket, now)
+        refused = services.refusal(page, _actor(), store, ticket, now)
+        issuer = db.session.get(Store, ticket.store_id)
+        context.update(
+            status_now=status_now, refused=refused, is_issuer=ticket.store_id == store.id,
+            issuer=issuer, mobile=services.mask_mobile(ticket.holder_mobile),
+            image_url=url_for_upload(ticket.product.image),
+            method_label=_method_label(ticket.delivery_method),
+            fee_allowed=page.slug == "return" and services.fee_allowed(ticket, now),
+            act=act or ActForm(formdata=None, data={
+                "code": ticket.code, "ticket_id": ticket.id, "seen": status_now.value}),
+        )
+        offered = refused is None and context["may_act"]
+        if focus is None and offered:
+            focus = "button" if page.reason is services.Reason.NONE else "reason"
+    context["focus"] = focus or "code"
+    if done is not None:
+        context["done_status"] = services.effective_status(done, now)
+    return render("counter/page.html", block="counter", **context), status
+
+
+def _method_label(value: str) -> str:
+    try:
+        return DeliveryMethod(value).label
+    except ValueError:
+        return value
+
+
+def _refused(page: CounterAction, err: DomainError, *, lookup: LookupForm | None = None,
+             ticket: Ticket | None = None, act: ActForm | None = None,
+             focus: str | None = None):  # noqa: ANN202
+    return _render(page, lookup=lookup, ticket=ticket, act=act, focus=focus,
+                   outcome=Outcome(False, err.message), status=err.status)
+
+
+# The four pages --------------------------------------------------------------------------
+
+@bp.get("/redeem")
+@counter_page
+def redeem(page: CounterAction):
+    return _render(page)
+
+
+@bp.get("/cancel-redemption")
+@counter_page
+def cancel_redemption(page: CounterAction):
+    return _render(page)
+
+
+@bp.get("/return")
+@counter_page
+def return_ticket(page: CounterAction):
+    return _render(page)
+
+
+@bp.get("/cancel-return")
+@counter_page
+def cancel_return(page: CounterAction):
+    return _render(page)
+
+
+# 查詢 --------------------------------------------------------------------------------------
+
+@bp.post("/lookup")
+@counter_page
+def lookup(page: CounterAction):
+    form = LookupForm()
+    if not form.validate_on_submit():
+        return _render(page, lookup=form, outcome=Outcome(False, _first_error(form)), status=422)
+    try:
+        ticket = services.find(g.store, form.code.data or "", account_id=current_user.id,
+                               ip=request.remote_addr or "")
+    except DomainError as err:
+        return _refused(page, err, lookup=form)
+    # The card shows the code; the field is emptied so the next scan goes straight in.
+    return _render(page, ticket=ticket)
+
+
+# 核銷 / 取消核銷 / 退貨 / 取消退貨 ---------------------------------------------------------------
+
+@bp.post("/act")
+@counter_page
+def act(page: CounterAction):
+    if not may(page.function, Level.MODIFY):
+        return _render(page, outcome=Outcome(False, NO_PERMISSION[page.function].message),
+                       status=403)
+    form = ActForm()
+    valid = form.validate_on_submit()
+    if not valid and (form.code.errors or form.ticket_id.errors or form.seen.errors
+                      or not (form.reason.errors or form.fee.errors)):
+        return _render(page, outcome=Outcome(False, _first_error(form)), status=422)
+    try:
+        ticket = _find_again(form)
+    except DomainError as err:
+        return _refused(page, err)
+    if not valid:  # a reason or fee of the wrong shape: the same card, the message on its field
+        return _render(page, ticket=ticket, act=form, outcome=Outcome(False, _first_error(form)),
+                       focus=_first_error_field(form), status=422)
+    try:
+        done: Done = services.perform(page, _actor(), g.store, ticket, seen=form.seen.data or "",
+                                      reason=form.reason.data or "", fee=form.fee.data)
+    except DomainError as err:
+        db.session.rollback()
+        ticket = _reload(ticket)
+        if isinstance(err, InvalidInput):
+            for name, message in err.fields.items():
+                if name in ("reason", "fee"):
+                    form[name].errors = [message]
+            return _refused(page, err, ticket=ticket, act=form, focus=_first_error_field(form))
+        if isinstance(err, services.CardStale):
+            return _refused(page, err, ticket=ticket)  # the fresh card, its button focused
+        return _refused(page, err, ticket=ticket, focus="code")
+    db.session.commit()
+    return _render(page, outcome=Outcome(True, done.message), done=done.ticket)
+
+
+def _find_again(form: ActForm) -> Ticket:
+    """The ticket of the posted code, through the same visibility (and guard) as a lookup, and
+    only if it is the ticket the card showed: a forged id cannot reach another ticket."""
+    ticket = services.find(g.store, form.code.data or "", account_id=current_user.id,
+                           ip=request.remote_addr or "")
+    if ticket.id != form.ticket_id.data:
+        raise NotFound(UNKNOWN_CODE, code="unknown_code")
+    return ticket
+
+
+def _reload(ticket: Ticket) -> Ticket:
+    """The ticket as it is now (after a rollback, or another clerk's change)."""
+    db.session.expire_all()
+    return db.session.get(Ticket, ticket.id, execution_options={"unscoped": True}) or ticket
+
+
+def _first_error(form: LookupForm | ActForm) -> str:
+    for errors in form.errors.values():
+        if errors:
+            return errors[0] if isinstance(errors, list) else str(errors)
+    return STALE_FORM
+
+
+def _first_error_field(form: ActForm) -> str | None:
+    return next((name for name in ("reason", "fee") if form[name].errors), None)

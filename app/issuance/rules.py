@@ -38,13 +38,15 @@ class CheckedRow:
     row: int  # the Excel row number (or the 1-based index in an API request)
     values: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)
+    typed: dict[str, str] = field(default_factory=dict)  # each cell as the user wrote it
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
     def as_dict(self) -> dict[str, Any]:
-        return {"row": self.row, "values": self.values, "errors": self.errors}
+        return {"row": self.row, "values": self.values, "errors": self.errors,
+                "typed": self.typed}
 
 
 def _text(value: object) -> str:
@@ -53,6 +55,13 @@ def _text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
+
+
+def _typed(value: object) -> str:
+    """A cell as the user wrote it, for showing a wrong value back (dates as yyyy/mm/dd)."""
+    if isinstance(value, datetime | date):
+        return f"{value:%Y/%m/%d}"
+    return _text(value)
 
 
 def _parse_date(value: object) -> date | None:
@@ -79,7 +88,8 @@ def check_rows(rows: list[dict[str, Any]], *, method: str, kind: str | None,
     seen_order_nos: dict[str, int] = {}
     total = 0
     for index, raw in enumerate(rows, start=1):
-        row = CheckedRow(row=int(raw.get("_row") or index), values={})
+        row = CheckedRow(row=int(raw.get("_row") or index), values={},
+                         typed={column: _typed(raw.get(column)) for column in COLUMNS})
         errors = row.errors
 
         product_id = _text(raw.get("商品編號"))

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, flash, g, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app import spreadsheets
 from app.auth.access import may, requires
@@ -41,6 +42,7 @@ ERROR_COLUMN = "錯誤原因"
 VALUE_KEYS = {"商品編號": "product_id", "數量": "quantity", "廠商訂單編號": "merchant_order_no",
               "購買人姓名": "purchaser_name", "手機": "mobile", "Email": "email",
               "使用起始日": "valid_from"}
+UPLOADING_TWICE = "此匯入單號正在上傳中，請稍候再查看或重新上傳"
 ALL_WRONG = "只要有任何一列資料錯誤，整批都無法發行；請修正後以同一匯入單號重新上傳。"
 POLLING = (BatchStatus.QUEUED, BatchStatus.ISSUING)
 STATUS_STYLES = {BatchStatus.PREVIEW: "secondary", BatchStatus.QUEUED: "secondary",
@@ -156,6 +158,10 @@ def upload():
         batch = services.prepare_batch(
             _actor(), g.store, import_no=form.import_no.data, method=form.chosen_method(),
             kind=form.chosen_kind(), rows=rows, source="upload")
+    except IntegrityError:  # the same new import number, uploaded twice at once
+        db.session.rollback()
+        form.import_no.errors = [*form.import_no.errors, UPLOADING_TWICE]
+        return _settings_page(form, 409)
     except DomainError as err:
         db.session.rollback()
         target = form.file if err.code == "invalid" and not err.fields else None
@@ -210,6 +216,8 @@ def preview(batch_id: int):
 
 
 def _cell(row: dict, column: str) -> object:
+    if column in row["errors"]:
+        return row.get("typed", {}).get(column) or None  # what was written, to be corrected
     value = row["values"].get(VALUE_KEYS[column])
     if column == "數量" and not value:
         return None  # not a number: the reason says what to write
@@ -258,7 +266,7 @@ def _usernames(batches: list[Batch]) -> dict[int, str]:
     # A parent store's account may have issued for this child store: names are read unscoped.
     return dict(db.session.execute(
         select(Account.id, Account.username).where(Account.id.in_(ids))
-        .execution_options(unscoped=True)).tuples().all())
+        .execution_options(unscoped=True)).all())
 
 
 def progress(batch: Batch) -> int | None:

@@ -1,3 +1,212 @@
-from flask import Blueprint
+"""7-3 C 已發行訂單管理: query issued orders (Excel of the query), an order with its tickets and
+history, 變更購買人, 補發, and each ticket's history.
+
+Every order is loaded through the acting store (`get_owned_or_404`) and every ticket through its
+order, so another store's ids answer 404. The buttons follow `app.orders.rules` and the modify
+right; the services check both again after locking the order.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, request, url_for
+from flask_login import current_user
+
+from app import clock, history, spreadsheets
+from app.auth.access import may, requires
+from app.auth.models import Account
+from app.auth.permissions import Function, Level
+from app.daterange import parse_range
+from app.db import db
+from app.errors import DomainError, InvalidInput
+from app.htmx import redirect_to, render
+from app.orders import queries, rules, services
+from app.orders.forms import OrderQueryForm, PurchaserForm
+from app.orders.models import Order
+from app.pagination import paginate
+from app.stores.models import DeliveryMethod, DeliveryType
+from app.tenancy import get_owned_or_404
+from app.tickets.codes import display_code
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
+
+DEFAULT_DAYS = 30
+RANGE_MONTHS = 3
+XLSX_HEADERS = ["ECT訂單編號", "廠商訂單編號", "匯入單號", "出券類型", "發行方式", "購買人姓名",
+                "購買人手機", "購買人 Email", "張數", "金額", "發行時間"]
+
+
+def _actor() -> Account:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def method_of(value: str) -> DeliveryMethod | None:
+    try:
+        return DeliveryMethod(value)
+    except ValueError:
+        return None
+
+
+def method_label(value: str) -> str:
+    method = method_of(value)
+    if method is None:
+        return value
+    return f"{method.delivery_type.label}／{method.label}"
+
+
+def masked_code(code: str) -> str:
+    """核銷代碼 with only its last four characters visible, grouped as `display_code` shows it."""
+    return display_code(rules.mask_code(code))
+
+
+# 查詢已發行訂單 ------------------------------------------------------------------------------
+
+@bp.get("/")
+@requires(Function.ISSUED_ORDERS)
+def index():
+    form = OrderQueryForm(formdata=request.args)
+    context = {"form": form, "mask_mobile": rules.mask_mobile, "method_label": method_label,
+               "page": None, "import_nos": {}, "error": None}
+    if not form.validate():
+        context["error"] = next(iter(form.errors.values()))[0]
+        return render("orders/index.html", **context), 422
+    start = end = None
+    if not (form.searches_one() and not form.start.data and not form.end.data):
+        try:
+            start, end = parse_range(form.start.data, form.end.data, default_days=DEFAULT_DAYS,
+                                     max_months=RANGE_MONTHS)
+        except InvalidInput as err:
+            context["error"] = err.message
+            return render("orders/index.html", **context), 422
+        form.start.data, form.end.data = start.isoformat(), end.isoformat()
+    flt = queries.OrderFilter(
+        store_id=g.store.id, order_no=form.order_no.data or "",
+        merchant_order_no=form.merchant_order_no.data or "", import_no=form.import_no.data or "",
+        purchaser=form.purchaser.data or "", delivery_type=form.delivery_type.data or "",
+        start=start, end=end)
+    if request.args.get("format") == "xlsx":
+        return _xlsx(flt)
+    page = paginate(queries.orders(flt))
+    context.update(page=page, import_nos=queries.import_nos(o.batch_id for o in page.items))
+    return render("orders/index.html", **context)
+
+
+def _xlsx(flt: queries.OrderFilter):  # noqa: ANN202
+    def rows():  # noqa: ANN202
+        for order, import_no in db.session.execute(queries.order_rows(flt)):
+            method = method_of(order.delivery_method)
+            yield (order.order_no, order.merchant_order_no, import_no,
+                   method.delivery_type.label if method else order.delivery_method,
+                   method.label if method else "", order.purchaser_name, order.purchaser_mobile,
+                   order.purchaser_email, order.ticket_count, order.amount, order.created_at)
+
+    day = clock.business_day()
+    return spreadsheets.xlsx_response(f"已發行訂單_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
+                                      XLSX_HEADERS, rows(), sheet_title="已發行訂單")
+
+
+# 訂單明細 ------------------------------------------------------------------------------------
+
+def _detail(order: Order, *, error: str | None = None, status: int = 200):  # noqa: ANN202
+    tickets = queries.order_tickets(order)
+    state = services.state_of(tickets)
+    kind = services.delivery_type(order)
+    may_modify = may(Function.ISSUED_ORDERS, Level.MODIFY)
+    return render(
+        "orders/detail.html", order=order, tickets=tickets, state=state, error=error,
+        method=method_of(order.delivery_method), method_label=method_label(order.delivery_method),
+        import_no=queries.import_nos([order.batch_id]).get(order.batch_id, ""),
+        may_modify=may_modify,
+        change_refusal=rules.change_purchaser_refusal(kind, printed=state.printed,
+                                                      transferred=state.transferred),
+        resend_offered=rules.resend_offered(kind),
+        resend_refusal=rules.resend_refusal(kind, printed=state.printed,
+                                            transferred=state.transferred),
+        paper=kind == DeliveryType.PAPER.value, masked_code=masked_code,
+        mask=rules.mask_code, entries=history.entries_for(order)), status
+
+
+@bp.get("/<int:order_id>")
+@requires(Function.ISSUED_ORDERS)
+def detail(order_id: int):
+    return _detail(get_owned_or_404(Order, order_id))
+
+
+# 變更購買人 ----------------------------------------------------------------------------------
+
+@bp.route("/<int:order_id>/purchaser", methods=["GET", "POST"])
+@requires(Function.ISSUED_ORDERS, Level.MODIFY)
+def change_purchaser(order_id: int):
+    order = get_owned_or_404(Order, order_id)
+    if request.method == "GET":
+        form = PurchaserForm(formdata=None, data={
+            "name": order.purchaser_name, "mobile": order.purchaser_mobile,
+            "email": order.purchaser_email, "revision": services.purchaser_revision(order)})
+    else:
+        form = PurchaserForm()
+    error, status = None, 200
+    if form.validate_on_submit():
+        try:
+            outcome = services.change_purchaser(
+                _actor(), g.store, order.id, name=form.name.data, mobile=form.mobile.data,
+                email=form.email.data, expected_revision=form.revision.data)
+        except InvalidInput as err:
+            db.session.rollback()
+            _place_errors(form, err)
+            status = 422
+        except DomainError as err:
+            db.session.rollback()
+            error, status = err.message, err.status
+        else:
+            db.session.commit()
+            flash(outcome.message, outcome.category)
+            return redirect_to(url_for("orders.detail", order_id=order.id))
+    elif request.method == "POST":
+        status = 422
+    state = services.order_state(order)
+    kind = services.delivery_type(order)
+    refusal = rules.change_purchaser_refusal(kind, printed=state.printed,
+                                             transferred=state.transferred)
+    return render("orders/change_purchaser.html", order=order, form=form, error=error,
+                  refusal=refusal, method_label=method_label(order.delivery_method),
+                  paper_notice=None if rules.notifies_on_change(kind) else rules.PAPER_NO_NOTICE,
+                  kind=kind), status
+
+
+def _place_errors(form: PurchaserForm, err: DomainError) -> None:
+    placed = False
+    for name, message in err.fields.items():
+        if name in form:
+            form[name].errors = [*form[name].errors, message]
+            placed = True
+    if not placed:
+        form.form_errors.append(err.message)
+
+
+# 補發 ----------------------------------------------------------------------------------------
+
+@bp.post("/<int:order_id>/resend")
+@requires(Function.ISSUED_ORDERS, Level.MODIFY)
+def resend(order_id: int):
+    order = get_owned_or_404(Order, order_id)
+    try:
+        outcome = services.resend_notice(_actor(), g.store, order.id)
+    except DomainError as err:
+        db.session.rollback()
+        return _detail(order, error=err.message, status=err.status)
+    db.session.commit()
+    flash(outcome.message, outcome.category)
+    return redirect_to(url_for("orders.detail", order_id=order.id))
+
+
+# 票券歷程 ------------------------------------------------------------------------------------
+
+@bp.get("/<int:order_id>/tickets/<int:ticket_id>/history")
+@requires(Function.ISSUED_ORDERS)
+def ticket_history(order_id: int, ticket_id: int):
+    order = get_owned_or_404(Order, order_id)
+    ticket = queries.order_ticket(order, ticket_id)
+    if ticket is None:
+        abort(404)
+    return render("orders/ticket_history.html", order=order, ticket=ticket,
+                  masked_code=masked_code(ticket.code), entries=history.entries_for(ticket),
+                  method_label=method_label(ticket.delivery_method))

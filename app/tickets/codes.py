@@ -5,7 +5,7 @@
   Damm algorithm's over a totally anti-symmetric quasigroup of order 32 (x∘y = 2x + y in
   GF(32)), so it catches every single mistyped character and every swap of two adjacent ones
   (Luhn mod 32 misses some swaps, e.g. 0Z/Z0). So a
-  typo is answered at once without a database lookup (and without counting as a probe).
+  typo is answered at once without a database lookup.
   Shown in groups of four; typed in any case, with or without spaces and dashes; I/L read as 1
   and O as 0, as Crockford intended.
 - Serial number (票券序號): 16 letters and digits like the real platform's `CB2SY20220302153`:

@@ -122,9 +122,12 @@ def performed_by_text(ticket: Ticket, *, redeemed: bool) -> str:
     account_id = ticket.redeemed_by_id if redeemed else ticket.returned_by_id
     if at is None:
         return ""
+    # The redeemer may be another store (a partner): read across the tenancy scope.
+    unscoped = {"unscoped": True}
     store = db.session.get(Store, store_id) if store_id else None
-    branch = db.session.get(Branch, branch_id) if branch_id else None
-    account = db.session.get(Account, account_id) if account_id else None
+    branch = db.session.get(Branch, branch_id, execution_options=unscoped) if branch_id else None
+    account = (db.session.get(Account, account_id, execution_options=unscoped)
+               if account_id else None)
     where = store.name if store else ""
     where += f"（{branch.name}）" if branch else "（總店）" if store else ""
     who = f" {account.username}" if account else ""

@@ -1,3 +1,126 @@
-from flask import Blueprint
+"""票券明細: one ticket of the acting store (the issuer), its full history, notes (備註), and
+buttons to the counter pages for the actions it may take now.
+
+The counter card links here by serial number for the issuer only; another store's serial (a
+partner's, a child store's while not switched into it) answers 404.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
+from app import history
+from app.auth.access import may, merchant_required, requires
+from app.auth.permissions import Function, Level
+from app.branches.models import Branch
+from app.counter import services as counter
+from app.counter.services import ACTIONS
+from app.db import db
+from app.errors import InvalidInput, NotFound
+from app.htmx import redirect_to, render
+from app.issuance.models import Batch
+from app.orders.models import Order
+from app.stores.models import DeliveryMethod, Store
+from app.tickets import services
+from app.tickets.codes import display_code
+from app.tickets.models import Ticket, TicketStatus
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+
+
+class NoteForm(FlaskForm):
+    note = TextAreaField("備註", filters=[lambda v: v.strip() if isinstance(v, str) else v],
+                         validators=[DataRequired("請輸入備註內容"),
+                                     Length(max=1000, message="備註最多 1000 字")],
+                         render_kw={"rows": 2, "maxlength": 1000})
+
+
+def _ticket_or_404(serial: str) -> Ticket:
+    """A ticket of the acting store by serial; anything else is 404."""
+    try:
+        ticket = services.find_by_serial(g.store, serial)
+    except NotFound:
+        abort(404)
+    if ticket.store_id != g.store.id:
+        abort(404)
+    return ticket
+
+
+def _status_label(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return TicketStatus(value).label
+    except ValueError:
+        return value
+
+
+def _names(entries: list[history.HistoryEntry]) -> tuple[dict[int, str], dict[int, str]]:
+    """Store and branch names of the entries' actors (a partner store's clerk included)."""
+    store_ids = {e.actor_store_id for e in entries if e.actor_store_id}
+    branch_ids = {e.actor_branch_id for e in entries if e.actor_branch_id}
+    stores = {s.id: s.name for s in db.session.scalars(
+        select(Store).where(Store.id.in_(store_ids)))} if store_ids else {}
+    branches = {b.id: b.name for b in db.session.scalars(
+        select(Branch).where(Branch.id.in_(branch_ids)).execution_options(unscoped=True))} \
+        if branch_ids else {}
+    return stores, branches
+
+
+def _counter_actions(ticket: Ticket) -> list[tuple[str, str]]:
+    """The counter pages this ticket may go to now (the status machine says the action applies,
+    and the account may act there), as (slug, button label)."""
+    out = []
+    for slug, page in ACTIONS.items():
+        if not may(page.function, Level.MODIFY):
+            continue
+        if counter.applies(page, ticket):
+            out.append((slug, page.title))
+    return out
+
+
+def _render_detail(ticket: Ticket, form: NoteForm, status: int = 200):  # noqa: ANN202
+    entries = history.entries_for(ticket)
+    store_names, branch_names = _names(entries)
+    order = db.session.get(Order, ticket.order_id)
+    batch = db.session.get(Batch, ticket.batch_id)
+    try:
+        method_label = DeliveryMethod(ticket.delivery_method).label
+    except ValueError:
+        method_label = ticket.delivery_method
+    return render(
+        "tickets/detail.html", ticket=ticket, order=order, batch=batch, form=form,
+        status_now=counter.effective_status(ticket), entries=entries, status_label=_status_label,
+        store_names=store_names, branch_names=branch_names, code=display_code(ticket.code),
+        redeemed_text=services.performed_by_text(ticket, redeemed=True),
+        returned_text=services.performed_by_text(ticket, redeemed=False),
+        method_label=method_label, actions=_counter_actions(ticket),
+        may_note=may(Function.REPORT_TICKETS)), status
+
+
+@bp.get("/<serial>")
+@merchant_required
+def detail(serial: str):
+    return _render_detail(_ticket_or_404(serial), NoteForm(formdata=None))
+
+
+@bp.post("/<serial>/notes")
+@requires(Function.REPORT_TICKETS, Level.VIEW)
+def add_note(serial: str):
+    ticket = _ticket_or_404(serial)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return _render_detail(ticket, form, 422)
+    try:
+        services.add_note(ticket, form.note.data or "")
+    except InvalidInput as err:
+        db.session.rollback()
+        form.note.errors = [err.fields.get("note", err.message)]
+        return _render_detail(ticket, form, 422)
+    db.session.commit()
+    flash("備註已新增", "success")
+    return redirect_to(url_for("tickets.detail", serial=ticket.serial))

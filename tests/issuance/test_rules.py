@@ -107,3 +107,9 @@ def test_mobile_numbers_are_normalised(raw, mobile):
 def test_the_templates_sample_rows_are_refused():
     checked, _ = check([row(廠商訂單編號="SAMPLE0001")])
     assert checked[0].errors["廠商訂單編號"] == "範例資料列，請刪除後再上傳"
+
+
+def test_wrong_cells_keep_what_was_typed():
+    checked, _ = check([row(手機="12345", 數量="兩張", 使用起始日="2026/12/01")])
+    assert checked[0].typed["手機"] == "12345" and checked[0].typed["數量"] == "兩張"
+    assert checked[0].as_dict()["typed"]["使用起始日"] == "2026/12/01"

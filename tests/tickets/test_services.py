@@ -191,3 +191,31 @@ def test_a_compare_and_set_loser_is_told_why(world):
         other.execute(text("UPDATE tickets SET status = 'used' WHERE id = :id"), {"id": ticket.id})
     with pytest.raises(services.TicketRefused, match="已核銷"):
         services.redeem(owner, store, ticket)
+
+
+def test_a_partner_is_told_which_branch_and_clerk_of_the_issuer_redeemed(app, world):
+    from app.tenancy import StoreScope, set_scope
+
+    store, owner, pickup, _ = world
+    partner = make_store("可核銷商店")
+    partner_owner = make_account(partner, username="partner02")
+    db.session.add_all([PartnerRelation(store_id=store.id, partner_store_id=partner.id),
+                        ProductPartner(product_id=pickup.id, partner_store_id=partner.id)])
+    branch = make_branch(store, "A001", "台北門市")
+    clerk = make_account(store, kind=AccountKind.SUB, username="clerkTPE",
+                         grants={Function.REDEEM: Level.MODIFY})
+    clerk.branch_id = branch.id
+    db.session.commit()
+    [ticket] = issue(owner, store, pickup)
+    services.redeem(clerk, store, ticket)
+    db.session.commit()
+    ids = (partner.id, partner_owner.id, ticket.code)
+    db.session.remove()
+    with app.test_request_context("/"):
+        set_scope(StoreScope(ids[0]))  # the partner's request: other stores' rows are filtered
+        partner = db.session.get(type(store), ids[0])
+        account = db.session.get(type(owner), ids[1], execution_options={"unscoped": True})
+        found = services.find_by_code(partner, ids[2])
+        with pytest.raises(services.TicketRefused) as refused:
+            services.redeem(account, partner, found)
+        assert "台北門市" in refused.value.message and "clerkTPE" in refused.value.message

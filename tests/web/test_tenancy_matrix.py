@@ -20,7 +20,8 @@ from app.stores.models import Store
 from tests.factories import login, make_account, make_store
 
 # Blueprints that are not merchant-owned data: the operator console, public pages, login.
-NOT_MERCHANT = ("static", "operator.", "partners_admin.", "auth.", "uploads.", "api.openapi")
+NOT_MERCHANT = ("static", "operator.", "partners_admin.", "escrow.", "notifications.", "auth.", "uploads.",
+                "api.openapi")
 # URL variables that name rows every merchant may read (not store-owned).
 SHARED_ROWS = {"news_id"}
 
@@ -66,13 +67,41 @@ def _branch(store: Store, main: Account) -> int:
     return branch.id
 
 
-ROW_MAKERS: dict[str, Callable[[Store, Account], int]] = {
+def _order(store: Store, main: Account) -> int:
+    from tests.orders.helpers import make_order
+
+    return make_order(store).id
+
+
+def _ticket(store: Store, main: Account) -> int:
+    from tests.orders.helpers import make_order
+
+    return make_order(store).tickets[0].id
+
+
+def _ticket_serial(store: Store, main: Account) -> str:
+    from tests.orders.helpers import make_order
+
+    return make_order(store).tickets[0].serial
+
+
+def _batch(store: Store, main: Account) -> int:
+    from tests.orders.helpers import make_order
+
+    return make_order(store).batch_id
+
+
+ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "account_id": _sub_account,
     "token_id": _api_token,
     "product_id": _product,
     "entry_id": _history_entry,
     "relation_id": _partner_relation,
     "branch_id": _branch,
+    "order_id": _order,
+    "ticket_id": _ticket,
+    "serial": _ticket_serial,
+    "batch_id": _batch,
 }
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -1,0 +1,46 @@
+"""Counter forms: the one code field, and the action form under the ticket card.
+
+The forms check the input's shape; whether a reason is required, and the fee's range, are the
+ticket services' rules (their messages are placed on these fields).
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
+
+STALE_FORM = "表單已過期，請重新查詢核銷代碼"
+CODE_FIELD = {
+    "autocomplete": "off", "autocapitalize": "characters", "autocorrect": "off",
+    "spellcheck": "false", "inputmode": "text", "maxlength": 64,
+    "placeholder": "輸入或掃描核銷代碼後按 Enter",
+}
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class LookupForm(FlaskForm):
+    code = StringField("核銷代碼", filters=[_strip], render_kw=CODE_FIELD,
+                       validators=[Length(max=64, message="核銷代碼過長，請確認是否輸入正確")])
+
+
+class ActForm(FlaskForm):
+    """The button under the card: which ticket (its code again, and its id and the status the
+    clerk saw, both checked against what the code finds), a reason and a fee where asked."""
+
+    code = StringField(widget=HiddenInput(), filters=[_strip],
+                       validators=[InputRequired(STALE_FORM), Length(max=64, message=STALE_FORM)])
+    ticket_id = IntegerField(widget=HiddenInput(), validators=[InputRequired(STALE_FORM)])
+    seen = StringField(widget=HiddenInput(), validators=[InputRequired(STALE_FORM),
+                                                         Length(max=30, message=STALE_FORM)])
+    # One line, so Enter in it presses the button.
+    reason = StringField("原因", filters=[_strip],
+                         validators=[Length(max=500, message="原因最多 500 字")],
+                         render_kw={"maxlength": 500, "autocomplete": "off"})
+    fee = IntegerField("退貨手續費", validators=[
+        Optional(), NumberRange(min=0, message="退貨手續費不可為負數")],
+        render_kw={"min": 0, "step": 1, "inputmode": "numeric", "autocomplete": "off"})
