@@ -25,6 +25,24 @@ SCHEDULE: list[Recurring] = [
         "app.auth.jobs:prune_login_events",
         "每日 03:30 刪除一年以前的登入歷程",
     ),
+    Recurring(
+        "prune_idempotency_keys",
+        "15 4 * * *",
+        "app.api.idempotency:prune",
+        "每日 04:15 刪除 24 小時以前的 API 冪等鍵",
+    ),
+    Recurring(
+        "expire_tickets",
+        "5 0 * * *",
+        "app.tickets.expiry:expire_tickets",
+        "每日 00:05 將逾期票券改為價金保管逾期／已失效",
+    ),
+    Recurring(
+        "escrow_sync",
+        "0 1 * * *",
+        "app.escrow.jobs:nightly_sync",
+        "每日 01:00 同步價金保管銀行（核銷、退貨、存入）",
+    ),
 ]
 
 

@@ -1,3 +1,145 @@
-from flask import Blueprint
+"""The operator's view of the nightly bank escrow sync (價金保管同步): every run with what it
+sent and the bank's answers, entries the bank rejected across runs, and a forced re-run.
+
+A re-run commits as the job does (app.escrow.sync commits before it calls the bank), so this
+view does not commit itself.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, request, url_for
+from sqlalchemy import func, select
+
+from app import clock
+from app.auth.access import operator_required
+from app.db import db
+from app.escrow.forms import RerunForm
+from app.escrow.models import (
+    BankInstruction,
+    BankSyncRun,
+    InstructionKind,
+    InstructionStatus,
+    SyncRunStatus,
+)
+from app.escrow.sync import sync_night
+from app.htmx import redirect_to, render
+from app.pagination import paginate
+from app.stores.models import Store
+from app.tickets.models import Ticket, TicketStatus
 
 bp = Blueprint("escrow", __name__, url_prefix="/operator/escrow")
+
+PER_PAGE = 50
+RUN_COLOURS = {SyncRunStatus.RUNNING: "info", SyncRunStatus.DONE: "success",
+               SyncRunStatus.FAILED: "danger"}
+INSTRUCTION_COLOURS = {InstructionStatus.PENDING: "warning",
+                       InstructionStatus.ACKNOWLEDGED: "success",
+                       InstructionStatus.REJECTED: "danger"}
+TRIGGER_LABELS = {"schedule": "排程", "manual": "手動重新執行"}
+# Rejected entries still waiting: the ticket has not moved on since the bank refused.
+WAITING = (TicketStatus.REDEEMING, TicketStatus.RETURNING)
+
+
+def _choice(value: str, enum_cls):  # noqa: ANN001, ANN202
+    try:
+        return enum_cls(value) if value else None
+    except ValueError:
+        return None
+
+
+def _instruction_page(stmt):  # noqa: ANN001, ANN202
+    """A page of instructions with what the table shows next to each: the ticket (serial,
+    current status), the store and the run's day."""
+    page = paginate(stmt.order_by(BankInstruction.id.desc()), per_page=PER_PAGE,
+                    max_per_page=PER_PAGE)
+    ticket_ids = {i.ticket_id for i in page.items}
+    store_ids = {i.store_id for i in page.items}
+    run_ids = {i.run_id for i in page.items}
+    tickets = {row.id: row for row in db.session.execute(
+        select(Ticket.id, Ticket.serial, Ticket.status).where(Ticket.id.in_(ticket_ids))
+        .execution_options(unscoped=True))} if ticket_ids else {}
+    stores = {row.id: row for row in db.session.execute(
+        select(Store.id, Store.merchant_code, Store.name).where(Store.id.in_(store_ids)))} \
+        if store_ids else {}
+    days = dict(db.session.execute(
+        select(BankSyncRun.id, BankSyncRun.business_day).where(BankSyncRun.id.in_(run_ids))).all()) \
+        if run_ids else {}
+    return page, {"tickets": tickets, "stores": stores, "days": days}
+
+
+def _filters() -> tuple[dict[str, str], list]:
+    args = request.args
+    status = _choice(args.get("status", ""), InstructionStatus)
+    kind = _choice(args.get("kind", ""), InstructionKind)
+    serial = args.get("serial", "").strip().upper()[:16]
+    conditions = []
+    if status is not None:
+        conditions.append(BankInstruction.status == status)
+    if kind is not None:
+        conditions.append(BankInstruction.kind == kind)
+    if serial:
+        conditions.append(BankInstruction.ticket_id.in_(
+            select(Ticket.id).where(Ticket.serial == serial).execution_options(unscoped=True)))
+    return ({"status": status.value if status else "", "kind": kind.value if kind else "",
+             "serial": serial}, conditions)
+
+
+def _common() -> dict:
+    return {"run_colours": RUN_COLOURS, "instruction_colours": INSTRUCTION_COLOURS,
+            "trigger_labels": TRIGGER_LABELS, "InstructionStatus": InstructionStatus,
+            "InstructionKind": InstructionKind, "SyncRunStatus": SyncRunStatus}
+
+
+@bp.get("/")
+@operator_required
+def runs():
+    page = paginate(select(BankSyncRun).order_by(BankSyncRun.business_day.desc(),
+                                                 BankSyncRun.id.desc()),
+                    per_page=30, max_per_page=30)
+    waiting = db.session.scalar(
+        select(func.count()).select_from(BankInstruction)
+        .join(Ticket, Ticket.id == BankInstruction.ticket_id)
+        .where(BankInstruction.status == InstructionStatus.REJECTED, Ticket.status.in_(WAITING))
+        .execution_options(unscoped=True)) or 0
+    pending = db.session.scalar(select(func.count()).select_from(BankInstruction).where(
+        BankInstruction.status == InstructionStatus.PENDING)) or 0
+    return render("escrow/runs.html", page=page, form=RerunForm(day=clock.business_day()), waiting=waiting,
+                  pending=pending, **_common())
+
+
+@bp.get("/runs/<int:run_id>")
+@operator_required
+def run_detail(run_id: int):
+    run = db.get_or_404(BankSyncRun, run_id)
+    filters, conditions = _filters()
+    page, related = _instruction_page(
+        select(BankInstruction).where(BankInstruction.run_id == run.id, *conditions))
+    return render("escrow/run.html", run=run, page=page, filters=filters, **related, **_common())
+
+
+@bp.get("/instructions")
+@operator_required
+def instructions():
+    filters, conditions = _filters()
+    page, related = _instruction_page(select(BankInstruction).where(*conditions))
+    return render("escrow/instructions.html", page=page, filters=filters, **related, **_common())
+
+
+@bp.post("/rerun")
+@operator_required
+def rerun():
+    form = RerunForm()
+    if not form.validate_on_submit():
+        for errors in form.errors.values():
+            for message in errors:
+                flash(str(message), "danger")
+        return redirect_to(url_for("escrow.runs"))
+    outcome = sync_night(form.day.data, trigger="manual", force=True)
+    run = outcome.run
+    if not outcome.ran:
+        flash(f"{run.business_day:%Y/%m/%d} 的同步正在執行中（#{run.id}），請稍後再試", "warning")
+    elif run.status is SyncRunStatus.DONE:
+        flash(f"已重新執行 {run.business_day:%Y/%m/%d} 的價金保管同步（#{run.id}）", "success")
+    else:
+        flash(f"{run.business_day:%Y/%m/%d} 的價金保管同步失敗（#{run.id}）：{run.error}", "danger")
+    return redirect_to(url_for("escrow.run_detail", run_id=run.id))

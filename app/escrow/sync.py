@@ -1,0 +1,492 @@
+"""The nightly bank escrow sync (價金保管同步, domain §6): 01:00 Taipei, for what happened before
+midnight.
+
+One run, for one business day D (cut-off: D 00:00 Taipei):
+
+0. gift vouchers involve no bank: `used` → `redeemed` and `return_pending` → `returned` once
+   the action's day is over (`lifecycle.finalise_without_bank`);
+1. resume: every PENDING instruction of an earlier run (the bank may or may not have it) is
+   sent again with the SAME key and finalised on the answer;
+2. deposits: every pickup voucher issued before the cut-off without an acknowledged (or
+   pending) DEPOSIT — face value into trust — written, sent, answered;
+3. redemptions: pickup `used` tickets due (`lifecycle.send_to_bank`: the night after) whose
+   deposit the bank holds → `redeeming` + RELEASE (face value);
+4. returns: pickup `return_pending` tickets due (a same-day issue and return waits until issue
+   day + 2) whose deposit the bank holds → `returning` + REFUND (face value - fee, fee);
+   then the releases and the refunds are sent and answered.
+
+A rejected entry is REJECTED with the bank's reason (and a history line on the ticket); its
+ticket stays in `redeeming` / `returning` for the operator to see. A rejected deposit is
+written again (a new attempt, a new key) by the next run; releases and refunds wait for it.
+
+Crash safety: each phase writes its instructions (PENDING) and moves its tickets in ONE
+transaction and commits BEFORE anything goes to the bank; a crash after sending loses nothing,
+and the re-send carries the same key, which the bank treats as the same entry. Answers are
+recorded chunk by chunk, each in one transaction with what follows from it: the instruction
+(PENDING → ACKNOWLEDGED / REJECTED, a compare-and-set), the ticket (`redeeming` → `redeemed`,
+`returning` → `returned`, a compare-and-set on the status read), its history and the money
+ledger (DEPOSIT, RELEASE, REFUND, HANDLING_FEE). An instruction is finalised only once, by
+whoever flips it from PENDING, and only on the bank's acknowledgement.
+
+Keys are `<kind>:<ticket id>:<attempt>` with attempt = 1 + the earlier instructions of that
+kind for the ticket (only a rejection makes a second one), so two workers writing the same entry
+write the same key and the unique key keeps one.
+
+A night is claimed once: a new run for a day starts only if that day has no run yet (or for the
+operator's forced re-run, none still running); the claim is checked and written under a lock
+(PostgreSQL advisory lock; SQLite's write lock), so of two workers one runs and the other gets
+the winner's run back. A run left RUNNING by a dead process for over STALE_RUN is taken over.
+
+Unlike a service, `run_sync` commits: it is a job (or the operator's re-run), and committing
+before calling the bank is what makes it safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import exists, func, insert, select, text, update
+
+from app import clock, history
+from app.db import db
+from app.errors import InvalidInput
+from app.escrow.bank import BankAnswer, BankEntry, BankUnavailable, EscrowBank, bank_for
+from app.escrow.models import (
+    BankInstruction,
+    BankSyncRun,
+    InstructionKind,
+    InstructionStatus,
+    LedgerEntry,
+    LedgerKind,
+    SyncRunStatus,
+)
+from app.history import HistoryEntry
+from app.products.models import ProductKind
+from app.stores.models import Store
+from app.tickets import lifecycle
+from app.tickets.models import Ticket
+from app.tickets.models import TicketStatus as S
+
+log = logging.getLogger(__name__)
+
+CHUNK = 500  # entries per request to the bank, and rows per statement
+STALE_RUN = timedelta(hours=2)  # a RUNNING run older than this died with its process
+KIND_ORDER = (InstructionKind.DEPOSIT, InstructionKind.RELEASE, InstructionKind.REFUND)
+_LOCK_NAMESPACE = 0x45534352  # "ESCR": pg_advisory_xact_lock(namespace, day)
+
+history.ACTION_LABELS.update({
+    "sent_to_bank": "上傳銀行", "bank_acknowledged": "銀行完成", "finalised": "結案",
+    "bank_rejected": "銀行拒絕",
+})
+
+ACK = InstructionStatus.ACKNOWLEDGED
+PENDING = InstructionStatus.PENDING
+REJECTED = InstructionStatus.REJECTED
+
+
+class SyncFailed(Exception):
+    """A run ended FAILED (the bank unreachable, or a step crashed); the next run resumes."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    run: BankSyncRun
+    ran: bool  # False: another run had the night (the run returned is that one)
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def empty_counts() -> dict[str, dict[str, int]]:
+    counts: dict[str, dict[str, int]] = {
+        kind.value: {"sent": 0, "resent": 0, "acknowledged": 0, "rejected": 0} for kind in KIND_ORDER
+    }
+    counts["gift"] = {"redeemed": 0, "returned": 0}
+    return counts
+
+
+# Claiming the night ---------------------------------------------------------------------------
+
+def _lock_night(day: date) -> None:
+    """Serialise claims for a day until this transaction ends."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:ns, :day)"),
+                           {"ns": _LOCK_NAMESPACE, "day": day.toordinal()})
+    else:  # SQLite: the first write of a transaction takes the database's one write lock
+        db.session.execute(update(BankSyncRun).where(BankSyncRun.business_day == day)
+                           .values(trigger=BankSyncRun.trigger))
+
+
+def latest_run(day: date) -> BankSyncRun | None:
+    return db.session.scalar(select(BankSyncRun).where(BankSyncRun.business_day == day)
+                             .order_by(BankSyncRun.id.desc()).limit(1))
+
+
+def _claim(day: date, trigger: str, force: bool) -> int | None:
+    """A new RUNNING run for the day, committed; None if the night is not ours to run."""
+    db.session.commit()  # start from a fresh transaction, so the lock comes first
+    _lock_night(day)
+    now = clock.now()
+    existing = latest_run(day)
+    if existing is not None:
+        if existing.status is SyncRunStatus.RUNNING:
+            if existing.started_at > now - STALE_RUN:
+                db.session.commit()
+                return None  # someone is running this night
+            existing.status, existing.finished_at = SyncRunStatus.FAILED, now
+            existing.error = (existing.error + "\n" if existing.error else "") + \
+                "中斷：執行逾時未完成（程序可能已終止），由後續執行接手"
+        elif not force:
+            db.session.commit()
+            return None  # this night has run; the operator may force a re-run
+    run = BankSyncRun(business_day=day, trigger=trigger, status=SyncRunStatus.RUNNING,
+                      started_at=now, counts=empty_counts(), error="")
+    db.session.add(run)
+    db.session.flush()
+    run_id = run.id
+    db.session.commit()
+    return run_id
+
+
+def sync_night(day: date, trigger: str = "schedule", *, force: bool = False,
+               bank: EscrowBank | None = None) -> Outcome:
+    if day > clock.business_day():
+        raise InvalidInput("不可執行未來日期的價金保管同步", fields={"day": "不可選擇未來的日期"})
+    run_id = _claim(day, trigger, force)
+    if run_id is None:
+        run = latest_run(day)
+        assert run is not None
+        return Outcome(run, ran=False)
+    night = _Night(run_id, day, bank or bank_for(current_app))
+    try:
+        night.run()
+    except BankUnavailable as exc:
+        db.session.rollback()
+        night.finish(SyncRunStatus.FAILED, f"銀行無法處理：{exc}")
+    except Exception as exc:  # recorded on the run; the next run resumes from what was committed
+        db.session.rollback()
+        log.exception("bank escrow sync %s failed", day)
+        night.finish(SyncRunStatus.FAILED, f"執行中斷：{type(exc).__name__}: {exc}"[:2000])
+    run = db.session.get(BankSyncRun, run_id)
+    assert run is not None
+    return Outcome(run, ran=True)
+
+
+def run_sync(business_day: date, trigger: str = "schedule", *, force: bool = False,
+             bank: EscrowBank | None = None) -> BankSyncRun:
+    """Run the sync for one night (see the module docstring); the run it made, or the run that
+    already had the night. Never raises for the bank: a failure is the run's FAILED status."""
+    return sync_night(business_day, trigger, force=force, bank=bank).run
+
+
+# One run --------------------------------------------------------------------------------------
+
+class _Night:
+    def __init__(self, run_id: int, day: date, bank: EscrowBank) -> None:
+        self.run_id = run_id
+        self.day = day
+        self.cutoff = clock.day_start(day)  # actions before this instant are eligible
+        self.at = self.cutoff  # lifecycle decisions are made as of the night's business day
+        self.bank = bank
+        self.counts = empty_counts()
+        self.label = f"價金保管同步 #{run_id}（{day:%Y/%m/%d}）"
+
+    # the steps ---------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.finalise_gifts()
+        for kind in KIND_ORDER:
+            self.send(kind, resume=True)
+        self.write_deposits()
+        self.send(InstructionKind.DEPOSIT)
+        # Releases and refunds need the deposit the bank now holds; both are written (tickets
+        # moved to redeeming / returning) before either is sent.
+        self.write_moves(InstructionKind.RELEASE)
+        self.write_moves(InstructionKind.REFUND)
+        self.send(InstructionKind.RELEASE)
+        self.send(InstructionKind.REFUND)
+        self.finish(SyncRunStatus.DONE)
+
+    def finish(self, status: SyncRunStatus, error: str = "") -> None:
+        run = db.session.get(BankSyncRun, self.run_id)
+        assert run is not None
+        run.status, run.finished_at, run.error = status, clock.now(), error
+        run.counts = {k: dict(v) for k, v in self.counts.items()}
+        db.session.commit()
+
+    def _save_counts(self, delta: dict[str, dict[str, int]]) -> None:
+        """Add a committed step's counts (called with the step's transaction still open)."""
+        merged = {k: dict(v) for k, v in self.counts.items()}
+        for group, values in delta.items():
+            for name, n in values.items():
+                merged[group][name] = merged[group].get(name, 0) + n
+        db.session.execute(update(BankSyncRun).where(BankSyncRun.id == self.run_id)
+                           .values(counts=merged))
+        db.session.commit()
+        self.counts = merged
+
+    # gift vouchers -------------------------------------------------------------------------
+
+    def finalise_gifts(self) -> None:
+        """Gift vouchers: no bank, finalised once the action's cancel window has closed."""
+        moved = {"redeemed": 0, "returned": 0}
+        for seen, at_column in ((S.USED, Ticket.redeemed_at), (S.RETURN_PENDING, Ticket.returned_at)):
+            rows = db.session.execute(
+                _facts_select().where(Ticket.kind == ProductKind.GIFT, Ticket.status == seen,
+                                      at_column < self.cutoff).order_by(Ticket.id)
+                .execution_options(unscoped=True)).all()
+            due: dict[S, list[Any]] = {}
+            for row in rows:
+                decision = lifecycle.finalise_without_bank(_facts(row), self.at)
+                if isinstance(decision, lifecycle.Move):
+                    due.setdefault(decision.to, []).append(row)
+            for to, due_rows in due.items():
+                stores = {r.id: r.store_id for r in due_rows}
+                for ids in _chunks(list(stores)):
+                    done = _compare_and_set(ids, seen, to)
+                    _history([(i, stores[i]) for i in done], "finalised", seen, to, self.label)
+                    moved["redeemed" if to is S.REDEEMED else "returned"] += len(done)
+        self._save_counts({"gift": moved})
+
+    # writing instructions ------------------------------------------------------------------
+
+    def write_deposits(self) -> None:
+        """Every pickup voucher issued before the cut-off whose deposit the bank neither holds
+        nor may hold (no acknowledged or pending DEPOSIT), in one transaction."""
+        kind = InstructionKind.DEPOSIT
+        held = exists().where(BankInstruction.ticket_id == Ticket.id,
+                              BankInstruction.kind == kind,
+                              BankInstruction.status.in_((PENDING, ACK)))
+        last_id = 0
+        while True:
+            rows = db.session.execute(
+                select(Ticket.id, Ticket.store_id, Ticket.face_value)
+                .where(Ticket.kind == ProductKind.PICKUP, Ticket.issued_at < self.cutoff,
+                       Ticket.id > last_id, ~held)
+                .order_by(Ticket.id).limit(CHUNK).execution_options(unscoped=True)).all()
+            if not rows:
+                break
+            last_id = rows[-1].id
+            attempts = _attempts(kind, [r.id for r in rows])
+            _insert_instructions([
+                self._instruction(kind, r.id, r.store_id, r.face_value, 0, attempts.get(r.id, 0) + 1)
+                for r in rows])
+        db.session.commit()
+
+    def write_moves(self, kind: InstructionKind) -> None:
+        """Redemptions (`used` → `redeeming`, RELEASE) or returns (`return_pending` →
+        `returning`, REFUND) that are due and whose deposit the bank holds: ticket moved
+        (compare-and-set), instruction and history written, in one transaction."""
+        seen, at_column = ((S.USED, Ticket.redeemed_at) if kind is InstructionKind.RELEASE
+                           else (S.RETURN_PENDING, Ticket.returned_at))
+        deposited = exists().where(BankInstruction.ticket_id == Ticket.id,
+                                   BankInstruction.kind == InstructionKind.DEPOSIT,
+                                   BankInstruction.status == ACK)
+        rows = db.session.execute(
+            _facts_select().where(Ticket.kind == ProductKind.PICKUP, Ticket.status == seen,
+                                  at_column < self.cutoff, deposited)
+            .order_by(Ticket.id).execution_options(unscoped=True)).all()
+        due = [r for r in rows
+               if isinstance(lifecycle.send_to_bank(_facts(r), self.at), lifecycle.Move)]
+        to = S.REDEEMING if kind is InstructionKind.RELEASE else S.RETURNING
+        for chunk in _chunks(due):
+            by_id = {r.id: r for r in chunk}
+            moved = _compare_and_set(list(by_id), seen, to)
+            if not moved:
+                continue
+            attempts = _attempts(kind, moved)
+            values = []
+            for ticket_id in moved:
+                r = by_id[ticket_id]
+                fee = (r.return_fee or 0) if kind is InstructionKind.REFUND else 0
+                values.append(self._instruction(kind, r.id, r.store_id, r.face_value - fee, fee,
+                                                attempts.get(r.id, 0) + 1))
+            _insert_instructions(values)
+            _history([(i, by_id[i].store_id) for i in moved], "sent_to_bank", seen, to, self.label)
+        db.session.commit()
+
+    def _instruction(self, kind: InstructionKind, ticket_id: int, store_id: int, amount: int,
+                     fee: int, attempt: int) -> dict[str, Any]:
+        return {"key": f"{kind.value}:{ticket_id}:{attempt}", "run_id": self.run_id,
+                "ticket_id": ticket_id, "store_id": store_id, "kind": kind, "amount": amount,
+                "fee": fee, "status": PENDING, "bank_ref": "", "answer": "",
+                "created_at": clock.now()}
+
+    # sending and answers -------------------------------------------------------------------
+
+    def send(self, kind: InstructionKind, *, resume: bool = False) -> None:
+        """Send the PENDING instructions of one kind — this run's, or (resume) every earlier
+        run's, again with their own keys — in chunks, recording each chunk's answers."""
+        of_run = BankInstruction.run_id != self.run_id if resume else BankInstruction.run_id == self.run_id
+        ids = list(db.session.scalars(
+            select(BankInstruction.id).where(BankInstruction.kind == kind,
+                                             BankInstruction.status == PENDING, of_run)
+            .order_by(BankInstruction.id)))
+        db.session.commit()
+        for chunk in _chunks(ids):
+            rows = db.session.execute(
+                select(BankInstruction, Ticket.serial, Store.merchant_code)
+                .join(Ticket, Ticket.id == BankInstruction.ticket_id)
+                .join(Store, Store.id == BankInstruction.store_id)
+                .where(BankInstruction.id.in_(chunk), BankInstruction.status == PENDING)
+                .order_by(BankInstruction.id).execution_options(unscoped=True)).all()
+            if not rows:
+                continue
+            db.session.execute(update(BankInstruction)
+                               .where(BankInstruction.id.in_([r[0].id for r in rows]),
+                                      BankInstruction.status == PENDING)
+                               .values(sent_at=clock.now()))
+            entries = [BankEntry(key=inst.key, kind=inst.kind.value, ticket_serial=serial,
+                                 merchant_code=merchant_code, amount=inst.amount, fee=inst.fee)
+                       for inst, serial, merchant_code in rows]
+            pending = [(inst.id, inst.key, inst.ticket_id, inst.store_id, inst.kind, inst.amount,
+                        inst.fee) for inst, _, _ in rows]
+            db.session.commit()  # what goes out is on record before it goes
+            sent = {"sent": len(entries), "resent": len(entries) if resume else 0}
+            try:
+                answers = self.bank.submit(entries)
+            except BankUnavailable:
+                self._save_counts({kind.value: sent})  # tried: they stay PENDING, sent_at set
+                raise
+            self.record(kind, pending, answers, sent)
+
+    def record(self, kind: InstructionKind, pending: list[tuple], answers: list[BankAnswer],
+               sent: dict[str, int]) -> None:
+        """One chunk's answers, in one transaction: each instruction flipped from PENDING
+        (compare-and-set), the acknowledged ones finalised, the rejected ones noted."""
+        by_key = {a.key: a for a in answers}
+        now = clock.now()
+        acknowledged, rejected = [], []
+        for item in pending:
+            inst_id, key = item[0], item[1]
+            answer = by_key.get(key)
+            if answer is None:
+                continue  # no answer for it: it stays PENDING and the next run re-sends it
+            values: dict[str, Any] = {"answered_at": now, "bank_ref": answer.bank_ref[:60]}
+            if answer.accepted:
+                values |= {"status": ACK, "answer": "已確認"}
+            else:
+                values |= {"status": REJECTED, "answer": answer.reason or "銀行未說明原因"}
+            flipped = db.session.execute(
+                update(BankInstruction).where(BankInstruction.id == inst_id,
+                                              BankInstruction.status == PENDING).values(**values)
+            ).rowcount
+            if flipped:
+                (acknowledged if answer.accepted else rejected).append((item, answer))
+        _finalise(self, kind, acknowledged)
+        for (_, _, ticket_id, store_id, *_rest), answer in rejected:
+            _history([(ticket_id, store_id)], "bank_rejected", None, None,
+                     f"{self.label} {kind.label}：{answer.reason or '銀行未說明原因'}")
+        self._save_counts({kind.value: {**sent, "acknowledged": len(acknowledged),
+                                        "rejected": len(rejected)}})
+
+
+def _finalise(night: _Night, kind: InstructionKind,
+              acknowledged: list[tuple[tuple, BankAnswer]]) -> None:
+    """What the bank's acknowledgement means: the ledger, and for releases and refunds the
+    ticket's last step (`redeeming` → `redeemed`, `returning` → `returned`) with history."""
+    if not acknowledged:
+        return
+    day = clock.business_day()
+    ledger: list[dict[str, Any]] = []
+    for (inst_id, _key, ticket_id, store_id, _kind, amount, fee), _answer in acknowledged:
+        row = {"ticket_id": ticket_id, "store_id": store_id, "day": day, "instruction_id": inst_id,
+               "created_at": clock.now()}
+        ledger.append(row | {"kind": LedgerKind(kind.value), "amount": amount})
+        if kind is InstructionKind.REFUND and fee > 0:
+            ledger.append(row | {"kind": LedgerKind.HANDLING_FEE, "amount": fee})
+    db.session.execute(insert(LedgerEntry).values(ledger))
+    if kind is InstructionKind.DEPOSIT:
+        return
+    seen, to = (S.REDEEMING, S.REDEEMED) if kind is InstructionKind.RELEASE else (S.RETURNING, S.RETURNED)
+    stores = {item[2]: item[3] for item, _ in acknowledged}
+    refs = {item[2]: answer.bank_ref for item, answer in acknowledged}
+    done = _compare_and_set(list(stores), seen, to)
+    for ticket_id in done:
+        ref = f"（銀行編號 {refs[ticket_id]}）" if refs[ticket_id] else ""
+        _history([(ticket_id, stores[ticket_id])], "bank_acknowledged", seen, to, night.label + ref)
+    if missing := set(stores) - set(done):
+        log.warning("bank acknowledged %s for tickets not in %s: %s", kind.value, seen.value, missing)
+
+
+# Statements -----------------------------------------------------------------------------------
+
+def _facts_select():  # noqa: ANN202
+    return select(Ticket.id, Ticket.store_id, Ticket.status, Ticket.kind, Ticket.face_value,
+                  Ticket.expires_on, Ticket.valid_from, Ticket.issued_at, Ticket.redeemed_at,
+                  Ticket.returned_at, Ticket.return_fee)
+
+
+def _facts(row: Any) -> lifecycle.Facts:
+    return lifecycle.Facts(status=row.status, kind=row.kind.value, face_value=row.face_value,
+                           expires_on=row.expires_on, valid_from=row.valid_from,
+                           issued_at=row.issued_at, redeemed_at=row.redeemed_at,
+                           returned_at=row.returned_at)
+
+
+def _compare_and_set(ids: Sequence[int], seen: S, to: S) -> list[int]:
+    """UPDATE tickets SET status = :to WHERE id IN (:ids) AND status = :seen; the ids moved."""
+    if not ids:
+        return []
+    assert (seen, to) in lifecycle.TRANSITIONS
+    return list(db.session.scalars(
+        update(Ticket).where(Ticket.id.in_(ids), Ticket.status == seen)
+        .values(status=to, status_changed_at=clock.now())
+        .returning(Ticket.id)
+        .execution_options(synchronize_session=False, unscoped=True)))
+
+
+def _attempts(kind: InstructionKind, ticket_ids: Iterable[int]) -> dict[int, int]:
+    """How many instructions of this kind each ticket already has."""
+    ids = list(ticket_ids)
+    if not ids:
+        return {}
+    return dict(db.session.execute(
+        select(BankInstruction.ticket_id, func.count())
+        .where(BankInstruction.kind == kind, BankInstruction.ticket_id.in_(ids))
+        .group_by(BankInstruction.ticket_id)).all())
+
+
+def _insert_instructions(values: list[dict[str, Any]]) -> None:
+    """Insert, skipping any key already written (by a duplicate worker): same key, same entry."""
+    if not values:
+        return
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    db.session.execute(dialect_insert(BankInstruction).values(values)
+                       .on_conflict_do_nothing(index_elements=["key"]))
+
+
+def _history(subjects: Iterable[tuple[int, int]], action: str, seen: S | None, to: S | None,
+             reason: str) -> None:
+    """History rows for tickets (id, store id) in one statement, in the current transaction."""
+    actor = history.current_actor()
+    now = clock.now()
+    rows = [{"at": now, "store_id": store_id, "actor_id": actor.account_id,
+             "actor_label": actor.label, "actor_store_id": actor.store_id,
+             "actor_branch_id": actor.branch_id, "ip": actor.ip, "subject_type": "tickets",
+             "subject_id": ticket_id, "action": action, "changes": {},
+             "from_status": seen.value if seen else None, "to_status": to.value if to else None,
+             "reason": reason} for ticket_id, store_id in subjects]
+    for chunk in _chunks(rows):
+        db.session.execute(insert(HistoryEntry).values(list(chunk)))
+
+
+def ledger_for(ticket_id: int) -> list[LedgerEntry]:
+    return list(db.session.scalars(select(LedgerEntry).where(LedgerEntry.ticket_id == ticket_id)
+                                   .order_by(LedgerEntry.id)))
+
+
+def instructions_for(ticket_id: int) -> list[BankInstruction]:
+    return list(db.session.scalars(select(BankInstruction)
+                                   .where(BankInstruction.ticket_id == ticket_id)
+                                   .order_by(BankInstruction.id)))
