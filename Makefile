@@ -24,9 +24,12 @@ db: setup
 demo: db
 	$(FLASK) demo-data
 
-## make run: set up, migrate, load demo data and serve on http://127.0.0.1:5000
+## make run: set up, migrate, load demo data and serve on http://127.0.0.1:5000, with the
+## escrow bank simulator on :5055 (stopped with the server)
 run: demo
-	$(FLASK) run --debug --host 127.0.0.1 --port 5000
+	@$(BIN)/python -m app.escrow.simulator --port 5055 --state instance/bank.json \
+	  > instance/bank-simulator.log 2>&1 & sim=$$!; trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	ESCROW_BANK_URL=http://127.0.0.1:5055 $(FLASK) run --debug --host 127.0.0.1 --port 5000
 
 ## make test: set up and run the whole suite
 test: setup

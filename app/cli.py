@@ -13,8 +13,11 @@ def init_app(app: Flask) -> None:
     @app.cli.command("demo-data")
     def demo_data() -> None:
         """Create the demo stores and logins (idempotent) and print the logins."""
+        from flask import current_app
+
         from app.demo import DEMO_PASSWORD, load_demo
 
+        current_app.config["JOBS_MODE"] = "inline"  # issue the demo batches now, in this process
         logins = load_demo()
         db.session.commit()
         click.echo(f"Demo logins (password {DEMO_PASSWORD}):")

@@ -153,6 +153,10 @@ def load_demo() -> list[tuple[str, str]]:
     _product(issuer, "台北門市限定蛋糕券", ProductKind.PICKUP, 680, redeem=(a001,), returns=(a001,))
     _product(issuer, "甜點招待券", ProductKind.GIFT, 80, redeem=(a001, a002))
     _product(child, "子商店餐券", ProductKind.PICKUP, 300)
+    from app.demo_tickets import load_demo_tickets
+
+    db.session.commit()
+    load_demo_tickets(issuer, partner)
     if db.session.scalar(select(NewsItem.id).limit(1)) is None:
         db.session.add(NewsItem(title="歡迎使用 ECTicket 發行管理平台",
                                 body="這是示範環境的公告。平台維護、服務通知與最新消息會顯示在訊息中心。",

@@ -100,7 +100,8 @@ def app(migrated_sqlite: Path, tmp_path: Path) -> Iterator[Flask]:
     path = tmp_path / "test.sqlite3"
     shutil.copyfile(migrated_sqlite, path)
     application = create_app(base_config(f"sqlite:///{path}")
-                             | {"UPLOAD_FOLDER": str(tmp_path / "uploads")})
+                             | {"UPLOAD_FOLDER": str(tmp_path / "uploads"),
+                                "ESCROW_SIMULATOR_STATE": str(tmp_path / "bank.json")})
     application.test_client_class = CsrfClient
     yield application
     with application.app_context():
