@@ -277,7 +277,7 @@ def ticket_json(ticket: Ticket, order: Order) -> dict[str, Any]:
     link = (f"{current_app.config['PUBLIC_BASE_URL']}/t/{order.link_token}"
             if electronic and order.link_token else None)
     return {"serial": ticket.serial, "code": ticket.code, "link": link,
-            "pickup_code": order.pickup_code, "status": ticket.status.value,
+            "pickup_code": order.pickup_code, "status": ticket.current_status.value,
             "order_no": order.order_no, "merchant_order_no": order.merchant_order_no,
             "face_value": ticket.face_value, "product_id": ticket.product_id,
             "valid_from": iso(ticket.valid_from), "expires_on": iso(ticket.expires_on)}

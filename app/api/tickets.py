@@ -204,7 +204,7 @@ def ticket_json(ticket: Ticket, viewer: Store | None = None) -> dict[str, Any]:
     return {
         "serial": ticket.serial,
         "code": ticket.code if viewer is not None and ticket.store_id == viewer.id else None,
-        "status": ticket.status.value, "status_label": ticket.status.label,
+        "status": ticket.current_status.value, "status_label": ticket.current_status.label,
         "kind": ticket.kind.value, "face_value": ticket.face_value,
         "product": {"id": ticket.product_id, "name": ticket.product.name},
         "valid_from": iso(ticket.valid_from), "expires_on": iso(ticket.expires_on),

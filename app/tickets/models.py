@@ -114,5 +114,17 @@ class Ticket(StoreScoped, db.Model):
     product: Mapped[Product] = relationship()
 
     @property
+    def current_status(self) -> TicketStatus:
+        """The status as of now, which every screen and API shows: an unused ticket past its
+        end date is already expired, before the daily job writes it."""
+        from app.tickets import lifecycle
+
+        if self.status is not TicketStatus.UNUSED:
+            return self.status
+        facts = lifecycle.Facts(status=self.status, kind=self.kind.value,
+                                face_value=self.face_value, expires_on=self.expires_on)
+        return lifecycle.effective_status(facts, clock.now())
+
+    @property
     def status_label(self) -> str:
-        return self.status.label
+        return self.current_status.label

@@ -219,3 +219,15 @@ def test_a_partner_is_told_which_branch_and_clerk_of_the_issuer_redeemed(app, wo
         with pytest.raises(services.TicketRefused) as refused:
             services.redeem(account, partner, found)
         assert "台北門市" in refused.value.message and "clerkTPE" in refused.value.message
+
+
+def test_every_screen_shows_expiry_before_the_daily_job_writes_it(world):
+    store, owner, pickup, gift = world
+    [pickup_ticket] = issue(owner, store, pickup)
+    [gift_ticket] = issue(owner, store, gift)
+    clock.freeze(clock.day_end(pickup.escrow_end) + timedelta(seconds=1))
+    assert pickup_ticket.status is S.UNUSED  # not written yet
+    assert pickup_ticket.current_status is S.UNUSED_ESCROW_EXPIRED
+    assert pickup_ticket.status_label == "未使用且價金保管逾期"
+    clock.freeze(clock.day_end(gift.valid_until) + timedelta(seconds=1))
+    assert gift_ticket.current_status is S.EXPIRED and gift_ticket.status_label == "已失效"
