@@ -45,7 +45,8 @@ def init_app(app: Flask) -> None:
         found = account_for_token(header[len("Bearer "):].strip())
         if found is None:
             return None
-        db.session.commit()  # last_used_at
+        if db.session.dirty:  # last_used_at, at most once a minute (a commit expires everything)
+            db.session.commit()
         return found[0]
 
     @app.before_request
