@@ -10,15 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class Refusal:
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
-
+from app.refusal import Refusal  # noqa: F401  (re-exported for callers)
 
 BRANCH_DISABLED = Refusal("BranchDisabled", "您所屬的分店已停用，僅可查詢報表，無法進行票券操作")
 BRANCH_NOT_IN_REDEEM_LIST = Refusal("BranchNotInRedeemList", "您所屬的分店不在此商品的核銷分店名單內")

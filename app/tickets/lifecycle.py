@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from app import clock
+from app.refusal import Refusal  # noqa: F401  (re-exported for callers)
 from app.tickets.models import TicketStatus as S
 
 PICKUP, GIFT = "pickup", "gift"
@@ -38,15 +39,6 @@ class Action(enum.Enum):
         return {"redeem": "核銷", "cancel_redemption": "取消核銷", "return": "退貨",
                 "cancel_return": "取消退貨", "expire": "逾期", "send_to_bank": "送銀行",
                 "bank_acknowledged": "銀行完成", "finalise_without_bank": "結案"}[self.value]
-
-
-@dataclass(frozen=True)
-class Refusal:
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return self.message
 
 
 ALREADY_REDEEMED = Refusal("AlreadyRedeemed", "此票券已核銷")
