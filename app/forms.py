@@ -17,3 +17,16 @@ def _traditional_chinese(self, form):  # noqa: ANN001, ANN202
 
 
 FlaskForm.Meta.get_translations = _traditional_chinese  # type: ignore[method-assign]
+
+
+def place_field_errors(form: FlaskForm, err) -> bool:  # noqa: ANN001 - a DomainError
+    """Put a service's field messages (`err.fields`) under the form's fields; False when none
+    of them names a field of this form (the caller then shows `err.message` its own way)."""
+    placed = False
+    for name, message in err.fields.items():
+        field = form._fields.get(name)
+        if field is not None:
+            if message not in field.errors:
+                field.errors = [*field.errors, message]
+            placed = True
+    return placed

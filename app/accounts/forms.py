@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 from app.auth import rules
 from app.auth.permissions import Function, Level
 from app.errors import DomainError
+from app.forms import place_field_errors
 
 
 def _strip(value: str | None) -> str | None:
@@ -106,12 +107,5 @@ def grants_from(formdata: Mapping, functions: Iterable[Function]) -> dict[Functi
 
 def show_errors(form: FlaskForm, err: DomainError) -> None:
     """Put a service's field messages under the form's fields (or on the form if unnamed)."""
-    placed = False
-    for name, message in err.fields.items():
-        field = getattr(form, name, None)
-        if isinstance(field, Field):
-            if message not in field.errors:
-                field.errors = [*field.errors, message]  # type: ignore[assignment]
-            placed = True
-    if not placed:
+    if not place_field_errors(form, err):
         form.form_errors.append(err.message)

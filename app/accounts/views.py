@@ -20,6 +20,7 @@ from app.accounts.forms import (
     show_errors,
 )
 from app.auth import rules, services
+from app.auth.access import acting_account as _actor
 from app.auth.access import main_account_required, merchant_required, store_mode
 from app.auth.models import Account, AccountKind, ApiToken
 from app.auth.permissions import functions_for
@@ -42,8 +43,6 @@ def _sub_account_or_404(account_id: int, *, live: bool = True) -> Account:
     return account
 
 
-def _actor() -> Account:
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 def _matrix_context(account: Account | None = None) -> dict:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, g, jsonify, url_for
-from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.api import api_route, schema
 from app.api.payloads import iso, json_body
+from app.auth.access import acting_account as _actor
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
@@ -149,8 +149,6 @@ NEW_BATCH = {
 }
 
 
-def _actor():  # noqa: ANN202
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 def _invalid(field: str, message: str) -> InvalidInput:

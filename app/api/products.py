@@ -13,10 +13,10 @@ from datetime import date
 from typing import Any
 
 from flask import g, request, url_for
-from flask_login import current_user
 
 from app.api import api_route, schema
 from app.api.payloads import PAGE_QUERY, json_body, page_schema, paginate, timestamp_schema
+from app.auth.access import acting_account as _actor
 from app.auth.permissions import Function, Level
 from app.daterange import parse_range
 from app.db import db
@@ -177,8 +177,6 @@ def _filter() -> ProductFilter:
                          start=start, end=end)
 
 
-def _actor():  # noqa: ANN202
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 @api_route("/products", summary="商品列表", query=LIST_QUERY,

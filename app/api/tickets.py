@@ -29,6 +29,7 @@ from app import ratelimit
 from app.api import api_route, schema
 from app.api.idempotency import idempotent
 from app.api.payloads import iso, json_body, timestamp_schema
+from app.auth.access import acting_account as _actor
 from app.auth.permissions import Function, Level
 from app.branches.models import Branch
 from app.db import db
@@ -135,8 +136,6 @@ _REFUSED = ("票券狀態或時間不允許（error.code 為原因，例如 Alre
 _RATE_LIMITED = ("查詢錯誤的核銷代碼次數過多（rate_limited）；請於 Retry-After 秒後再試", _ERROR)
 
 
-def _actor():  # noqa: ANN202
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 # Input -----------------------------------------------------------------------------------------

@@ -14,6 +14,11 @@ from app.auth.permissions import Function, Level
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def acting_account():  # noqa: ANN201 - the Account behind the current_user proxy
+    """The logged-in account itself (services take accounts, not the Flask-Login proxy)."""
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
 def store_mode() -> str | None:
     store = g.get("store")
     contract = store.current_contract if store is not None else None

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, request, url_for
-from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
 from app import history, spreadsheets
 from app.accounts.forms import show_errors
+from app.auth.access import acting_account as _actor
 from app.auth.access import requires
 from app.auth.models import Account, AccountKind
 from app.auth.permissions import Function, Level
@@ -38,8 +38,6 @@ STATUS_FILTERS = {"": "全部", rules.ENABLED: "啟用", rules.DISABLED: "停用
 BINDING_ACTIONS = ("branch_bound", "branch_rebound", "branch_unbound")
 
 
-def _actor() -> Account:
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 def _branch_or_404(branch_id: int) -> Branch:

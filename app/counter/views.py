@@ -23,8 +23,8 @@ from flask import Blueprint, abort, g, request
 from flask_login import current_user, login_required
 
 from app import clock
+from app.auth.access import acting_account as _actor
 from app.auth.access import may
-from app.auth.models import Account
 from app.auth.permissions import Level
 from app.counter import services
 from app.counter.forms import STALE_FORM, ActForm, LookupForm
@@ -50,8 +50,6 @@ class Outcome:
     message: str
 
 
-def _actor() -> Account:
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 SLUGS = {a.endpoint.split(".")[1]: slug for slug, a in ACTIONS.items()}

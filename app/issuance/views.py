@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import spreadsheets
+from app.auth.access import acting_account as _actor
 from app.auth.access import may, requires
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
@@ -50,8 +50,6 @@ STATUS_STYLES = {BatchStatus.PREVIEW: "secondary", BatchStatus.QUEUED: "secondar
                  BatchStatus.FAILED: "danger"}
 
 
-def _actor() -> Account:
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 def _methods() -> list[DeliveryMethod]:

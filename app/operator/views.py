@@ -18,6 +18,7 @@ from app.auth.access import operator_required
 from app.auth.models import Account
 from app.db import db
 from app.errors import InvalidInput
+from app.forms import place_field_errors
 from app.htmx import redirect_to, render
 from app.news.models import NewsItem
 from app.operator import services
@@ -33,13 +34,8 @@ RECENT_RUNS = 50
 
 
 def _show_errors(form: FlaskForm, err: InvalidInput) -> None:
-    """Put a service's field messages on the form; a message for no field becomes a flash."""
-    shown = False
-    for name, message in err.fields.items():
-        if name in form:
-            form[name].errors = [*form[name].errors, message]
-            shown = True
-    if not shown:
+    """A service's field messages under their fields; a message for no field becomes a flash."""
+    if not place_field_errors(form, err):
         flash(err.message, "danger")
 
 

@@ -9,11 +9,10 @@ right; the services check both again after locking the order.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, request, url_for
-from flask_login import current_user
 
 from app import clock, history, spreadsheets
+from app.auth.access import acting_account as _actor
 from app.auth.access import may, requires
-from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.daterange import parse_range
 from app.db import db
@@ -35,8 +34,6 @@ XLSX_HEADERS = ["ECT訂單編號", "廠商訂單編號", "匯入單號", "出券
                 "購買人手機", "購買人 Email", "張數", "金額", "發行時間"]
 
 
-def _actor() -> Account:
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 def method_of(value: str) -> DeliveryMethod | None:

@@ -8,13 +8,12 @@ explicitly; a relation id that does not name the acting store is 404 on every ro
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, request, url_for
-from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import history, spreadsheets
+from app.auth.access import acting_account as _actor
 from app.auth.access import requires
-from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError
@@ -33,8 +32,6 @@ PARTNER_HEADERS = ["發行單位商店代號", "發行單位名稱", "關聯狀�
                    "近90天跨店核銷張數", "近90天跨店核銷面額"]
 
 
-def _actor() -> Account:
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 def _filters() -> tuple[str, str]:

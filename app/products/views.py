@@ -9,17 +9,18 @@ answers 404 until the parent switches into the child.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, request, url_for
-from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms import SelectChoice
 
 from app import clock, history, spreadsheets
+from app.auth.access import acting_account as _actor
 from app.auth.access import may, requires
 from app.auth.permissions import Function, Level
 from app.daterange import parse_range
 from app.db import db
 from app.errors import DomainError, InvalidInput
+from app.forms import place_field_errors
 from app.history import HistoryEntry
 from app.htmx import redirect_to, render
 from app.pagination import paginate
@@ -42,8 +43,6 @@ ALL_BRANCHES = "全部分店"
 NO_PARTNERS = "未開放"
 
 
-def _actor():  # noqa: ANN202
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 def _reads_children() -> bool:
@@ -58,12 +57,7 @@ def _stores_shown() -> dict[int, Store]:
 
 def _show_errors(form: ProductForm, err: DomainError) -> None:
     """A service's field messages under their fields; any other message on the form."""
-    placed = False
-    for name, message in err.fields.items():
-        if name in form:
-            form[name].errors = [*form[name].errors, message]
-            placed = True
-    if not placed:
+    if not place_field_errors(form, err):
         form.form_errors.append(err.message)
 
 

@@ -11,6 +11,7 @@ from wtforms import BooleanField, Field, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
 from app.errors import DomainError
+from app.forms import place_field_errors
 from app.settings import rules
 from app.settings.services import TicketPageFields
 
@@ -64,9 +65,4 @@ class TicketPageForm(FlaskForm):
 
 def show_errors(form: FlaskForm, err: DomainError) -> bool:
     """Put a service's field messages on the form; False when no field took one."""
-    shown = False
-    for name, message in err.fields.items():
-        if name in form:
-            form[name].errors = [*form[name].errors, message]
-            shown = True
-    return shown
+    return place_field_errors(form, err)

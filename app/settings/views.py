@@ -7,11 +7,10 @@ section's form on its own page. The history page lists every change of the two s
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, request, url_for
-from flask_login import current_user
 
 from app import history
+from app.auth.access import acting_account as _actor
 from app.auth.access import requires
-from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError
@@ -26,8 +25,6 @@ bp = Blueprint("settings", __name__, url_prefix="/settings")
 HISTORY_SHOWN = 200
 
 
-def _actor() -> Account:
-    return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
 def _common(settings: StoreSettings) -> dict:
