@@ -57,10 +57,14 @@ def _import_models() -> None:
     from app.notifications import models as _notifications  # noqa: F401
     from app.orders import models as _orders  # noqa: F401
     from app.partners import models as _partners  # noqa: F401
+    from app.printing import models as _printing  # noqa: F401
     from app.products import models as _products  # noqa: F401
+    from app.reports import models as _reports  # noqa: F401
+    from app.return_applications import models as _return_applications  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.stores import models as _stores  # noqa: F401
     from app.tickets import models as _tickets  # noqa: F401
+    from app.transfers import models as _transfers  # noqa: F401
     from app.uploads import models as _uploads  # noqa: F401
 
 
@@ -79,6 +83,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.partners.admin_views import bp as partners_admin_bp
     from app.partners.views import bp as partners_bp
     from app.products.views import bp as products_bp
+    from app.reports.export_views import bp as exports_bp
+    from app.reports.views import bp as reports_bp
     from app.settings.views import bp as settings_bp
     from app.sms.views import bp as sms_bp
     from app.tickets.views import bp as tickets_bp
@@ -88,5 +94,5 @@ def _register_blueprints(app: Flask) -> None:
     for bp in (auth_bp, home_bp, vendor_bp, accounts_bp, operator_bp, api_bp, uploads_bp,
                settings_bp, partners_bp, partners_admin_bp, branches_bp, products_bp,
                issuance_bp, notifications_bp, orders_bp, sms_bp, counter_bp, escrow_bp,
-               tickets_bp):
+               tickets_bp, exports_bp, reports_bp):
         app.register_blueprint(bp)

@@ -38,6 +38,12 @@ SCHEDULE: list[Recurring] = [
         "每日 00:05 將逾期票券改為價金保管逾期／已失效",
     ),
     Recurring(
+        "prune_exports",
+        "45 4 * * *",
+        "app.reports.export:prune",
+        "每日 04:45 刪除 7 天以前的報表匯出檔案",
+    ),
+    Recurring(
         "escrow_sync",
         "0 1 * * *",
         "app.escrow.jobs:nightly_sync",

@@ -50,3 +50,5 @@ class Batch(StoreScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # Platform print (綠界列印): when the operator marked the batch's print run done.
+    printed_at: Mapped[datetime | None]

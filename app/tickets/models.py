@@ -108,6 +108,7 @@ class Ticket(StoreScoped, db.Model):
     # Set while the ticket is given to someone else (轉贈), cleared when the transfer is
     # cancelled; a transferred ticket's purchaser can no longer be changed.
     transferred_at: Mapped[datetime | None]
+    transfer_id: Mapped[int | None] = mapped_column(ForeignKey("transfers.id"))  # while given away
     printed_at: Mapped[datetime | None]  # first print (paper) or kiosk print (convenience store)
     print_count: Mapped[int] = mapped_column(default=0)
 
