@@ -226,6 +226,11 @@ def return_ticket(actor: Account, store: Store, ticket: Ticket, *, reason: str,
         "return_fee": move.fee, "return_reason": reason, "status_changed_at": at,
     }, reason + (f"（退貨手續費 NT${move.fee:,}）" if move.fee else ""),
         lambda f: lifecycle.return_ticket(f, at, fee))
+    from app.return_applications.services import mark_returned
+    from app.transfers.services import take_back_for_return
+
+    take_back_for_return(ticket)  # 退貨同步取消轉贈
+    mark_returned(ticket, actor.id)
     return Done(ticket, MESSAGES["returned"])
 
 

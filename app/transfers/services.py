@@ -1,0 +1,249 @@
+"""Transfer (轉贈) use cases: give, cancel, and take a ticket back when it is returned.
+
+A transfer moves some unused electronic pickup vouchers of one order to a recipient: the
+tickets' holder becomes the recipient and `Ticket.transfer_id` points at the transfer while it
+lasts. The change is a compare-and-set on those tickets (`… WHERE transfer_id IS NULL AND status
+IN unused`), so two tabs of the same wallet cannot give the same ticket twice. Services flush;
+the caller commits; notices are queued (sent after the commit).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from app import clock, history
+from app.auth.models import Account
+from app.db import db
+from app.errors import DomainError, Forbidden, InvalidInput, NotFound
+from app.notifications.services import queue_email, queue_sms
+from app.orders.models import Order
+from app.orders.services import clean_purchaser
+from app.products.models import ProductKind
+from app.settings.services import sms_active
+from app.stores.models import DeliveryMethod, DeliveryType, Store
+from app.tickets.codes import new_link_token
+from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket
+from app.transfers.models import Transfer, TransferItem, TransferItemState, TransferStatus
+
+NOTHING_CHOSEN = "請選擇要轉贈的票券"
+NOT_TRANSFERABLE = "只有未使用的電子提貨券可以轉贈"
+ALREADY_GIVEN = "票券已轉贈或狀態已變更，請重新整理頁面"
+TO_SELF = "不可轉贈給自己"
+ALREADY_CANCELLED = "此轉贈已取消"
+TRANSFER_NOT_FOUND = "查無此轉贈紀錄"
+REASON_REQUIRED = "請輸入取消轉贈原因"
+NO_RIGHT = "您沒有取消轉贈的權限"
+
+TRANSFER_NOTICE = "transfer_notice"
+TRANSFER_CANCELLED = "transfer_cancelled"
+
+UNUSED = STATUS_GROUPS[StatusGroup.UNUSED]
+
+history.ACTION_LABELS.update({
+    "transferred": "轉贈", "transfer_cancelled": "取消轉贈",
+    "transfer_cancelled_by_return": "退貨同步取消轉贈", "transfer_created": "轉贈",
+})
+history.FIELD_LABELS.update({
+    "holder_name": "持有人姓名", "holder_mobile": "持有人手機", "holder_email": "持有人 Email",
+})
+
+
+def transferable(ticket: Ticket, order: Order) -> bool:
+    """Whether the purchaser's wallet offers this ticket for transfer."""
+    method = DeliveryMethod(order.delivery_method)
+    return (method.delivery_type is DeliveryType.ELECTRONIC and ticket.kind is ProductKind.PICKUP
+            and ticket.transfer_id is None and ticket.current_status in UNUSED)
+
+
+def new_transfer_no() -> str:
+    """轉贈編號: TR, the Taipei date and 8 random digits."""
+    return f"TR{clock.business_day():%Y%m%d}{secrets.randbelow(10**8):08d}"
+
+
+def _holder(name: str, mobile: str, email: str) -> dict[str, str]:
+    return {"holder_name": name, "holder_mobile": mobile, "holder_email": email}
+
+
+def give(order: Order, ticket_ids: Sequence[int], *, name: str | None, mobile: str | None,
+         email: str | None) -> Transfer:
+    """The purchaser (holding the order's link) gives some of its tickets to a recipient."""
+    ids = sorted({int(i) for i in ticket_ids})
+    if not ids:
+        raise InvalidInput(NOTHING_CHOSEN, fields={"tickets": NOTHING_CHOSEN})
+    recipient = clean_purchaser("electronic", name=name, mobile=mobile, email=email)
+    if ((recipient.mobile and recipient.mobile == order.purchaser_mobile)
+            or (recipient.email and recipient.email.casefold() == order.purchaser_email.casefold())):
+        raise InvalidInput(TO_SELF, fields={"mobile": TO_SELF})
+    tickets = list(db.session.scalars(
+        select(Ticket).where(Ticket.id.in_(ids), Ticket.order_id == order.id)
+        .order_by(Ticket.id).with_for_update()
+        .execution_options(unscoped=True, populate_existing=True)))
+    if len(tickets) != len(ids):
+        raise NotFound(NOT_TRANSFERABLE)  # someone else's ticket id: same answer as unknown
+    if not all(transferable(t, order) for t in tickets):
+        raise DomainError(NOT_TRANSFERABLE, code="not_transferable")
+    now = clock.now()
+    transfer = Transfer(
+        store_id=order.store_id, transfer_no=new_transfer_no(), order_id=order.id,
+        giver_name=order.purchaser_name, giver_mobile=order.purchaser_mobile,
+        giver_email=order.purchaser_email, recipient_name=recipient.name,
+        recipient_mobile=recipient.mobile, recipient_email=recipient.email,
+        link_token=new_link_token(), ticket_count=len(tickets), created_at=now)
+    db.session.add(transfer)
+    db.session.flush()
+    changed = db.session.execute(
+        update(Ticket)
+        .where(Ticket.id.in_(ids), Ticket.transfer_id.is_(None), Ticket.status.in_(UNUSED))
+        .values(transfer_id=transfer.id, transferred_at=now,
+                **_holder(recipient.name, recipient.mobile, recipient.email))
+        .execution_options(unscoped=True, synchronize_session=False)).rowcount
+    if changed != len(ids):
+        raise DomainError(ALREADY_GIVEN, code="stale")  # the caller rolls back
+    for t in tickets:
+        db.session.add(TransferItem(store_id=t.store_id, transfer_id=transfer.id, ticket_id=t.id))
+        history.record(t, "transferred", reason=f"轉贈 {transfer.transfer_no} 給 {recipient.name}",
+                       changes=history.diff(_holder(t.holder_name, t.holder_mobile, t.holder_email),
+                                            _holder(recipient.name, recipient.mobile,
+                                                    recipient.email)))
+    history.record(transfer, "transfer_created", reason=f"{len(tickets)} 張")
+    db.session.flush()
+    for t in tickets:
+        db.session.refresh(t)
+    notify_recipient(transfer)
+    return transfer
+
+
+def transfer_url(transfer: Transfer) -> str:
+    return f"{current_app.config['PUBLIC_BASE_URL']}/t/{transfer.link_token}"
+
+
+def notify_recipient(transfer: Transfer, *, resend: bool = False) -> list[str]:
+    """Queue the recipient's link by e-mail (and SMS when the store's SMS is on); the channels."""
+    store = db.session.get(Store, transfer.store_id)
+    url = transfer_url(transfer)
+    head = "補發" if resend else ""
+    channels = []
+    if transfer.recipient_email:
+        body = (f"{transfer.recipient_name} 您好：\n\n{transfer.giver_name or '您的朋友'} 轉贈給您 "
+                f"{store.name} 的電子票券 {transfer.ticket_count} 張（轉贈編號 {transfer.transfer_no}）。\n"
+                f"請開啟以下連結查看票券與核銷代碼：\n{url}\n\n此信件由系統自動發送，請勿直接回覆。")
+        queue_email(store.id, transfer.recipient_email, f"【{store.name}】電子票券轉贈{head}通知", body,
+                    kind=TRANSFER_NOTICE, order_id=transfer.order_id)
+        channels.append("Email")
+    if transfer.recipient_mobile and sms_active(store):
+        giver = transfer.giver_name or "您的朋友"
+        queue_sms(store.id, transfer.recipient_mobile,
+                  f"【{store.name}】{giver}轉贈您電子票券{transfer.ticket_count}張：{url}",
+                  kind=TRANSFER_NOTICE, order_id=transfer.order_id)
+        channels.append("簡訊")
+    return channels
+
+
+def _back_to_purchaser(ticket: Ticket, order: Order, transfer: Transfer, action: str,
+                       reason: str) -> None:
+    before = _holder(ticket.holder_name, ticket.holder_mobile, ticket.holder_email)
+    after = _holder(order.purchaser_name, order.purchaser_mobile, order.purchaser_email)
+    db.session.execute(
+        update(Ticket).where(Ticket.id == ticket.id, Ticket.transfer_id == transfer.id)
+        .values(transfer_id=None, transferred_at=None, **after)
+        .execution_options(unscoped=True, synchronize_session=False))
+    history.record(ticket, action, store_id=ticket.store_id, changes=history.diff(before, after),
+                   reason=reason)
+
+
+def _lock_transfer(transfer_id: int, store_id: int | None = None) -> Transfer | None:
+    stmt = select(Transfer).where(Transfer.id == transfer_id)
+    if store_id is not None:
+        stmt = stmt.where(Transfer.store_id == store_id)
+    return db.session.scalar(stmt.with_for_update()
+                             .execution_options(unscoped=True, populate_existing=True))
+
+
+def cancel(actor: Account, store: Store, transfer_id: int, *, reason: str) -> Transfer:
+    """取消轉贈 by the issuer: every still-unused ticket goes back to the purchaser, the
+    recipient's link stops working; a ticket the recipient already used stays as it is."""
+    from app.auth.access import may
+    from app.auth.permissions import Function, Level
+
+    if not may(Function.TRANSFER_RECORDS, Level.MODIFY):
+        raise Forbidden(NO_RIGHT)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput(REASON_REQUIRED, fields={"reason": REASON_REQUIRED})
+    transfer = _lock_transfer(transfer_id, store.id)
+    if transfer is None:
+        raise NotFound(TRANSFER_NOT_FOUND)
+    if transfer.status is not TransferStatus.ACTIVE:
+        raise DomainError(ALREADY_CANCELLED, code="already_cancelled")
+    order = db.session.get(Order, transfer.order_id)
+    now = clock.now()
+    given = [i for i in transfer.items if i.state is TransferItemState.GIVEN]
+    tickets = {t.id: t for t in db.session.scalars(
+        select(Ticket).where(Ticket.id.in_([i.ticket_id for i in given])).with_for_update()
+        .execution_options(unscoped=True, populate_existing=True))}
+    back = 0
+    for item in given:
+        ticket = tickets[item.ticket_id]
+        item.ended_at = now
+        if ticket.current_status in UNUSED:
+            item.state = TransferItemState.CANCELLED
+            _back_to_purchaser(ticket, order, transfer, "transfer_cancelled",
+                               f"取消轉贈 {transfer.transfer_no}：{reason}")
+            back += 1
+        else:
+            item.state = TransferItemState.KEPT
+    transfer.status = TransferStatus.CANCELLED
+    transfer.cancelled_at = now
+    transfer.cancelled_by_id = actor.id
+    transfer.cancel_reason = reason
+    history.record(transfer, "transfer_cancelled", reason=f"{reason}（{back} 張回到購買人）",
+                   from_status=TransferStatus.ACTIVE.value, to_status=TransferStatus.CANCELLED.value)
+    db.session.flush()
+    _tell_cancelled(store, transfer, back)
+    return transfer
+
+
+def _tell_cancelled(store: Store, transfer: Transfer, back: int) -> None:
+    if transfer.recipient_email:
+        queue_email(store.id, transfer.recipient_email, f"【{store.name}】電子票券轉贈已取消",
+                    f"{transfer.recipient_name} 您好：\n\n{store.name} 已取消轉贈 {transfer.transfer_no}，"
+                    f"原轉贈連結已失效。如有疑問，請與 {store.name} 聯繫。"
+                    "\n\n此信件由系統自動發送，請勿直接回覆。",
+                    kind=TRANSFER_CANCELLED, order_id=transfer.order_id)
+    if transfer.giver_email and back:
+        queue_email(store.id, transfer.giver_email, f"【{store.name}】電子票券轉贈已取消",
+                    f"{transfer.giver_name} 您好：\n\n{store.name} 已取消轉贈 {transfer.transfer_no}，"
+                    f"{back} 張未使用的票券已回到您的電子票夾。\n\n此信件由系統自動發送，請勿直接回覆。",
+                    kind=TRANSFER_CANCELLED, order_id=transfer.order_id)
+
+
+def take_back_for_return(ticket: Ticket) -> None:
+    """退貨同步取消轉贈: a returned ticket leaves its transfer and goes back to the purchaser
+    (whose card is refunded); the transfer ends when nothing of it is left with the recipient.
+    Called by the return service in its transaction, after its compare-and-set."""
+    if ticket.transfer_id is None:
+        return
+    transfer = _lock_transfer(ticket.transfer_id)
+    if transfer is None:
+        return
+    item = next((i for i in transfer.items
+                 if i.ticket_id == ticket.id and i.state is TransferItemState.GIVEN), None)
+    if item is None:
+        return
+    now = clock.now()
+    item.state = TransferItemState.RETURNED
+    item.ended_at = now
+    order = db.session.get(Order, transfer.order_id)
+    _back_to_purchaser(ticket, order, transfer, "transfer_cancelled_by_return",
+                       f"退貨同步取消轉贈 {transfer.transfer_no}")
+    if all(i.state is not TransferItemState.GIVEN for i in transfer.items):
+        transfer.status = TransferStatus.CANCELLED
+        transfer.cancelled_at = now
+        transfer.cancel_reason = "退貨同步取消轉贈"
+    history.record(transfer, "transfer_cancelled_by_return", reason=f"票券 {ticket.serial} 退貨")
+    db.session.flush()
+    db.session.refresh(ticket)
