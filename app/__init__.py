@@ -37,6 +37,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     _import_models()
     _register_blueprints(app)
+    from app.wallet.logredact import install as redact_link_tokens_in_logs
+
+    redact_link_tokens_in_logs(app)
 
     from app import cli
 
@@ -82,17 +85,24 @@ def _register_blueprints(app: Flask) -> None:
     from app.orders.views import bp as orders_bp
     from app.partners.admin_views import bp as partners_admin_bp
     from app.partners.views import bp as partners_bp
+    from app.printing.kiosk_views import bp as cvs_bp
+    from app.printing.operator_views import bp as platform_print_bp
+    from app.printing.views import bp as printing_bp
     from app.products.views import bp as products_bp
     from app.reports.export_views import bp as exports_bp
     from app.reports.views import bp as reports_bp
+    from app.return_applications.views import bp as return_applications_bp
     from app.settings.views import bp as settings_bp
     from app.sms.views import bp as sms_bp
     from app.tickets.views import bp as tickets_bp
+    from app.transfers.views import bp as transfers_bp
     from app.uploads.views import bp as uploads_bp
     from app.vendor.views import bp as vendor_bp
+    from app.wallet.views import bp as wallet_bp
 
     for bp in (auth_bp, home_bp, vendor_bp, accounts_bp, operator_bp, api_bp, uploads_bp,
                settings_bp, partners_bp, partners_admin_bp, branches_bp, products_bp,
                issuance_bp, notifications_bp, orders_bp, sms_bp, counter_bp, escrow_bp,
-               tickets_bp, exports_bp, reports_bp):
+               tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,
+               return_applications_bp, printing_bp, platform_print_bp, cvs_bp):
         app.register_blueprint(bp)

@@ -1,4 +1,4 @@
-"""Command-line entry points: `flask --app app demo-data | jobs ... | api-token ...`."""
+"""Command-line entry points: `flask --app app demo-data [--tickets N] | jobs ... | api-token ...`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from app.db import db
 
 def init_app(app: Flask) -> None:
     @app.cli.command("demo-data")
-    def demo_data() -> None:
+    @click.option("--tickets", type=click.IntRange(min=1), default=None, metavar="N",
+                  help="Then bulk-load N tickets with a realistic spread, for the benchmarks "
+                       "(app/loadgen.py; once per database).")
+    @click.option("--seed", type=int, default=None, help="Seed of the bulk load's spread.")
+    def demo_data(tickets: int | None, seed: int | None) -> None:
         """Create the demo stores and logins (idempotent) and print the logins."""
         from flask import current_app
 
@@ -23,6 +27,15 @@ def init_app(app: Flask) -> None:
         click.echo(f"Demo logins (password {DEMO_PASSWORD}):")
         for username, what in logins:
             click.echo(f"  {username:<12} {what}")
+        if tickets:
+            from app.loadgen import AlreadyLoaded, describe, load_tickets
+
+            try:
+                summary = load_tickets(tickets, seed=seed, echo=click.echo)
+            except AlreadyLoaded as err:
+                raise click.ClickException(str(err)) from None
+            for line in describe(summary):
+                click.echo(line)
 
     jobs_group = click.Group("jobs", help="Recurring and background jobs.")
     app.cli.add_command(jobs_group)

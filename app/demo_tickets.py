@@ -100,8 +100,9 @@ def load_demo_tickets(issuer: Store, partner: Store) -> None:
         old_tickets = _issue(owner, issuer, "DEMO-E2", old_pickup, [("DEMO0003", 3, *buyer)])
         [old_gift_ticket] = _issue(owner, issuer, "DEMO-G1", old_gift, [("DEMO0004", 1, *buyer)])
         gift_tickets = _issue(owner, issuer, "DEMO-G2", dessert, [("DEMO0005", 2, *buyer)])
-        _issue(owner, issuer, "DEMO-P1", coffee, [("DEMO0006", 3, "紙本購買人", "", "")],
-               method=DeliveryMethod.MERCHANT_PRINT)
+        paper = _issue(owner, issuer, "DEMO-P1", coffee, [("DEMO0006", 3, "紙本購買人", "", "")],
+                       method=DeliveryMethod.MERCHANT_PRINT)
+        _paper_and_kiosk(owner, issuer, coffee, paper, buyer)
 
         # the day after: redemptions and returns that the bank will finalise (or reject)
         clock.freeze(_at(d + timedelta(days=1), 10))
@@ -147,4 +148,44 @@ def load_demo_tickets(issuer: Store, partner: Store) -> None:
     _as(partner_owner, partner)
     tickets.redeem(partner_owner, partner, coffee_tickets[7])
     set_actor(None)
+    db.session.commit()
+    _wallet_activity(owner, issuer, coffee)
+
+
+def _wallet_activity(owner: Account, issuer: Store, coffee: Product) -> None:
+    """What consumers did in their wallets today: one active transfer (轉贈) and one pending
+    return application (申請退貨), through the services, so 7-3 K and the applications list
+    have rows."""
+    from app.orders.models import Order
+    from app.return_applications import services as return_applications
+    from app.transfers import services as transfers
+
+    _as(owner, issuer)
+    issued = _issue(owner, issuer, "DEMO-E3", coffee, [
+        ("DEMO0007", 3, "示範購買人", "0912345678", "buyer@example.com"),
+        ("DEMO0008", 1, "林美玲", "0933555777", "lin@example.com")])
+    orders = {o.merchant_order_no: o for o in db.session.scalars(
+        select(Order).where(Order.id.in_({t.order_id for t in issued})))}
+    giver, applicant = orders["DEMO0007"], orders["DEMO0008"]
+    set_actor(Actor(None, "消費者（電子票夾）", None, None, "127.0.0.1"))
+    transfers.give(giver, [t.id for t in issued if t.order_id == giver.id][:2], name="陳小華",
+                   mobile="0922333444", email="friend@example.com")
+    return_applications.apply(issuer, applicant, [t for t in issued if t.order_id == applicant.id],
+                              reason="活動改期無法前往，申請退貨", name=applicant.purchaser_name,
+                              mobile=applicant.purchaser_mobile, email=applicant.purchaser_email)
+    set_actor(None)
+    db.session.commit()
+
+
+def _paper_and_kiosk(owner: Account, issuer: Store, coffee: Product, paper: list[Ticket],
+                     buyer: tuple[str, str, str]) -> None:
+    """Paper and convenience-store tickets for 紙本票券列印: one merchant-print ticket printed
+    once, a platform-print (綠界列印) batch waiting for the operator, and an ibon order whose
+    pickup code opens the kiosk page /cvs/<code>."""
+    from app.printing import services as printing
+
+    _issue(owner, issuer, "DEMO-P2", coffee, [("DEMO0106", 4, "綠界列印購買人", "", "")],
+           method=DeliveryMethod.PLATFORM_PRINT)
+    _issue(owner, issuer, "DEMO-C1", coffee, [("DEMO0107", 2, *buyer)], method=DeliveryMethod.IBON)
+    printing.print_tickets(owner, issuer, [paper[0].id])
     db.session.commit()

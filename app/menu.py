@@ -62,6 +62,7 @@ MERCHANT_MENU: tuple[Section, ...] = (
         Entry("票券核銷", "counter.redeem", Function.REDEEM, mode=R),
         Entry("取消核銷", "counter.cancel_redemption", Function.CANCEL_REDEMPTION, mode=R),
         Entry("票券退貨", "counter.return_ticket", Function.RETURN, mode=R),
+        Entry("電子票券退貨申請", "return_applications.index", Function.RETURN, mode=R),
         Entry("取消退貨", "counter.cancel_return", Function.CANCEL_RETURN, mode=R),
         Entry("流通報表", "reports.circulation", Function.REPORT_CIRCULATION, mode=R),
         Entry("票券報表", "reports.tickets", Function.REPORT_TICKETS, mode=R),
@@ -88,6 +89,7 @@ OPERATOR_MENU: tuple[Section, ...] = (
         Entry("訊息寄件匣", "notifications.outbox"),
         Entry("價金保管同步", "escrow.runs"),
         Entry("排程作業", "operator.scheduled_runs"),
+        Entry("平台列印作業", "platform_print.index"),
     )),
 )
 

@@ -49,6 +49,12 @@ SCHEDULE: list[Recurring] = [
         "app.escrow.jobs:nightly_sync",
         "每日 01:00 同步價金保管銀行（核銷、退貨、存入）",
     ),
+    Recurring(
+        "multi_print_reminder",
+        "0 21 * * *",
+        "app.printing.jobs:send_multi_print_reminders",
+        "每日 21:00 寄送票券多次列印提醒（前一日 21:00 至當日 21:00 列印超過一次的票券）給帳務聯絡人",
+    ),
 ]
 
 

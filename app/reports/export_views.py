@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import Blueprint, Response, abort, send_file, url_for
+from flask import Blueprint, Response, abort, render_template, send_file, url_for
 from sqlalchemy import select
 
 from app.auth.access import acting_account, merchant_required
@@ -61,8 +61,9 @@ def show(export_id: int) -> str:
 @merchant_required
 def progress(export_id: int) -> str:
     job = _mine(export_id)
-    return render("reports/exports/_progress.html", job=job, Status=ExportStatus,
-                  live=job.status in (ExportStatus.QUEUED, ExportStatus.RUNNING))
+    # a partial without blocks: rendered whole (htmx.render would look for its content block)
+    return render_template("reports/exports/_progress.html", job=job, Status=ExportStatus,
+                           live=job.status in (ExportStatus.QUEUED, ExportStatus.RUNNING))
 
 
 @bp.get("/<int:export_id>/download")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
@@ -74,6 +74,33 @@ class Ticket(StoreScoped, db.Model):
         Index("ix_tickets_batch_id", "batch_id"),
         Index("ix_tickets_redeemed_store_id_redeemed_at", "redeemed_store_id", "redeemed_at"),
         Index("ix_tickets_holder_mobile", "holder_mobile"),
+        # Reports and the home dashboard (issue 7), measured on 1M tickets: by redemption or
+        # return date per store (index-only for the dashboard's sums), per branch, by holder.
+        Index("ix_tickets_store_id_redeemed_at", "store_id", "redeemed_at",
+              postgresql_include=["status", "face_value", "redeemed_branch_id"],
+              postgresql_where=text("redeemed_at IS NOT NULL"),
+              sqlite_where=text("redeemed_at IS NOT NULL")),
+        Index("ix_tickets_store_id_returned_at", "store_id", "returned_at",
+              postgresql_include=["status", "face_value", "returned_branch_id"],
+              postgresql_where=text("returned_at IS NOT NULL"),
+              sqlite_where=text("returned_at IS NOT NULL")),
+        Index("ix_tickets_redeemed_branch_id_redeemed_at", "redeemed_branch_id", "redeemed_at",
+              postgresql_where=text("redeemed_branch_id IS NOT NULL"),
+              sqlite_where=text("redeemed_branch_id IS NOT NULL")),
+        Index("ix_tickets_returned_branch_id_returned_at", "returned_branch_id", "returned_at",
+              postgresql_where=text("returned_branch_id IS NOT NULL"),
+              sqlite_where=text("returned_branch_id IS NOT NULL")),
+        Index("ix_tickets_store_id_holder_name", "store_id", "holder_name"),
+        Index("ix_tickets_store_id_holder_email", "store_id", "holder_email"),
+        Index("ix_tickets_cross_store_redeemed_at", "redeemed_store_id", "redeemed_at",
+              postgresql_where=text("store_id <> redeemed_store_id"),
+              sqlite_where=text("store_id <> redeemed_store_id")),
+        Index("ix_tickets_unused_store_id_issued_at", "store_id", "issued_at",
+              postgresql_include=["status", "kind", "expires_on", "face_value"],
+              postgresql_where=text("status IN ('unused', 'unused_escrow_expired')"),
+              sqlite_where=text("status IN ('unused', 'unused_escrow_expired')")),
+        Index("ix_tickets_store_id_product_id_status", "store_id", "product_id", "status",
+              postgresql_include=["face_value"]),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -200,6 +200,9 @@ def cancel_redemption(actor: Account, store: Store, ticket: Ticket, *, reason: s
         "redeemed_at": None, "redeemed_by_id": None, "redeemed_store_id": None,
         "redeemed_branch_id": None, "status_changed_at": at,
     }, reason.strip()[:500], lambda f: lifecycle.cancel_redemption(f, at))
+    from app.transfers.services import take_back_after_cancelled_redemption
+
+    take_back_after_cancelled_redemption(ticket)
     return Done(ticket, MESSAGES["redemption_cancelled"])
 
 

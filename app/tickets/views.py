@@ -24,10 +24,12 @@ from app.errors import InvalidInput, NotFound
 from app.htmx import redirect_to, render
 from app.issuance.models import Batch
 from app.orders.models import Order
+from app.return_applications import queries as application_queries
 from app.stores.models import DeliveryMethod, Store
 from app.tickets import services
 from app.tickets.codes import display_code
 from app.tickets.models import Ticket, TicketStatus
+from app.transfers import queries as transfer_queries
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
@@ -99,7 +101,8 @@ def _render_detail(ticket: Ticket, form: NoteForm, status: int = 200):  # noqa: 
         redeemed_text=services.performed_by_text(ticket, redeemed=True),
         returned_text=services.performed_by_text(ticket, redeemed=False),
         method_label=method_label, actions=_counter_actions(ticket),
-        may_note=may(Function.REPORT_TICKETS)), status
+        may_note=may(Function.REPORT_TICKETS), transfers=transfer_queries.of_ticket(ticket),
+        return_application=application_queries.pending_for(ticket)), status
 
 
 @bp.get("/<serial>")

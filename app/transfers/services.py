@@ -2,8 +2,10 @@
 
 A transfer moves some unused electronic pickup vouchers of one order to a recipient: the
 tickets' holder becomes the recipient and `Ticket.transfer_id` points at the transfer while it
-lasts. The change is a compare-and-set on those tickets (`… WHERE transfer_id IS NULL AND status
-IN unused`), so two tabs of the same wallet cannot give the same ticket twice. Services flush;
+lasts. Every change of a ticket is a compare-and-set on the state it was read in (`… WHERE
+transfer_id IS NULL AND status IN unused` to give, `… WHERE transfer_id = :t AND status IN
+unused` to take back), after locking the rows, so two tabs of the same wallet cannot give a
+ticket twice and a cancel racing a redemption never hands a used ticket back. Services flush;
 the caller commits; notices are queued (sent after the commit).
 """
 
@@ -17,9 +19,10 @@ from sqlalchemy import select, update
 
 from app import clock, history
 from app.auth.models import Account
+from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
-from app.notifications.services import queue_email, queue_sms
+from app.notifications.services import KIND_LABELS, queue_email, queue_sms
 from app.orders.models import Order
 from app.orders.services import clean_purchaser
 from app.products.models import ProductKind
@@ -32,11 +35,15 @@ from app.transfers.models import Transfer, TransferItem, TransferItemState, Tran
 NOTHING_CHOSEN = "請選擇要轉贈的票券"
 NOT_TRANSFERABLE = "只有未使用的電子提貨券可以轉贈"
 ALREADY_GIVEN = "票券已轉贈或狀態已變更，請重新整理頁面"
+RETURN_APPLIED = "票券已申請退貨，無法轉贈"
 TO_SELF = "不可轉贈給自己"
+NO_CHANNEL = "商店未開啟簡訊通知，請填寫受贈人 Email，以便寄送票券連結"
 ALREADY_CANCELLED = "此轉贈已取消"
 TRANSFER_NOT_FOUND = "查無此轉贈紀錄"
 REASON_REQUIRED = "請輸入取消轉贈原因"
+REASON_TOO_LONG = "取消轉贈原因最多 500 字"
 NO_RIGHT = "您沒有取消轉贈的權限"
+CANCELLED_BY_RETURN = "退貨同步取消轉贈"
 
 TRANSFER_NOTICE = "transfer_notice"
 TRANSFER_CANCELLED = "transfer_cancelled"
@@ -45,16 +52,18 @@ UNUSED = STATUS_GROUPS[StatusGroup.UNUSED]
 
 history.ACTION_LABELS.update({
     "transferred": "轉贈", "transfer_cancelled": "取消轉贈",
-    "transfer_cancelled_by_return": "退貨同步取消轉贈", "transfer_created": "轉贈",
+    "transfer_cancelled_by_return": CANCELLED_BY_RETURN, "transfer_created": "轉贈",
 })
-history.FIELD_LABELS.update({
-    "holder_name": "持有人姓名", "holder_mobile": "持有人手機", "holder_email": "持有人 Email",
-})
+KIND_LABELS.update({TRANSFER_NOTICE: "轉贈通知", TRANSFER_CANCELLED: "取消轉贈通知"})
 
 
 def transferable(ticket: Ticket, order: Order) -> bool:
-    """Whether the purchaser's wallet offers this ticket for transfer."""
-    method = DeliveryMethod(order.delivery_method)
+    """Whether the purchaser's wallet offers this ticket for transfer (a ticket with a pending
+    return application is refused by `give` too: ask `return_applications.pending_ticket_ids`)."""
+    try:
+        method = DeliveryMethod(order.delivery_method)
+    except ValueError:
+        return False
     return (method.delivery_type is DeliveryType.ELECTRONIC and ticket.kind is ProductKind.PICKUP
             and ticket.transfer_id is None and ticket.current_status in UNUSED)
 
@@ -68,24 +77,45 @@ def _holder(name: str, mobile: str, email: str) -> dict[str, str]:
     return {"holder_name": name, "holder_mobile": mobile, "holder_email": email}
 
 
+def _recipient(store: Store, *, name: str | None, mobile: str | None, email: str | None):  # noqa: ANN202
+    """The recipient, normalised like a purchaser; the messages speak of 受贈人."""
+    try:
+        recipient = clean_purchaser("electronic", name=name, mobile=mobile, email=email)
+    except InvalidInput as err:
+        raise InvalidInput(err.message.replace("購買人", "受贈人"),
+                           fields={k: v.replace("購買人", "受贈人") for k, v in err.fields.items()}
+                           ) from None
+    if not recipient.email and not sms_active(store):
+        raise InvalidInput(NO_CHANNEL, fields={"email": NO_CHANNEL})
+    return recipient
+
+
 def give(order: Order, ticket_ids: Sequence[int], *, name: str | None, mobile: str | None,
          email: str | None) -> Transfer:
     """The purchaser (holding the order's link) gives some of its tickets to a recipient."""
+    from app.return_applications.services import pending_ticket_ids
+
     ids = sorted({int(i) for i in ticket_ids})
     if not ids:
         raise InvalidInput(NOTHING_CHOSEN, fields={"tickets": NOTHING_CHOSEN})
-    recipient = clean_purchaser("electronic", name=name, mobile=mobile, email=email)
-    if ((recipient.mobile and recipient.mobile == order.purchaser_mobile)
-            or (recipient.email and recipient.email.casefold() == order.purchaser_email.casefold())):
+    store = db.session.get(Store, order.store_id)
+    recipient = _recipient(store, name=name, mobile=mobile, email=email)
+    if recipient.mobile and recipient.mobile == order.purchaser_mobile:
         raise InvalidInput(TO_SELF, fields={"mobile": TO_SELF})
+    if recipient.email and recipient.email.casefold() == order.purchaser_email.casefold():
+        raise InvalidInput(TO_SELF, fields={"email": TO_SELF})
     tickets = list(db.session.scalars(
         select(Ticket).where(Ticket.id.in_(ids), Ticket.order_id == order.id)
         .order_by(Ticket.id).with_for_update()
         .execution_options(unscoped=True, populate_existing=True)))
     if len(tickets) != len(ids):
         raise NotFound(NOT_TRANSFERABLE)  # someone else's ticket id: same answer as unknown
+    if any(t.transfer_id is not None for t in tickets):
+        raise DomainError(ALREADY_GIVEN, code="already_given")
     if not all(transferable(t, order) for t in tickets):
         raise DomainError(NOT_TRANSFERABLE, code="not_transferable")
+    if pending_ticket_ids(ids):
+        raise DomainError(RETURN_APPLIED, code="return_applied")
     now = clock.now()
     transfer = Transfer(
         store_id=order.store_id, transfer_no=new_transfer_no(), order_id=order.id,
@@ -109,7 +139,8 @@ def give(order: Order, ticket_ids: Sequence[int], *, name: str | None, mobile: s
                        changes=history.diff(_holder(t.holder_name, t.holder_mobile, t.holder_email),
                                             _holder(recipient.name, recipient.mobile,
                                                     recipient.email)))
-    history.record(transfer, "transfer_created", reason=f"{len(tickets)} 張")
+    history.record(transfer, "transfer_created",
+                   reason=f"{transfer.giver_name} 轉贈 {len(tickets)} 張給 {recipient.name}")
     db.session.flush()
     for t in tickets:
         db.session.refresh(t)
@@ -143,18 +174,6 @@ def notify_recipient(transfer: Transfer, *, resend: bool = False) -> list[str]:
     return channels
 
 
-def _back_to_purchaser(ticket: Ticket, order: Order, transfer: Transfer, action: str,
-                       reason: str) -> None:
-    before = _holder(ticket.holder_name, ticket.holder_mobile, ticket.holder_email)
-    after = _holder(order.purchaser_name, order.purchaser_mobile, order.purchaser_email)
-    db.session.execute(
-        update(Ticket).where(Ticket.id == ticket.id, Ticket.transfer_id == transfer.id)
-        .values(transfer_id=None, transferred_at=None, **after)
-        .execution_options(unscoped=True, synchronize_session=False))
-    history.record(ticket, action, store_id=ticket.store_id, changes=history.diff(before, after),
-                   reason=reason)
-
-
 def _lock_transfer(transfer_id: int, store_id: int | None = None) -> Transfer | None:
     stmt = select(Transfer).where(Transfer.id == transfer_id)
     if store_id is not None:
@@ -163,25 +182,63 @@ def _lock_transfer(transfer_id: int, store_id: int | None = None) -> Transfer | 
                              .execution_options(unscoped=True, populate_existing=True))
 
 
-def cancel(actor: Account, store: Store, transfer_id: int, *, reason: str) -> Transfer:
-    """取消轉贈 by the issuer: every still-unused ticket goes back to the purchaser, the
-    recipient's link stops working; a ticket the recipient already used stays as it is."""
-    from app.auth.access import may
-    from app.auth.permissions import Function, Level
+def _items(transfer: Transfer) -> list[TransferItem]:
+    """The transfer's items, locked and freshly read (never a stale loaded collection)."""
+    return list(db.session.scalars(
+        select(TransferItem).where(TransferItem.transfer_id == transfer.id)
+        .order_by(TransferItem.id).with_for_update()
+        .execution_options(unscoped=True, populate_existing=True)))
 
-    if not may(Function.TRANSFER_RECORDS, Level.MODIFY):
-        raise Forbidden(NO_RIGHT)
-    reason = " ".join((reason or "").split())
+
+def _back_to_purchaser(ticket: Ticket, order: Order, transfer: Transfer, action: str,
+                       reason: str, *, only_unused: bool) -> bool:
+    """Hand `ticket` back to the order's purchaser (compare-and-set on it still being in this
+    transfer, and still unused when `only_unused`); whether it went back."""
+    before = _holder(ticket.holder_name, ticket.holder_mobile, ticket.holder_email)
+    after = _holder(order.purchaser_name, order.purchaser_mobile, order.purchaser_email)
+    stmt = update(Ticket).where(Ticket.id == ticket.id, Ticket.transfer_id == transfer.id)
+    if only_unused:
+        stmt = stmt.where(Ticket.status.in_(UNUSED))
+    changed = db.session.execute(
+        stmt.values(transfer_id=None, transferred_at=None, **after)
+        .execution_options(unscoped=True, synchronize_session=False)).rowcount
+    if not changed:
+        return False
+    history.record(ticket, action, store_id=ticket.store_id, changes=history.diff(before, after),
+                   reason=reason)
+    return True
+
+
+def may_cancel(actor: Account, store: Store) -> bool:
+    """取消轉贈 needs 電子票券轉贈紀錄 at 修改 (the main account holds it)."""
+    contract = store.current_contract
+    mode = contract.redemption_mode.value if contract else None
+    return actor.may(Function.TRANSFER_RECORDS, Level.MODIFY, mode=mode)
+
+
+def clean_reason(text: str | None) -> str:
+    reason = " ".join((text or "").split())
     if not reason:
         raise InvalidInput(REASON_REQUIRED, fields={"reason": REASON_REQUIRED})
+    if len(reason) > 500:
+        raise InvalidInput(REASON_TOO_LONG, fields={"reason": REASON_TOO_LONG})
+    return reason
+
+
+def cancel(actor: Account, store: Store, transfer_id: int, *, reason: str | None) -> Transfer:
+    """取消轉贈 by the issuer: every still-unused ticket goes back to the purchaser, the
+    recipient's link stops working; a ticket the recipient already used stays as it is."""
+    if not may_cancel(actor, store):
+        raise Forbidden(NO_RIGHT)
+    reason = clean_reason(reason)
     transfer = _lock_transfer(transfer_id, store.id)
     if transfer is None:
         raise NotFound(TRANSFER_NOT_FOUND)
     if transfer.status is not TransferStatus.ACTIVE:
         raise DomainError(ALREADY_CANCELLED, code="already_cancelled")
-    order = db.session.get(Order, transfer.order_id)
+    order = db.session.get(Order, transfer.order_id, execution_options={"unscoped": True})
     now = clock.now()
-    given = [i for i in transfer.items if i.state is TransferItemState.GIVEN]
+    given = [i for i in _items(transfer) if i.state is TransferItemState.GIVEN]
     tickets = {t.id: t for t in db.session.scalars(
         select(Ticket).where(Ticket.id.in_([i.ticket_id for i in given])).with_for_update()
         .execution_options(unscoped=True, populate_existing=True))}
@@ -189,10 +246,10 @@ def cancel(actor: Account, store: Store, transfer_id: int, *, reason: str) -> Tr
     for item in given:
         ticket = tickets[item.ticket_id]
         item.ended_at = now
-        if ticket.current_status in UNUSED:
+        if ticket.current_status in UNUSED and _back_to_purchaser(
+                ticket, order, transfer, "transfer_cancelled",
+                f"取消轉贈 {transfer.transfer_no}：{reason}", only_unused=True):
             item.state = TransferItemState.CANCELLED
-            _back_to_purchaser(ticket, order, transfer, "transfer_cancelled",
-                               f"取消轉贈 {transfer.transfer_no}：{reason}")
             back += 1
         else:
             item.state = TransferItemState.KEPT
@@ -203,6 +260,8 @@ def cancel(actor: Account, store: Store, transfer_id: int, *, reason: str) -> Tr
     history.record(transfer, "transfer_cancelled", reason=f"{reason}（{back} 張回到購買人）",
                    from_status=TransferStatus.ACTIVE.value, to_status=TransferStatus.CANCELLED.value)
     db.session.flush()
+    for ticket in tickets.values():
+        db.session.refresh(ticket)
     _tell_cancelled(store, transfer, back)
     return transfer
 
@@ -230,20 +289,50 @@ def take_back_for_return(ticket: Ticket) -> None:
     transfer = _lock_transfer(ticket.transfer_id)
     if transfer is None:
         return
-    item = next((i for i in transfer.items
+    items = _items(transfer)
+    item = next((i for i in items
                  if i.ticket_id == ticket.id and i.state is TransferItemState.GIVEN), None)
     if item is None:
         return
     now = clock.now()
+    order = db.session.get(Order, transfer.order_id, execution_options={"unscoped": True})
+    if not _back_to_purchaser(ticket, order, transfer, "transfer_cancelled_by_return",
+                              f"{CANCELLED_BY_RETURN} {transfer.transfer_no}", only_unused=False):
+        return
     item.state = TransferItemState.RETURNED
     item.ended_at = now
-    order = db.session.get(Order, transfer.order_id)
-    _back_to_purchaser(ticket, order, transfer, "transfer_cancelled_by_return",
-                       f"退貨同步取消轉贈 {transfer.transfer_no}")
-    if all(i.state is not TransferItemState.GIVEN for i in transfer.items):
+    ended = (transfer.status is TransferStatus.ACTIVE
+             and all(i.state is not TransferItemState.GIVEN for i in items))
+    if ended:
         transfer.status = TransferStatus.CANCELLED
         transfer.cancelled_at = now
-        transfer.cancel_reason = "退貨同步取消轉贈"
-    history.record(transfer, "transfer_cancelled_by_return", reason=f"票券 {ticket.serial} 退貨")
+        transfer.cancel_reason = CANCELLED_BY_RETURN
+    history.record(transfer, "transfer_cancelled_by_return", reason=f"票券 {ticket.serial} 退貨",
+                   from_status=TransferStatus.ACTIVE.value if ended else None,
+                   to_status=TransferStatus.CANCELLED.value if ended else None)
     db.session.flush()
     db.session.refresh(ticket)
+
+
+def take_back_after_cancelled_redemption(ticket: Ticket) -> None:
+    """A ticket the recipient had used when its transfer was cancelled stayed with them (KEPT);
+    if that redemption is cancelled, the ticket is usable again and must not sit behind a link
+    that no longer works: it goes back to the purchaser. Called by cancel_redemption in its
+    transaction, after its compare-and-set."""
+    if ticket.transfer_id is None:
+        return
+    transfer = _lock_transfer(ticket.transfer_id)
+    if transfer is None or transfer.status is not TransferStatus.CANCELLED:
+        return  # an active transfer: the ticket is the recipient's again, as it should be
+    item = next((i for i in _items(transfer)
+                 if i.ticket_id == ticket.id and i.state is TransferItemState.KEPT), None)
+    if item is None:
+        return
+    order = db.session.get(Order, transfer.order_id, execution_options={"unscoped": True})
+    if _back_to_purchaser(ticket, order, transfer, "transfer_cancelled",
+                          f"取消核銷：已取消的轉贈 {transfer.transfer_no} 票券回到購買人",
+                          only_unused=False):
+        item.state = TransferItemState.CANCELLED
+        item.ended_at = clock.now()
+        db.session.flush()
+        db.session.refresh(ticket)

@@ -21,7 +21,7 @@ from tests.factories import login, make_account, make_store
 
 # Blueprints that are not merchant-owned data: the operator console, public pages, login.
 NOT_MERCHANT = ("static", "operator.", "partners_admin.", "escrow.", "notifications.", "auth.", "uploads.",
-                "api.openapi")
+                "api.openapi", "platform_print.", "cvs.", "wallet.")
 # URL variables that name rows every merchant may read (not store-owned).
 SHARED_ROWS = {"news_id"}
 
@@ -91,6 +91,51 @@ def _batch(store: Store, main: Account) -> int:
     return make_order(store).batch_id
 
 
+def _print_run(store: Store, main: Account) -> int:
+    from app.printing.models import PrintKind, PrintRun
+
+    run = PrintRun(store_id=store.id, kind=PrintKind.TEST, account_id=main.id,
+                   actor_label=main.username, ticket_count=0)
+    db.session.add(run)
+    db.session.flush()
+    return run.id
+
+
+def _transfer(store: Store, main: Account) -> int:
+    from app.tickets.codes import new_link_token
+    from app.transfers.models import Transfer
+    from tests.orders.helpers import make_order
+
+    order = make_order(store)
+    transfer = Transfer(store_id=store.id, transfer_no=f"TRM{order.id:08d}", order_id=order.id,
+                        recipient_name="受贈人", link_token=new_link_token(), ticket_count=1)
+    db.session.add(transfer)
+    db.session.flush()
+    return transfer.id
+
+
+def _return_application(store: Store, main: Account) -> int:
+    from app.return_applications.models import ReturnApplication
+    from tests.orders.helpers import make_order
+
+    order = make_order(store)
+    application = ReturnApplication(store_id=store.id, ticket_id=order.tickets[0].id,
+                                    order_id=order.id, reason="不想要了")
+    db.session.add(application)
+    db.session.flush()
+    return application.id
+
+
+def _export_job(store: Store, main: Account) -> int:
+    from app.reports.models import ExportJob, ExportStatus
+
+    job = ExportJob(store_id=store.id, account_id=main.id, report="tickets", params={},
+                    title="票券報表", status=ExportStatus.DONE, total_rows=0)
+    db.session.add(job)
+    db.session.flush()
+    return job.id
+
+
 ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "account_id": _sub_account,
     "token_id": _api_token,
@@ -102,6 +147,10 @@ ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "ticket_id": _ticket,
     "serial": _ticket_serial,
     "batch_id": _batch,
+    "export_id": _export_job,
+    "transfer_id": _transfer,
+    "application_id": _return_application,
+    "run_id": _print_run,
 }
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

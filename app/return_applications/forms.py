@@ -1,0 +1,64 @@
+"""電子票券退貨申請 forms: the query (GET, no CSRF), 退貨 and 不予退貨.
+
+The return form is the counter's: a reason (pre-filled with the consumer's), the optional
+handling fee, and the status the page showed (`seen`), so a ticket that changed since is shown
+again rather than returned blind. Whether the reason is required and the fee's range are the
+ticket services' rules; their messages are placed on these fields.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import HiddenInput
+
+from app.return_applications.models import ApplicationStatus
+
+STALE_FORM = "表單已過期，請重新整理頁面後再試"
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+STATUSES = [*[SelectChoice(s.value, s.label) for s in ApplicationStatus], SelectChoice("", "全部")]
+
+
+class ApplicationQueryForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    status = SelectField("處理狀態", choices=STATUSES, default=ApplicationStatus.PENDING.value,
+                         validate_choice=True)
+    order_no = StringField("ECT訂單編號", filters=[_strip], validators=[Length(max=24)])
+    serial = StringField("票券序號", filters=[_strip], validators=[Length(max=16)])
+    start = StringField("申請日期（起）", filters=[_strip], validators=[Length(max=10)])
+    end = StringField("申請日期（迄）", filters=[_strip], validators=[Length(max=10)])
+
+    def chosen_status(self) -> ApplicationStatus | None:
+        return ApplicationStatus(self.status.data) if self.status.data else None
+
+    def without_dates(self) -> bool:
+        """Pending applications (the work queue), an order or a serial: no date limit unless
+        dates are typed."""
+        searches = (self.status.data == ApplicationStatus.PENDING.value or self.order_no.data
+                    or self.serial.data)
+        return bool(searches) and not self.start.data and not self.end.data
+
+
+class ReturnForm(FlaskForm):
+    seen = StringField(widget=HiddenInput(), validators=[InputRequired(STALE_FORM),
+                                                         Length(max=30, message=STALE_FORM)])
+    reason = StringField("退貨原因", filters=[_strip],
+                         validators=[Length(max=500, message="原因最多 500 字")],
+                         render_kw={"maxlength": 500, "autocomplete": "off"})
+    fee = IntegerField("退貨手續費", validators=[
+        Optional(), NumberRange(min=0, message="退貨手續費不可為負數")],
+        render_kw={"min": 0, "step": 1, "inputmode": "numeric", "autocomplete": "off"})
+
+
+class DeclineForm(FlaskForm):
+    reason = TextAreaField("不予退貨原因", filters=[_strip],
+                           validators=[Length(max=500, message="原因最多 500 字")],
+                           render_kw={"maxlength": 500, "rows": 2})

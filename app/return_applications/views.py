@@ -1,0 +1,215 @@
+"""電子票券退貨申請: the consumers' return applications (domain §7), and the two ways to handle
+one: 退貨 (the normal return of 7-3 G, through the ticket service, with the counter's reason,
+handling fee and messages; the application becomes 已退貨) or 不予退貨 with a reason (the
+applicant is e-mailed).
+
+Listing needs 票券退貨 at 查詢; acting needs it at 修改, and the return itself still goes
+through the product's return-branch rules (app.products.access) inside the ticket service.
+A parent store acting as itself reads its children's applications but cannot handle them.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, request, url_for
+from sqlalchemy import select
+
+from app import clock, spreadsheets
+from app.auth.access import acting_account, may, requires
+from app.auth.models import Account
+from app.auth.permissions import Function, Level
+from app.counter import services as counter
+from app.counter.services import ACTIONS
+from app.daterange import parse_range
+from app.db import db
+from app.errors import DomainError, InvalidInput
+from app.forms import place_field_errors
+from app.htmx import redirect_to, render
+from app.orders.models import Order
+from app.orders.rules import mask_mobile
+from app.pagination import paginate
+from app.return_applications import queries, services
+from app.return_applications.forms import ApplicationQueryForm, DeclineForm, ReturnForm
+from app.return_applications.models import ApplicationStatus, ReturnApplication
+from app.stores.models import Store
+from app.tenancy import current_scope, get_owned_or_404
+from app.tickets import lifecycle
+from app.tickets.models import Ticket
+from app.tickets.services import TicketRefused
+
+bp = Blueprint("return_applications", __name__, url_prefix="/return-applications")
+
+DEFAULT_DAYS = 30
+RANGE_MONTHS = 3
+RETURN = ACTIONS["return"]
+FEE_REFUSALS = {lifecycle.FEE_NOT_ALLOWED.code, lifecycle.FEE_ABOVE_FACE_VALUE.code,
+                lifecycle.FEE_NEGATIVE.code}
+XLSX_HEADERS = ["商店代號", "申請時間", "ECT訂單編號", "票券序號", "商品", "面額", "申請人姓名",
+                "申請人手機", "申請人 Email", "退貨原因", "處理狀態", "目前票券狀態", "處理時間",
+                "不予退貨原因"]
+STATUS_COLOURS = {ApplicationStatus.PENDING: "warning", ApplicationStatus.RETURNED: "secondary",
+                  ApplicationStatus.DECLINED: "dark"}
+
+
+def _reads_children() -> bool:
+    scope = current_scope()
+    return bool(scope and scope.readable_store_ids)
+
+
+def _stores_shown() -> dict[int, Store]:
+    return {s.id: s for s in [g.store, *g.store.children]}
+
+
+# 查詢 ---------------------------------------------------------------------------------------
+
+@bp.get("/")
+@requires(Function.RETURN)
+def index():
+    form = ApplicationQueryForm(formdata=request.args)
+    readable = _reads_children()
+    context = {"form": form, "page": None, "shown": {}, "error": None, "mask_mobile": mask_mobile,
+               "colours": STATUS_COLOURS, "show_store": readable, "stores": _stores_shown(),
+               "may_modify": may(Function.RETURN, Level.MODIFY)}
+    if not form.validate():
+        context["error"] = next(iter(form.errors.values()))[0]
+        return render("return_applications/index.html", **context), 422
+    start = end = None
+    if not form.without_dates():
+        try:
+            start, end = parse_range(form.start.data, form.end.data, default_days=DEFAULT_DAYS,
+                                     max_months=RANGE_MONTHS)
+        except InvalidInput as err:
+            context["error"] = err.message
+            return render("return_applications/index.html", **context), 422
+        form.start.data, form.end.data = start.isoformat(), end.isoformat()
+    flt = queries.ApplicationFilter(status=form.chosen_status(), order_no=form.order_no.data or "",
+                                    serial=form.serial.data or "", start=start, end=end,
+                                    readable=readable)
+    if request.args.get("format") == "xlsx":
+        return _xlsx(flt)
+    page = paginate(queries.applications(flt))
+    context.update(page=page, shown=queries.shown(page.items, readable=readable))
+    return render("return_applications/index.html", **context)
+
+
+def _xlsx(flt: queries.ApplicationFilter):  # noqa: ANN202
+    stores = _stores_shown()
+
+    def rows():  # noqa: ANN202
+        for application, ticket, order_no, product_name in db.session.execute(
+                queries.application_rows(flt).execution_options(yield_per=500)):
+            store = stores.get(application.store_id)
+            yield (store.merchant_code if store else "", application.created_at, order_no,
+                   ticket.serial, product_name, ticket.face_value, application.applicant_name,
+                   application.applicant_mobile, application.applicant_email, application.reason,
+                   application.status.label, ticket.current_status.label, application.handled_at,
+                   application.decline_reason)
+
+    day = clock.business_day()
+    return spreadsheets.xlsx_response(f"電子票券退貨申請_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
+                                      XLSX_HEADERS, rows(), sheet_title="電子票券退貨申請")
+
+
+# 處理：退貨／不予退貨 ------------------------------------------------------------------------
+
+def _ticket_of(application: ReturnApplication) -> Ticket:
+    ticket = db.session.get(Ticket, application.ticket_id, execution_options={"readable": True})
+    if ticket is None or ticket.store_id != application.store_id:
+        abort(404)
+    return ticket
+
+
+def _detail(application: ReturnApplication, *, return_form: ReturnForm | None = None,
+            decline_form: DeclineForm | None = None, error: str | None = None,
+            status: int = 200):  # noqa: ANN202
+    ticket = _ticket_of(application)
+    now = clock.now()
+    status_now = counter.effective_status(ticket, now)
+    own = application.store_id == g.store.id
+    pending = application.status is ApplicationStatus.PENDING
+    actor = acting_account()
+    handling = services.handling_refusal(actor, g.store, ticket) if own else None
+    return_refusal = counter.refusal(RETURN, actor, g.store, ticket, now) if own else None
+    handled_by = (db.session.get(Account, application.handled_by_id,
+                                 execution_options={"unscoped": True})
+                  if application.handled_by_id else None)
+    order = db.session.get(Order, application.order_id, execution_options={"readable": True})
+    return render(
+        "return_applications/detail.html", application=application, ticket=ticket, order=order,
+        status_now=status_now, own=own, pending=pending, handling_refusal=handling,
+        return_refusal=return_refusal, handled_by=handled_by, error=error,
+        may_modify=may(Function.RETURN, Level.MODIFY), colours=STATUS_COLOURS,
+        store=_stores_shown().get(application.store_id),
+        fee_allowed=counter.fee_allowed(ticket, now),
+        return_form=return_form or ReturnForm(formdata=None, data={
+            "seen": status_now.value, "reason": application.reason}),
+        decline_form=decline_form or DeclineForm(formdata=None)), status
+
+
+@bp.get("/<int:application_id>")
+@requires(Function.RETURN)
+def detail(application_id: int):
+    return _detail(get_owned_or_404(ReturnApplication, application_id, readable=True))
+
+
+def _locked(application_id: int) -> ReturnApplication:
+    """The acting store's application, locked for this transaction (a return and a decline of
+    the same application, or two of either, are serialised); anything else is 404."""
+    get_owned_or_404(ReturnApplication, application_id)
+    return db.session.scalar(
+        select(ReturnApplication).where(ReturnApplication.id == application_id)
+        .with_for_update().execution_options(populate_existing=True))
+
+
+def _reloaded(application_id: int) -> ReturnApplication:
+    db.session.expire_all()
+    return db.session.get(ReturnApplication, application_id)
+
+
+@bp.post("/<int:application_id>/return")
+@requires(Function.RETURN, Level.MODIFY)
+def return_ticket(application_id: int):
+    application = _locked(application_id)
+    form = ReturnForm()
+    if not form.validate_on_submit():
+        return _detail(application, return_form=form, status=422)
+    if application.status is not ApplicationStatus.PENDING:
+        return _detail(application, error=services.NOT_PENDING, status=409)
+    ticket = _ticket_of(application)
+    try:
+        done = counter.perform(RETURN, acting_account(), g.store, ticket, seen=form.seen.data or "",
+                               reason=form.reason.data or "", fee=form.fee.data)
+    except DomainError as err:
+        db.session.rollback()
+        application = _reloaded(application_id)
+        if isinstance(err, TicketRefused) and err.code in FEE_REFUSALS:
+            form.fee.errors = [err.message]
+            return _detail(application, return_form=form, status=422)
+        if isinstance(err, InvalidInput) and place_field_errors(form, err):
+            return _detail(application, return_form=form, status=422)
+        if isinstance(err, counter.CardStale):  # show the fresh status, the form refilled
+            return _detail(application, error=err.message, status=err.status)
+        return _detail(application, return_form=form, error=err.message, status=err.status)
+    db.session.commit()
+    flash(f"{done.message}；退貨申請已標記為已退貨", "success")
+    return redirect_to(url_for("return_applications.detail", application_id=application_id))
+
+
+@bp.post("/<int:application_id>/decline")
+@requires(Function.RETURN, Level.MODIFY)
+def decline(application_id: int):
+    application = _locked(application_id)
+    form = DeclineForm()
+    if not form.validate_on_submit():
+        return _detail(application, decline_form=form, status=422)
+    try:
+        services.decline(acting_account(), g.store, application.id, reason=form.reason.data)
+    except DomainError as err:
+        db.session.rollback()
+        application = _reloaded(application_id)
+        if isinstance(err, InvalidInput) and place_field_errors(form, err):
+            return _detail(application, decline_form=form, status=422)
+        return _detail(application, decline_form=form, error=err.message, status=err.status)
+    db.session.commit()
+    told = "，已以 Email 通知申請人" if application.applicant_email else "（申請人未留 Email，請自行通知）"
+    flash(f"已設定為不予退貨{told}", "success")
+    return redirect_to(url_for("return_applications.detail", application_id=application_id))

@@ -1,0 +1,121 @@
+"""PostgreSQL: two tabs of one wallet give the same ticket at the same moment (and, separately,
+the issuer cancels a transfer while a clerk redeems one of its tickets)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from app.auth.models import Account
+from app.db import db
+from app.errors import DomainError
+from app.orders.models import Order
+from app.stores.models import Store
+from app.tickets import services as tickets
+from app.tickets.models import Ticket, TicketStatus
+from app.transfers import services
+from app.transfers.models import Transfer, TransferItem, TransferItemState, TransferStatus
+from tests.issuance.helpers import ready_store
+from tests.orders.helpers import issue_order
+from tests.transfers.helpers import FRIEND
+
+pytestmark = pytest.mark.postgres
+
+TABS = 8
+
+
+def test_concurrent_gifts_of_the_same_ticket_make_exactly_one_transfer(pg_app):
+    with pg_app.app_context():
+        store, owner, pickup, _ = ready_store()
+        order = issue_order(owner, store, pickup, quantity=1)
+        order_id = order.id
+        ticket_id = db.session.scalar(select(Ticket.id).where(Ticket.order_id == order_id))
+        db.session.remove()
+
+    barrier = threading.Barrier(TABS)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def tab(n: int) -> None:
+        with pg_app.app_context():  # its own session and database connection
+            order = db.session.get(Order, order_id)
+            barrier.wait()
+            try:
+                services.give(order, [ticket_id], name=f"受贈人{n}", mobile=f"09220000{n:02d}",
+                              email=f"friend{n}@example.com")
+                db.session.commit()
+                result = "given"
+            except DomainError as refused:
+                db.session.rollback()
+                result = refused.message
+            finally:
+                db.session.remove()
+            with lock:
+                outcomes.append(result)
+
+    threads = [threading.Thread(target=tab, args=(n,)) for n in range(TABS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(outcomes) == TABS
+    assert outcomes.count("given") == 1
+    assert outcomes.count(services.ALREADY_GIVEN) == TABS - 1
+    with pg_app.app_context():
+        [transfer] = db.session.scalars(select(Transfer)).all()
+        given = db.session.get(Ticket, ticket_id)
+        assert given.transfer_id == transfer.id and given.holder_name == transfer.recipient_name
+        assert db.session.scalar(select(func.count()).select_from(TransferItem)) == 1
+
+
+def test_cancel_racing_a_redemption_never_hands_back_a_used_ticket(pg_app):
+    with pg_app.app_context():
+        store, owner, pickup, _ = ready_store()
+        order = issue_order(owner, store, pickup, quantity=1)
+        ticket_id = db.session.scalar(select(Ticket.id).where(Ticket.order_id == order.id))
+        transfer = services.give(order, [ticket_id], **FRIEND)
+        db.session.commit()
+        store_id, owner_id, transfer_id = store.id, owner.id, transfer.id
+        db.session.remove()
+
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def act(kind: str) -> None:
+        with pg_app.app_context():
+            store = db.session.get(Store, store_id)
+            account = db.session.get(Account, owner_id)
+            ticket = db.session.get(Ticket, ticket_id)
+            barrier.wait()
+            try:
+                if kind == "cancel":
+                    services.cancel(account, store, transfer_id, reason="同時取消")
+                else:
+                    tickets.redeem(account, store, ticket)
+                db.session.commit()
+            except DomainError:
+                db.session.rollback()
+            except BaseException as exc:  # noqa: BLE001
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=act, args=(k,)) for k in ("cancel", "redeem")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with pg_app.app_context():
+        ticket = db.session.get(Ticket, ticket_id)
+        item = db.session.scalar(select(TransferItem))
+        assert db.session.get(Transfer, transfer_id).status is TransferStatus.CANCELLED
+        assert ticket.status is TicketStatus.USED  # the redemption is never lost
+        # whichever came first, the item says what happened to the ticket
+        if item.state is TransferItemState.KEPT:
+            assert ticket.transfer_id == transfer_id and ticket.holder_name == FRIEND["name"]
+        else:
+            assert item.state is TransferItemState.CANCELLED
+            assert ticket.transfer_id is None and ticket.holder_name == "王小明"
