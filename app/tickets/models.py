@@ -95,10 +95,13 @@ class Ticket(StoreScoped, db.Model):
         Index("ix_tickets_cross_store_redeemed_at", "redeemed_store_id", "redeemed_at",
               postgresql_where=text("store_id <> redeemed_store_id"),
               sqlite_where=text("store_id <> redeemed_store_id")),
+        # An OR, not IN: PostgreSQL deparses an IN-list predicate differently once recreated
+        # from its own definition (the loader drops and recreates indexes); the planner still
+        # matches `status IN (...)` queries against it.
         Index("ix_tickets_unused_store_id_issued_at", "store_id", "issued_at",
               postgresql_include=["status", "kind", "expires_on", "face_value"],
-              postgresql_where=text("status IN ('unused', 'unused_escrow_expired')"),
-              sqlite_where=text("status IN ('unused', 'unused_escrow_expired')")),
+              postgresql_where=text("status = 'unused' OR status = 'unused_escrow_expired'"),
+              sqlite_where=text("status = 'unused' OR status = 'unused_escrow_expired'")),
         Index("ix_tickets_store_id_product_id_status", "store_id", "product_id", "status",
               postgresql_include=["face_value"]),
     )
