@@ -54,6 +54,7 @@ from app.branches.models import Branch
 from app.db import db
 from app.issuance.models import Batch
 from app.partners.models import PartnerRelation, RelationStatus
+from app.products import sales
 from app.products.models import Product, ProductKind, ProductPartner
 from app.settings.models import StoreSettings
 from app.stores.models import DeliveryMethod, RedemptionMode, Store
@@ -602,6 +603,9 @@ class Generator:
             db.session.execute(update(Product).where(Product.id == product_id)
                                .values(first_issued_at=_dt(ts)))
         _finish(self.dialect, recreate, self.echo)
+        started_counters = time.perf_counter()
+        sales.recount(sorted(self.plans))  # 商品銷量 of the new tickets
+        self.echo(f"  product sales counted ({time.perf_counter() - started_counters:.1f} s)")
         self.summary.statuses = dict(sorted(self.statuses.items()))
         self.summary.seconds = time.perf_counter() - started
         return self.summary

@@ -14,8 +14,9 @@ index-only scan with these; without them PostgreSQL reads the ticket rows:
 - 未使用: tickets (store_id, issued_at) INCLUDE (kind, status, expires_on, face_value)
   WHERE status IN ('unused', 'unused_escrow_expired') (the existing (store_id, issued_at)
   works too, reading the rows);
-- 商品銷量: tickets (store_id, product_id, status) INCLUDE (face_value): since the service
-  opened, so every ticket of the store is counted, from the index;
+- 商品銷量: since the service opened, so it is read from the per-product counters of
+  app.products.sales (product_sales (store_id, kind, sold_count)) rather than counted from
+  every ticket of the store (140-190 ms on 1M tickets, even index-only);
 - 已發行訂單: orders (store_id, created_at), existing; INCLUDE (ticket_count, amount) makes it
   index-only.
 """
@@ -36,6 +37,7 @@ from app.home import rules
 from app.home.rules import Figure, OrderFigure
 from app.orders.models import Order
 from app.products.models import Product, ProductKind
+from app.products.models import ProductSales as ProductSalesRow
 from app.reports import status_sql
 from app.reports.scope import ReportScope
 from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket
@@ -133,27 +135,23 @@ class ProductSales:
 def top_products(scope: ReportScope,
                  limit: int = rules.TOP_PRODUCTS) -> dict[ProductKind, list[ProductSales]]:
     """商品銷量: per kind, the `limit` products with the most tickets sold (not returned)
-    since the service opened (ties: the larger face value, then the older product); one
-    query, ranked by the database."""
-    sales = (
-        select(Ticket.product_id.label("product_id"), func.count().label("sold"),
-               func.sum(Ticket.face_value).label("amount"))
-        .where(Ticket.store_id.in_(scope.store_ids), ~_group(StatusGroup.RETURNED))
-        .group_by(Ticket.product_id)
-        .subquery()
-    )
+    since the service opened (ties: the larger face value, then the older product). Read from
+    the counters of app.products.sales, kept exact by issuance and returns: a handful of rows
+    per store, however many tickets it has issued."""
     ranked = (
-        select(Product.kind.label("kind"), sales.c.product_id, Product.name, Product.store_id,
-               sales.c.sold, sales.c.amount,
-               func.row_number().over(partition_by=Product.kind,
-                                      order_by=(sales.c.sold.desc(), sales.c.amount.desc(),
-                                                sales.c.product_id)).label("rank"))
-        .join(Product, Product.id == sales.c.product_id)
+        select(ProductSalesRow.kind, ProductSalesRow.product_id, Product.name,
+               ProductSalesRow.store_id, ProductSalesRow.sold_count, ProductSalesRow.sold_amount,
+               func.row_number().over(
+                   partition_by=ProductSalesRow.kind,
+                   order_by=(ProductSalesRow.sold_count.desc(), ProductSalesRow.sold_amount.desc(),
+                             ProductSalesRow.product_id)).label("rank"))
+        .join(Product, Product.id == ProductSalesRow.product_id)
+        .where(ProductSalesRow.store_id.in_(scope.store_ids), ProductSalesRow.sold_count > 0)
         .subquery()
     )
     rows = db.session.execute(
         select(ranked.c.kind, ranked.c.product_id, ranked.c.name, ranked.c.store_id,
-               ranked.c.sold, ranked.c.amount)
+               ranked.c.sold_count, ranked.c.sold_amount)
         .where(ranked.c.rank <= limit)
         .order_by(ranked.c.kind, ranked.c.rank)
         .execution_options(readable=True)

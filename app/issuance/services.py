@@ -26,6 +26,7 @@ from app.history import HistoryEntry
 from app.issuance.models import Batch, BatchStatus
 from app.issuance.rules import MAX_TICKETS, ProductFacts, check_rows
 from app.orders.models import Order
+from app.products import sales
 from app.products.access import issue_refusal
 from app.products.models import Product, ProductKind
 from app.settings.services import issuance_blocker, settings_or_blank
@@ -242,6 +243,7 @@ def insert_tickets(batch: Batch, rows: list[dict], products: dict[int, Product],
             })
     ids = db.session.scalars(
         insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), values).all()
+    sales.issued(batch.store_id, ((v["product_id"], v["kind"], v["face_value"]) for v in values))
     creator = db.session.get(Account, batch.created_by_id) if batch.created_by_id else None
     db.session.execute(insert(HistoryEntry), [{
         "at": now, "store_id": batch.store_id, "actor_id": batch.created_by_id,

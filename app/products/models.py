@@ -109,3 +109,23 @@ class ProductBranch(db.Model):
 
     product: Mapped[Product] = relationship(back_populates="branch_links")
     branch: Mapped[Branch] = relationship()
+
+
+class ProductSales(StoreScoped, db.Model):
+    """商品銷量 kept as counters: a product's tickets sold (issued, not in the returned group)
+    and their face value. Written by app.products.sales in the same transaction as the
+    issuance, return or cancelled return that moves them, so the home dashboard reads five
+    rows instead of counting a store's every ticket."""
+
+    __tablename__ = "product_sales"
+    __table_args__ = (
+        CheckConstraint("sold_count >= 0", name="sold_count_not_negative"),
+        Index("ix_product_sales_store_id_kind_sold", "store_id", "kind", "sold_count"),
+    )
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    kind: Mapped[ProductKind] = mapped_column(enum_type(ProductKind, "product_kind"))
+    sold_count: Mapped[int] = mapped_column(default=0)
+    sold_amount: Mapped[int] = mapped_column(default=0)  # face value, whole NTD

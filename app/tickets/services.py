@@ -20,7 +20,7 @@ from app.auth.models import Account
 from app.branches.models import Branch
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
-from app.products import access
+from app.products import access, sales
 from app.products.models import ProductPartner
 from app.products.rights import PerformedBy, Refusal
 from app.stores.models import Store
@@ -164,6 +164,7 @@ def _compare_and_set(ticket: Ticket, seen: TicketStatus, move: Move, action: str
         raise _refused(decision if isinstance(decision, lifecycle.Refusal)
                        else lifecycle.NOT_APPLICABLE, ticket)
     db.session.refresh(ticket)
+    sales.moved(ticket, seen, move.to)
     history.record(ticket, action, store_id=ticket.store_id, from_status=seen.value,
                    to_status=move.to.value, reason=reason)
 

@@ -21,7 +21,8 @@ from app.loadgen import IMPORT_PREFIX, WINDOW_DAYS, AlreadyLoaded, CodeMaker, lo
 from app.orders.models import Order
 from app.partners.models import PartnerRelation, RelationStatus
 from app.printing.models import PrintedTicket, PrintRun
-from app.products.models import Product, ProductPartner
+from app.products import sales
+from app.products.models import Product, ProductPartner, ProductSales
 from app.return_applications.models import ReturnApplication
 from app.stores.models import DeliveryMethod, Store
 from app.tickets import codes
@@ -64,6 +65,12 @@ def check_loaded(n: int) -> None:
     branches = {b.id: b for b in db.session.scalars(select(Branch))}
     accounts = {a.id: a for a in db.session.scalars(select(Account))}
     issuer = next(s for s in stores.values() if s.merchant_code == "3002607")
+
+    # 商品銷量 counters: the loaded tickets (and the demo's) are counted, exactly
+    held = {(r.product_id, r.sold_count, r.sold_amount)
+            for r in db.session.scalars(select(ProductSales)) if r.sold_count}
+    assert held == {(p, n, amount) for p, _, _, n, amount in db.session.execute(sales.counted())}
+    assert sum(n for _, n, _ in held) > n / 2
 
     # counts: orders of 1–4 tickets whose totals match, batches of at most 1000
     per_order = Counter(t.order_id for t in tickets)
