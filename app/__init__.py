@@ -18,10 +18,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from app import htmx as htmx_helpers
     from app import web
-    from app.db import render_migration_item
+    from app.db import engine_options, render_migration_item
     from app.errors import register_error_handlers
     from app.extensions import babel, csrf, db, htmx, login_manager, migrate
 
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app_config.ROOT / "migrations"),
                      render_as_batch=True, compare_type=True,

@@ -43,9 +43,23 @@ class UTCDateTime(TypeDecorator):
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
+        if value.tzinfo is UTC:  # PostgreSQL, whose sessions run in UTC (engine_options)
+            return value
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def engine_options(uri: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The engine options, plus a UTC session time zone on PostgreSQL. Every timestamp column
+    is timestamptz, so the zone changes no stored value; but psycopg then returns values
+    tagged datetime.UTC straight from its C loader, which UTCDateTime passes through instead
+    of converting each one (an export reads 300,000 of them)."""
+    if not uri.startswith("postgresql"):
+        return options
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault("options", "-c TimeZone=UTC")
+    return {**options, "connect_args": connect_args}
 
 
 class Base(DeclarativeBase):

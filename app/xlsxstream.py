@@ -12,7 +12,7 @@ would have written, and openpyxl reads it back (tests do).
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import IO
@@ -79,30 +79,48 @@ def column_letter(index: int) -> str:
     return letters
 
 
-def _cell(ref: str, value: object) -> str:
-    if isinstance(value, str):
+def cell(value: object) -> str:
+    """A cell's XML after its reference (`<c r="B7"` comes first, from the writer): the same
+    for the same value wherever it stands, so callers may remember it for repeated values."""
+    kind = type(value)
+    if kind is str:
         if not value:
-            return f'<c r="{ref}"/>'  # keeps the row as wide as the header for readers
-        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
-    if isinstance(value, bool):
-        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
-    if isinstance(value, int | float | Decimal):
-        return f'<c r="{ref}"><v>{value}</v></c>'
+            return "/>"  # an empty cell keeps the row as wide as the header for readers
+        if "&" in value or "<" in value or ">" in value:  # type: ignore[operator]
+            value = escape(value)  # type: ignore[arg-type]
+        return f' t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>'
+    if kind is int or kind is float or kind is Decimal:
+        return f"><v>{value}</v></c>"
+    if kind is bool:
+        return f' t="b"><v>{int(value)}</v></c>'  # type: ignore[call-overload]
+    if kind is datetime:
+        serial = (value - _EPOCH).total_seconds() / 86400  # type: ignore[operator]
+        return f' s="{DATETIME}"><v>{serial!r}</v></c>'
+    if kind is date:
+        return f' s="{DATE}"><v>{(value - _EPOCH_DAY).days}</v></c>'  # type: ignore[operator]
+    if kind is time:
+        fraction = (value.hour * 3600 + value.minute * 60 + value.second) / 86400  # type: ignore[attr-defined]
+        return f' s="{TIME}"><v>{fraction!r}</v></c>'
+    # subclasses (an IntEnum, a str subclass…) take the slower way
+    if isinstance(value, int):
+        return cell(int(value))
+    if isinstance(value, float):
+        return cell(float(value))
+    if isinstance(value, Decimal):
+        return cell(Decimal(value))
     if isinstance(value, datetime):
-        serial = (value - _EPOCH).total_seconds() / 86400
-        return f'<c r="{ref}" s="{DATETIME}"><v>{serial!r}</v></c>'
+        return cell(datetime.combine(value.date(), value.time()))
     if isinstance(value, date):
-        return f'<c r="{ref}" s="{DATE}"><v>{(value - _EPOCH_DAY).days}</v></c>'
-    if isinstance(value, time):
-        fraction = (value.hour * 3600 + value.minute * 60 + value.second) / 86400
-        return f'<c r="{ref}" s="{TIME}"><v>{fraction!r}</v></c>'
-    return _cell(ref, str(value))
+        return cell(date(value.year, value.month, value.day))
+    return cell(str(value))
 
 
 def write(out: IO[bytes], headers: Sequence[str], rows: Iterable[Sequence[object]], *,
           sheet_title: str, widths: Sequence[float], datetime_format: str,
-          date_format: str) -> None:
-    """Write one sheet: a bold, frozen header row, then `rows` (values already safe_cell'd)."""
+          date_format: str, render: Callable[[object], str] = cell) -> None:
+    """Write one sheet: a bold, frozen header row, then `rows` (values already safe_cell'd).
+    `render` turns a value into its XML after the reference (`cell`, or a caller's function
+    that cleans and remembers on the way)."""
     letters = [column_letter(i) for i in range(1, max(len(headers), 1) + 200)]
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         z.writestr("[Content_Types].xml", _CONTENT_TYPES)
@@ -135,7 +153,8 @@ def write(out: IO[bytes], headers: Sequence[str], rows: Iterable[Sequence[object
                 number += 1
                 r = str(number)
                 chunk.append(f'<row r="{r}">'
-                              + "".join(_cell(letters[i] + r, v) for i, v in enumerate(row))
+                              + "".join([f'<c r="{letters[i]}{r}"{render(v)}'
+                                         for i, v in enumerate(row)])
                               + "</row>")
                 if len(chunk) >= ROWS_PER_WRITE:
                     sheet.write("".join(chunk).encode())
