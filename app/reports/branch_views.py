@@ -23,9 +23,11 @@ def _page():  # noqa: ANN202
         try:
             query = branch.parse(request.args)
             form.show_period(query.period.start.isoformat(), query.period.end.isoformat())
-            page = paginate_rows(branch.lines(scope, query))
+            summary = branch.summarise(scope, query)
+            page = paginate_rows(lambda first: branch.lines(scope, query, first=first),
+                                 total=summary.operations)
             context.update(page=page, lines=[branch.to_line(row) for row in page.items],
-                           summary=branch.summarise(scope, query), query=query)
+                           summary=summary, query=query)
         except InvalidInput as err:
             error = err.message
     html = render("reports/branch.html", form=form, scope=scope, error=error,

@@ -25,10 +25,11 @@ def summary(username: str, **params: object) -> dict[str, dict[Op, tuple[int, in
     return {b.branch.code: {op: (b.of(op).count, b.of(op).amount) for op in Op} for b in result.branches}
 
 
-def lines(username: str, **params: object) -> list[branch_report.Line]:
+def lines(username: str, first: int | None = None, **params: object) -> list[branch_report.Line]:
     scope = scope_of(username, **params)
     query = branch_report.parse({k: str(v) for k, v in params.items()})
-    return [branch_report.to_line(r) for r in db.session.execute(branch_report.lines(scope, query))]
+    return [branch_report.to_line(r)
+            for r in db.session.execute(branch_report.lines(scope, query, first=first))]
 
 
 def ops(world, found: list[branch_report.Line]) -> set[tuple[str, str, str]]:  # noqa: ANN001
@@ -65,6 +66,14 @@ def test_the_detail_has_one_line_per_operation(world):
     s1 = next(line for line in found if line.serial == world.serial("S1"))
     assert (s1.store_name, s1.branch_name, s1.operator, s1.status) == (
         "報表商店甲", "台北門市", "aclerk01", S.UNUSED_ESCROW_EXPIRED)
+
+
+@pytest.mark.parametrize("first", [1, 3, 8, 16, 17, 40])
+def test_the_newest_lines_read_from_each_part_are_the_newest_of_all(world, first):
+    whole = lines("aowner01", **OCT)
+    assert lines("aowner01", first=first, **OCT)[:first] == whole[:first]
+    returned = lines("aowner01", operation="returned", **OCT)
+    assert lines("aowner01", first=first, operation="returned", **OCT) == returned[:first]
 
 
 def test_the_operation_filter(world):
@@ -111,7 +120,9 @@ def test_the_page(world, client, app):
         "11", "NT$730", "1")
     assert len(rows_with(body, "line")) == 10 and "第 1 / 2 頁（共 17 筆）" in body
     second = text(client.get("/reports/branch", query_string={**OCT, "page": 2}))
-    assert len(rows_with(second, "line")) == 7
+    serials = [line.serial for line in lines("aowner01", **OCT)]
+    assert [attr(r, "data-serial") for r in rows_with(second, "line")] == serials[10:]
+    assert "第 2 / 2 頁（共 17 筆）" in second
     empty = text(client.get("/reports/branch", query_string={"start": "2026-06-01", "end": "2026-06-30"}))
     assert "查詢期間內沒有分店操作的票券" in empty
     assert cell(rows_with(empty, "branch-row")[0], "issued-count") == "0"  # every branch, even idle
