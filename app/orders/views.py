@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, request, url_for
 
-from app import clock, history, spreadsheets
+from app import clock, history, listing, spreadsheets
 from app.auth.access import acting_account as _actor
 from app.auth.access import may, requires
 from app.auth.permissions import Function, Level
-from app.daterange import parse_range
 from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.htmx import redirect_to, render
@@ -28,8 +27,6 @@ from app.tickets.codes import display_code
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
-DEFAULT_DAYS = 30
-RANGE_MONTHS = 3
 XLSX_HEADERS = ["ECT訂單編號", "廠商訂單編號", "匯入單號", "出券類型", "發行方式", "購買人姓名",
                 "購買人手機", "購買人 Email", "張數", "金額", "發行時間"]
 
@@ -63,18 +60,12 @@ def index():
     form = OrderQueryForm(formdata=request.args)
     context = {"form": form, "mask_mobile": rules.mask_mobile, "method_label": method_label,
                "page": None, "import_nos": {}, "error": None}
-    if not form.validate():
-        context["error"] = next(iter(form.errors.values()))[0]
+    try:
+        start, end = listing.checked_period(form, needs_period=not (
+            form.searches_one() and not form.start.data and not form.end.data))
+    except InvalidInput as err:
+        context["error"] = err.message
         return render("orders/index.html", **context), 422
-    start = end = None
-    if not (form.searches_one() and not form.start.data and not form.end.data):
-        try:
-            start, end = parse_range(form.start.data, form.end.data, default_days=DEFAULT_DAYS,
-                                     max_months=RANGE_MONTHS)
-        except InvalidInput as err:
-            context["error"] = err.message
-            return render("orders/index.html", **context), 422
-        form.start.data, form.end.data = start.isoformat(), end.isoformat()
     flt = queries.OrderFilter(
         store_id=g.store.id, order_no=form.order_no.data or "",
         merchant_order_no=form.merchant_order_no.data or "", import_no=form.import_no.data or "",

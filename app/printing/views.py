@@ -15,10 +15,9 @@ import io
 from flask import Blueprint, Response, flash, g, redirect, request, send_file, url_for
 from wtforms import SelectChoice
 
-from app import clock, spreadsheets
+from app import clock, listing, spreadsheets
 from app.auth.access import acting_account, may, requires
 from app.auth.permissions import Function, Level
-from app.daterange import parse_range
 from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.htmx import render
@@ -30,8 +29,6 @@ from app.tenancy import get_owned_or_404
 
 bp = Blueprint("printing", __name__, url_prefix="/printing")
 
-DEFAULT_DAYS = 30
-RANGE_MONTHS = 3
 XLSX_HEADERS = ["票券序號", "ECT訂單編號", "廠商訂單編號", "商品", "面額", "票券狀態", "持票人", "發行時間",
                 "列印次數", "首次列印時間"]
 BAD_IDS = "所選票券有誤，請重新整理頁面後再試"
@@ -46,11 +43,8 @@ def _ticket_form() -> TicketQueryForm:
 
 def _filter(form: TicketQueryForm) -> queries.TicketFilter:
     """The query of the form; a serial or order number alone searches every date."""
-    start = end = None
-    if not (form.number.data and not form.start.data and not form.end.data):
-        start, end = parse_range(form.start.data, form.end.data, default_days=DEFAULT_DAYS,
-                                 max_months=RANGE_MONTHS)
-        form.start.data, form.end.data = start.isoformat(), end.isoformat()
+    start, end = listing.checked_period(form, needs_period=not (
+        form.number.data and not form.start.data and not form.end.data))
     return queries.TicketFilter(
         store_id=g.store.id, start=start, end=end,
         product_id=int(form.product.data) if form.product.data else None,
@@ -63,9 +57,6 @@ def index():
     form = _ticket_form()
     context = {"form": form, "page": None, "orders": {}, "error": None,
                "may_print": may(Function.PAPER_PRINTING, Level.MODIFY)}
-    if not form.validate():
-        context["error"] = next(iter(form.errors.values()))[0]
-        return render("printing/index.html", **context), 422
     try:
         flt = _filter(form)
     except InvalidInput as err:
@@ -145,14 +136,10 @@ def runs():
     form = RunQueryForm(formdata=request.args)
     context = {"form": form, "page": None, "error": None}
     try:
-        if not form.validate():
-            raise InvalidInput(next(iter(form.errors.values()))[0])
-        start, end = parse_range(form.start.data, form.end.data, default_days=DEFAULT_DAYS,
-                                 max_months=RANGE_MONTHS)
+        start, end = listing.checked_period(form)
     except InvalidInput as err:
         context["error"] = err.message
         return render("printing/runs.html", **context), 422
-    form.start.data, form.end.data = start.isoformat(), end.isoformat()
     context["page"] = paginate(queries.runs(g.store.id, start, end))
     return render("printing/runs.html", **context)
 

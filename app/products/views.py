@@ -13,7 +13,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms import SelectChoice
 
-from app import clock, history, spreadsheets
+from app import clock, history, listing, spreadsheets
 from app.auth.access import acting_account as _actor
 from app.auth.access import may, requires
 from app.auth.permissions import Function, Level
@@ -28,8 +28,7 @@ from app.products import queries, services
 from app.products.forms import BulkListingForm, ProductForm
 from app.products.models import BranchRole, Product, ProductKind
 from app.products.queries import ProductFilter
-from app.stores.models import Store
-from app.tenancy import current_scope, get_owned_or_404
+from app.tenancy import get_owned_or_404
 
 bp = Blueprint("products", __name__, url_prefix="/products")
 
@@ -43,16 +42,6 @@ ALL_BRANCHES = "全部分店"
 NO_PARTNERS = "未開放"
 
 
-
-
-def _reads_children() -> bool:
-    """A parent store acting as itself reads (never changes) its children's products."""
-    scope = current_scope()
-    return bool(scope and scope.readable_store_ids)
-
-
-def _stores_shown() -> dict[int, Store]:
-    return {s.id: s for s in [g.store, *g.store.children]}
 
 
 def _show_errors(form: ProductForm, err: DomainError) -> None:
@@ -83,7 +72,7 @@ def index():
     start_s, end_s = args.get("start", "").strip(), args.get("end", "").strip()
     shown = {"q": q, "kind": kind, "listed": listed, "start": start_s, "end": end_s}
     context = {"filters": shown, "kinds": KIND_FILTERS, "listed_filters": LISTED_FILTERS,
-               "show_store": _reads_children(), "stores": _stores_shown(),
+               "show_store": listing.reads_children(), "stores": listing.stores_shown(),
                "may_modify": may(Function.PRODUCTS, Level.MODIFY), "bulk": BulkListingForm(),
                "labels": _list_labels}
     start = end = None
@@ -96,7 +85,7 @@ def index():
     flt = ProductFilter(name=q, kind=ProductKind(kind) if kind else None,
                         listed={"listed": True, "delisted": False}.get(listed),
                         start=start, end=end)
-    stmt = queries.products(flt, readable=_reads_children())
+    stmt = queries.products(flt, readable=listing.reads_children())
     if args.get("format") == "xlsx":
         return _xlsx(stmt)
     page = paginate(stmt)
@@ -104,7 +93,7 @@ def index():
 
 
 def _xlsx(stmt):  # noqa: ANN001, ANN202
-    stores = _stores_shown()
+    stores = listing.stores_shown()
 
     def rows():  # noqa: ANN202
         for p in db.session.scalars(stmt):
@@ -258,7 +247,7 @@ def history_list(product_id: int):
     product = get_owned_or_404(Product, product_id, readable=True)
     return render("products/history.html", product=product,
                   entries=history.entries_for(product, readable=True),
-                  labels=services.FIELD_LABELS, stores=_stores_shown())
+                  labels=services.FIELD_LABELS, stores=listing.stores_shown())
 
 
 @bp.get("/<int:product_id>/history/<int:entry_id>")

@@ -13,13 +13,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, request, url_for
 from sqlalchemy import select
 
-from app import clock, spreadsheets
+from app import clock, listing, spreadsheets
 from app.auth.access import acting_account, may, requires
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.counter import services as counter
 from app.counter.services import ACTIONS
-from app.daterange import parse_range
 from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.forms import place_field_errors
@@ -30,16 +29,13 @@ from app.pagination import paginate
 from app.return_applications import queries, services
 from app.return_applications.forms import ApplicationQueryForm, DeclineForm, ReturnForm
 from app.return_applications.models import ApplicationStatus, ReturnApplication
-from app.stores.models import Store
-from app.tenancy import current_scope, get_owned_or_404
+from app.tenancy import get_owned_or_404
 from app.tickets import lifecycle
 from app.tickets.models import Ticket
 from app.tickets.services import TicketRefused
 
 bp = Blueprint("return_applications", __name__, url_prefix="/return-applications")
 
-DEFAULT_DAYS = 30
-RANGE_MONTHS = 3
 RETURN = ACTIONS["return"]
 FEE_REFUSALS = {lifecycle.FEE_NOT_ALLOWED.code, lifecycle.FEE_ABOVE_FACE_VALUE.code,
                 lifecycle.FEE_NEGATIVE.code}
@@ -50,37 +46,21 @@ STATUS_COLOURS = {ApplicationStatus.PENDING: "warning", ApplicationStatus.RETURN
                   ApplicationStatus.DECLINED: "dark"}
 
 
-def _reads_children() -> bool:
-    scope = current_scope()
-    return bool(scope and scope.readable_store_ids)
-
-
-def _stores_shown() -> dict[int, Store]:
-    return {s.id: s for s in [g.store, *g.store.children]}
-
-
 # 查詢 ---------------------------------------------------------------------------------------
 
 @bp.get("/")
 @requires(Function.RETURN)
 def index():
     form = ApplicationQueryForm(formdata=request.args)
-    readable = _reads_children()
+    readable = listing.reads_children()
     context = {"form": form, "page": None, "shown": {}, "error": None, "mask_mobile": mask_mobile,
-               "colours": STATUS_COLOURS, "show_store": readable, "stores": _stores_shown(),
+               "colours": STATUS_COLOURS, "show_store": readable, "stores": listing.stores_shown(),
                "may_modify": may(Function.RETURN, Level.MODIFY)}
-    if not form.validate():
-        context["error"] = next(iter(form.errors.values()))[0]
+    try:
+        start, end = listing.checked_period(form, needs_period=not form.without_dates())
+    except InvalidInput as err:
+        context["error"] = err.message
         return render("return_applications/index.html", **context), 422
-    start = end = None
-    if not form.without_dates():
-        try:
-            start, end = parse_range(form.start.data, form.end.data, default_days=DEFAULT_DAYS,
-                                     max_months=RANGE_MONTHS)
-        except InvalidInput as err:
-            context["error"] = err.message
-            return render("return_applications/index.html", **context), 422
-        form.start.data, form.end.data = start.isoformat(), end.isoformat()
     flt = queries.ApplicationFilter(status=form.chosen_status(), order_no=form.order_no.data or "",
                                     serial=form.serial.data or "", start=start, end=end,
                                     readable=readable)
@@ -92,7 +72,7 @@ def index():
 
 
 def _xlsx(flt: queries.ApplicationFilter):  # noqa: ANN202
-    stores = _stores_shown()
+    stores = listing.stores_shown()
 
     def rows():  # noqa: ANN202
         for application, ticket, order_no, product_name in db.session.execute(
@@ -138,7 +118,7 @@ def _detail(application: ReturnApplication, *, return_form: ReturnForm | None = 
         status_now=status_now, own=own, pending=pending, handling_refusal=handling,
         return_refusal=return_refusal, handled_by=handled_by, error=error,
         may_modify=may(Function.RETURN, Level.MODIFY), colours=STATUS_COLOURS,
-        store=_stores_shown().get(application.store_id),
+        store=listing.stores_shown().get(application.store_id),
         fee_allowed=counter.fee_allowed(ticket, now),
         return_form=return_form or ReturnForm(formdata=None, data={
             "seen": status_now.value, "reason": application.reason}),

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from app import clock, spreadsheets
+from app import clock, listing, spreadsheets
 from app.auth.access import requires
 from app.auth.permissions import Function
-from app.daterange import parse_range, too_long_message
+from app.daterange import too_long_message
 from app.db import db
 from app.errors import InvalidInput
 from app.htmx import render
@@ -24,8 +24,6 @@ from app.sms.forms import SmsQueryForm
 
 bp = Blueprint("sms", __name__, url_prefix="/sms-log")
 
-DEFAULT_DAYS = 30
-RANGE_MONTHS = 3
 TOO_LONG = "查詢範圍不可超過三個月"
 XLSX_HEADERS = ["發送時間", "建立時間", "ECT訂單編號", "電話號碼", "簡訊內容", "類型", "結果", "失敗原因"]
 STATUS_COLOURS = {MessageStatus.QUEUED: "secondary", MessageStatus.SENT: "success",
@@ -39,17 +37,13 @@ def index():
     context = {"form": form, "page": None, "orders": {}, "error": None, "kind_label": kind_label,
                "colours": STATUS_COLOURS, "Status": MessageStatus,
                "sms_available": sms_available(g.store), "sms_active": sms_active(g.store)}
-    if not form.validate():
-        context["error"] = next(iter(form.errors.values()))[0]
-        return render("sms/index.html", **context), 422
     try:
-        start, end = parse_range(form.start.data, form.end.data, default_days=DEFAULT_DAYS,
-                                 max_months=RANGE_MONTHS)
+        start, end = listing.checked_period(form)
     except InvalidInput as err:
         # the seed's words for this page (查詢範圍) rather than the shared 查詢區間
-        context["error"] = TOO_LONG if err.message == too_long_message(RANGE_MONTHS) else err.message
+        context["error"] = (TOO_LONG if err.message == too_long_message(listing.RANGE_MONTHS)
+                            else err.message)
         return render("sms/index.html", **context), 422
-    form.start.data, form.end.data = start.isoformat(), end.isoformat()
     flt = queries.SmsFilter(store_id=g.store.id, start=start, end=end,
                             phone=form.phone.data or "", order_no=form.order_no.data or "",
                             status=form.chosen_status())

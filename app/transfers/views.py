@@ -12,11 +12,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, request, url_for
 from sqlalchemy import select
 
-from app import clock, history, spreadsheets
+from app import clock, history, listing, spreadsheets
 from app.auth.access import acting_account, may, requires
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
-from app.daterange import parse_range
 from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.forms import place_field_errors
@@ -24,30 +23,17 @@ from app.htmx import redirect_to, render
 from app.orders.models import Order
 from app.orders.rules import mask_mobile
 from app.pagination import paginate
-from app.stores.models import Store
-from app.tenancy import current_scope, get_owned_or_404
+from app.tenancy import get_owned_or_404
 from app.transfers import queries, services
 from app.transfers.forms import CancelForm, TransferQueryForm
 from app.transfers.models import Transfer, TransferItemState, TransferStatus
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 
-DEFAULT_DAYS = 30
-RANGE_MONTHS = 3
 XLSX_HEADERS = ["商店代號", "轉贈編號", "轉贈時間", "ECT訂單編號", "轉贈人姓名", "轉贈人手機",
                 "轉贈人 Email", "受贈人姓名", "受贈人手機", "受贈人 Email", "張數", "票券序號", "狀態",
                 "取消時間", "取消原因"]
 CHUNK = 500
-
-
-def _reads_children() -> bool:
-    """A parent store acting as itself reads (never changes) its children's transfers."""
-    scope = current_scope()
-    return bool(scope and scope.readable_store_ids)
-
-
-def _stores_shown() -> dict[int, Store]:
-    return {s.id: s for s in [g.store, *g.store.children]}
 
 
 # 查詢轉贈紀錄 -------------------------------------------------------------------------------
@@ -56,22 +42,16 @@ def _stores_shown() -> dict[int, Store]:
 @requires(Function.TRANSFER_RECORDS)
 def index():
     form = TransferQueryForm(formdata=request.args)
-    readable = _reads_children()
+    readable = listing.reads_children()
     context = {"form": form, "page": None, "serials": {}, "order_nos": {}, "error": None,
                "mask_mobile": mask_mobile,
-               "show_store": readable, "stores": _stores_shown()}
-    if not form.validate():
-        context["error"] = next(iter(form.errors.values()))[0]
+               "show_store": readable, "stores": listing.stores_shown()}
+    try:
+        start, end = listing.checked_period(form, needs_period=not (
+            form.searches_one() and not form.start.data and not form.end.data))
+    except InvalidInput as err:
+        context["error"] = err.message
         return render("transfers/index.html", **context), 422
-    start = end = None
-    if not (form.searches_one() and not form.start.data and not form.end.data):
-        try:
-            start, end = parse_range(form.start.data, form.end.data, default_days=DEFAULT_DAYS,
-                                     max_months=RANGE_MONTHS)
-        except InvalidInput as err:
-            context["error"] = err.message
-            return render("transfers/index.html", **context), 422
-        form.start.data, form.end.data = start.isoformat(), end.isoformat()
     flt = queries.TransferFilter(
         transfer_no=form.transfer_no.data or "", order_no=form.order_no.data or "",
         person=form.person.data or "", status=form.chosen_status(), start=start, end=end,
@@ -86,7 +66,7 @@ def index():
 
 
 def _xlsx(flt: queries.TransferFilter):  # noqa: ANN202
-    stores = _stores_shown()
+    stores = listing.stores_shown()
 
     def row(transfer: Transfer, order_no: str, serials: list[str]) -> tuple:
         store = stores.get(transfer.store_id)
@@ -126,7 +106,7 @@ def _detail(transfer: Transfer, form: CancelForm, *, error: str | None = None,
                                    execution_options={"unscoped": True})
                     if transfer.cancelled_by_id else None)
     own = transfer.store_id == g.store.id
-    stores = _stores_shown()
+    stores = listing.stores_shown()
     return render(
         "transfers/detail.html", transfer=transfer, order=order, items=queries.items(transfer),
         entries=history.entries_for(transfer, readable=True), form=form, error=error,

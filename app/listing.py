@@ -1,0 +1,49 @@
+"""What the merchant list pages share (已發行訂單, 轉贈紀錄, 退貨申請, 簡訊發送紀錄, 紙本列印,
+列印紀錄, 商品): the query form checked and its period settled, and, for a parent store acting
+as itself, the child stores whose rows it reads."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import g
+from flask_wtf import FlaskForm
+
+from app.daterange import parse_range
+from app.errors import InvalidInput
+from app.stores.models import Store
+from app.tenancy import current_scope
+
+DEFAULT_DAYS = 30  # the period when none is typed: the last 30 days
+RANGE_MONTHS = 3  # the longest period a list accepts (the seed's 查詢區間)
+
+
+def first_error(form: FlaskForm) -> str:
+    return next(iter(form.errors.values()))[0]
+
+
+def checked_period(form: FlaskForm, *, needs_period: bool = True, default_days: int = DEFAULT_DAYS,
+                   max_months: int = RANGE_MONTHS) -> tuple[date | None, date | None]:
+    """Validate the query form and settle its period (start, end), writing it back into the
+    form so the page shows what was searched. (None, None) without `needs_period` (a search
+    for one order or serial needs no dates). Raises InvalidInput with the form's first message
+    or the period's."""
+    if not form.validate():
+        raise InvalidInput(first_error(form))
+    if not needs_period:
+        return None, None
+    start, end = parse_range(form.start.data, form.end.data, default_days=default_days,
+                             max_months=max_months)
+    form.start.data, form.end.data = start.isoformat(), end.isoformat()
+    return start, end
+
+
+def reads_children() -> bool:
+    """A parent store acting as itself reads (never changes) its children's rows."""
+    scope = current_scope()
+    return bool(scope and scope.readable_store_ids)
+
+
+def stores_shown() -> dict[int, Store]:
+    """The acting store and its children, by id (for a parent's 商店 column)."""
+    return {s.id: s for s in [g.store, *g.store.children]}
