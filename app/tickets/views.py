@@ -101,7 +101,7 @@ def _render_detail(ticket: Ticket, form: NoteForm, status: int = 200):  # noqa: 
         redeemed_text=services.performed_by_text(ticket, redeemed=True),
         returned_text=services.performed_by_text(ticket, redeemed=False),
         method_label=method_label, actions=_counter_actions(ticket),
-        may_note=may(Function.REPORT_TICKETS), transfers=transfer_queries.of_ticket(ticket),
+        may_note=may(Function.REPORT_TICKETS, Level.MODIFY), transfers=transfer_queries.of_ticket(ticket),
         return_application=application_queries.pending_for(ticket)), status
 
 
@@ -112,7 +112,7 @@ def detail(serial: str):
 
 
 @bp.post("/<serial>/notes")
-@requires(Function.REPORT_TICKETS, Level.VIEW)
+@requires(Function.REPORT_TICKETS, Level.MODIFY)  # a note is a change, as on the ticket report
 def add_note(serial: str):
     ticket = _ticket_or_404(serial)
     form = NoteForm()

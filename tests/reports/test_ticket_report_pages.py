@@ -141,6 +141,16 @@ def test_the_status_and_method_choices_follow_the_chosen_type(app, tw):
                               headers=HTMX))
     assert re.findall(r'name="delivery_method" value="([^"]+)"', methods) == [
         "paper:platform_print", "paper:merchant_print"]
+    # the whole page: each type chosen, its choices beside it, and the select that refreshes them
+    page = text(client.get("/reports/tickets", query_string={
+        "mode": "date", "status_group": "returned", "delivery_type": "paper"}))
+    assert re.search(r'<option value="returned" selected>', page)
+    assert re.search(r'<option value="paper" selected>', page)
+    assert re.findall(r'name="status" value="([^"]+)"', page) == [
+        "return_pending", "returning", "returned", "returned_escrow_expired"]
+    assert re.findall(r'name="delivery_method" value="([^"]+)"', page) == [
+        "paper:platform_print", "paper:merchant_print"]
+    assert 'id="f-status-group"' in page and 'hx-target="#method-options"' in page
 
 
 # Whose rows, on the server -----------------------------------------------------------------------

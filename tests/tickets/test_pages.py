@@ -96,6 +96,26 @@ def test_notes_need_the_ticket_report_right(client, shop):
     assert entries(ticket, "note") == []
 
 
+def test_notes_need_the_modify_level_as_on_the_ticket_report(client, shop):
+    store, owner, pickup, ticket = shop
+    make_account(store, kind=AccountKind.SUB, username="viewerR01",
+                 grants={Function.REPORT_TICKETS: Level.VIEW})
+    make_account(store, kind=AccountKind.SUB, username="editorR01",
+                 grants={Function.REPORT_TICKETS: Level.MODIFY})
+    db.session.commit()
+    login(client, "viewerR01")
+    page = client.get(f"/tickets/{ticket.serial}")
+    assert page.status_code == 200 and 'data-testid="note-form"' not in text(page)
+    assert client.post(f"/tickets/{ticket.serial}/notes", data={"note": "x"}).status_code == 403
+    assert client.post(f"/reports/tickets/{ticket.id}/notes", data={"note": "x"}).status_code == 403
+    assert entries(ticket, "note") == []
+    client.post("/logout")
+    login(client, "editorR01")
+    assert 'data-testid="note-form"' in text(client.get(f"/tickets/{ticket.serial}"))
+    assert client.post(f"/tickets/{ticket.serial}/notes", data={"note": "可以"}).status_code == 303
+    assert [e.reason for e in entries(ticket, "note")] == ["可以"]
+
+
 def test_another_stores_serial_is_404(client, shop):
     store, owner, pickup, ticket = shop
     other, other_owner, other_pickup, _ = ready_store("issuer02")
