@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from datetime import timedelta
 
 import pytest
@@ -33,6 +32,7 @@ from tests.api.test_redemptions import (
     reload,
     unknown_code,
 )
+from tests.concurrency import Ready, run_at_once
 from tests.issuance.helpers import ready_store
 from tests.tickets.helpers import issue
 
@@ -229,25 +229,16 @@ def test_concurrent_retries_with_one_key_redeem_once(pg_app):
         db.session.remove()
 
     retries = 12
-    barrier = threading.Barrier(retries)
-    outcomes: list[tuple[int, str | None, bool]] = []
-    lock = threading.Lock()
 
-    def pos() -> None:
+    def pos(_: int, ready: Ready) -> tuple[int, str | None, bool]:
         client = pg_app.test_client()
-        barrier.wait()
+        ready()
         response = client.post(f"{API}/redemptions", json={"code": code},
                                headers={**bearer(plain), **key()})
         error = (response.get_json() or {}).get("error", {}).get("code")
-        with lock:
-            outcomes.append((response.status_code, error,
-                             response.headers.get("Idempotent-Replayed") == "true"))
+        return response.status_code, error, response.headers.get("Idempotent-Replayed") == "true"
 
-    threads = [threading.Thread(target=pos) for _ in range(retries)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    outcomes = run_at_once(pg_app, pos, range(retries))
     assert len(outcomes) == retries
     acted = [o for o in outcomes if o[0] == 201 and not o[2]]
     assert len(acted) == 1

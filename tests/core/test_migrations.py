@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,6 +11,7 @@ from sqlalchemy import select, text
 from app import clock
 from app.db import db, insert_ignoring_conflict
 from app.jobs import ScheduledRun
+from tests.concurrency import Ready, run_at_once
 
 
 def _differences(app) -> list:
@@ -46,24 +45,13 @@ def test_postgres_migrations_match_the_models(pg_app):
 @pytest.mark.postgres
 def test_postgres_claims_a_slot_once_under_a_race(pg_app):
     slot = clock.taipei_datetime(2026, 7, 3, 1)
-    barrier = threading.Barrier(8)
-    results: list[int | None] = []
-    lock = threading.Lock()
 
-    def claim() -> None:
-        with pg_app.app_context():
-            barrier.wait()
-            got = insert_ignoring_conflict(ScheduledRun, name="race", slot=slot, status="queued",
-                                           trigger="schedule", created_at=clock.now())
-            db.session.commit()
-            with lock:
-                results.append(got)
+    def claim(_: int, ready: Ready) -> int | None:
+        ready()
+        return insert_ignoring_conflict(ScheduledRun, name="race", slot=slot, status="queued",
+                                        trigger="schedule", created_at=clock.now())
 
-    threads = [threading.Thread(target=claim) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
+    results = run_at_once(pg_app, claim, range(8), timeout=10)
     assert len(results) == 8
     assert len([r for r in results if r is not None]) == 1
     with pg_app.app_context():

@@ -3,18 +3,20 @@ the other gets the winner's run back, and the bank sees every entry once."""
 
 from __future__ import annotations
 
-import threading
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
 from app.db import db
+from app.errors import DomainError
 from app.escrow.models import BankInstruction, BankSyncRun, LedgerEntry, SyncRunStatus
 from app.escrow.sync import sync_night
 from app.stores.models import Store
 from app.tickets import services
 from app.tickets.models import Ticket
 from app.tickets.models import TicketStatus as S
+from tests.concurrency import Ready, run_at_once
 from tests.escrow.conftest import BANK_KEY
 from tests.escrow.helpers import at, day
 from tests.issuance.helpers import ready_store
@@ -40,29 +42,14 @@ def test_concurrent_runs_for_the_same_night_do_the_work_once(pg_app, simulator):
         db.session.remove()
 
     at(2026, 7, 2, 1, 0)
-    barrier = threading.Barrier(WORKERS)
-    outcomes: list[tuple[bool, int]] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def worker() -> None:
-        with pg_app.app_context():
-            try:
-                barrier.wait()
-                outcome = sync_night(day(7, 2))
-                with lock:
-                    outcomes.append((outcome.ran, outcome.run.id))
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
+    def worker(_: int, ready: Ready) -> tuple[bool, int]:
+        ready()
+        outcome = sync_night(day(7, 2))
+        return outcome.ran, outcome.run.id
 
-    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors
+    outcomes = run_at_once(pg_app, worker, range(WORKERS))
+    assert not [o for o in outcomes if isinstance(o, DomainError)], outcomes
     assert [ran for ran, _ in outcomes].count(True) == 1
     assert len({run_id for _, run_id in outcomes}) == 1  # the losers got the winner's run
 
@@ -93,25 +80,12 @@ def test_runs_for_two_nights_at_once_still_send_and_finalise_each_entry_once(pg_
         db.session.remove()
 
     at(2026, 7, 3, 1, 0)
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
 
-    def worker(night) -> None:  # noqa: ANN001
-        with pg_app.app_context():
-            try:
-                barrier.wait()
-                sync_night(night)
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-            finally:
-                db.session.remove()
+    def worker(night: date, ready: Ready) -> None:
+        ready()
+        sync_night(night)
 
-    threads = [threading.Thread(target=worker, args=(d,)) for d in (day(7, 2), day(7, 3))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors
+    assert run_at_once(pg_app, worker, (day(7, 2), day(7, 3))) == [None, None]
 
     with pg_app.app_context():
         sync_night(day(7, 3), "manual", force=True)  # whatever one night left waiting

@@ -4,10 +4,10 @@ refused. Four merchant prints of the same tickets at once: no count is lost."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 
 from app.auth.models import Account
@@ -19,6 +19,7 @@ from app.printing import services
 from app.printing.models import PrintedTicket, PrintRun
 from app.stores.models import Store
 from app.tickets.models import Ticket
+from tests.concurrency import Ready, run_at_once
 from tests.factories import make_operator
 from tests.issuance.helpers import ready_store
 from tests.printing.helpers import CVS, PLATFORM, paper_tickets
@@ -26,29 +27,13 @@ from tests.printing.helpers import CVS, PLATFORM, paper_tickets
 pytestmark = pytest.mark.postgres
 
 
-def _race(app, n: int, work: Callable[[], str]) -> list[str]:  # noqa: ANN001
-    """Run `work` in `n` threads released together, each in its own app context (session)."""
-    barrier = threading.Barrier(n)
-    outcomes: list[str] = []
+def _race(app: Flask, n: int, work: Callable[[], str]) -> list[str]:
+    """Run `work` by `n` actors released together; a refusal gives its message."""
+    def actor(_: int, ready: Ready) -> str:
+        ready()
+        return work()
 
-    def one() -> None:
-        with app.app_context():
-            barrier.wait(10)
-            try:
-                outcomes.append(work())
-                db.session.commit()
-            except DomainError as refused:
-                db.session.rollback()
-                outcomes.append(refused.message)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=one) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return outcomes
+    return [o.message if isinstance(o, DomainError) else o for o in run_at_once(app, actor, range(n))]
 
 
 def _count(model, *where) -> int:  # noqa: ANN001, ANN002

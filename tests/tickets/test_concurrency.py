@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -13,6 +11,7 @@ from app.history import HistoryEntry
 from app.stores.models import Store
 from app.tickets import services
 from app.tickets.models import Ticket, TicketStatus
+from tests.concurrency import Ready, run_at_once
 from tests.issuance.helpers import ready_store
 from tests.tickets.helpers import issue
 
@@ -28,33 +27,16 @@ def test_fifty_concurrent_redemptions_of_one_code(pg_app):
         code, store_id, owner_id = ticket.code, store.id, owner.id
         db.session.remove()
 
-    barrier = threading.Barrier(CLERKS)
-    outcomes: list[str] = []
-    lock = threading.Lock()
+    def clerk(_: int, ready: Ready) -> str:
+        store = db.session.get(Store, store_id)
+        account = db.session.get(Account, owner_id)
+        found = services.find_by_code(store, code)
+        ready()
+        services.redeem(account, store, found)
+        return "redeemed"
 
-    def clerk() -> None:
-        with pg_app.app_context():  # its own session and database connection
-            store = db.session.get(Store, store_id)
-            account = db.session.get(Account, owner_id)
-            found = services.find_by_code(store, code)
-            barrier.wait()
-            try:
-                services.redeem(account, store, found)
-                db.session.commit()
-                result = "redeemed"
-            except services.TicketRefused as refused:
-                db.session.rollback()
-                result = refused.code
-            finally:
-                db.session.remove()
-            with lock:
-                outcomes.append(result)
-
-    threads = [threading.Thread(target=clerk) for _ in range(CLERKS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    outcomes = [o.code if isinstance(o, services.TicketRefused) else o
+                for o in run_at_once(pg_app, clerk, range(CLERKS))]
     assert len(outcomes) == CLERKS
     assert outcomes.count("redeemed") == 1
     assert outcomes.count("AlreadyRedeemed") == CLERKS - 1

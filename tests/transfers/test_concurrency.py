@@ -3,8 +3,6 @@ the issuer cancels a transfer while a clerk redeems one of its tickets)."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
@@ -17,6 +15,7 @@ from app.tickets import services as tickets
 from app.tickets.models import Ticket, TicketStatus
 from app.transfers import services
 from app.transfers.models import Transfer, TransferItem, TransferItemState, TransferStatus
+from tests.concurrency import Ready, run_at_once
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order
 from tests.transfers.helpers import FRIEND
@@ -34,32 +33,15 @@ def test_concurrent_gifts_of_the_same_ticket_make_exactly_one_transfer(pg_app):
         ticket_id = db.session.scalar(select(Ticket.id).where(Ticket.order_id == order_id))
         db.session.remove()
 
-    barrier = threading.Barrier(TABS)
-    outcomes: list[str] = []
-    lock = threading.Lock()
+    def tab(n: int, ready: Ready) -> str:
+        order = db.session.get(Order, order_id)
+        ready()
+        services.give(order, [ticket_id], name=f"受贈人{n}", mobile=f"09220000{n:02d}",
+                      email=f"friend{n}@example.com")
+        return "given"
 
-    def tab(n: int) -> None:
-        with pg_app.app_context():  # its own session and database connection
-            order = db.session.get(Order, order_id)
-            barrier.wait()
-            try:
-                services.give(order, [ticket_id], name=f"受贈人{n}", mobile=f"09220000{n:02d}",
-                              email=f"friend{n}@example.com")
-                db.session.commit()
-                result = "given"
-            except DomainError as refused:
-                db.session.rollback()
-                result = refused.message
-            finally:
-                db.session.remove()
-            with lock:
-                outcomes.append(result)
-
-    threads = [threading.Thread(target=tab, args=(n,)) for n in range(TABS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    outcomes = [o.message if isinstance(o, DomainError) else o
+                for o in run_at_once(pg_app, tab, range(TABS))]
     assert len(outcomes) == TABS
     assert outcomes.count("given") == 1
     assert outcomes.count(services.ALREADY_GIVEN) == TABS - 1
@@ -80,34 +62,18 @@ def test_cancel_racing_a_redemption_never_hands_back_a_used_ticket(pg_app):
         store_id, owner_id, transfer_id = store.id, owner.id, transfer.id
         db.session.remove()
 
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
+    def act(kind: str, ready: Ready) -> None:
+        store = db.session.get(Store, store_id)
+        account = db.session.get(Account, owner_id)
+        ticket = db.session.get(Ticket, ticket_id)
+        ready()
+        if kind == "cancel":
+            services.cancel(account, store, transfer_id, reason="同時取消")
+        else:
+            tickets.redeem(account, store, ticket)
 
-    def act(kind: str) -> None:
-        with pg_app.app_context():
-            store = db.session.get(Store, store_id)
-            account = db.session.get(Account, owner_id)
-            ticket = db.session.get(Ticket, ticket_id)
-            barrier.wait()
-            try:
-                if kind == "cancel":
-                    services.cancel(account, store, transfer_id, reason="同時取消")
-                else:
-                    tickets.redeem(account, store, ticket)
-                db.session.commit()
-            except DomainError:
-                db.session.rollback()
-            except BaseException as exc:  # noqa: BLE001
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=act, args=(k,)) for k in ("cancel", "redeem")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert errors == []
+    # neither is refused (a refusal would also leave the transfer or the ticket as it was)
+    assert run_at_once(pg_app, act, ("cancel", "redeem")) == [None, None]
     with pg_app.app_context():
         ticket = db.session.get(Ticket, ticket_id)
         item = db.session.scalar(select(TransferItem))

@@ -3,14 +3,13 @@ several tabs at the same moment; exactly one succeeds, the others are refused.""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import func, select
 
 from app.db import db
 from app.return_applications.models import ReturnApplication
 from app.transfers.models import Transfer
+from tests.concurrency import Ready, run_at_once
 from tests.wallet.helpers import confirm, issue_order, shop, tickets_of
 
 pytestmark = pytest.mark.postgres
@@ -29,21 +28,12 @@ def _race(pg_app, path: str, data_for) -> list[int]:  # noqa: ANN001
         tab = pg_app.test_client()
         assert confirm(tab, token).status_code == 303
         tabs.append(tab)
-    barrier = threading.Barrier(TABS)
-    statuses: list[int] = []
-    lock = threading.Lock()
 
-    def submit(tab, n: int) -> None:  # noqa: ANN001
-        barrier.wait()
-        response = tab.post(f"/t/{token}/{path}", data=data_for(ticket_id, n))
-        with lock:
-            statuses.append(response.status_code)
+    def submit(n: int, ready: Ready) -> int:
+        ready()
+        return tabs[n].post(f"/t/{token}/{path}", data=data_for(ticket_id, n)).status_code
 
-    threads = [threading.Thread(target=submit, args=(tab, n)) for n, tab in enumerate(tabs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    statuses = run_at_once(pg_app, submit, range(TABS))
     assert len(statuses) == TABS
     return statuses
 
