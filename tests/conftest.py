@@ -22,7 +22,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from app import clock, create_app
 from app.db import db
@@ -119,6 +119,21 @@ def ctx(app: Flask) -> Iterator[Flask]:
 @pytest.fixture
 def client(app: Flask) -> CsrfClient:
     return app.test_client()  # type: ignore[return-value]
+
+
+@pytest.fixture
+def count_queries(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements the app's engine runs while the test holds the list (clear it first)."""
+    statements: list[str] = []
+
+    def listen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002, ANN202
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", listen)
+    yield statements
+    event.remove(engine, "before_cursor_execute", listen)
 
 
 @pytest.fixture(scope="session", autouse=True)

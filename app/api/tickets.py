@@ -195,9 +195,11 @@ def ticket_json(ticket: Ticket, viewer: Store | None = None) -> dict[str, Any]:
     viewer = viewer if viewer is not None else g.store
     redeemed_by = None
     if ticket.redeemed_store_id is not None:
-        store = _store_names({ticket.redeemed_store_id}).get(ticket.redeemed_store_id, "")
-        branch = _branch_names({ticket.redeemed_branch_id}).get(ticket.redeemed_branch_id)
-        redeemed_by = {"store": store, "branch": branch}
+        # Usually the acting store and the clerk's branch, already in the session: no query.
+        store = db.session.get(Store, ticket.redeemed_store_id)
+        branch = (db.session.get(Branch, ticket.redeemed_branch_id, execution_options={"unscoped": True})
+                  if ticket.redeemed_branch_id is not None else None)
+        redeemed_by = {"store": store.name if store else "", "branch": branch.name if branch else None}
     order_no = db.session.scalar(select(Order.order_no).where(Order.id == ticket.order_id)
                                  .execution_options(unscoped=True))
     return {

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from app import clock, history
 from app.auth import rules
@@ -264,9 +265,16 @@ def revoke_api_token(actor: Account, token: ApiToken) -> None:
 def account_for_token(plain: str) -> tuple[Account, ApiToken] | None:
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
         return None
-    token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _digest(plain)).execution_options(unscoped=True)
-    )
+    # One query for all an API request needs before its view: the account, its store (the
+    # children decide what it reads, the contracts the redemption mode) and its branch.
+    account = joinedload(ApiToken.account)
+    store = account.joinedload(Account.store)
+    token = db.session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == _digest(plain))
+        .options(account.joinedload(Account.branch), store.joinedload(Store.children),
+                 store.joinedload(Store.contracts))
+        .execution_options(unscoped=True)
+    ).unique().one_or_none()
     if token is None or token.revoked_at is not None or not token.account.is_active:
         return None
     now = clock.now()

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import inspect, select, update
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock, history
 from app.auth.models import Account
@@ -97,9 +99,12 @@ def find_by_code(store: Store, typed: str, *, for_update: bool = False) -> Ticke
         raise InvalidInput("請輸入核銷代碼", fields={"code": "請輸入核銷代碼"})
     if not codes.is_well_formed(code):
         raise InvalidInput(MALFORMED_CODE, code="malformed_code", fields={"code": MALFORMED_CODE})
-    stmt = select(Ticket).where(Ticket.code == code).execution_options(unscoped=True)
+    # The product comes in the same query: every caller asks who may act on its tickets.
+    stmt = (select(Ticket).where(Ticket.code == code)
+            .options(joinedload(Ticket.product, innerjoin=True))
+            .execution_options(unscoped=True))
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=Ticket)
     ticket = db.session.scalar(stmt)
     if ticket is None or not _visible_to(ticket, store):
         raise NotFound(UNKNOWN_CODE, code="unknown_code")
@@ -148,22 +153,31 @@ def _decide(decision: Move | lifecycle.Refusal, ticket: Ticket) -> Move:
     return decision
 
 
+def _ticket_columns() -> tuple[tuple[str, Any], ...]:
+    return tuple((prop.key, getattr(Ticket, prop.key)) for prop in inspect(Ticket).column_attrs)
+
+
 def _compare_and_set(ticket: Ticket, seen: TicketStatus, move: Move, action: str,
                      values: dict[str, Any], reason: str, decide_again) -> None:  # noqa: ANN001
-    """Change the status only if it is still `seen`; otherwise tell the loser why."""
+    """Change the status only if it is still `seen`; otherwise tell the loser why. The winner's
+    row comes back from the UPDATE (RETURNING) into the ticket object, so the ticket and its
+    loaded product stay as they are, in step with the database, without reading them again."""
     values = {"status_changed_at": clock.now(), **values}
-    changed = db.session.execute(
+    columns = _ticket_columns()
+    row = db.session.execute(
         update(Ticket)
         .where(Ticket.id == ticket.id, Ticket.status == seen)
         .values(status=move.to, **values)
+        .returning(*(column for _, column in columns))
         .execution_options(synchronize_session=False, unscoped=True)
-    ).rowcount
-    if not changed:
+    ).first()
+    if row is None:
         db.session.refresh(ticket)  # someone else changed it first: why can't we now?
         decision = decide_again(facts_of(ticket))
         raise _refused(decision if isinstance(decision, lifecycle.Refusal)
                        else lifecycle.NOT_APPLICABLE, ticket)
-    db.session.refresh(ticket)
+    for (key, _), value in zip(columns, row, strict=True):
+        set_committed_value(ticket, key, value)
     sales.moved(ticket, seen, move.to)
     history.record(ticket, action, store_id=ticket.store_id, from_status=seen.value,
                    to_status=move.to.value, reason=reason)

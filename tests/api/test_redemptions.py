@@ -117,6 +117,28 @@ def test_a_redemption_answers_201_with_the_ticket(client, shop):
     assert actions(ticket, "redeemed") == ["redeemed"]
 
 
+def test_a_redemption_reads_what_it_needs_in_a_few_statements(client, shop, token_for, count_queries):
+    """Token with account, store and branch in one query; ticket with its product in one; the
+    compare-and-set brings the row back; the redeemer's names come from the session."""
+    branch = make_branch(shop.store, "A001", "台北門市")
+    counter = clerk(shop.store, "clerkA01", {Function.REDEEM: Level.MODIFY}, branch)
+    headers = headers_for(token_for, counter)
+    first, second = issue(shop.owner, shop.store, shop.pickup, quantity=2)
+    assert redeem(client, headers, first.code).status_code == 201  # the token's last use is written
+    store_name, branch_id, second_id = shop.store.name, branch.id, second.id
+    db.session.remove()  # the request starts from an empty session, as in production
+    count_queries.clear()
+    response = redeem(client, headers, second.code)
+    assert response.status_code == 201
+    assert response.get_json()["redeemed_by"] == {"store": store_name, "branch": "台北門市"}
+    selects = [s for s in count_queries if s.lstrip().upper().startswith("SELECT")]
+    # token+account+store+branch, grants, ticket+product, branch and partner lists, order no.
+    assert len(selects) <= 6, count_queries
+    assert len(count_queries) <= 8, count_queries  # + UPDATE … RETURNING and the history INSERT
+    redeemed = db.session.get(Ticket, second_id)
+    assert redeemed.status is S.USED and redeemed.redeemed_branch_id == branch_id
+
+
 def test_the_same_code_again_is_409_already_redeemed_with_when_where_and_who(client, shop, token_for):
     branch = make_branch(shop.store, "A001", "台北門市")
     counter = clerk(shop.store, "clerkA01", {Function.REDEEM: Level.MODIFY}, branch)

@@ -8,8 +8,7 @@ import io
 import re
 from datetime import timedelta
 
-import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from app import clock
@@ -163,20 +162,6 @@ def test_a_logged_in_merchant_sees_the_consumer_page_not_the_back_office(app, bo
     entry = db.session.scalar(select(HistoryEntry).where(HistoryEntry.action == "transferred")
                               .execution_options(unscoped=True))
     assert entry.actor_id is None and entry.actor_label == "消費者（電子票夾）"
-
-
-@pytest.fixture
-def count_queries(app):  # noqa: ANN001, ANN201
-    statements: list[str] = []
-
-    def listen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002, ANN202
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", listen)
-    yield statements
-    event.remove(engine, "before_cursor_execute", listen)
 
 
 def test_the_wallet_page_makes_a_bounded_number_of_queries(app, bought, client, count_queries):
