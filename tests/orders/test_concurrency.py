@@ -1,9 +1,12 @@
 """PostgreSQL: two tabs change the same order's purchaser at the same moment; one wins, the other
-waits on the order's row lock, then sees the first change and is refused."""
+waits on the order's row lock, then sees the first change and is refused.
+
+The first tab takes the lock before the race point (`ready()`), so the second is released only
+once the lock is held and must wait on it."""
 
 from __future__ import annotations
 
-import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +19,7 @@ from app.notifications.models import Message
 from app.orders import services
 from app.orders.models import Order
 from app.stores.models import Store
+from tests.concurrency import Ready, run_at_once
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order
 
@@ -31,40 +35,25 @@ def test_two_concurrent_changes_of_purchaser_cannot_both_win(pg_app):
         first_token = order.link_token
         db.session.remove()
 
-    holding = threading.Event()
-    outcomes: dict[str, str] = {}
-
-    def tab(name: str, mobile: str, *, hold: bool) -> None:
+    def tab(tab_: tuple[str, str, bool], ready: Ready) -> str:
+        name, mobile, first = tab_
         store_id, owner_id, order_id = ids
-        with pg_app.app_context():  # its own session and database connection
-            store = db.session.get(Store, store_id)
-            account = db.session.get(Account, owner_id)
-            try:
-                if hold:  # take the row lock first and keep it a moment
-                    services.lock_order(store, order_id)
-                    holding.set()
-                    threading.Event().wait(0.5)
-                else:
-                    holding.wait(10)
-                services.change_purchaser(account, store, order_id, name=name, mobile=mobile,
-                                          email="", expected_revision=revision)
-                db.session.commit()
-                outcomes[name] = "changed"
-            except DomainError as refused:
-                db.session.rollback()
-                outcomes[name] = refused.message
-            finally:
-                db.session.remove()
+        store = db.session.get(Store, store_id)
+        account = db.session.get(Account, owner_id)
+        if first:  # take the row lock, then let the other tab go, and keep the lock a moment
+            services.lock_order(store, order_id)
+            ready()
+            time.sleep(0.5)
+        else:
+            ready()
+        services.change_purchaser(account, store, order_id, name=name, mobile=mobile,
+                                  email="", expected_revision=revision)
+        return "changed"
 
-    threads = [threading.Thread(target=tab, args=("第一分頁", "0987654321"), kwargs={"hold": True}),
-               threading.Thread(target=tab, args=("第二分頁", "0911111111"), kwargs={"hold": False})]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-
-    assert outcomes["第一分頁"] == "changed"
-    assert outcomes["第二分頁"] == services.CHANGED_ELSEWHERE
+    first, second = run_at_once(pg_app, tab, [("第一分頁", "0987654321", True),
+                                              ("第二分頁", "0911111111", False)], timeout=30)
+    assert first == "changed"
+    assert isinstance(second, DomainError) and second.message == services.CHANGED_ELSEWHERE
     with pg_app.app_context():
         order = db.session.get(Order, ids[2])
         assert (order.purchaser_name, order.purchaser_mobile) == ("第一分頁", "0987654321")
@@ -84,39 +73,23 @@ def test_without_a_revision_the_second_change_sees_the_first(pg_app):
         ids = (store.id, owner.id, order.id)
         db.session.remove()
 
-    holding = threading.Event()
-    done: list[str] = []
-
-    def tab(name: str, mobile: str, email: str, *, hold: bool) -> None:
+    def tab(tab_: tuple[str, str, str, bool], ready: Ready) -> None:
+        name, mobile, email, first = tab_
         store_id, owner_id, order_id = ids
-        with pg_app.app_context():
-            store = db.session.get(Store, store_id)
-            account = db.session.get(Account, owner_id)
-            db.session.get(Order, order_id)  # both tabs read the original purchaser first
-            try:
-                if hold:
-                    services.lock_order(store, order_id)
-                    holding.set()
-                    threading.Event().wait(0.5)
-                else:
-                    holding.wait(10)
-                services.change_purchaser(account, store, order_id, name=name, mobile=mobile,
-                                          email=email)
-                db.session.commit()
-                done.append(name)
-            finally:
-                db.session.remove()
+        store = db.session.get(Store, store_id)
+        account = db.session.get(Account, owner_id)
+        db.session.get(Order, order_id)  # both tabs read the original purchaser first
+        if first:
+            services.lock_order(store, order_id)
+            ready()
+            time.sleep(0.5)
+        else:
+            ready()
+        services.change_purchaser(account, store, order_id, name=name, mobile=mobile, email=email)
 
-    threads = [threading.Thread(target=tab, args=("甲", "0987654321", "a@example.com"),
-                                kwargs={"hold": True}),
-               threading.Thread(target=tab, args=("乙", "0911111111", "b@example.com"),
-                                kwargs={"hold": False})]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-
-    assert done == ["甲", "乙"]
+    assert run_at_once(pg_app, tab, [("甲", "0987654321", "a@example.com", True),
+                                     ("乙", "0911111111", "b@example.com", False)],
+                       timeout=30) == [None, None]
     with pg_app.app_context():
         entries = db.session.scalars(select(HistoryEntry).where(
             HistoryEntry.action == "purchaser_changed").order_by(HistoryEntry.id)).all()
