@@ -28,7 +28,10 @@ def init_app(app: Flask) -> None:
         ident, _, epoch = user_id.partition(".")
         if not ident.isdigit() or not epoch.isdigit():
             return None
-        account = db.session.get(Account, int(ident), execution_options={"unscoped": True})
+        from app.auth.services import request_account_options
+
+        account = db.session.get(Account, int(ident), options=request_account_options(),
+                                 execution_options={"unscoped": True})
         if account is None or not account.is_active or account.session_epoch != int(epoch):
             return None  # deleted, or the password changed since this session began
         return account

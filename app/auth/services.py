@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -262,17 +263,24 @@ def revoke_api_token(actor: Account, token: ApiToken) -> None:
         history.record(token, "revoked")
 
 
+def request_account_options(via: Any = None) -> list[Any]:
+    """Loader options that bring, with an account, what every request reads before its view:
+    its branch and its store with the store's children (what it may read) and contracts (the
+    redemption mode), in the account's own query instead of one query each. `via` is the path
+    to the account when it is loaded through another entity (an API token)."""
+    load = via.joinedload if via is not None else joinedload
+    store = load(Account.store)
+    return [load(Account.branch), store.joinedload(Store.children),
+            store.joinedload(Store.contracts)]
+
+
 def account_for_token(plain: str) -> tuple[Account, ApiToken] | None:
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
         return None
-    # One query for all an API request needs before its view: the account, its store (the
-    # children decide what it reads, the contracts the redemption mode) and its branch.
     account = joinedload(ApiToken.account)
-    store = account.joinedload(Account.store)
     token = db.session.scalars(
         select(ApiToken).where(ApiToken.token_hash == _digest(plain))
-        .options(account.joinedload(Account.branch), store.joinedload(Store.children),
-                 store.joinedload(Store.contracts))
+        .options(account, *request_account_options(account))
         .execution_options(unscoped=True)
     ).unique().one_or_none()
     if token is None or token.revoked_at is not None or not token.account.is_active:
