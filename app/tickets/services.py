@@ -91,7 +91,7 @@ def _visible_to(ticket: Ticket, store: Store) -> bool:
     ) is not None
 
 
-def find_by_code(store: Store, typed: str, *, for_update: bool = False) -> Ticket:
+def find_by_code(store: Store, typed: str) -> Ticket:
     """The ticket with this redemption code, if the acting store may see it. A mistyped code
     (the check character does not match) is answered without touching the database."""
     code = codes.normalise_code(typed)
@@ -103,8 +103,6 @@ def find_by_code(store: Store, typed: str, *, for_update: bool = False) -> Ticke
     stmt = (select(Ticket).where(Ticket.code == code)
             .options(joinedload(Ticket.product, innerjoin=True))
             .execution_options(unscoped=True))
-    if for_update:
-        stmt = stmt.with_for_update(of=Ticket)
     ticket = db.session.scalar(stmt)
     if ticket is None or not _visible_to(ticket, store):
         raise NotFound(UNKNOWN_CODE, code="unknown_code")
