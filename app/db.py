@@ -85,18 +85,23 @@ def enum_type(enum_cls: type[enum.Enum], name: str) -> SAEnum:
     )
 
 
+def conflict_insert(model: Any) -> Any:
+    """INSERT for `model` in the session's dialect, so it takes ON CONFLICT (PostgreSQL and
+    SQLite spell it the same way, through different classes)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)
+
+
 def insert_ignoring_conflict(model: Any, **values: Any) -> int | None:
     """INSERT a row unless it would break a unique constraint; its id, or None if it existed.
 
     One statement, so two processes racing for the same row cannot both win (no savepoint
     needed, which SQLite's driver handles poorly).
     """
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(model).values(**values).on_conflict_do_nothing().returning(model.id)
+    stmt = conflict_insert(model).values(**values).on_conflict_do_nothing().returning(model.id)
     return db.session.execute(stmt).scalar_one_or_none()
 
 

@@ -22,15 +22,15 @@ def first_error(form: FlaskForm) -> str:
     return next(iter(form.errors.values()))[0]
 
 
-def checked_period(form: FlaskForm, *, needs_period: bool = True, default_days: int = DEFAULT_DAYS,
+def checked_period(form: FlaskForm, *, narrowed: bool = False, default_days: int = DEFAULT_DAYS,
                    max_months: int = RANGE_MONTHS) -> tuple[date | None, date | None]:
     """Validate the query form and settle its period (start, end), writing it back into the
-    form so the page shows what was searched. (None, None) without `needs_period` (a search
-    for one order or serial needs no dates). Raises InvalidInput with the form's first message
-    or the period's."""
+    form so the page shows what was searched. A `narrowed` query (one order or serial, say)
+    needs no period: (None, None) unless dates were typed. Raises InvalidInput with the form's
+    first message or the period's."""
     if not form.validate():
         raise InvalidInput(first_error(form))
-    if not needs_period:
+    if narrowed and not form.start.data and not form.end.data:
         return None, None
     start, end = parse_range(form.start.data, form.end.data, default_days=default_days,
                              max_months=max_months)

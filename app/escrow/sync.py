@@ -53,7 +53,7 @@ from flask import current_app
 from sqlalchemy import exists, func, insert, select, text, update
 
 from app import clock, history
-from app.db import db
+from app.db import conflict_insert, db
 from app.errors import InvalidInput
 from app.escrow.bank import BankAnswer, BankEntry, BankUnavailable, EscrowBank, bank_for
 from app.escrow.models import (
@@ -458,11 +458,7 @@ def _insert_instructions(values: list[dict[str, Any]]) -> None:
     """Insert, skipping any key already written (by a duplicate worker): same key, same entry."""
     if not values:
         return
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    db.session.execute(dialect_insert(BankInstruction).values(values)
+    db.session.execute(conflict_insert(BankInstruction).values(values)
                        .on_conflict_do_nothing(index_elements=["key"]))
 
 

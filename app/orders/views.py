@@ -61,8 +61,7 @@ def index():
     context = {"form": form, "mask_mobile": rules.mask_mobile, "method_label": method_label,
                "page": None, "import_nos": {}, "error": None}
     try:
-        start, end = listing.checked_period(form, needs_period=not (
-            form.searches_one() and not form.start.data and not form.end.data))
+        start, end = listing.checked_period(form, narrowed=form.searches_one())
     except InvalidInput as err:
         context["error"] = err.message
         return render("orders/index.html", **context), 422

@@ -12,6 +12,7 @@ import io
 from flask import Blueprint, flash, request, send_file, url_for
 from flask_login import current_user
 
+from app import listing
 from app.auth.access import operator_required
 from app.db import db
 from app.errors import InvalidInput
@@ -30,7 +31,7 @@ PER_PAGE = 50
 def index():
     form = PlatformQueryForm(formdata=request.args)
     if not form.validate():
-        raise InvalidInput(next(iter(form.errors.values()))[0])
+        raise InvalidInput(listing.first_error(form))
     page = paginate(queries.platform_batches(state=form.state.data or "", q=form.q.data or ""),
                     per_page=PER_PAGE, max_per_page=PER_PAGE)
     return render("printing/platform.html", form=form, page=page,

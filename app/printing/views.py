@@ -43,8 +43,7 @@ def _ticket_form() -> TicketQueryForm:
 
 def _filter(form: TicketQueryForm) -> queries.TicketFilter:
     """The query of the form; a serial or order number alone searches every date."""
-    start, end = listing.checked_period(form, needs_period=not (
-        form.number.data and not form.start.data and not form.end.data))
+    start, end = listing.checked_period(form, narrowed=bool(form.number.data))
     return queries.TicketFilter(
         store_id=g.store.id, start=start, end=end,
         product_id=int(form.product.data) if form.product.data else None,

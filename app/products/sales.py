@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Select, delete, func, insert, select, update
 
-from app.db import db
+from app.db import conflict_insert, db
 from app.products.models import ProductKind, ProductSales
 from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
 
@@ -34,11 +34,7 @@ def delta(seen: TicketStatus, to: TicketStatus) -> int:
 
 def _upsert(values: list[dict]) -> None:
     """Add to the counters of these products, creating the rows that do not exist yet."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(ProductSales)
+    stmt = conflict_insert(ProductSales)
     db.session.execute(stmt.on_conflict_do_update(
         index_elements=[ProductSales.product_id],
         set_={"sold_count": ProductSales.sold_count + stmt.excluded.sold_count,

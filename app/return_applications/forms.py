@@ -39,12 +39,11 @@ class ApplicationQueryForm(FlaskForm):
     def chosen_status(self) -> ApplicationStatus | None:
         return ApplicationStatus(self.status.data) if self.status.data else None
 
-    def without_dates(self) -> bool:
+    def searches_few(self) -> bool:
         """Pending applications (the work queue), an order or a serial: no date limit unless
         dates are typed."""
-        searches = (self.status.data == ApplicationStatus.PENDING.value or self.order_no.data
+        return bool(self.status.data == ApplicationStatus.PENDING.value or self.order_no.data
                     or self.serial.data)
-        return bool(searches) and not self.start.data and not self.end.data
 
 
 class ReturnForm(FlaskForm):

@@ -57,7 +57,7 @@ def index():
                "colours": STATUS_COLOURS, "show_store": readable, "stores": listing.stores_shown(),
                "may_modify": may(Function.RETURN, Level.MODIFY)}
     try:
-        start, end = listing.checked_period(form, needs_period=not form.without_dates())
+        start, end = listing.checked_period(form, narrowed=form.searches_few())
     except InvalidInput as err:
         context["error"] = err.message
         return render("return_applications/index.html", **context), 422

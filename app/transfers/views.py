@@ -47,8 +47,7 @@ def index():
                "mask_mobile": mask_mobile,
                "show_store": readable, "stores": listing.stores_shown()}
     try:
-        start, end = listing.checked_period(form, needs_period=not (
-            form.searches_one() and not form.start.data and not form.end.data))
+        start, end = listing.checked_period(form, narrowed=form.searches_one())
     except InvalidInput as err:
         context["error"] = err.message
         return render("transfers/index.html", **context), 422
