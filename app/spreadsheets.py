@@ -144,11 +144,18 @@ def cell_renderer() -> Callable[[object], str]:
     return render
 
 
+def header_width(header: str) -> int:
+    """A column's width from its header: wide enough for the header, 10 to 40."""
+    return max(10, min(40, 2 * len(str(header)) + 4))
+
+
 def write_xlsx(out: IO[bytes], headers: Sequence[str], rows: Iterable[Sequence[object]],
-               sheet_title: str = "工作表1") -> None:
+               sheet_title: str = "工作表1", *, widths: Sequence[float] | None = None) -> None:
     """Write one sheet (a bold, frozen header row, then the rows) to a binary file object,
-    streaming: memory stays flat however many rows (app.xlsxstream says why not openpyxl)."""
-    widths = [max(10, min(40, 2 * len(str(header)) + 4)) for header in headers]
+    streaming: memory stays flat however many rows (app.xlsxstream says why not openpyxl).
+    `widths`: the columns' widths (default: from each header)."""
+    if widths is None:
+        widths = [header_width(header) for header in headers]
     xlsxstream.write(out, [safe_cell(h) for h in headers], rows,
                      sheet_title=_sheet_title(sheet_title), widths=widths,
                      datetime_format=DATETIME_FORMAT, date_format=DATE_FORMAT,
@@ -164,7 +171,8 @@ def _stream(spool: IO[bytes]) -> Iterator[bytes]:
 
 
 def xlsx_response(filename: str, headers: list[str], rows: Iterable[Sequence[object]],
-                  sheet_title: str = "工作表1") -> Response:
+                  sheet_title: str = "工作表1", *,
+                  widths: Sequence[float] | None = None) -> Response:
     """A download of `rows` under `headers` as `filename` (Chinese names welcome).
 
     The rows are consumed here, inside the request (they may be a lazy database result); the
@@ -172,7 +180,7 @@ def xlsx_response(filename: str, headers: list[str], rows: Iterable[Sequence[obj
     """
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # closed by _stream
     try:
-        write_xlsx(spool, headers, rows, sheet_title)
+        write_xlsx(spool, headers, rows, sheet_title, widths=widths)
         size = spool.seek(0, 2)
         spool.seek(0)
     except BaseException:

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from app import clock
 from app.auth.models import Account
+from app.columns import on_page
 from app.db import db
 from app.extensions import login_manager
 from app.history import Actor, set_actor
@@ -105,6 +106,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(action_label, "history_action")
     app.add_template_filter(field_label, "history_field")
     app.add_template_filter(status_label, "status_label")
+    app.add_template_filter(on_page, "on_page")  # a list's columns the page shows (app.columns)
 
 
 def format_money(amount: int | None) -> str:

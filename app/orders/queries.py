@@ -54,7 +54,7 @@ def orders(flt: OrderFilter) -> Select:
 
 
 def order_rows(flt: OrderFilter) -> Select:
-    """`orders(flt)` with each order's import number, for the Excel download."""
+    """`orders(flt)` with each order's import number: the rows of the list and its Excel."""
     return (orders(flt).add_columns(Batch.import_no)
             .join(Batch, Batch.id == Order.batch_id))
 

@@ -10,26 +10,23 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, request, url_for
 
-from app import clock, history, listing, spreadsheets
+from app import clock, history, listing
 from app.auth.access import acting_account as _actor
 from app.auth.access import may, requires
 from app.auth.permissions import Function, Level
+from app.columns import Column, xlsx_response
 from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.htmx import redirect_to, render
 from app.orders import queries, rules, services
 from app.orders.forms import OrderQueryForm, PurchaserForm
 from app.orders.models import Order
-from app.pagination import paginate
+from app.pagination import paginate_rows
 from app.stores.models import DeliveryMethod, DeliveryType
 from app.tenancy import get_owned_or_404
 from app.tickets.codes import display_code
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
-
-XLSX_HEADERS = ["ECT訂單編號", "廠商訂單編號", "匯入單號", "出券類型", "發行方式", "購買人姓名",
-                "購買人手機", "購買人 Email", "張數", "金額", "發行時間"]
-
 
 
 
@@ -47,6 +44,33 @@ def method_label(value: str) -> str:
     return f"{method.delivery_type.label}／{method.label}"
 
 
+def _type_label(value: str) -> str:
+    method = method_of(value)
+    return method.delivery_type.label if method else value
+
+
+def _method_only_label(value: str) -> str:
+    method = method_of(value)
+    return method.label if method else ""
+
+
+# The list and its Excel: rows of (Order, import_no).
+COLUMNS = (
+    Column("order_no", "ECT訂單編號", lambda r: r.Order.order_no, "code"),
+    Column("merchant_order_no", "廠商訂單編號", lambda r: r.Order.merchant_order_no),
+    Column("import_no", "匯入單號", lambda r: r.import_no),
+    Column("delivery_type", "出券類型", lambda r: _type_label(r.Order.delivery_method)),
+    Column("delivery_method", "發行方式", lambda r: _method_only_label(r.Order.delivery_method)),
+    Column("purchaser_name", "購買人姓名", lambda r: r.Order.purchaser_name),
+    Column("purchaser_mobile", "購買人手機", lambda r: r.Order.purchaser_mobile,
+           shown=lambda r: rules.mask_mobile(r.Order.purchaser_mobile)),
+    Column("purchaser_email", "購買人 Email", lambda r: r.Order.purchaser_email, excel_only=True),
+    Column("ticket_count", "張數", lambda r: r.Order.ticket_count, "number"),
+    Column("amount", "金額", lambda r: r.Order.amount, "money"),
+    Column("created_at", "發行時間", lambda r: r.Order.created_at, "datetime"),
+)
+
+
 def masked_code(code: str) -> str:
     """核銷代碼 with only its last four characters visible, grouped as `display_code` shows it."""
     return display_code(rules.mask_code(code))
@@ -58,8 +82,7 @@ def masked_code(code: str) -> str:
 @requires(Function.ISSUED_ORDERS)
 def index():
     form = OrderQueryForm(formdata=request.args)
-    context = {"form": form, "mask_mobile": rules.mask_mobile, "method_label": method_label,
-               "page": None, "import_nos": {}, "error": None}
+    context = {"form": form, "columns": COLUMNS, "page": None, "error": None}
     try:
         start, end = listing.checked_period(form, narrowed=form.searches_one())
     except InvalidInput as err:
@@ -71,24 +94,11 @@ def index():
         purchaser=form.purchaser.data or "", delivery_type=form.delivery_type.data or "",
         start=start, end=end)
     if request.args.get("format") == "xlsx":
-        return _xlsx(flt)
-    page = paginate(queries.orders(flt))
-    context.update(page=page, import_nos=queries.import_nos(o.batch_id for o in page.items))
+        day = clock.business_day()
+        return xlsx_response(f"已發行訂單_{g.store.merchant_code}_{day:%Y%m%d}.xlsx", COLUMNS,
+                             db.session.execute(queries.order_rows(flt)), sheet_title="已發行訂單")
+    context.update(page=paginate_rows(queries.order_rows(flt)))
     return render("orders/index.html", **context)
-
-
-def _xlsx(flt: queries.OrderFilter):  # noqa: ANN202
-    def rows():  # noqa: ANN202
-        for order, import_no in db.session.execute(queries.order_rows(flt)):
-            method = method_of(order.delivery_method)
-            yield (order.order_no, order.merchant_order_no, import_no,
-                   method.delivery_type.label if method else order.delivery_method,
-                   method.label if method else "", order.purchaser_name, order.purchaser_mobile,
-                   order.purchaser_email, order.ticket_count, order.amount, order.created_at)
-
-    day = clock.business_day()
-    return spreadsheets.xlsx_response(f"已發行訂單_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
-                                      XLSX_HEADERS, rows(), sheet_title="已發行訂單")
 
 
 # 訂單明細 ------------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ from app.auth.access import requires
 from app.auth.permissions import Function
 from app.errors import InvalidInput
 from app.htmx import render
+from app.pagination import paginate_rows
 from app.reports import branch
-from app.reports.page_support import excel_or_page, paginate_rows, scope_for_page
+from app.reports.page_support import excel_or_page, scope_for_page
 from app.reports.query_forms import BranchReportForm
 from app.reports.views import bp
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Select, or_, select
 
 from app import clock
-from app.db import db
 from app.notifications.models import Channel, Message, MessageStatus
 from app.orders.models import Order
 from app.phones import normalise_mobile
@@ -44,15 +42,7 @@ def sms_messages(flt: SmsFilter) -> Select:
     return stmt.order_by(Message.created_at.desc(), Message.id.desc())
 
 
-def order_numbers(order_ids: Iterable[int | None]) -> dict[int, str]:
-    """{order id: ECT訂單編號} for the orders of some messages."""
-    ids = {i for i in order_ids if i}
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Order.id, Order.order_no).where(Order.id.in_(ids))).all())
-
-
 def sms_rows(flt: SmsFilter) -> Select:
-    """`sms_messages(flt)` with each message's ECT訂單編號, for the Excel download."""
+    """`sms_messages(flt)` with each message's ECT訂單編號: the rows of the log and its Excel."""
     return (sms_messages(flt).add_columns(Order.order_no)
             .outerjoin(Order, Order.id == Message.order_id))

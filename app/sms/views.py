@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from app import clock, listing, spreadsheets
+from app import clock, listing
 from app.auth.access import requires
 from app.auth.permissions import Function
+from app.columns import Column, xlsx_response
 from app.daterange import too_long_message
 from app.db import db
 from app.errors import InvalidInput
 from app.htmx import render
 from app.notifications.models import MessageStatus
 from app.notifications.services import kind_label
-from app.pagination import paginate
+from app.pagination import paginate_rows
 from app.settings.services import sms_active, sms_available
 from app.sms import queries
 from app.sms.forms import SmsQueryForm
@@ -25,7 +26,17 @@ from app.sms.forms import SmsQueryForm
 bp = Blueprint("sms", __name__, url_prefix="/sms-log")
 
 TOO_LONG = "查詢範圍不可超過三個月"
-XLSX_HEADERS = ["發送時間", "建立時間", "ECT訂單編號", "電話號碼", "簡訊內容", "類型", "結果", "失敗原因"]
+# The log and its Excel: rows of (Message, order_no).
+COLUMNS = (
+    Column("sent_at", "發送時間", lambda r: r.Message.sent_at, "datetime"),
+    Column("created_at", "建立時間", lambda r: r.Message.created_at, "datetime"),
+    Column("order_no", "ECT訂單編號", lambda r: r.order_no or ""),
+    Column("to_address", "電話號碼", lambda r: r.Message.to_address),
+    Column("body", "簡訊內容", lambda r: r.Message.body, width=60),
+    Column("kind", "類型", lambda r: kind_label(r.Message.kind)),
+    Column("status", "結果", lambda r: r.Message.status.label),
+    Column("error", "失敗原因", lambda r: r.Message.error),
+)
 STATUS_COLOURS = {MessageStatus.QUEUED: "secondary", MessageStatus.SENT: "success",
                   MessageStatus.RECORDED: "info", MessageStatus.FAILED: "danger"}
 
@@ -34,8 +45,8 @@ STATUS_COLOURS = {MessageStatus.QUEUED: "secondary", MessageStatus.SENT: "succes
 @requires(Function.SMS_LOG)
 def index():
     form = SmsQueryForm(formdata=request.args)
-    context = {"form": form, "page": None, "orders": {}, "error": None, "kind_label": kind_label,
-               "colours": STATUS_COLOURS, "Status": MessageStatus,
+    context = {"form": form, "columns": COLUMNS, "page": None, "error": None,
+               "colours": STATUS_COLOURS,
                "sms_available": sms_available(g.store), "sms_active": sms_active(g.store)}
     try:
         start, end = listing.checked_period(form)
@@ -48,18 +59,8 @@ def index():
                             phone=form.phone.data or "", order_no=form.order_no.data or "",
                             status=form.chosen_status())
     if request.args.get("format") == "xlsx":
-        return _xlsx(flt)
-    page = paginate(queries.sms_messages(flt))
-    context.update(page=page, orders=queries.order_numbers(m.order_id for m in page.items))
+        day = clock.business_day()
+        return xlsx_response(f"簡訊發送紀錄_{g.store.merchant_code}_{day:%Y%m%d}.xlsx", COLUMNS,
+                             db.session.execute(queries.sms_rows(flt)), sheet_title="簡訊發送紀錄")
+    context.update(page=paginate_rows(queries.sms_rows(flt)))
     return render("sms/index.html", **context)
-
-
-def _xlsx(flt: queries.SmsFilter):  # noqa: ANN202
-    def rows():  # noqa: ANN202
-        for message, order_no in db.session.execute(queries.sms_rows(flt)):
-            yield (message.sent_at, message.created_at, order_no or "", message.to_address,
-                   message.body, kind_label(message.kind), message.status.label, message.error)
-
-    day = clock.business_day()
-    return spreadsheets.xlsx_response(f"簡訊發送紀錄_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
-                                      XLSX_HEADERS, rows(), sheet_title="簡訊發送紀錄")
