@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -49,31 +48,10 @@ def applications(flt: ApplicationFilter) -> Select:
 
 
 def application_rows(flt: ApplicationFilter) -> Select:
-    """(ReturnApplication, Ticket, order number, product name) rows of `applications(flt)`,
-    for the Excel download."""
-    return (applications(flt).add_columns(Ticket, Order.order_no, Product.name)
+    """(ReturnApplication, Ticket, order_no, product_name) rows of `applications(flt)`: the
+    lines of the list and its Excel."""
+    return (applications(flt).add_columns(Ticket, Order.order_no, Product.name.label("product_name"))
             .join(Product, Product.id == Ticket.product_id))
-
-
-@dataclass(frozen=True)
-class Shown:
-    ticket: Ticket
-    order_no: str
-    product_name: str
-
-
-def shown(page: Iterable[ReturnApplication], *, readable: bool = False) -> dict[int, Shown]:
-    """{application id: its ticket, order number and product name} for one page."""
-    ids = [a.id for a in page]
-    if not ids:
-        return {}
-    rows = db.session.execute(
-        select(ReturnApplication.id, Ticket, Order.order_no, Product.name)
-        .join(Ticket, Ticket.id == ReturnApplication.ticket_id)
-        .join(Order, Order.id == ReturnApplication.order_id)
-        .join(Product, Product.id == Ticket.product_id)
-        .where(ReturnApplication.id.in_(ids)).execution_options(readable=readable))
-    return {i: Shown(t, o, p) for i, t, o, p in rows}
 
 
 def pending_for(ticket: Ticket) -> ReturnApplication | None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, request, url_for
 from sqlalchemy import select
 
-from app import clock, listing, spreadsheets
+from app import clock, listing
 from app.auth.access import acting_account, may, requires
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
+from app.columns import Column, xlsx_response
 from app.counter import services as counter
 from app.counter.services import ACTIONS
 from app.db import db
@@ -25,10 +26,11 @@ from app.forms import place_field_errors
 from app.htmx import redirect_to, render
 from app.orders.models import Order
 from app.orders.rules import mask_mobile
-from app.pagination import paginate
+from app.pagination import paginate_rows
 from app.return_applications import queries, services
 from app.return_applications.forms import ApplicationQueryForm, DeclineForm, ReturnForm
 from app.return_applications.models import ApplicationStatus, ReturnApplication
+from app.stores.models import Store
 from app.tenancy import get_owned_or_404
 from app.tickets import lifecycle
 from app.tickets.models import Ticket
@@ -39,23 +41,48 @@ bp = Blueprint("return_applications", __name__, url_prefix="/return-applications
 RETURN = ACTIONS["return"]
 FEE_REFUSALS = {lifecycle.FEE_NOT_ALLOWED.code, lifecycle.FEE_ABOVE_FACE_VALUE.code,
                 lifecycle.FEE_NEGATIVE.code}
-XLSX_HEADERS = ["商店代號", "申請時間", "ECT訂單編號", "票券序號", "商品", "面額", "申請人姓名",
-                "申請人手機", "申請人 Email", "退貨原因", "處理狀態", "目前票券狀態", "處理時間",
-                "不予退貨原因"]
 STATUS_COLOURS = {ApplicationStatus.PENDING: "warning", ApplicationStatus.RETURNED: "secondary",
                   ApplicationStatus.DECLINED: "dark"}
 
 
 # 查詢 ---------------------------------------------------------------------------------------
 
+def columns(stores: dict[int, Store], *, show_store: bool) -> tuple[Column, ...]:
+    """The list and its Excel (rows of queries.application_rows). The store's code is in the
+    Excel always, on the page only for a parent reading its children."""
+    def store(r) -> Store | None:  # noqa: ANN001
+        return stores.get(r.ReturnApplication.store_id)
+
+    return (
+        Column("store", "商店代號", lambda r: store(r).merchant_code if store(r) else "",
+               excel_only=not show_store, shown=lambda r: store(r).label if store(r) else ""),
+        Column("created_at", "申請時間", lambda r: r.ReturnApplication.created_at, "datetime"),
+        Column("order_no", "ECT訂單編號", lambda r: r.order_no),
+        Column("serial", "票券序號", lambda r: r.Ticket.serial, "code"),
+        Column("product", "商品", lambda r: r.product_name),
+        Column("face_value", "面額", lambda r: r.Ticket.face_value, "money"),
+        Column("applicant_name", "申請人姓名", lambda r: r.ReturnApplication.applicant_name),
+        Column("applicant_mobile", "申請人手機", lambda r: r.ReturnApplication.applicant_mobile,
+               shown=lambda r: mask_mobile(r.ReturnApplication.applicant_mobile)),
+        Column("applicant_email", "申請人 Email", lambda r: r.ReturnApplication.applicant_email,
+               excel_only=True),
+        Column("reason", "退貨原因", lambda r: r.ReturnApplication.reason, width=40),
+        Column("status", "處理狀態", lambda r: r.ReturnApplication.status.label),
+        Column("ticket_status", "目前票券狀態", lambda r: r.Ticket.current_status, "status"),
+        Column("handled_at", "處理時間", lambda r: r.ReturnApplication.handled_at, "datetime"),
+        Column("decline_reason", "不予退貨原因", lambda r: r.ReturnApplication.decline_reason,
+               width=40),
+    )
+
+
 @bp.get("/")
 @requires(Function.RETURN)
 def index():
     form = ApplicationQueryForm(formdata=request.args)
     readable = listing.reads_children()
-    context = {"form": form, "page": None, "shown": {}, "error": None, "mask_mobile": mask_mobile,
-               "colours": STATUS_COLOURS, "show_store": readable, "stores": listing.stores_shown(),
-               "may_modify": may(Function.RETURN, Level.MODIFY)}
+    context = {"form": form, "page": None, "error": None, "colours": STATUS_COLOURS,
+               "columns": columns(listing.stores_shown(), show_store=readable),
+               "show_store": readable, "may_modify": may(Function.RETURN, Level.MODIFY)}
     try:
         start, end = listing.checked_period(form, narrowed=form.searches_few())
     except InvalidInput as err:
@@ -65,28 +92,12 @@ def index():
                                     serial=form.serial.data or "", start=start, end=end,
                                     readable=readable)
     if request.args.get("format") == "xlsx":
-        return _xlsx(flt)
-    page = paginate(queries.applications(flt))
-    context.update(page=page, shown=queries.shown(page.items, readable=readable))
+        day = clock.business_day()
+        rows = db.session.execute(queries.application_rows(flt).execution_options(yield_per=500))
+        return xlsx_response(f"電子票券退貨申請_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
+                             context["columns"], rows, sheet_title="電子票券退貨申請")
+    context.update(page=paginate_rows(queries.application_rows(flt)))
     return render("return_applications/index.html", **context)
-
-
-def _xlsx(flt: queries.ApplicationFilter):  # noqa: ANN202
-    stores = listing.stores_shown()
-
-    def rows():  # noqa: ANN202
-        for application, ticket, order_no, product_name in db.session.execute(
-                queries.application_rows(flt).execution_options(yield_per=500)):
-            store = stores.get(application.store_id)
-            yield (store.merchant_code if store else "", application.created_at, order_no,
-                   ticket.serial, product_name, ticket.face_value, application.applicant_name,
-                   application.applicant_mobile, application.applicant_email, application.reason,
-                   application.status.label, ticket.current_status.label, application.handled_at,
-                   application.decline_reason)
-
-    day = clock.business_day()
-    return spreadsheets.xlsx_response(f"電子票券退貨申請_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
-                                      XLSX_HEADERS, rows(), sheet_title="電子票券退貨申請")
 
 
 # 處理：退貨／不予退貨 ------------------------------------------------------------------------

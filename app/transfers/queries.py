@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Select, or_, select
 
 from app import clock
+from app.columns import in_chunks
 from app.db import db
 from app.orders.models import Order
 from app.tickets.models import Ticket
@@ -54,17 +55,29 @@ def transfers(flt: TransferFilter) -> Select:
 
 
 def transfer_rows(flt: TransferFilter) -> Select:
-    """`transfers(flt)` with each transfer's order number, for the Excel download."""
+    """`transfers(flt)` with each transfer's order number."""
     return transfers(flt).add_columns(Order.order_no)
 
 
-def order_numbers(order_ids: Iterable[int], *, readable: bool = False) -> dict[int, str]:
-    """{order id: ECT訂單編號} of one page of transfers."""
-    ids = list(set(order_ids))
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(Order.id, Order.order_no).where(Order.id.in_(ids))
-                                   .execution_options(readable=readable)).all())
+@dataclass(frozen=True)
+class TransferRow:
+    """A line of the list and its Excel."""
+
+    transfer: Transfer
+    order_no: str
+    serials: list[str]
+
+
+CHUNK = 500
+
+
+def with_serials(rows: Iterable[tuple[Transfer, str]], *, readable: bool = False
+                 ) -> Iterator[TransferRow]:
+    """`transfer_rows` lines with their tickets' serials, looked up a chunk of rows at a time."""
+    for chunk in in_chunks(rows, CHUNK):
+        found = serials((t.id for t, _ in chunk), readable=readable)
+        for transfer, order_no in chunk:
+            yield TransferRow(transfer, order_no, found.get(transfer.id, []))
 
 
 def serials(transfer_ids: Iterable[int], *, readable: bool = False) -> dict[int, list[str]]:

@@ -12,17 +12,19 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, request, url_for
 from sqlalchemy import select
 
-from app import clock, history, listing, spreadsheets
+from app import clock, history, listing
 from app.auth.access import acting_account, may, requires
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
+from app.columns import Column, xlsx_response
 from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.forms import place_field_errors
 from app.htmx import redirect_to, render
 from app.orders.models import Order
 from app.orders.rules import mask_mobile
-from app.pagination import paginate
+from app.pagination import paginate_rows
+from app.stores.models import Store
 from app.tenancy import get_owned_or_404
 from app.transfers import queries, services
 from app.transfers.forms import CancelForm, TransferQueryForm
@@ -30,10 +32,37 @@ from app.transfers.models import Transfer, TransferItemState, TransferStatus
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 
-XLSX_HEADERS = ["商店代號", "轉贈編號", "轉贈時間", "ECT訂單編號", "轉贈人姓名", "轉贈人手機",
-                "轉贈人 Email", "受贈人姓名", "受贈人手機", "受贈人 Email", "張數", "票券序號", "狀態",
-                "取消時間", "取消原因"]
-CHUNK = 500
+
+
+def columns(stores: dict[int, Store], *, show_store: bool) -> tuple[Column, ...]:
+    """The list and its Excel (rows: queries.TransferRow). The store's code is in the Excel
+    always, on the page only for a parent reading its children."""
+    def store(r: queries.TransferRow) -> Store | None:
+        return stores.get(r.transfer.store_id)
+
+    return (
+        Column("store", "商店代號", lambda r: store(r).merchant_code if store(r) else "",
+               excel_only=not show_store, shown=lambda r: store(r).label if store(r) else ""),
+        Column("transfer_no", "轉贈編號", lambda r: r.transfer.transfer_no, "code"),
+        Column("created_at", "轉贈時間", lambda r: r.transfer.created_at, "datetime"),
+        Column("order_no", "ECT訂單編號", lambda r: r.order_no),
+        Column("giver_name", "轉贈人姓名", lambda r: r.transfer.giver_name),
+        Column("giver_mobile", "轉贈人手機", lambda r: r.transfer.giver_mobile,
+               shown=lambda r: mask_mobile(r.transfer.giver_mobile)),
+        Column("giver_email", "轉贈人 Email", lambda r: r.transfer.giver_email, excel_only=True),
+        Column("recipient_name", "受贈人姓名", lambda r: r.transfer.recipient_name),
+        Column("recipient_mobile", "受贈人手機", lambda r: r.transfer.recipient_mobile,
+               shown=lambda r: mask_mobile(r.transfer.recipient_mobile)),
+        Column("recipient_email", "受贈人 Email", lambda r: r.transfer.recipient_email,
+               excel_only=True),
+        Column("ticket_count", "張數", lambda r: r.transfer.ticket_count, "number",
+               shown=lambda r: f"{r.transfer.ticket_count} 張"),
+        Column("serials", "票券序號", lambda r: "、".join(r.serials), width=40,
+               shown=lambda r: r.serials),
+        Column("status", "狀態", lambda r: r.transfer.status.label),
+        Column("cancelled_at", "取消時間", lambda r: r.transfer.cancelled_at, "datetime"),
+        Column("cancel_reason", "取消原因", lambda r: r.transfer.cancel_reason),
+    )
 
 
 # 查詢轉贈紀錄 -------------------------------------------------------------------------------
@@ -43,9 +72,8 @@ CHUNK = 500
 def index():
     form = TransferQueryForm(formdata=request.args)
     readable = listing.reads_children()
-    context = {"form": form, "page": None, "serials": {}, "order_nos": {}, "error": None,
-               "mask_mobile": mask_mobile,
-               "show_store": readable, "stores": listing.stores_shown()}
+    context = {"form": form, "page": None, "rows": [], "error": None, "show_store": readable,
+               "columns": columns(listing.stores_shown(), show_store=readable)}
     try:
         start, end = listing.checked_period(form, narrowed=form.searches_one())
     except InvalidInput as err:
@@ -56,44 +84,15 @@ def index():
         person=form.person.data or "", status=form.chosen_status(), start=start, end=end,
         readable=readable)
     if request.args.get("format") == "xlsx":
-        return _xlsx(flt)
-    page = paginate(queries.transfers(flt))
-    context.update(page=page, serials=queries.serials((t.id for t in page.items), readable=readable),
-                   order_nos=queries.order_numbers((t.order_id for t in page.items),
-                                                   readable=readable))
+        day = clock.business_day()
+        rows = db.session.execute(queries.transfer_rows(flt)
+                                  .execution_options(yield_per=queries.CHUNK))
+        return xlsx_response(f"電子票券轉贈紀錄_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
+                             context["columns"], queries.with_serials(rows, readable=readable),
+                             sheet_title="電子票券轉贈紀錄")
+    page = paginate_rows(queries.transfer_rows(flt))
+    context.update(page=page, rows=list(queries.with_serials(page.items, readable=readable)))
     return render("transfers/index.html", **context)
-
-
-def _xlsx(flt: queries.TransferFilter):  # noqa: ANN202
-    stores = listing.stores_shown()
-
-    def row(transfer: Transfer, order_no: str, serials: list[str]) -> tuple:
-        store = stores.get(transfer.store_id)
-        return (store.merchant_code if store else "", transfer.transfer_no, transfer.created_at,
-                order_no, transfer.giver_name, transfer.giver_mobile, transfer.giver_email,
-                transfer.recipient_name, transfer.recipient_mobile, transfer.recipient_email,
-                transfer.ticket_count, "、".join(serials), transfer.status.label,
-                transfer.cancelled_at, transfer.cancel_reason)
-
-    def rows():  # noqa: ANN202
-        chunk: list[tuple[Transfer, str]] = []
-        for transfer, order_no in db.session.execute(
-                queries.transfer_rows(flt).execution_options(yield_per=CHUNK)):
-            chunk.append((transfer, order_no))
-            if len(chunk) == CHUNK:
-                yield from _chunk_rows(chunk, row, flt.readable)
-                chunk = []
-        yield from _chunk_rows(chunk, row, flt.readable)
-
-    day = clock.business_day()
-    return spreadsheets.xlsx_response(f"電子票券轉贈紀錄_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
-                                      XLSX_HEADERS, rows(), sheet_title="電子票券轉贈紀錄")
-
-
-def _chunk_rows(chunk, row, readable: bool):  # noqa: ANN001, ANN202
-    serials = queries.serials((t.id for t, _ in chunk), readable=readable)
-    for transfer, order_no in chunk:
-        yield row(transfer, order_no, serials.get(transfer.id, []))
 
 
 # 轉贈明細、歷程、取消轉贈 -------------------------------------------------------------------------
