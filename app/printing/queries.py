@@ -57,6 +57,11 @@ def paper_tickets(flt: TicketFilter) -> Select:
     return stmt.order_by(Ticket.issued_at.desc(), Ticket.id.desc())
 
 
+def paper_ticket_rows(flt: TicketFilter) -> Select:
+    """(Ticket, Order) rows of `paper_tickets(flt)`: the lines of the list and its Excel."""
+    return paper_tickets(flt).add_columns(Order).outerjoin(Order, Order.id == Ticket.order_id)
+
+
 def orders_of(tickets: Iterable[Ticket]) -> dict[int, Order]:
     """{order id: order} of a page of tickets."""
     ids = {t.order_id for t in tickets}

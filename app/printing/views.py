@@ -15,13 +15,14 @@ import io
 from flask import Blueprint, Response, flash, g, redirect, request, send_file, url_for
 from wtforms import SelectChoice
 
-from app import clock, listing, spreadsheets
+from app import clock, listing
 from app.auth.access import acting_account, may, requires
 from app.auth.permissions import Function, Level
+from app.columns import Column, xlsx_response
 from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.htmx import render
-from app.pagination import paginate
+from app.pagination import paginate, paginate_rows
 from app.printing import queries, rules, services
 from app.printing.forms import RunQueryForm, TicketQueryForm
 from app.printing.models import PrintRun
@@ -29,8 +30,20 @@ from app.tenancy import get_owned_or_404
 
 bp = Blueprint("printing", __name__, url_prefix="/printing")
 
-XLSX_HEADERS = ["票券序號", "ECT訂單編號", "廠商訂單編號", "商品", "面額", "票券狀態", "持票人", "發行時間",
-                "列印次數", "首次列印時間"]
+# The list and its Excel: rows of (Ticket, Order).
+COLUMNS = (
+    Column("serial", "票券序號", lambda r: r.Ticket.serial, "code"),
+    Column("order_no", "ECT訂單編號", lambda r: r.Order.order_no if r.Order else ""),
+    Column("merchant_order_no", "廠商訂單編號",
+           lambda r: r.Order.merchant_order_no if r.Order else ""),
+    Column("product", "商品", lambda r: r.Ticket.product.name),
+    Column("face_value", "面額", lambda r: r.Ticket.face_value, "money"),
+    Column("status", "票券狀態", lambda r: r.Ticket.current_status, "status"),
+    Column("holder", "持票人", lambda r: r.Ticket.holder_name),
+    Column("issued_at", "發行時間", lambda r: r.Ticket.issued_at, "datetime"),
+    Column("print_count", "列印次數", lambda r: r.Ticket.print_count, "number"),
+    Column("printed_at", "首次列印時間", lambda r: r.Ticket.printed_at, "datetime"),
+)
 BAD_IDS = "所選票券有誤，請重新整理頁面後再試"
 
 
@@ -54,7 +67,7 @@ def _filter(form: TicketQueryForm) -> queries.TicketFilter:
 @requires(Function.PAPER_PRINTING)
 def index():
     form = _ticket_form()
-    context = {"form": form, "page": None, "orders": {}, "error": None,
+    context = {"form": form, "columns": COLUMNS, "page": None, "error": None,
                "may_print": may(Function.PAPER_PRINTING, Level.MODIFY)}
     try:
         flt = _filter(form)
@@ -62,27 +75,12 @@ def index():
         context["error"] = err.message
         return render("printing/index.html", **context), 422
     if request.args.get("format") == "xlsx":
-        return _xlsx(flt)
-    page = paginate(queries.paper_tickets(flt))
-    context.update(page=page, orders=queries.orders_of(page.items))
+        day = clock.business_day()
+        rows = db.session.execute(queries.paper_ticket_rows(flt).execution_options(yield_per=500))
+        return xlsx_response(f"紙本票券_{g.store.merchant_code}_{day:%Y%m%d}.xlsx", COLUMNS, rows,
+                             sheet_title="紙本票券")
+    context.update(page=paginate_rows(queries.paper_ticket_rows(flt)))
     return render("printing/index.html", **context)
-
-
-def _xlsx(flt: queries.TicketFilter) -> Response:
-    def rows():  # noqa: ANN202
-        stmt = queries.paper_tickets(flt)
-        for chunk in db.session.scalars(stmt.execution_options(yield_per=500)).partitions():
-            orders = queries.orders_of(chunk)
-            for t in chunk:
-                order = orders.get(t.order_id)
-                yield (t.serial, order.order_no if order else "",
-                       order.merchant_order_no if order else "", t.product.name, t.face_value,
-                       t.current_status.label, t.holder_name, t.issued_at, t.print_count,
-                       t.printed_at)
-
-    day = clock.business_day()
-    return spreadsheets.xlsx_response(f"紙本票券_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
-                                      XLSX_HEADERS, rows(), sheet_title="紙本票券")
 
 
 def _pdf_response(data: bytes, name: str) -> Response:

@@ -13,10 +13,11 @@ from sqlalchemy import select
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms import SelectChoice
 
-from app import clock, history, listing, spreadsheets
+from app import clock, history, listing
 from app.auth.access import acting_account as _actor
 from app.auth.access import may, requires
 from app.auth.permissions import Function, Level
+from app.columns import Column, xlsx_response
 from app.daterange import parse_range
 from app.db import db
 from app.errors import DomainError, InvalidInput
@@ -28,6 +29,7 @@ from app.products import queries, services
 from app.products.forms import BulkListingForm, ProductForm
 from app.products.models import BranchRole, Product, ProductKind
 from app.products.queries import ProductFilter
+from app.stores.models import Store
 from app.tenancy import get_owned_or_404
 
 bp = Blueprint("products", __name__, url_prefix="/products")
@@ -35,9 +37,6 @@ bp = Blueprint("products", __name__, url_prefix="/products")
 KIND_FILTERS = {"": "全部", **{k.value: k.label for k in ProductKind}}
 LISTED_FILTERS = {"": "全部", "listed": "上架中", "delisted": "已下架"}
 RANGE_MONTHS = 12  # the seed suggests at most a year per query
-XLSX_HEADERS = ["商品編號", "商店代號", "商店名稱", "商品名稱", "票券類型", "面額", "價金保管迄日",
-                "使用期限", "上架狀態", "發行紀錄", "跨店核銷", "核銷分店", "退貨分店", "商品描述",
-                "使用說明", "建立時間", "最後修改時間"]
 ALL_BRANCHES = "全部分店"
 NO_PARTNERS = "未開放"
 
@@ -60,6 +59,36 @@ def _list_labels(product: Product) -> dict[str, str]:
             "redeem": branches(BranchRole.REDEEM), "return": branches(BranchRole.RETURN)}
 
 
+def columns(stores: dict[int, Store], *, show_store: bool) -> tuple[Column, ...]:
+    """The list and its Excel (rows: products). The store is in the Excel always, on the page
+    only for a parent reading its children."""
+    def store(p: Product) -> Store | None:
+        return stores.get(p.store_id)
+
+    return (
+        Column("id", "商品編號", lambda p: p.id, "number", excel_only=True),
+        Column("store", "商店代號", lambda p: store(p).merchant_code if store(p) else "",
+               excel_only=not show_store, shown=lambda p: store(p).label if store(p) else ""),
+        Column("store_name", "商店名稱", lambda p: store(p).name if store(p) else "",
+               excel_only=True),
+        Column("name", "商品名稱", lambda p: p.name),
+        Column("kind", "票券類型", lambda p: p.kind.label),
+        Column("face_value", "面額", lambda p: p.face_value, "money"),
+        Column("escrow_end", "價金保管迄日", lambda p: p.escrow_end, "date"),
+        Column("valid_until", "使用期限", lambda p: p.valid_until, "date"),
+        Column("listed", "上架狀態", lambda p: "上架" if p.listed else "下架"),
+        Column("issued", "發行紀錄", lambda p: "已發行" if p.has_issued else "未發行"),
+        Column("partners", "跨店核銷", lambda p: _list_labels(p)["partners"], width=30),
+        Column("redeem_branches", "核銷分店", lambda p: _list_labels(p)["redeem"], width=30),
+        Column("return_branches", "退貨分店", lambda p: _list_labels(p)["return"], width=30),
+        Column("description", "商品描述", lambda p: p.description, excel_only=True, width=40),
+        Column("usage_instructions", "使用說明", lambda p: p.usage_instructions,
+               excel_only=True, width=40),
+        Column("created_at", "建立時間", lambda p: p.created_at, "datetime"),
+        Column("updated_at", "最後修改時間", lambda p: p.updated_at, "datetime", excel_only=True),
+    )
+
+
 # 查詢商品 ------------------------------------------------------------------------------------
 
 @bp.get("/")
@@ -71,10 +100,11 @@ def index():
     listed = args.get("listed", "") if args.get("listed", "") in LISTED_FILTERS else ""
     start_s, end_s = args.get("start", "").strip(), args.get("end", "").strip()
     shown = {"q": q, "kind": kind, "listed": listed, "start": start_s, "end": end_s}
+    readable = listing.reads_children()
     context = {"filters": shown, "kinds": KIND_FILTERS, "listed_filters": LISTED_FILTERS,
-               "show_store": listing.reads_children(), "stores": listing.stores_shown(),
-               "may_modify": may(Function.PRODUCTS, Level.MODIFY), "bulk": BulkListingForm(),
-               "labels": _list_labels}
+               "columns": columns(listing.stores_shown(), show_store=readable),
+               "show_store": readable, "may_modify": may(Function.PRODUCTS, Level.MODIFY),
+               "bulk": BulkListingForm()}
     start = end = None
     if start_s or end_s:  # no dates: every product (the catalogue is small and paginated)
         try:
@@ -85,29 +115,13 @@ def index():
     flt = ProductFilter(name=q, kind=ProductKind(kind) if kind else None,
                         listed={"listed": True, "delisted": False}.get(listed),
                         start=start, end=end)
-    stmt = queries.products(flt, readable=listing.reads_children())
+    stmt = queries.products(flt, readable=readable)
     if args.get("format") == "xlsx":
-        return _xlsx(stmt)
+        day = clock.business_day()
+        return xlsx_response(f"商品管理_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
+                             context["columns"], db.session.scalars(stmt), sheet_title="商品管理")
     page = paginate(stmt)
     return render("products/index.html", error=None, page=page, **context)
-
-
-def _xlsx(stmt):  # noqa: ANN001, ANN202
-    stores = listing.stores_shown()
-
-    def rows():  # noqa: ANN202
-        for p in db.session.scalars(stmt):
-            store = stores.get(p.store_id)
-            labels = _list_labels(p)
-            yield (p.id, store.merchant_code if store else "", store.name if store else "",
-                   p.name, p.kind.label, p.face_value, p.escrow_end, p.valid_until,
-                   "上架" if p.listed else "下架", "已發行" if p.has_issued else "未發行",
-                   labels["partners"], labels["redeem"], labels["return"], p.description,
-                   p.usage_instructions, p.created_at, p.updated_at)
-
-    day = clock.business_day()
-    return spreadsheets.xlsx_response(f"商品管理_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
-                                      XLSX_HEADERS, rows(), sheet_title="商品管理")
 
 
 # 新增商品 / 複製商品 / 編輯商品 --------------------------------------------------------------

@@ -6,9 +6,10 @@ from flask import Blueprint, flash, g, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from app import history, spreadsheets
+from app import history
 from app.auth.access import merchant_required, requires
 from app.auth.permissions import Function, Level
+from app.columns import Column, xlsx_response
 from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
@@ -91,7 +92,13 @@ def update_contacts():
 
 # 3-5 登入歷程 -----------------------------------------------------------------------------
 
-LOGIN_HISTORY_HEADERS = ["時間", "帳號", "IP", "瀏覽器", "結果"]
+LOGIN_COLUMNS = (  # the page and its Excel: rows of LoginEvent
+    Column("at", "時間", lambda e: e.at, "datetime"),
+    Column("username", "帳號", lambda e: e.username),
+    Column("ip", "IP", lambda e: e.ip),
+    Column("user_agent", "瀏覽器", lambda e: e.user_agent, width=60),
+    Column("result", "結果", lambda e: login_result_label(e.success, e.reason)),
+)
 RESULT_FILTERS = {"": "全部", "success": "成功", "failure": "失敗"}
 
 
@@ -105,18 +112,12 @@ def login_history():
     except InvalidInput as err:
         return render("vendor/login_history.html", error=err.message, page=None,
                       start=args.get("start", ""), end=args.get("end", ""), result=result,
-                      results=RESULT_FILTERS, result_label=login_result_label)
+                      results=RESULT_FILTERS, columns=LOGIN_COLUMNS)
     stmt = queries.login_events(g.store.id, start, end, result=result)
     if args.get("format") == "xlsx":
-        rows = (
-            (e.at, e.username, e.ip, e.user_agent, login_result_label(e.success, e.reason))
-            for e in db.session.scalars(stmt)
-        )
-        return spreadsheets.xlsx_response(
-            f"登入歷程_{g.store.merchant_code}_{start:%Y%m%d}-{end:%Y%m%d}.xlsx",
-            LOGIN_HISTORY_HEADERS, rows, sheet_title="登入歷程",
-        )
+        return xlsx_response(f"登入歷程_{g.store.merchant_code}_{start:%Y%m%d}-{end:%Y%m%d}.xlsx",
+                             LOGIN_COLUMNS, db.session.scalars(stmt), sheet_title="登入歷程")
     page = paginate(stmt, per_page=50, max_per_page=200)
     return render("vendor/login_history.html", error=None, page=page, start=start.isoformat(),
                   end=end.isoformat(), result=result, results=RESULT_FILTERS,
-                  result_label=login_result_label)
+                  columns=LOGIN_COLUMNS)
