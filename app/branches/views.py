@@ -6,7 +6,7 @@ from flask import Blueprint, abort, current_app, flash, g, request, url_for
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
-from app import history, spreadsheets
+from app import history
 from app.accounts.forms import show_errors
 from app.auth.access import acting_account as _actor
 from app.auth.access import requires
@@ -21,6 +21,7 @@ from app.branches.forms import (
     UnbindForm,
 )
 from app.branches.models import Branch
+from app.columns import Column, xlsx_response
 from app.db import db
 from app.errors import DomainError, NotFound
 from app.htmx import redirect_to, render
@@ -32,8 +33,24 @@ bp = Blueprint("branches", __name__, url_prefix="/settings/branches")
 VIEW = requires(Function.OPERATION_SETTINGS)
 MODIFY = requires(Function.OPERATION_SETTINGS, Level.MODIFY)
 
-BRANCH_HEADERS = ["分店編號", "分店名稱", "分店狀態", "綁定子帳號數", "建立時間"]
-BINDING_HEADERS = ["子帳號", "備註", "分店編號", "分店名稱", "分店狀態"]
+BINDING_COLUMNS = (  # 綁定子帳號 and its Excel: rows of bound sub-accounts
+    Column("username", "子帳號", lambda a: a.username),
+    Column("remark", "備註", lambda a: a.remark),
+    Column("branch_code", "分店編號", lambda a: a.branch.code),
+    Column("branch_name", "分店名稱", lambda a: a.branch.name),
+    Column("branch_status", "分店狀態", lambda a: a.branch.status_label),
+)
+
+
+def branch_columns(counts: dict[int, int]) -> tuple[Column, ...]:
+    """票券分店管理 and its Excel (rows: branches); `counts`: bound sub-accounts by branch."""
+    return (
+        Column("code", "分店編號", lambda b: b.code),
+        Column("name", "分店名稱", lambda b: b.name),
+        Column("status", "分店狀態", lambda b: b.status_label),
+        Column("bound", "綁定子帳號數", lambda b: counts.get(b.id, 0), "number"),
+        Column("created_at", "建立時間", lambda b: b.created_at, "datetime"),
+    )
 STATUS_FILTERS = {"": "全部", rules.ENABLED: "啟用", rules.DISABLED: "停用"}
 BINDING_ACTIONS = ("branch_bound", "branch_rebound", "branch_unbound")
 
@@ -78,15 +95,13 @@ def index():
     enabled = None if not status else status == rules.ENABLED
     stmt = queries.branches(g.store.id, q=q, enabled=enabled)
     if args.get("format") == "xlsx":
-        branches = db.session.scalars(stmt).all()
-        counts = queries.bound_counts(g.store.id)
-        rows = ((b.code, b.name, b.status_label, counts.get(b.id, 0), b.created_at)
-                for b in branches)
-        return spreadsheets.xlsx_response(f"票券分店_{g.store.merchant_code}.xlsx",
-                                          BRANCH_HEADERS, rows, sheet_title="票券分店")
+        return xlsx_response(f"票券分店_{g.store.merchant_code}.xlsx",
+                             branch_columns(queries.bound_counts(g.store.id)),
+                             db.session.scalars(stmt), sheet_title="票券分店")
     page = paginate(stmt, per_page=current_app.config["PAGE_SIZE"])
     counts = queries.bound_counts(g.store.id, [b.id for b in page.items])
-    return render("branches/index.html", page=page, counts=counts, q=q, status=status,
+    return render("branches/index.html", page=page, columns=branch_columns(counts), q=q,
+                  status=status,
                   statuses=STATUS_FILTERS, status_form=StatusForm(),
                   disable_warning=rules.DISABLE_WARNING)
 
@@ -182,12 +197,11 @@ def bindings():
     branch_id, q = _binding_filters()
     stmt = queries.bindings(g.store.id, branch_id=branch_id, q=q)
     if request.args.get("format") == "xlsx":
-        rows = ((a.username, a.remark, a.branch.code, a.branch.name, a.branch.status_label)
-                for a in db.session.scalars(stmt))
-        return spreadsheets.xlsx_response(f"綁定子帳號_{g.store.merchant_code}.xlsx",
-                                          BINDING_HEADERS, rows, sheet_title="綁定子帳號")
+        return xlsx_response(f"綁定子帳號_{g.store.merchant_code}.xlsx", BINDING_COLUMNS,
+                             db.session.scalars(stmt), sheet_title="綁定子帳號")
     page = paginate(stmt, per_page=current_app.config["PAGE_SIZE"])
-    return render("branches/bindings.html", page=page, branch_id=branch_id, q=q,
+    return render("branches/bindings.html", page=page, columns=BINDING_COLUMNS,
+                  branch_id=branch_id, q=q,
                   branches=services.branches_of(g.store), unbind_form=UnbindForm())
 
 
