@@ -11,21 +11,20 @@ from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from app import history, spreadsheets
+from app import history
 from app.auth.access import operator_required
+from app.columns import xlsx_response
 from app.db import db
 from app.errors import DomainError
 from app.htmx import redirect_to, render
 from app.pagination import paginate
-from app.partners import queries, rules, services
+from app.partners import lists, queries, rules, services
 from app.partners.forms import ConfirmForm
 from app.partners.models import PartnerRelation
 
 bp = Blueprint("partners_admin", __name__, url_prefix="/operator/partners")
 
 PER_PAGE = 20
-HEADERS = ["發行單位商店代號", "發行單位名稱", "可核銷商店代號", "可核銷商店名稱", "關聯狀態", "解除方",
-           "封鎖", "最後異動時間"]
 
 
 def _relation_or_404(relation_id: int, *, for_update: bool = False) -> PartnerRelation:
@@ -47,18 +46,11 @@ def index():
     status = queries.clean_status(request.args.get("status", "blocked"))
     stmt = queries.all_relations(q=q, status=status)
     if request.args.get("format") == "xlsx":
-        rows = (
-            (r.issuer.merchant_code, r.issuer.name, r.partner.merchant_code, r.partner.name,
-             r.status.label,
-             rules.dissolved_by_label(r.dissolved_by.value if r.dissolved_by else None),
-             "是" if r.blocked else "否", r.updated_at)
-            for r in db.session.scalars(stmt).unique()
-        )
-        return spreadsheets.xlsx_response("跨店關聯.xlsx", HEADERS, rows, sheet_title="跨店關聯")
+        return xlsx_response("跨店關聯.xlsx", lists.OPERATOR, db.session.scalars(stmt).unique(),
+                             sheet_title="跨店關聯")
     page = paginate(stmt, per_page=PER_PAGE)
     return render("partners/admin_index.html", page=page, q=q, status=status,
-                  statuses=queries.STATUS_FILTERS, form=ConfirmForm(),
-                  dissolved_by_label=rules.dissolved_by_label)
+                  statuses=queries.STATUS_FILTERS, form=ConfirmForm(), columns=lists.OPERATOR)
 
 
 @bp.post("/<int:relation_id>/unblock")

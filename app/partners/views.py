@@ -11,15 +11,16 @@ from flask import Blueprint, abort, current_app, flash, g, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app import history, spreadsheets
+from app import history
 from app.auth.access import acting_account as _actor
 from app.auth.access import requires
 from app.auth.permissions import Function, Level
+from app.columns import xlsx_response
 from app.db import db
 from app.errors import DomainError
 from app.htmx import redirect_to, render
 from app.pagination import paginate
-from app.partners import queries, rules, services
+from app.partners import lists, queries, rules, services
 from app.partners.forms import AddPartnersForm, ConfirmForm, StatusForm
 from app.partners.models import PartnerRelation
 from app.tenancy import get_owned_or_404
@@ -27,9 +28,6 @@ from app.tenancy import get_owned_or_404
 bp = Blueprint("partners", __name__, url_prefix="/settings/partners")
 
 SETTINGS = Function.OPERATION_SETTINGS
-ISSUER_HEADERS = ["商店代號", "商店名稱", "關聯狀態", "解除方", "封鎖", "最後異動時間"]
-PARTNER_HEADERS = ["發行單位商店代號", "發行單位名稱", "關聯狀態", "解除方", "封鎖", "最後異動時間",
-                   "近90天跨店核銷張數", "近90天跨店核銷面額"]
 
 
 
@@ -37,12 +35,6 @@ PARTNER_HEADERS = ["發行單位商店代號", "發行單位名稱", "關聯狀�
 def _filters() -> tuple[str, str]:
     return (queries.clean_query(request.args.get("q")),
             queries.clean_status(request.args.get("status")))
-
-
-def _row(relation: PartnerRelation, store) -> tuple:  # noqa: ANN001
-    return (store.merchant_code, store.name, relation.status.label,
-            rules.dissolved_by_label(relation.dissolved_by.value if relation.dissolved_by else None),
-            "是" if relation.blocked else "否", relation.updated_at)
 
 
 def _history_context(relation: PartnerRelation, entries: list) -> dict:  # noqa: ANN001
@@ -58,12 +50,11 @@ def index():
     q, status = _filters()
     stmt = queries.issuer_relations(g.store.id, q=q, status=status)
     if request.args.get("format") == "xlsx":
-        rows = (_row(r, r.partner) for r in db.session.scalars(stmt).unique())
-        return spreadsheets.xlsx_response(f"可核銷商店設定_{g.store.merchant_code}.xlsx",
-                                          ISSUER_HEADERS, rows, sheet_title="可核銷商店設定")
+        return xlsx_response(f"可核銷商店設定_{g.store.merchant_code}.xlsx", lists.ISSUER_SIDE,
+                             db.session.scalars(stmt).unique(), sheet_title="可核銷商店設定")
     page = paginate(stmt, per_page=current_app.config["PAGE_SIZE"])
     return render("partners/index.html", page=page, q=q, status=status,
-                  statuses=queries.STATUS_FILTERS, dissolved_by_label=rules.dissolved_by_label)
+                  statuses=queries.STATUS_FILTERS, columns=lists.ISSUER_SIDE)
 
 
 def _render_search(form: AddPartnersForm, q: str, status: int = 200):  # noqa: ANN202
@@ -171,14 +162,12 @@ def joint_issuers():
     if request.args.get("format") == "xlsx":
         relations = db.session.scalars(stmt).unique().all()
         redeemed = queries.cross_store_redemptions(g.store.id, [r.store_id for r in relations])
-        rows = (_row(r, r.issuer) + redeemed.get(r.store_id, (0, 0)) for r in relations)
-        return spreadsheets.xlsx_response(f"聯合票券發行單位_{g.store.merchant_code}.xlsx",
-                                          PARTNER_HEADERS, rows, sheet_title="聯合票券發行單位")
+        return xlsx_response(f"聯合票券發行單位_{g.store.merchant_code}.xlsx",
+                             lists.partner_side(redeemed), relations, sheet_title="聯合票券發行單位")
     page = paginate(stmt)
     redeemed = queries.cross_store_redemptions(g.store.id, [r.store_id for r in page.items])
     return render("partners/joint_issuers.html", page=page, q=q, status=status,
-                  statuses=queries.STATUS_FILTERS, dissolved_by_label=rules.dissolved_by_label,
-                  redeemed=redeemed)
+                  statuses=queries.STATUS_FILTERS, columns=lists.partner_side(redeemed))
 
 
 @bp.route("/joint-issuers/<int:relation_id>/edit", methods=["GET", "POST"])
