@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Row, Select, String, func, literal_column, select, union_all
@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from app import clock
 from app.auth.models import Account
 from app.branches.models import Branch
+from app.columns import Column
 from app.db import db
 from app.errors import InvalidInput
 from app.issuance.models import Batch
@@ -43,8 +44,6 @@ from app.tickets.models import Ticket, TicketStatus
 
 TITLE = "分店報表"
 BAD_OPERATION = "操作類型錯誤"
-HEADERS = ["操作類型", "操作時間", "商店名稱", "分店代號", "分店名稱", "操作人員", "發行商店", "商品名稱",
-           "票券序號", "票券類型", "面額", "目前票券狀態"]
 
 
 class Operation(enum.Enum):
@@ -186,10 +185,29 @@ class Line:
     face_value: int
     status: TicketStatus  # as of today
 
-    def cells(self) -> tuple[object, ...]:
-        return (self.operation.label, self.at, self.store_name, self.branch_code, self.branch_name,
-                self.operator, self.issuer, self.product, self.serial, self.kind, self.face_value,
-                self.status)
+
+
+# The detail list and its Excel: rows of Line.
+COLUMNS = (
+    Column("operation", "操作類型", lambda line: line.operation.label),
+    Column("at", "操作時間", lambda line: line.at, "datetime"),
+    Column("store_name", "商店名稱", lambda line: line.store_name),
+    Column("branch_code", "分店代號", lambda line: line.branch_code),
+    Column("branch_name", "分店名稱", lambda line: line.branch_name),
+    Column("operator", "操作人員", lambda line: line.operator),
+    Column("issuer", "發行商店", lambda line: line.issuer),
+    Column("product", "商品名稱", lambda line: line.product),
+    Column("serial", "票券序號", lambda line: line.serial, "code"),
+    Column("kind", "票券類型", lambda line: line.kind.label),
+    Column("face_value", "面額", lambda line: line.face_value, "money"),
+    Column("status", "目前票券狀態", lambda line: line.status, "status"),
+)
+
+
+def columns(scope: ReportScope) -> tuple[Column, ...]:
+    """COLUMNS; the page names the branch's store only when the scope has several."""
+    several = len(scope.store_ids) > 1
+    return tuple(replace(c, excel_only=c.key == "store_name" and not several) for c in COLUMNS)
 
 
 def lines(scope: ReportScope, query: Query, *, first: int | None = None) -> Select:
@@ -219,13 +237,13 @@ def to_line(row: Row) -> Line:
                 kind, face, status)
 
 
-def _rows(scope: ReportScope, query: Query) -> Iterator[tuple[object, ...]]:
+def _lines(scope: ReportScope, query: Query) -> Iterator[Line]:
     for row in db.session.execute(lines(scope, query).execution_options(yield_per=2000)):
-        yield to_line(row).cells()
+        yield to_line(row)
 
 
 @register("branch")
 def build_sheet(scope: ReportScope, params: Mapping[str, str]) -> Sheet:
     query = parse(params)
-    return Sheet(title=TITLE, headers=HEADERS, rows=lambda: _rows(scope, query),
+    return Sheet(title=TITLE, columns=COLUMNS, lines=lambda: _lines(scope, query),
                  count=lambda: summarise(scope, query).operations)

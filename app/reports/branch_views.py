@@ -32,7 +32,7 @@ def _page():  # noqa: ANN202
         except InvalidInput as err:
             error = err.message
     html = render("reports/branch.html", form=form, scope=scope, error=error,
-                  operations=list(branch.Operation), **context)
+                  operations=list(branch.Operation), columns=branch.columns(scope), **context)
     return (html, 422) if error else html
 
 

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from sqlalchemy import func, select
 
 from app import clock
 from app.branches.models import Branch
+from app.columns import Column
 from app.db import db
 from app.errors import InvalidInput
 from app.issuance.models import Batch
@@ -38,7 +40,13 @@ from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
 
 TITLE = "流通報表"
 BAD_KIND = "票券類型錯誤"
-HEADERS = ["發行期間", "商店代號", "商店名稱", "分店", "票券類型", "票券狀態", "詳細狀態", "張數", "金額"]
+# The Excel's columns, over the lines of `sheet_rows` (the page shows the same figures as a
+# summary: per status group, per status, totals and 流通在外).
+COLUMNS = tuple(Column(key, header, itemgetter(i), fmt) for i, (key, header, fmt) in enumerate((
+    ("period", "發行期間", "text"), ("merchant_code", "商店代號", "text"),
+    ("store_name", "商店名稱", "text"), ("branch", "分店", "text"), ("kind", "票券類型", "text"),
+    ("status_group", "票券狀態", "text"), ("status", "詳細狀態", "text"),
+    ("count", "張數", "number"), ("amount", "金額", "money"))))
 ALL_KINDS = "全部"
 ALL_BRANCHES = "全部"
 
@@ -169,6 +177,6 @@ def rows_per_store() -> int:
 def build_sheet(scope: ReportScope, params: Mapping[str, str]) -> Sheet:
     query = parse(params)
     sections = len(scope.store_ids) + (1 if len(scope.store_ids) > 1 else 0)
-    return Sheet(title=TITLE, headers=HEADERS,
-                 rows=lambda: sheet_rows(report(scope, query)),
+    return Sheet(title=TITLE, columns=COLUMNS,
+                 lines=lambda: sheet_rows(report(scope, query)),
                  count=lambda: sections * rows_per_store())

@@ -11,8 +11,8 @@ unscoped and filter on the redeemer explicitly (`ix_tickets_redeemed_store_id_re
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Row, Select, func, select
@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 from app import clock
 from app.auth.models import Account
 from app.branches.models import Branch
+from app.columns import Column, values
 from app.db import db
 from app.errors import InvalidInput
 from app.partners.models import PartnerRelation
@@ -33,9 +34,8 @@ from app.stores.models import Store
 from app.tickets.models import Ticket, TicketStatus
 
 TITLE = "跨店核銷報表"
+HEAD_OFFICE = "總店"
 UNKNOWN_ISSUER = "查無此發行商店"
-HEADERS = ["核銷時間", "核銷商店", "核銷分店", "核銷人員", "發行商店代號", "發行商店名稱", "商品名稱",
-           "票券序號", "票券類型", "面額", "票券狀態"]
 
 Issuer = aliased(Store, name="issuer")
 Redeemer = aliased(Store, name="redeemer")
@@ -101,9 +101,30 @@ class Line:
     face_value: int
     status: TicketStatus
 
-    def cells(self) -> tuple[object, ...]:
-        return (self.redeemed_at, self.redeemer, self.branch or "總店", self.clerk, self.issuer_code,
-                self.issuer_name, self.product, self.serial, self.kind, self.face_value, self.status)
+    def cells(self) -> list[object]:
+        return values(COLUMNS, self)
+
+
+# The list and its Excel: rows of Line.
+COLUMNS = (
+    Column("redeemed_at", "核銷時間", lambda line: line.redeemed_at, "datetime"),
+    Column("redeemer", "核銷商店", lambda line: line.redeemer),
+    Column("branch", "核銷分店", lambda line: line.branch or HEAD_OFFICE),
+    Column("clerk", "核銷人員", lambda line: line.clerk),
+    Column("issuer_code", "發行商店代號", lambda line: line.issuer_code),
+    Column("issuer_name", "發行商店名稱", lambda line: line.issuer_name),
+    Column("product", "商品名稱", lambda line: line.product),
+    Column("serial", "票券序號", lambda line: line.serial, "code"),
+    Column("kind", "票券類型", lambda line: line.kind.label),
+    Column("face_value", "面額", lambda line: line.face_value, "money"),
+    Column("status", "票券狀態", lambda line: line.status, "status"),
+)
+
+
+def columns(scope: ReportScope) -> tuple[Column, ...]:
+    """COLUMNS; the page names the redeeming store only when the scope has several."""
+    several = len(scope.store_ids) > 1
+    return tuple(replace(c, excel_only=c.key == "redeemer" and not several) for c in COLUMNS)
 
 
 def lines(scope: ReportScope, query: Query) -> Select:
@@ -128,13 +149,13 @@ def to_line(row: Row) -> Line:
                 kind, face, status)
 
 
-def _rows(scope: ReportScope, query: Query) -> Iterator[Sequence[object]]:
+def _lines(scope: ReportScope, query: Query) -> Iterator[Line]:
     for row in db.session.execute(lines(scope, query).execution_options(yield_per=2000)):
-        yield to_line(row).cells()
+        yield to_line(row)
 
 
 @register("cross_store")
 def build_sheet(scope: ReportScope, params: Mapping[str, str]) -> Sheet:
     query = parse(scope, params)
-    return Sheet(title=TITLE, headers=HEADERS, rows=lambda: _rows(scope, query),
+    return Sheet(title=TITLE, columns=COLUMNS, lines=lambda: _lines(scope, query),
                  count=lambda: totals(scope, query).count)

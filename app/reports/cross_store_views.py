@@ -32,7 +32,8 @@ def _page():  # noqa: ANN202
                            totals=cross_store.totals(scope, query))
         except InvalidInput as err:
             error = err.message
-    html = render("reports/cross_store.html", form=form, scope=scope, error=error, **context)
+    html = render("reports/cross_store.html", form=form, scope=scope, error=error,
+                  columns=cross_store.columns(scope), **context)
     return (html, 422) if error else html
 
 

@@ -14,16 +14,18 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
 
 from app import clock
+from app import columns as column_spec
+from app.columns import Column
 from app.db import db
 from app.errors import DomainError
 from app.reports import scope as report_scope
 from app.reports.models import ExportJob, ExportStatus
-from app.spreadsheets import write_xlsx
 
 INLINE_MAX_ROWS = 5_000  # more rows than this are written by a background job
 PROGRESS_EVERY = 2_000  # rows between progress updates of a running export
@@ -35,13 +37,21 @@ FAILED = "產生 Excel 失敗，請稍後再試"
 @dataclass(frozen=True)
 class Sheet:
     title: str  # 票券報表 …; the file is named after it and the date
-    headers: list[str]
-    rows: Callable[[], Iterable[Sequence[object]]]  # lazy: read in chunks (yield_per)
+    columns: Sequence[Column]  # the report's column spec (the same its page shows)
+    lines: Callable[[], Iterable[Any]]  # the query's rows, lazy: read in chunks (yield_per)
     count: Callable[[], int]
 
     @property
     def filename(self) -> str:
         return f"{self.title}_{clock.business_day():%Y%m%d}.xlsx"
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+    def rows(self) -> Iterator[list[Any]]:
+        """Every line's cells."""
+        return column_spec.sheet_rows(self.columns, self.lines())
 
 
 Builder = Callable[[report_scope.ReportScope, Mapping[str, str]], Sheet]
@@ -136,7 +146,7 @@ def start(report: str, params: Mapping[str, object], scope: report_scope.ReportS
     return job
 
 
-def _counting(rows: Iterable[Sequence[object]], job_id: int | None) -> Iterator[Sequence[object]]:
+def _counting(rows: Iterable[Any], job_id: int | None) -> Iterator[Any]:
     written = 0
     for row in rows:
         yield row
@@ -161,14 +171,14 @@ def write_report_xlsx(report: str, params: Mapping[str, object], store_id: int, 
     sheet = builder_for(report)(scope, view)
     written = 0
 
-    def rows() -> Iterator[Sequence[object]]:
+    def lines() -> Iterator[Any]:
         nonlocal written
-        for row in _counting(sheet.rows(), job_id):
+        for line in _counting(sheet.lines(), job_id):
             written += 1
-            yield row
+            yield line
 
     with open(out_path, "wb") as out:
-        write_xlsx(out, sheet.headers, rows(), sheet_title=sheet.title[:31])
+        column_spec.write_xlsx(out, sheet.columns, lines(), sheet_title=sheet.title[:31])
     return written
 
 

@@ -9,13 +9,13 @@ from flask import Blueprint, Response, abort, render_template, send_file, url_fo
 from sqlalchemy import select
 
 from app.auth.access import acting_account, merchant_required
+from app.columns import xlsx_response
 from app.db import db
 from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.reports import export
 from app.reports import scope as report_scope
 from app.reports.models import ExportJob, ExportStatus
-from app.spreadsheets import xlsx_response
 from app.tenancy import get_owned_or_404
 
 bp = Blueprint("exports", __name__, url_prefix="/reports/exports")
@@ -28,7 +28,7 @@ def excel_download(report: str, params: Mapping[str, object]) -> Response:
     sheet = export.builder_for(report)(scope, params)
     total = sheet.count()
     if total <= export.INLINE_MAX_ROWS:
-        return xlsx_response(sheet.filename, sheet.headers, sheet.rows(), sheet_title=sheet.title[:31])
+        return xlsx_response(sheet.filename, sheet.columns, sheet.lines(), sheet_title=sheet.title[:31])
     job = export.start(report, params, scope, sheet, total)
     db.session.commit()
     return redirect_to(url_for("exports.show", export_id=job.id))

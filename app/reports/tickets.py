@@ -32,7 +32,7 @@ grows with the rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -42,6 +42,7 @@ from sqlalchemy.orm import aliased
 from app import clock
 from app.auth.models import Account
 from app.branches.models import Branch
+from app.columns import Column, values
 from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
@@ -320,15 +321,6 @@ def count(scope: ReportScope, q: TicketQuery, *, cap: int | None = None) -> int:
 Row = Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Col:
-    key: str
-    header: str
-    group: str  # "" for the base columns
-    value: Callable[[Row], Any]  # the cell, from the row's labelled values
-    kind: str = "text"  # text / money / datetime / date / number: how the page formats it
-
-
 def _get(key: str) -> Callable[[Row], Any]:
     return lambda row: row[key]
 
@@ -363,56 +355,67 @@ def _branch_name(at_key: str, name_key: str, code_key: str) -> Callable[[Row], s
     return value
 
 
-BASE_COLUMNS: tuple[Col, ...] = (
-    Col("serial", "票券序號", "", _get("serial")),
-    Col("product_name", "商品名稱", "", _get("product_name")),
-    Col("face_value", "面額", "", _get("face_value"), "money"),
-    Col("status_group", "票券狀態", "", lambda row: _STATUS_GROUP_LABELS[row["status"]]),
-    Col("status_label", "詳細狀態", "", lambda row: row["status"].label),
-    Col("issued_at", "發行日期", "", _get("issued_at"), "datetime"),
+BASE_COLUMNS: tuple[Column, ...] = (
+    Column("serial", "票券序號", _get("serial"), "code"),
+    Column("product_name", "商品名稱", _get("product_name")),
+    Column("face_value", "面額", _get("face_value"), "money"),
+    Column("status_group", "票券狀態", lambda row: _STATUS_GROUP_LABELS[row["status"]]),
+    Column("status_label", "詳細狀態", lambda row: row["status"].label),
+    Column("issued_at", "發行日期", _get("issued_at"), "datetime"),
 )
-STORE_COLUMN = Col("store_name", "商店", "", _get("store_name"))
-GROUP_COLUMNS: tuple[Col, ...] = (
-    Col("merchant_code", "商店代號", "issuer", _get("merchant_code")),
-    Col("issuer_name", "發行商名稱", "issuer", _get("store_name")),
-    Col("platform_id", "平台商編號（PlatformID）", "issuer", lambda row: row["platform_id"] or ""),
-    Col("kind", "票券類型", "ticket", lambda row: _label(row["kind"])),
-    Col("delivery_type", "出券類型", "ticket", _delivery_type_label),
-    Col("delivery_method", "發行方式", "ticket", _method_label),
-    Col("valid_from", "使用起始日", "ticket", _get("valid_from"), "date"),
-    Col("expires_on", "到期日", "ticket", _get("expires_on"), "date"),
-    Col("redeemed_at", "核銷日期", "ticket", _get("redeemed_at"), "datetime"),
-    Col("returned_at", "退貨日期", "ticket", _get("returned_at"), "datetime"),
-    Col("print_count", "列印次數", "ticket", _get("print_count"), "number"),
-    Col("order_no", "ECT訂單編號", "order", _get("order_no")),
-    Col("merchant_order_no", "廠商訂單編號", "order", _get("merchant_order_no")),
-    Col("purchaser_name", "購買人姓名", "order", _get("purchaser_name")),
-    Col("purchaser_mobile", "購買人手機", "order", _get("purchaser_mobile")),
-    Col("purchaser_email", "購買人 Email", "order", _get("purchaser_email")),
-    Col("transfer_no", "轉贈編號", "order", lambda row: row["transfer_no"] or ""),
-    Col("transferred_at", "轉贈時間", "order", _get("transferred_at"), "datetime"),
-    Col("recipient_name", "受贈人", "order", lambda row: row["recipient_name"] or ""),
-    Col("transfer_state", "轉贈狀態", "order", lambda row: _label(row["transfer_state"])),
-    Col("return_reason", "退貨原因", "order", lambda row: row["return_reason"] or ""),
-    Col("return_fee", "退貨手續費", "order", _get("return_fee"), "money"),
-    Col("applied_at", "申請退貨時間", "order", _get("applied_at"), "datetime"),
-    Col("application_status", "申請退貨狀態", "order", lambda row: _label(row["application_status"])),
-    Col("application_reason", "申請退貨原因", "order", lambda row: row["application_reason"] or ""),
-    Col("redeemed_store", "核銷商店", "operators",
-        lambda row: row["redeemed_store_name"] or "" if row["redeemed_at"] else ""),
-    Col("redeemed_branch", "核銷分店", "operators",
-        _branch_name("redeemed_at", "redeemed_branch_name", "redeemed_branch_code")),
-    Col("redeemed_by", "核銷人員", "operators", lambda row: row["redeemed_by"] or ""),
-    Col("returned_branch", "退貨分店", "operators",
-        _branch_name("returned_at", "returned_branch_name", "returned_branch_code")),
-    Col("returned_by", "退貨人員", "operators", lambda row: row["returned_by"] or ""),
-    Col("holder_name", "持票人姓名", "holder", _get("holder_name")),
-    Col("holder_mobile", "持票人手機", "holder", _get("holder_mobile")),
-    Col("holder_email", "持票人 Email", "holder", _get("holder_email")),
+STORE_COLUMN = Column("store_name", "商店", _get("store_name"))
+
+
+def _group(group: str, *cols: Column) -> tuple[Column, ...]:
+    return tuple(replace(c, group=group) for c in cols)
+
+
+GROUP_COLUMNS: tuple[Column, ...] = (
+    *_group("issuer",
+            Column("merchant_code", "商店代號", _get("merchant_code")),
+            Column("issuer_name", "發行商名稱", _get("store_name")),
+            Column("platform_id", "平台商編號（PlatformID）", lambda row: row["platform_id"] or "")),
+    *_group("ticket",
+            Column("kind", "票券類型", lambda row: _label(row["kind"])),
+            Column("delivery_type", "出券類型", _delivery_type_label),
+            Column("delivery_method", "發行方式", _method_label),
+            Column("valid_from", "使用起始日", _get("valid_from"), "date"),
+            Column("expires_on", "到期日", _get("expires_on"), "date"),
+            Column("redeemed_at", "核銷日期", _get("redeemed_at"), "datetime"),
+            Column("returned_at", "退貨日期", _get("returned_at"), "datetime"),
+            Column("print_count", "列印次數", _get("print_count"), "number")),
+    *_group("order",
+            Column("order_no", "ECT訂單編號", _get("order_no")),
+            Column("merchant_order_no", "廠商訂單編號", _get("merchant_order_no")),
+            Column("purchaser_name", "購買人姓名", _get("purchaser_name")),
+            Column("purchaser_mobile", "購買人手機", _get("purchaser_mobile")),
+            Column("purchaser_email", "購買人 Email", _get("purchaser_email")),
+            Column("transfer_no", "轉贈編號", lambda row: row["transfer_no"] or ""),
+            Column("transferred_at", "轉贈時間", _get("transferred_at"), "datetime"),
+            Column("recipient_name", "受贈人", lambda row: row["recipient_name"] or ""),
+            Column("transfer_state", "轉贈狀態", lambda row: _label(row["transfer_state"])),
+            Column("return_reason", "退貨原因", lambda row: row["return_reason"] or ""),
+            Column("return_fee", "退貨手續費", _get("return_fee"), "money"),
+            Column("applied_at", "申請退貨時間", _get("applied_at"), "datetime"),
+            Column("application_status", "申請退貨狀態", lambda row: _label(row["application_status"])),
+            Column("application_reason", "申請退貨原因", lambda row: row["application_reason"] or "")),
+    *_group("operators",
+            Column("redeemed_store", "核銷商店",
+                   lambda row: row["redeemed_store_name"] or "" if row["redeemed_at"] else ""),
+            Column("redeemed_branch", "核銷分店",
+                   _branch_name("redeemed_at", "redeemed_branch_name", "redeemed_branch_code")),
+            Column("redeemed_by", "核銷人員", lambda row: row["redeemed_by"] or ""),
+            Column("returned_branch", "退貨分店",
+                   _branch_name("returned_at", "returned_branch_name", "returned_branch_code")),
+            Column("returned_by", "退貨人員", lambda row: row["returned_by"] or "")),
+    *_group("holder",
+            Column("holder_name", "持票人姓名", _get("holder_name")),
+            Column("holder_mobile", "持票人手機", _get("holder_mobile")),
+            Column("holder_email", "持票人 Email", _get("holder_email"))),
 )
 
 
-def columns(scope: ReportScope, q: TicketQuery) -> list[Col]:
+def columns(scope: ReportScope, q: TicketQuery) -> list[Column]:
     """The columns shown, in order: the base ones (with the store when a parent sees several),
     then the chosen groups in the form's order."""
     cols = list(BASE_COLUMNS)
@@ -524,23 +527,17 @@ def rows_statement(scope: ReportScope, q: TicketQuery, *, today: date | None = N
             .execution_options(unscoped=True))
 
 
-def values_of(cols: Sequence[Col], row: Row) -> list[Any]:
-    return [c.value(row) for c in cols]
-
-
-def stream_rows(scope: ReportScope, q: TicketQuery) -> Iterator[list[Any]]:
-    """Every row of the query as cell values, read YIELD_PER rows at a time."""
-    cols = columns(scope, q)
+def stream_rows(scope: ReportScope, q: TicketQuery) -> Iterator[Row]:
+    """Every row of the query, read YIELD_PER rows at a time."""
     stmt = rows_statement(scope, q).execution_options(yield_per=YIELD_PER)
-    for row in db.session.execute(stmt).mappings():
-        yield values_of(cols, row)
+    yield from db.session.execute(stmt).mappings()
 
 
 @register("tickets")
 def build_sheet(scope: ReportScope, params: Mapping[str, Any]) -> Sheet:
     """The Excel of a ticket report query: the same rows and columns as the page."""
     q = parse(params)
-    return Sheet(title=TITLE, headers=headers(scope, q), rows=lambda: stream_rows(scope, q),
+    return Sheet(title=TITLE, columns=columns(scope, q), lines=lambda: stream_rows(scope, q),
                  count=lambda: count(scope, q))
 
 
@@ -578,7 +575,7 @@ class PageRow:
 @dataclass(frozen=True)
 class ReportPage:
     items: list[PageRow]
-    columns: list[Col]
+    columns: list[Column]
     page: int
     per_page: int
     total: int  # exact unless `capped`
@@ -603,7 +600,7 @@ def page(scope: ReportScope, q: TicketQuery, number: int, per_page: int) -> Repo
     cols = columns(scope, q)
     stmt = rows_statement(scope, q, for_page=True).limit(per_page + 1).offset((number - 1) * per_page)
     fetched = list(db.session.execute(stmt).mappings())
-    items = [PageRow(row, values_of(cols, row)) for row in fetched[:per_page]]
+    items = [PageRow(row, values(cols, row)) for row in fetched[:per_page]]
     if number == 1 and len(fetched) <= per_page:
         total = len(fetched)  # everything is on this page: no count needed
     else:
