@@ -29,11 +29,10 @@ from app.branches.models import Branch
 from app.columns import Column
 from app.db import db
 from app.errors import InvalidInput
-from app.issuance.models import Batch
 from app.products.models import ProductKind
 from app.reports.export import Sheet, register
 from app.reports.periods import Figure, Period, parse_period, total
-from app.reports.scope import ReportScope
+from app.reports.scope import ReportScope, issued_by_branch
 from app.reports.status_sql import effective_status
 from app.stores.models import Store
 from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
@@ -119,9 +118,7 @@ def _grouped(scope: ReportScope, query: Query):  # noqa: ANN202 - a Select of (s
     if query.kind is not None:
         tickets = tickets.where(Ticket.kind == query.kind)
     if scope.branch_id is not None:
-        tickets = tickets.where(Ticket.batch_id.in_(
-            select(Batch.id).where(Batch.store_id.in_(scope.store_ids),
-                                   Batch.created_branch_id == scope.branch_id)))
+        tickets = tickets.where(issued_by_branch(scope, scope.branch_id))
     # Group outside: PostgreSQL would not match a CASE with its own bind parameters in GROUP BY.
     inner = tickets.subquery("t")
     return (select(inner.c.store_id, inner.c.status_now, func.count(), func.sum(inner.c.face_value))

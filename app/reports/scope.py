@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from app.auth.models import Account
 from app.auth.services import scope_for
 from app.branches.models import Branch
 from app.db import db
 from app.errors import InvalidInput
+from app.issuance.models import Batch
 from app.stores.models import Store
 from app.tenancy import StoreScope, set_scope
+from app.tickets.models import Ticket
 
 UNKNOWN_STORE = "查無此商店"
 UNKNOWN_BRANCH = "查無此分店"
@@ -46,6 +48,13 @@ class ReportScope:
             stmt = stmt.where(Branch.id == self.branch_id)
         return list(db.session.scalars(stmt.order_by(Branch.store_id, Branch.code)
                                        .execution_options(unscoped=True)))
+
+
+def issued_by_branch(scope: ReportScope, branch_id: int) -> ColumnElement[bool]:
+    """Tickets the branch issued: those of batches created by an account bound to it
+    (`Batch.created_branch_id`). The one rule every report counts a branch's issuance by."""
+    return Ticket.batch_id.in_(select(Batch.id).where(Batch.store_id.in_(scope.store_ids),
+                                                      Batch.created_branch_id == branch_id))
 
 
 def _int(value: object) -> int | None:

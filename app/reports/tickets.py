@@ -17,8 +17,9 @@ wrote it. `app.reports.status_sql.effective_status` says that in SQL for the sta
 and `status_condition` filters on it with plain, index-friendly comparisons.
 
 Whose rows: the report scope (`app.reports.scope`): the acting store, or a parent's children
-(read-only); a sub-account bound to a branch sees only the tickets its branch handled (redeemed
-or returned by it), whatever the query string says. The statements are run `unscoped` with those
+(read-only); a sub-account bound to a branch sees only the tickets its branch handled (issued,
+redeemed or returned by it; issued as the circulation and branch reports count it: the batch's
+`created_branch_id`), whatever the query string says. The statements are run `unscoped` with those
 store ids written out, so a partner store's branch or clerk that redeemed one of our tickets can
 still be named in the operators columns.
 
@@ -49,7 +50,7 @@ from app.errors import InvalidInput
 from app.orders.models import Order
 from app.products.models import Product, ProductKind, ProductPartner
 from app.reports.export import Sheet, register
-from app.reports.scope import ReportScope
+from app.reports.scope import ReportScope, issued_by_branch
 from app.reports.status_sql import effective_status
 from app.return_applications.models import ReturnApplication
 from app.stores.models import DeliveryMethod, DeliveryType, Store
@@ -65,7 +66,8 @@ YIELD_PER = 2_000
 
 MODES = {"date": "日期查詢", "serial": "票券序號查詢", "holder": "持票人查詢", "order": "訂單資訊查詢"}
 DATE_TYPES = {"issued": "發行日", "redeemed": "核銷日", "returned": "退貨日"}
-BRANCH_TYPES = {"": "核銷或退貨分店", "redeemed": "核銷分店", "returned": "退貨分店"}
+BRANCH_TYPES = {"": "發行、核銷或退貨分店", "issued": "發行分店", "redeemed": "核銷分店",
+                "returned": "退貨分店"}
 GROUPS = {"issuer": "發行商資訊", "ticket": "票券資訊", "order": "訂單資訊", "operators": "操作人員",
           "holder": "持票人資訊"}
 DEFAULT_GROUPS = ("issuer", "ticket")  # shown until the form is submitted (see `submitted`)
@@ -262,6 +264,15 @@ def branch_id_of(scope: ReportScope, q: TicketQuery) -> int | None:
     return scope.branch_id if q.mode == "date" else None
 
 
+def handled_by_branch(scope: ReportScope, branch_id: int, branch_type: str = "") -> ColumnElement[bool]:
+    """Tickets the branch issued (as every report counts issuance: `issued_by_branch`),
+    redeemed or returned; `branch_type` narrows to one of the three."""
+    kinds = {"issued": issued_by_branch(scope, branch_id),
+             "redeemed": Ticket.redeemed_branch_id == branch_id,
+             "returned": Ticket.returned_branch_id == branch_id}
+    return kinds[branch_type] if branch_type else or_(*kinds.values())
+
+
 def _conditions(scope: ReportScope, q: TicketQuery, today: date) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [Ticket.store_id.in_(scope.store_ids)]
     if q.start is not None and q.end is not None:
@@ -270,11 +281,7 @@ def _conditions(scope: ReportScope, q: TicketQuery, today: date) -> list[ColumnE
                   column < clock.day_start(q.end + timedelta(days=1))]
     branch_id = branch_id_of(scope, q)
     if branch_id is not None:
-        redeemed = Ticket.redeemed_branch_id == branch_id
-        returned = Ticket.returned_branch_id == branch_id
-        branch_type = q.branch_type if q.mode == "date" else ""
-        where.append(redeemed if branch_type == "redeemed" else returned if branch_type == "returned"
-                     else or_(redeemed, returned))
+        where.append(handled_by_branch(scope, branch_id, q.branch_type if q.mode == "date" else ""))
     if q.wanted_statuses:
         where.append(status_condition(q.wanted_statuses, today))
     if q.wanted_methods:
@@ -617,8 +624,7 @@ def visible_ticket(scope: ReportScope, ticket_id: int) -> Ticket | None:
     """A ticket the report may show to this scope (its stores; a bound sub-account's branch)."""
     stmt = select(Ticket).where(Ticket.id == ticket_id, Ticket.store_id.in_(scope.store_ids))
     if scope.branch_locked:
-        stmt = stmt.where(or_(Ticket.redeemed_branch_id == scope.branch_id,
-                              Ticket.returned_branch_id == scope.branch_id))
+        stmt = stmt.where(handled_by_branch(scope, scope.branch_id))
     return db.session.scalar(stmt.execution_options(unscoped=True))
 
 

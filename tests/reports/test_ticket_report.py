@@ -207,6 +207,55 @@ def test_a_bound_clerk_sees_only_what_its_branch_handled(tw):
     assert report.visible_ticket(scope_of("rclerk01"), tw.t["a1"].id).id == tw.t["a1"].id
 
 
+def _issued_by_r001(tw) -> Ticket:  # noqa: ANN001
+    """One coffee ticket issued on 11/18 by a sub-account bound to R001 (the batch records the
+    issuing branch), left unused."""
+    from app.auth.models import AccountKind
+    from app.auth.permissions import Function, Level
+    from app.products.models import Product
+    from tests.factories import make_account
+    from tests.reports.ticket_world import freeze, issue_to
+
+    issuer = make_account(tw.store, kind=AccountKind.SUB, username="rissuer01",
+                          grants={Function.ISSUANCE: Level.MODIFY})
+    issuer.branch_id = tw.r001.id
+    coffee = db.session.scalar(select(Product).where(Product.store_id == tw.store.id,
+                                                     Product.name == "咖啡券"))
+    db.session.commit()
+    freeze(TODAY - timedelta(days=3))
+    [ticket] = issue_to(issuer, tw.store, coffee, 1, merchant_order_no="MO5",
+                        holder=("分店客人", "0955555555", "shop@example.com"))
+    freeze(TODAY)
+    return ticket
+
+
+def test_rule_f_a_bound_clerk_also_sees_what_its_branch_issued(tw):
+    """Rule f: the ticket report of a clerk bound to a branch shows what the branch issued
+    (its batches' created_branch_id, as the circulation and branch reports count issuance),
+    not only what it redeemed or returned."""
+    from app.reports import branch as branch_report
+    from app.reports import circulation
+
+    e1 = _issued_by_r001(tw)
+    tw.t["e1"] = e1
+    assert names(tw, q(**SINCE_SEPTEMBER), "rclerk01") == ["e1", "d1", "a1"]
+    assert names(tw, q(**SINCE_SEPTEMBER, branch_type="issued"), "rclerk01") == ["e1"]
+    assert names(tw, q(**SINCE_SEPTEMBER, branch_type="redeemed"), "rclerk01") == ["a1"]
+    assert names(tw, q(**SINCE_SEPTEMBER), "rclerk02") == ["c2", "b1"]  # another branch's
+    assert names(tw, q(mode="serial", serial=e1.serial), "rclerk01") == ["e1"]
+    assert names(tw, q(mode="order", merchant_order_no="MO5"), "rclerk01") == ["e1"]
+    assert report.visible_ticket(scope_of("rclerk01"), e1.id).id == e1.id
+    assert report.visible_ticket(scope_of("rclerk02"), e1.id) is None
+    # the head office picking the branch gets the same tickets
+    assert names(tw, q(**SINCE_SEPTEMBER), branch=tw.r001.id) == ["e1", "d1", "a1"]
+    # the same rule the circulation and branch reports count issuance by
+    period = {"start": "2026-11-01", "end": "2026-11-21"}
+    assert circulation.report(scope_of("rclerk01", **period),
+                              circulation.parse(period)).total.issued.count == 1
+    issued = branch_report.summarise(scope_of("rclerk01", **period), branch_report.parse(period))
+    assert [b.of(branch_report.Operation.ISSUED).count for b in issued.branches] == [1]
+
+
 def test_another_stores_tickets_never_show(tw):
     assert names(tw, q(**SINCE_SEPTEMBER), "rother01") == [tw.other_ticket.serial]
     assert names(tw, q(mode="holder", holder_name="王小明", **SINCE_SEPTEMBER), "rother01") == [
