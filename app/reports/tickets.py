@@ -362,6 +362,16 @@ def _branch_name(at_key: str, name_key: str, code_key: str) -> Callable[[Row], s
     return value
 
 
+def _platform(row: Row) -> str:
+    """The issuing platform's name with its PlatformID (示範平台（3002612）); an id no store
+    has, as it is."""
+    platform_id = row["platform_id"]
+    if not platform_id:
+        return ""
+    name = row["platform_name"]
+    return f"{name}（{platform_id}）" if name else platform_id
+
+
 BASE_COLUMNS: tuple[Column, ...] = (
     Column("serial", "票券序號", _get("serial"), "code"),
     Column("product_name", "商品名稱", _get("product_name")),
@@ -381,7 +391,7 @@ GROUP_COLUMNS: tuple[Column, ...] = (
     *_group("issuer",
             Column("merchant_code", "商店代號", _get("merchant_code")),
             Column("issuer_name", "發行商名稱", _get("store_name")),
-            Column("platform_id", "平台商編號（PlatformID）", lambda row: row["platform_id"] or "")),
+            Column("platform_id", "平台商編號（PlatformID）", _platform)),
     *_group("ticket",
             Column("kind", "票券類型", lambda row: _label(row["kind"])),
             Column("delivery_type", "出券類型", _delivery_type_label),
@@ -442,6 +452,7 @@ _Item = aliased(TransferItem, name="latest_item")
 _Transfer = aliased(Transfer, name="latest_transfer")
 _Application = aliased(ReturnApplication, name="latest_application")
 _RedeemedStore = aliased(Store, name="redeemed_store")
+_Platform = aliased(Store, name="platform")
 _RedeemedBranch = aliased(Branch, name="redeemed_branch")
 _ReturnedBranch = aliased(Branch, name="returned_branch")
 _Redeemer = aliased(Account, name="redeemer")
@@ -475,7 +486,10 @@ def rows_statement(scope: ReportScope, q: TicketQuery, *, today: date | None = N
     if "order" in groups or q.mode == "order":
         stmt_joins.append((Order, Order.id == Ticket.order_id, False))
     if "issuer" in groups:
-        exprs.append(Ticket.platform_id.label("platform_id"))
+        # the platform (its 商店代號 is the PlatformID), by the unique merchant_code index
+        exprs += [Ticket.platform_id.label("platform_id"),
+                  _lookup(_Platform.name, _Platform.merchant_code, Ticket.platform_id)
+                  .label("platform_name")]
     if "ticket" in groups or "operators" in groups or for_page:
         exprs += [Ticket.redeemed_at.label("redeemed_at"), Ticket.returned_at.label("returned_at")]
     if "ticket" in groups or for_page:

@@ -336,6 +336,19 @@ def test_the_cells_of_every_group(tw):
     assert d1["轉贈編號"] == "" and d1["申請退貨狀態"] == ""
 
 
+def test_rule_h_the_platform_column_names_the_platform(tw):
+    """Rule h: a PlatformID is the 商店代號 of the platform that issued through the API; the
+    issuer columns show the platform's name with its id, an unknown id as it is."""
+    db.session.execute(update(Ticket).where(Ticket.id == tw.t["a1"].id)
+                       .values(platform_id=tw.partner.merchant_code))
+    db.session.execute(update(Ticket).where(Ticket.id == tw.t["b1"].id).values(platform_id="9999999"))
+    db.session.commit()
+    rows = _sheet_rows(tw, q(**SINCE_SEPTEMBER, cols="issuer"))
+    column = "平台商編號（PlatformID）"
+    assert rows["a1"][column] == f"合作核銷商店（{tw.partner.merchant_code}）"
+    assert (rows["b1"][column], rows["a2"][column]) == ("9999999", "")
+
+
 def test_transfer_and_return_application_columns_show_the_latest(tw):
     ticket = tw.t["a3"]
     for n, state in enumerate((TransferItemState.CANCELLED, TransferItemState.GIVEN), start=1):

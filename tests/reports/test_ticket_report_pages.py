@@ -278,6 +278,28 @@ def test_the_excel_has_the_rows_and_columns_of_the_query(app, tw):
     assert [r[0] for r in xlsx(paper.data)[1:]] == tw.serials("d2", "d1")
 
 
+def test_rule_h_the_page_and_excel_show_the_platforms_name(app, tw):
+    from sqlalchemy import update
+
+    from app.tickets.models import Ticket
+
+    db.session.execute(update(Ticket).where(Ticket.id.in_([tw.t["a1"].id, tw.t["a2"].id]))
+                       .values(platform_id=tw.partner.merchant_code))
+    db.session.execute(update(Ticket).where(Ticket.id == tw.t["b1"].id).values(platform_id="PF0001"))
+    db.session.commit()
+    named = f"合作核銷商店（{tw.partner.merchant_code}）"
+    query = {"mode": "date", **SINCE_SEPTEMBER, "cols": ["issuer"]}
+    client = client_for(app, "rowner01")
+    body = text(client.get("/reports/tickets", query_string=query))
+    assert re.search(rf'data-col="platform_id">\s*{named}', row_html(body, tw.t["a1"].serial))
+    assert re.search(r'data-col="platform_id">\s*PF0001', row_html(body, tw.t["b1"].serial))
+    rows = xlsx(client.get("/reports/tickets/export", query_string=query).data)
+    platform = rows[0].index("平台商編號（PlatformID）")
+    by_serial = {r[0]: r[platform] for r in rows[1:]}
+    assert by_serial[tw.t["a1"].serial] == by_serial[tw.t["a2"].serial] == named
+    assert (by_serial[tw.t["b1"].serial], by_serial[tw.t["c1"].serial]) == ("PF0001", None)
+
+
 # Per row -------------------------------------------------------------------------------------
 
 def test_the_history_of_a_row(app, tw):
