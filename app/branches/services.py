@@ -19,14 +19,6 @@ from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.stores.models import Store
 
-history.ACTION_LABELS.update({
-    "branch_bound": "綁定分店",
-    "branch_rebound": "重設分店",
-    "branch_unbound": "解除綁定分店",
-    "sub_account_bound": "綁定子帳號",
-    "sub_account_unbound": "解除綁定子帳號",
-})
-
 NO_RIGHT = "您沒有操作設定管理的修改權限"
 BRANCH_NOT_FOUND = "找不到此分店"
 ACCOUNT_NOT_FOUND = "找不到指定的子帳號"

@@ -36,16 +36,6 @@ from app.stores.models import DeliveryType, Store
 from app.tickets import codes
 from app.tickets.models import Ticket
 
-history.ACTION_LABELS.update({
-    "purchaser_changed": "變更購買人",
-    "notice_resent": "補發通知",
-    "holder_changed": "變更持票人",
-})
-history.FIELD_LABELS.update({
-    "purchaser_name": "購買人姓名", "purchaser_mobile": "購買人手機", "purchaser_email": "購買人 Email",
-    "holder_name": "持票人姓名", "holder_mobile": "持票人手機", "holder_email": "持票人 Email",
-})
-
 PURCHASER_CHANGED = "purchaser_changed"
 PURCHASER_REPLACED = "purchaser_replaced"  # the e-mail to the old purchaser
 RESEND = "resend"

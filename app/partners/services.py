@@ -27,14 +27,6 @@ UNSCOPED = {"unscoped": True}
 REVOKE_REASON = "跨店關聯解除"
 NO_MODIFY = "您沒有操作設定管理的修改權限"
 
-history.ACTION_LABELS.update({
-    "relation_added": "新增可核銷商店",
-    "relation_reopened": "重新開啟關聯",
-    "relation_dissolved": "發行單位解除關聯",
-    "relation_dissolved_by_partner": "可核銷商店解除關聯",
-    "relation_unblocked": "解除封鎖",
-})
-history.ACTION_LABELS.setdefault("partner_revoked", "移除跨店核銷商店")
 
 
 # State <-> row ---------------------------------------------------------------------------------

@@ -31,9 +31,6 @@ from app.stores.models import Store
 from app.uploads.models import UploadPurpose
 from app.uploads.services import save_image
 
-history.ACTION_LABELS.update({"listed": "上架", "delisted": "下架"})
-history.FIELD_LABELS.update({"image": "商品圖片", "copied_from": "複製來源"})
-
 NAME_MAX = 100
 TEXT_MAX = 2000
 FACE_VALUE_MAX = 1_000_000

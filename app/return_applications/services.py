@@ -17,7 +17,7 @@ from app import clock, history
 from app.auth.models import Account
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
-from app.notifications.services import KIND_LABELS, queue_email
+from app.notifications.services import queue_email
 from app.orders.models import Order
 from app.products import access
 from app.return_applications.models import ApplicationStatus, ReturnApplication
@@ -40,10 +40,6 @@ APPLIED_MAIL = "return_application"
 DECLINED_MAIL = "return_application_declined"
 UNUSED = STATUS_GROUPS[StatusGroup.UNUSED]
 
-history.ACTION_LABELS.update({
-    "return_applied": "申請退貨", "return_application_declined": "不予退貨",
-})
-KIND_LABELS.update({APPLIED_MAIL: "退貨申請通知", DECLINED_MAIL: "退貨申請結果通知"})
 
 
 def offered(store: Store) -> bool:

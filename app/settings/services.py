@@ -22,11 +22,6 @@ from app.stores.models import Store
 from app.uploads.models import Upload, UploadPurpose
 from app.uploads.services import path_of, save_image
 
-history.ACTION_LABELS.update({
-    "basic_settings_updated": "修改基本設定",
-    "ticket_page_updated": "修改票券頁面資訊",
-})
-
 ISSUANCE_NOT_ACTIVE = "ECT發行服務尚未開通，無法發行票券，請聯繫所屬業務"
 BASIC_MISSING = "請先至操作設定管理完成「基本設定」後再發行票券"
 TICKET_PAGE_MISSING = "請先至操作設定管理完成「票券頁面資訊」後再發行票券"

@@ -19,14 +19,12 @@ from sqlalchemy import insert, select, update
 from app import clock, history
 from app.db import db
 from app.escrow.models import LedgerEntry, LedgerKind
-from app.history import HistoryEntry
 from app.tickets import lifecycle
 from app.tickets.models import Ticket
 from app.tickets.models import TicketStatus as S
 
 BATCH = 1000
 
-history.ACTION_LABELS.update({"expired": "逾期"})
 
 REASONS = {S.UNUSED_ESCROW_EXPIRED: "價金保管期限已過（{end:%Y/%m/%d}）",
            S.EXPIRED: "使用期限已過（{end:%Y/%m/%d}）"}
@@ -65,7 +63,6 @@ def _expire_batch(rows, at: datetime) -> int:  # noqa: ANN001
         decision = lifecycle.expire(_facts(row), at)
         if isinstance(decision, lifecycle.Move):
             by_target.setdefault(decision.to, []).append(row)
-    actor = history.current_actor()
     now = clock.now()
     moved_total = 0
     for to, targets in by_target.items():
@@ -77,13 +74,10 @@ def _expire_batch(rows, at: datetime) -> int:  # noqa: ANN001
         if not moved:
             continue
         moved_total += len(moved)
-        db.session.execute(insert(HistoryEntry).values([
-            {"at": now, "store_id": by_id[i].store_id, "actor_id": actor.account_id,
-             "actor_label": actor.label, "actor_store_id": actor.store_id,
-             "actor_branch_id": actor.branch_id, "ip": actor.ip, "subject_type": "tickets",
-             "subject_id": i, "action": "expired", "changes": {},
-             "from_status": S.UNUSED.value, "to_status": to.value,
-             "reason": REASONS[to].format(end=by_id[i].expires_on)} for i in moved]))
+        history.record_many(Ticket.__tablename__, "expired", (
+            {"subject_id": i, "store_id": by_id[i].store_id,
+             "reason": REASONS[to].format(end=by_id[i].expires_on)} for i in moved),
+            from_status=S.UNUSED.value, to_status=to.value)
         if to is S.UNUSED_ESCROW_EXPIRED:
             db.session.execute(insert(LedgerEntry).values([
                 {"ticket_id": i, "store_id": by_id[i].store_id, "kind": LedgerKind.ESCROW_EXPIRED,

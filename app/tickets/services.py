@@ -40,11 +40,6 @@ MESSAGES = {  # the seed's success messages
     "return_cancelled": "已取消退貨，票券狀態已變更",
 }
 
-history.ACTION_LABELS.update({
-    "redeemed": "核銷", "redemption_cancelled": "取消核銷", "returned": "退貨",
-    "return_cancelled": "取消退貨", "expired": "逾期", "sent_to_bank": "上傳銀行",
-    "bank_acknowledged": "銀行完成", "finalised": "結案",
-})
 
 
 class TicketRefused(DomainError):

@@ -22,7 +22,7 @@ from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
-from app.notifications.services import KIND_LABELS, queue_email, queue_sms
+from app.notifications.services import queue_email, queue_sms
 from app.orders.models import Order
 from app.orders.services import clean_purchaser
 from app.products.models import ProductKind
@@ -50,11 +50,6 @@ TRANSFER_CANCELLED = "transfer_cancelled"
 
 UNUSED = STATUS_GROUPS[StatusGroup.UNUSED]
 
-history.ACTION_LABELS.update({
-    "transferred": "轉贈", "transfer_cancelled": "取消轉贈",
-    "transfer_cancelled_by_return": CANCELLED_BY_RETURN, "transfer_created": "轉贈",
-})
-KIND_LABELS.update({TRANSFER_NOTICE: "轉贈通知", TRANSFER_CANCELLED: "取消轉贈通知"})
 
 
 def transferable(ticket: Ticket, order: Order) -> bool:

@@ -10,8 +10,6 @@ from app.errors import Forbidden, InvalidInput
 from app.stores.models import Store
 from app.vendor.rules import CONTACT_FIELDS, BadEmailList, normalise_emails
 
-history.ACTION_LABELS.update({"contacts_updated": "修改聯絡人"})
-
 
 def contacts_of(store: Store) -> dict[str, str]:
     return {name: getattr(store, name) for name in CONTACT_FIELDS}
