@@ -156,8 +156,8 @@ def _wallet_activity(owner: Account, issuer: Store, coffee: Product) -> None:
     """What consumers did in their wallets today: one active transfer (轉贈) and one pending
     return application (申請退貨), through the services, so 7-3 K and the applications list
     have rows."""
-    from app.orders.models import Order
     from app.return_applications import services as return_applications
+    from app.tickets.models import Order
     from app.transfers import services as transfers
 
     _as(owner, issuer)

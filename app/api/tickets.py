@@ -31,15 +31,14 @@ from app.api.idempotency import idempotent
 from app.api.payloads import iso, json_body, timestamp_schema
 from app.auth.access import acting_account as _actor
 from app.auth.permissions import Function, Level
-from app.branches.models import Branch
 from app.db import db
 from app.errors import InvalidInput, NotFound, json_error
 from app.history import HistoryEntry, action_label
-from app.orders.models import Order
 from app.products.models import ProductKind
-from app.stores.models import Store
+from app.stores.models import Branch, Store
 from app.tickets import services
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 
 UNKNOWN_SERIAL = "查無此票券序號"
 REASON_MAX = 500

@@ -10,9 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
 from app.auth.permissions import Function, Level, functions_for, grant_allows
-from app.branches.models import Branch
 from app.db import db, enum_type
-from app.stores.models import Store
+from app.stores.models import Branch, Store
 from app.tenancy import StoreScoped
 
 

@@ -14,10 +14,9 @@ from app import history
 from app.auth.models import Account, AccountKind
 from app.auth.permissions import Function, Level
 from app.branches import rules
-from app.branches.models import Branch
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
-from app.stores.models import Store
+from app.stores.models import Branch, Store
 
 NO_RIGHT = "您沒有操作設定管理的修改權限"
 BRANCH_NOT_FOUND = "找不到此分店"

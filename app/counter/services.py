@@ -25,7 +25,8 @@ from app.stores.models import Store
 from app.tickets import lifecycle
 from app.tickets import services as tickets
 from app.tickets.lifecycle import Move
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import TicketStatus
 
 
 class Reason(enum.Enum):

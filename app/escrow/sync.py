@@ -69,7 +69,7 @@ from app.products.models import ProductKind
 from app.stores.models import Store
 from app.tickets import lifecycle
 from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 
 log = logging.getLogger(__name__)
 

@@ -24,14 +24,13 @@ from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.issuance.models import Batch, BatchStatus
 from app.issuance.rules import MAX_TICKETS, ProductFacts, check_rows
-from app.orders.models import Order
-from app.products import sales
 from app.products.access import issue_refusal
 from app.products.models import Product, ProductKind
 from app.settings.services import issuance_blocker, settings_or_blank
 from app.stores.models import DeliveryMethod, Store
-from app.tickets import codes
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets import codes, sales
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 
 _IMPORT_NO = re.compile(r"[A-Za-z0-9_-]{1,30}")
 IMPORT_NO_USED = "此匯入單號已使用，同一匯入單號不會重複發行"

@@ -29,12 +29,11 @@ from app.history import HistoryEntry
 from app.issuance.notices import send_order_notice
 from app.notifications.services import queue_email
 from app.orders import rules
-from app.orders.models import Order
 from app.phones import normalise_mobile
 from app.settings.services import settings_or_blank, sms_active
 from app.stores.models import DeliveryType, Store
 from app.tickets import codes
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 
 PURCHASER_CHANGED = "purchaser_changed"
 PURCHASER_REPLACED = "purchaser_replaced"  # the e-mail to the old purchaser

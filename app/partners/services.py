@@ -18,10 +18,9 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput
 from app.partners import rules
-from app.partners.models import DissolvedBy, PartnerRelation, RelationStatus
 from app.partners.rules import Refused, RelationState
 from app.products.models import Product, ProductPartner
-from app.stores.models import Store
+from app.stores.models import DissolvedBy, PartnerRelation, RelationStatus, Store
 
 UNSCOPED = {"unscoped": True}
 REVOKE_REASON = "跨店關聯解除"

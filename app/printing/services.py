@@ -34,13 +34,13 @@ from app.billing.services import record_charge
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.issuance.models import Batch, BatchStatus
-from app.orders.models import Order
+from app.issuance.presentation import TicketFace, faces_for
 from app.printing import pdf, rules
 from app.printing.models import PrintedTicket, PrintKind, PrintRun
 from app.settings.services import settings_or_blank
 from app.stores.models import DeliveryMethod, Store
-from app.tickets.models import Ticket, TicketStatus
-from app.tickets.presentation import TicketFace, faces_for
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 from app.uploads.models import Upload
 from app.uploads.services import path_of
 

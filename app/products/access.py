@@ -12,11 +12,10 @@ from sqlalchemy import select
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.partners.models import PartnerRelation, RelationStatus
 from app.products import rights
 from app.products.models import BranchRole, Product
 from app.products.rights import PerformedBy, ProductLists, Refusal, Unit
-from app.stores.models import Store
+from app.stores.models import PartnerRelation, RelationStatus, Store
 
 NO_PERMISSION = {
     Function.REDEEM: Refusal("NoPermission", "您沒有票券核銷的權限"),

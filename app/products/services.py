@@ -332,41 +332,6 @@ def set_listed(actor: Account, store: Store, ids: Iterable[int], listed: bool) -
     return changed
 
 
-# JSON ------------------------------------------------------------------------------------
-
-def product_payload(product: Product) -> dict[str, Any]:
-    """A product as the API answers it."""
-    from app.api.payloads import iso  # here: app.api imports this module
-    from app.uploads.views import url_for_upload
-
-    def branches(role: BranchRole) -> list[dict[str, Any]]:
-        links = sorted((link.branch for link in product.branch_links if link.role is role),
-                       key=lambda b: b.code)
-        return [{"id": b.id, "code": b.code, "name": b.name} for b in links]
-
-    partners = sorted((link.partner for link in product.partner_links),
-                      key=lambda s: s.merchant_code)
-    return {
-        "id": product.id,
-        "name": product.name,
-        "kind": product.kind.value,
-        "face_value": product.face_value,
-        "description": product.description,
-        "usage_instructions": product.usage_instructions,
-        "escrow_end": iso(product.escrow_end),
-        "valid_until": iso(product.valid_until),
-        "listed": product.listed,
-        "partner_stores": [{"id": s.id, "merchant_code": s.merchant_code, "name": s.name}
-                           for s in partners],
-        "redeem_branches": branches(BranchRole.REDEEM),
-        "return_branches": branches(BranchRole.RETURN),
-        "image_url": url_for_upload(product.image),
-        "has_issued": product.has_issued,
-        "created_at": iso(product.created_at),
-        "updated_at": iso(product.updated_at),
-    }
-
-
 def history_value(key: str, value: Any) -> str:
     """A history value as a person reads it."""
     if value is None or value == "" or value == []:

@@ -18,7 +18,6 @@ from wtforms.validators import DataRequired, Length
 from app import clock, history
 from app.auth.access import may, requires
 from app.auth.permissions import Function, Level
-from app.branches.models import Branch
 from app.counter.services import ACTIONS
 from app.db import db
 from app.errors import InvalidInput
@@ -27,9 +26,10 @@ from app.reports import scope as report_scope
 from app.reports import tickets as report
 from app.reports.export_views import excel_download
 from app.reports.views import bp
-from app.stores.models import DeliveryMethod, DeliveryType, Store
+from app.stores.models import Branch, DeliveryMethod, DeliveryType, Store
 from app.tickets import services as ticket_services
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 
 NOTE_ADDED = "備註已新增"
 

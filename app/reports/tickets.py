@@ -41,19 +41,18 @@ from sqlalchemy.orm import aliased
 
 from app import clock
 from app.auth.models import Account
-from app.branches.models import Branch
 from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
-from app.orders.models import Order
 from app.products.models import Product, ProductKind, ProductPartner
 from app.reports.export import Sheet, register
 from app.reports.scope import ReportScope
 from app.reports.status_sql import effective_status
 from app.return_applications.models import ReturnApplication
-from app.stores.models import DeliveryMethod, DeliveryType, Store
+from app.stores.models import Branch, DeliveryMethod, DeliveryType, Store
 from app.tickets import lifecycle
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
+from app.tickets.models import Order, Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 from app.transfers.models import Transfer, TransferItem
 
 TITLE = "票券報表"

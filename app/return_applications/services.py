@@ -18,12 +18,12 @@ from app.auth.models import Account
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.notifications.services import queue_email
-from app.orders.models import Order
 from app.products import access
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.settings.services import settings_or_blank
 from app.stores.models import Store
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket
+from app.tickets.models import Order, Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup
 
 NOT_OFFERED = "本商店未開放線上申請退貨，請與商店客服聯繫"
 NOTHING_CHOSEN = "請選擇要申請退貨的票券"

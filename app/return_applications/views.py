@@ -23,7 +23,6 @@ from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.forms import place_field_errors
 from app.htmx import redirect_to, render
-from app.orders.models import Order
 from app.orders.rules import mask_mobile
 from app.pagination import paginate
 from app.return_applications import queries, services
@@ -31,7 +30,7 @@ from app.return_applications.forms import ApplicationQueryForm, DeclineForm, Ret
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.tenancy import get_owned_or_404
 from app.tickets import lifecycle
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 from app.tickets.services import TicketRefused
 
 bp = Blueprint("return_applications", __name__, url_prefix="/return-applications")

@@ -21,7 +21,7 @@ from app.db import db
 from app.escrow.models import LedgerEntry, LedgerKind
 from app.tickets import lifecycle
 from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 
 BATCH = 1000
 

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 
 from app import clock
 from app.refusal import Refusal  # noqa: F401  (re-exported for callers)
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 
 PICKUP, GIFT = "pickup", "gift"
 

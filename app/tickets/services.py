@@ -19,16 +19,16 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock, history
 from app.auth.models import Account
-from app.branches.models import Branch
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
-from app.products import access, sales
+from app.products import access
 from app.products.models import ProductPartner
 from app.products.rights import PerformedBy, Refusal
-from app.stores.models import Store
-from app.tickets import codes, lifecycle
+from app.stores.models import Branch, Store
+from app.tickets import codes, lifecycle, sales
 from app.tickets.lifecycle import Move
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import TicketStatus
 
 UNKNOWN_CODE = "查無此核銷代碼，請確認是否輸入正確"
 MALFORMED_CODE = "核銷代碼有誤（檢查碼不符），請確認是否輸入正確"

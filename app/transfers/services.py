@@ -23,13 +23,13 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.notifications.services import queue_email, queue_sms
-from app.orders.models import Order
 from app.orders.services import clean_purchaser
 from app.products.models import ProductKind
 from app.settings.services import sms_active
 from app.stores.models import DeliveryMethod, DeliveryType, Store
 from app.tickets.codes import new_link_token
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket
+from app.tickets.models import Order, Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup
 from app.transfers.models import Transfer, TransferItem, TransferItemState, TransferStatus
 
 NOTHING_CHOSEN = "請選擇要轉贈的票券"

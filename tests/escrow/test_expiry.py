@@ -14,7 +14,7 @@ from app.db import db
 from app.escrow.models import LedgerEntry, LedgerKind
 from app.tickets import expiry, lifecycle, services
 from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from tests.escrow.helpers import T, at, history, ledger, reload
 from tests.issuance.helpers import ready_store
 from tests.tickets.helpers import issue

@@ -20,7 +20,7 @@ from app.escrow.models import (
 )
 from app.escrow.sync import run_sync, sync_night
 from app.tickets import services
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from tests.escrow.conftest import BANK_KEY
 from tests.escrow.helpers import T, at, day, history, instructions, keys_per_entry, ledger, reload
 from tests.issuance.helpers import ready_store

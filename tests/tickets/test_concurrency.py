@@ -10,7 +10,8 @@ from app.db import db
 from app.history import HistoryEntry
 from app.stores.models import Store
 from app.tickets import services
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import TicketStatus
 from tests.concurrency import Ready, run_at_once
 from tests.issuance.helpers import ready_store
 from tests.tickets.helpers import issue

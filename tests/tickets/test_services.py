@@ -13,10 +13,10 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import InvalidInput, NotFound
 from app.history import HistoryEntry
-from app.partners.models import PartnerRelation, RelationStatus
 from app.products.models import ProductPartner
+from app.stores.models import PartnerRelation, RelationStatus
 from app.tickets import services
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from tests.factories import make_account, make_store
 from tests.issuance.helpers import ready_store
 from tests.products.helpers import make_branch

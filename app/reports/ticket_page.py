@@ -16,19 +16,18 @@ from wtforms.validators import DataRequired, Length
 from app import history
 from app.auth.access import may, merchant_required, requires
 from app.auth.permissions import Function, Level
-from app.branches.models import Branch
 from app.counter import services as counter
 from app.counter.services import ACTIONS
 from app.db import db
 from app.errors import InvalidInput, NotFound
 from app.htmx import redirect_to, render
 from app.issuance.models import Batch
-from app.orders.models import Order
 from app.return_applications import queries as application_queries
-from app.stores.models import DeliveryMethod, Store
+from app.stores.models import Branch, DeliveryMethod, Store
 from app.tickets import services
 from app.tickets.codes import display_code
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 from app.transfers import queries as transfer_queries
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
