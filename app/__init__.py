@@ -38,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     web.init_app(app)
 
     _import_models()
+    _connect_reactions()
     _register_blueprints(app)
     from app.wallet.logredact import install as redact_link_tokens_in_logs
 
@@ -68,6 +69,14 @@ def _import_models() -> None:
     from app.tickets import models as _tickets  # noqa: F401
     from app.transfers import models as _transfers  # noqa: F401
     from app.uploads import models as _uploads  # noqa: F401
+
+
+def _connect_reactions() -> None:
+    """The features that react to a ticket's moves register with `app.tickets.reactions` when
+    imported; importing them here makes every process (web, worker, CLI) hear every move."""
+    from app.escrow import ledger as _ledger  # noqa: F401
+    from app.return_applications import services as _return_applications  # noqa: F401
+    from app.transfers import services as _transfers  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:

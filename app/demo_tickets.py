@@ -26,7 +26,7 @@ from app.issuance.models import Batch
 from app.products.models import Product, ProductKind
 from app.stores.models import DeliveryMethod, Store
 from app.tickets import services as tickets
-from app.tickets.expiry import expire_tickets
+from app.tickets.jobs import expire_tickets
 from app.tickets.models import Ticket
 
 DEMO_IMPORT_NO = "DEMO-E1"

@@ -84,10 +84,18 @@ class Account(StoreScoped, db.Model):
                 return grant.level
         return None
 
+    @property
+    def branch_disabled(self) -> bool:
+        """Bound to a branch that is disabled (停用): the account may only view."""
+        return self.branch is not None and not self.branch.enabled
+
     def may(self, function: Function, level: Level = Level.VIEW, *,
             mode: str | None = None) -> bool:
-        """Whether this account holds `function` at `level` (store's mode checked by caller)."""
+        """Whether this account holds `function` at `level` (store's mode checked by caller).
+        A clerk of a disabled branch holds no modify right at all (BRANCH_DISABLED)."""
         if self.is_operator or not self.is_active:
+            return False
+        if level is Level.MODIFY and self.branch_disabled:
             return False
         if mode is not None and function not in functions_for(mode):
             return False

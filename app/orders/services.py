@@ -21,10 +21,11 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
 from app import history
+from app.auth import access
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.errors import DomainError, Forbidden, InvalidInput, NotFound
+from app.errors import DomainError, InvalidInput, NotFound
 from app.history import HistoryEntry
 from app.issuance.notices import send_order_notice
 from app.notifications.services import queue_email
@@ -101,14 +102,11 @@ def purchaser_revision(order: Order) -> int:
 
 
 def may_modify(actor: Account, store: Store) -> bool:
-    contract = store.current_contract
-    mode = contract.redemption_mode.value if contract else None
-    return actor.may(Function.ISSUED_ORDERS, Level.MODIFY, mode=mode)
+    return actor.may(Function.ISSUED_ORDERS, Level.MODIFY, mode=access.mode_of(store))
 
 
 def _check_right(actor: Account, store: Store) -> None:
-    if not may_modify(actor, store):
-        raise Forbidden(NO_RIGHT)
+    access.check(actor, store, Function.ISSUED_ORDERS, no_right=NO_RIGHT)
 
 
 def lock_order(store: Store, order_id: int) -> tuple[Order, list[Ticket]]:

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app import history
+from app.auth import access
 from app.auth.models import Account
-from app.auth.permissions import Function, Level
+from app.auth.permissions import Function
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput
 from app.partners import rules
@@ -57,8 +58,9 @@ def _record(relation: PartnerRelation, action: str, before: RelationState | None
 
 
 def _require_settings_modify(actor: Account) -> None:
-    if actor.is_operator or not actor.may(Function.OPERATION_SETTINGS, Level.MODIFY):
+    if actor.is_operator:
         raise Forbidden(NO_MODIFY)
+    access.check(actor, None, Function.OPERATION_SETTINGS, no_right=NO_MODIFY)
 
 
 def _move(move, state: RelationState) -> RelationState:  # noqa: ANN001

@@ -27,6 +27,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock, history
+from app.auth import access
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.billing.models import FeeKind
@@ -76,14 +77,11 @@ class PlatformOutcome:
 # Rights ------------------------------------------------------------------------------------------
 
 def may_print(actor: Account, store: Store) -> bool:
-    contract = store.current_contract
-    mode = contract.redemption_mode.value if contract else None
-    return actor.may(Function.PAPER_PRINTING, Level.MODIFY, mode=mode)
+    return actor.may(Function.PAPER_PRINTING, Level.MODIFY, mode=access.mode_of(store))
 
 
 def _check_right(actor: Account, store: Store) -> None:
-    if not may_print(actor, store):
-        raise Forbidden(NO_RIGHT)
+    access.check(actor, store, Function.PAPER_PRINTING, no_right=NO_RIGHT)
 
 
 # Recording a print -------------------------------------------------------------------------------

@@ -21,10 +21,11 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from app import clock, history
+from app.auth import access
 from app.auth.models import Account
-from app.auth.permissions import Function, Level
+from app.auth.permissions import Function
 from app.db import db
-from app.errors import DomainError, Forbidden, InvalidInput, NotFound
+from app.errors import DomainError, InvalidInput, NotFound
 from app.products import queries
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
 from app.stores.models import Store
@@ -94,8 +95,7 @@ def input_of(product: Product) -> ProductInput:
 
 
 def _require_modify(actor: Account) -> None:
-    if not actor.may(Function.PRODUCTS, Level.MODIFY):
-        raise Forbidden(NO_RIGHT)
+    access.check(actor, None, Function.PRODUCTS, no_right=NO_RIGHT)
 
 
 def _unique(ids: Iterable[int]) -> list[int]:

@@ -18,10 +18,11 @@ from app.auth.models import Account
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.notifications.services import queue_email
-from app.products import access
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.settings.services import settings_or_blank
 from app.stores.models import Store
+from app.tickets import actions, reactions
+from app.tickets.lifecycle import Action
 from app.tickets.models import Order, Ticket
 from app.tickets.status import STATUS_GROUPS, StatusGroup
 
@@ -119,9 +120,15 @@ def _tell_merchant(store: Store, order: Order, tickets: Sequence[Ticket], reason
                 kind=APPLIED_MAIL, order_id=order.id)
 
 
+@reactions.after_move
+def _returned(moved: reactions.Moved) -> None:
+    if moved.action is Action.RETURN:
+        mark_returned(moved.ticket, moved.actor_id)
+
+
 def mark_returned(ticket: Ticket, actor_id: int | None) -> None:
     """The ticket was returned with the normal return: its pending application is done.
-    Called by the return service in its transaction, after its compare-and-set."""
+    Runs after the return's compare-and-set, in its transaction (an after-move reaction)."""
     db.session.execute(
         update(ReturnApplication)
         .where(ReturnApplication.ticket_id == ticket.id,
@@ -133,7 +140,7 @@ def mark_returned(ticket: Ticket, actor_id: int | None) -> None:
 def handling_refusal(actor: Account, store: Store, ticket: Ticket) -> str | None:
     """Why this account may not handle (return or decline) an application for this ticket:
     the same right as the return itself (票券退貨 at 修改, and the product's return branches)."""
-    refusal = access.return_refusal(actor, store, ticket.product)
+    refusal = actions.rights_refusal(Action.RETURN, actor, store, ticket)
     if refusal is None:
         return None
     return NO_RIGHT if refusal.code == "NoPermission" else refusal.message

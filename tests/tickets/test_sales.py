@@ -19,7 +19,7 @@ from app.errors import DomainError
 from app.products.models import ProductKind, ProductSales
 from app.stores.models import Store
 from app.tickets import lifecycle, sales, services
-from app.tickets.expiry import expire_tickets
+from app.tickets.jobs import expire_tickets
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus as S
 from tests.concurrency import Ready, run_at_once
