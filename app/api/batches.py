@@ -24,11 +24,11 @@ from app.errors import DomainError, InvalidInput, NotFound
 from app.issuance import services
 from app.issuance.models import Batch, BatchStatus
 from app.issuance.rules import MAX_TICKETS
-from app.orders.models import Order
 from app.products.models import ProductKind
 from app.stores.models import DeliveryMethod, DeliveryType
 from app.tenancy import get_owned_or_404
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 
 # API row field → the template's column (what `prepare_batch` checks).
 ROW_COLUMNS = {"product_id": "商品編號", "quantity": "數量", "merchant_order_no": "廠商訂單編號",

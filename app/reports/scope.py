@@ -15,11 +15,10 @@ from sqlalchemy import ColumnElement, select
 
 from app.auth.models import Account
 from app.auth.services import scope_for
-from app.branches.models import Branch
 from app.db import db
 from app.errors import InvalidInput
 from app.issuance.models import Batch
-from app.stores.models import Store
+from app.stores.models import Branch, Store
 from app.tenancy import StoreScope, set_scope
 from app.tickets.models import Ticket
 

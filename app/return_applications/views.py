@@ -18,13 +18,10 @@ from app.auth.access import acting_account, may, requires
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.columns import Column, xlsx_response
-from app.counter import services as counter
-from app.counter.services import ACTIONS
 from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.forms import place_field_errors
 from app.htmx import redirect_to, render
-from app.orders.models import Order
 from app.orders.rules import mask_mobile
 from app.pagination import paginate_rows
 from app.return_applications import queries, services
@@ -32,13 +29,13 @@ from app.return_applications.forms import ApplicationQueryForm, DeclineForm, Ret
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.stores.models import Store
 from app.tenancy import get_owned_or_404
-from app.tickets import lifecycle
-from app.tickets.models import Ticket
-from app.tickets.services import TicketRefused
+from app.tickets import actions, lifecycle
+from app.tickets.actions import TicketRefused
+from app.tickets.lifecycle import Action
+from app.tickets.models import Order, Ticket
 
 bp = Blueprint("return_applications", __name__, url_prefix="/return-applications")
 
-RETURN = ACTIONS["return"]
 FEE_REFUSALS = {lifecycle.FEE_NOT_ALLOWED.code, lifecycle.FEE_ABOVE_FACE_VALUE.code,
                 lifecycle.FEE_NEGATIVE.code}
 STATUS_COLOURS = {ApplicationStatus.PENDING: "warning", ApplicationStatus.RETURNED: "secondary",
@@ -114,12 +111,12 @@ def _detail(application: ReturnApplication, *, return_form: ReturnForm | None = 
             status: int = 200):  # noqa: ANN202
     ticket = _ticket_of(application)
     now = clock.now()
-    status_now = counter.effective_status(ticket, now)
+    status_now = actions.effective_status(ticket, now)
     own = application.store_id == g.store.id
     pending = application.status is ApplicationStatus.PENDING
     actor = acting_account()
     handling = services.handling_refusal(actor, g.store, ticket) if own else None
-    return_refusal = counter.refusal(RETURN, actor, g.store, ticket, now) if own else None
+    return_refusal = actions.refusal(Action.RETURN, actor, g.store, ticket, now) if own else None
     handled_by = (db.session.get(Account, application.handled_by_id,
                                  execution_options={"unscoped": True})
                   if application.handled_by_id else None)
@@ -130,7 +127,7 @@ def _detail(application: ReturnApplication, *, return_form: ReturnForm | None = 
         return_refusal=return_refusal, handled_by=handled_by, error=error,
         may_modify=may(Function.RETURN, Level.MODIFY), colours=STATUS_COLOURS,
         store=listing.stores_shown().get(application.store_id),
-        fee_allowed=counter.fee_allowed(ticket, now),
+        fee_allowed=actions.fee_allowed(ticket, now),
         return_form=return_form or ReturnForm(formdata=None, data={
             "seen": status_now.value, "reason": application.reason}),
         decline_form=decline_form or DeclineForm(formdata=None)), status
@@ -167,8 +164,9 @@ def return_ticket(application_id: int):
         return _detail(application, error=services.NOT_PENDING, status=409)
     ticket = _ticket_of(application)
     try:
-        done = counter.perform(RETURN, acting_account(), g.store, ticket, seen=form.seen.data or "",
-                               reason=form.reason.data or "", fee=form.fee.data)
+        done = actions.perform(Action.RETURN, acting_account(), g.store, ticket,
+                               seen=form.seen.data or "", reason=form.reason.data or "",
+                               fee=form.fee.data)
     except DomainError as err:
         db.session.rollback()
         application = _reloaded(application_id)
@@ -177,7 +175,7 @@ def return_ticket(application_id: int):
             return _detail(application, return_form=form, status=422)
         if isinstance(err, InvalidInput) and place_field_errors(form, err):
             return _detail(application, return_form=form, status=422)
-        if isinstance(err, counter.CardStale):  # show the fresh status, the form refilled
+        if isinstance(err, actions.CardStale):  # show the fresh status, the form refilled
             return _detail(application, error=err.message, status=err.status)
         return _detail(application, return_form=form, error=err.message, status=err.status)
     db.session.commit()
