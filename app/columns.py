@@ -15,7 +15,7 @@ the columns, never other data.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from typing import IO, Any, TypeVar
 
@@ -50,6 +50,11 @@ class Column:
 def on_page(columns: Iterable[Column]) -> list[Column]:
     """The columns the page shows, in order."""
     return [c for c in columns if not c.excel_only]
+
+
+def excel_only(columns: Iterable[Column], *keys: str) -> tuple[Column, ...]:
+    """The columns with those named Excel-only (a column the page shows only sometimes)."""
+    return tuple(replace(c, excel_only=True) if c.key in keys else c for c in columns)
 
 
 def values(columns: Sequence[Column], row: Any) -> list[Any]:

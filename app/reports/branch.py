@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Row, Select, String, func, literal_column, select, union_all
@@ -29,13 +29,13 @@ from sqlalchemy.orm import aliased
 
 from app import clock
 from app.auth.models import Account
-from app.columns import Column
+from app.columns import Column, excel_only
 from app.db import db
 from app.errors import InvalidInput
 from app.issuance.models import Batch
 from app.products.models import Product, ProductKind
 from app.reports.export import Sheet, register
-from app.reports.periods import Figure, Period, parse_period, total
+from app.reports.periods import Figure, Period, parse_period, ticket_columns, total
 from app.reports.scope import ReportScope
 from app.reports.status_sql import effective_status
 from app.stores.models import Branch, Store
@@ -196,18 +196,13 @@ COLUMNS = (
     Column("branch_name", "分店名稱", lambda line: line.branch_name),
     Column("operator", "操作人員", lambda line: line.operator),
     Column("issuer", "發行商店", lambda line: line.issuer),
-    Column("product", "商品名稱", lambda line: line.product),
-    Column("serial", "票券序號", lambda line: line.serial, "code"),
-    Column("kind", "票券類型", lambda line: line.kind.label),
-    Column("face_value", "面額", lambda line: line.face_value, "money"),
-    Column("status", "目前票券狀態", lambda line: line.status, "status"),
+    *ticket_columns("目前票券狀態"),
 )
 
 
 def columns(scope: ReportScope) -> tuple[Column, ...]:
     """COLUMNS; the page names the branch's store only when the scope has several."""
-    several = len(scope.store_ids) > 1
-    return tuple(replace(c, excel_only=c.key == "store_name" and not several) for c in COLUMNS)
+    return COLUMNS if len(scope.store_ids) > 1 else excel_only(COLUMNS, "store_name")
 
 
 def lines(scope: ReportScope, query: Query, *, first: int | None = None) -> Select:

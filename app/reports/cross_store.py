@@ -12,7 +12,7 @@ unscoped and filter on the redeemer explicitly (`ix_tickets_redeemed_store_id_re
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Row, Select, func, select
@@ -20,12 +20,12 @@ from sqlalchemy.orm import aliased
 
 from app import clock
 from app.auth.models import Account
-from app.columns import Column, values
+from app.columns import Column, excel_only, values
 from app.db import db
 from app.errors import InvalidInput
 from app.products.models import Product, ProductKind
 from app.reports.export import Sheet, register
-from app.reports.periods import Figure, Period, parse_period
+from app.reports.periods import Figure, Period, parse_period, ticket_columns
 from app.reports.scope import ReportScope
 from app.reports.status_sql import effective_status
 from app.stores.models import Branch, PartnerRelation, Store
@@ -112,18 +112,13 @@ COLUMNS = (
     Column("clerk", "核銷人員", lambda line: line.clerk),
     Column("issuer_code", "發行商店代號", lambda line: line.issuer_code),
     Column("issuer_name", "發行商店名稱", lambda line: line.issuer_name),
-    Column("product", "商品名稱", lambda line: line.product),
-    Column("serial", "票券序號", lambda line: line.serial, "code"),
-    Column("kind", "票券類型", lambda line: line.kind.label),
-    Column("face_value", "面額", lambda line: line.face_value, "money"),
-    Column("status", "票券狀態", lambda line: line.status, "status"),
+    *ticket_columns("票券狀態"),
 )
 
 
 def columns(scope: ReportScope) -> tuple[Column, ...]:
     """COLUMNS; the page names the redeeming store only when the scope has several."""
-    several = len(scope.store_ids) > 1
-    return tuple(replace(c, excel_only=c.key == "redeemer" and not several) for c in COLUMNS)
+    return COLUMNS if len(scope.store_ids) > 1 else excel_only(COLUMNS, "redeemer")
 
 
 def lines(scope: ReportScope, query: Query) -> Select:

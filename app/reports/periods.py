@@ -1,5 +1,6 @@
 """What the circulation, cross-store and branch reports share: the query period (Taipei days,
-at most three months, 「查詢區間不可超過三個月」 beyond) and a count of tickets with their face value."""
+at most three months, 「查詢區間不可超過三個月」 beyond), a count of tickets with their face value,
+and the ticket columns of a line of their detail lists."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from app import clock
+from app.columns import Column
 from app.daterange import parse_range
 
 DEFAULT_DAYS = 30  # an empty period: the last 30 days
@@ -59,3 +61,12 @@ def total(figures: Iterable[Figure]) -> Figure:
     for figure in figures:
         out = out + figure
     return out
+
+
+def ticket_columns(status_header: str) -> tuple[Column, ...]:
+    """The ticket of a detail line (a Line with product, serial, kind, face_value, status)."""
+    return (Column("product", "商品名稱", lambda line: line.product),
+            Column("serial", "票券序號", lambda line: line.serial, "code"),
+            Column("kind", "票券類型", lambda line: line.kind.label),
+            Column("face_value", "面額", lambda line: line.face_value, "money"),
+            Column("status", status_header, lambda line: line.status, "status"))
