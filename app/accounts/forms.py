@@ -14,8 +14,6 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from app.auth import rules
 from app.auth.permissions import Function, Level
-from app.errors import DomainError
-from app.forms import place_field_errors
 
 
 def _strip(value: str | None) -> str | None:
@@ -103,9 +101,3 @@ def grants_from(formdata: Mapping, functions: Iterable[Function]) -> dict[Functi
         elif fn.value in view or fn.value in modify:
             out[fn] = Level.VIEW
     return out
-
-
-def show_errors(form: FlaskForm, err: DomainError) -> None:
-    """Put a service's field messages under the form's fields (or on the form if unnamed)."""
-    if not place_field_errors(form, err):
-        form.form_errors.append(err.message)

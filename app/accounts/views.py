@@ -17,7 +17,6 @@ from app.accounts.forms import (
     RemarkForm,
     SubPasswordForm,
     grants_from,
-    show_errors,
 )
 from app.auth import rules, services
 from app.auth.access import acting_account as _actor
@@ -26,6 +25,7 @@ from app.auth.models import Account, AccountKind, ApiToken
 from app.auth.permissions import functions_for
 from app.db import db
 from app.errors import DomainError
+from app.forms import committed
 from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.tenancy import get_owned_or_404
@@ -79,20 +79,17 @@ def new_sub_account():
     if form.is_submitted():
         grants = grants_from(request.form, functions_for(store_mode()))
         if form.validate():
-            try:
-                account = services.create_sub_account(
-                    _actor(), g.store, username=form.username.data,
-                    password=form.password.data, remark=form.remark.data or "", grants=grants)
-                db.session.commit()
-            except DomainError as err:
-                db.session.rollback()
-                show_errors(form, err)
-            except IntegrityError:  # the same username taken by a concurrent request
-                db.session.rollback()
-                show_errors(form, DomainError(USERNAME_TAKEN, fields={"username": USERNAME_TAKEN}))
-            else:
+            with committed(form) as outcome:
+                try:
+                    account = services.create_sub_account(
+                        _actor(), g.store, username=form.username.data,
+                        password=form.password.data, remark=form.remark.data or "", grants=grants)
+                except IntegrityError:  # the same username taken by a concurrent request
+                    raise DomainError(USERNAME_TAKEN, fields={"username": USERNAME_TAKEN}) from None
+            if outcome.saved:
                 flash(f"已新增子帳號 {account.username}", "success")
                 return redirect_to(url_for("accounts.list_sub_accounts"))
+            outcome.error_on_form()
         status = 422
         matrix = {"sections": queries.function_sections(store_mode()), "granted": grants}
     else:
@@ -131,15 +128,12 @@ def reset_password(account_id: int):
     status = 200
     if form.is_submitted():
         if form.validate():
-            try:
+            with committed(form) as outcome:
                 services.reset_sub_password(_actor(), account, form.password.data)
-                db.session.commit()
-            except DomainError as err:
-                db.session.rollback()
-                show_errors(form, err)
-            else:
+            if outcome.saved:
                 flash(f"已變更 {account.username} 的密碼", "success")
                 return redirect_to(url_for("accounts.list_sub_accounts"))
+            outcome.error_on_form()
         status = 422
     return render("accounts/reset_password.html", account=account, form=form, rules=rules,
                   entries=history.entries_for(account)), status
@@ -153,15 +147,12 @@ def edit_remark(account_id: int):
     status = 200
     if form.is_submitted():
         if form.validate():
-            try:
+            with committed(form) as outcome:
                 services.set_remark(_actor(), account, form.remark.data or "")
-                db.session.commit()
-            except DomainError as err:
-                db.session.rollback()
-                show_errors(form, err)
-            else:
+            if outcome.saved:
                 flash(f"已更新 {account.username} 的備註", "success")
                 return redirect_to(url_for("accounts.list_sub_accounts"))
+            outcome.error_on_form()
         status = 422
     return render("accounts/edit_remark.html", account=account, form=form, rules=rules,
                   entries=history.entries_for(account)), status
@@ -192,18 +183,15 @@ def password():
     status = 200
     if form.is_submitted():
         if form.validate():
-            try:
+            with committed(form) as outcome:
                 services.change_own_password(account, form.current_password.data,
                                              form.new_password.data)
-                db.session.commit()
-            except DomainError as err:
-                db.session.rollback()
-                show_errors(form, err)
-            else:
+            if outcome.saved:
                 # The service ended every session of this account; this browser carries on.
                 login_user(account)
                 flash("密碼已變更", "success")
                 return redirect_to(url_for("accounts.password"))
+            outcome.error_on_form()
         status = 422
     return render("accounts/password.html", form=form, rule_text=rule_text), status
 

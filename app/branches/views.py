@@ -7,7 +7,6 @@ from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
 
 from app import history
-from app.accounts.forms import show_errors
 from app.auth.access import acting_account as _actor
 from app.auth.access import requires
 from app.auth.models import Account, AccountKind
@@ -23,6 +22,7 @@ from app.branches.forms import (
 from app.columns import Column, xlsx_response
 from app.db import db
 from app.errors import DomainError, NotFound
+from app.forms import committed
 from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.stores.models import Branch
@@ -113,20 +113,17 @@ def new():
     status = 200
     if form.is_submitted():
         if form.validate():
-            try:
-                branch = services.create_branch(_actor(), g.store, code=form.code.data,
-                                                name=form.name.data, enabled=form.enabled)
-                db.session.commit()
-            except DomainError as err:
-                db.session.rollback()
-                show_errors(form, err)
-            except IntegrityError:  # the same code taken by a concurrent request
-                db.session.rollback()
-                show_errors(form, DomainError(rules.DUPLICATE_CODE,
-                                              fields={"code": rules.DUPLICATE_CODE}))
-            else:
+            with committed(form) as outcome:
+                try:
+                    branch = services.create_branch(_actor(), g.store, code=form.code.data,
+                                                    name=form.name.data, enabled=form.enabled)
+                except IntegrityError:  # the same code taken by a concurrent request
+                    raise DomainError(rules.DUPLICATE_CODE,
+                                      fields={"code": rules.DUPLICATE_CODE}) from None
+            if outcome.saved:
                 flash(f"已新增分店 {branch.label}", "success")
                 return redirect_to(url_for("branches.index"))
+            outcome.error_on_form()
         status = 422
     return render("branches/form.html", form=form, branch=None, rules=rules), status
 
@@ -143,17 +140,14 @@ def edit(branch_id: int):
     status = 200
     if form.is_submitted():
         if form.validate():
-            try:
+            with committed(form) as outcome:
                 changed = services.update_branch(_actor(), branch, name=form.name.data,
                                                  enabled=form.enabled)
-                db.session.commit()
-            except DomainError as err:
-                db.session.rollback()
-                show_errors(form, err)
-            else:
+            if outcome.saved:
                 flash(f"已更新分店 {branch.label}" if changed else "分店資料未變更",
                       "success" if changed else "info")
                 return redirect_to(url_for("branches.index"))
+            outcome.error_on_form()
         status = 422
     return render("branches/form.html", form=form, branch=branch, rules=rules,
                   entries=history.entries_for(branch)), status
@@ -216,18 +210,12 @@ def bind():
         chosen = set(_account_ids())
         if form.validate():
             branch = _branch_or_404(form.branch_id.data)
-            try:
+            with committed(form) as outcome:
                 bound = services.bind(_actor(), g.store, branch, chosen)
-                db.session.commit()
-            except NotFound:
-                db.session.rollback()
-                raise
-            except DomainError as err:
-                db.session.rollback()
-                show_errors(form, err)
-            else:
+            if outcome.saved:
                 flash(f"已將 {len(bound)} 個子帳號綁定至分店 {branch.label}", "success")
                 return redirect_to(url_for("branches.bindings"))
+            outcome.error_on_form()
         status = 422
     unbound = db.session.scalars(queries.unbound_sub_accounts(g.store.id)).all()
     return render("branches/bind.html", form=form, unbound=unbound, chosen=chosen), status
@@ -243,19 +231,13 @@ def rebind(account_id: int):
     if form.is_submitted():
         if form.validate():
             branch = _branch_or_404(form.branch_id.data)
-            try:
+            with committed(form) as outcome:
                 moved = services.rebind(_actor(), account, branch)
-                db.session.commit()
-            except NotFound:
-                db.session.rollback()
-                raise
-            except DomainError as err:
-                db.session.rollback()
-                show_errors(form, err)
-            else:
+            if outcome.saved:
                 flash(f"已將子帳號 {account.username} 重設至分店 {branch.label}" if moved
                       else "分店未變更", "success" if moved else "info")
                 return redirect_to(url_for("branches.bindings"))
+            outcome.error_on_form()
         status = 422
     return render("branches/rebind.html", form=form, account=account,
                   entries=_binding_entries(account)), status
@@ -267,17 +249,11 @@ def unbind():
     if not UnbindForm().validate_on_submit():
         abort(400)
     ids = _account_ids()
-    try:
+    with committed() as outcome:
         done = services.unbind(_actor(), g.store, ids)
-        db.session.commit()
-    except NotFound:
-        db.session.rollback()
-        raise
-    except DomainError as err:
-        db.session.rollback()
-        flash(err.message, "danger")
-        return redirect_to(url_for("branches.bindings"))
-    flash(f"已解除 {len(done)} 個子帳號的分店綁定", "success")
+    if outcome.saved:
+        flash(f"已解除 {len(done)} 個子帳號的分店綁定", "success")
+    outcome.flash_error()
     return redirect_to(url_for("branches.bindings"))
 
 

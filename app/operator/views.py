@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
@@ -18,7 +17,7 @@ from app.auth.access import operator_required
 from app.auth.models import Account
 from app.db import db
 from app.errors import InvalidInput
-from app.forms import place_field_errors
+from app.forms import committed
 from app.htmx import redirect_to, render
 from app.news.models import NewsItem
 from app.operator import services
@@ -31,12 +30,6 @@ bp = Blueprint("operator", __name__, url_prefix="/operator")
 
 PER_PAGE = 20
 RECENT_RUNS = 50
-
-
-def _show_errors(form: FlaskForm, err: InvalidInput) -> None:
-    """A service's field messages under their fields; a message for no field becomes a flash."""
-    if not place_field_errors(form, err):
-        flash(err.message, "danger")
 
 
 def _parent_choices(store: Store | None = None) -> list[SelectChoice]:
@@ -89,17 +82,15 @@ def new_store():
     form.parent_id.choices = _parent_choices()
     status = 200
     if form.validate_on_submit():
-        try:
+        with committed(form, refusals=InvalidInput) as outcome:
             store = services.create_store(
                 current_user, form.store_fields(), form.contract_terms(),
                 username=form.username.data, password=form.password.data,
             )
-        except InvalidInput as err:
-            _show_errors(form, err)
-        else:
-            db.session.commit()
+        if outcome.saved:
             flash(f"已新增商店 {store.label}，管理者帳號 {form.username.data.strip()}", "success")
             return redirect_to(url_for("operator.store_detail", store_id=store.id))
+        outcome.flash_error()
     if form.errors:
         status = 422
     return render("operator/new_store.html", form=form, DeliveryType=DeliveryType,
@@ -116,14 +107,12 @@ def store_detail(store_id: int):
     form.parent_id.choices = _parent_choices(store)
     status = 200
     if form.validate_on_submit():
-        try:
+        with committed(form, refusals=InvalidInput) as outcome:
             services.update_store(current_user, store, form.store_fields())
-        except InvalidInput as err:
-            _show_errors(form, err)
-        else:
-            db.session.commit()
+        if outcome.saved:
             flash("商店資料已更新", "success")
             return redirect_to(url_for("operator.store_detail", store_id=store.id))
+        outcome.flash_error()
     if form.errors:
         status = 422  # the service refused before changing anything
     accounts = db.session.scalars(
@@ -153,14 +142,12 @@ def new_contract(store_id: int):
     store = _store_or_404(store_id)
     form = ContractForm()
     if form.validate_on_submit():
-        try:
+        with committed(form, refusals=InvalidInput) as outcome:
             services.add_contract(current_user, store, form.contract_terms())
-        except InvalidInput as err:
-            _show_errors(form, err)
-        else:
-            db.session.commit()
+        if outcome.saved:
             flash("已新增合約", "success")
             return redirect_to(url_for("operator.store_detail", store_id=store.id))
+        outcome.flash_error()
     return _contract_page(store, form, None, 422 if form.errors else 200)
 
 
@@ -175,14 +162,12 @@ def edit_contract(store_id: int, contract_id: int):
     else:
         form = ContractForm()
     if form.validate_on_submit():
-        try:
+        with committed(form, refusals=InvalidInput) as outcome:
             services.update_contract(current_user, contract, form.contract_terms())
-        except InvalidInput as err:
-            _show_errors(form, err)
-        else:
-            db.session.commit()
+        if outcome.saved:
             flash("合約已更新", "success")
             return redirect_to(url_for("operator.store_detail", store_id=store.id))
+        outcome.flash_error()
     return _contract_page(store, form, contract, 422 if form.errors else 200)
 
 
@@ -202,15 +187,13 @@ def news():
 def new_news():
     form = NewsForm()
     if form.validate_on_submit():
-        try:
+        with committed(form, refusals=InvalidInput) as outcome:
             item = services.publish_news(current_user, form.news_fields())
-        except InvalidInput as err:
-            _show_errors(form, err)
-        else:
-            db.session.commit()
+        if outcome.saved:
             scheduled = item.published_at > clock.now()
             flash("消息已排程發佈" if scheduled else "消息已發佈", "success")
             return redirect_to(url_for("operator.news"))
+        outcome.flash_error()
     return render("operator/news_form.html", form=form, item=None), (422 if form.errors else 200)
 
 
@@ -224,14 +207,12 @@ def edit_news(news_id: int):
     else:
         form = NewsForm()
     if form.validate_on_submit():
-        try:
+        with committed(form, refusals=InvalidInput) as outcome:
             services.update_news(current_user, item, form.news_fields())
-        except InvalidInput as err:
-            _show_errors(form, err)
-        else:
-            db.session.commit()
+        if outcome.saved:
             flash("消息已更新", "success")
             return redirect_to(url_for("operator.news"))
+        outcome.flash_error()
     return render("operator/news_form.html", form=form, item=item,
                   entries=history.entries_for(item)), (422 if form.errors else 200)
 

@@ -16,7 +16,8 @@ from app.auth.access import may, requires
 from app.auth.permissions import Function, Level
 from app.columns import Column, xlsx_response
 from app.db import db
-from app.errors import DomainError, InvalidInput
+from app.errors import InvalidInput
+from app.forms import committed
 from app.htmx import redirect_to, render
 from app.orders import queries, rules, services
 from app.orders.forms import OrderQueryForm, PurchaserForm
@@ -142,21 +143,14 @@ def change_purchaser(order_id: int):
         form = PurchaserForm()
     error, status = None, 200
     if form.validate_on_submit():
-        try:
+        with committed(form) as saving:
             outcome = services.change_purchaser(
                 _actor(), g.store, order.id, name=form.name.data, mobile=form.mobile.data,
                 email=form.email.data, expected_revision=form.revision.data)
-        except InvalidInput as err:
-            db.session.rollback()
-            _place_errors(form, err)
-            status = 422
-        except DomainError as err:
-            db.session.rollback()
-            error, status = err.message, err.status
-        else:
-            db.session.commit()
+        if saving.saved:
             flash(outcome.message, outcome.category)
             return redirect_to(url_for("orders.detail", order_id=order.id))
+        error, status = saving.error, saving.status
     elif request.method == "POST":
         status = 422
     state = services.order_state(order)
@@ -169,28 +163,16 @@ def change_purchaser(order_id: int):
                   kind=kind), status
 
 
-def _place_errors(form: PurchaserForm, err: DomainError) -> None:
-    placed = False
-    for name, message in err.fields.items():
-        if name in form:
-            form[name].errors = [*form[name].errors, message]
-            placed = True
-    if not placed:
-        form.form_errors.append(err.message)
-
-
 # 補發 ----------------------------------------------------------------------------------------
 
 @bp.post("/<int:order_id>/resend")
 @requires(Function.ISSUED_ORDERS, Level.MODIFY)
 def resend(order_id: int):
     order = get_owned_or_404(Order, order_id)
-    try:
+    with committed() as saving:
         outcome = services.resend_notice(_actor(), g.store, order.id)
-    except DomainError as err:
-        db.session.rollback()
-        return _detail(order, error=err.message, status=err.status)
-    db.session.commit()
+    if saving.refused:
+        return _detail(order, error=saving.error, status=saving.status)
     flash(outcome.message, outcome.category)
     return redirect_to(url_for("orders.detail", order_id=order.id))
 

@@ -18,8 +18,8 @@ import io
 from flask import Blueprint, Response, render_template, request, send_file
 
 from app import ratelimit
-from app.db import db
-from app.errors import DomainError, NotFound
+from app.errors import NotFound
+from app.forms import committed
 from app.issuance.presentation import faces_for
 from app.printing import qr, services
 
@@ -82,14 +82,12 @@ def print_order(pickup_code: str):
     if refused is not None:
         return refused
     try:
-        job = services.kiosk_print(pickup_code)
-    except NotFound:
-        db.session.rollback()
+        with committed() as outcome:
+            job = services.kiosk_print(pickup_code)
+            data = services.tickets_pdf(job.tickets, services.footer_for(job.run))
+    except NotFound:  # the code no longer opens an order: the kiosk's one answer for it
         return _invalid()
-    except DomainError as err:
-        db.session.rollback()
-        return _invalid(err.message, err.status)
-    data = services.tickets_pdf(job.tickets, services.footer_for(job.run))
-    db.session.commit()
+    if outcome.refused:
+        return _invalid(outcome.error, outcome.status)
     return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
                      download_name=f"ibon-{order.order_no}.pdf", max_age=0)

@@ -20,7 +20,8 @@ from app.auth.access import acting_account, may, requires
 from app.auth.permissions import Function, Level
 from app.columns import Column, xlsx_response
 from app.db import db
-from app.errors import DomainError, InvalidInput
+from app.errors import InvalidInput
+from app.forms import committed
 from app.htmx import render
 from app.pagination import paginate, paginate_rows
 from app.printing import queries, rules, services
@@ -101,18 +102,14 @@ def print_selected():
     if ids is None:
         flash(BAD_IDS, "danger")
         return _back()
-    try:
+    # another store's or a non-merchant-print ticket: 404 (not a refusal shown here)
+    with committed(refusals=InvalidInput) as outcome:
         job = services.print_tickets(acting_account(), g.store, ids)
-    except InvalidInput as err:
-        db.session.rollback()
-        flash(err.message, "danger")
+        data = services.tickets_pdf(job.tickets, services.footer_for(job.run))
+        run_id = job.run.id
+    if outcome.refused:
+        outcome.flash_error()
         return _back()
-    except DomainError:
-        db.session.rollback()
-        raise  # 404 for another store's or a non-merchant-print ticket
-    data = services.tickets_pdf(job.tickets, services.footer_for(job.run))
-    run_id = job.run.id
-    db.session.commit()
     return _pdf_response(data, f"紙本票券_{g.store.merchant_code}_{run_id}.pdf")
 
 

@@ -20,8 +20,8 @@ from app.auth.permissions import Function, Level
 from app.columns import Column, xlsx_response
 from app.daterange import parse_range
 from app.db import db
-from app.errors import DomainError, InvalidInput
-from app.forms import place_field_errors
+from app.errors import InvalidInput
+from app.forms import committed
 from app.history import HistoryEntry
 from app.htmx import redirect_to, render
 from app.pagination import paginate
@@ -41,12 +41,6 @@ ALL_BRANCHES = "全部分店"
 NO_PARTNERS = "未開放"
 
 
-
-
-def _show_errors(form: ProductForm, err: DomainError) -> None:
-    """A service's field messages under their fields; any other message on the form."""
-    if not place_field_errors(form, err):
-        form.form_errors.append(err.message)
 
 
 def _list_labels(product: Product) -> dict[str, str]:
@@ -154,16 +148,13 @@ def new():
             form.copy_of.data = str(source.id)
         return _page(form, source=source)
     if form.validate():
-        try:
+        with committed(form, refusals=InvalidInput) as outcome:
             product = services.create_product(_actor(), g.store, form.product_input(),
                                               image=form.image.data, copy_from=source)
-            db.session.commit()
-        except InvalidInput as err:
-            db.session.rollback()
-            _show_errors(form, err)
-        else:
+        if outcome.saved:
             flash(f"已上架商品「{product.name}」", "success")
             return redirect_to(url_for("products.index"))
+        outcome.error_on_form()
     return _page(form, source=source, status=422)
 
 
@@ -201,22 +192,17 @@ def edit(product_id: int):
     _offer_choices(form, g.store.id)
     status = 422
     if form.validate():
-        try:
+        # a frozen field of an issued product is refused too: nothing is saved
+        with committed(form) as outcome:
             changed = services.update_product(_actor(), product, form.product_input(),
                                               image=form.image.data,
                                               remove_image=bool(form.remove_image.data))
-            db.session.commit()
-        except InvalidInput as err:
-            db.session.rollback()
-            _show_errors(form, err)
-        except DomainError as err:  # a frozen field of an issued product: nothing is saved
-            db.session.rollback()
-            form.form_errors.append(err.message)
-            status = err.status
-        else:
+        if outcome.saved:
             flash(f"已更新商品「{product.name}」" if changed else "商品內容未變更",
                   "success" if changed else "info")
             return redirect_to(url_for("products.index"))
+        outcome.error_on_form()
+        status = outcome.status
     return _page(form, product=product, status=status)
 
 

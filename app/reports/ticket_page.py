@@ -19,6 +19,7 @@ from app.auth.permissions import Function, Level
 from app.counter.services import PAGES
 from app.db import db
 from app.errors import InvalidInput, NotFound
+from app.forms import committed
 from app.htmx import redirect_to, render
 from app.issuance.models import Batch
 from app.return_applications import queries as application_queries
@@ -104,12 +105,11 @@ def add_note(serial: str):
     form = NoteForm()
     if not form.validate_on_submit():
         return _render_detail(ticket, form, 422)
-    try:
+    with committed(form, refusals=InvalidInput) as outcome:
         services.add_note(acting_account(), g.store, ticket, form.note.data or "")
-    except InvalidInput as err:
-        db.session.rollback()
-        form.note.errors = [err.fields.get("note", err.message)]
-        return _render_detail(ticket, form, 422)
-    db.session.commit()
+    if outcome.refused:
+        if outcome.error:
+            form.note.errors = [outcome.error]
+        return _render_detail(ticket, form, outcome.status)
     flash("備註已新增", "success")
     return redirect_to(url_for("tickets.detail", serial=ticket.serial))

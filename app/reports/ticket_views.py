@@ -18,6 +18,7 @@ from app.auth.permissions import Function, Level
 from app.counter.services import PAGES
 from app.db import db
 from app.errors import InvalidInput
+from app.forms import committed
 from app.htmx import is_fragment_request, redirect_to, render
 from app.reports import scope as report_scope
 from app.reports import tickets as report
@@ -205,11 +206,16 @@ def ticket_note(ticket_id: int):
     if ticket.store_id != g.store.id:
         abort(404)
     form = NoteForm()
-    if not form.validate_on_submit():
+    refused = not form.validate_on_submit()
+    if not refused:
+        with committed(form, refusals=InvalidInput) as outcome:
+            ticket_services.add_note(acting_account(), g.store, ticket, form.note.data or "")
+        refused = outcome.refused
+        if outcome.error:
+            form.note.errors = [outcome.error]
+    if refused:
         # HTMX swaps only 2xx answers: the modal shows the form with its message either way
         return _history_page(ticket, form=form, status=200 if is_fragment_request() else 422)
-    ticket_services.add_note(acting_account(), g.store, ticket, form.note.data or "")
-    db.session.commit()
     if is_fragment_request():
         return _history_page(ticket, message=NOTE_ADDED)
     flash(NOTE_ADDED, "success")

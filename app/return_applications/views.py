@@ -19,8 +19,8 @@ from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.columns import Column, xlsx_response
 from app.db import db
-from app.errors import DomainError, InvalidInput
-from app.forms import place_field_errors
+from app.errors import InvalidInput
+from app.forms import committed
 from app.htmx import redirect_to, render
 from app.orders.rules import mask_mobile
 from app.pagination import paginate_rows
@@ -163,22 +163,18 @@ def return_ticket(application_id: int):
     if application.status is not ApplicationStatus.PENDING:
         return _detail(application, error=services.NOT_PENDING, status=409)
     ticket = _ticket_of(application)
-    try:
+    with committed(form) as outcome:
         done = actions.perform(Action.RETURN, acting_account(), g.store, ticket,
                                seen=form.seen.data or "", reason=form.reason.data or "",
                                fee=form.fee.data)
-    except DomainError as err:
-        db.session.rollback()
-        application = _reloaded(application_id)
+    if outcome.refused:
+        application, err = _reloaded(application_id), outcome.refusal
         if isinstance(err, TicketRefused) and err.code in FEE_REFUSALS:
             form.fee.errors = [err.message]
             return _detail(application, return_form=form, status=422)
-        if isinstance(err, InvalidInput) and place_field_errors(form, err):
-            return _detail(application, return_form=form, status=422)
         if isinstance(err, actions.CardStale):  # show the fresh status, the form refilled
             return _detail(application, error=err.message, status=err.status)
-        return _detail(application, return_form=form, error=err.message, status=err.status)
-    db.session.commit()
+        return _detail(application, return_form=form, error=outcome.error, status=outcome.status)
     flash(f"{done.message}；退貨申請已標記為已退貨", "success")
     return redirect_to(url_for("return_applications.detail", application_id=application_id))
 
@@ -190,15 +186,11 @@ def decline(application_id: int):
     form = DeclineForm()
     if not form.validate_on_submit():
         return _detail(application, decline_form=form, status=422)
-    try:
+    with committed(form) as outcome:
         services.decline(acting_account(), g.store, application.id, reason=form.reason.data)
-    except DomainError as err:
-        db.session.rollback()
-        application = _reloaded(application_id)
-        if isinstance(err, InvalidInput) and place_field_errors(form, err):
-            return _detail(application, decline_form=form, status=422)
-        return _detail(application, decline_form=form, error=err.message, status=err.status)
-    db.session.commit()
+    if outcome.refused:
+        return _detail(_reloaded(application_id), decline_form=form, error=outcome.error,
+                       status=outcome.status)
     told = "，已以 Email 通知申請人" if application.applicant_email else "（申請人未留 Email，請自行通知）"
     flash(f"已設定為不予退貨{told}", "success")
     return redirect_to(url_for("return_applications.detail", application_id=application_id))

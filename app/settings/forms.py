@@ -10,8 +10,6 @@ from flask_wtf.file import FileField
 from wtforms import BooleanField, Field, StringField, TextAreaField
 from wtforms.validators import ValidationError
 
-from app.errors import DomainError
-from app.forms import place_field_errors
 from app.settings import rules
 from app.settings.services import TicketPageFields
 
@@ -61,8 +59,3 @@ class TicketPageForm(FlaskForm):
             instagram_url=self.instagram_url.data or "",
             rights_statement=self.rights_statement.data or "",
         )
-
-
-def show_errors(form: FlaskForm, err: DomainError) -> bool:
-    """Put a service's field messages on the form; False when no field took one."""
-    return place_field_errors(form, err)

@@ -12,11 +12,10 @@ from app import history
 from app.auth.access import acting_account as _actor
 from app.auth.access import requires
 from app.auth.permissions import Function, Level
-from app.db import db
-from app.errors import DomainError
+from app.forms import committed
 from app.htmx import redirect_to, render
 from app.settings import rules, services
-from app.settings.forms import BasicSettingsForm, TicketPageForm, show_errors
+from app.settings.forms import BasicSettingsForm, TicketPageForm
 from app.settings.models import StoreSettings
 from app.uploads.views import url_for_upload
 
@@ -56,20 +55,16 @@ def edit_basic():
     form = BasicSettingsForm(obj=settings) if request.method == "GET" else BasicSettingsForm()
     status = 200
     if form.validate_on_submit():
-        try:
+        with committed(form) as outcome:
             changed = services.update_basic(
                 _actor(), g.store, sms_on=form.sms_on.data,
                 online_return_application=form.online_return_application.data)
-        except DomainError as err:
-            db.session.rollback()
-            show_errors(form, err)
-            flash(err.message, "danger")
-            settings = services.settings_or_blank(g.store)
-        else:
-            db.session.commit()
+        if outcome.saved:
             flash("基本設定已儲存" if changed else "基本設定未變更",
                   "success" if changed else "info")
             return redirect_to(url_for("settings.index"))
+        outcome.flash_error()
+        settings = services.settings_or_blank(g.store)
     if form.is_submitted():
         status = 422
     return render("settings/edit_basic.html", form=form, **_common(settings)), status
@@ -82,21 +77,17 @@ def edit_ticket_page():
     form = TicketPageForm(obj=settings) if request.method == "GET" else TicketPageForm()
     status = 200
     if form.validate_on_submit():
-        try:
+        with committed(form) as outcome:
             changed = services.update_ticket_page(
                 _actor(), g.store, form.fields_for_service(),
                 logo=form.logo.data, banner=form.banner.data,
                 remove_logo=form.remove_logo.data, remove_banner=form.remove_banner.data)
-        except DomainError as err:
-            db.session.rollback()
-            if not show_errors(form, err):
-                flash(err.message, "danger")
-            settings = services.settings_or_blank(g.store)
-        else:
-            db.session.commit()
+        if outcome.saved:
             flash("票券頁面資訊已儲存" if changed else "票券頁面資訊未變更",
                   "success" if changed else "info")
             return redirect_to(url_for("settings.index"))
+        outcome.flash_error()
+        settings = services.settings_or_blank(g.store)
     if form.is_submitted():
         status = 422
     return render("settings/edit_ticket_page.html", form=form, **_common(settings)), status

@@ -18,8 +18,8 @@ from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.columns import Column, xlsx_response
 from app.db import db
-from app.errors import DomainError, InvalidInput
-from app.forms import place_field_errors
+from app.errors import InvalidInput
+from app.forms import committed
 from app.htmx import redirect_to, render
 from app.orders.rules import mask_mobile
 from app.pagination import paginate_rows
@@ -135,17 +135,14 @@ def cancel(transfer_id: int):
     form = CancelForm()
     if not form.validate_on_submit():
         return _detail(transfer, form, status=422)
-    try:
+    with committed(form) as outcome:
         services.cancel(acting_account(), g.store, transfer.id, reason=form.reason.data)
-    except DomainError as err:
-        db.session.rollback()
+        back = sum(1 for item, _ in queries.items(transfer)
+                   if item.state is TransferItemState.CANCELLED)
+    if outcome.refused:
         transfer = db.session.scalar(select(Transfer).where(Transfer.id == transfer_id)
                                      .execution_options(populate_existing=True))
-        if isinstance(err, InvalidInput) and place_field_errors(form, err):
-            return _detail(transfer, form, status=422)
-        return _detail(transfer, form, error=err.message, status=err.status)
-    back = sum(1 for item, _ in queries.items(transfer) if item.state is TransferItemState.CANCELLED)
-    db.session.commit()
+        return _detail(transfer, form, error=outcome.error, status=outcome.status)
     flash(f"已取消轉贈 {transfer.transfer_no}：{back} 張未使用的票券已返還原購買人，受贈人的連結已失效",
           "success")
     return redirect_to(url_for("transfers.detail", transfer_id=transfer.id))

@@ -13,6 +13,7 @@ from app.columns import Column, xlsx_response
 from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
+from app.forms import committed
 from app.htmx import redirect_to, render
 from app.news.models import NewsItem, published
 from app.pagination import paginate
@@ -74,18 +75,14 @@ def update_contacts():
     form = ContactsForm()
     if not form.validate_on_submit():
         return _render_profile(form, 422)
-    try:
+    with committed(form, refusals=InvalidInput) as outcome:
         changed = services.update_contacts(
             current_user, g.store, finance_emails=form.finance_emails.data,
             sales_emails=form.sales_emails.data, technical_emails=form.technical_emails.data,
         )
-    except InvalidInput as err:
-        db.session.rollback()
-        for name, message in err.fields.items():
-            getattr(form, name).errors = [message]
-        flash(err.message, "danger")
+    if outcome.refused:
+        flash(outcome.refusal.message, "danger")  # the summary, above the fields' own messages
         return _render_profile(form, 422)
-    db.session.commit()
     flash("聯絡人資訊已修改" if changed else "聯絡人資訊未變更", "success" if changed else "info")
     return redirect_to(url_for("vendor.profile"))
 

@@ -19,7 +19,7 @@ from flask_wtf.csrf import CSRFError
 from app import ratelimit
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
-from app.forms import place_field_errors
+from app.forms import committed, place_field_errors
 from app.history import Actor, set_actor
 from app.ratelimit import TooManyAttempts
 from app.tenancy import set_scope
@@ -167,12 +167,10 @@ def confirm_holder(token: str):
 @bp.post("/<token>/code")
 def send_code(token: str):
     holding = _open(token)
-    try:
+    with committed() as outcome:
         masked = confirm.send_code(holding, _ip())
-    except DomainError as err:
-        db.session.rollback()
-        return _entry(holding, error=err.message, status=err.status)
-    db.session.commit()
+    if outcome.refused:
+        return _entry(holding, error=outcome.error, status=outcome.status)
     flash(f"驗證碼已寄至 {masked}，請於 {rules.CODE_WINDOW_SECONDS // 60} 分鐘內輸入", "success")
     return _back(token)
 
@@ -213,14 +211,12 @@ def resend(token: str):
     holding = _open(token)
     if (refusal := _unconfirmed(holding)) is not None:
         return refusal
-    try:
+    with committed() as outcome:
         made, channels = services.resend(holding, request.form.get("transfer_id", type=int))
-    except DomainError as err:
-        db.session.rollback()
-        return _wallet(_reopen(token), transfer_error=err.message, status=err.status)
-    message = (f"已重新發送轉贈通知（{'、'.join(channels)}）給 {rules.mask_name(made.recipient_name)}"
-               f"（轉贈編號 {made.transfer_no}）")
-    db.session.commit()
+        message = (f"已重新發送轉贈通知（{'、'.join(channels)}）給 {rules.mask_name(made.recipient_name)}"
+                   f"（轉贈編號 {made.transfer_no}）")
+    if outcome.refused:
+        return _wallet(_reopen(token), transfer_error=outcome.error, status=outcome.status)
     flash(message, "success")
     return _back(token, "transfers")
 
@@ -232,17 +228,14 @@ def apply_return(token: str):
         return refusal
     form = ReturnForm()
     ids = _ids("ticket_ids")
-    try:
+    with committed(form) as outcome:
         if not form.validate():
             message = form.reason.errors[0] if form.reason.errors else STALE_FORM
             raise InvalidInput(message, fields={"reason": message} if form.reason.errors else None)
         made = services.apply_return(holding, ids, form.reason.data)
-    except DomainError as err:
-        db.session.rollback()
-        holding = _reopen(token)
-        placed = place_field_errors(form, err)
-        return _wallet(holding, returning=form, chosen=ids, status=err.status,
-                       return_error=None if placed and err.status == 422 else err.message)
-    db.session.commit()
+    if outcome.refused:
+        shown = outcome.error or (None if outcome.status == 422 else outcome.refusal.message)
+        return _wallet(_reopen(token), returning=form, chosen=ids, status=outcome.status,
+                       return_error=shown)
     flash(f"已送出 {len(made)} 張票券的退貨申請，商店將以 Email 或電話與您聯繫", "success")
     return _back(token, "returns")
