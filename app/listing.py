@@ -1,14 +1,19 @@
 """What the merchant list pages share (已發行訂單, 轉贈紀錄, 退貨申請, 簡訊發送紀錄, 紙本列印,
-列印紀錄, 商品): the query form checked and its period settled, and, for a parent store acting
-as itself, the child stores whose rows it reads."""
+列印紀錄, 商品): the query form checked and its period settled, for a parent store acting as
+itself the child stores whose rows it reads, and the list's 下載Excel (its column spec, the
+query's rows, named after the list, the store and the day)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 
-from flask import g
+from flask import Response, g, request
 from flask_wtf import FlaskForm
 
+from app import clock
+from app.columns import Column, xlsx_response
 from app.daterange import parse_range
 from app.errors import InvalidInput
 from app.stores.models import Store
@@ -47,3 +52,15 @@ def reads_children() -> bool:
 def stores_shown() -> dict[int, Store]:
     """The acting store and its children, by id (for a parent's 商店 column)."""
     return {s.id: s for s in [g.store, *g.store.children]}
+
+
+def excel_asked() -> bool:
+    """The query bar's 下載Excel (the same query with `format=xlsx`)."""
+    return request.args.get("format") == "xlsx"
+
+
+def excel(title: str, columns: Sequence[Column], rows: Iterable[Any]) -> Response:
+    """The list as 「<title>_<商店代號>_<yyyymmdd>.xlsx」, one sheet named `title`."""
+    day = clock.business_day()
+    return xlsx_response(f"{title}_{g.store.merchant_code}_{day:%Y%m%d}.xlsx", columns, rows,
+                         sheet_title=title)

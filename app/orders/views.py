@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, request, url_for
 
-from app import clock, history, listing
+from app import history, listing
 from app.auth.access import acting_account as _actor
 from app.auth.access import may, requires
 from app.auth.permissions import Function, Level
-from app.columns import Column, xlsx_response
+from app.columns import Column
 from app.db import db
 from app.errors import InvalidInput
 from app.forms import committed
@@ -94,10 +94,8 @@ def index():
         merchant_order_no=form.merchant_order_no.data or "", import_no=form.import_no.data or "",
         purchaser=form.purchaser.data or "", delivery_type=form.delivery_type.data or "",
         start=start, end=end)
-    if request.args.get("format") == "xlsx":
-        day = clock.business_day()
-        return xlsx_response(f"已發行訂單_{g.store.merchant_code}_{day:%Y%m%d}.xlsx", COLUMNS,
-                             db.session.execute(queries.order_rows(flt)), sheet_title="已發行訂單")
+    if listing.excel_asked():
+        return listing.excel("已發行訂單", COLUMNS, db.session.execute(queries.order_rows(flt)))
     context.update(page=paginate_rows(queries.order_rows(flt)))
     return render("orders/index.html", **context)
 

@@ -15,10 +15,10 @@ import io
 from flask import Blueprint, Response, flash, g, redirect, request, send_file, url_for
 from wtforms import SelectChoice
 
-from app import clock, listing
+from app import listing
 from app.auth.access import acting_account, may, requires
 from app.auth.permissions import Function, Level
-from app.columns import Column, xlsx_response
+from app.columns import Column
 from app.db import db
 from app.errors import InvalidInput
 from app.forms import committed
@@ -75,11 +75,9 @@ def index():
     except InvalidInput as err:
         context["error"] = err.message
         return render("printing/index.html", **context), 422
-    if request.args.get("format") == "xlsx":
-        day = clock.business_day()
+    if listing.excel_asked():
         rows = db.session.execute(queries.paper_ticket_rows(flt).execution_options(yield_per=500))
-        return xlsx_response(f"紙本票券_{g.store.merchant_code}_{day:%Y%m%d}.xlsx", COLUMNS, rows,
-                             sheet_title="紙本票券")
+        return listing.excel("紙本票券", COLUMNS, rows)
     context.update(page=paginate_rows(queries.paper_ticket_rows(flt)))
     return render("printing/index.html", **context)
 

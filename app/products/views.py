@@ -13,11 +13,11 @@ from sqlalchemy import select
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 from wtforms import SelectChoice
 
-from app import clock, history, listing
+from app import history, listing
 from app.auth.access import acting_account as _actor
 from app.auth.access import may, requires
 from app.auth.permissions import Function, Level
-from app.columns import Column, xlsx_response
+from app.columns import Column
 from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
@@ -110,10 +110,8 @@ def index():
                         listed={"listed": True, "delisted": False}.get(listed),
                         start=start, end=end)
     stmt = queries.products(flt, readable=readable)
-    if args.get("format") == "xlsx":
-        day = clock.business_day()
-        return xlsx_response(f"商品管理_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
-                             context["columns"], db.session.scalars(stmt), sheet_title="商品管理")
+    if listing.excel_asked():
+        return listing.excel("商品管理", context["columns"], db.session.scalars(stmt))
     page = paginate(stmt)
     return render("products/index.html", error=None, page=page, **context)
 

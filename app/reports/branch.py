@@ -20,7 +20,7 @@ bound to a branch sees only its branch; a sub-account without a branch may pick 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -34,7 +34,7 @@ from app.db import db
 from app.errors import InvalidInput
 from app.issuance.models import Batch
 from app.products.models import Product, ProductKind
-from app.reports.export import Sheet, register
+from app.reports.export import Sheet, register, streamed
 from app.reports.periods import Figure, Period, parse_period, ticket_columns, total
 from app.reports.scope import ReportScope
 from app.reports.status_sql import effective_status
@@ -232,13 +232,8 @@ def to_line(row: Row) -> Line:
                 kind, face, status)
 
 
-def _lines(scope: ReportScope, query: Query) -> Iterator[Line]:
-    for row in db.session.execute(lines(scope, query).execution_options(yield_per=2000)):
-        yield to_line(row)
-
-
 @register("branch")
 def build_sheet(scope: ReportScope, params: Mapping[str, str]) -> Sheet:
     query = parse(params)
-    return Sheet(title=TITLE, columns=COLUMNS, lines=lambda: _lines(scope, query),
+    return Sheet(title=TITLE, columns=COLUMNS, lines=lambda: streamed(lines(scope, query), to_line),
                  count=lambda: summarise(scope, query).operations)

@@ -11,7 +11,7 @@ unscoped and filter on the redeemer explicitly (`ix_tickets_redeemed_store_id_re
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,7 +24,7 @@ from app.columns import Column, excel_only, values
 from app.db import db
 from app.errors import InvalidInput
 from app.products.models import Product, ProductKind
-from app.reports.export import Sheet, register
+from app.reports.export import Sheet, register, streamed
 from app.reports.periods import Figure, Period, parse_period, ticket_columns
 from app.reports.scope import ReportScope
 from app.reports.status_sql import effective_status
@@ -143,13 +143,8 @@ def to_line(row: Row) -> Line:
                 kind, face, status)
 
 
-def _lines(scope: ReportScope, query: Query) -> Iterator[Line]:
-    for row in db.session.execute(lines(scope, query).execution_options(yield_per=2000)):
-        yield to_line(row)
-
-
 @register("cross_store")
 def build_sheet(scope: ReportScope, params: Mapping[str, str]) -> Sheet:
     query = parse(scope, params)
-    return Sheet(title=TITLE, columns=COLUMNS, lines=lambda: _lines(scope, query),
+    return Sheet(title=TITLE, columns=COLUMNS, lines=lambda: streamed(lines(scope, query), to_line),
                  count=lambda: totals(scope, query).count)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import Row, Select, select, update
 
 from app import clock
 from app import columns as column_spec
@@ -52,6 +52,15 @@ class Sheet:
     def rows(self) -> Iterator[list[Any]]:
         """Every line's cells."""
         return column_spec.sheet_rows(self.columns, self.lines())
+
+
+YIELD_PER = 2_000  # rows read at a time by an export
+
+
+def streamed(stmt: Select, to_line: Callable[[Row], Any]) -> Iterator[Any]:
+    """The statement's rows as lines, read YIELD_PER rows at a time (a sheet's `lines`)."""
+    for row in db.session.execute(stmt.execution_options(yield_per=YIELD_PER)):
+        yield to_line(row)
 
 
 Builder = Callable[[report_scope.ReportScope, Mapping[str, str]], Sheet]

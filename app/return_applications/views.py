@@ -17,7 +17,7 @@ from app import clock, listing
 from app.auth.access import acting_account, may, requires
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
-from app.columns import Column, xlsx_response
+from app.columns import Column
 from app.db import db
 from app.errors import InvalidInput
 from app.forms import committed
@@ -88,11 +88,9 @@ def index():
     flt = queries.ApplicationFilter(status=form.chosen_status(), order_no=form.order_no.data or "",
                                     serial=form.serial.data or "", start=start, end=end,
                                     readable=readable)
-    if request.args.get("format") == "xlsx":
-        day = clock.business_day()
+    if listing.excel_asked():
         rows = db.session.execute(queries.application_rows(flt).execution_options(yield_per=500))
-        return xlsx_response(f"電子票券退貨申請_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
-                             context["columns"], rows, sheet_title="電子票券退貨申請")
+        return listing.excel("電子票券退貨申請", context["columns"], rows)
     context.update(page=paginate_rows(queries.application_rows(flt)))
     return render("return_applications/index.html", **context)
 

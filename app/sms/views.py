@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from app import clock, listing
+from app import listing
 from app.auth.access import requires
 from app.auth.permissions import Function
-from app.columns import Column, xlsx_response
+from app.columns import Column
 from app.daterange import too_long_message
 from app.db import db
 from app.errors import InvalidInput
@@ -58,9 +58,7 @@ def index():
     flt = queries.SmsFilter(store_id=g.store.id, start=start, end=end,
                             phone=form.phone.data or "", order_no=form.order_no.data or "",
                             status=form.chosen_status())
-    if request.args.get("format") == "xlsx":
-        day = clock.business_day()
-        return xlsx_response(f"簡訊發送紀錄_{g.store.merchant_code}_{day:%Y%m%d}.xlsx", COLUMNS,
-                             db.session.execute(queries.sms_rows(flt)), sheet_title="簡訊發送紀錄")
+    if listing.excel_asked():
+        return listing.excel("簡訊發送紀錄", COLUMNS, db.session.execute(queries.sms_rows(flt)))
     context.update(page=paginate_rows(queries.sms_rows(flt)))
     return render("sms/index.html", **context)

@@ -12,11 +12,11 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, request, url_for
 from sqlalchemy import select
 
-from app import clock, history, listing
+from app import history, listing
 from app.auth.access import acting_account, may, requires
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
-from app.columns import Column, xlsx_response
+from app.columns import Column
 from app.db import db
 from app.errors import InvalidInput
 from app.forms import committed
@@ -83,13 +83,11 @@ def index():
         transfer_no=form.transfer_no.data or "", order_no=form.order_no.data or "",
         person=form.person.data or "", status=form.chosen_status(), start=start, end=end,
         readable=readable)
-    if request.args.get("format") == "xlsx":
-        day = clock.business_day()
+    if listing.excel_asked():
         rows = db.session.execute(queries.transfer_rows(flt)
                                   .execution_options(yield_per=queries.CHUNK))
-        return xlsx_response(f"電子票券轉贈紀錄_{g.store.merchant_code}_{day:%Y%m%d}.xlsx",
-                             context["columns"], queries.with_serials(rows, readable=readable),
-                             sheet_title="電子票券轉贈紀錄")
+        return listing.excel("電子票券轉贈紀錄", context["columns"],
+                             queries.with_serials(rows, readable=readable))
     page = paginate_rows(queries.transfer_rows(flt))
     context.update(page=page, rows=list(queries.with_serials(page.items, readable=readable)))
     return render("transfers/index.html", **context)
