@@ -3,7 +3,8 @@
 `committed(form)` wraps a view's service call: the request's one commit when the call returns;
 on a DomainError, a rollback, the error's field messages under the form's fields
 (`place_field_errors`) and the rest of it (message, status) for the view to show; a NotFound
-still answers 404.
+still answers 404. `saved(form, work, done=…, to=…)` is a form post's usual end on top of it:
+the form checked, the work committed, a flash and a redirect; or None and the form's errors.
 
 WTForms' own messages (e.g. 「不是有效的整數值」) in Traditional Chinese: Flask-WTF asks Babel
 for the `zh_Hant_TW` catalogue, which Babel resolves to WTForms' `zh` (Simplified) catalogue;
@@ -12,16 +13,21 @@ WTForms ships `zh_TW`. Every FlaskForm gets that one instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
-from flask import flash
+from flask import Response, flash
 from flask_wtf import FlaskForm
 from wtforms.i18n import get_translations
 
 from app.db import db
 from app.errors import DomainError, NotFound
+from app.htmx import redirect_to
+
+T = TypeVar("T")
+Done = str | tuple[str, str]  # a flash message, or (message, category)
 
 _TRANSLATIONS = get_translations(["zh_TW"])
 
@@ -101,3 +107,29 @@ def committed(form: FlaskForm | None = None, *,
         raise
     db.session.commit()
     outcome.saved = True
+
+
+def saved(form: FlaskForm, work: Callable[[], T], *, done: Done | Callable[[T], Done],
+          to: str | Callable[[T], str], refusals: type[DomainError] = DomainError,
+          refusal_on_form: bool = False) -> Response | None:
+    """Validate a posted form and run `work` (the service call) inside `committed(form)`. Saved:
+    flash `done` (a message, or (message, category)) and redirect to `to`; either may be a
+    function of what `work` returned. Otherwise None, and the view renders the form: its
+    fields' messages, a refusal no field took as a flash (at the top of the form with
+    `refusal_on_form`)."""
+    if not form.validate_on_submit():
+        return None
+    with committed(form, refusals=refusals) as outcome:
+        result = work()
+    if outcome.refused:
+        outcome.error_on_form() if refusal_on_form else outcome.flash_error()
+        return None
+    said = done(result) if callable(done) else done
+    message, category = (said, "success") if isinstance(said, str) else said
+    flash(message, category)
+    return redirect_to(to(result) if callable(to) else to)
+
+
+def form_status(form: FlaskForm) -> int:
+    """The status of a page showing a form again: 422 once it was posted (with its messages)."""
+    return 422 if form.is_submitted() else 200

@@ -25,7 +25,7 @@ from app.auth.models import Account, AccountKind, ApiToken
 from app.auth.permissions import functions_for
 from app.db import db
 from app.errors import DomainError
-from app.forms import committed
+from app.forms import committed, form_status, saved
 from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.tenancy import get_owned_or_404
@@ -120,23 +120,22 @@ def edit_permissions(account_id: int):
                   entries=history.entries_for(account), **_matrix_context(account))
 
 
+def _account_form(template: str, account: Account, form):  # noqa: ANN001, ANN202
+    """A sub-account's form again: its messages once posted (422), with the account's history."""
+    return render(template, account=account, form=form, rules=rules,
+                  entries=history.entries_for(account)), form_status(form)
+
+
 @bp.route("/sub-accounts/<int:account_id>/password", methods=["GET", "POST"])
 @main_account_required
 def reset_password(account_id: int):
     account = _sub_account_or_404(account_id)
     form = SubPasswordForm()
-    status = 200
-    if form.is_submitted():
-        if form.validate():
-            with committed(form) as outcome:
-                services.reset_sub_password(_actor(), account, form.password.data)
-            if outcome.saved:
-                flash(f"已變更 {account.username} 的密碼", "success")
-                return redirect_to(url_for("accounts.list_sub_accounts"))
-            outcome.error_on_form()
-        status = 422
-    return render("accounts/reset_password.html", account=account, form=form, rules=rules,
-                  entries=history.entries_for(account)), status
+    if done := saved(form, lambda: services.reset_sub_password(_actor(), account, form.password.data),
+                     done=f"已變更 {account.username} 的密碼",
+                     to=url_for("accounts.list_sub_accounts"), refusal_on_form=True):
+        return done
+    return _account_form("accounts/reset_password.html", account, form)
 
 
 @bp.route("/sub-accounts/<int:account_id>/remark", methods=["GET", "POST"])
@@ -144,18 +143,11 @@ def reset_password(account_id: int):
 def edit_remark(account_id: int):
     account = _sub_account_or_404(account_id)
     form = RemarkForm(obj=account) if request.method == "GET" else RemarkForm()
-    status = 200
-    if form.is_submitted():
-        if form.validate():
-            with committed(form) as outcome:
-                services.set_remark(_actor(), account, form.remark.data or "")
-            if outcome.saved:
-                flash(f"已更新 {account.username} 的備註", "success")
-                return redirect_to(url_for("accounts.list_sub_accounts"))
-            outcome.error_on_form()
-        status = 422
-    return render("accounts/edit_remark.html", account=account, form=form, rules=rules,
-                  entries=history.entries_for(account)), status
+    if done := saved(form, lambda: services.set_remark(_actor(), account, form.remark.data or ""),
+                     done=f"已更新 {account.username} 的備註",
+                     to=url_for("accounts.list_sub_accounts"), refusal_on_form=True):
+        return done
+    return _account_form("accounts/edit_remark.html", account, form)
 
 
 @bp.route("/sub-accounts/<int:account_id>/delete", methods=["POST"])

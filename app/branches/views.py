@@ -22,7 +22,7 @@ from app.branches.forms import (
 from app.columns import Column, xlsx_response
 from app.db import db
 from app.errors import DomainError, NotFound
-from app.forms import committed
+from app.forms import committed, form_status, saved
 from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.stores.models import Branch
@@ -110,22 +110,18 @@ def index():
 @MODIFY
 def new():
     form = NewBranchForm()
-    status = 200
-    if form.is_submitted():
-        if form.validate():
-            with committed(form) as outcome:
-                try:
-                    branch = services.create_branch(_actor(), g.store, code=form.code.data,
-                                                    name=form.name.data, enabled=form.enabled)
-                except IntegrityError:  # the same code taken by a concurrent request
-                    raise DomainError(rules.DUPLICATE_CODE,
-                                      fields={"code": rules.DUPLICATE_CODE}) from None
-            if outcome.saved:
-                flash(f"已新增分店 {branch.label}", "success")
-                return redirect_to(url_for("branches.index"))
-            outcome.error_on_form()
-        status = 422
-    return render("branches/form.html", form=form, branch=None, rules=rules), status
+
+    def create() -> Branch:
+        try:
+            return services.create_branch(_actor(), g.store, code=form.code.data,
+                                          name=form.name.data, enabled=form.enabled)
+        except IntegrityError:  # the same code taken by a concurrent request
+            raise DomainError(rules.DUPLICATE_CODE, fields={"code": rules.DUPLICATE_CODE}) from None
+
+    if done := saved(form, create, done=lambda branch: f"已新增分店 {branch.label}",
+                     to=url_for("branches.index"), refusal_on_form=True):
+        return done
+    return render("branches/form.html", form=form, branch=None, rules=rules), form_status(form)
 
 
 @bp.route("/<int:branch_id>/edit", methods=["GET", "POST"])
@@ -137,20 +133,14 @@ def edit(branch_id: int):
                                     "status": rules.ENABLED if branch.enabled else rules.DISABLED})
     else:
         form = EditBranchForm()
-    status = 200
-    if form.is_submitted():
-        if form.validate():
-            with committed(form) as outcome:
-                changed = services.update_branch(_actor(), branch, name=form.name.data,
-                                                 enabled=form.enabled)
-            if outcome.saved:
-                flash(f"已更新分店 {branch.label}" if changed else "分店資料未變更",
-                      "success" if changed else "info")
-                return redirect_to(url_for("branches.index"))
-            outcome.error_on_form()
-        status = 422
+    if done := saved(form, lambda: services.update_branch(_actor(), branch, name=form.name.data,
+                                                          enabled=form.enabled),
+                     done=lambda changed: (f"已更新分店 {branch.label}", "success") if changed
+                     else ("分店資料未變更", "info"),
+                     to=url_for("branches.index"), refusal_on_form=True):
+        return done
     return render("branches/form.html", form=form, branch=branch, rules=rules,
-                  entries=history.entries_for(branch)), status
+                  entries=history.entries_for(branch)), form_status(form)
 
 
 @bp.post("/<int:branch_id>/status")

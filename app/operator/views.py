@@ -17,7 +17,7 @@ from app.auth.access import operator_required
 from app.auth.models import Account
 from app.db import db
 from app.errors import InvalidInput
-from app.forms import committed
+from app.forms import saved
 from app.htmx import redirect_to, render
 from app.news.models import NewsItem
 from app.operator import services
@@ -80,19 +80,14 @@ def stores():
 def new_store():
     form = NewStoreForm()
     form.parent_id.choices = _parent_choices()
-    status = 200
-    if form.validate_on_submit():
-        with committed(form, refusals=InvalidInput) as outcome:
-            store = services.create_store(
-                current_user, form.store_fields(), form.contract_terms(),
-                username=form.username.data, password=form.password.data,
-            )
-        if outcome.saved:
-            flash(f"已新增商店 {store.label}，管理者帳號 {form.username.data.strip()}", "success")
-            return redirect_to(url_for("operator.store_detail", store_id=store.id))
-        outcome.flash_error()
-    if form.errors:
-        status = 422
+    made = saved(form, lambda: services.create_store(
+        current_user, form.store_fields(), form.contract_terms(),
+        username=form.username.data, password=form.password.data),
+        done=lambda store: f"已新增商店 {store.label}，管理者帳號 {form.username.data.strip()}",
+        to=lambda store: url_for("operator.store_detail", store_id=store.id), refusals=InvalidInput)
+    if made:
+        return made
+    status = 422 if form.errors else 200
     return render("operator/new_store.html", form=form, DeliveryType=DeliveryType,
                   DeliveryMethod=DeliveryMethod), status
 
@@ -105,16 +100,11 @@ def store_detail(store_id: int):
     if request.method == "GET":
         form.parent_id.data = store.parent_id or 0
     form.parent_id.choices = _parent_choices(store)
-    status = 200
-    if form.validate_on_submit():
-        with committed(form, refusals=InvalidInput) as outcome:
-            services.update_store(current_user, store, form.store_fields())
-        if outcome.saved:
-            flash("商店資料已更新", "success")
-            return redirect_to(url_for("operator.store_detail", store_id=store.id))
-        outcome.flash_error()
-    if form.errors:
-        status = 422  # the service refused before changing anything
+    if done := saved(form, lambda: services.update_store(current_user, store, form.store_fields()),
+                     done="商店資料已更新", to=url_for("operator.store_detail", store_id=store.id),
+                     refusals=InvalidInput):
+        return done
+    status = 422 if form.errors else 200  # the service refused before changing anything
     accounts = db.session.scalars(
         select(Account).where(Account.store_id == store.id).order_by(Account.kind, Account.id)
     ).all()
@@ -141,13 +131,10 @@ def _contract_page(store: Store, form: ContractForm, contract: Contract | None, 
 def new_contract(store_id: int):
     store = _store_or_404(store_id)
     form = ContractForm()
-    if form.validate_on_submit():
-        with committed(form, refusals=InvalidInput) as outcome:
-            services.add_contract(current_user, store, form.contract_terms())
-        if outcome.saved:
-            flash("已新增合約", "success")
-            return redirect_to(url_for("operator.store_detail", store_id=store.id))
-        outcome.flash_error()
+    if done := saved(form, lambda: services.add_contract(current_user, store, form.contract_terms()),
+                     done="已新增合約", to=url_for("operator.store_detail", store_id=store.id),
+                     refusals=InvalidInput):
+        return done
     return _contract_page(store, form, None, 422 if form.errors else 200)
 
 
@@ -161,13 +148,11 @@ def edit_contract(store_id: int, contract_id: int):
         form.redemption_mode.data = contract.redemption_mode.value
     else:
         form = ContractForm()
-    if form.validate_on_submit():
-        with committed(form, refusals=InvalidInput) as outcome:
-            services.update_contract(current_user, contract, form.contract_terms())
-        if outcome.saved:
-            flash("合約已更新", "success")
-            return redirect_to(url_for("operator.store_detail", store_id=store.id))
-        outcome.flash_error()
+    if done := saved(form, lambda: services.update_contract(current_user, contract,
+                                                            form.contract_terms()),
+                     done="合約已更新", to=url_for("operator.store_detail", store_id=store.id),
+                     refusals=InvalidInput):
+        return done
     return _contract_page(store, form, contract, 422 if form.errors else 200)
 
 
@@ -186,14 +171,10 @@ def news():
 @operator_required
 def new_news():
     form = NewsForm()
-    if form.validate_on_submit():
-        with committed(form, refusals=InvalidInput) as outcome:
-            item = services.publish_news(current_user, form.news_fields())
-        if outcome.saved:
-            scheduled = item.published_at > clock.now()
-            flash("消息已排程發佈" if scheduled else "消息已發佈", "success")
-            return redirect_to(url_for("operator.news"))
-        outcome.flash_error()
+    if done := saved(form, lambda: services.publish_news(current_user, form.news_fields()),
+                     done=lambda item: "消息已排程發佈" if item.published_at > clock.now() else "消息已發佈",
+                     to=url_for("operator.news"), refusals=InvalidInput):
+        return done
     return render("operator/news_form.html", form=form, item=None), (422 if form.errors else 200)
 
 
@@ -206,13 +187,9 @@ def edit_news(news_id: int):
         form.load(item.published_at)
     else:
         form = NewsForm()
-    if form.validate_on_submit():
-        with committed(form, refusals=InvalidInput) as outcome:
-            services.update_news(current_user, item, form.news_fields())
-        if outcome.saved:
-            flash("消息已更新", "success")
-            return redirect_to(url_for("operator.news"))
-        outcome.flash_error()
+    if done := saved(form, lambda: services.update_news(current_user, item, form.news_fields()),
+                     done="消息已更新", to=url_for("operator.news"), refusals=InvalidInput):
+        return done
     return render("operator/news_form.html", form=form, item=item,
                   entries=history.entries_for(item)), (422 if form.errors else 200)
 

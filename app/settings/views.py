@@ -6,14 +6,14 @@ section's form on its own page. The history page lists every change of the two s
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, request, url_for
+from flask import Blueprint, g, request, url_for
 
 from app import history
 from app.auth.access import acting_account as _actor
 from app.auth.access import requires
 from app.auth.permissions import Function, Level
-from app.forms import committed
-from app.htmx import redirect_to, render
+from app.forms import form_status, saved
+from app.htmx import render
 from app.settings import rules, services
 from app.settings.forms import BasicSettingsForm, TicketPageForm
 from app.settings.models import StoreSettings
@@ -48,26 +48,27 @@ def index():
                   **_common(settings))
 
 
+def _said(changed: bool, what: str) -> tuple[str, str]:
+    return (f"{what}已儲存", "success") if changed else (f"{what}未變更", "info")
+
+
+def _form_page(template: str, form):  # noqa: ANN001, ANN202
+    """A settings form again: its messages once posted (422), beside the settings as stored."""
+    settings = services.settings_or_blank(g.store)
+    return render(template, form=form, **_common(settings)), form_status(form)
+
+
 @bp.route("/basic", methods=["GET", "POST"])
 @requires(Function.OPERATION_SETTINGS, Level.MODIFY)
 def edit_basic():
     settings = services.settings_or_blank(g.store)
     form = BasicSettingsForm(obj=settings) if request.method == "GET" else BasicSettingsForm()
-    status = 200
-    if form.validate_on_submit():
-        with committed(form) as outcome:
-            changed = services.update_basic(
-                _actor(), g.store, sms_on=form.sms_on.data,
-                online_return_application=form.online_return_application.data)
-        if outcome.saved:
-            flash("基本設定已儲存" if changed else "基本設定未變更",
-                  "success" if changed else "info")
-            return redirect_to(url_for("settings.index"))
-        outcome.flash_error()
-        settings = services.settings_or_blank(g.store)
-    if form.is_submitted():
-        status = 422
-    return render("settings/edit_basic.html", form=form, **_common(settings)), status
+    if done := saved(form, lambda: services.update_basic(
+            _actor(), g.store, sms_on=form.sms_on.data,
+            online_return_application=form.online_return_application.data),
+            done=lambda changed: _said(changed, "基本設定"), to=url_for("settings.index")):
+        return done
+    return _form_page("settings/edit_basic.html", form)
 
 
 @bp.route("/ticket-page", methods=["GET", "POST"])
@@ -75,22 +76,13 @@ def edit_basic():
 def edit_ticket_page():
     settings = services.settings_or_blank(g.store)
     form = TicketPageForm(obj=settings) if request.method == "GET" else TicketPageForm()
-    status = 200
-    if form.validate_on_submit():
-        with committed(form) as outcome:
-            changed = services.update_ticket_page(
-                _actor(), g.store, form.fields_for_service(),
-                logo=form.logo.data, banner=form.banner.data,
-                remove_logo=form.remove_logo.data, remove_banner=form.remove_banner.data)
-        if outcome.saved:
-            flash("票券頁面資訊已儲存" if changed else "票券頁面資訊未變更",
-                  "success" if changed else "info")
-            return redirect_to(url_for("settings.index"))
-        outcome.flash_error()
-        settings = services.settings_or_blank(g.store)
-    if form.is_submitted():
-        status = 422
-    return render("settings/edit_ticket_page.html", form=form, **_common(settings)), status
+    if done := saved(form, lambda: services.update_ticket_page(
+            _actor(), g.store, form.fields_for_service(),
+            logo=form.logo.data, banner=form.banner.data,
+            remove_logo=form.remove_logo.data, remove_banner=form.remove_banner.data),
+            done=lambda changed: _said(changed, "票券頁面資訊"), to=url_for("settings.index")):
+        return done
+    return _form_page("settings/edit_ticket_page.html", form)
 
 
 @bp.get("/history")
