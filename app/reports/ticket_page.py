@@ -27,8 +27,8 @@ from app.tickets import actions, services
 from app.tickets.codes import display_code
 from app.tickets.lifecycle import Facts
 from app.tickets.models import Order, Ticket
-from app.tickets.status import TicketStatus
 from app.transfers import queries as transfer_queries
+from app.web import status_label
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
@@ -49,15 +49,6 @@ def _ticket_or_404(serial: str) -> Ticket:
     if ticket.store_id != g.store.id:
         abort(404)
     return ticket
-
-
-def _status_label(value: str | None) -> str:
-    if not value:
-        return ""
-    try:
-        return TicketStatus(value).label
-    except ValueError:
-        return value
 
 
 def _names(entries: list[history.HistoryEntry]) -> tuple[dict[int, str], dict[int, str]]:
@@ -91,7 +82,7 @@ def _render_detail(ticket: Ticket, form: NoteForm, status: int = 200):  # noqa: 
         method_label = ticket.delivery_method
     return render(
         "tickets/detail.html", ticket=ticket, order=order, batch=batch, form=form,
-        status_now=actions.effective_status(ticket), entries=entries, status_label=_status_label,
+        status_now=actions.effective_status(ticket), entries=entries, status_label=status_label,
         store_names=store_names, branch_names=branch_names, code=display_code(ticket.code),
         redeemed_text=actions.performed_by_text(ticket, redeemed=True),
         returned_text=actions.performed_by_text(ticket, redeemed=False),
