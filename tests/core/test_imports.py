@@ -25,7 +25,7 @@ LAYERS = [
     {"issuance", "orders", "transfers", "return_applications", "printing", "escrow", "partners",
      "sms"},
     # screens and protocol adapters
-    {"counter", "home", "reports", "wallet", "operator", "vendor", "api"},
+    {"counter", "home", "reports", "wallet", "operator", "merchant", "api"},
 ]
 LAYER_OF = {pkg: n for n, layer in enumerate(LAYERS) for pkg in layer}
 
