@@ -22,19 +22,14 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
 from app.issuance import services
+from app.issuance.columns import COLUMNS, KEY_OF, MAX_TICKETS_PER_BATCH
 from app.issuance.models import Batch, BatchStatus
-from app.issuance.rules import MAX_TICKETS
 from app.orders.models import Order
 from app.products.models import ProductKind
 from app.stores.models import DeliveryMethod, DeliveryType
 from app.tenancy import get_owned_or_404
 from app.tickets.models import Ticket, TicketStatus
 
-# API row field → the template's column (what `prepare_batch` checks).
-ROW_COLUMNS = {"product_id": "商品編號", "quantity": "數量", "merchant_order_no": "廠商訂單編號",
-               "purchaser_name": "購買人姓名", "mobile": "手機", "email": "Email",
-               "valid_from": "使用起始日"}
-COLUMN_FIELDS = {column: name for name, column in ROW_COLUMNS.items()}
 METHODS = sorted({m.method for m in DeliveryMethod})
 BAD_PAIR = "出券類型與發行方式的組合不正確（cvs：ibon；paper：platform_print、merchant_print；" \
            "electronic：immediate、deferred）"
@@ -103,7 +98,7 @@ INVALID_ROWS = schema("InvalidRows", {
                                                          "additionalProperties": {"type": "string"},
                                                          "description": "欄位 → 錯誤原因"}}}},
             "batch_errors": {"type": "array", "items": {"type": "string"},
-                             "description": "整批的錯誤（例如超過 1000 張）"},
+                             "description": f"整批的錯誤（例如超過 {MAX_TICKETS_PER_BATCH} 張）"},
         },
     }},
 })
@@ -126,29 +121,16 @@ NEW_BATCH = {
         "platform_id": {"type": ["string", "null"], "maxLength": PLATFORM_ID_MAX,
                         "description": "平台／POS 夥伴的 PlatformID（記錄於票券）"},
         "rows": {
-            "type": "array", "minItems": 1, "maxItems": MAX_TICKETS,
-            "description": f"每列一筆訂單；所有列的 quantity 加總最多 {MAX_TICKETS} 張",
+            "type": "array", "minItems": 1, "maxItems": MAX_TICKETS_PER_BATCH,
+            "description": f"每列一筆訂單；所有列的 quantity 加總最多 {MAX_TICKETS_PER_BATCH} 張",
             "items": {
                 "type": "object",
-                "required": ["product_id", "quantity", "merchant_order_no", "purchaser_name"],
-                "properties": {
-                    "product_id": {"type": "integer", "description": "商品編號（上架中的商品）"},
-                    "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_TICKETS},
-                    "merchant_order_no": {"type": "string", "pattern": "^[A-Za-z0-9]{1,25}$",
-                                          "description": "廠商訂單編號，不可重複"},
-                    "purchaser_name": {"type": "string", "maxLength": 50},
-                    "mobile": {"type": ["string", "null"],
-                               "description": "09 開頭 10 碼；超商票券必填，電子票券與 email 至少一項"},
-                    "email": {"type": ["string", "null"], "format": "email"},
-                    "valid_from": {"type": ["string", "null"], "format": "date",
-                                   "description": "使用起始日（僅非即期電子票券，必填，須晚於今日）"},
-                },
+                "required": [c.key for c in COLUMNS if c.always_required],
+                "properties": {c.key: dict(c.schema) for c in COLUMNS},
             },
         },
     },
 }
-
-
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
@@ -183,12 +165,13 @@ def _rows(body: dict[str, Any]) -> list[dict[str, Any]]:
     rows = body.get("rows")
     if not isinstance(rows, list):
         raise _invalid("rows", "rows 須為陣列（每列一筆訂單）")
-    if len(rows) > MAX_TICKETS:
-        raise _invalid("rows", f"每次發行上限為 {MAX_TICKETS} 張（rows 最多 {MAX_TICKETS} 列）")
+    if len(rows) > MAX_TICKETS_PER_BATCH:
+        raise _invalid("rows", f"每次發行上限為 {MAX_TICKETS_PER_BATCH} 張"
+                               f"（rows 最多 {MAX_TICKETS_PER_BATCH} 列）")
     mapped = []
     for index, row in enumerate(rows, start=1):
         row = row if isinstance(row, dict) else {}
-        record: dict[str, Any] = {column: row.get(name) for name, column in ROW_COLUMNS.items()}
+        record: dict[str, Any] = {c.header: row.get(c.key) for c in COLUMNS}
         record["_row"] = index
         mapped.append(record)
     return mapped
@@ -206,8 +189,8 @@ def _platform_id(body: dict[str, Any]) -> str | None:
 def _invalid_rows(batch: Batch):  # noqa: ANN202
     """422 with every wrong row (its errors keyed by the API's field names) and the batch's."""
     rows = [{"row": r["row"],
-             "errors": {COLUMN_FIELDS.get(column, column): message
-                        for column, message in r["errors"].items()}}
+             "errors": {KEY_OF.get(header, header): message
+                        for header, message in r["errors"].items()}}
             for r in batch.rows if r["errors"]]
     batch_errors = [e for e in batch.error.splitlines() if e]
     if rows:

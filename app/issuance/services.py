@@ -24,7 +24,7 @@ from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.history import HistoryEntry
 from app.issuance.models import Batch, BatchStatus
-from app.issuance.rules import MAX_TICKETS, ProductFacts, check_rows
+from app.issuance.rules import MAX_TICKETS_PER_BATCH, ProductFacts, check_rows
 from app.orders.models import Order
 from app.products import sales
 from app.products.access import issue_refusal
@@ -111,7 +111,7 @@ def prepare_batch(actor: Account, store: Store, *, import_no: str, method: Deliv
 
 
 def batch_is_issuable(batch: Batch) -> bool:
-    return batch.error_count == 0 and not batch.error and 0 < batch.ticket_count <= MAX_TICKETS
+    return batch.error_count == 0 and not batch.error and 0 < batch.ticket_count <= MAX_TICKETS_PER_BATCH
 
 
 def confirm_batch(actor: Account, store: Store, batch: Batch) -> bool:
