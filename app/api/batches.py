@@ -204,8 +204,8 @@ def _invalid_rows(batch: Batch):  # noqa: ANN202
 @api_route("/batches", ["POST"], summary="批次發行票券", request_schema=NEW_BATCH,
            requires=(Function.ISSUANCE, Level.MODIFY), endpoint="create_batch",
            responses={202: ("已受理：檢查無誤並排入發行", ACCEPTED),
-                      409: ("匯入單號已使用（import_no_used）、發行服務未開通、設定未完成、"
-                            "合約未開通此發行方式或分店停用；皆未發行",
+                      409: ("匯入單號已使用（import_no_used）、發行服務未開通、合約尚未生效或已到期、"
+                            "設定未完成、合約未開通此發行方式或分店停用；皆未發行",
                             {"$ref": "#/components/schemas/Error"}),
                       422: ("輸入錯誤；或有任何一列錯誤（invalid_rows，附每列錯誤），整批未發行",
                             INVALID_ROWS)},

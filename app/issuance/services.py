@@ -29,6 +29,7 @@ from app.orders.models import Order
 from app.products import sales
 from app.products.access import issue_refusal
 from app.products.models import Product, ProductKind
+from app.refusal import Refusal
 from app.settings.services import issuance_blocker, settings_or_blank
 from app.stores.models import DeliveryMethod, Store
 from app.tickets import codes
@@ -36,21 +37,37 @@ from app.tickets.models import Ticket, TicketStatus
 
 _IMPORT_NO = re.compile(r"[A-Za-z0-9_-]{1,30}")
 IMPORT_NO_USED = "此匯入單號已使用，同一匯入單號不會重複發行"
+NO_METHODS = "合約尚未開通任何發行方式，請聯繫所屬業務"
 
 history.ACTION_LABELS.update({
     "previewed": "上傳預覽", "confirmed": "確認發行", "issued": "發行", "issue_failed": "發行失敗",
 })
 
 
-def _check_can_issue(actor: Account, store: Store, method: DeliveryMethod) -> None:
+def issuance_refusal(actor: Account, store: Store,
+                     method: DeliveryMethod | None = None) -> Refusal | None:
+    """May `actor` issue tickets in `store` now, with `method` (or with some method, when None)?
+    None, or why not: the one answer the pages (shown before anything is uploaded), the upload,
+    the confirm and the API share. In order: the store (its contract's issuance service, start
+    and end dates, its settings: `issuance_blocker`), the account (its grant and its branch:
+    `issue_refusal`), then the delivery methods the contract enables."""
     if blocker := issuance_blocker(store):
-        raise DomainError(blocker, code="issuance_unavailable")
+        return Refusal("issuance_unavailable", blocker)
     if refusal := issue_refusal(actor, store):
-        raise DomainError(refusal.message, code=refusal.code)
+        return refusal
     contract = store.current_contract
-    if contract is None or not contract.enables(method):
-        raise DomainError(f"合約未開通「{method.delivery_type.label}／{method.label}」發行方式",
-                          code="method_not_enabled")
+    enabled = contract.methods if contract is not None else []
+    if method is None and not enabled:
+        return Refusal("method_not_enabled", NO_METHODS)
+    if method is not None and method not in enabled:
+        return Refusal("method_not_enabled",
+                       f"合約未開通「{method.delivery_type.label}／{method.label}」發行方式")
+    return None
+
+
+def _refuse_unless_may_issue(actor: Account, store: Store, method: DeliveryMethod) -> None:
+    if refusal := issuance_refusal(actor, store, method):
+        raise DomainError(refusal.message, code=refusal.code)
 
 
 def _product_facts(store: Store) -> dict[int, ProductFacts]:
@@ -72,7 +89,7 @@ def prepare_batch(actor: Account, store: Store, *, import_no: str, method: Deliv
                   kind: ProductKind | None, rows: list[dict[str, Any]], source: str = "upload",
                   platform_id: str | None = None) -> Batch:
     """Check the rows and keep them as this store's preview for `import_no`."""
-    _check_can_issue(actor, store, method)
+    _refuse_unless_may_issue(actor, store, method)
     import_no = (import_no or "").strip()
     if not import_no:
         raise InvalidInput("請填寫匯入單號", fields={"import_no": "請填寫匯入單號"})
@@ -117,7 +134,7 @@ def batch_is_issuable(batch: Batch) -> bool:
 def confirm_batch(actor: Account, store: Store, batch: Batch) -> bool:
     """Queue a previewed batch for issuing. False when it was already confirmed (a double
     submission): the second request changes nothing."""
-    _check_can_issue(actor, store, DeliveryMethod(batch.delivery_method))
+    _refuse_unless_may_issue(actor, store, DeliveryMethod(batch.delivery_method))
     if batch.status is BatchStatus.PREVIEW and not batch_is_issuable(batch):
         raise DomainError("發行資料有錯誤，請修正後重新上傳", code="rows_invalid")
     claimed = db.session.execute(

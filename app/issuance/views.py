@@ -29,9 +29,7 @@ from app.issuance.columns import COLUMNS, MAX_TICKETS_PER_BATCH
 from app.issuance.forms import UploadForm
 from app.issuance.models import Batch, BatchStatus
 from app.pagination import paginate
-from app.products.access import issue_refusal
 from app.products.models import Product, ProductKind
-from app.settings.services import issuance_blocker
 from app.stores.models import DeliveryMethod, DeliveryType
 from app.tenancy import get_owned_or_404
 
@@ -53,15 +51,10 @@ def _methods() -> list[DeliveryMethod]:
     return [m for m in DeliveryMethod if m in enabled]  # in the seed's order
 
 
-def _refusal() -> str | None:
+def _refusal(method: DeliveryMethod | None = None) -> str | None:
     """Why this account may not issue in this store now (shown instead of the form)."""
-    if blocker := issuance_blocker(g.store):
-        return blocker
-    if refusal := issue_refusal(_actor(), g.store):
-        return refusal.message
-    if not _methods():
-        return "合約尚未開通任何發行方式，請聯繫所屬業務"
-    return None
+    refusal = services.issuance_refusal(_actor(), g.store, method)
+    return refusal.message if refusal else None
 
 
 def _upload_form(batch: Batch | None = None) -> UploadForm:
@@ -181,7 +174,8 @@ def preview(batch_id: int):
                   totals=_totals(batch, products), columns=COLUMNS,
                   batch_errors=[e for e in batch.error.splitlines() if e], wrong=wrong,
                   is_preview=batch.status is BatchStatus.PREVIEW, all_wrong=ALL_WRONG,
-                  refusal=_refusal(), form=form, groups=_method_groups(form),
+                  refusal=_refusal(DeliveryMethod(batch.delivery_method)), form=form,
+                  groups=_method_groups(form),
                   method=DeliveryMethod(batch.delivery_method),
                   kind=ProductKind(batch.kind) if batch.kind else None,
                   may_modify=may(Function.ISSUANCE, Level.MODIFY),
