@@ -2,8 +2,10 @@
 
 The same services as the upload page, so the same rules and the same idempotency: the rows
 are checked exactly as the template's rows are (`prepare_batch`), and the batch is confirmed
-in the same request. Wrong rows answer 422 with every row's errors and leave nothing behind;
-an import number already used answers 409 and issues nothing. Issuing runs in the background:
+in the same request. Wrong rows answer 422 with every row's errors and leave nothing behind (a
+merchant order number another batch took, even one confirmed while this request ran, is such
+a row error: app/issuance/rules.py, rule e); an import number already used answers 409 and
+issues nothing. Issuing runs in the background:
 poll GET /batches/<id> until `status` is `succeeded` (the tickets are listed then) or `failed`.
 """
 
@@ -122,7 +124,8 @@ NEW_BATCH = {
                         "description": "平台／POS 夥伴的 PlatformID（記錄於票券）"},
         "rows": {
             "type": "array", "minItems": 1, "maxItems": MAX_TICKETS_PER_BATCH,
-            "description": f"每列一筆訂單；所有列的 quantity 加總最多 {MAX_TICKETS_PER_BATCH} 張",
+            "description": "每列一項商品；merchant_order_no 相同的列為同一筆訂單（購買人須相同）；"
+                           f"所有列的 quantity 加總最多 {MAX_TICKETS_PER_BATCH} 張",
             "items": {
                 "type": "object",
                 "required": [c.key for c in COLUMNS if c.always_required],
@@ -164,7 +167,7 @@ def _rows(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The API rows as the template's rows (a row that is not an object is checked as empty)."""
     rows = body.get("rows")
     if not isinstance(rows, list):
-        raise _invalid("rows", "rows 須為陣列（每列一筆訂單）")
+        raise _invalid("rows", "rows 須為陣列（每列一項商品）")
     if len(rows) > MAX_TICKETS_PER_BATCH:
         raise _invalid("rows", f"每次發行上限為 {MAX_TICKETS_PER_BATCH} 張"
                                f"（rows 最多 {MAX_TICKETS_PER_BATCH} 列）")
@@ -231,7 +234,12 @@ def create_batch():
             response = _invalid_rows(batch)
             db.session.rollback()  # nothing stays: the checked rows are in this answer
             return response
-        if not services.confirm_batch(_actor(), g.store, batch):
+        outcome = services.confirm_batch(_actor(), g.store, batch)
+        if outcome is services.Confirmation.ORDER_NOS_TAKEN:  # by a batch confirmed meanwhile
+            response = _invalid_rows(batch)
+            db.session.rollback()
+            return response
+        if outcome is services.Confirmation.ALREADY_CONFIRMED:
             db.session.rollback()
             raise DomainError(services.IMPORT_NO_USED, code="import_no_used")
         db.session.commit()

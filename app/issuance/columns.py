@@ -73,9 +73,12 @@ COLUMNS: tuple[Column, ...] = (
            {"type": "integer", "minimum": 1, "maximum": MAX_TICKETS_PER_BATCH}),
     Column("廠商訂單編號", "merchant_order_no", 22, Format.TEXT, REQUIRED,
            f"貴公司自己的訂單編號，限英文字母與數字，最多 {MERCHANT_ORDER_NO_MAX} 字元。"
-           "在同一商店內不可重複，且用過的編號不可再次使用（包含先前批次已使用者）。",
+           "一筆訂單有多項商品時，每項商品填一列並填相同的廠商訂單編號（購買人姓名、手機、Email "
+           "須相同），發行為同一筆訂單。在同一商店內不可重複使用：先前批次已使用的編號（已發行，"
+           "或排隊中、發行中）不可再次使用；發行失敗的批次不占用編號。",
            {"type": "string", "pattern": f"^[A-Za-z0-9]{{1,{MERCHANT_ORDER_NO_MAX}}}$",
-            "description": "廠商訂單編號，不可重複"}),
+            "description": "廠商訂單編號：同一批次中相同者為同一筆訂單（可含多項商品，購買人須相同）；"
+                           "先前批次已使用（已發行、排隊中或發行中）的編號不可再用"}),
     Column("購買人姓名", "purchaser_name", 16, Format.TEXT, REQUIRED,
            f"最多 {PURCHASER_NAME_MAX} 字元。",
            {"type": "string", "maxLength": PURCHASER_NAME_MAX}),

@@ -3,11 +3,29 @@
 The caller gathers the facts (the store's products, the merchant order numbers already used,
 today's Taipei date, the chosen delivery method and voucher kind) and gets back every row with
 its normalised values and a message per wrong cell, in the words the preview shows in red.
+
+Merchant order numbers (廠商訂單編號, rule e). A row is one product of an order; the merchant
+order number says which order:
+
+- Within one batch, the rows that share a merchant order number are ONE order holding several
+  products (or the same product on several rows), issued as one order (one ECT order number,
+  one e-ticket link or pickup code, one notice). They must name the same purchaser (name,
+  mobile, e-mail, as normalised); otherwise every one of them is wrong:
+  「同一廠商訂單編號的購買人資料須相同」.
+- Across batches, a merchant order number belongs to the first batch of the store that took
+  it: one that issued it, or one still queued or issuing. A later batch that uses it again is
+  wrong at its preview, at its confirm and in the API (「廠商訂單編號已使用於匯入單號 X」), so
+  the clash is a row error, never a failed job. A failed batch left nothing behind and takes
+  no number. The database holds the same rule (one order per store and merchant order number),
+  so a race that slips past the checks fails that batch's job with the same message.
+- The import number (匯入單號), not the merchant order number, is what makes sending the same
+  batch twice harmless: the same import number is never issued twice.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -24,6 +42,7 @@ from app.issuance.columns import (
 from app.phones import normalise_mobile
 
 SAMPLE_ORDER_PREFIX = "SAMPLE"  # the template's sample rows (app/issuance/template.py)
+DIFFERENT_PURCHASERS = "同一廠商訂單編號的購買人資料須相同"
 _ORDER_NO = re.compile(rf"[A-Za-z0-9]{{1,{MERCHANT_ORDER_NO_MAX}}}")
 _DATE = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
 
@@ -84,18 +103,71 @@ def _parse_date(value: object) -> date | None:
     return date(*(int(part) for part in match.groups()))
 
 
+def order_no_taken(import_no: str) -> str:
+    """The row error of a merchant order number another batch took."""
+    return f"廠商訂單編號已使用於匯入單號 {import_no}"
+
+
+def order_no_clash(number: str, import_no: str) -> str:
+    """Why a batch failed in its job when a race slipped past the checks (the database's
+    one-order-per-merchant-order-number constraint caught it)."""
+    return f"廠商訂單編號 {number} 已使用於匯入單號 {import_no}，發行未完成"
+
+
+def order_nos(rows: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The merchant order numbers of uploaded rows (keyed by the template's headers)."""
+    header = HEADER_OF["merchant_order_no"]
+    return {number for r in rows if (number := _text(r.get(header)))}
+
+
+def _purchaser(row: CheckedRow) -> tuple[str, str, str]:
+    return (row.values["purchaser_name"], row.values["mobile"], row.values["email"])
+
+
+def _check_purchasers(checked: list[CheckedRow]) -> None:
+    """Rows sharing a merchant order number are one order: all name the same purchaser."""
+    header = HEADER_OF["merchant_order_no"]
+    orders: dict[str, list[CheckedRow]] = {}
+    for row in checked:
+        if header not in row.errors:
+            orders.setdefault(row.values["merchant_order_no"], []).append(row)
+    for rows in orders.values():
+        if len({_purchaser(row) for row in rows}) > 1:
+            for row in rows:
+                row.wrong("merchant_order_no", DIFFERENT_PURCHASERS)
+
+
+def mark_taken(rows: list[dict[str, Any]], taken: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Checked rows (as stored) with the merchant order numbers `taken` since marked wrong."""
+    header = HEADER_OF["merchant_order_no"]
+    marked = []
+    for row in rows:
+        number = row["values"].get("merchant_order_no")
+        if number in taken and header not in row["errors"]:
+            row = {**row, "errors": {**row["errors"], header: order_no_taken(taken[number])}}
+        marked.append(row)
+    return marked
+
+
+def count_orders(rows: Iterable[Mapping[str, Any]]) -> int:
+    """How many orders checked rows make: one per merchant order number (a row without one
+    counts alone)."""
+    numbers = [row["values"].get("merchant_order_no") for row in rows]
+    return len({n for n in numbers if n}) + sum(1 for n in numbers if not n)
+
+
 def check_rows(rows: list[dict[str, Any]], *, method: str, kind: str | None,
-               products: dict[int, ProductFacts], used_order_nos: set[str],
+               products: dict[int, ProductFacts], used_order_nos: Mapping[str, str],
                today: date) -> tuple[list[CheckedRow], list[str]]:
     """Every row checked; plus the errors of the batch as a whole (e.g. too many tickets).
 
     `rows` are keyed by the template's headers (app/issuance/columns.py). `method` is a
     DeliveryMethod value ("electronic:deferred", ...); `kind` the voucher kind chosen for the
-    batch ("pickup" / "gift"), or None to accept either.
+    batch ("pickup" / "gift"), or None to accept either. `used_order_nos` maps each merchant
+    order number an earlier batch of the store took to that batch's import number.
     """
     delivery_type, _, how = method.partition(":")
     checked: list[CheckedRow] = []
-    seen_order_nos: dict[str, int] = {}
     total = 0
     for index, raw in enumerate(rows, start=1):
         cells = {c.key: raw.get(c.header) for c in COLUMNS}
@@ -137,12 +209,7 @@ def check_rows(rows: list[dict[str, Any]], *, method: str, kind: str | None,
             wrong("merchant_order_no",
                   f"廠商訂單編號限英數字，最多 {MERCHANT_ORDER_NO_MAX} 字")
         elif order_no in used_order_nos:
-            wrong("merchant_order_no", "廠商訂單編號重複（已發行過）")
-        elif order_no in seen_order_nos:
-            wrong("merchant_order_no",
-                  f"廠商訂單編號重複（與第 {seen_order_nos[order_no]} 列相同）")
-        else:
-            seen_order_nos[order_no] = row.row
+            wrong("merchant_order_no", order_no_taken(used_order_nos[order_no]))
         row.values["merchant_order_no"] = order_no
 
         name = _text(cells["purchaser_name"])
@@ -191,6 +258,7 @@ def check_rows(rows: list[dict[str, Any]], *, method: str, kind: str | None,
         row.values["valid_from"] = start.isoformat() if start else None
         checked.append(row)
 
+    _check_purchasers(checked)
     batch_errors = []
     if not rows:
         batch_errors.append("檔案中沒有發行資料")

@@ -28,6 +28,7 @@ from app.issuance import services, template
 from app.issuance.columns import COLUMNS, MAX_TICKETS_PER_BATCH
 from app.issuance.forms import UploadForm
 from app.issuance.models import Batch, BatchStatus
+from app.issuance.rules import count_orders
 from app.pagination import paginate
 from app.products.models import Product, ProductKind
 from app.stores.models import DeliveryMethod, DeliveryType
@@ -36,6 +37,7 @@ from app.tenancy import get_owned_or_404
 bp = Blueprint("issuance", __name__, url_prefix="/issuance")
 
 UPLOADING_TWICE = "此匯入單號正在上傳中，請稍候再查看或重新上傳"
+ORDER_NOS_TAKEN = "部分廠商訂單編號已被其他匯入單號使用，整批未發行；請修正標示的列後重新上傳。"
 ALL_WRONG = "只要有任何一列資料錯誤，整批都無法發行；請修正後以同一匯入單號重新上傳。"
 POLLING = (BatchStatus.QUEUED, BatchStatus.ISSUING)
 STATUS_STYLES = {BatchStatus.PREVIEW: "secondary", BatchStatus.QUEUED: "secondary",
@@ -160,7 +162,7 @@ def _totals(batch: Batch, products: dict[int, Product]) -> dict[str, int]:
         product = products.get(row["values"].get("product_id"))
         if product is not None:
             amount += product.face_value * quantity
-    return {"orders": len(batch.rows), "tickets": tickets, "amount": amount}
+    return {"orders": count_orders(batch.rows), "tickets": tickets, "amount": amount}
 
 
 @bp.get("/batches/<int:batch_id>")
@@ -200,13 +202,16 @@ def error_rows(batch_id: int):
 def confirm(batch_id: int):
     batch = get_owned_or_404(Batch, batch_id)
     try:
-        queued = services.confirm_batch(_actor(), g.store, batch)
+        outcome = services.confirm_batch(_actor(), g.store, batch)
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "danger")
         return redirect_to(url_for("issuance.preview", batch_id=batch_id))
     db.session.commit()
-    if queued:
+    if outcome is services.Confirmation.ORDER_NOS_TAKEN:
+        flash(ORDER_NOS_TAKEN, "danger")
+        return redirect_to(url_for("issuance.preview", batch_id=batch_id))
+    if outcome is services.Confirmation.QUEUED:
         flash(f"匯入單號 {batch.import_no} 已確認發行，系統正在發行票券，請於此頁查看發行狀態", "success")
     else:
         flash(f"匯入單號 {batch.import_no} 已確認發行過，不會重複發行", "info")

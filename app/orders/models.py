@@ -1,4 +1,6 @@
-"""Issued orders (7-3 C 已發行訂單): one purchaser's tickets from one batch row."""
+"""Issued orders (7-3 C 已發行訂單): one merchant order of a batch (its rows: one or more
+products, one purchaser) and its tickets. One order per store and merchant order number: the
+database holds rule e (app/issuance/rules.py)."""
 
 from __future__ import annotations
 
