@@ -14,13 +14,11 @@ from app import clock
 from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
-from app.branches.models import Branch
 from app.db import db
 from app.news.models import NewsItem
-from app.partners.models import PartnerRelation
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
 from app.settings.models import StoreSettings
-from app.stores.models import Contract, DeliveryMethod, RedemptionMode, Store
+from app.stores.models import Branch, Contract, DeliveryMethod, PartnerRelation, RedemptionMode, Store
 
 DEMO_PASSWORD = "Demo1234"
 

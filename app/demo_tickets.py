@@ -26,7 +26,7 @@ from app.issuance.models import Batch
 from app.products.models import Product, ProductKind
 from app.stores.models import DeliveryMethod, Store
 from app.tickets import services as tickets
-from app.tickets.expiry import expire_tickets
+from app.tickets.jobs import expire_tickets
 from app.tickets.models import Ticket
 
 DEMO_IMPORT_NO = "DEMO-E1"
@@ -156,8 +156,8 @@ def _wallet_activity(owner: Account, issuer: Store, coffee: Product) -> None:
     """What consumers did in their wallets today: one active transfer (轉贈) and one pending
     return application (申請退貨), through the services, so 7-3 K and the applications list
     have rows."""
-    from app.orders.models import Order
     from app.return_applications import services as return_applications
+    from app.tickets.models import Order
     from app.transfers import services as transfers
 
     _as(owner, issuer)

@@ -50,15 +50,12 @@ from app import clock
 from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
-from app.branches.models import Branch
 from app.db import db
 from app.issuance.models import Batch
-from app.partners.models import PartnerRelation, RelationStatus
-from app.products import sales
 from app.products.models import Product, ProductKind, ProductPartner
 from app.settings.models import StoreSettings
-from app.stores.models import DeliveryMethod, RedemptionMode, Store
-from app.tickets import codes
+from app.stores.models import Branch, DeliveryMethod, PartnerRelation, RedemptionMode, RelationStatus, Store
+from app.tickets import codes, sales
 
 IMPORT_PREFIX = "LOAD-"
 WINDOW_DAYS = 365

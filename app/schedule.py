@@ -34,7 +34,7 @@ SCHEDULE: list[Recurring] = [
     Recurring(
         "expire_tickets",
         "5 0 * * *",
-        "app.tickets.expiry:expire_tickets",
+        "app.tickets.jobs:expire_tickets",
         "每日 00:05 將逾期票券改為價金保管逾期／已失效",
     ),
     Recurring(

@@ -126,7 +126,7 @@ def status_label(value: str | None) -> str:
     """A stored ticket status value in words (— when there is none)."""
     if not value:
         return "—"
-    from app.tickets.models import TicketStatus
+    from app.tickets.status import TicketStatus
 
     try:
         return TicketStatus(value).label

@@ -26,11 +26,11 @@ from app.errors import DomainError, InvalidInput, NotFound
 from app.issuance import services
 from app.issuance.columns import COLUMNS, KEY_OF, MAX_TICKETS_PER_BATCH
 from app.issuance.models import Batch, BatchStatus
-from app.orders.models import Order
 from app.products.models import ProductKind
 from app.stores.models import DeliveryMethod, DeliveryType
 from app.tenancy import get_owned_or_404
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 
 METHODS = sorted({m.method for m in DeliveryMethod})
 BAD_PAIR = "出券類型與發行方式的組合不正確（cvs：ibon；paper：platform_print、merchant_print；" \

@@ -26,29 +26,23 @@ from app.billing.models import FeeKind
 from app.billing.services import record_charge
 from app.db import db
 from app.errors import DomainError, InvalidInput
-from app.history import HistoryEntry
 from app.issuance import rules
 from app.issuance.models import Batch, BatchStatus
 from app.issuance.rules import MAX_TICKETS_PER_BATCH, ProductFacts, check_rows
-from app.orders.models import Order
-from app.products import sales
 from app.products.access import issue_refusal
 from app.products.models import Product, ProductKind
 from app.refusal import Refusal
 from app.settings.services import issuance_blocker, settings_or_blank
 from app.stores.models import DeliveryMethod, Store
-from app.tickets import codes
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets import codes, sales
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 
 _IMPORT_NO = re.compile(r"[A-Za-z0-9_-]{1,30}")
 IMPORT_NO_USED = "此匯入單號已使用，同一匯入單號不會重複發行"
 FAILED = "系統錯誤，發行未完成，請稍後重新發行或聯繫客服"
 NO_METHODS = "合約尚未開通任何發行方式，請聯繫所屬業務"
 
-history.ACTION_LABELS.update({
-    "previewed": "上傳預覽", "confirmed": "確認發行", "issued": "發行", "issue_failed": "發行失敗",
-    "order_nos_taken": "廠商訂單編號已被使用",
-})
 
 
 def issuance_refusal(actor: Account, store: Store,
@@ -337,13 +331,12 @@ def insert_tickets(batch: Batch, rows: list[dict], products: dict[int, Product],
         insert(Ticket).returning(Ticket.id, sort_by_parameter_order=True), values).all()
     sales.issued(batch.store_id, ((v["product_id"], v["kind"], v["face_value"]) for v in values))
     creator = db.session.get(Account, batch.created_by_id) if batch.created_by_id else None
-    db.session.execute(insert(HistoryEntry), [{
-        "at": now, "store_id": batch.store_id, "actor_id": batch.created_by_id,
-        "actor_label": creator.username if creator else "系統", "actor_store_id": batch.store_id,
-        "actor_branch_id": batch.created_branch_id, "ip": "", "subject_type": "tickets",
-        "subject_id": ticket_id, "action": "issued", "changes": {}, "from_status": None,
-        "to_status": TicketStatus.UNUSED.value, "reason": f"批次 {batch.import_no}",
-    } for ticket_id in ids])
+    actor = history.Actor(batch.created_by_id, creator.username if creator else "系統",
+                          batch.store_id, batch.created_branch_id, "")
+    history.record_many(Ticket.__tablename__, "issued",
+                        ({"subject_id": ticket_id, "store_id": batch.store_id} for ticket_id in ids),
+                        actor=actor, to_status=TicketStatus.UNUSED.value,
+                        reason=f"批次 {batch.import_no}")
     return len(ids)
 
 

@@ -6,8 +6,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
 from app.db import db
-from app.partners.models import PartnerRelation, RelationStatus
-from app.stores.models import Store
+from app.stores.models import PartnerRelation, RelationStatus, Store
 
 SEARCH_LIMIT = 50
 STATUS_FILTERS = {"": "全部", "open": "開啟", "dissolved": "解除關聯", "blocked": "封鎖中"}
@@ -102,7 +101,8 @@ def cross_store_redemptions(partner_store_id: int, issuer_ids: list[int]) -> dic
     from datetime import timedelta
 
     from app import clock
-    from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket
+    from app.tickets.models import Ticket
+    from app.tickets.status import STATUS_GROUPS, StatusGroup
 
     if not issuer_ids:
         return {}

@@ -15,10 +15,9 @@ from sqlalchemy import select
 
 from app.auth.models import Account
 from app.auth.services import scope_for
-from app.branches.models import Branch
 from app.db import db
 from app.errors import InvalidInput
-from app.stores.models import Store
+from app.stores.models import Branch, Store
 from app.tenancy import StoreScope, set_scope
 
 UNKNOWN_STORE = "查無此商店"

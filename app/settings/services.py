@@ -12,20 +12,16 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from app import clock, history
+from app.auth import access
 from app.auth.models import Account
-from app.auth.permissions import Function, Level
+from app.auth.permissions import Function
 from app.db import db
-from app.errors import Forbidden, InvalidInput
+from app.errors import InvalidInput
 from app.settings import rules
 from app.settings.models import StoreSettings
 from app.stores.models import Store
 from app.uploads.models import Upload, UploadPurpose
 from app.uploads.services import path_of, save_image
-
-history.ACTION_LABELS.update({
-    "basic_settings_updated": "修改基本設定",
-    "ticket_page_updated": "修改票券頁面資訊",
-})
 
 ISSUANCE_NOT_ACTIVE = "ECT發行服務尚未開通，無法發行票券，請聯繫所屬業務"
 BASIC_MISSING = "請先至操作設定管理完成「基本設定」後再發行票券"
@@ -108,10 +104,7 @@ def issuance_blocker(store: Store) -> str | None:
 
 
 def _check_right(actor: Account, store: Store) -> None:
-    contract = store.current_contract
-    mode = contract.redemption_mode.value if contract else None
-    if not actor.may(Function.OPERATION_SETTINGS, Level.MODIFY, mode=mode):
-        raise Forbidden(NO_RIGHT)
+    access.check(actor, store, Function.OPERATION_SETTINGS, no_right=NO_RIGHT)
 
 
 def update_basic(actor: Account, store: Store, *, sms_on: bool,

@@ -18,18 +18,22 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from app import clock, history
+from app.auth import access
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.errors import DomainError, Forbidden, InvalidInput, NotFound
-from app.notifications.services import KIND_LABELS, queue_email, queue_sms
-from app.orders.models import Order
+from app.errors import DomainError, InvalidInput, NotFound
+from app.notifications.services import queue_email, queue_sms
 from app.orders.services import clean_purchaser
 from app.products.models import ProductKind
+from app.return_applications.services import pending_ticket_ids
 from app.settings.services import sms_active
 from app.stores.models import DeliveryMethod, DeliveryType, Store
+from app.tickets import reactions
 from app.tickets.codes import new_link_token
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket
+from app.tickets.lifecycle import Action
+from app.tickets.models import Order, Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup
 from app.transfers.models import Transfer, TransferItem, TransferItemState, TransferStatus
 
 NOTHING_CHOSEN = "請選擇要轉贈的票券"
@@ -50,11 +54,6 @@ TRANSFER_CANCELLED = "transfer_cancelled"
 
 UNUSED = STATUS_GROUPS[StatusGroup.UNUSED]
 
-history.ACTION_LABELS.update({
-    "transferred": "轉贈", "transfer_cancelled": "取消轉贈",
-    "transfer_cancelled_by_return": CANCELLED_BY_RETURN, "transfer_created": "轉贈",
-})
-KIND_LABELS.update({TRANSFER_NOTICE: "轉贈通知", TRANSFER_CANCELLED: "取消轉贈通知"})
 
 
 def transferable(ticket: Ticket, order: Order) -> bool:
@@ -93,8 +92,6 @@ def _recipient(store: Store, *, name: str | None, mobile: str | None, email: str
 def give(order: Order, ticket_ids: Sequence[int], *, name: str | None, mobile: str | None,
          email: str | None) -> Transfer:
     """The purchaser (holding the order's link) gives some of its tickets to a recipient."""
-    from app.return_applications.services import pending_ticket_ids
-
     ids = sorted({int(i) for i in ticket_ids})
     if not ids:
         raise InvalidInput(NOTHING_CHOSEN, fields={"tickets": NOTHING_CHOSEN})
@@ -211,9 +208,7 @@ def _back_to_purchaser(ticket: Ticket, order: Order, transfer: Transfer, action:
 
 def may_cancel(actor: Account, store: Store) -> bool:
     """取消轉贈 needs 電子票券轉贈紀錄 at 修改 (the main account holds it)."""
-    contract = store.current_contract
-    mode = contract.redemption_mode.value if contract else None
-    return actor.may(Function.TRANSFER_RECORDS, Level.MODIFY, mode=mode)
+    return actor.may(Function.TRANSFER_RECORDS, Level.MODIFY, mode=access.mode_of(store))
 
 
 def clean_reason(text: str | None) -> str:
@@ -228,8 +223,7 @@ def clean_reason(text: str | None) -> str:
 def cancel(actor: Account, store: Store, transfer_id: int, *, reason: str | None) -> Transfer:
     """取消轉贈 by the issuer: every still-unused ticket goes back to the purchaser, the
     recipient's link stops working; a ticket the recipient already used stays as it is."""
-    if not may_cancel(actor, store):
-        raise Forbidden(NO_RIGHT)
+    access.check(actor, store, Function.TRANSFER_RECORDS, no_right=NO_RIGHT)
     reason = clean_reason(reason)
     transfer = _lock_transfer(transfer_id, store.id)
     if transfer is None:
@@ -280,10 +274,18 @@ def _tell_cancelled(store: Store, transfer: Transfer, back: int) -> None:
                     kind=TRANSFER_CANCELLED, order_id=transfer.order_id)
 
 
+@reactions.after_move
+def _ticket_moved(moved: reactions.Moved) -> None:
+    if moved.action is Action.RETURN:
+        take_back_for_return(moved.ticket)  # 退貨同步取消轉贈
+    elif moved.action is Action.CANCEL_REDEMPTION:
+        take_back_after_cancelled_redemption(moved.ticket)
+
+
 def take_back_for_return(ticket: Ticket) -> None:
     """退貨同步取消轉贈: a returned ticket leaves its transfer and goes back to the purchaser
     (whose card is refunded); the transfer ends when nothing of it is left with the recipient.
-    Called by the return service in its transaction, after its compare-and-set."""
+    Runs after the return's compare-and-set, in its transaction (an after-move reaction)."""
     if ticket.transfer_id is None:
         return
     transfer = _lock_transfer(ticket.transfer_id)
@@ -317,8 +319,8 @@ def take_back_for_return(ticket: Ticket) -> None:
 def take_back_after_cancelled_redemption(ticket: Ticket) -> None:
     """A ticket the recipient had used when its transfer was cancelled stayed with them (KEPT);
     if that redemption is cancelled, the ticket is usable again and must not sit behind a link
-    that no longer works: it goes back to the purchaser. Called by cancel_redemption in its
-    transaction, after its compare-and-set."""
+    that no longer works: it goes back to the purchaser. Runs after the cancellation's
+    compare-and-set, in its transaction (an after-move reaction)."""
     if ticket.transfer_id is None:
         return
     transfer = _lock_transfer(ticket.transfer_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+import tokenize
 from datetime import date
 from pathlib import Path
 
@@ -73,6 +74,21 @@ def test_one_constant_caps_a_batch():
     assert MAX_TICKETS_PER_BATCH is codes.MAX_TICKETS_PER_BATCH == 1000
     assert template.MAX_ROWS == MAX_TICKETS_PER_PRINT == MAX_TICKETS_PER_BATCH
     assert columns.column("quantity").schema["maximum"] == MAX_TICKETS_PER_BATCH
-    places = [*(APP / "issuance").glob("*.py"), APP / "api" / "batches.py", APP / "printing" / "rules.py",
-              *(APP / "templates" / "issuance").glob("*.html"), APP / "templates" / "printing" / "index.html"]
-    assert [p.name for p in places if re.search(r"\b1000\b", p.read_text(encoding="utf-8"))] == []
+    modules = [*(APP / "issuance").glob("*.py"), APP / "api" / "batches.py", APP / "printing" / "rules.py"]
+    templates = [*(APP / "templates" / "issuance").glob("*.html"),
+                 APP / "templates" / "printing" / "index.html"]
+    assert [p.name for p in modules if "1000" in _numbers_and_strings(p)] == []
+    assert [p.name for p in templates if re.search(r"\b1000\b", p.read_text(encoding="utf-8"))] == []
+
+
+def _numbers_and_strings(path: Path) -> set[str]:
+    """The numbers and the non-docstring strings of a module (where a copied limit would hide)."""
+    with path.open("rb") as source:
+        tokens = list(tokenize.tokenize(source.readline))
+    found = []
+    for before, token in zip([None, *tokens], tokens, strict=False):
+        docstring = token.type == tokenize.STRING and (
+            before is None or before.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.ENCODING))
+        if token.type == tokenize.NUMBER or (token.type == tokenize.STRING and not docstring):
+            found.append(token.string)
+    return set(re.findall(r"\b\d+\b", " ".join(found)))

@@ -16,9 +16,8 @@ from app.db import db
 from app.issuance import services
 from app.issuance.models import Batch, BatchStatus
 from app.notifications.models import Message
-from app.orders.models import Order
 from app.stores.models import DeliveryMethod
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 from tests.api.conftest import bearer, token_for  # noqa: F401  (the API tests' token fixture)
 from tests.factories import login
 from tests.issuance.helpers import ready_store, rows

@@ -10,11 +10,11 @@ from app.db import db
 from app.errors import DomainError
 from app.issuance import services
 from app.issuance.models import Batch, BatchStatus
-from app.orders.models import Order
 from app.products.models import Product, ProductKind
 from app.stores.models import DeliveryMethod
 from app.tickets import codes
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 from tests.issuance.helpers import ready_store, rows
 
 ELECTRONIC = DeliveryMethod.IMMEDIATE

@@ -13,21 +13,18 @@ from sqlalchemy import func, select, text
 from app import clock
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
-from app.branches.models import Branch
 from app.db import db
 from app.history import HistoryEntry
 from app.issuance.models import Batch
 from app.loadgen import IMPORT_PREFIX, WINDOW_DAYS, AlreadyLoaded, CodeMaker, load_tickets
-from app.orders.models import Order
-from app.partners.models import PartnerRelation, RelationStatus
 from app.printing.models import PrintedTicket, PrintRun
-from app.products import sales
 from app.products.models import Product, ProductPartner, ProductSales
 from app.return_applications.models import ReturnApplication
-from app.stores.models import DeliveryMethod, Store
-from app.tickets import codes
+from app.stores.models import Branch, DeliveryMethod, PartnerRelation, RelationStatus, Store
+from app.tickets import codes, sales
 from app.tickets import services as ticket_services
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
+from app.tickets.models import Order, Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 from app.transfers.models import Transfer, TransferItem, TransferItemState, TransferStatus
 
 S = TicketStatus

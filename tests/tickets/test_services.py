@@ -13,10 +13,10 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import InvalidInput, NotFound
 from app.history import HistoryEntry
-from app.partners.models import PartnerRelation, RelationStatus
 from app.products.models import ProductPartner
-from app.tickets import services
-from app.tickets.models import TicketStatus as S
+from app.stores.models import PartnerRelation, RelationStatus
+from app.tickets import actions, services
+from app.tickets.status import TicketStatus as S
 from tests.factories import make_account, make_store
 from tests.issuance.helpers import ready_store
 from tests.products.helpers import make_branch
@@ -57,7 +57,7 @@ def test_cancel_redemption_at_midnight_is_refused(world):
     services.redeem(owner, store, ticket)
     db.session.commit()
     clock.freeze(T(2026, 7, 2, 0, 0))
-    with pytest.raises(services.TicketRefused, match="已超過可取消的時間"):
+    with pytest.raises(actions.TicketRefused, match="已超過可取消的時間"):
         services.cancel_redemption(owner, store, ticket)
     db.session.rollback()
     assert db.session.get(type(ticket), ticket.id).status is S.USED
@@ -79,7 +79,7 @@ def test_used_after_expiry_can_be_cancelled_days_later(world):
 def test_return_with_a_fee_and_cancel_the_same_day(world):
     store, owner, pickup, _ = world
     [ticket] = issue(owner, store, pickup)
-    with pytest.raises(services.TicketRefused, match="不可超過票券面額"):
+    with pytest.raises(actions.TicketRefused, match="不可超過票券面額"):
         services.return_ticket(owner, store, ticket, reason="客訴", fee=151)
     db.session.rollback()
     services.return_ticket(owner, store, ticket, reason="客訴", fee=30)
@@ -95,12 +95,12 @@ def test_return_with_a_fee_and_cancel_the_same_day(world):
 def test_gift_vouchers_refuse_fees_and_cancel_redemption(world):
     store, owner, _, gift = world
     first, second = issue(owner, store, gift, quantity=2)
-    with pytest.raises(services.TicketRefused, match="僅價金保管期間內的提貨券"):
+    with pytest.raises(actions.TicketRefused, match="僅價金保管期間內的提貨券"):
         services.return_ticket(owner, store, first, reason="x", fee=10)
     db.session.rollback()
     services.redeem(owner, store, second)
     db.session.commit()
-    with pytest.raises(services.TicketRefused, match="贈品券核銷後無法取消核銷"):
+    with pytest.raises(actions.TicketRefused, match="贈品券核銷後無法取消核銷"):
         services.cancel_redemption(owner, store, second)
 
 
@@ -114,7 +114,7 @@ def test_an_already_redeemed_ticket_says_when_where_and_by_whom(world):
     [ticket] = issue(owner, store, pickup)
     services.redeem(clerk, store, ticket)
     db.session.commit()
-    with pytest.raises(services.TicketRefused) as refused:
+    with pytest.raises(actions.TicketRefused) as refused:
         services.redeem(owner, store, ticket)
     assert refused.value.code == "AlreadyRedeemed"
     assert "2026/07/01 09:00" in refused.value.message
@@ -141,7 +141,7 @@ def test_a_disabled_branch_clerk_cannot_redeem(world):
     clerk.branch_id = branch.id
     db.session.commit()
     [ticket] = issue(owner, store, pickup)
-    with pytest.raises(services.NotAllowedHere, match="停用"):
+    with pytest.raises(actions.NotAllowedHere, match="停用"):
         services.redeem(clerk, store, ticket)
 
 
@@ -158,9 +158,9 @@ def test_a_partner_redeems_a_granted_product_and_loses_the_right_when_dissolved(
     assert first.redeemed_store_id == partner.id
     relation.status = RelationStatus.DISSOLVED
     db.session.commit()
-    with pytest.raises(services.NotAllowedHere, match="跨店關聯已解除"):
+    with pytest.raises(actions.NotAllowedHere, match="跨店關聯已解除"):
         services.redeem(partner_owner, partner, second)
-    with pytest.raises(services.NotAllowedHere, match="跨店關聯已解除"):
+    with pytest.raises(actions.NotAllowedHere, match="跨店關聯已解除"):
         services.cancel_redemption(partner_owner, partner, first)  # not even the same day
     services.cancel_redemption(owner, store, first)  # the issuer's head office still can
     db.session.commit()
@@ -173,7 +173,7 @@ def test_a_double_submission_redeems_once_and_writes_one_history_entry(world):
     stale = services.find_by_code(store, ticket.code)
     services.redeem(owner, store, stale)
     db.session.commit()
-    with pytest.raises(services.TicketRefused, match="已核銷"):
+    with pytest.raises(actions.TicketRefused, match="已核銷"):
         services.redeem(owner, store, stale)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(HistoryEntry).where(
@@ -189,7 +189,7 @@ def test_a_compare_and_set_loser_is_told_why(world):
     assert ticket.status is S.UNUSED  # this request has read it as unused...
     with db.engine.begin() as other:  # ...when another connection redeems it
         other.execute(text("UPDATE tickets SET status = 'used' WHERE id = :id"), {"id": ticket.id})
-    with pytest.raises(services.TicketRefused, match="已核銷"):
+    with pytest.raises(actions.TicketRefused, match="已核銷"):
         services.redeem(owner, store, ticket)
 
 
@@ -216,7 +216,7 @@ def test_a_partner_is_told_which_branch_and_clerk_of_the_issuer_redeemed(app, wo
         partner = db.session.get(type(store), ids[0])
         account = db.session.get(type(owner), ids[1], execution_options={"unscoped": True})
         found = services.find_by_code(partner, ids[2])
-        with pytest.raises(services.TicketRefused) as refused:
+        with pytest.raises(actions.TicketRefused) as refused:
             services.redeem(account, partner, found)
         assert "台北門市" in refused.value.message and "clerkTPE" in refused.value.message
 

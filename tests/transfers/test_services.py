@@ -19,7 +19,7 @@ from app.orders import rules
 from app.orders import services as orders
 from app.settings.services import settings_for
 from app.tickets import services as tickets
-from app.tickets.models import TicketStatus
+from app.tickets.status import TicketStatus
 from app.transfers import services
 from app.transfers.models import Transfer, TransferItemState, TransferStatus
 from tests.factories import make_account, make_store

@@ -19,7 +19,8 @@ from app.products.models import Product, ProductKind
 from app.settings.services import settings_or_blank
 from app.stores.models import Store
 from app.tickets.codes import display_code
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import TicketStatus
 
 
 @dataclass(frozen=True)
