@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import current_app, g
 from flask_login import current_user
 
-from app.auth.access import may
+from app.auth.access import may, store_mode
 from app.auth.permissions import Function
 
 
@@ -119,8 +119,6 @@ def menu_for_current_user() -> list[tuple[str, list[Entry]]]:
         sections = OPERATOR_MENU
         mode = None
     else:
-        from app.auth.access import store_mode
-
         sections = MERCHANT_MENU
         mode = store_mode()
     out = []

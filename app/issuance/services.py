@@ -28,6 +28,7 @@ from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.issuance import rules
 from app.issuance.models import Batch, BatchStatus
+from app.issuance.notices import notify_batch
 from app.issuance.rules import MAX_TICKETS_PER_BATCH, ProductFacts, check_rows
 from app.products.access import issue_refusal
 from app.products.models import Product, ProductKind
@@ -270,8 +271,6 @@ def issue_claimed_batch(batch_id: int) -> None:
     batch.finished_at = clock.now()
     history.record(batch, "issued", from_status="issuing", to_status="succeeded",
                    changes={"tickets": [None, tickets], "orders": [None, len(order_ids)]})
-    from app.issuance.notices import notify_batch
-
     jobs.enqueue(notify_batch, batch.id, queue="notifications")
 
 
