@@ -560,7 +560,7 @@ class Generator:
             store = rng.choices(stores, weights)[0]
             method = rng.choices(methods, method_weights)[0]
             api = rng.random() < API_BATCH_SHARE and method.delivery_type.value == "electronic"
-            size = rng.randint(1, 40) if api else int(rng.triangular(50, 1000, 300))
+            size = rng.randint(1, 40) if api else int(rng.triangular(50, codes.MAX_TICKETS_PER_BATCH, 300))
             size = max(1, int(size * scale))
             size = min(size, self.n - total)
             # busier lately: density grows linearly from 1 to 2 over the window

@@ -1,4 +1,5 @@
-"""Tickets (票券) and the orders (ECT訂單) that hold them: one purchaser's tickets from one batch row."""
+"""Tickets (票券) and the orders (ECT訂單) that hold them: one purchaser's tickets from one merchant
+order of a batch (one or more rows, rule e in app/issuance/rules.py)."""
 
 from __future__ import annotations
 

@@ -97,9 +97,9 @@ def test_a_confirmed_twice_batch_issues_once(ctx):
     batch = services.prepare_batch(owner, store, import_no="TWICE", method=ELECTRONIC,
                                    kind=ProductKind.PICKUP, rows=rows(pickup, count=3))
     db.session.commit()
-    assert services.confirm_batch(owner, store, batch) is True
+    assert services.confirm_batch(owner, store, batch) is services.Confirmation.QUEUED
     db.session.commit()
-    assert services.confirm_batch(owner, store, batch) is False
+    assert services.confirm_batch(owner, store, batch) is services.Confirmation.ALREADY_CONFIRMED
     db.session.commit()
     services.issue_batch(batch.id)  # a duplicate job does nothing either
     assert _count(Ticket) == 3
