@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from app import clock, jobs
 from app.db import db
 from app.errors import InvalidInput
 from app.escrow import sync
 from app.escrow.bank import BankEntry, BankUnavailable, HttpEscrowBank
-from app.escrow.jobs import nightly_sync
+from app.escrow.jobs import nightly_sync, run_sync, sync_night
 from app.escrow.models import (
     BankInstruction,
     BankSyncRun,
@@ -18,7 +19,6 @@ from app.escrow.models import (
     InstructionStatus,
     SyncRunStatus,
 )
-from app.escrow.sync import run_sync, sync_night
 from app.tickets import services
 from app.tickets.models import TicketStatus as S
 from tests.escrow.conftest import BANK_KEY
@@ -260,13 +260,14 @@ def test_a_run_left_running_by_a_dead_process_is_taken_over_later(world):
     tickets = _three_tickets_sent_tonight(world)
     bank = world[-1]
     dead = BankSyncRun(business_day=day(7, 2), status=SyncRunStatus.RUNNING, trigger="schedule",
-                       started_at=T(2026, 7, 2, 1, 0), counts={}, error="")
+                       started_at=T(2026, 7, 2, 1, 0), counts={}, error="",
+                       lease_until=T(2026, 7, 2, 1, 0) + jobs.LEASE)  # last renewed at 01:00
     db.session.add(dead)
     db.session.commit()
-    at(2026, 7, 2, 1, 30)
+    at(2026, 7, 2, 1, 1)
     outcome = sync_night(day(7, 2), "manual", force=True)
-    assert not outcome.ran and outcome.run.id == dead.id  # it may still be running
-    at(2026, 7, 2, 3, 30)
+    assert not outcome.ran and outcome.run.id == dead.id  # its lease holds: it may be running
+    clock.move(jobs.LEASE)  # not renewed for longer than the lease: its process died
     outcome = sync_night(day(7, 2), "manual", force=True)
     assert outcome.ran and outcome.run.status is SyncRunStatus.DONE
     db.session.expire_all()

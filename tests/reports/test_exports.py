@@ -17,6 +17,7 @@ from app import clock
 from app.db import db
 from app.errors import DomainError
 from app.reports import export
+from app.reports import jobs as export_jobs
 from app.reports import tickets as report
 from app.reports.models import ExportJob, ExportStatus
 from tests.reports.ticket_world import BY_ISSUE, SINCE_SEPTEMBER, build_ticket_world, client_for
@@ -103,9 +104,10 @@ def test_progress_while_running(app, tw):
 
 def test_progress_is_written_while_the_rows_stream(app, tw, monkeypatch):
     seen: list[int] = []
-    real = export._progress
+    real = export_jobs._progress
     monkeypatch.setattr(export, "PROGRESS_EVERY", 4)
-    monkeypatch.setattr(export, "_progress", lambda job_id, written: (seen.append(written), real(job_id, written)))
+    monkeypatch.setattr(export_jobs, "_progress", lambda job_id, attempt, written: (
+        seen.append(written), real(job_id, attempt, written)))
     start(client_for(app, "rowner01"))
     assert seen == [4, 8] and jobs()[0].rows_written == 9
 
@@ -157,7 +159,7 @@ def test_a_failure_is_recorded_with_its_message(app, tw, monkeypatch, error, mes
 def test_a_finished_export_is_not_run_twice(app, tw):
     start(client_for(app, "rowner01"))
     [job] = jobs()
-    export.run_export(job.id)
+    export_jobs.run_export(job.id)
     [again] = jobs()
     assert (again.file_name, again.finished_at) == (job.file_name, job.finished_at)
     assert len(list(export.export_folder().iterdir())) == 1
@@ -170,7 +172,7 @@ def test_prune_deletes_old_files_and_rows(app, tw):
     start(client)
     old, recent = jobs()
     clock.freeze(clock.now() + timedelta(days=2))  # old is 8 days old, recent 2
-    export.prune()
+    export_jobs.prune_exports(clock.now().isoformat())
     assert [j.id for j in jobs()] == [recent.id]
     assert sorted(p.name for p in export.export_folder().iterdir()) == [recent.file_name]
     assert download(client, old.id).status_code == 404
