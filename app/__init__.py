@@ -38,6 +38,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     web.init_app(app)
 
     _import_models()
+    _connect_reactions()
     _register_blueprints(app)
     from app.wallet.logredact import install as redact_link_tokens_in_logs
 
@@ -55,13 +56,10 @@ def _import_models() -> None:
     from app.api import models as _api  # noqa: F401
     from app.auth import models as _auth  # noqa: F401
     from app.billing import models as _billing  # noqa: F401
-    from app.branches import models as _branches  # noqa: F401
     from app.escrow import models as _escrow  # noqa: F401
     from app.issuance import models as _issuance  # noqa: F401
     from app.news import models as _news  # noqa: F401
     from app.notifications import models as _notifications  # noqa: F401
-    from app.orders import models as _orders  # noqa: F401
-    from app.partners import models as _partners  # noqa: F401
     from app.printing import models as _printing  # noqa: F401
     from app.products import models as _products  # noqa: F401
     from app.reports import models as _reports  # noqa: F401
@@ -73,6 +71,14 @@ def _import_models() -> None:
     from app.uploads import models as _uploads  # noqa: F401
 
 
+def _connect_reactions() -> None:
+    """The features that react to a ticket's moves register with `app.tickets.reactions` when
+    imported; importing them here makes every process (web, worker, CLI) hear every move."""
+    from app.escrow import ledger as _ledger  # noqa: F401
+    from app.return_applications import services as _return_applications  # noqa: F401
+    from app.transfers import services as _transfers  # noqa: F401
+
+
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.api import bp as api_bp
@@ -82,7 +88,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.escrow.views import bp as escrow_bp
     from app.home.views import bp as home_bp
     from app.issuance.views import bp as issuance_bp
-    from app.notifications.views import bp as notifications_bp
+    from app.merchant.views import bp as merchant_bp
+    from app.operator.outbox_views import bp as notifications_bp
     from app.operator.views import bp as operator_bp
     from app.orders.views import bp as orders_bp
     from app.partners.admin_views import bp as partners_admin_bp
@@ -92,17 +99,16 @@ def _register_blueprints(app: Flask) -> None:
     from app.printing.views import bp as printing_bp
     from app.products.views import bp as products_bp
     from app.reports.export_views import bp as exports_bp
+    from app.reports.ticket_page import bp as tickets_bp
     from app.reports.views import bp as reports_bp
     from app.return_applications.views import bp as return_applications_bp
     from app.settings.views import bp as settings_bp
     from app.sms.views import bp as sms_bp
-    from app.tickets.views import bp as tickets_bp
     from app.transfers.views import bp as transfers_bp
     from app.uploads.views import bp as uploads_bp
-    from app.vendor.views import bp as vendor_bp
     from app.wallet.views import bp as wallet_bp
 
-    for bp in (auth_bp, home_bp, vendor_bp, accounts_bp, operator_bp, api_bp, uploads_bp,
+    for bp in (auth_bp, home_bp, merchant_bp, accounts_bp, operator_bp, api_bp, uploads_bp,
                settings_bp, partners_bp, partners_admin_bp, branches_bp, products_bp,
                issuance_bp, notifications_bp, orders_bp, sms_bp, counter_bp, escrow_bp,
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,

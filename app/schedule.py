@@ -35,9 +35,7 @@ SCHEDULE: list[Recurring] = [
     Recurring(
         "expire_tickets",
         "5 0 * * *",
-        # The one entry outside a `jobs` module, until the ticket core moves it to app.tickets.jobs
-        # (tests/jobs/test_entry_points.py allows exactly this one).
-        "app.tickets.expiry:expire_tickets",
+        "app.tickets.jobs:expire_tickets",
         "每日 00:05 將逾期票券改為價金保管逾期／已失效",
     ),
     Recurring(

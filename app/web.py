@@ -8,11 +8,17 @@ from flask import Flask, current_app, g, request, session
 from flask_login import current_user
 
 from app import clock
+from app.auth.access import may
 from app.auth.models import Account
+from app.auth.permissions import Function, Level
+from app.auth.services import account_for_token, request_account_options, scope_for, switchable_stores
 from app.db import db
 from app.extensions import login_manager
-from app.history import Actor, set_actor
+from app.history import Actor, action_label, field_label, set_actor
+from app.jobs import ensure_local_runner
+from app.menu import menu_for_current_user
 from app.tenancy import set_scope
+from app.tickets.status import TicketStatus
 
 
 def init_app(app: Flask) -> None:
@@ -28,8 +34,6 @@ def init_app(app: Flask) -> None:
         ident, _, epoch = user_id.partition(".")
         if not ident.isdigit() or not epoch.isdigit():
             return None
-        from app.auth.services import request_account_options
-
         account = db.session.get(Account, int(ident), options=request_account_options(),
                                  execution_options={"unscoped": True})
         if account is None or not account.is_active or account.session_epoch != int(epoch):
@@ -43,8 +47,6 @@ def init_app(app: Flask) -> None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        from app.auth.services import account_for_token
-
         found = account_for_token(header[len("Bearer "):].strip())
         if found is None:
             return None
@@ -63,8 +65,6 @@ def init_app(app: Flask) -> None:
         if current_user.is_operator:
             set_actor(Actor(current_user.id, current_user.username, None, None, ip))
             return
-        from app.auth.services import scope_for
-
         store, scope = scope_for(current_user, session.get("store_id"))
         g.store = store
         set_scope(scope)
@@ -74,8 +74,6 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def start_local_jobs() -> None:
         if current_app.config["JOBS_MODE"] == "thread":
-            from app.jobs import ensure_local_runner
-
             ensure_local_runner(current_app._get_current_object())  # type: ignore[attr-defined]
 
     @app.after_request
@@ -87,11 +85,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def template_globals() -> dict:
-        from app.auth.access import may
-        from app.auth.permissions import Function, Level
-        from app.auth.services import switchable_stores
-        from app.menu import menu_for_current_user
-
         return {"menu": menu_for_current_user, "may": may, "Function": Function, "Level": Level,
                 "current_store": g.get("store"),
                 "switchable_stores": lambda: switchable_stores(current_user),
@@ -100,8 +93,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_datetime, "dt")
     app.add_template_filter(format_date, "d")
-    from app.history import action_label, field_label
-
     app.add_template_filter(action_label, "history_action")
     app.add_template_filter(field_label, "history_field")
     app.add_template_filter(status_label, "status_label")
@@ -126,8 +117,6 @@ def status_label(value: str | None) -> str:
     """A stored ticket status value in words (— when there is none)."""
     if not value:
         return "—"
-    from app.tickets.models import TicketStatus
-
     try:
         return TicketStatus(value).label
     except ValueError:

@@ -15,17 +15,18 @@ from typing import Any
 from flask import g, request, url_for
 
 from app.api import api_route, schema
-from app.api.payloads import PAGE_QUERY, json_body, page_schema, paginate, timestamp_schema
+from app.api.payloads import PAGE_QUERY, iso, json_body, page_schema, paginate, timestamp_schema
 from app.auth.access import acting_account as _actor
 from app.auth.permissions import Function, Level
 from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
 from app.products import queries, services
-from app.products.models import Product, ProductKind
+from app.products.models import BranchRole, Product, ProductKind
 from app.products.queries import ProductFilter
 from app.products.services import FACE_VALUE_MAX, NAME_MAX, TEXT_MAX, ProductInput
 from app.tenancy import get_owned_or_404
+from app.uploads.views import url_for_upload
 
 _DATE = {"type": ["string", "null"], "format": "date"}
 _IDS = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
@@ -179,12 +180,42 @@ def _filter() -> ProductFilter:
 
 
 
+def product_json(product: Product) -> dict[str, Any]:
+    """A product as the API answers it."""
+    def branches(role: BranchRole) -> list[dict[str, Any]]:
+        links = sorted((link.branch for link in product.branch_links if link.role is role),
+                       key=lambda b: b.code)
+        return [{"id": b.id, "code": b.code, "name": b.name} for b in links]
+
+    partners = sorted((link.partner for link in product.partner_links),
+                      key=lambda s: s.merchant_code)
+    return {
+        "id": product.id,
+        "name": product.name,
+        "kind": product.kind.value,
+        "face_value": product.face_value,
+        "description": product.description,
+        "usage_instructions": product.usage_instructions,
+        "escrow_end": iso(product.escrow_end),
+        "valid_until": iso(product.valid_until),
+        "listed": product.listed,
+        "partner_stores": [{"id": s.id, "merchant_code": s.merchant_code, "name": s.name}
+                           for s in partners],
+        "redeem_branches": branches(BranchRole.REDEEM),
+        "return_branches": branches(BranchRole.RETURN),
+        "image_url": url_for_upload(product.image),
+        "has_issued": product.has_issued,
+        "created_at": iso(product.created_at),
+        "updated_at": iso(product.updated_at),
+    }
+
+
 @api_route("/products", summary="商品列表", query=LIST_QUERY,
            requires=(Function.PRODUCTS, Level.VIEW), responses={200: page_schema(PRODUCT)},
            description="本商店的商品，新建立的在前；可依名稱、類型、上架狀態、建立日期篩選。"
                        "（母商店的金鑰只列出母商店自己的商品。）")
 def products():
-    return paginate(queries.products(_filter()), services.product_payload)
+    return paginate(queries.products(_filter()), product_json)
 
 
 @api_route("/products", ["POST"], summary="新增商品（確認上架）", request_schema=NEW_PRODUCT,
@@ -195,14 +226,14 @@ def create_product():
     data = _parse(json_body(), ProductInput())
     product = services.create_product(_actor(), g.store, data)
     db.session.commit()
-    body = services.product_payload(product)
+    body = product_json(product)
     return body, 201, {"Location": url_for("api.product", product_id=product.id)}
 
 
 @api_route("/products/<int:product_id>", summary="商品明細",
            requires=(Function.PRODUCTS, Level.VIEW), responses={200: PRODUCT})
 def product(product_id: int):
-    return services.product_payload(get_owned_or_404(Product, product_id))
+    return product_json(get_owned_or_404(Product, product_id))
 
 
 @api_route("/products/<int:product_id>", ["PATCH"], summary="修改商品",
@@ -215,4 +246,4 @@ def update_product(product_id: int):
     data = _parse(json_body(), services.input_of(item))
     services.update_product(_actor(), item, data)
     db.session.commit()
-    return services.product_payload(item)
+    return product_json(item)

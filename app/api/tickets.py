@@ -31,15 +31,15 @@ from app.api.idempotency import idempotent
 from app.api.payloads import iso, json_body, timestamp_schema
 from app.auth.access import acting_account as _actor
 from app.auth.permissions import Function, Level
-from app.branches.models import Branch
 from app.db import db
 from app.errors import InvalidInput, NotFound, json_error
 from app.history import HistoryEntry, action_label
-from app.orders.models import Order
 from app.products.models import ProductKind
-from app.stores.models import Store
+from app.stores.models import Branch, Store
 from app.tickets import services
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.actions import NotAllowedHere
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 
 UNKNOWN_SERIAL = "查無此票券序號"
 REASON_MAX = 500
@@ -294,7 +294,7 @@ def redeem():
         if refused.code == "malformed_code":
             _failed_lookup()
         raise
-    except (NotFound, services.NotAllowedHere):
+    except (NotFound, NotAllowedHere):
         _failed_lookup()
         raise NotFound(services.UNKNOWN_CODE) from None
     return ticket_json(done.ticket), 201
@@ -304,7 +304,7 @@ def _act(ticket: Ticket, action, **kwargs: Any) -> dict[str, Any]:  # noqa: ANN0
     """Run the service; a ticket this account may not act on is 404 like an unknown one."""
     try:
         done = action(_actor(), g.store, ticket, **kwargs)
-    except services.NotAllowedHere:
+    except NotAllowedHere:
         raise NotFound(UNKNOWN_SERIAL) from None
     return ticket_json(done.ticket)
 

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 from flask import abort, g
 from flask_login import current_user, login_required
 
-from app.auth.permissions import Function, Level
+from app.auth.permissions import BRANCH_DISABLED, Function, Level
+from app.errors import Forbidden
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -19,10 +20,32 @@ def acting_account():  # noqa: ANN201 - the Account behind the current_user prox
     return current_user._get_current_object()  # type: ignore[attr-defined]
 
 
-def store_mode() -> str | None:
-    store = g.get("store")
+def mode_of(store) -> str | None:  # noqa: ANN001 - a Store (auth sits below stores' users)
+    """The redemption mode of the store's current contract: which functions exist there."""
     contract = store.current_contract if store is not None else None
     return contract.redemption_mode.value if contract else None
+
+
+def store_mode() -> str | None:
+    return mode_of(g.get("store"))
+
+
+def check(account, store, function: Function, *, no_right: str,  # noqa: ANN001
+          level: Level = Level.MODIFY) -> None:
+    """The one guard a service runs before a change: `account` may use `function` at `level` in
+    `store` (None: whatever its mode). A clerk of a disabled branch is told why
+    (BRANCH_DISABLED); anyone else without the right is told `no_right`."""
+    if not account.may(function, level, mode=mode_of(store)):
+        message, code = why_not(account, no_right, level)
+        raise Forbidden(message, code=code)
+
+
+def why_not(account, no_right: str, level: Level = Level.MODIFY) -> tuple[str, str]:  # noqa: ANN001
+    """What someone refused a right is told, and its code: a clerk of a disabled branch is told
+    the branch is disabled rather than that the right is missing."""
+    if level is Level.MODIFY and account.branch_disabled:
+        return BRANCH_DISABLED.message, BRANCH_DISABLED.code
+    return no_right, Forbidden.code
 
 
 def may(function: Function, level: Level = Level.VIEW) -> bool:
@@ -40,6 +63,8 @@ def requires(function: Function, level: Level = Level.VIEW) -> Callable[[F], F]:
         @login_required
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not may(function, level):
+                if level is Level.MODIFY and getattr(current_user, "branch_disabled", False):
+                    raise Forbidden(BRANCH_DISABLED.message, code=BRANCH_DISABLED.code)
                 abort(403)
             return view(*args, **kwargs)
 

@@ -10,9 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
 from app.auth.permissions import Function, Level, functions_for, grant_allows
-from app.branches.models import Branch
 from app.db import db, enum_type
-from app.stores.models import Store
+from app.stores.models import Branch, Store
 from app.tenancy import StoreScoped
 
 
@@ -85,10 +84,18 @@ class Account(StoreScoped, db.Model):
                 return grant.level
         return None
 
+    @property
+    def branch_disabled(self) -> bool:
+        """Bound to a branch that is disabled (停用): the account may only view."""
+        return self.branch is not None and not self.branch.enabled
+
     def may(self, function: Function, level: Level = Level.VIEW, *,
             mode: str | None = None) -> bool:
-        """Whether this account holds `function` at `level` (store's mode checked by caller)."""
+        """Whether this account holds `function` at `level` (store's mode checked by caller).
+        A clerk of a disabled branch holds no modify right at all (BRANCH_DISABLED)."""
         if self.is_operator or not self.is_active:
+            return False
+        if level is Level.MODIFY and self.branch_disabled:
             return False
         if mode is not None and function not in functions_for(mode):
             return False

@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from app.refusal import Refusal
+
 
 class Level(enum.Enum):
     VIEW = "view"  # 查詢
@@ -126,3 +128,8 @@ def normalise_grants(pairs: dict[Function, Level], mode: str | None) -> dict[Fun
             level = Level.VIEW
         out[fn] = level
     return out
+
+
+# A clerk of a disabled branch (停用分店) may only view: every modify right is suspended until
+# the branch is enabled again. Account.may applies it; this is what the clerk is told.
+BRANCH_DISABLED = Refusal("BranchDisabled", "您所屬的分店已停用，僅可查詢報表，無法進行票券操作")

@@ -8,8 +8,8 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import contains_eager
 
 from app.auth.models import Account, AccountKind
-from app.branches.models import Branch
 from app.db import db
+from app.stores.models import Branch
 
 
 def _like(text: str) -> str:

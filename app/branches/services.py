@@ -11,21 +11,13 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 
 from app import history
+from app.auth import access
 from app.auth.models import Account, AccountKind
-from app.auth.permissions import Function, Level
+from app.auth.permissions import Function
 from app.branches import rules
-from app.branches.models import Branch
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
-from app.stores.models import Store
-
-history.ACTION_LABELS.update({
-    "branch_bound": "綁定分店",
-    "branch_rebound": "重設分店",
-    "branch_unbound": "解除綁定分店",
-    "sub_account_bound": "綁定子帳號",
-    "sub_account_unbound": "解除綁定子帳號",
-})
+from app.stores.models import Branch, Store
 
 NO_RIGHT = "您沒有操作設定管理的修改權限"
 BRANCH_NOT_FOUND = "找不到此分店"
@@ -36,19 +28,14 @@ NOTHING_CHOSEN_UNBIND = "請勾選欲解除綁定的子帳號"
 
 # Guards ----------------------------------------------------------------------------------
 
-def _mode(store: Store) -> str | None:
-    contract = store.current_contract
-    return contract.redemption_mode.value if contract else None
-
-
 def _require_modify(actor: Account, store: Store) -> None:
     """The actor belongs to the store (or is its parent's main account, switched into it) and
     holds 操作設定管理 at 修改."""
     own = actor.store_id == store.id
     parent_main = actor.is_main and store.parent_id is not None and store.parent_id == actor.store_id
-    if not (own or parent_main) or not actor.may(Function.OPERATION_SETTINGS, Level.MODIFY,
-                                                 mode=_mode(store)):
+    if not (own or parent_main):
         raise Forbidden(NO_RIGHT)
+    access.check(actor, store, Function.OPERATION_SETTINGS, no_right=NO_RIGHT)
 
 
 def _store_of(branch: Branch) -> Store:

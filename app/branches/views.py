@@ -20,11 +20,11 @@ from app.branches.forms import (
     StatusForm,
     UnbindForm,
 )
-from app.branches.models import Branch
 from app.db import db
 from app.errors import DomainError, NotFound
 from app.htmx import redirect_to, render
 from app.pagination import paginate
+from app.stores.models import Branch
 from app.tenancy import get_owned_or_404
 
 bp = Blueprint("branches", __name__, url_prefix="/settings/branches")

@@ -24,19 +24,21 @@ from flask_login import current_user, login_required
 
 from app import clock
 from app.auth.access import acting_account as _actor
-from app.auth.access import may
+from app.auth.access import may, why_not
 from app.auth.permissions import Level
 from app.counter import services
 from app.counter.forms import STALE_FORM, ActForm, LookupForm
-from app.counter.services import ACTIONS, CounterAction
+from app.counter.services import PAGES, CounterPage
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
 from app.htmx import render
 from app.products.access import NO_PERMISSION
 from app.stores.models import DeliveryMethod, Store
+from app.tickets import actions
+from app.tickets.actions import Done
 from app.tickets.codes import display_code
 from app.tickets.models import Ticket
-from app.tickets.services import UNKNOWN_CODE, Done
+from app.tickets.services import UNKNOWN_CODE
 from app.uploads.views import url_for_upload
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
@@ -50,22 +52,21 @@ class Outcome:
     message: str
 
 
-
-
-SLUGS = {a.endpoint.split(".")[1]: slug for slug, a in ACTIONS.items()}
+SLUGS = {p.endpoint.split(".")[1]: slug for slug, p in PAGES.items()}
 
 
 def counter_page(view: Callable[..., Any]) -> Callable[..., Any]:
-    """A counter route for a page (the page's own endpoint, or the posted `action` slug): a
-    merchant account holding the page's function at view level, else 403."""
+    """A counter route for a page (named by the page's own endpoint, or for the shared lookup
+    and act routes by the posted `action` slug): a merchant account holding the page's function
+    at view level, else 403."""
 
     @wraps(view)
     @login_required
     def wrapped(**kwargs: Any) -> Any:
         if current_user.is_operator or g.get("store") is None:
             abort(403)
-        slug = SLUGS.get(view.__name__) or request.form.get("action", "")
-        page = ACTIONS.get(slug)
+        slug = SLUGS.get((request.endpoint or "").partition(".")[2]) or request.form.get("action", "")
+        page = PAGES.get(slug)
         if page is None:
             abort(404)
         if not may(page.function, Level.VIEW):
@@ -75,7 +76,7 @@ def counter_page(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
-def _render(page: CounterAction, *, lookup: LookupForm | None = None, ticket: Ticket | None = None,
+def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Ticket | None = None,
             act: ActForm | None = None, outcome: Outcome | None = None, done: Ticket | None = None,
             focus: str | None = None, status: int = 200):  # noqa: ANN202
     """The counter area (HTMX) or the whole page: the code field, the answer, the card.
@@ -85,29 +86,29 @@ def _render(page: CounterAction, *, lookup: LookupForm | None = None, ticket: Ti
     store: Store = g.store
     now = clock.now()
     context: dict[str, Any] = {
-        "page": page, "pages": ACTIONS, "lookup": lookup or LookupForm(formdata=None),
+        "page": page, "pages": PAGES, "lookup": lookup or LookupForm(formdata=None),
         "outcome": outcome, "done": done, "ticket": ticket, "act": act,
         "may_act": may(page.function, Level.MODIFY), "display_code": display_code,
     }
     if ticket is not None:
-        status_now = services.effective_status(ticket, now)
-        refused = services.refusal(page, _actor(), store, ticket, now)
+        status_now = actions.effective_status(ticket, now)
+        refused = actions.refusal(page.key, _actor(), store, ticket, now)
         issuer = db.session.get(Store, ticket.store_id)
         context.update(
             status_now=status_now, refused=refused, is_issuer=ticket.store_id == store.id,
             issuer=issuer, mobile=services.mask_mobile(ticket.holder_mobile),
             image_url=url_for_upload(ticket.product.image),
             method_label=_method_label(ticket.delivery_method),
-            fee_allowed=page.slug == "return" and services.fee_allowed(ticket, now),
+            fee_allowed=page.slug == "return" and actions.fee_allowed(ticket, now),
             act=act or ActForm(formdata=None, data={
                 "code": ticket.code, "ticket_id": ticket.id, "seen": status_now.value}),
         )
         offered = refused is None and context["may_act"]
         if focus is None and offered:
-            focus = "button" if page.reason is services.Reason.NONE else "reason"
+            focus = "button" if page.reason is actions.Reason.NONE else "reason"
     context["focus"] = focus or "code"
     if done is not None:
-        context["done_status"] = services.effective_status(done, now)
+        context["done_status"] = actions.effective_status(done, now)
     return render("counter/page.html", block="counter", **context), status
 
 
@@ -118,7 +119,7 @@ def _method_label(value: str) -> str:
         return value
 
 
-def _refused(page: CounterAction, err: DomainError, *, lookup: LookupForm | None = None,
+def _refused(page: CounterPage, err: DomainError, *, lookup: LookupForm | None = None,
              ticket: Ticket | None = None, act: ActForm | None = None,
              focus: str | None = None):  # noqa: ANN202
     return _render(page, lookup=lookup, ticket=ticket, act=act, focus=focus,
@@ -127,35 +128,20 @@ def _refused(page: CounterAction, err: DomainError, *, lookup: LookupForm | None
 
 # The four pages --------------------------------------------------------------------------
 
-@bp.get("/redeem")
 @counter_page
-def redeem(page: CounterAction):
+def show(page: CounterPage):
     return _render(page)
 
 
-@bp.get("/cancel-redemption")
-@counter_page
-def cancel_redemption(page: CounterAction):
-    return _render(page)
-
-
-@bp.get("/return")
-@counter_page
-def return_ticket(page: CounterAction):
-    return _render(page)
-
-
-@bp.get("/cancel-return")
-@counter_page
-def cancel_return(page: CounterAction):
-    return _render(page)
+for _page in PAGES.values():  # /counter/redeem → counter.redeem, and so on
+    bp.add_url_rule(f"/{_page.slug}", _page.endpoint.split(".")[1], show, methods=["GET"])
 
 
 # 查詢 --------------------------------------------------------------------------------------
 
 @bp.post("/lookup")
 @counter_page
-def lookup(page: CounterAction):
+def lookup(page: CounterPage):
     form = LookupForm()
     if not form.validate_on_submit():
         return _render(page, lookup=form, outcome=Outcome(False, _first_error(form)), status=422)
@@ -172,10 +158,10 @@ def lookup(page: CounterAction):
 
 @bp.post("/act")
 @counter_page
-def act(page: CounterAction):
+def act(page: CounterPage):
     if not may(page.function, Level.MODIFY):
-        return _render(page, outcome=Outcome(False, NO_PERMISSION[page.function].message),
-                       status=403)
+        message, _ = why_not(_actor(), NO_PERMISSION[page.function].message)
+        return _render(page, outcome=Outcome(False, message), status=403)
     form = ActForm()
     valid = form.validate_on_submit()
     if not valid and (form.code.errors or form.ticket_id.errors or form.seen.errors
@@ -189,8 +175,8 @@ def act(page: CounterAction):
         return _render(page, ticket=ticket, act=form, outcome=Outcome(False, _first_error(form)),
                        focus=_first_error_field(form), status=422)
     try:
-        done: Done = services.perform(page, _actor(), g.store, ticket, seen=form.seen.data or "",
-                                      reason=form.reason.data or "", fee=form.fee.data)
+        done: Done = actions.perform(page.key, _actor(), g.store, ticket, seen=form.seen.data or "",
+                                     reason=form.reason.data or "", fee=form.fee.data)
     except DomainError as err:
         db.session.rollback()
         ticket = _reload(ticket)
@@ -199,7 +185,7 @@ def act(page: CounterAction):
                 if name in ("reason", "fee"):
                     form[name].errors = [message]
             return _refused(page, err, ticket=ticket, act=form, focus=_first_error_field(form))
-        if isinstance(err, services.CardStale):
+        if isinstance(err, actions.CardStale):
             return _refused(page, err, ticket=ticket)  # the fresh card, its button focused
         return _refused(page, err, ticket=ticket, focus="code")
     db.session.commit()

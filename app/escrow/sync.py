@@ -67,12 +67,11 @@ from app.escrow.models import (
     LedgerKind,
     SyncRunStatus,
 )
-from app.history import HistoryEntry
 from app.products.models import ProductKind
 from app.stores.models import Store
 from app.tickets import lifecycle
 from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +79,6 @@ CHUNK = 500  # entries per request to the bank, and rows per statement
 KIND_ORDER = (InstructionKind.DEPOSIT, InstructionKind.RELEASE, InstructionKind.REFUND)
 _LOCK_NAMESPACE = 0x45534352  # "ESCR": pg_advisory_xact_lock(namespace, day)
 
-history.ACTION_LABELS.update({
-    "sent_to_bank": "上傳銀行", "bank_acknowledged": "銀行完成", "finalised": "結案",
-    "bank_rejected": "銀行拒絕",
-})
 
 ACK = InstructionStatus.ACKNOWLEDGED
 PENDING = InstructionStatus.PENDING
@@ -459,16 +454,11 @@ def _insert_instructions(values: list[dict[str, Any]]) -> None:
 def _history(subjects: Iterable[tuple[int, int]], action: str, seen: S | None, to: S | None,
              reason: str) -> None:
     """History rows for tickets (id, store id) in one statement, in the current transaction."""
-    actor = history.current_actor()
-    now = clock.now()
-    rows = [{"at": now, "store_id": store_id, "actor_id": actor.account_id,
-             "actor_label": actor.label, "actor_store_id": actor.store_id,
-             "actor_branch_id": actor.branch_id, "ip": actor.ip, "subject_type": "tickets",
-             "subject_id": ticket_id, "action": action, "changes": {},
-             "from_status": seen.value if seen else None, "to_status": to.value if to else None,
-             "reason": reason} for ticket_id, store_id in subjects]
-    for chunk in in_chunks(rows):
-        db.session.execute(insert(HistoryEntry).values(list(chunk)))
+    history.record_many(Ticket.__tablename__, action,
+                        ({"subject_id": ticket_id, "store_id": store_id}
+                         for ticket_id, store_id in subjects),
+                        from_status=seen.value if seen else None,
+                        to_status=to.value if to else None, reason=reason)
 
 
 def ledger_for(ticket_id: int) -> list[LedgerEntry]:

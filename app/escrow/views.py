@@ -25,7 +25,8 @@ from app.escrow.models import (
 from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.stores.models import Store
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import TicketStatus
 
 bp = Blueprint("escrow", __name__, url_prefix="/operator/escrow")
 

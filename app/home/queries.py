@@ -15,7 +15,7 @@ index-only scan with these; without them PostgreSQL reads the ticket rows:
   WHERE status IN ('unused', 'unused_escrow_expired') (the existing (store_id, issued_at)
   works too, reading the rows);
 - 商品銷量: since the service opened, so it is read from the per-product counters of
-  app.products.sales (product_sales (store_id, kind, sold_count)) rather than counted from
+  app.tickets.sales (product_sales (store_id, kind, sold_count)) rather than counted from
   every ticket of the store (140-190 ms on 1M tickets, even index-only);
 - 已發行訂單: orders (store_id, created_at), existing; INCLUDE (ticket_count, amount) makes it
   index-only.
@@ -35,12 +35,12 @@ from app.billing.models import FeeKind, FeeRate
 from app.db import db
 from app.home import rules
 from app.home.rules import Figure, OrderFigure
-from app.orders.models import Order
 from app.products.models import Product, ProductKind
 from app.products.models import ProductSales as ProductSalesRow
 from app.reports import status_sql
 from app.reports.scope import ReportScope
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket
+from app.tickets.models import Order, Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup
 
 
 class taipei_date(FunctionElement):  # noqa: N801 - used like a SQL function
@@ -136,7 +136,7 @@ def top_products(scope: ReportScope,
                  limit: int = rules.TOP_PRODUCTS) -> dict[ProductKind, list[ProductSales]]:
     """商品銷量: per kind, the `limit` products with the most tickets sold (not returned)
     since the service opened (ties: the larger face value, then the older product). Read from
-    the counters of app.products.sales, kept exact by issuance and returns: a handful of rows
+    the counters of app.tickets.sales, kept exact by issuance and returns: a handful of rows
     per store, however many tickets it has issued."""
     ranked = (
         select(ProductSalesRow.kind, ProductSalesRow.product_id, Product.name,

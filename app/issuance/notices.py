@@ -14,9 +14,9 @@ from app.db import db
 from app.issuance.models import Batch
 from app.notifications.models import Message
 from app.notifications.services import queue_email, queue_sms
-from app.orders.models import Order
 from app.settings.services import settings_or_blank, sms_active
 from app.stores.models import DeliveryMethod, Store
+from app.tickets.models import Order
 
 ISSUANCE_NOTICE = "issuance_notice"
 

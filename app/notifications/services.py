@@ -13,6 +13,8 @@ entries are written for them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -26,7 +28,7 @@ from app.phones import normalise_mobile  # noqa: F401  (re-exported)
 SEND_RETRIES: tuple[int, ...] = jobs.DEFAULT_RETRY_INTERVALS
 
 # What each kind of message is, for the outbox and the SMS log. Later features add theirs.
-KIND_LABELS: dict[str, str] = {
+KIND_LABELS: Mapping[str, str] = MappingProxyType({
     "issuance_notice": "發行通知",
     "pickup_code": "取貨碼通知",
     "purchaser_changed": "變更購買人通知",
@@ -35,8 +37,12 @@ KIND_LABELS: dict[str, str] = {
     "unissued_reminder": "未發行訂單提醒",
     "print_reminder": "多次列印提醒",
     "return_application": "退貨申請通知",
+    "return_application_declined": "退貨申請結果通知",
+    "transfer_notice": "轉贈通知",
+    "transfer_cancelled": "取消轉贈通知",
+    "wallet_code": "電子票券驗證碼",
     "test": "測試訊息",
-}
+})
 
 ADDRESS_LIMIT = 200  # Message.to_address
 SUBJECT_LIMIT = 200  # Message.subject

@@ -12,8 +12,7 @@ from sqlalchemy.orm import selectinload
 from app import clock
 from app.db import db
 from app.issuance.models import Batch
-from app.orders.models import Order
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 
 
 @dataclass(frozen=True)

@@ -21,30 +21,20 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
 
 from app import history
+from app.auth import access
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.errors import DomainError, Forbidden, InvalidInput, NotFound
+from app.errors import DomainError, InvalidInput, NotFound
 from app.history import HistoryEntry
 from app.issuance.notices import send_order_notice
 from app.notifications.services import queue_email
 from app.orders import rules
-from app.orders.models import Order
 from app.phones import normalise_mobile
 from app.settings.services import settings_or_blank, sms_active
 from app.stores.models import DeliveryType, Store
 from app.tickets import codes
-from app.tickets.models import Ticket
-
-history.ACTION_LABELS.update({
-    "purchaser_changed": "變更購買人",
-    "notice_resent": "補發通知",
-    "holder_changed": "變更持票人",
-})
-history.FIELD_LABELS.update({
-    "purchaser_name": "購買人姓名", "purchaser_mobile": "購買人手機", "purchaser_email": "購買人 Email",
-    "holder_name": "持票人姓名", "holder_mobile": "持票人手機", "holder_email": "持票人 Email",
-})
+from app.tickets.models import Order, Ticket
 
 PURCHASER_CHANGED = "purchaser_changed"
 PURCHASER_REPLACED = "purchaser_replaced"  # the e-mail to the old purchaser
@@ -112,14 +102,11 @@ def purchaser_revision(order: Order) -> int:
 
 
 def may_modify(actor: Account, store: Store) -> bool:
-    contract = store.current_contract
-    mode = contract.redemption_mode.value if contract else None
-    return actor.may(Function.ISSUED_ORDERS, Level.MODIFY, mode=mode)
+    return actor.may(Function.ISSUED_ORDERS, Level.MODIFY, mode=access.mode_of(store))
 
 
 def _check_right(actor: Account, store: Store) -> None:
-    if not may_modify(actor, store):
-        raise Forbidden(NO_RIGHT)
+    access.check(actor, store, Function.ISSUED_ORDERS, no_right=NO_RIGHT)
 
 
 def lock_order(store: Store, order_id: int) -> tuple[Order, list[Ticket]]:

@@ -19,11 +19,11 @@ from app.errors import DomainError, InvalidInput
 from app.htmx import redirect_to, render
 from app.orders import queries, rules, services
 from app.orders.forms import OrderQueryForm, PurchaserForm
-from app.orders.models import Order
 from app.pagination import paginate
 from app.stores.models import DeliveryMethod, DeliveryType
 from app.tenancy import get_owned_or_404
 from app.tickets.codes import display_code
+from app.tickets.models import Order
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 

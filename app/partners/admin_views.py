@@ -19,7 +19,7 @@ from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.partners import queries, rules, services
 from app.partners.forms import ConfirmForm
-from app.partners.models import PartnerRelation
+from app.stores.models import PartnerRelation
 
 bp = Blueprint("partners_admin", __name__, url_prefix="/operator/partners")
 

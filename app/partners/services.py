@@ -13,28 +13,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app import history
+from app.auth import access
 from app.auth.models import Account
-from app.auth.permissions import Function, Level
+from app.auth.permissions import Function
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput
 from app.partners import rules
-from app.partners.models import DissolvedBy, PartnerRelation, RelationStatus
 from app.partners.rules import Refused, RelationState
 from app.products.models import Product, ProductPartner
-from app.stores.models import Store
+from app.stores.models import DissolvedBy, PartnerRelation, RelationStatus, Store
 
 UNSCOPED = {"unscoped": True}
 REVOKE_REASON = "跨店關聯解除"
 NO_MODIFY = "您沒有操作設定管理的修改權限"
 
-history.ACTION_LABELS.update({
-    "relation_added": "新增可核銷商店",
-    "relation_reopened": "重新開啟關聯",
-    "relation_dissolved": "發行單位解除關聯",
-    "relation_dissolved_by_partner": "可核銷商店解除關聯",
-    "relation_unblocked": "解除封鎖",
-})
-history.ACTION_LABELS.setdefault("partner_revoked", "移除跨店核銷商店")
 
 
 # State <-> row ---------------------------------------------------------------------------------
@@ -66,8 +58,9 @@ def _record(relation: PartnerRelation, action: str, before: RelationState | None
 
 
 def _require_settings_modify(actor: Account) -> None:
-    if actor.is_operator or not actor.may(Function.OPERATION_SETTINGS, Level.MODIFY):
+    if actor.is_operator:
         raise Forbidden(NO_MODIFY)
+    access.check(actor, None, Function.OPERATION_SETTINGS, no_right=NO_MODIFY)
 
 
 def _move(move, state: RelationState) -> RelationState:  # noqa: ANN001

@@ -21,7 +21,7 @@ from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.partners import queries, rules, services
 from app.partners.forms import AddPartnersForm, ConfirmForm, StatusForm
-from app.partners.models import PartnerRelation
+from app.stores.models import PartnerRelation
 from app.tenancy import get_owned_or_404
 
 bp = Blueprint("partners", __name__, url_prefix="/settings/partners")

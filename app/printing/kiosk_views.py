@@ -20,8 +20,8 @@ from flask import Blueprint, Response, render_template, request, send_file
 from app import ratelimit
 from app.db import db
 from app.errors import DomainError, NotFound
+from app.issuance.presentation import faces_for
 from app.printing import qr, services
-from app.tickets.presentation import faces_for
 
 bp = Blueprint("cvs", __name__, url_prefix="/cvs")
 

@@ -35,9 +35,9 @@ from reportlab.pdfbase.cidfonts import CIDFont, UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from app.issuance.presentation import TicketFace
 from app.printing import qr
-from app.tickets.models import TicketStatus
-from app.tickets.presentation import TicketFace
+from app.tickets.status import TicketStatus
 from app.web import format_money
 
 PAGE_W, PAGE_H = A6

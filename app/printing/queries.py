@@ -13,12 +13,11 @@ from sqlalchemy.orm import selectinload
 from app import clock
 from app.db import db
 from app.issuance.models import Batch, BatchStatus
-from app.orders.models import Order
 from app.printing.models import PrintedTicket, PrintRun
 from app.printing.rules import Window
 from app.products.models import Product
 from app.stores.models import DeliveryMethod, Store
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 
 MERCHANT_PRINT = DeliveryMethod.MERCHANT_PRINT.value
 PLATFORM_PRINT = DeliveryMethod.PLATFORM_PRINT.value

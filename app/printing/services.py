@@ -27,25 +27,23 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock, history
+from app.auth import access
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.billing.models import FeeKind
 from app.billing.services import record_charge
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
-from app.history import HistoryEntry
 from app.issuance.models import Batch, BatchStatus
-from app.orders.models import Order
+from app.issuance.presentation import TicketFace, faces_for
 from app.printing import pdf, rules
 from app.printing.models import PrintedTicket, PrintKind, PrintRun
 from app.settings.services import settings_or_blank
 from app.stores.models import DeliveryMethod, Store
-from app.tickets.models import Ticket, TicketStatus
-from app.tickets.presentation import TicketFace, faces_for
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 from app.uploads.models import Upload
 from app.uploads.services import path_of
-
-history.ACTION_LABELS.update({"printed": "列印"})
 
 MERCHANT_PRINT = DeliveryMethod.MERCHANT_PRINT.value
 PLATFORM_PRINT = DeliveryMethod.PLATFORM_PRINT.value
@@ -79,14 +77,11 @@ class PlatformOutcome:
 # Rights ------------------------------------------------------------------------------------------
 
 def may_print(actor: Account, store: Store) -> bool:
-    contract = store.current_contract
-    mode = contract.redemption_mode.value if contract else None
-    return actor.may(Function.PAPER_PRINTING, Level.MODIFY, mode=mode)
+    return actor.may(Function.PAPER_PRINTING, Level.MODIFY, mode=access.mode_of(store))
 
 
 def _check_right(actor: Account, store: Store) -> None:
-    if not may_print(actor, store):
-        raise Forbidden(NO_RIGHT)
+    access.check(actor, store, Function.PAPER_PRINTING, no_right=NO_RIGHT)
 
 
 # Recording a print -------------------------------------------------------------------------------
@@ -111,21 +106,18 @@ def _record_run(store_id: int, kind: PrintKind, tickets: Sequence[Ticket], *,
         .values(print_count=Ticket.print_count + 1,
                 printed_at=func.coalesce(Ticket.printed_at, now))
         .execution_options(synchronize_session=False, unscoped=True))
-    actor = history.current_actor()
+    current = history.current_actor()
+    actor = history.Actor(account_id, actor_label[:60], current.store_id, current.branch_id,
+                          current.ip)
     rows = []
     for ticket in tickets:  # locked rows: their values are the database's, so keep them in step
         count = ticket.print_count + 1
         set_committed_value(ticket, "print_count", count)
         if ticket.printed_at is None:
             set_committed_value(ticket, "printed_at", now)
-        rows.append({
-            "at": now, "store_id": store_id, "actor_id": account_id,
-            "actor_label": actor_label[:60],
-            "actor_store_id": actor.store_id, "actor_branch_id": actor.branch_id, "ip": actor.ip,
-            "subject_type": Ticket.__tablename__, "subject_id": ticket.id, "action": "printed",
-            "changes": {}, "from_status": None, "to_status": None,
-            "reason": f"{kind.label}（第 {count} 次列印，列印紀錄 #{run.id}）"})
-    db.session.execute(insert(HistoryEntry), rows)
+        rows.append({"subject_id": ticket.id, "store_id": store_id,
+                     "reason": f"{kind.label}（第 {count} 次列印，列印紀錄 #{run.id}）"})
+    history.record_many(Ticket.__tablename__, "printed", rows, actor=actor)
     return run
 
 

@@ -55,7 +55,8 @@ def _filter(form: TicketQueryForm) -> queries.TicketFilter:
 def index():
     form = _ticket_form()
     context = {"form": form, "page": None, "orders": {}, "error": None,
-               "may_print": may(Function.PAPER_PRINTING, Level.MODIFY)}
+               "may_print": may(Function.PAPER_PRINTING, Level.MODIFY),
+               "max_print": rules.MAX_TICKETS_PER_PRINT}
     try:
         flt = _filter(form)
     except InvalidInput as err:

@@ -7,16 +7,17 @@ checked too, so a caller gets one answer: None, or the Refusal to show.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from sqlalchemy import select
 
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.partners.models import PartnerRelation, RelationStatus
 from app.products import rights
 from app.products.models import BranchRole, Product
 from app.products.rights import PerformedBy, ProductLists, Refusal, Unit
-from app.stores.models import Store
+from app.stores.models import PartnerRelation, RelationStatus, Store
 
 NO_PERMISSION = {
     Function.REDEEM: Refusal("NoPermission", "您沒有票券核銷的權限"),
@@ -63,33 +64,31 @@ def _relation(product: Product, unit: Unit) -> bool:
     return unit.store_id != product.store_id and relation_open(product.store_id, unit.store_id)
 
 
+class Rule(Protocol):
+    def __call__(self, unit: Unit, product: ProductLists, performed_by: PerformedBy | None, *,
+                 relation_open: bool = False) -> Refusal | None: ...
+
+
+def ticket_refusal(function: Function, rule: Rule, account: Account, acting_store: Store,
+                   product: Product, performed_by: PerformedBy | None = None) -> Refusal | None:
+    """The one guard of every ticket action: the acting unit's branch is enabled, the account
+    holds the function at modify, and the product's rule (its lists, the cross-store relation,
+    who performed what is being undone) lets this unit act."""
+    unit = unit_for(account, acting_store)
+    return (rights.may_operate_tickets(unit) or _grant(account, function)
+            or rule(unit, lists_of(product), performed_by, relation_open=_relation(product, unit)))
+
+
 def redeem_refusal(account: Account, acting_store: Store, product: Product) -> Refusal | None:
     """May this account (its branch, or its partner store) redeem tickets of this product?"""
-    unit = unit_for(account, acting_store)
-    return _grant(account, Function.REDEEM) or rights.may_redeem(
-        unit, lists_of(product), relation_open=_relation(product, unit))
-
-
-def cancel_redemption_refusal(account: Account, acting_store: Store, product: Product,
-                              redeemed_by: PerformedBy) -> Refusal | None:
-    unit = unit_for(account, acting_store)
-    return _grant(account, Function.CANCEL_REDEMPTION) or rights.may_cancel_redemption(
-        unit, lists_of(product), redeemed_by, relation_open=_relation(product, unit))
+    return ticket_refusal(Function.REDEEM, rights.may_redeem, account, acting_store, product)
 
 
 def return_refusal(account: Account, acting_store: Store, product: Product) -> Refusal | None:
-    unit = unit_for(account, acting_store)
-    return _grant(account, Function.RETURN) or rights.may_return(unit, lists_of(product))
-
-
-def cancel_return_refusal(account: Account, acting_store: Store, product: Product,
-                          returned_by: PerformedBy) -> Refusal | None:
-    unit = unit_for(account, acting_store)
-    return _grant(account, Function.CANCEL_RETURN) or rights.may_cancel_return(
-        unit, lists_of(product), returned_by)
+    return ticket_refusal(Function.RETURN, rights.may_return, account, acting_store, product)
 
 
 def issue_refusal(account: Account, acting_store: Store) -> Refusal | None:
-    """May this account issue tickets now (its grant and its branch's status)?"""
-    return _grant(account, Function.ISSUANCE) or rights.may_operate_tickets(
-        unit_for(account, acting_store))
+    """May this account issue tickets now (its branch's status and its grant)?"""
+    return rights.may_operate_tickets(unit_for(account, acting_store)) or _grant(
+        account, Function.ISSUANCE)

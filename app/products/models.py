@@ -9,9 +9,8 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
-from app.branches.models import Branch
 from app.db import db, enum_type
-from app.stores.models import Store
+from app.stores.models import Branch, Store
 from app.tenancy import StoreScoped
 from app.uploads.models import Upload
 
@@ -113,7 +112,7 @@ class ProductBranch(db.Model):
 
 class ProductSales(StoreScoped, db.Model):
     """商品銷量 kept as counters: a product's tickets sold (issued, not in the returned group)
-    and their face value. Written by app.products.sales in the same transaction as the
+    and their face value. Written by app.tickets.sales in the same transaction as the
     issuance, return or cancelled return that moves them, so the home dashboard reads five
     rows instead of counting a store's every ticket."""
 

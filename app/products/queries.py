@@ -9,11 +9,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from app import clock
-from app.branches.models import Branch
 from app.db import db
-from app.partners.models import PartnerRelation, RelationStatus
 from app.products.models import Product, ProductBranch, ProductKind, ProductPartner
-from app.stores.models import Store
+from app.stores.models import Branch, PartnerRelation, RelationStatus, Store
 
 
 @dataclass(frozen=True)

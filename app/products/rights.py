@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.refusal import Refusal  # noqa: F401  (re-exported for callers)
+from app.auth.permissions import BRANCH_DISABLED
+from app.refusal import Refusal
 
-BRANCH_DISABLED = Refusal("BranchDisabled", "您所屬的分店已停用，僅可查詢報表，無法進行票券操作")
 BRANCH_NOT_IN_REDEEM_LIST = Refusal("BranchNotInRedeemList", "您所屬的分店不在此商品的核銷分店名單內")
 BRANCH_NOT_IN_RETURN_LIST = Refusal("BranchNotInReturnList", "您所屬的分店不在此商品的退貨分店名單內")
 NOT_GRANTED = Refusal("PartnerNotGranted", "此商品未開放貴商店跨店核銷")
@@ -62,7 +62,12 @@ def _listed(branch_id: int, listed: frozenset[int]) -> bool:
     return not listed or branch_id in listed
 
 
-def may_redeem(unit: Unit, product: ProductLists, *, relation_open: bool = False) -> Refusal | None:
+# Every rule takes the same arguments — the unit, the product's lists, who performed the action
+# being undone (None for redeem and return) and whether the cross-store relation is open — so the
+# ticket action table can name any of them.
+
+def may_redeem(unit: Unit, product: ProductLists, performed_by: PerformedBy | None = None, *,
+               relation_open: bool = False) -> Refusal | None:
     """Issuer: head office, or a branch in the redeem list (any, if the list is empty).
     Partner store: any of its units, while the relation is open and the product is granted."""
     if refusal := may_operate_tickets(unit):
@@ -78,7 +83,7 @@ def may_redeem(unit: Unit, product: ProductLists, *, relation_open: bool = False
     return None
 
 
-def may_cancel_redemption(unit: Unit, product: ProductLists, redeemed_by: PerformedBy, *,
+def may_cancel_redemption(unit: Unit, product: ProductLists, redeemed_by: PerformedBy | None, *,
                           relation_open: bool = False) -> Refusal | None:
     """The issuer's head office, or the party that redeemed: that branch of the issuer, or the
     partner store (its head office, or its branch that redeemed) while the relation is open."""
@@ -88,14 +93,15 @@ def may_cancel_redemption(unit: Unit, product: ProductLists, redeemed_by: Perfor
         return None
     if unit.store_id != product.issuer_store_id and not relation_open:
         return RELATION_DISSOLVED
-    if redeemed_by.store_id != unit.store_id:
+    if redeemed_by is None or redeemed_by.store_id != unit.store_id:
         return NOT_THE_REDEEMER
     if unit.is_head_office or unit.branch_id == redeemed_by.branch_id:
         return None
     return NOT_THE_REDEEMER
 
 
-def may_return(unit: Unit, product: ProductLists) -> Refusal | None:
+def may_return(unit: Unit, product: ProductLists, performed_by: PerformedBy | None = None, *,
+               relation_open: bool = False) -> Refusal | None:
     """Only the issuer: head office, or a branch in the return list (any, if it is empty)."""
     if refusal := may_operate_tickets(unit):
         return refusal
@@ -106,13 +112,13 @@ def may_return(unit: Unit, product: ProductLists) -> Refusal | None:
     return BRANCH_NOT_IN_RETURN_LIST
 
 
-def may_cancel_return(unit: Unit, product: ProductLists,
-                      returned_by: PerformedBy) -> Refusal | None:
+def may_cancel_return(unit: Unit, product: ProductLists, returned_by: PerformedBy | None, *,
+                      relation_open: bool = False) -> Refusal | None:
     """Only the issuer: head office, or the branch that returned the ticket."""
     if refusal := may_operate_tickets(unit):
         return refusal
     if unit.store_id != product.issuer_store_id:
         return ISSUER_ONLY
-    if unit.is_head_office or unit.branch_id == returned_by.branch_id:
+    if unit.is_head_office or (returned_by is not None and unit.branch_id == returned_by.branch_id):
         return None
     return NOT_THE_RETURNER

@@ -21,18 +21,16 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from app import clock, history
+from app.auth import access
 from app.auth.models import Account
-from app.auth.permissions import Function, Level
+from app.auth.permissions import Function
 from app.db import db
-from app.errors import DomainError, Forbidden, InvalidInput, NotFound
+from app.errors import DomainError, InvalidInput, NotFound
 from app.products import queries
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
 from app.stores.models import Store
 from app.uploads.models import UploadPurpose
 from app.uploads.services import save_image
-
-history.ACTION_LABELS.update({"listed": "上架", "delisted": "下架"})
-history.FIELD_LABELS.update({"image": "商品圖片", "copied_from": "複製來源"})
 
 NAME_MAX = 100
 TEXT_MAX = 2000
@@ -97,8 +95,7 @@ def input_of(product: Product) -> ProductInput:
 
 
 def _require_modify(actor: Account) -> None:
-    if not actor.may(Function.PRODUCTS, Level.MODIFY):
-        raise Forbidden(NO_RIGHT)
+    access.check(actor, None, Function.PRODUCTS, no_right=NO_RIGHT)
 
 
 def _unique(ids: Iterable[int]) -> list[int]:
@@ -333,41 +330,6 @@ def set_listed(actor: Account, store: Store, ids: Iterable[int], listed: bool) -
         changed.append(product)
     db.session.flush()
     return changed
-
-
-# JSON ------------------------------------------------------------------------------------
-
-def product_payload(product: Product) -> dict[str, Any]:
-    """A product as the API answers it."""
-    from app.api.payloads import iso  # here: app.api imports this module
-    from app.uploads.views import url_for_upload
-
-    def branches(role: BranchRole) -> list[dict[str, Any]]:
-        links = sorted((link.branch for link in product.branch_links if link.role is role),
-                       key=lambda b: b.code)
-        return [{"id": b.id, "code": b.code, "name": b.name} for b in links]
-
-    partners = sorted((link.partner for link in product.partner_links),
-                      key=lambda s: s.merchant_code)
-    return {
-        "id": product.id,
-        "name": product.name,
-        "kind": product.kind.value,
-        "face_value": product.face_value,
-        "description": product.description,
-        "usage_instructions": product.usage_instructions,
-        "escrow_end": iso(product.escrow_end),
-        "valid_until": iso(product.valid_until),
-        "listed": product.listed,
-        "partner_stores": [{"id": s.id, "merchant_code": s.merchant_code, "name": s.name}
-                           for s in partners],
-        "redeem_branches": branches(BranchRole.REDEEM),
-        "return_branches": branches(BranchRole.RETURN),
-        "image_url": url_for_upload(product.image),
-        "has_issued": product.has_issued,
-        "created_at": iso(product.created_at),
-        "updated_at": iso(product.updated_at),
-    }
 
 
 def history_value(key: str, value: Any) -> str:

@@ -29,7 +29,6 @@ from sqlalchemy.orm import aliased
 
 from app import clock
 from app.auth.models import Account
-from app.branches.models import Branch
 from app.db import db
 from app.errors import InvalidInput
 from app.issuance.models import Batch
@@ -38,8 +37,9 @@ from app.reports.export import Sheet, register
 from app.reports.periods import Figure, Period, parse_period, total
 from app.reports.scope import ReportScope
 from app.reports.status_sql import effective_status
-from app.stores.models import Store
-from app.tickets.models import Ticket, TicketStatus
+from app.stores.models import Branch, Store
+from app.tickets.models import Ticket
+from app.tickets.status import TicketStatus
 
 TITLE = "分店報表"
 BAD_OPERATION = "操作類型錯誤"

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select
 
 from app import clock
-from app.branches.models import Branch
 from app.db import db
 from app.errors import InvalidInput
 from app.issuance.models import Batch
@@ -33,8 +32,9 @@ from app.reports.export import Sheet, register
 from app.reports.periods import Figure, Period, parse_period, total
 from app.reports.scope import ReportScope
 from app.reports.status_sql import effective_status
-from app.stores.models import Store
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
+from app.stores.models import Branch, Store
+from app.tickets.models import Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 
 TITLE = "流通報表"
 BAD_KIND = "票券類型錯誤"

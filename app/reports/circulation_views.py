@@ -12,7 +12,7 @@ from app.reports import circulation
 from app.reports.page_support import excel_or_page, scope_for_page
 from app.reports.query_forms import CirculationForm
 from app.reports.views import bp
-from app.tickets.models import STATUS_GROUPS
+from app.tickets.status import STATUS_GROUPS
 
 
 def _page():  # noqa: ANN202

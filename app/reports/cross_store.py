@@ -20,17 +20,16 @@ from sqlalchemy.orm import aliased
 
 from app import clock
 from app.auth.models import Account
-from app.branches.models import Branch
 from app.db import db
 from app.errors import InvalidInput
-from app.partners.models import PartnerRelation
 from app.products.models import Product, ProductKind
 from app.reports.export import Sheet, register
 from app.reports.periods import Figure, Period, parse_period
 from app.reports.scope import ReportScope
 from app.reports.status_sql import effective_status
-from app.stores.models import Store
-from app.tickets.models import Ticket, TicketStatus
+from app.stores.models import Branch, PartnerRelation, Store
+from app.tickets.models import Ticket
+from app.tickets.status import TicketStatus
 
 TITLE = "跨店核銷報表"
 UNKNOWN_ISSUER = "查無此發行商店"

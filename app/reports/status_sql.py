@@ -20,7 +20,8 @@ from sqlalchemy import and_, case, literal
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.products.models import ProductKind
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 
 
 def effective_status(today: date) -> ColumnElement[TicketStatus]:

@@ -10,35 +10,26 @@ tickets its branch handled and cannot pick another branch; a row id outside the 
 from __future__ import annotations
 
 from flask import abort, current_app, flash, g, render_template, request, url_for
-from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import TextAreaField
-from wtforms.validators import DataRequired, Length
 
 from app import clock, history
-from app.auth.access import may, requires
+from app.auth.access import acting_account, may, requires
 from app.auth.permissions import Function, Level
-from app.branches.models import Branch
-from app.counter.services import ACTIONS
+from app.counter.services import PAGES
 from app.db import db
 from app.errors import InvalidInput
 from app.htmx import is_fragment_request, redirect_to, render
 from app.reports import scope as report_scope
 from app.reports import tickets as report
 from app.reports.export_views import excel_download
+from app.reports.ticket_page import NoteForm
 from app.reports.views import bp
-from app.stores.models import DeliveryMethod, DeliveryType, Store
+from app.stores.models import Branch, DeliveryMethod, DeliveryType, Store
 from app.tickets import services as ticket_services
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 
 NOTE_ADDED = "備註已新增"
-
-
-class NoteForm(FlaskForm):
-    note = TextAreaField("備註", filters=[lambda v: v.strip() if isinstance(v, str) else v],
-                         validators=[DataRequired("請輸入備註內容"),
-                                     Length(max=1000, message="備註最多 1000 字")],
-                         render_kw={"rows": 3, "maxlength": 1000})
 
 
 def _form_context(scope: report_scope.ReportScope, q: report.TicketQuery | None) -> dict:
@@ -87,7 +78,7 @@ def _tab_opened(mode: str) -> bool:
 
 
 def _may_act(slug: str) -> bool:
-    return may(ACTIONS[slug].function, Level.MODIFY)
+    return may(PAGES[slug].function, Level.MODIFY)
 
 
 def _page_or_error(error: str | None = None, fields: dict | None = None):  # noqa: ANN202
@@ -139,8 +130,8 @@ def _base_context(scope: report_scope.ReportScope, q: report.TicketQuery | None,
     context = _form_context(scope, q)
     context.update(error=error, error_fields=fields or {}, result=None, now=clock.now(),
                    may_note=may(Function.REPORT_TICKETS, Level.MODIFY),
-                   may_action={slug: _may_act(slug) for slug in report.ROW_ACTIONS},
-                   actions=ACTIONS)
+                   may_action={page.slug: _may_act(page.slug) for page in report.ROW_ACTIONS},
+                   actions=PAGES)
     return context
 
 
@@ -195,7 +186,7 @@ def _history_page(ticket: Ticket, *, form: NoteForm | None = None, message: str 
     own = ticket.store_id == g.store.id
     return render("reports/tickets/history.html", ticket=ticket, entries=entries, branches=branches,
                   status_now=ticket.current_status, form=form or NoteForm(formdata=None),
-                  may_note=own and may(Function.REPORT_TICKETS, Level.MODIFY), own=own,
+                  may_note=ticket_services.may_note(acting_account(), g.store, ticket), own=own,
                   message=message), status
 
 
@@ -217,7 +208,7 @@ def ticket_note(ticket_id: int):
     if not form.validate_on_submit():
         # HTMX swaps only 2xx answers: the modal shows the form with its message either way
         return _history_page(ticket, form=form, status=200 if is_fragment_request() else 422)
-    ticket_services.add_note(ticket, form.note.data or "")
+    ticket_services.add_note(acting_account(), g.store, ticket, form.note.data or "")
     db.session.commit()
     if is_fragment_request():
         return _history_page(ticket, message=NOTE_ADDED)

@@ -41,19 +41,20 @@ from sqlalchemy.orm import aliased
 
 from app import clock
 from app.auth.models import Account
-from app.branches.models import Branch
+from app.counter.services import BY_ACTION
 from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
-from app.orders.models import Order
 from app.products.models import Product, ProductKind, ProductPartner
 from app.reports.export import Sheet, register
 from app.reports.scope import ReportScope
 from app.reports.status_sql import effective_status
 from app.return_applications.models import ReturnApplication
-from app.stores.models import DeliveryMethod, DeliveryType, Store
-from app.tickets import lifecycle
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
+from app.stores.models import Branch, DeliveryMethod, DeliveryType, Store
+from app.tickets import actions
+from app.tickets.lifecycle import Action, Facts
+from app.tickets.models import Order, Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 from app.transfers.models import Transfer, TransferItem
 
 TITLE = "票券報表"
@@ -546,11 +547,9 @@ def build_sheet(scope: ReportScope, params: Mapping[str, Any]) -> Sheet:
 
 # A page --------------------------------------------------------------------------------------
 
-ROW_ACTIONS = {  # counter page slug → the status machine's answer for it
-    "return": lambda facts, at: lifecycle.return_ticket(facts, at),
-    "cancel-redemption": lifecycle.cancel_redemption,
-    "cancel-return": lifecycle.cancel_return,
-}
+# The counter pages a report row offers, when the status machine allows their action.
+ROW_ACTIONS = tuple(BY_ACTION[key] for key in (Action.RETURN, Action.CANCEL_REDEMPTION,
+                                                Action.CANCEL_RETURN))
 
 
 @dataclass(frozen=True)
@@ -566,13 +565,8 @@ class PageRow:
 
     def actions(self, at: datetime) -> list[str]:
         """The counter actions the status machine allows on this ticket now (rights aside)."""
-        facts = lifecycle.Facts(
-            status=self.row["stored_status"], kind=self.row["kind"].value,
-            face_value=self.row["face_value"], expires_on=self.row["expires_on"],
-            valid_from=self.row["valid_from"], issued_at=self.row["issued_at"],
-            redeemed_at=self.row["redeemed_at"], returned_at=self.row["returned_at"])
-        return [slug for slug, decide in ROW_ACTIONS.items()
-                if isinstance(decide(facts, at), lifecycle.Move)]
+        facts = Facts.of(self, status=self.row["stored_status"])
+        return [page.slug for page in ROW_ACTIONS if actions.applies(page.key, facts, at)]
 
 
 @dataclass(frozen=True)

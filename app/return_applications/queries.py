@@ -10,10 +10,9 @@ from sqlalchemy import Select, select
 
 from app import clock
 from app.db import db
-from app.orders.models import Order
 from app.products.models import Product
 from app.return_applications.models import ApplicationStatus, ReturnApplication
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,14 @@ from app import clock, history
 from app.auth.models import Account
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
-from app.notifications.services import KIND_LABELS, queue_email
-from app.orders.models import Order
-from app.products import access
+from app.notifications.services import queue_email
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.settings.services import settings_or_blank
 from app.stores.models import Store
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket
+from app.tickets import actions, reactions
+from app.tickets.lifecycle import Action
+from app.tickets.models import Order, Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup
 
 NOT_OFFERED = "本商店未開放線上申請退貨，請與商店客服聯繫"
 NOTHING_CHOSEN = "請選擇要申請退貨的票券"
@@ -40,10 +41,6 @@ APPLIED_MAIL = "return_application"
 DECLINED_MAIL = "return_application_declined"
 UNUSED = STATUS_GROUPS[StatusGroup.UNUSED]
 
-history.ACTION_LABELS.update({
-    "return_applied": "申請退貨", "return_application_declined": "不予退貨",
-})
-KIND_LABELS.update({APPLIED_MAIL: "退貨申請通知", DECLINED_MAIL: "退貨申請結果通知"})
 
 
 def offered(store: Store) -> bool:
@@ -123,9 +120,15 @@ def _tell_merchant(store: Store, order: Order, tickets: Sequence[Ticket], reason
                 kind=APPLIED_MAIL, order_id=order.id)
 
 
+@reactions.after_move
+def _returned(moved: reactions.Moved) -> None:
+    if moved.action is Action.RETURN:
+        mark_returned(moved.ticket, moved.actor_id)
+
+
 def mark_returned(ticket: Ticket, actor_id: int | None) -> None:
     """The ticket was returned with the normal return: its pending application is done.
-    Called by the return service in its transaction, after its compare-and-set."""
+    Runs after the return's compare-and-set, in its transaction (an after-move reaction)."""
     db.session.execute(
         update(ReturnApplication)
         .where(ReturnApplication.ticket_id == ticket.id,
@@ -137,7 +140,7 @@ def mark_returned(ticket: Ticket, actor_id: int | None) -> None:
 def handling_refusal(actor: Account, store: Store, ticket: Ticket) -> str | None:
     """Why this account may not handle (return or decline) an application for this ticket:
     the same right as the return itself (票券退貨 at 修改, and the product's return branches)."""
-    refusal = access.return_refusal(actor, store, ticket.product)
+    refusal = actions.rights_refusal(Action.RETURN, actor, store, ticket)
     if refusal is None:
         return None
     return NO_RIGHT if refusal.code == "NoPermission" else refusal.message

@@ -17,26 +17,23 @@ from app import clock, listing, spreadsheets
 from app.auth.access import acting_account, may, requires
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
-from app.counter import services as counter
-from app.counter.services import ACTIONS
 from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.forms import place_field_errors
 from app.htmx import redirect_to, render
-from app.orders.models import Order
 from app.orders.rules import mask_mobile
 from app.pagination import paginate
 from app.return_applications import queries, services
 from app.return_applications.forms import ApplicationQueryForm, DeclineForm, ReturnForm
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.tenancy import get_owned_or_404
-from app.tickets import lifecycle
-from app.tickets.models import Ticket
-from app.tickets.services import TicketRefused
+from app.tickets import actions, lifecycle
+from app.tickets.actions import TicketRefused
+from app.tickets.lifecycle import Action
+from app.tickets.models import Order, Ticket
 
 bp = Blueprint("return_applications", __name__, url_prefix="/return-applications")
 
-RETURN = ACTIONS["return"]
 FEE_REFUSALS = {lifecycle.FEE_NOT_ALLOWED.code, lifecycle.FEE_ABOVE_FACE_VALUE.code,
                 lifecycle.FEE_NEGATIVE.code}
 XLSX_HEADERS = ["商店代號", "申請時間", "ECT訂單編號", "票券序號", "商品", "面額", "申請人姓名",
@@ -103,12 +100,12 @@ def _detail(application: ReturnApplication, *, return_form: ReturnForm | None = 
             status: int = 200):  # noqa: ANN202
     ticket = _ticket_of(application)
     now = clock.now()
-    status_now = counter.effective_status(ticket, now)
+    status_now = actions.effective_status(ticket, now)
     own = application.store_id == g.store.id
     pending = application.status is ApplicationStatus.PENDING
     actor = acting_account()
     handling = services.handling_refusal(actor, g.store, ticket) if own else None
-    return_refusal = counter.refusal(RETURN, actor, g.store, ticket, now) if own else None
+    return_refusal = actions.refusal(Action.RETURN, actor, g.store, ticket, now) if own else None
     handled_by = (db.session.get(Account, application.handled_by_id,
                                  execution_options={"unscoped": True})
                   if application.handled_by_id else None)
@@ -119,7 +116,7 @@ def _detail(application: ReturnApplication, *, return_form: ReturnForm | None = 
         return_refusal=return_refusal, handled_by=handled_by, error=error,
         may_modify=may(Function.RETURN, Level.MODIFY), colours=STATUS_COLOURS,
         store=listing.stores_shown().get(application.store_id),
-        fee_allowed=counter.fee_allowed(ticket, now),
+        fee_allowed=actions.fee_allowed(ticket, now),
         return_form=return_form or ReturnForm(formdata=None, data={
             "seen": status_now.value, "reason": application.reason}),
         decline_form=decline_form or DeclineForm(formdata=None)), status
@@ -156,8 +153,9 @@ def return_ticket(application_id: int):
         return _detail(application, error=services.NOT_PENDING, status=409)
     ticket = _ticket_of(application)
     try:
-        done = counter.perform(RETURN, acting_account(), g.store, ticket, seen=form.seen.data or "",
-                               reason=form.reason.data or "", fee=form.fee.data)
+        done = actions.perform(Action.RETURN, acting_account(), g.store, ticket,
+                               seen=form.seen.data or "", reason=form.reason.data or "",
+                               fee=form.fee.data)
     except DomainError as err:
         db.session.rollback()
         application = _reloaded(application_id)
@@ -166,7 +164,7 @@ def return_ticket(application_id: int):
             return _detail(application, return_form=form, status=422)
         if isinstance(err, InvalidInput) and place_field_errors(form, err):
             return _detail(application, return_form=form, status=422)
-        if isinstance(err, counter.CardStale):  # show the fresh status, the form refilled
+        if isinstance(err, actions.CardStale):  # show the fresh status, the form refilled
             return _detail(application, error=err.message, status=err.status)
         return _detail(application, return_form=form, error=err.message, status=err.status)
     db.session.commit()

@@ -12,20 +12,16 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from app import clock, history
+from app.auth import access
 from app.auth.models import Account
-from app.auth.permissions import Function, Level
+from app.auth.permissions import Function
 from app.db import db
-from app.errors import Forbidden, InvalidInput
+from app.errors import InvalidInput
 from app.settings import rules
 from app.settings.models import StoreSettings
 from app.stores.models import Store
 from app.uploads.models import Upload, UploadPurpose
 from app.uploads.services import path_of, save_image
-
-history.ACTION_LABELS.update({
-    "basic_settings_updated": "修改基本設定",
-    "ticket_page_updated": "修改票券頁面資訊",
-})
 
 ISSUANCE_NOT_ACTIVE = "ECT發行服務尚未開通，無法發行票券，請聯繫所屬業務"
 BASIC_MISSING = "請先至操作設定管理完成「基本設定」後再發行票券"
@@ -80,14 +76,24 @@ def sms_active(store: Store) -> bool:
 
 
 CONTRACT_ENDED = "ECTicket 合約已到期，無法發行票券，請聯繫所屬業務"
+CONTRACT_NOT_STARTED = "合約尚未生效（起始日 {start:%Y/%m/%d}），尚無法發行票券"
 
 
 def issuance_blocker(store: Store) -> str | None:
-    """Why `store` may not issue tickets now, or None. The one check issuance calls."""
+    """Why `store` may not issue tickets now, or None: its contract (the issuance service on,
+    today — a Taipei business day — between its start and end dates) and its settings. What
+    the account may do, and which methods, is asked by `app.issuance.services.issuance_refusal`,
+    the one check issuance calls; this part is also shown on the settings page.
+
+    `current_contract` is the contract with the newest start date not in the future, or the
+    newest one when none has started yet: a store whose only contract starts later gets it."""
     contract = store.current_contract
+    today = clock.business_day()
     if contract is None or not contract.issuance_active:
         return ISSUANCE_NOT_ACTIVE
-    if contract.end_date < clock.business_day():
+    if today < contract.start_date:
+        return CONTRACT_NOT_STARTED.format(start=contract.start_date)
+    if contract.end_date < today:
         return CONTRACT_ENDED
     found = _existing(store)
     if found is None or found.basic_completed_at is None:
@@ -98,10 +104,7 @@ def issuance_blocker(store: Store) -> str | None:
 
 
 def _check_right(actor: Account, store: Store) -> None:
-    contract = store.current_contract
-    mode = contract.redemption_mode.value if contract else None
-    if not actor.may(Function.OPERATION_SETTINGS, Level.MODIFY, mode=mode):
-        raise Forbidden(NO_RIGHT)
+    access.check(actor, store, Function.OPERATION_SETTINGS, no_right=NO_RIGHT)
 
 
 def update_basic(actor: Account, store: Store, *, sms_on: bool,

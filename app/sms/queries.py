@@ -11,8 +11,8 @@ from sqlalchemy import Select, or_, select
 from app import clock
 from app.db import db
 from app.notifications.models import Channel, Message, MessageStatus
-from app.orders.models import Order
 from app.phones import normalise_mobile
+from app.tickets.models import Order
 
 
 @dataclass(frozen=True)

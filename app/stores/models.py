@@ -1,11 +1,12 @@
-"""Stores (商店: a merchant on the platform) and their contracts (合約及費率)."""
+"""Stores (商店: a merchant on the platform), their contracts (合約及費率), their branches (票券分店)
+and the cross-store relations between them (可核銷商店 / 聯合票券發行單位)."""
 
 from __future__ import annotations
 
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
@@ -133,3 +134,63 @@ class Contract(StoreScoped, db.Model):
 
 
 __all__ = ["Store", "Contract", "RedemptionMode", "DeliveryType", "DeliveryMethod"]
+
+
+class Branch(StoreScoped, db.Model):
+    __tablename__ = "branches"
+    __table_args__ = (UniqueConstraint("store_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20))  # 分店編號: unique in the store, immutable
+    name: Mapped[str] = mapped_column(String(50))
+    enabled: Mapped[bool] = mapped_column(default=True)  # 啟用 / 停用
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} {self.name}"
+
+    @property
+    def status_label(self) -> str:
+        return "啟用" if self.enabled else "停用"
+
+
+class RelationStatus(enum.Enum):
+    OPEN = "open"  # 開啟
+    DISSOLVED = "dissolved"  # 解除
+
+    @property
+    def label(self) -> str:
+        return {"open": "開啟", "dissolved": "解除關聯"}[self.value]
+
+
+class DissolvedBy(enum.Enum):
+    ISSUER = "issuer"
+    PARTNER = "partner"
+
+
+class PartnerRelation(StoreScoped, db.Model):
+    __tablename__ = "partner_relations"
+    __table_args__ = (
+        UniqueConstraint("store_id", "partner_store_id"),
+        CheckConstraint("store_id <> partner_store_id", name="not_self"),
+        Index("ix_partner_relations_partner_store_id", "partner_store_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)  # the issuer
+    partner_store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    status: Mapped[RelationStatus] = mapped_column(
+        enum_type(RelationStatus, "relation_status"), default=RelationStatus.OPEN)
+    dissolved_by: Mapped[DissolvedBy | None] = mapped_column(enum_type(DissolvedBy, "dissolved_by"))
+    # Set when the partner dissolves: the issuer cannot re-open until the operator unblocks.
+    blocked: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
+
+    issuer: Mapped[Store] = relationship(foreign_keys=[store_id])
+    partner: Mapped[Store] = relationship(foreign_keys=[partner_store_id])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is RelationStatus.OPEN

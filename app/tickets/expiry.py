@@ -1,71 +1,55 @@
-"""The daily expiry job (domain §6): an unused ticket past its end date — the escrow end of a
+"""The daily expiry (domain §6): an unused ticket past its end date — the escrow end of a
 pickup voucher, the validity end of a gift voucher, both through 23:59:59 Taipei — becomes
-`unused_escrow_expired` (pickup: its price is released to the merchant, ledger ESCROW_EXPIRED)
-or `expired` (gift).
+`unused_escrow_expired` (pickup: its price is released to the merchant, which the escrow ledger
+records as an after-move reaction) or `expired` (gift).
 
 Screens already show the expiry before the job writes it (`lifecycle.effective_status`); the
 job decides with the same `lifecycle.expire`, so both always agree. It works in batches, one
-compare-and-set UPDATE per batch (`… WHERE id IN (…) AND status = 'unused'`) with the history
-and ledger rows of the tickets it moved in the same transaction; it takes everything past its
-end date, so one run catches up any number of missed days, and a second run finds nothing.
+compare-and-set UPDATE per batch (`… WHERE id IN (…) AND status = 'unused'`) with the history of
+the tickets it moved in the same transaction; it takes everything past its end date, so one run
+catches up any number of missed days, and a second run finds nothing. The job entry point
+(`app.tickets.jobs.expire_tickets`) commits each batch; this module never commits.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 
 from app import clock, history
 from app.db import db
-from app.escrow.models import LedgerEntry, LedgerKind
-from app.history import HistoryEntry
-from app.tickets import lifecycle
+from app.tickets import lifecycle, reactions
+from app.tickets.lifecycle import Action, Facts
 from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 
 BATCH = 1000
-
-history.ACTION_LABELS.update({"expired": "逾期"})
 
 REASONS = {S.UNUSED_ESCROW_EXPIRED: "價金保管期限已過（{end:%Y/%m/%d}）",
            S.EXPIRED: "使用期限已過（{end:%Y/%m/%d}）"}
 
 
-def _facts(row) -> lifecycle.Facts:  # noqa: ANN001
-    return lifecycle.Facts(status=row.status, kind=row.kind.value, face_value=row.face_value,
-                           expires_on=row.expires_on, valid_from=row.valid_from)
-
-
-def expire_tickets(slot: str) -> int:
-    """Write the expiry of every unused ticket past its end date as of the slot; the number
-    of tickets changed. Commits each batch."""
-    at = datetime.fromisoformat(slot)
+def expire_batch(at: datetime, after_id: int = 0) -> tuple[int, int | None]:
+    """Expire the next batch of unused tickets past their end date as of `at`, with ids above
+    `after_id`: (tickets changed, the last id read — None when there was nothing left)."""
     today = clock.business_day(at)
-    total = 0
-    last_id = 0
-    while True:
-        rows = db.session.execute(
-            select(Ticket.id, Ticket.store_id, Ticket.status, Ticket.kind, Ticket.face_value,
-                   Ticket.expires_on, Ticket.valid_from)
-            .where(Ticket.status == S.UNUSED, Ticket.expires_on < today, Ticket.id > last_id)
-            .order_by(Ticket.id).limit(BATCH).execution_options(unscoped=True)).all()
-        if not rows:
-            break
-        last_id = rows[-1].id
-        total += _expire_batch(rows, at)
-        db.session.commit()
-    db.session.commit()
-    return total
+    rows = db.session.execute(
+        select(Ticket.id, Ticket.store_id, Ticket.status, Ticket.kind, Ticket.face_value,
+               Ticket.expires_on, Ticket.valid_from)
+        .where(Ticket.status == S.UNUSED, Ticket.expires_on < today, Ticket.id > after_id)
+        .order_by(Ticket.id).limit(BATCH).execution_options(unscoped=True)).all()
+    if not rows:
+        return 0, None
+    return _expire(rows, at), rows[-1].id
 
 
-def _expire_batch(rows, at: datetime) -> int:  # noqa: ANN001
+def _expire(rows, at: datetime) -> int:  # noqa: ANN001
     by_target: dict[S, list] = {}
     for row in rows:
-        decision = lifecycle.expire(_facts(row), at)
+        decision = lifecycle.expire(Facts.of(row), at)
         if isinstance(decision, lifecycle.Move):
             by_target.setdefault(decision.to, []).append(row)
-    actor = history.current_actor()
     now = clock.now()
     moved_total = 0
     for to, targets in by_target.items():
@@ -77,16 +61,11 @@ def _expire_batch(rows, at: datetime) -> int:  # noqa: ANN001
         if not moved:
             continue
         moved_total += len(moved)
-        db.session.execute(insert(HistoryEntry).values([
-            {"at": now, "store_id": by_id[i].store_id, "actor_id": actor.account_id,
-             "actor_label": actor.label, "actor_store_id": actor.store_id,
-             "actor_branch_id": actor.branch_id, "ip": actor.ip, "subject_type": "tickets",
-             "subject_id": i, "action": "expired", "changes": {},
-             "from_status": S.UNUSED.value, "to_status": to.value,
-             "reason": REASONS[to].format(end=by_id[i].expires_on)} for i in moved]))
-        if to is S.UNUSED_ESCROW_EXPIRED:
-            db.session.execute(insert(LedgerEntry).values([
-                {"ticket_id": i, "store_id": by_id[i].store_id, "kind": LedgerKind.ESCROW_EXPIRED,
-                 "amount": by_id[i].face_value, "day": by_id[i].expires_on + timedelta(days=1),
-                 "instruction_id": None, "created_at": now} for i in moved]))
+        history.record_many(Ticket.__tablename__, "expired", (
+            {"subject_id": i, "store_id": by_id[i].store_id,
+             "reason": REASONS[to].format(end=by_id[i].expires_on)} for i in moved),
+            from_status=S.UNUSED.value, to_status=to.value)
+        reactions.bulk_moved(Action.EXPIRE, S.UNUSED, to, [
+            reactions.MovedRow(i, by_id[i].store_id, by_id[i].face_value, by_id[i].expires_on)
+            for i in moved])
     return moved_total

@@ -16,10 +16,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from app import clock
 from app.refusal import Refusal  # noqa: F401  (re-exported for callers)
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 
 PICKUP, GIFT = "pickup", "gift"
 
@@ -69,6 +70,18 @@ class Facts:
     issued_at: datetime | None = None
     redeemed_at: datetime | None = None
     returned_at: datetime | None = None
+
+    @classmethod
+    def of(cls, ticket: Any, *, status: S | None = None) -> Facts:
+        """The facts of a ticket, or of any row with its columns (a report row, a job's select);
+        `status` when the row names the stored status otherwise."""
+        kind = ticket.kind
+        return cls(status=status or ticket.status, kind=getattr(kind, "value", kind),
+                   face_value=ticket.face_value, expires_on=ticket.expires_on,
+                   valid_from=getattr(ticket, "valid_from", None),
+                   issued_at=getattr(ticket, "issued_at", None),
+                   redeemed_at=getattr(ticket, "redeemed_at", None),
+                   returned_at=getattr(ticket, "returned_at", None))
 
 
 @dataclass(frozen=True)

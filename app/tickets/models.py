@@ -1,67 +1,21 @@
-"""Tickets (票券) and their statuses (domain §6)."""
+"""Tickets (票券) and the orders (ECT訂單) that hold them: one purchaser's tickets from one merchant
+order of a batch (one or more rows, rule e in app/issuance/rules.py)."""
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
 from app.db import db, enum_type
 from app.products.models import Product, ProductKind
 from app.tenancy import StoreScoped
+from app.tickets import lifecycle
+from app.tickets.status import TicketStatus
 
 BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
-
-
-class TicketStatus(enum.Enum):
-    UNUSED = "unused"  # 未使用
-    UNUSED_ESCROW_EXPIRED = "unused_escrow_expired"  # 未使用且價金保管逾期
-    USED = "used"  # 已使用
-    REDEEMING = "redeeming"  # 核銷中
-    REDEEMED = "redeemed"  # 已核銷
-    USED_AFTER_EXPIRY = "used_after_expiry"  # 逾期兌回
-    RETURN_PENDING = "return_pending"  # 待退貨
-    RETURNING = "returning"  # 退貨中
-    RETURNED = "returned"  # 已退貨
-    RETURNED_ESCROW_EXPIRED = "returned_escrow_expired"  # 已退貨且價金保管逾期
-    EXPIRED = "expired"  # 已失效
-
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS[self]
-
-    @property
-    def group(self) -> StatusGroup:
-        return next(g for g, members in STATUS_GROUPS.items() if self in members)
-
-
-class StatusGroup(enum.Enum):
-    UNUSED = "unused"  # 未使用
-    REDEEMED = "redeemed"  # 核銷
-    RETURNED = "returned"  # 退貨
-    EXPIRED = "expired"  # 失效
-
-    @property
-    def label(self) -> str:
-        return {"unused": "未使用", "redeemed": "核銷", "returned": "退貨", "expired": "失效"}[self.value]
-
-
-S = TicketStatus
-STATUS_LABELS = {
-    S.UNUSED: "未使用", S.UNUSED_ESCROW_EXPIRED: "未使用且價金保管逾期", S.USED: "已使用",
-    S.REDEEMING: "核銷中", S.REDEEMED: "已核銷", S.USED_AFTER_EXPIRY: "逾期兌回",
-    S.RETURN_PENDING: "待退貨", S.RETURNING: "退貨中", S.RETURNED: "已退貨",
-    S.RETURNED_ESCROW_EXPIRED: "已退貨且價金保管逾期", S.EXPIRED: "已失效",
-}
-STATUS_GROUPS = {
-    StatusGroup.UNUSED: (S.UNUSED, S.UNUSED_ESCROW_EXPIRED),
-    StatusGroup.REDEEMED: (S.USED, S.REDEEMING, S.REDEEMED, S.USED_AFTER_EXPIRY),
-    StatusGroup.RETURNED: (S.RETURN_PENDING, S.RETURNING, S.RETURNED, S.RETURNED_ESCROW_EXPIRED),
-    StatusGroup.EXPIRED: (S.EXPIRED,),
-}
 
 
 class Ticket(StoreScoped, db.Model):
@@ -148,8 +102,6 @@ class Ticket(StoreScoped, db.Model):
     def current_status(self) -> TicketStatus:
         """The status as of now, which every screen and API shows: an unused ticket past its
         end date is already expired, before the daily job writes it."""
-        from app.tickets import lifecycle
-
         if self.status is not TicketStatus.UNUSED:
             return self.status
         facts = lifecycle.Facts(status=self.status, kind=self.kind.value,
@@ -159,3 +111,30 @@ class Ticket(StoreScoped, db.Model):
     @property
     def status_label(self) -> str:
         return self.current_status.label
+
+
+class Order(StoreScoped, db.Model):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("store_id", "merchant_order_no"),
+        Index("ix_orders_store_id_created_at", "store_id", "created_at"),
+        Index("ix_orders_purchaser_mobile", "purchaser_mobile"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    order_no: Mapped[str] = mapped_column(String(24), unique=True)  # ECT訂單編號
+    merchant_order_no: Mapped[str] = mapped_column(String(25))  # 廠商訂單編號
+    delivery_method: Mapped[str] = mapped_column(String(30))
+    purchaser_name: Mapped[str] = mapped_column(String(50), default="")
+    purchaser_mobile: Mapped[str] = mapped_column(String(20), default="")
+    purchaser_email: Mapped[str] = mapped_column(String(200), default="")
+    link_token: Mapped[str | None] = mapped_column(String(64), unique=True)  # e-ticket link
+    pickup_code: Mapped[str | None] = mapped_column(String(20), unique=True)  # 超商取票代碼
+    platform_id: Mapped[str | None] = mapped_column(String(20))
+    ticket_count: Mapped[int] = mapped_column(default=0)
+    amount: Mapped[int] = mapped_column(default=0)  # the tickets' face values, summed
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    tickets: Mapped[list[Ticket]] = relationship(order_by="Ticket.id")

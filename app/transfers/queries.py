@@ -11,8 +11,7 @@ from sqlalchemy import Select, or_, select
 
 from app import clock
 from app.db import db
-from app.orders.models import Order
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 from app.transfers.models import Transfer, TransferItem, TransferStatus
 
 

@@ -20,10 +20,10 @@ from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.forms import place_field_errors
 from app.htmx import redirect_to, render
-from app.orders.models import Order
 from app.orders.rules import mask_mobile
 from app.pagination import paginate
 from app.tenancy import get_owned_or_404
+from app.tickets.models import Order
 from app.transfers import queries, services
 from app.transfers.forms import CancelForm, TransferQueryForm
 from app.transfers.models import Transfer, TransferItemState, TransferStatus

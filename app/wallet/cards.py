@@ -2,7 +2,7 @@
 code while it is usable) and the issuer's header and footer.
 
 Everything is loaded in a fixed number of queries, however many tickets the order has: the
-faces (app.tickets.presentation), the pending return applications, and the images' uploads.
+faces (app.issuance.presentation), the pending return applications, and the images' uploads.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from app.db import db
+from app.issuance.presentation import TicketFace, faces_for
 from app.printing import qr
 from app.return_applications.services import offered, pending_ticket_ids
 from app.settings.services import settings_or_blank
-from app.tickets.presentation import TicketFace, faces_for
 from app.transfers.models import Transfer, TransferStatus
 from app.transfers.services import transferable
 from app.uploads.models import Upload

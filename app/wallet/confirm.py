@@ -22,7 +22,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import clock, ratelimit
 from app.errors import DomainError, InvalidInput
-from app.notifications.services import KIND_LABELS, queue_email
+from app.notifications.services import queue_email
 from app.ratelimit import Rule
 from app.wallet import rules
 from app.wallet.links import Holding
@@ -30,7 +30,6 @@ from app.wallet.links import Holding
 COOKIE = "ectix_wallet"
 REMEMBER_SECONDS = 30 * 24 * 3600
 CODE_MAIL = "wallet_code"
-KIND_LABELS.setdefault(CODE_MAIL, "電子票券驗證碼")
 
 TRY_LATER = "輸入錯誤次數過多，請稍後再試"
 WRONG_PER_LINK = Rule("wallet-wrong-link", "5/15 minutes", TRY_LATER)

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from app.db import db
-from app.orders.models import Order
 from app.stores.models import DeliveryMethod, DeliveryType, Store
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 from app.transfers.models import Transfer, TransferItem, TransferItemState, TransferStatus
 
 # new_link_token() makes 32 URL-safe characters; anything else cannot be a link.

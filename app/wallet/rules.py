@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.tickets.models import STATUS_GROUPS, StatusGroup, TicketStatus
+from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 
 CODE_WINDOW_SECONDS = 600  # an e-mailed code is good for its 10-minute window and the next
 CODE_DIGITS = 6

@@ -31,7 +31,6 @@ TRANSFER_ENDED = "此轉贈已取消，無法重新發送"
 NO_CHANNEL = "受贈人沒有可發送的 Email 或手機，無法重新發送"
 RESENDS_PER_TRANSFER = Rule("wallet-resend", "3/hour", "重新發送次數過多，請稍後再試")
 
-history.ACTION_LABELS.update({"transfer_link_resent": "重新發送轉贈通知"})
 
 
 @dataclass(frozen=True)

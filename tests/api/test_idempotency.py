@@ -19,7 +19,7 @@ from app.db import db
 from app.history import HistoryEntry
 from app.tickets import services
 from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from tests.api import test_redemptions
 from tests.api.conftest import bearer
 from tests.api.test_redemptions import (

@@ -14,12 +14,11 @@ from app.auth.models import Account, AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.history import HistoryEntry
-from app.orders.models import Order
 from app.products.models import Product
 from app.stores.models import Store
 from app.tickets import codes
-from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus as S
 from tests.api.conftest import bearer
 from tests.factories import make_account, make_store
 from tests.issuance.helpers import ready_store

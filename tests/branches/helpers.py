@@ -8,10 +8,9 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.auth.models import Account, AccountKind
-from app.branches.models import Branch
 from app.db import db
 from app.history import HistoryEntry
-from app.stores.models import Store
+from app.stores.models import Branch, Store
 from tests.factories import make_account
 
 FORMULA_STARTS = ("=", "+", "-", "@")

@@ -8,9 +8,9 @@ from sqlalchemy import event, func, select
 from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.branches import rules, services
-from app.branches.models import Branch
 from app.db import db
 from app.errors import Forbidden, InvalidInput
+from app.stores.models import Branch
 from tests.branches.helpers import entries, fresh, make_branch, make_sub, read_xlsx
 from tests.factories import login, make_account, make_store
 

@@ -8,10 +8,9 @@ from sqlalchemy import select
 
 from app.auth.models import Account, AccountKind
 from app.auth.permissions import Function, Level
-from app.branches.models import Branch
 from app.db import db
 from app.history import HistoryEntry
-from app.stores.models import Store
+from app.stores.models import Branch, Store
 from app.tickets.models import Ticket
 from tests.factories import make_account
 

@@ -9,9 +9,9 @@ import pytest
 from app import clock
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.partners.models import RelationStatus
 from app.products.models import BranchRole, ProductBranch, ProductPartner
-from app.tickets.models import TicketStatus as S
+from app.stores.models import RelationStatus
+from app.tickets.status import TicketStatus as S
 from tests.counter.helpers import (
     act,
     clerk,

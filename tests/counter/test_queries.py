@@ -8,7 +8,7 @@ import pytest
 from app import clock
 from app.db import db
 from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from tests.counter.helpers import act, clerk, lookup
 from tests.factories import login
 from tests.issuance.helpers import ready_store

@@ -15,7 +15,7 @@ from app.escrow.models import BankInstruction, BankSyncRun, LedgerEntry, SyncRun
 from app.stores.models import Store
 from app.tickets import services
 from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from tests.concurrency import Ready, run_at_once
 from tests.escrow.conftest import BANK_KEY
 from tests.escrow.helpers import at, day

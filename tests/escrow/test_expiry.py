@@ -12,9 +12,10 @@ from sqlalchemy import func, select
 from app import jobs, schedule
 from app.db import db
 from app.escrow.models import LedgerEntry, LedgerKind
-from app.tickets import expiry, lifecycle, services
+from app.tickets import actions, expiry, lifecycle, services
+from app.tickets import jobs as ticket_jobs
 from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from tests.escrow.helpers import T, at, history, ledger, reload
 from tests.issuance.helpers import ready_store
 from tests.tickets.helpers import issue
@@ -41,7 +42,7 @@ def tickets(ctx):
 
 
 def _effective(ticket: Ticket, when) -> S:  # noqa: ANN001
-    return lifecycle.effective_status(services.facts_of(reload(ticket)), when)
+    return lifecycle.effective_status(lifecycle.Facts.of(reload(ticket)), when)
 
 
 def _ledger_count() -> int:
@@ -60,7 +61,7 @@ def test_the_job_writes_what_screens_already_show(tickets, name, after):
     ticket = tickets[name]
     assert _effective(ticket, slot) is after  # the screens, before the job
     assert reload(ticket).status in (S.UNUSED, S.USED)
-    expiry.expire_tickets(slot.isoformat())
+    ticket_jobs.expire_tickets(slot.isoformat())
     ticket = reload(ticket)
     assert ticket.status is after
     assert _effective(ticket, slot) is after  # and the same after it
@@ -81,22 +82,22 @@ def test_the_job_writes_what_screens_already_show(tickets, name, after):
 def test_until_23_59_59_of_the_end_date_nothing_expires(tickets):
     last_moment = T(2026, 7, 10, 23, 59, 59)
     assert _effective(tickets["p_old"], last_moment) is S.UNUSED
-    assert expiry.expire_tickets(last_moment.isoformat()) == 0
+    assert ticket_jobs.expire_tickets(last_moment.isoformat()) == 0
     assert reload(tickets["p_old"]).status is S.UNUSED
 
 
 def test_running_again_changes_nothing(tickets):
     slot = T(2026, 7, 11, 0, 5).isoformat()
-    assert expiry.expire_tickets(slot) == 2
+    assert ticket_jobs.expire_tickets(slot) == 2
     ledger_rows = _ledger_count()
-    assert expiry.expire_tickets(slot) == 0
+    assert ticket_jobs.expire_tickets(slot) == 0
     assert _ledger_count() == ledger_rows
     assert len(history(tickets["p_old"], "expired")) == 1
 
 
 def test_a_missed_week_is_caught_up_by_one_run(tickets):
     slot = T(2026, 7, 18, 0, 5)
-    assert expiry.expire_tickets(slot.isoformat()) == 2
+    assert ticket_jobs.expire_tickets(slot.isoformat()) == 2
     assert reload(tickets["p_old"]).status is S.UNUSED_ESCROW_EXPIRED
     assert reload(tickets["g_old"]).status is S.EXPIRED
     [entry] = db.session.scalars(select(LedgerEntry))
@@ -111,21 +112,55 @@ def test_batches_cover_every_ticket(ctx, monkeypatch):
     for t in many:
         t.expires_on = END
     db.session.commit()
-    assert expiry.expire_tickets(T(2026, 7, 11, 0, 5).isoformat()) == 8
+    assert ticket_jobs.expire_tickets(T(2026, 7, 11, 0, 5).isoformat()) == 8
     assert {reload(t).status for t in many} == {S.UNUSED_ESCROW_EXPIRED}
     assert _ledger_count() == 8
 
 
-def test_a_ticket_redeemed_after_expiry_is_left_alone(tickets):
-    """Redeeming an unused ticket past its end before the job ran moves it from `unused`; the
-    job's compare-and-set on `unused` then leaves it be."""
+def test_a_ticket_redeemed_after_expiry_gets_its_escrow_entry_once(tickets):
+    """Rule b: redeeming an unused ticket past its escrow end before the job ran moves it from
+    `unused` to 逾期兌回. Its escrow ended all the same, so the ledger's ESCROW_EXPIRED entry is
+    written with the redemption, for the day after the escrow end; the job's compare-and-set on
+    `unused` then leaves the ticket be, and adds no second entry."""
     at(2026, 7, 11, 0, 1)
     ticket = reload(tickets["p_old"])
     services.redeem(tickets["owner"], tickets["store"], ticket)
     db.session.commit()
     assert reload(ticket).status is S.USED_AFTER_EXPIRY
-    assert expiry.expire_tickets(T(2026, 7, 11, 0, 5).isoformat()) == 1  # the gift only
-    assert reload(ticket).status is S.USED_AFTER_EXPIRY and ledger(ticket) == []
+    assert ledger(ticket) == [("escrow_expired", 150)]
+    assert ticket_jobs.expire_tickets(T(2026, 7, 11, 0, 5).isoformat()) == 1  # the gift only
+    assert reload(ticket).status is S.USED_AFTER_EXPIRY and ledger(ticket) == [("escrow_expired", 150)]
+    [entry] = db.session.scalars(select(LedgerEntry).where(LedgerEntry.ticket_id == ticket.id))
+    assert entry.day == END + timedelta(days=1) and entry.kind is LedgerKind.ESCROW_EXPIRED
+    # a cancelled redemption and a second one move between expired states: no entry again
+    services.cancel_redemption(tickets["owner"], tickets["store"], reload(ticket))
+    db.session.commit()
+    services.redeem(tickets["owner"], tickets["store"], reload(ticket))
+    db.session.commit()
+    assert ledger(ticket) == [("escrow_expired", 150)]
+
+
+def test_a_ticket_returned_after_expiry_gets_its_escrow_entry(tickets):
+    """Rule b, for a return: 未使用 past the escrow end → 已退貨且價金保管逾期 (the merchant refunds
+    the consumer itself); the price was released at escrow end, and the ledger says so."""
+    at(2026, 7, 11, 0, 1)
+    ticket = reload(tickets["p_old"])
+    services.return_ticket(tickets["owner"], tickets["store"], ticket, reason="客訴")
+    db.session.commit()
+    assert reload(ticket).status is S.RETURNED_ESCROW_EXPIRED
+    assert ledger(ticket) == [("escrow_expired", 150)]
+    ticket_jobs.expire_tickets(T(2026, 7, 11, 0, 5).isoformat())
+    assert ledger(ticket) == [("escrow_expired", 150)]
+
+
+def test_a_gift_used_after_its_validity_gets_no_escrow_entry(tickets):
+    """Gift vouchers have no escrow: one past its validity is 已失效 and cannot be redeemed."""
+    at(2026, 7, 11, 0, 1)
+    ticket = reload(tickets["g_old"])
+    with pytest.raises(actions.TicketRefused):
+        services.redeem(tickets["owner"], tickets["store"], ticket)
+    db.session.rollback()
+    assert ledger(ticket) == []
 
 
 def test_the_scheduler_runs_expiry_at_00_05_taipei(tickets, monkeypatch):

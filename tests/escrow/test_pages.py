@@ -10,7 +10,7 @@ from app.db import db
 from app.escrow.jobs import run_sync
 from app.escrow.models import BankSyncRun, SyncRunStatus
 from app.tickets import services
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from tests.escrow.helpers import at, day, instructions, reload
 from tests.factories import login, make_account, make_operator
 from tests.issuance.helpers import ready_store

@@ -21,8 +21,8 @@ from app.escrow.models import (
     InstructionStatus,
     SyncRunStatus,
 )
-from app.tickets import services
-from app.tickets.models import TicketStatus as S
+from app.tickets import actions, services
+from app.tickets.status import TicketStatus as S
 from tests.escrow.conftest import BANK_KEY
 from tests.escrow.helpers import T, at, day, history, instructions, keys_per_entry, ledger, reload
 from tests.issuance.helpers import ready_store
@@ -58,7 +58,7 @@ def test_issued_and_returned_the_same_day_is_refunded_on_day_plus_two(world):
     assert ticket.status is S.RETURN_PENDING
     assert ledger(ticket) == [("deposit", 150)]
     at(2026, 7, 2, 10, 0)
-    with pytest.raises(services.TicketRefused, match="已超過可取消的時間"):
+    with pytest.raises(actions.TicketRefused, match="已超過可取消的時間"):
         services.cancel_return(owner, store, ticket, reason="改變心意")
     db.session.rollback()
 

@@ -17,10 +17,9 @@ from app.history import HistoryEntry
 from app.issuance import jobs as issuance_jobs
 from app.issuance import services
 from app.issuance.models import Batch, BatchStatus
-from app.orders.models import Order
 from app.products.models import ProductKind
 from app.stores.models import DeliveryMethod
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 from tests.issuance.helpers import ready_store, rows
 
 PAST_THE_LEASE = jobs.LEASE + timedelta(seconds=1)

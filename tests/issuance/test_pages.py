@@ -352,8 +352,9 @@ def test_a_clerk_of_a_disabled_branch_sees_why_and_cannot_upload(ctx, client):
     login(client, "clerk0401")
     page = text(client.get("/issuance/"))
     assert BRANCH_DISABLED.message in page and 'data-testid="upload-form"' not in page
-    response = upload(client, template_file([row(pickup, "D1")]))
-    assert response.status_code == 409 and batches() == 0
+    response = upload(client, template_file([row(pickup, "D1")]))  # the modify right is gone
+    assert response.status_code == 403 and BRANCH_DISABLED.message in text(response)
+    assert batches() == 0
 
 
 def test_without_modify_the_form_is_hidden_and_posts_are_forbidden(ctx, client, monkeypatch):

@@ -11,11 +11,11 @@ from app.errors import DomainError
 from app.issuance import jobs as issuance_jobs
 from app.issuance import services
 from app.issuance.models import Batch, BatchStatus
-from app.orders.models import Order
 from app.products.models import Product, ProductKind
 from app.stores.models import DeliveryMethod
 from app.tickets import codes
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 from tests.issuance.helpers import ready_store, rows
 
 ELECTRONIC = DeliveryMethod.IMMEDIATE
@@ -98,9 +98,9 @@ def test_a_confirmed_twice_batch_issues_once(ctx):
     batch = services.prepare_batch(owner, store, import_no="TWICE", method=ELECTRONIC,
                                    kind=ProductKind.PICKUP, rows=rows(pickup, count=3))
     db.session.commit()
-    assert services.confirm_batch(owner, store, batch) is True
+    assert services.confirm_batch(owner, store, batch) is services.Confirmation.QUEUED
     db.session.commit()
-    assert services.confirm_batch(owner, store, batch) is False
+    assert services.confirm_batch(owner, store, batch) is services.Confirmation.ALREADY_CONFIRMED
     db.session.commit()
     issuance_jobs.issue_batch(batch.id)  # a duplicate job does nothing either
     assert _count(Ticket) == 3

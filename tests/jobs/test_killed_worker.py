@@ -29,10 +29,9 @@ from app.issuance import jobs as issuance_jobs
 from app.issuance import services
 from app.issuance.models import Batch, BatchStatus
 from app.jobs import ScheduledRun
-from app.orders.models import Order
 from app.products.models import ProductKind
 from app.stores.models import DeliveryMethod
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 from tests.issuance.helpers import ready_store, rows
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]

@@ -10,11 +10,10 @@ from app.auth.models import Account
 from app.db import db
 from app.issuance import services as issuance
 from app.notifications.models import Channel, Message
-from app.orders.models import Order
 from app.products.models import Product
 from app.settings.services import settings_for
 from app.stores.models import DeliveryMethod, Store
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 
 _n = itertools.count(1)
 

@@ -17,8 +17,8 @@ from app.errors import DomainError
 from app.history import HistoryEntry
 from app.notifications.models import Message
 from app.orders import services
-from app.orders.models import Order
 from app.stores.models import Store
+from app.tickets.models import Order
 from tests.concurrency import Ready, run_at_once
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order

@@ -14,8 +14,8 @@ from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.orders import rules, services
-from app.orders.models import Order
 from app.tickets.codes import display_code
+from app.tickets.models import Order
 from tests.factories import login, make_account
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import CVS, PAPER, issue_order, message_count, messages, tickets_of

@@ -15,7 +15,7 @@ from app.errors import DomainError, Forbidden, InvalidInput
 from app.history import HistoryEntry
 from app.notifications.models import Channel
 from app.orders import rules, services
-from app.orders.models import Order
+from app.tickets.models import Order
 from tests.factories import make_account
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import (

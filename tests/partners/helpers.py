@@ -10,9 +10,8 @@ from sqlalchemy import select
 
 from app.db import db
 from app.history import HistoryEntry
-from app.partners.models import DissolvedBy, PartnerRelation, RelationStatus
 from app.products.models import Product, ProductKind, ProductPartner
-from app.stores.models import Store
+from app.stores.models import DissolvedBy, PartnerRelation, RelationStatus, Store
 
 BLOCKED_MESSAGE = "此商店已由對方解除關聯，需經對方同意後請聯繫所屬業務解除封鎖"
 

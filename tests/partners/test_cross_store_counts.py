@@ -7,10 +7,10 @@ from datetime import timedelta
 from app import clock
 from app.db import db
 from app.issuance.models import Batch, BatchStatus
-from app.orders.models import Order
-from app.partners.models import PartnerRelation
 from app.products.models import ProductKind
-from app.tickets.models import Ticket, TicketStatus
+from app.stores.models import PartnerRelation
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 from tests.factories import login, make_account, make_store
 from tests.products.helpers import make_product
 

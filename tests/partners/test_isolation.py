@@ -5,7 +5,7 @@ import pytest
 from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.partners.models import DissolvedBy, RelationStatus
+from app.stores.models import DissolvedBy, RelationStatus
 from tests.factories import make_account
 from tests.partners.helpers import make_relation, relation_of
 

@@ -1,7 +1,7 @@
 """可核銷商店設定: list, search and add, edit (open / dissolve), history, Excel."""
 
 from app.db import db
-from app.partners.models import DissolvedBy, RelationStatus
+from app.stores.models import DissolvedBy, RelationStatus
 from tests.partners.helpers import (
     BLOCKED_MESSAGE,
     granted_ids,

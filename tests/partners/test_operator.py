@@ -1,7 +1,7 @@
 """跨店關聯封鎖: the operator finds blocked relations, unblocks them; the issuer re-opens."""
 
 from app.db import db
-from app.partners.models import DissolvedBy, RelationStatus
+from app.stores.models import DissolvedBy, RelationStatus
 from tests.partners.helpers import (
     BLOCKED_MESSAGE,
     make_relation,

@@ -1,7 +1,7 @@
 """聯合票券發行單位: the partner's side lists, dissolves, shows history and exports."""
 
 from app.db import db
-from app.partners.models import DissolvedBy, RelationStatus
+from app.stores.models import DissolvedBy, RelationStatus
 from tests.factories import make_store
 from tests.partners.helpers import (
     BLOCKED_MESSAGE,

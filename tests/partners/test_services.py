@@ -5,8 +5,8 @@ import pytest
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput
 from app.partners import services
-from app.partners.models import DissolvedBy, RelationStatus
 from app.products.access import redeem_refusal
+from app.stores.models import DissolvedBy, RelationStatus
 from tests.partners.helpers import (
     BLOCKED_MESSAGE,
     granted_ids,

@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db import db
-from app.orders.models import Order
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 from tests.printing.helpers import pdf_text, qr_codes
 
 pytestmark = pytest.mark.browser

@@ -14,11 +14,10 @@ from app.auth.models import Account
 from app.billing.models import Charge, FeeKind
 from app.db import db
 from app.errors import DomainError
-from app.orders.models import Order
 from app.printing import services
 from app.printing.models import PrintedTicket, PrintRun
 from app.stores.models import Store
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 from tests.concurrency import Ready, run_at_once
 from tests.factories import make_operator
 from tests.issuance.helpers import ready_store

@@ -9,12 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from app.db import db
+from app.issuance.presentation import faces_for
 from app.orders import services as orders
-from app.orders.models import Order
 from app.printing import kiosk_views, services
 from app.printing.models import PrintKind
-from app.tickets.models import Ticket
-from app.tickets.presentation import faces_for
+from app.tickets.models import Order, Ticket
 from tests.issuance.helpers import ready_store
 from tests.printing.helpers import CVS, paper_tickets, pdf_text, qr_codes, runs
 

@@ -12,11 +12,11 @@ from PIL import Image
 from werkzeug.datastructures import FileStorage
 
 from app.db import db
+from app.issuance.presentation import TicketFace, faces_for
 from app.printing import pdf, qr, services
 from app.settings.services import settings_for
 from app.tickets import services as tickets_service
-from app.tickets.models import TicketStatus
-from app.tickets.presentation import TicketFace, faces_for
+from app.tickets.status import TicketStatus
 from app.uploads.models import UploadPurpose
 from app.uploads.services import save_image
 from tests.issuance.helpers import ready_store

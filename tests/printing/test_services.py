@@ -17,10 +17,9 @@ from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.orders import rules as order_rules
 from app.orders import services as orders
-from app.orders.models import Order
 from app.printing import services
 from app.printing.models import PrintedTicket, PrintKind, PrintRun
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 from tests.factories import make_account, make_operator
 from tests.issuance.helpers import ready_store
 from tests.printing.helpers import CVS, ELECTRONIC, PLATFORM, paper_tickets, printed_rows, runs

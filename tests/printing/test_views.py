@@ -62,7 +62,7 @@ def test_the_list_shows_only_merchant_print_tickets_with_filters(shop, client):
     assert _shown(client, printed="unprinted") == _ids([coffee[1], tea_ticket])
     assert _shown(client, number=coffee[1].serial.lower()) == {str(coffee[1].id)}
     order_no = db.session.scalar(select(Ticket.order_id).where(Ticket.id == tea_ticket.id))
-    from app.orders.models import Order
+    from app.tickets.models import Order
     order = db.session.get(Order, order_no)
     assert _shown(client, number=order.order_no) == {str(tea_ticket.id)}
     assert _shown(client, number=order.merchant_order_no) == {str(tea_ticket.id)}

@@ -11,12 +11,10 @@ from PIL import Image
 from sqlalchemy import select
 
 from app import clock
-from app.branches.models import Branch
 from app.db import db
 from app.history import HistoryEntry
-from app.partners.models import PartnerRelation, RelationStatus
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
-from app.stores.models import Store
+from app.stores.models import Branch, PartnerRelation, RelationStatus, Store
 
 _seq = itertools.count(1)
 TODAY = date(2026, 11, 21)  # the frozen Taipei business day of these tests

@@ -14,9 +14,9 @@ from app import clock, history
 from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.partners.models import RelationStatus
 from app.products.models import BranchRole, ProductKind
 from app.products.services import LOCKED_MESSAGE, PARTNER_NOT_OPEN, REDEEM_BRANCH_NOT_OWN
+from app.stores.models import RelationStatus
 from app.uploads.models import UploadPurpose
 from app.uploads.services import path_of, save_image
 from tests.factories import login, make_account, make_store

@@ -10,8 +10,8 @@ import pytest
 from app.errors import InvalidInput
 from app.products.models import ProductKind
 from app.reports import circulation
-from app.tickets.models import StatusGroup as G
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import StatusGroup as G
+from app.tickets.status import TicketStatus as S
 from tests.factories import login
 from tests.reports.helpers import XLSX, attr, cell, query_error, rows_with, scope_of, text, xlsx_rows
 from tests.reports.world import OCT

@@ -12,7 +12,7 @@ from app.db import db
 from app.errors import InvalidInput
 from app.reports import cross_store, export
 from app.reports.models import ExportJob, ExportStatus
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from tests.factories import login
 from tests.reports.helpers import XLSX, attr, query_error, rows_with, scope_of, text, xlsx_rows
 from tests.reports.world import NOV, OCT

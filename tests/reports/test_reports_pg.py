@@ -8,7 +8,7 @@ import pytest
 
 from app.db import db
 from app.reports import branch, circulation, cross_store
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from tests.factories import login
 from tests.reports.helpers import query_error, scope_of, text, xlsx_rows
 from tests.reports.test_branch_report import A1_OCT, A2_OCT

@@ -13,7 +13,8 @@ from app import clock
 from app.db import db
 from app.products.models import ProductKind
 from app.reports.status_sql import effective_status, in_group
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 from tests.issuance.helpers import ready_store
 from tests.products.helpers import TODAY
 from tests.tickets.helpers import issue

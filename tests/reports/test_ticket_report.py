@@ -15,7 +15,8 @@ from app.db import db
 from app.errors import InvalidInput
 from app.reports import tickets as report
 from app.return_applications.models import ApplicationStatus, ReturnApplication
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 from app.transfers.models import Transfer, TransferItem, TransferItemState
 from tests.issuance.helpers import ready_store
 from tests.reports.ticket_world import (

@@ -180,7 +180,7 @@ def test_an_unbound_account_picks_a_branch_of_its_own_store_only(app, tw):
     client = client_for(app, "rowner01")
     picked = client.get("/reports/tickets", query_string={"mode": "date", **SINCE_SEPTEMBER, "branch": tw.r002.id})
     assert row_serials(text(picked)) == tw.serials("c2", "b1")
-    from app.branches.models import Branch
+    from app.stores.models import Branch
 
     foreign = Branch(store_id=tw.other.id, code="X001", name="別家門市")
     db.session.add(foreign)

@@ -16,7 +16,8 @@ from app import clock
 from app.db import db
 from app.reports import tickets as report
 from app.reports.export import write_report_xlsx
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 from tests.factories import login
 from tests.issuance.helpers import ready_store
 from tests.reports.test_ticket_report import DATE_CASES, names, q

@@ -34,15 +34,13 @@ from sqlalchemy import select
 from app import clock
 from app.auth.models import Account, AccountKind
 from app.auth.permissions import Function, Level
-from app.branches.models import Branch
 from app.db import db
 from app.issuance import services as issuance
-from app.orders.models import Order
 from app.products.models import Product, ProductKind, ProductPartner
-from app.stores.models import DeliveryMethod, Store
+from app.stores.models import Branch, DeliveryMethod, Store
 from app.tickets import services as tickets
-from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus as S
 from tests.factories import login, make_account, make_store
 from tests.products.helpers import make_branch, make_product, make_relation
 from tests.settings.helpers import mark_complete

@@ -48,15 +48,14 @@ from sqlalchemy import select
 from app import clock
 from app.auth.models import Account, AccountKind
 from app.auth.permissions import Function, Level
-from app.branches.models import Branch
 from app.db import db
 from app.escrow.jobs import run_sync
 from app.escrow.simulator import InProcessBank, make_simulator
 from app.products.models import Product, ProductKind, ProductPartner
-from app.stores.models import Store
+from app.stores.models import Branch, Store
 from app.tickets import services
 from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from tests.factories import make_account, make_store
 from tests.issuance.helpers import ready_store
 from tests.products.helpers import make_branch, make_product, make_relation

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from app.db import db
-from app.orders.models import Order
 from app.return_applications import services
 from app.return_applications.models import ReturnApplication
 from app.settings.services import settings_for
 from app.stores.models import Store
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 
 APPLICANT = {"name": "王小明", "mobile": "0912345678", "email": "old@example.com"}
 

@@ -18,7 +18,8 @@ from app.products.models import BranchRole, ProductBranch
 from app.return_applications import services
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.tickets import services as tickets
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import TicketStatus
 from tests.factories import login, make_account, make_store
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order, messages, tickets_of

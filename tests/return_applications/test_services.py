@@ -16,7 +16,7 @@ from app.return_applications import services
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.settings.services import settings_for
 from app.tickets import services as tickets
-from app.tickets.models import TicketStatus
+from app.tickets.status import TicketStatus
 from tests.factories import make_account, make_store
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order, messages, tickets_of

@@ -9,8 +9,9 @@ from app.auth.models import Account
 from app.db import db
 from app.history import HistoryEntry
 from app.stores.models import Store
-from app.tickets import services
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets import actions, services
+from app.tickets.models import Ticket
+from app.tickets.status import TicketStatus
 from tests.concurrency import Ready, run_at_once
 from tests.issuance.helpers import ready_store
 from tests.tickets.helpers import issue
@@ -35,7 +36,7 @@ def test_fifty_concurrent_redemptions_of_one_code(pg_app):
         services.redeem(account, store, found)
         return "redeemed"
 
-    outcomes = [o.code if isinstance(o, services.TicketRefused) else o
+    outcomes = [o.code if isinstance(o, actions.TicketRefused) else o
                 for o in run_at_once(pg_app, clerk, range(CLERKS))]
     assert len(outcomes) == CLERKS
     assert outcomes.count("redeemed") == 1

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from app import clock
 from app.tickets import lifecycle as lc
 from app.tickets.lifecycle import Facts, Move
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 
 T = clock.taipei_datetime
 ISSUED = T(2026, 7, 1, 9, 0)

@@ -11,12 +11,12 @@ from app import clock
 from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.errors import InvalidInput, NotFound
+from app.errors import Forbidden, InvalidInput, NotFound
 from app.history import HistoryEntry
-from app.partners.models import PartnerRelation, RelationStatus
 from app.products.models import ProductPartner
-from app.tickets import services
-from app.tickets.models import TicketStatus as S
+from app.stores.models import PartnerRelation, RelationStatus
+from app.tickets import actions, services
+from app.tickets.status import TicketStatus as S
 from tests.factories import make_account, make_store
 from tests.issuance.helpers import ready_store
 from tests.products.helpers import make_branch
@@ -57,7 +57,7 @@ def test_cancel_redemption_at_midnight_is_refused(world):
     services.redeem(owner, store, ticket)
     db.session.commit()
     clock.freeze(T(2026, 7, 2, 0, 0))
-    with pytest.raises(services.TicketRefused, match="已超過可取消的時間"):
+    with pytest.raises(actions.TicketRefused, match="已超過可取消的時間"):
         services.cancel_redemption(owner, store, ticket)
     db.session.rollback()
     assert db.session.get(type(ticket), ticket.id).status is S.USED
@@ -79,7 +79,7 @@ def test_used_after_expiry_can_be_cancelled_days_later(world):
 def test_return_with_a_fee_and_cancel_the_same_day(world):
     store, owner, pickup, _ = world
     [ticket] = issue(owner, store, pickup)
-    with pytest.raises(services.TicketRefused, match="不可超過票券面額"):
+    with pytest.raises(actions.TicketRefused, match="不可超過票券面額"):
         services.return_ticket(owner, store, ticket, reason="客訴", fee=151)
     db.session.rollback()
     services.return_ticket(owner, store, ticket, reason="客訴", fee=30)
@@ -95,12 +95,12 @@ def test_return_with_a_fee_and_cancel_the_same_day(world):
 def test_gift_vouchers_refuse_fees_and_cancel_redemption(world):
     store, owner, _, gift = world
     first, second = issue(owner, store, gift, quantity=2)
-    with pytest.raises(services.TicketRefused, match="僅價金保管期間內的提貨券"):
+    with pytest.raises(actions.TicketRefused, match="僅價金保管期間內的提貨券"):
         services.return_ticket(owner, store, first, reason="x", fee=10)
     db.session.rollback()
     services.redeem(owner, store, second)
     db.session.commit()
-    with pytest.raises(services.TicketRefused, match="贈品券核銷後無法取消核銷"):
+    with pytest.raises(actions.TicketRefused, match="贈品券核銷後無法取消核銷"):
         services.cancel_redemption(owner, store, second)
 
 
@@ -114,7 +114,7 @@ def test_an_already_redeemed_ticket_says_when_where_and_by_whom(world):
     [ticket] = issue(owner, store, pickup)
     services.redeem(clerk, store, ticket)
     db.session.commit()
-    with pytest.raises(services.TicketRefused) as refused:
+    with pytest.raises(actions.TicketRefused) as refused:
         services.redeem(owner, store, ticket)
     assert refused.value.code == "AlreadyRedeemed"
     assert "2026/07/01 09:00" in refused.value.message
@@ -141,7 +141,7 @@ def test_a_disabled_branch_clerk_cannot_redeem(world):
     clerk.branch_id = branch.id
     db.session.commit()
     [ticket] = issue(owner, store, pickup)
-    with pytest.raises(services.NotAllowedHere, match="停用"):
+    with pytest.raises(actions.NotAllowedHere, match="停用"):
         services.redeem(clerk, store, ticket)
 
 
@@ -158,13 +158,53 @@ def test_a_partner_redeems_a_granted_product_and_loses_the_right_when_dissolved(
     assert first.redeemed_store_id == partner.id
     relation.status = RelationStatus.DISSOLVED
     db.session.commit()
-    with pytest.raises(services.NotAllowedHere, match="跨店關聯已解除"):
+    with pytest.raises(actions.NotAllowedHere, match="跨店關聯已解除"):
         services.redeem(partner_owner, partner, second)
-    with pytest.raises(services.NotAllowedHere, match="跨店關聯已解除"):
+    with pytest.raises(actions.NotAllowedHere, match="跨店關聯已解除"):
         services.cancel_redemption(partner_owner, partner, first)  # not even the same day
     services.cancel_redemption(owner, store, first)  # the issuer's head office still can
     db.session.commit()
     assert first.status is S.UNUSED
+
+
+def test_rule_c_a_partner_cancels_its_own_redemption_after_the_product_is_ungranted(world):
+    """Un-granting a product (the relation still open) stops a partner redeeming more of its
+    tickets, not cancelling its own same-day redemption: only dissolution stops that."""
+    store, owner, pickup, _ = world
+    partner = make_store("可核銷商店")
+    partner_owner = make_account(partner, username="partner01")
+    grant = ProductPartner(product_id=pickup.id, partner_store_id=partner.id)
+    db.session.add_all([PartnerRelation(store_id=store.id, partner_store_id=partner.id), grant])
+    db.session.commit()
+    first, second = issue(owner, store, pickup, quantity=2)
+    services.redeem(partner_owner, partner, services.find_by_code(partner, first.code))
+    db.session.delete(grant)  # the issuer takes the product off the partner's list
+    db.session.commit()
+    with pytest.raises(NotFound, match="查無此核銷代碼"):
+        services.find_by_code(partner, second.code)  # not granted any more
+    found = services.find_by_code(partner, first.code)  # but its own redemption it still sees
+    done = services.cancel_redemption(partner_owner, partner, found, reason="刷錯")
+    db.session.commit()
+    assert done.ticket.status is S.UNUSED and done.ticket.redeemed_store_id is None
+    with pytest.raises(NotFound):  # cancelled: no longer its ticket in any way
+        services.find_by_code(partner, first.code)
+
+
+def test_rule_c_once_dissolved_the_partner_sees_its_redemption_but_may_not_cancel_it(world):
+    store, owner, pickup, _ = world
+    partner = make_store("可核銷商店")
+    partner_owner = make_account(partner, username="partner01")
+    relation = PartnerRelation(store_id=store.id, partner_store_id=partner.id)
+    grant = ProductPartner(product_id=pickup.id, partner_store_id=partner.id)
+    db.session.add_all([relation, grant])
+    db.session.commit()
+    [ticket] = issue(owner, store, pickup)
+    services.redeem(partner_owner, partner, ticket)
+    db.session.delete(grant)
+    relation.status = RelationStatus.DISSOLVED
+    db.session.commit()
+    with pytest.raises(actions.NotAllowedHere, match="跨店關聯已解除"):
+        services.cancel_redemption(partner_owner, partner, services.find_by_code(partner, ticket.code))
 
 
 def test_a_double_submission_redeems_once_and_writes_one_history_entry(world):
@@ -173,7 +213,7 @@ def test_a_double_submission_redeems_once_and_writes_one_history_entry(world):
     stale = services.find_by_code(store, ticket.code)
     services.redeem(owner, store, stale)
     db.session.commit()
-    with pytest.raises(services.TicketRefused, match="已核銷"):
+    with pytest.raises(actions.TicketRefused, match="已核銷"):
         services.redeem(owner, store, stale)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(HistoryEntry).where(
@@ -189,7 +229,7 @@ def test_a_compare_and_set_loser_is_told_why(world):
     assert ticket.status is S.UNUSED  # this request has read it as unused...
     with db.engine.begin() as other:  # ...when another connection redeems it
         other.execute(text("UPDATE tickets SET status = 'used' WHERE id = :id"), {"id": ticket.id})
-    with pytest.raises(services.TicketRefused, match="已核銷"):
+    with pytest.raises(actions.TicketRefused, match="已核銷"):
         services.redeem(owner, store, ticket)
 
 
@@ -216,7 +256,7 @@ def test_a_partner_is_told_which_branch_and_clerk_of_the_issuer_redeemed(app, wo
         partner = db.session.get(type(store), ids[0])
         account = db.session.get(type(owner), ids[1], execution_options={"unscoped": True})
         found = services.find_by_code(partner, ids[2])
-        with pytest.raises(services.TicketRefused) as refused:
+        with pytest.raises(actions.TicketRefused) as refused:
             services.redeem(account, partner, found)
         assert "台北門市" in refused.value.message and "clerkTPE" in refused.value.message
 
@@ -231,3 +271,23 @@ def test_every_screen_shows_expiry_before_the_daily_job_writes_it(world):
     assert pickup_ticket.status_label == "未使用且價金保管逾期"
     clock.freeze(clock.day_end(gift.valid_until) + timedelta(seconds=1))
     assert gift_ticket.current_status is S.EXPIRED and gift_ticket.status_label == "已失效"
+
+
+def test_rule_i_a_note_needs_ticket_report_modify_in_the_service_itself(world):
+    """A note is a change: 票券報表 at 修改, checked by the service whichever page posts it."""
+    store, owner, pickup, _ = world
+    [ticket] = issue(owner, store, pickup)
+    viewer = make_account(store, kind=AccountKind.SUB, username="viewer01",
+                          grants={Function.REPORT_TICKETS: Level.VIEW})
+    writer = make_account(store, kind=AccountKind.SUB, username="writer01",
+                          grants={Function.REPORT_TICKETS: Level.MODIFY})
+    db.session.commit()
+    assert not services.may_note(viewer, store, ticket) and services.may_note(writer, store, ticket)
+    with pytest.raises(Forbidden, match="票券報表的修改權限"):
+        services.add_note(viewer, store, ticket, "看得到但不能寫")
+    services.add_note(writer, store, ticket, "客人來電詢問")
+    db.session.commit()
+    assert [e.reason for e in _history(ticket, "note")] == ["客人來電詢問"]
+    other = make_store("別家")
+    with pytest.raises(NotFound):  # another store's ticket: as if unknown
+        services.add_note(make_account(other, username="other01"), other, ticket, "x")

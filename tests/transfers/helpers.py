@@ -6,8 +6,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.history import HistoryEntry
-from app.orders.models import Order
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 from app.transfers import services
 from app.transfers.models import Transfer, TransferItem
 

@@ -9,10 +9,10 @@ from sqlalchemy import func, select
 from app.auth.models import Account
 from app.db import db
 from app.errors import DomainError
-from app.orders.models import Order
 from app.stores.models import Store
 from app.tickets import services as tickets
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.models import Order, Ticket
+from app.tickets.status import TicketStatus
 from app.transfers import services
 from app.transfers.models import Transfer, TransferItem, TransferItemState, TransferStatus
 from tests.concurrency import Ready, run_at_once

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from app.orders.models import Order
 from app.products.models import Product
 from app.stores.models import Store
+from app.tickets.models import Order
 from tests.wallet.helpers import issue_order, shop
 
 

@@ -9,11 +9,10 @@ from sqlalchemy import select
 
 from app.db import db
 from app.issuance import services as issuance
-from app.orders.models import Order
 from app.products.models import Product, ProductKind
 from app.settings.services import settings_for
 from app.stores.models import DeliveryMethod
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
 from tests.issuance.helpers import ready_store
 
 _n = iter(range(1, 1_000_000))

@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 from app import clock
 from app.db import db
 from app.notifications.models import Message
-from app.orders.models import Order
 from app.tickets.codes import display_code
+from app.tickets.models import Order
 from app.wallet.confirm import COOKIE
 from tests.wallet.helpers import confirm, issue_order, shop, tickets_of
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from app.wallet import rules
 from app.wallet.rules import Plain
 

@@ -50,7 +50,7 @@ def _history_entry(store: Store, main: Account) -> int:
 
 
 def _partner_relation(store: Store, main: Account) -> int:
-    from app.partners.models import PartnerRelation
+    from app.stores.models import PartnerRelation
 
     relation = PartnerRelation(store_id=store.id, partner_store_id=make_store().id)
     db.session.add(relation)
@@ -59,7 +59,7 @@ def _partner_relation(store: Store, main: Account) -> int:
 
 
 def _branch(store: Store, main: Account) -> int:
-    from app.branches.models import Branch
+    from app.stores.models import Branch
 
     branch = Branch(store_id=store.id, code="A001", name="分店A")
     db.session.add(branch)

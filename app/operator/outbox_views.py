@@ -17,9 +17,9 @@ from app.db import db
 from app.htmx import render
 from app.notifications.models import Channel, Message, MessageStatus
 from app.notifications.services import KIND_LABELS, kind_label, normalise_mobile
-from app.orders.models import Order
 from app.pagination import paginate
 from app.stores.models import Store
+from app.tickets.models import Order
 
 bp = Blueprint("notifications", __name__)
 

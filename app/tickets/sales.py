@@ -18,7 +18,8 @@ from sqlalchemy import Select, delete, func, insert, select, update
 
 from app.db import conflict_insert, db
 from app.products.models import ProductKind, ProductSales
-from app.tickets.models import STATUS_GROUPS, StatusGroup, Ticket, TicketStatus
+from app.tickets.models import Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 
 NOT_SOLD = frozenset(STATUS_GROUPS[StatusGroup.RETURNED])
 

@@ -14,22 +14,21 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from app import history
-from app.auth.access import may, merchant_required, requires
+from app.auth.access import acting_account, may, merchant_required, requires
 from app.auth.permissions import Function, Level
-from app.branches.models import Branch
-from app.counter import services as counter
-from app.counter.services import ACTIONS
+from app.counter.services import PAGES
 from app.db import db
 from app.errors import InvalidInput, NotFound
 from app.htmx import redirect_to, render
 from app.issuance.models import Batch
-from app.orders.models import Order
 from app.return_applications import queries as application_queries
-from app.stores.models import DeliveryMethod, Store
-from app.tickets import services
+from app.stores.models import Branch, DeliveryMethod, Store
+from app.tickets import actions, services
 from app.tickets.codes import display_code
-from app.tickets.models import Ticket, TicketStatus
+from app.tickets.lifecycle import Facts
+from app.tickets.models import Order, Ticket
 from app.transfers import queries as transfer_queries
+from app.web import status_label
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
@@ -38,7 +37,7 @@ class NoteForm(FlaskForm):
     note = TextAreaField("備註", filters=[lambda v: v.strip() if isinstance(v, str) else v],
                          validators=[DataRequired("請輸入備註內容"),
                                      Length(max=1000, message="備註最多 1000 字")],
-                         render_kw={"rows": 2, "maxlength": 1000})
+                         render_kw={"rows": 3, "maxlength": 1000})
 
 
 def _ticket_or_404(serial: str) -> Ticket:
@@ -50,15 +49,6 @@ def _ticket_or_404(serial: str) -> Ticket:
     if ticket.store_id != g.store.id:
         abort(404)
     return ticket
-
-
-def _status_label(value: str | None) -> str:
-    if not value:
-        return ""
-    try:
-        return TicketStatus(value).label
-    except ValueError:
-        return value
 
 
 def _names(entries: list[history.HistoryEntry]) -> tuple[dict[int, str], dict[int, str]]:
@@ -76,13 +66,9 @@ def _names(entries: list[history.HistoryEntry]) -> tuple[dict[int, str], dict[in
 def _counter_actions(ticket: Ticket) -> list[tuple[str, str]]:
     """The counter pages this ticket may go to now (the status machine says the action applies,
     and the account may act there), as (slug, button label)."""
-    out = []
-    for slug, page in ACTIONS.items():
-        if not may(page.function, Level.MODIFY):
-            continue
-        if counter.applies(page, ticket):
-            out.append((slug, page.title))
-    return out
+    facts = Facts.of(ticket)
+    return [(page.slug, page.title) for page in PAGES.values()
+            if may(page.function, Level.MODIFY) and actions.applies(page.key, facts)]
 
 
 def _render_detail(ticket: Ticket, form: NoteForm, status: int = 200):  # noqa: ANN202
@@ -96,12 +82,13 @@ def _render_detail(ticket: Ticket, form: NoteForm, status: int = 200):  # noqa: 
         method_label = ticket.delivery_method
     return render(
         "tickets/detail.html", ticket=ticket, order=order, batch=batch, form=form,
-        status_now=counter.effective_status(ticket), entries=entries, status_label=_status_label,
+        status_now=actions.effective_status(ticket), entries=entries, status_label=status_label,
         store_names=store_names, branch_names=branch_names, code=display_code(ticket.code),
-        redeemed_text=services.performed_by_text(ticket, redeemed=True),
-        returned_text=services.performed_by_text(ticket, redeemed=False),
+        redeemed_text=actions.performed_by_text(ticket, redeemed=True),
+        returned_text=actions.performed_by_text(ticket, redeemed=False),
         method_label=method_label, actions=_counter_actions(ticket),
-        may_note=may(Function.REPORT_TICKETS, Level.MODIFY), transfers=transfer_queries.of_ticket(ticket),
+        may_note=services.may_note(acting_account(), g.store, ticket),
+        transfers=transfer_queries.of_ticket(ticket),
         return_application=application_queries.pending_for(ticket)), status
 
 
@@ -112,14 +99,14 @@ def detail(serial: str):
 
 
 @bp.post("/<serial>/notes")
-@requires(Function.REPORT_TICKETS, Level.MODIFY)  # a note is a change, as on the ticket report
+@requires(Function.REPORT_TICKETS, Level.MODIFY)  # a note is a change (services.add_note checks)
 def add_note(serial: str):
     ticket = _ticket_or_404(serial)
     form = NoteForm()
     if not form.validate_on_submit():
         return _render_detail(ticket, form, 422)
     try:
-        services.add_note(ticket, form.note.data or "")
+        services.add_note(acting_account(), g.store, ticket, form.note.data or "")
     except InvalidInput as err:
         db.session.rollback()
         form.note.errors = [err.fields.get("note", err.message)]

@@ -1,4 +1,4 @@
-"""商品銷量 counters (app.products.sales): which moves change them, and that after any mix of
+"""商品銷量 counters (app.tickets.sales): which moves change them, and that after any mix of
 issuances, redemptions, returns, cancellations and the expiry job they equal a count of the
 tickets themselves, including under concurrent returns on PostgreSQL."""
 
@@ -16,13 +16,12 @@ from app import clock
 from app.auth.models import Account
 from app.db import db
 from app.errors import DomainError
-from app.products import sales
 from app.products.models import ProductKind, ProductSales
 from app.stores.models import Store
-from app.tickets import lifecycle, services
-from app.tickets.expiry import expire_tickets
+from app.tickets import lifecycle, sales, services
+from app.tickets.jobs import expire_tickets
 from app.tickets.models import Ticket
-from app.tickets.models import TicketStatus as S
+from app.tickets.status import TicketStatus as S
 from tests.concurrency import Ready, run_at_once
 from tests.issuance.helpers import ready_store
 from tests.tickets.helpers import issue

@@ -1,16 +1,15 @@
-"""Vendor-area use cases: the merchant's own contacts (聯絡人). They flush, never commit."""
+"""Merchant-area use cases: the merchant's own contacts (聯絡人). They flush, never commit."""
 
 from __future__ import annotations
 
 from app import history
+from app.auth import access
 from app.auth.models import Account
-from app.auth.permissions import Function, Level
+from app.auth.permissions import Function
 from app.db import db
-from app.errors import Forbidden, InvalidInput
+from app.errors import InvalidInput
+from app.merchant.rules import CONTACT_FIELDS, BadEmailList, normalise_emails
 from app.stores.models import Store
-from app.vendor.rules import CONTACT_FIELDS, BadEmailList, normalise_emails
-
-history.ACTION_LABELS.update({"contacts_updated": "修改聯絡人"})
 
 
 def contacts_of(store: Store) -> dict[str, str]:
@@ -23,8 +22,7 @@ def update_contacts(actor: Account, store: Store, *, finance_emails: str | None,
 
     Returns whether anything changed; the change is written to the store's history.
     """
-    if not actor.may(Function.VENDOR_PROFILE, Level.MODIFY):
-        raise Forbidden("您沒有修改廠商基本資料的權限")
+    access.check(actor, store, Function.VENDOR_PROFILE, no_right="您沒有修改廠商基本資料的權限")
     raw = {"finance_emails": finance_emails, "sales_emails": sales_emails,
            "technical_emails": technical_emails}
     wanted: dict[str, str] = {}
