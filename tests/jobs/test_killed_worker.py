@@ -200,3 +200,36 @@ def test_rule_j_a_worker_killed_mid_issue_leaves_the_batch_issued_once(pg_app, p
         blocker.close()
         blocker_engine.dispose()
         workers.stop_all()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_worker_py_runs_scheduled_retries_on_a_thread_and_forks_nothing(pg_app, redis_url, workers):
+    from tests.jobs.sample_jobs import count_news, flaky_write_news
+
+    pg_app.config.update(JOBS_MODE="rq", REDIS_URL=redis_url)
+    with pg_app.app_context():
+        for rec in schedule.SCHEDULE:  # no recurring job runs here
+            db.session.add(ScheduledRun(name=rec.name, status="done",
+                                        slot=clock.now() + timedelta(days=365)))
+        jobs.enqueue(flaky_write_news, "retried by worker.py", retries=(1,))
+        db.session.commit()
+        worker = workers.start("ectix-worker-retry")
+
+        def written() -> bool:
+            db.session.rollback()
+            return count_news("retried by worker.py") == 1
+
+        _wait_for("the retry RQ scheduled to run", written)
+        assert "first attempt fails" in workers.log("ectix-worker-retry")
+        assert worker.poll() is None and _children(worker.pid) == []
