@@ -41,6 +41,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app import clock
 from app.db import db, insert_ignoring_conflict
+from app.schedule import SCHEDULE, by_name
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,6 @@ def latest_slot(cron: str, at: datetime) -> datetime:
 def tick() -> list[str]:
     """Enqueue every recurring job whose latest slot has not run yet. Safe to call anywhere,
     any number of times, from any number of processes. Returns the names enqueued."""
-    from app.schedule import SCHEDULE
 
     at = clock.now()
     enqueued: list[str] = []
@@ -291,7 +291,6 @@ def _requeue_stale(at: datetime) -> None:
 
 def run_scheduled(run_id: int) -> None:
     """Job entry for one scheduled run: claim it (compare-and-set), run it, record the outcome."""
-    from app.schedule import by_name
 
     claimed = db.session.execute(
         update(ScheduledRun)
@@ -322,7 +321,6 @@ def run_scheduled(run_id: int) -> None:
 
 def run_now(name: str, requested_by: int | None = None) -> ScheduledRun:
     """Run a recurring job at once, in this process (`flask jobs run NAME`)."""
-    from app.schedule import by_name
 
     by_name(name)  # unknown names fail before anything is written
     run = ScheduledRun(name=name, slot=clock.now(), trigger="manual", requested_by_id=requested_by)

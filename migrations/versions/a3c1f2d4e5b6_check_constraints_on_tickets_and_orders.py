@@ -1,7 +1,7 @@
 """check constraints on tickets and orders
 
 Revision ID: a3c1f2d4e5b6
-Revises: 9c2744075e41
+Revises: d18a863c8ef6
 Create Date: 2026-12-06 12:00:00
 
 The database refuses a ticket whose face value is not positive or whose return handling fee is
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'a3c1f2d4e5b6'
-down_revision = '9c2744075e41'
+down_revision = 'd18a863c8ef6'
 branch_labels = None
 depends_on = None
 
