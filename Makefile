@@ -33,7 +33,7 @@ run: demo
 
 ## make test: set up and run the whole suite
 test: setup
-	$(BIN)/ruff check app tests bench worker.py
+	$(BIN)/ruff check app demodata tests bench worker.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: benchmarks on PostgreSQL and Redis; figures go to bench/results/
@@ -41,7 +41,7 @@ bench: setup
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: setup
-	$(BIN)/ruff check app tests bench worker.py
+	$(BIN)/ruff check app demodata tests bench worker.py
 
 ## Refresh constraints.txt from a clean resolve of pyproject.toml.
 lock:

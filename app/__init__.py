@@ -88,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.escrow.views import bp as escrow_bp
     from app.home.views import bp as home_bp
     from app.issuance.views import bp as issuance_bp
+    from app.merchant.views import bp as merchant_bp
     from app.operator.outbox_views import bp as notifications_bp
     from app.operator.views import bp as operator_bp
     from app.orders.views import bp as orders_bp
@@ -105,10 +106,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.sms.views import bp as sms_bp
     from app.transfers.views import bp as transfers_bp
     from app.uploads.views import bp as uploads_bp
-    from app.vendor.views import bp as vendor_bp
     from app.wallet.views import bp as wallet_bp
 
-    for bp in (auth_bp, home_bp, vendor_bp, accounts_bp, operator_bp, api_bp, uploads_bp,
+    for bp in (auth_bp, home_bp, merchant_bp, accounts_bp, operator_bp, api_bp, uploads_bp,
                settings_bp, partners_bp, partners_admin_bp, branches_bp, products_bp,
                issuance_bp, notifications_bp, orders_bp, sms_bp, counter_bp, escrow_bp,
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,

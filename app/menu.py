@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from flask import current_app, g
 from flask_login import current_user
 
-from app.auth.access import may
+from app.auth.access import may, store_mode
 from app.auth.permissions import Function
 
 
@@ -35,10 +35,10 @@ R, INST = "redeem_after_use", "installment"
 
 MERCHANT_MENU: tuple[Section, ...] = (
     Section("三、廠商專區", (
-        Entry("最新消息", "vendor.news"),
-        Entry("廠商基本資料", "vendor.profile", Function.VENDOR_PROFILE),
-        Entry("登入歷程", "vendor.login_history", Function.LOGIN_HISTORY),
-        Entry("合約及費率", "vendor.contract", Function.VENDOR_PROFILE),
+        Entry("最新消息", "merchant.news"),
+        Entry("廠商基本資料", "merchant.profile", Function.VENDOR_PROFILE),
+        Entry("登入歷程", "merchant.login_history", Function.LOGIN_HISTORY),
+        Entry("合約及費率", "merchant.contract", Function.VENDOR_PROFILE),
     )),
     Section("四、後台帳號管理", (
         Entry("後台子帳號", "accounts.list_sub_accounts", main_only=True),
@@ -119,8 +119,6 @@ def menu_for_current_user() -> list[tuple[str, list[Entry]]]:
         sections = OPERATOR_MENU
         mode = None
     else:
-        from app.auth.access import store_mode
-
         sections = MERCHANT_MENU
         mode = store_mode()
     out = []

@@ -1,19 +1,42 @@
-"""Per-request wiring: who is logged in, which store they act for, formatting for templates."""
+"""Per-request wiring: who is logged in, which store they act for, formatting for templates,
+and the one commit of a form post.
+
+`committed(form)` wraps a view's service call: the request's one commit when the call returns;
+on a DomainError, a rollback, the error's field messages under the form's fields
+(app.forms.place_field_errors) and the rest of it (message, status) for the view to show; a
+NotFound still answers 404. `saved(form, work, done=…, to=…)` is a form post's usual end on top
+of it: the form checked, the work committed, a flash and a redirect; or None and the form's
+messages.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, Response, current_app, flash, g, request, session
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from app import clock
+from app.auth.access import may
 from app.auth.models import Account
+from app.auth.permissions import Function, Level
+from app.auth.services import account_for_token, request_account_options, scope_for, switchable_stores
 from app.columns import on_page
 from app.db import db
+from app.errors import DomainError, NotFound
 from app.extensions import login_manager
-from app.history import Actor, set_actor
+from app.forms import place_field_errors
+from app.history import Actor, action_label, field_label, set_actor
+from app.htmx import redirect_to
+from app.jobs import ensure_local_runner
+from app.menu import menu_for_current_user
 from app.tenancy import set_scope
+from app.tickets.status import TicketStatus
 
 
 def init_app(app: Flask) -> None:
@@ -29,8 +52,6 @@ def init_app(app: Flask) -> None:
         ident, _, epoch = user_id.partition(".")
         if not ident.isdigit() or not epoch.isdigit():
             return None
-        from app.auth.services import request_account_options
-
         account = db.session.get(Account, int(ident), options=request_account_options(),
                                  execution_options={"unscoped": True})
         if account is None or not account.is_active or account.session_epoch != int(epoch):
@@ -44,8 +65,6 @@ def init_app(app: Flask) -> None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        from app.auth.services import account_for_token
-
         found = account_for_token(header[len("Bearer "):].strip())
         if found is None:
             return None
@@ -64,8 +83,6 @@ def init_app(app: Flask) -> None:
         if current_user.is_operator:
             set_actor(Actor(current_user.id, current_user.username, None, None, ip))
             return
-        from app.auth.services import scope_for
-
         store, scope = scope_for(current_user, session.get("store_id"))
         g.store = store
         set_scope(scope)
@@ -75,8 +92,6 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def start_local_jobs() -> None:
         if current_app.config["JOBS_MODE"] == "thread":
-            from app.jobs import ensure_local_runner
-
             ensure_local_runner(current_app._get_current_object())  # type: ignore[attr-defined]
 
     @app.after_request
@@ -88,11 +103,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def template_globals() -> dict:
-        from app.auth.access import may
-        from app.auth.permissions import Function, Level
-        from app.auth.services import switchable_stores
-        from app.menu import menu_for_current_user
-
         return {"menu": menu_for_current_user, "may": may, "Function": Function, "Level": Level,
                 "current_store": g.get("store"),
                 "switchable_stores": lambda: switchable_stores(current_user),
@@ -101,8 +111,6 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(format_money, "money")
     app.add_template_filter(format_datetime, "dt")
     app.add_template_filter(format_date, "d")
-    from app.history import action_label, field_label
-
     app.add_template_filter(action_label, "history_action")
     app.add_template_filter(field_label, "history_field")
     app.add_template_filter(status_label, "status_label")
@@ -128,8 +136,6 @@ def status_label(value: str | None) -> str:
     """A stored ticket status value in words (— when there is none)."""
     if not value:
         return "—"
-    from app.tickets.status import TicketStatus
-
     try:
         return TicketStatus(value).label
     except ValueError:
@@ -142,3 +148,92 @@ def format_date(value: date | datetime | None) -> str:
     if isinstance(value, datetime):
         value = clock.taipei(value).date()
     return value.strftime("%Y/%m/%d")
+
+
+# Form posts ------------------------------------------------------------------------------
+
+T = TypeVar("T")
+Done = str | tuple[str, str]  # a flash message, or (message, category)
+
+
+@dataclass
+class Outcome:
+    """How a `committed` block ended."""
+
+    form: FlaskForm | None = None
+    saved: bool = False  # the call returned and its work is committed
+    error: str | None = None  # the refusal's message, unless the form's fields took it
+    status: int = 200  # the refusal's HTTP status (422 for InvalidInput)
+    refusal: DomainError | None = None  # the refusal itself, for a view that tells kinds apart
+
+    @property
+    def refused(self) -> bool:
+        return not self.saved
+
+    def flash_error(self) -> None:
+        """The refusal's message as a flash, when no field of the form took it."""
+        if self.error:
+            flash(self.error, "danger")
+
+    def error_on_form(self) -> None:
+        """The refusal's message at the top of the form, when no field of it took it."""
+        if self.error and self.form is not None:
+            self.form.form_errors.append(self.error)
+
+
+@contextmanager
+def committed(form: FlaskForm | None = None, *,
+              refusals: type[DomainError] = DomainError) -> Iterator[Outcome]:
+    """Commit what the block did; on a refusal (a DomainError, or only `refusals`: say
+    InvalidInput, leaving the others to the error pages), roll back and show it: its field
+    messages under `form`'s fields, its message in `error` when no field took it, its status.
+
+        with committed(form) as outcome:
+            services.rename(actor, thing, form.name.data)
+        if outcome.saved:
+            flash("已更新", "success")
+            return redirect_to(...)
+        return render(..., error=outcome.error), outcome.status
+    """
+    outcome = Outcome(form)
+    try:
+        yield outcome
+    except refusals as err:
+        db.session.rollback()
+        if isinstance(err, NotFound):  # an id that is not this store's: the 404 page
+            raise
+        placed = form is not None and place_field_errors(form, err)
+        outcome.refusal, outcome.error = err, None if placed else err.message
+        outcome.status = err.status
+        return
+    except Exception:  # anything else: nothing of it is kept, and the error pages answer
+        db.session.rollback()
+        raise
+    db.session.commit()
+    outcome.saved = True
+
+
+def saved(form: FlaskForm, work: Callable[[], T], *, done: Done | Callable[[T], Done],
+          to: str | Callable[[T], str], refusals: type[DomainError] = DomainError,
+          refusal_on_form: bool = False) -> Response | None:
+    """Validate a posted form and run `work` (the service call) inside `committed(form)`. Saved:
+    flash `done` (a message, or (message, category)) and redirect to `to`; either may be a
+    function of what `work` returned. Otherwise None, and the view renders the form: its
+    fields' messages, a refusal no field took as a flash (at the top of the form with
+    `refusal_on_form`)."""
+    if not form.validate_on_submit():
+        return None
+    with committed(form, refusals=refusals) as outcome:
+        result = work()
+    if outcome.refused:
+        outcome.error_on_form() if refusal_on_form else outcome.flash_error()
+        return None
+    said = done(result) if callable(done) else done
+    message, category = (said, "success") if isinstance(said, str) else said
+    flash(message, category)
+    return redirect_to(to(result) if callable(to) else to)
+
+
+def form_status(form: FlaskForm) -> int:
+    """The status of a page showing a form again: 422 once it was posted (with its messages)."""
+    return 422 if form.is_submitted() else 200

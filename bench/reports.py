@@ -1,7 +1,7 @@
 """Reports on a big tenant: one million tickets on PostgreSQL, pages over HTTP, a 100k-row export.
 
 A fresh database gets the demo data and ECTIX_BENCH_TICKETS tickets (default 1,000,000) from
-`flask --app app demo-data --tickets N` (app/loadgen.py; its wall time is a figure too). Then a
+`flask --app app demo-data --tickets N` (demodata/loadgen.py; its wall time is a figure too). Then a
 real gunicorn serves the app and the demo `issuer` (60 % of the tickets) logs in over HTTP:
 
 - the ticket report's first page by issue date, the last three months (target < 150 ms),

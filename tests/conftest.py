@@ -227,7 +227,7 @@ def live_server(app: Flask) -> Iterator[str]:
     """The app served over HTTP on loopback from a thread, with the demo data loaded."""
     from werkzeug.serving import make_server
 
-    from app.demo import load_demo
+    from demodata.stores import load_demo
 
     with app.app_context():
         load_demo()

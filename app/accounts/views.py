@@ -25,10 +25,10 @@ from app.auth.models import Account, AccountKind, ApiToken
 from app.auth.permissions import functions_for
 from app.db import db
 from app.errors import DomainError
-from app.forms import committed, form_status, saved
 from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.tenancy import get_owned_or_404
+from app.web import committed, form_status, saved
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 

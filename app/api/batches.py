@@ -2,8 +2,10 @@
 
 The same services as the upload page, so the same rules and the same idempotency: the rows
 are checked exactly as the template's rows are (`prepare_batch`), and the batch is confirmed
-in the same request. Wrong rows answer 422 with every row's errors and leave nothing behind;
-an import number already used answers 409 and issues nothing. Issuing runs in the background:
+in the same request. Wrong rows answer 422 with every row's errors and leave nothing behind (a
+merchant order number another batch took, even one confirmed while this request ran, is such
+a row error: app/issuance/rules.py, rule e); an import number already used answers 409 and
+issues nothing. Issuing runs in the background:
 poll GET /batches/<id> until `status` is `succeeded` (the tickets are listed then) or `failed`.
 """
 
@@ -22,19 +24,14 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
 from app.issuance import services
+from app.issuance.columns import COLUMNS, KEY_OF, MAX_TICKETS_PER_BATCH
 from app.issuance.models import Batch, BatchStatus
-from app.issuance.rules import MAX_TICKETS
 from app.products.models import ProductKind
 from app.stores.models import DeliveryMethod, DeliveryType
 from app.tenancy import get_owned_or_404
 from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus
 
-# API row field → the template's column (what `prepare_batch` checks).
-ROW_COLUMNS = {"product_id": "商品編號", "quantity": "數量", "merchant_order_no": "廠商訂單編號",
-               "purchaser_name": "購買人姓名", "mobile": "手機", "email": "Email",
-               "valid_from": "使用起始日"}
-COLUMN_FIELDS = {column: name for name, column in ROW_COLUMNS.items()}
 METHODS = sorted({m.method for m in DeliveryMethod})
 BAD_PAIR = "出券類型與發行方式的組合不正確（cvs：ibon；paper：platform_print、merchant_print；" \
            "electronic：immediate、deferred）"
@@ -103,7 +100,7 @@ INVALID_ROWS = schema("InvalidRows", {
                                                          "additionalProperties": {"type": "string"},
                                                          "description": "欄位 → 錯誤原因"}}}},
             "batch_errors": {"type": "array", "items": {"type": "string"},
-                             "description": "整批的錯誤（例如超過 1000 張）"},
+                             "description": f"整批的錯誤（例如超過 {MAX_TICKETS_PER_BATCH} 張）"},
         },
     }},
 })
@@ -126,29 +123,17 @@ NEW_BATCH = {
         "platform_id": {"type": ["string", "null"], "maxLength": PLATFORM_ID_MAX,
                         "description": "平台／POS 夥伴的 PlatformID（記錄於票券）"},
         "rows": {
-            "type": "array", "minItems": 1, "maxItems": MAX_TICKETS,
-            "description": f"每列一筆訂單；所有列的 quantity 加總最多 {MAX_TICKETS} 張",
+            "type": "array", "minItems": 1, "maxItems": MAX_TICKETS_PER_BATCH,
+            "description": "每列一項商品；merchant_order_no 相同的列為同一筆訂單（購買人須相同）；"
+                           f"所有列的 quantity 加總最多 {MAX_TICKETS_PER_BATCH} 張",
             "items": {
                 "type": "object",
-                "required": ["product_id", "quantity", "merchant_order_no", "purchaser_name"],
-                "properties": {
-                    "product_id": {"type": "integer", "description": "商品編號（上架中的商品）"},
-                    "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_TICKETS},
-                    "merchant_order_no": {"type": "string", "pattern": "^[A-Za-z0-9]{1,25}$",
-                                          "description": "廠商訂單編號，不可重複"},
-                    "purchaser_name": {"type": "string", "maxLength": 50},
-                    "mobile": {"type": ["string", "null"],
-                               "description": "09 開頭 10 碼；超商票券必填，電子票券與 email 至少一項"},
-                    "email": {"type": ["string", "null"], "format": "email"},
-                    "valid_from": {"type": ["string", "null"], "format": "date",
-                                   "description": "使用起始日（僅非即期電子票券，必填，須晚於今日）"},
-                },
+                "required": [c.key for c in COLUMNS if c.always_required],
+                "properties": {c.key: dict(c.schema) for c in COLUMNS},
             },
         },
     },
 }
-
-
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
@@ -182,13 +167,14 @@ def _rows(body: dict[str, Any]) -> list[dict[str, Any]]:
     """The API rows as the template's rows (a row that is not an object is checked as empty)."""
     rows = body.get("rows")
     if not isinstance(rows, list):
-        raise _invalid("rows", "rows 須為陣列（每列一筆訂單）")
-    if len(rows) > MAX_TICKETS:
-        raise _invalid("rows", f"每次發行上限為 {MAX_TICKETS} 張（rows 最多 {MAX_TICKETS} 列）")
+        raise _invalid("rows", "rows 須為陣列（每列一項商品）")
+    if len(rows) > MAX_TICKETS_PER_BATCH:
+        raise _invalid("rows", f"每次發行上限為 {MAX_TICKETS_PER_BATCH} 張"
+                               f"（rows 最多 {MAX_TICKETS_PER_BATCH} 列）")
     mapped = []
     for index, row in enumerate(rows, start=1):
         row = row if isinstance(row, dict) else {}
-        record: dict[str, Any] = {column: row.get(name) for name, column in ROW_COLUMNS.items()}
+        record: dict[str, Any] = {c.header: row.get(c.key) for c in COLUMNS}
         record["_row"] = index
         mapped.append(record)
     return mapped
@@ -206,8 +192,8 @@ def _platform_id(body: dict[str, Any]) -> str | None:
 def _invalid_rows(batch: Batch):  # noqa: ANN202
     """422 with every wrong row (its errors keyed by the API's field names) and the batch's."""
     rows = [{"row": r["row"],
-             "errors": {COLUMN_FIELDS.get(column, column): message
-                        for column, message in r["errors"].items()}}
+             "errors": {KEY_OF.get(header, header): message
+                        for header, message in r["errors"].items()}}
             for r in batch.rows if r["errors"]]
     batch_errors = [e for e in batch.error.splitlines() if e]
     if rows:
@@ -221,8 +207,8 @@ def _invalid_rows(batch: Batch):  # noqa: ANN202
 @api_route("/batches", ["POST"], summary="批次發行票券", request_schema=NEW_BATCH,
            requires=(Function.ISSUANCE, Level.MODIFY), endpoint="create_batch",
            responses={202: ("已受理：檢查無誤並排入發行", ACCEPTED),
-                      409: ("匯入單號已使用（import_no_used）、發行服務未開通、設定未完成、"
-                            "合約未開通此發行方式或分店停用；皆未發行",
+                      409: ("匯入單號已使用（import_no_used）、發行服務未開通、合約尚未生效或已到期、"
+                            "設定未完成、合約未開通此發行方式或分店停用；皆未發行",
                             {"$ref": "#/components/schemas/Error"}),
                       422: ("輸入錯誤；或有任何一列錯誤（invalid_rows，附每列錯誤），整批未發行",
                             INVALID_ROWS)},
@@ -248,7 +234,12 @@ def create_batch():
             response = _invalid_rows(batch)
             db.session.rollback()  # nothing stays: the checked rows are in this answer
             return response
-        if not services.confirm_batch(_actor(), g.store, batch):
+        outcome = services.confirm_batch(_actor(), g.store, batch)
+        if outcome is services.Confirmation.ORDER_NOS_TAKEN:  # by a batch confirmed meanwhile
+            response = _invalid_rows(batch)
+            db.session.rollback()
+            return response
+        if outcome is services.Confirmation.ALREADY_CONFIRMED:
             db.session.rollback()
             raise DomainError(services.IMPORT_NO_USED, code="import_no_used")
         db.session.commit()

@@ -22,11 +22,11 @@ from app.branches.forms import (
 from app.columns import Column, xlsx_response
 from app.db import db
 from app.errors import DomainError, NotFound
-from app.forms import committed, form_status, saved
 from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.stores.models import Branch
 from app.tenancy import get_owned_or_404
+from app.web import committed, form_status, saved
 
 bp = Blueprint("branches", __name__, url_prefix="/settings/branches")
 

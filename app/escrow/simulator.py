@@ -27,13 +27,17 @@ import argparse
 import json
 import os
 import threading
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
+from werkzeug.test import Client
 from werkzeug.wrappers import Request, Response
+
+from app.escrow.bank import BankUnavailable, parse_answers
 
 KINDS = ("deposit", "release", "refund")
 
@@ -219,16 +223,10 @@ class InProcessBank:
     JSON protocol: for a demo that runs without a separate bank process."""
 
     def __init__(self, simulator: BankSimulator) -> None:
-        from werkzeug.test import Client
-
         self.simulator = simulator
         self.client = Client(simulator)
 
     def submit(self, entries: list[Any]) -> list[Any]:
-        from dataclasses import asdict
-
-        from app.escrow.bank import BankUnavailable, parse_answers
-
         headers = {"Authorization": f"Bearer {self.simulator.key}"} if self.simulator.key else {}
         response = self.client.post("/entries", json={"entries": [asdict(e) for e in entries]},
                                     headers=headers)

@@ -13,6 +13,7 @@ from datetime import date
 
 from sqlalchemy import select
 
+from app import clock
 from app.db import db
 from app.issuance.models import Batch
 from app.products.models import Product, ProductKind
@@ -72,8 +73,6 @@ def _by_id(model, ids: set[int]) -> dict:  # noqa: ANN001 - any model with an in
 
 def faces_for(tickets: Sequence[Ticket], *, today: date | None = None) -> list[TicketFace]:
     """One face per ticket, in the order given."""
-    from app import clock
-
     today = today or clock.business_day()
     products = _by_id(Product, {t.product_id for t in tickets})
     stores = _by_id(Store, {t.store_id for t in tickets})

@@ -3,23 +3,47 @@
 The caller gathers the facts (the store's products, the merchant order numbers already used,
 today's Taipei date, the chosen delivery method and voucher kind) and gets back every row with
 its normalised values and a message per wrong cell, in the words the preview shows in red.
+
+Merchant order numbers (廠商訂單編號, rule e). A row is one product of an order; the merchant
+order number says which order:
+
+- Within one batch, the rows that share a merchant order number are ONE order holding several
+  products (or the same product on several rows), issued as one order (one ECT order number,
+  one e-ticket link or pickup code, one notice). They must name the same purchaser (name,
+  mobile, e-mail, as normalised); otherwise every one of them is wrong:
+  「同一廠商訂單編號的購買人資料須相同」.
+- Across batches, a merchant order number belongs to the first batch of the store that took
+  it: one that issued it, or one still queued or issuing. A later batch that uses it again is
+  wrong at its preview, at its confirm and in the API (「廠商訂單編號已使用於匯入單號 X」), so
+  the clash is a row error, never a failed job. A failed batch left nothing behind and takes
+  no number. The database holds the same rule (one order per store and merchant order number),
+  so a race that slips past the checks fails that batch's job with the same message.
+- The import number (匯入單號), not the merchant order number, is what makes sending the same
+  batch twice harmless: the same import number is never issued twice.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from app.issuance.columns import (
+    COLUMNS,
+    HEADER_OF,
+    MAX_TICKETS_PER_BATCH,
+    MERCHANT_ORDER_NO_MAX,
+    PURCHASER_NAME_MAX,
+)
 from app.phones import normalise_mobile
 
-MAX_TICKETS = 1000
 SAMPLE_ORDER_PREFIX = "SAMPLE"  # the template's sample rows (app/issuance/template.py)
-COLUMNS = ("商品編號", "數量", "廠商訂單編號", "購買人姓名", "手機", "Email", "使用起始日")
-_ORDER_NO = re.compile(r"[A-Za-z0-9]{1,25}")
+DIFFERENT_PURCHASERS = "同一廠商訂單編號的購買人資料須相同"
+_ORDER_NO = re.compile(rf"[A-Za-z0-9]{{1,{MERCHANT_ORDER_NO_MAX}}}")
 _DATE = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
 
 
@@ -43,6 +67,10 @@ class CheckedRow:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def wrong(self, key: str, message: str) -> None:
+        """Mark the cell of column `key` wrong (errors are kept under the column's header)."""
+        self.errors[HEADER_OF[key]] = message
 
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "values": self.values, "errors": self.errors,
@@ -75,113 +103,165 @@ def _parse_date(value: object) -> date | None:
     return date(*(int(part) for part in match.groups()))
 
 
+def order_no_taken(import_no: str) -> str:
+    """The row error of a merchant order number another batch took."""
+    return f"廠商訂單編號已使用於匯入單號 {import_no}"
+
+
+def order_no_clash(number: str, import_no: str) -> str:
+    """Why a batch failed in its job when a race slipped past the checks (the database's
+    one-order-per-merchant-order-number constraint caught it)."""
+    return f"廠商訂單編號 {number} 已使用於匯入單號 {import_no}，發行未完成"
+
+
+def order_nos(rows: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The merchant order numbers of uploaded rows (keyed by the template's headers)."""
+    header = HEADER_OF["merchant_order_no"]
+    return {number for r in rows if (number := _text(r.get(header)))}
+
+
+def _purchaser(row: CheckedRow) -> tuple[str, str, str]:
+    return (row.values["purchaser_name"], row.values["mobile"], row.values["email"])
+
+
+def _check_purchasers(checked: list[CheckedRow]) -> None:
+    """Rows sharing a merchant order number are one order: all name the same purchaser."""
+    header = HEADER_OF["merchant_order_no"]
+    orders: dict[str, list[CheckedRow]] = {}
+    for row in checked:
+        if header not in row.errors:
+            orders.setdefault(row.values["merchant_order_no"], []).append(row)
+    for rows in orders.values():
+        if len({_purchaser(row) for row in rows}) > 1:
+            for row in rows:
+                row.wrong("merchant_order_no", DIFFERENT_PURCHASERS)
+
+
+def mark_taken(rows: list[dict[str, Any]], taken: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Checked rows (as stored) with the merchant order numbers `taken` since marked wrong."""
+    header = HEADER_OF["merchant_order_no"]
+    marked = []
+    for row in rows:
+        number = row["values"].get("merchant_order_no")
+        if number in taken and header not in row["errors"]:
+            row = {**row, "errors": {**row["errors"], header: order_no_taken(taken[number])}}
+        marked.append(row)
+    return marked
+
+
+def count_orders(rows: Iterable[Mapping[str, Any]]) -> int:
+    """How many orders checked rows make: one per merchant order number (a row without one
+    counts alone)."""
+    numbers = [row["values"].get("merchant_order_no") for row in rows]
+    return len({n for n in numbers if n}) + sum(1 for n in numbers if not n)
+
+
 def check_rows(rows: list[dict[str, Any]], *, method: str, kind: str | None,
-               products: dict[int, ProductFacts], used_order_nos: set[str],
+               products: dict[int, ProductFacts], used_order_nos: Mapping[str, str],
                today: date) -> tuple[list[CheckedRow], list[str]]:
     """Every row checked; plus the errors of the batch as a whole (e.g. too many tickets).
 
-    `method` is a DeliveryMethod value ("electronic:deferred", ...); `kind` the voucher kind
-    chosen for the batch ("pickup" / "gift"), or None to accept either.
+    `rows` are keyed by the template's headers (app/issuance/columns.py). `method` is a
+    DeliveryMethod value ("electronic:deferred", ...); `kind` the voucher kind chosen for the
+    batch ("pickup" / "gift"), or None to accept either. `used_order_nos` maps each merchant
+    order number an earlier batch of the store took to that batch's import number.
     """
     delivery_type, _, how = method.partition(":")
     checked: list[CheckedRow] = []
-    seen_order_nos: dict[str, int] = {}
     total = 0
     for index, raw in enumerate(rows, start=1):
+        cells = {c.key: raw.get(c.header) for c in COLUMNS}
         row = CheckedRow(row=int(raw.get("_row") or index), values={},
-                         typed={column: _typed(raw.get(column)) for column in COLUMNS})
-        errors = row.errors
-
-        product_id = _text(raw.get("商品編號"))
+                         typed={c.header: _typed(cells[c.key]) for c in COLUMNS})
+        wrong = row.wrong
+        product_id = _text(cells["product_id"])
         product = None
         if not product_id:
-            errors["商品編號"] = "請填寫商品編號"
+            wrong("product_id", "請填寫商品編號")
         elif not product_id.isdigit() or int(product_id) not in products:
-            errors["商品編號"] = "查無此商品編號"
+            wrong("product_id", "查無此商品編號")
         else:
             product = products[int(product_id)]
             if not product.listed:
-                errors["商品編號"] = "商品已下架，無法發行"
+                wrong("product_id", "商品已下架，無法發行")
             elif kind and product.kind != kind:
                 wanted = "提貨券" if kind == "pickup" else "贈品券"
-                errors["商品編號"] = f"此商品不是{wanted}，與選擇的票券類型不符"
+                wrong("product_id", f"此商品不是{wanted}，與選擇的票券類型不符")
             elif product.end_date < today:
-                errors["商品編號"] = ("商品的價金保管期限已過，無法發行" if product.kind == "pickup"
-                                  else "商品的使用期限已過，無法發行")
+                wrong("product_id", "商品的價金保管期限已過，無法發行" if product.kind == "pickup"
+                      else "商品的使用期限已過，無法發行")
         row.values["product_id"] = int(product_id) if product_id.isdigit() else None
 
-        quantity_text = _text(raw.get("數量"))
+        quantity_text = _text(cells["quantity"])
         quantity = int(quantity_text) if quantity_text.isdigit() else 0
-        if not 1 <= quantity <= MAX_TICKETS:
-            errors["數量"] = f"數量須為 1 到 {MAX_TICKETS} 的整數"
+        if not 1 <= quantity <= MAX_TICKETS_PER_BATCH:
+            wrong("quantity", f"數量須為 1 到 {MAX_TICKETS_PER_BATCH} 的整數")
         else:
             total += quantity
         row.values["quantity"] = quantity
 
-        order_no = _text(raw.get("廠商訂單編號"))
+        order_no = _text(cells["merchant_order_no"])
         if not order_no:
-            errors["廠商訂單編號"] = "請填寫廠商訂單編號"
+            wrong("merchant_order_no", "請填寫廠商訂單編號")
         elif order_no.upper().startswith(SAMPLE_ORDER_PREFIX):
-            errors["廠商訂單編號"] = "範例資料列，請刪除後再上傳"
+            wrong("merchant_order_no", "範例資料列，請刪除後再上傳")
         elif not _ORDER_NO.fullmatch(order_no):
-            errors["廠商訂單編號"] = "廠商訂單編號限英數字，最多 25 字"
+            wrong("merchant_order_no",
+                  f"廠商訂單編號限英數字，最多 {MERCHANT_ORDER_NO_MAX} 字")
         elif order_no in used_order_nos:
-            errors["廠商訂單編號"] = "廠商訂單編號重複（已發行過）"
-        elif order_no in seen_order_nos:
-            errors["廠商訂單編號"] = f"廠商訂單編號重複（與第 {seen_order_nos[order_no]} 列相同）"
-        else:
-            seen_order_nos[order_no] = row.row
+            wrong("merchant_order_no", order_no_taken(used_order_nos[order_no]))
         row.values["merchant_order_no"] = order_no
 
-        name = _text(raw.get("購買人姓名"))
+        name = _text(cells["purchaser_name"])
         if not name:
-            errors["購買人姓名"] = "請填寫購買人姓名"
-        elif len(name) > 50:
-            errors["購買人姓名"] = "購買人姓名最多 50 字"
+            wrong("purchaser_name", "請填寫購買人姓名")
+        elif len(name) > PURCHASER_NAME_MAX:
+            wrong("purchaser_name", f"購買人姓名最多 {PURCHASER_NAME_MAX} 字")
         row.values["purchaser_name"] = name
 
-        mobile_raw = _text(raw.get("手機"))
-        mobile = normalise_mobile(raw.get("手機")) or "" if mobile_raw else ""
+        mobile_raw = _text(cells["mobile"])
+        mobile = normalise_mobile(cells["mobile"]) or "" if mobile_raw else ""
         if mobile_raw and not mobile:
-            errors["手機"] = "手機格式錯誤，須為 09 開頭的 10 碼數字"
+            wrong("mobile", "手機格式錯誤，須為 09 開頭的 10 碼數字")
         row.values["mobile"] = mobile
 
-        email = _text(raw.get("Email"))
+        email = _text(cells["email"])
         if email:
             try:
                 email = validate_email(email, check_deliverability=False).normalized
             except EmailNotValidError:
-                errors["Email"] = "Email 格式錯誤"
+                wrong("email", "Email 格式錯誤")
         row.values["email"] = email
 
         if delivery_type == "cvs" and not mobile_raw:
-            errors["手機"] = "超商票券須填寫購買人手機"
+            wrong("mobile", "超商票券須填寫購買人手機")
         if delivery_type == "electronic" and not mobile_raw and not email:
-            errors["手機"] = "電子票券須填寫手機或 Email（至少一項）"
+            wrong("mobile", "電子票券須填寫手機或 Email（至少一項）")
 
-        start_raw = raw.get("使用起始日")
+        start_raw = cells["valid_from"]
         start: date | None = None
         if how == "deferred":
             if start_raw in (None, ""):
-                errors["使用起始日"] = "非即期票券須填寫使用起始日"
+                wrong("valid_from", "非即期票券須填寫使用起始日")
             else:
                 try:
                     start = _parse_date(start_raw)
                 except ValueError:
-                    errors["使用起始日"] = "日期格式錯誤，請填寫 yyyy/mm/dd"
+                    wrong("valid_from", "日期格式錯誤，請填寫 yyyy/mm/dd")
                 else:
                     if start <= today:
-                        errors["使用起始日"] = "使用起始日須晚於今天"
+                        wrong("valid_from", "使用起始日須晚於今天")
                     elif product and start > product.end_date:
-                        errors["使用起始日"] = "使用起始日不可晚於商品期限"
+                        wrong("valid_from", "使用起始日不可晚於商品期限")
         elif start_raw not in (None, ""):
-            errors["使用起始日"] = "僅非即期電子票券可填寫使用起始日"
+            wrong("valid_from", "僅非即期電子票券可填寫使用起始日")
         row.values["valid_from"] = start.isoformat() if start else None
         checked.append(row)
 
+    _check_purchasers(checked)
     batch_errors = []
     if not rows:
         batch_errors.append("檔案中沒有發行資料")
-    if total > MAX_TICKETS:
-        batch_errors.append(f"每次發行上限為 {MAX_TICKETS} 張（此批共 {total} 張）")
+    if total > MAX_TICKETS_PER_BATCH:
+        batch_errors.append(f"每次發行上限為 {MAX_TICKETS_PER_BATCH} 張（此批共 {total} 張）")
     return checked, batch_errors

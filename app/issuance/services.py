@@ -1,20 +1,29 @@
 """Batch issuance (7-3 B): check a batch, confirm it, issue it all-or-nothing.
 
 `prepare_batch` checks the rows and keeps them as a preview (a re-upload with the same import
-number replaces a preview); `confirm_batch` queues it (compare-and-set, so a double click
-queues once); the `issue_batch` job turns it into orders and tickets in ONE transaction, so a
-failure leaves nothing behind, and the import number, unique per store, means the same batch
-is never issued twice.
+number replaces a preview); `confirm_batch` checks the merchant order numbers again under a
+lock on the store and queues it (compare-and-set, so a double click queues once); the job
+(`app.issuance.jobs.issue_batch`) claims it (`claim_batch`) and turns it into orders and tickets
+in ONE transaction (`issue_claimed_batch`), so a failure leaves nothing behind, and the import
+number, unique per store, means the same batch is never issued twice. How merchant order
+numbers group rows into orders, and why a clash between batches is a row error and never a
+failed job: app/issuance/rules.py (rule e).
+
+A claim counts the attempt and takes a lease (`app.jobs.LEASE`); the batch's last write is a
+compare-and-set on that attempt, so a job whose batch was taken back (`return_abandoned`: its
+worker died, the lease ran out) can never commit a second issue of it.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import clock, history, jobs
 from app.auth.models import Account
@@ -22,10 +31,12 @@ from app.billing.models import FeeKind
 from app.billing.services import record_charge
 from app.db import db
 from app.errors import DomainError, InvalidInput
+from app.issuance import rules
 from app.issuance.models import Batch, BatchStatus
-from app.issuance.rules import MAX_TICKETS, ProductFacts, check_rows
+from app.issuance.rules import MAX_TICKETS_PER_BATCH, ProductFacts, check_rows
 from app.products.access import issue_refusal
 from app.products.models import Product, ProductKind
+from app.refusal import Refusal
 from app.settings.services import issuance_blocker, settings_or_blank
 from app.stores.models import DeliveryMethod, Store
 from app.tickets import codes, sales
@@ -34,18 +45,37 @@ from app.tickets.status import TicketStatus
 
 _IMPORT_NO = re.compile(r"[A-Za-z0-9_-]{1,30}")
 IMPORT_NO_USED = "此匯入單號已使用，同一匯入單號不會重複發行"
+FAILED = "系統錯誤，發行未完成，請稍後重新發行或聯繫客服"
+ABANDONED = "發行作業中斷（系統程序終止），未發行任何票券，請以新的匯入單號重新發行"
+ISSUE_JOB = "app.issuance.jobs:issue_batch"  # by path: the job module imports this one
+NO_METHODS = "合約尚未開通任何發行方式，請聯繫所屬業務"
 
 
 
-def _check_can_issue(actor: Account, store: Store, method: DeliveryMethod) -> None:
+def issuance_refusal(actor: Account, store: Store,
+                     method: DeliveryMethod | None = None) -> Refusal | None:
+    """May `actor` issue tickets in `store` now, with `method` (or with some method, when None)?
+    None, or why not: the one answer the pages (shown before anything is uploaded), the upload,
+    the confirm and the API share. In order: the store (its contract's issuance service, start
+    and end dates, its settings: `issuance_blocker`), the account (its grant and its branch:
+    `issue_refusal`), then the delivery methods the contract enables."""
     if blocker := issuance_blocker(store):
-        raise DomainError(blocker, code="issuance_unavailable")
+        return Refusal("issuance_unavailable", blocker)
     if refusal := issue_refusal(actor, store):
-        raise DomainError(refusal.message, code=refusal.code)
+        return refusal
     contract = store.current_contract
-    if contract is None or not contract.enables(method):
-        raise DomainError(f"合約未開通「{method.delivery_type.label}／{method.label}」發行方式",
-                          code="method_not_enabled")
+    enabled = contract.methods if contract is not None else []
+    if method is None and not enabled:
+        return Refusal("method_not_enabled", NO_METHODS)
+    if method is not None and method not in enabled:
+        return Refusal("method_not_enabled",
+                       f"合約未開通「{method.delivery_type.label}／{method.label}」發行方式")
+    return None
+
+
+def _refuse_unless_may_issue(actor: Account, store: Store, method: DeliveryMethod) -> None:
+    if refusal := issuance_refusal(actor, store, method):
+        raise DomainError(refusal.message, code=refusal.code)
 
 
 def _product_facts(store: Store) -> dict[int, ProductFacts]:
@@ -54,20 +84,36 @@ def _product_facts(store: Store) -> dict[int, ProductFacts]:
             for p in products}
 
 
-def _used_order_nos(store: Store, order_nos: Iterable[str]) -> set[str]:
+def used_order_nos(store_id: int, order_nos: Iterable[str],
+                   but: int | None = None) -> dict[str, str]:
+    """{merchant order number: import number} of those of `order_nos` another batch of the
+    store (not `but`) took: one that issued them (its orders), or one still queued or issuing
+    (its rows). Failed batches and previews take none."""
     wanted = {n for n in order_nos if n}
     if not wanted:
-        return set()
-    return set(db.session.scalars(
-        select(Order.merchant_order_no).where(Order.store_id == store.id,
-                                              Order.merchant_order_no.in_(wanted))))
+        return {}
+    taken = dict(db.session.execute(
+        select(Order.merchant_order_no, Batch.import_no).join(Batch, Batch.id == Order.batch_id)
+        .where(Order.store_id == store_id, Order.merchant_order_no.in_(wanted))).all())
+    live = (select(Batch.import_no, Batch.rows)
+            .where(Batch.store_id == store_id,
+                   Batch.status.in_((BatchStatus.QUEUED, BatchStatus.ISSUING)))
+            .order_by(Batch.id))
+    if but is not None:
+        live = live.where(Batch.id != but)
+    for import_no, rows in db.session.execute(live):
+        for row in rows:
+            number = row["values"].get("merchant_order_no")
+            if number in wanted and not row["errors"]:
+                taken.setdefault(number, import_no)
+    return taken
 
 
 def prepare_batch(actor: Account, store: Store, *, import_no: str, method: DeliveryMethod,
                   kind: ProductKind | None, rows: list[dict[str, Any]], source: str = "upload",
                   platform_id: str | None = None) -> Batch:
     """Check the rows and keep them as this store's preview for `import_no`."""
-    _check_can_issue(actor, store, method)
+    _refuse_unless_may_issue(actor, store, method)
     import_no = (import_no or "").strip()
     if not import_no:
         raise InvalidInput("請填寫匯入單號", fields={"import_no": "請填寫匯入單號"})
@@ -82,7 +128,8 @@ def prepare_batch(actor: Account, store: Store, *, import_no: str, method: Deliv
     checked, batch_errors = check_rows(
         rows, method=method.value, kind=kind.value if kind else None,
         products=_product_facts(store),
-        used_order_nos=_used_order_nos(store, (str(r.get("廠商訂單編號") or "").strip() for r in rows)),
+        used_order_nos=used_order_nos(store.id, rules.order_nos(rows),
+                                      but=batch.id if batch is not None else None),
         today=clock.business_day(),
     )
     if batch is None:
@@ -106,61 +153,144 @@ def prepare_batch(actor: Account, store: Store, *, import_no: str, method: Deliv
 
 
 def batch_is_issuable(batch: Batch) -> bool:
-    return batch.error_count == 0 and not batch.error and 0 < batch.ticket_count <= MAX_TICKETS
+    return batch.error_count == 0 and not batch.error and 0 < batch.ticket_count <= MAX_TICKETS_PER_BATCH
 
 
-def confirm_batch(actor: Account, store: Store, batch: Batch) -> bool:
-    """Queue a previewed batch for issuing. False when it was already confirmed (a double
-    submission): the second request changes nothing."""
-    _check_can_issue(actor, store, DeliveryMethod(batch.delivery_method))
-    if batch.status is BatchStatus.PREVIEW and not batch_is_issuable(batch):
-        raise DomainError("發行資料有錯誤，請修正後重新上傳", code="rows_invalid")
+class Confirmation(enum.Enum):
+    QUEUED = "queued"  # queued for issuing
+    ALREADY_CONFIRMED = "already_confirmed"  # a double submission: nothing changed
+    # Since its preview another batch took some of its merchant order numbers: the rows now say
+    # so (commit to keep them), and the batch stays a preview.
+    ORDER_NOS_TAKEN = "order_nos_taken"
+
+
+def _lock_store(store: Store) -> None:
+    """Serialise the confirms of one store (FOR NO KEY UPDATE: rows that merely reference the
+    store, such as tickets and history, are not held up)."""
+    db.session.execute(select(Store.id).where(Store.id == store.id)
+                       .with_for_update(key_share=True))
+
+
+def _take_order_nos(store: Store, batch: Batch) -> bool:
+    """Check the batch's merchant order numbers again, under the store's lock, against the
+    batches confirmed since its preview; mark the rows that lost theirs. Whether none did."""
+    _lock_store(store)
+    taken = used_order_nos(store.id, (r["values"].get("merchant_order_no") for r in batch.rows),
+                           but=batch.id)
+    if not taken:
+        return True
+    batch.rows = rules.mark_taken(batch.rows, taken)
+    batch.error_count = sum(1 for r in batch.rows if r["errors"])
+    db.session.flush()
+    history.record(batch, "order_nos_taken", changes={"errors": [None, batch.error_count]})
+    return False
+
+
+def confirm_batch(actor: Account, store: Store, batch: Batch) -> Confirmation:
+    """Queue a previewed batch for issuing. ALREADY_CONFIRMED when it was already confirmed (a
+    double submission: the second request changes nothing); ORDER_NOS_TAKEN when another batch
+    took some of its merchant order numbers since its preview (rule e: the rows say which)."""
+    _refuse_unless_may_issue(actor, store, DeliveryMethod(batch.delivery_method))
+    if batch.status is BatchStatus.PREVIEW:
+        if not batch_is_issuable(batch):
+            raise DomainError("發行資料有錯誤，請修正後重新上傳", code="rows_invalid")
+        if not _take_order_nos(store, batch):
+            return Confirmation.ORDER_NOS_TAKEN
     claimed = db.session.execute(
         update(Batch)
         .where(Batch.id == batch.id, Batch.status == BatchStatus.PREVIEW)
-        .values(status=BatchStatus.QUEUED,
+        .values(status=BatchStatus.QUEUED, lease_until=jobs.lease_end(),
                 rights_statement=settings_or_blank(store).rights_statement)
         .execution_options(synchronize_session="fetch")
     ).rowcount
     if not claimed:
-        return False
+        return Confirmation.ALREADY_CONFIRMED
     history.record(batch, "confirmed", from_status="preview", to_status="queued")
-    jobs.enqueue(issue_batch, batch.id)
-    return True
+    jobs.enqueue(ISSUE_JOB, batch.id)
+    return Confirmation.QUEUED
 
 
-# The job -------------------------------------------------------------------------------------
+# What the issuing job does (it commits; these flush) -----------------------------------------
 
-def issue_batch(batch_id: int) -> None:
-    """Job: issue a queued batch. Claims it (queued → issuing), issues everything in one
-    transaction, or records the failure with nothing left behind."""
-    claimed = db.session.execute(
+def claim_batch(batch_id: int) -> int | None:
+    """Queued → issuing (compare-and-set), counting the attempt and taking the lease. The
+    attempt number, or None when the batch is not queued (issued, issuing elsewhere, failed)."""
+    return db.session.execute(
         update(Batch).where(Batch.id == batch_id, Batch.status == BatchStatus.QUEUED)
-        .values(status=BatchStatus.ISSUING, started_at=clock.now(), error="")
-    ).rowcount
-    db.session.commit()
-    if not claimed:
-        return  # issued, issuing elsewhere, or never confirmed
-    try:
-        issue_claimed_batch(batch_id)
-        db.session.commit()
-    except Exception as exc:  # noqa: BLE001 - any failure fails the batch, visibly
-        db.session.rollback()
-        reason = (exc.message if isinstance(exc, DomainError)
-                  else "系統錯誤，發行未完成，請稍後重新發行或聯繫客服")
-        db.session.execute(
-            update(Batch).where(Batch.id == batch_id, Batch.status == BatchStatus.ISSUING)
-            .values(status=BatchStatus.FAILED, error=reason, finished_at=clock.now()))
-        batch = db.session.get(Batch, batch_id)
-        history.record(batch, "issue_failed", from_status="issuing", to_status="failed",
-                       reason=f"{reason} ({type(exc).__name__})")
-        db.session.commit()
+        .values(status=BatchStatus.ISSUING, started_at=clock.now(), error="",
+                attempts=Batch.attempts + 1, lease_until=jobs.lease_end())
+        .returning(Batch.attempts).execution_options(unscoped=True)
+    ).scalar_one_or_none()
 
 
-def issue_claimed_batch(batch_id: int) -> None:
-    """Create the orders and tickets of a batch this process has claimed (no commit)."""
+def fail_batch(batch_id: int, attempt: int, exc: Exception) -> None:
+    """Record why `attempt` failed (after the caller rolled its work back): nothing was issued."""
+    reason = (exc.message if isinstance(exc, DomainError)
+              else _clash(batch_id) if isinstance(exc, IntegrityError)
+              else None) or FAILED
     batch = db.session.get(Batch, batch_id)
-    assert batch is not None and batch.status is BatchStatus.ISSUING
+    assert batch is not None
+    try:
+        _finish(batch, attempt, status=BatchStatus.FAILED, error=reason)
+    except jobs.LeaseLost:
+        return  # taken back by the sweeper meanwhile: its attempt decides
+    history.record(batch, "issue_failed", from_status="issuing", to_status="failed",
+                   reason=f"{reason} ({type(exc).__name__})")
+
+
+def _finish(batch: Batch, attempt: int, **values: Any) -> None:
+    """The attempt's last write: a compare-and-set on (issuing, attempt), or LeaseLost."""
+    done = db.session.execute(
+        update(Batch).where(Batch.id == batch.id, Batch.status == BatchStatus.ISSUING,
+                            Batch.attempts == attempt)
+        .values(finished_at=clock.now(), lease_until=None, **values)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if not done:
+        raise jobs.LeaseLost(f"batch {batch.id} attempt {attempt}")
+
+
+def return_abandoned(batch: Batch) -> bool:
+    """A batch whose lease ran out (`app.jobs.abandoned`): its job died. Issuing: queued again
+    for another attempt (a dead attempt's transaction died with it, so nothing was issued), or
+    failed with ABANDONED after MAX_ATTEMPTS. Queued: its job never started (lost with an
+    in-process queue), so it is queued again as it is. True when the caller must enqueue
+    ISSUE_JOB; False when it failed or another sweeper got there first."""
+    seen = batch.status
+    working = Batch.status == seen
+    if seen is BatchStatus.QUEUED:
+        return jobs.take_back(batch, working, lease_until=jobs.lease_end())
+    if batch.attempts < jobs.MAX_ATTEMPTS:
+        if not jobs.take_back(batch, working, status=BatchStatus.QUEUED, lease_until=jobs.lease_end()):
+            return False
+        history.record(batch, "requeued", from_status="issuing", to_status="queued",
+                       reason=f"第 {batch.attempts} 次發行作業中斷（系統程序終止），重新排入發行")
+        return True
+    if jobs.take_back(batch, working, status=BatchStatus.FAILED, error=ABANDONED,
+                      finished_at=clock.now(), lease_until=None):
+        history.record(batch, "issue_failed", from_status="issuing", to_status="failed",
+                       reason=f"{ABANDONED}（已中斷 {batch.attempts} 次）")
+    return False
+
+
+def _clash(batch_id: int) -> str | None:
+    """Why a batch's orders broke the one-order-per-merchant-order-number constraint: another
+    batch took one of its numbers (a race the confirm's check let slip); None if none did."""
+    batch = db.session.get(Batch, batch_id)
+    numbers = {r["values"].get("merchant_order_no") for r in batch.rows if not r["errors"]}
+    taken = used_order_nos(batch.store_id, numbers, but=batch.id)
+    if not taken:
+        return None
+    return rules.order_no_clash(*min(taken.items()))
+
+
+def issue_claimed_batch(batch_id: int, attempt: int) -> None:
+    """Create the orders and tickets of a batch claimed by `attempt`. Raises LeaseLost if the
+    batch was taken back meanwhile (the caller rolls back)."""
+    batch = db.session.get(Batch, batch_id)
+    assert batch is not None
+    if batch.status is not BatchStatus.ISSUING or batch.attempts != attempt:
+        raise jobs.LeaseLost(f"batch {batch_id} attempt {attempt}")
     now = clock.now()
     day = clock.business_day(now)
     method = DeliveryMethod(batch.delivery_method)
@@ -178,39 +308,39 @@ def issue_claimed_batch(batch_id: int) -> None:
         update(Product).where(Product.id.in_(products), Product.first_issued_at.is_(None))
         .values(first_issued_at=now))
     record_charge(batch.store_id, FeeKind.SERIAL, tickets, day=day, reference=f"batch:{batch.id}")
-    batch.status = BatchStatus.SUCCEEDED
-    batch.issued_count = tickets
-    batch.ticket_count = tickets
-    batch.finished_at = clock.now()
+    _finish(batch, attempt, status=BatchStatus.SUCCEEDED, issued_count=tickets,
+            ticket_count=tickets)
     history.record(batch, "issued", from_status="issuing", to_status="succeeded",
                    changes={"tickets": [None, tickets], "orders": [None, len(order_ids)]})
-    from app.issuance.notices import notify_batch
-
-    jobs.enqueue(notify_batch, batch.id, queue="notifications")
 
 
 def insert_orders(batch: Batch, rows: list[dict], products: dict[int, Product],
                   method: DeliveryMethod, day: date, now) -> dict[str, int]:  # noqa: ANN001
-    """One order per row; returns {merchant order number: order id}."""
+    """One order per merchant order number (its rows: one or more products, one purchaser,
+    rule e), holding all their tickets; returns {merchant order number: order id}."""
     electronic = method.delivery_type.value == "electronic"
     cvs = method.delivery_type.value == "cvs"
-    values = []
+    orders: dict[str, dict[str, Any]] = {}
     for row in rows:
         v = row["values"]
-        values.append({
+        amount = products[v["product_id"]].face_value * v["quantity"]
+        if (order := orders.get(v["merchant_order_no"])) is not None:
+            order["ticket_count"] += v["quantity"]
+            order["amount"] += amount
+            continue
+        orders[v["merchant_order_no"]] = {
             "store_id": batch.store_id, "batch_id": batch.id, "order_no": codes.new_order_no(day),
             "merchant_order_no": v["merchant_order_no"], "delivery_method": method.value,
             "purchaser_name": v["purchaser_name"], "purchaser_mobile": v["mobile"],
             "purchaser_email": v["email"],
             "link_token": codes.new_link_token() if electronic else None,
             "pickup_code": codes.new_pickup_code() if cvs else None,
-            "platform_id": batch.platform_id, "ticket_count": v["quantity"],
-            "amount": products[v["product_id"]].face_value * v["quantity"],
+            "platform_id": batch.platform_id, "ticket_count": v["quantity"], "amount": amount,
             "created_at": now,
-        })
+        }
     result = db.session.execute(
         insert(Order).returning(Order.id, Order.merchant_order_no, sort_by_parameter_order=True),
-        values)
+        list(orders.values()))
     return {merchant_no: order_id for order_id, merchant_no in result}
 
 

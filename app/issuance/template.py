@@ -17,56 +17,29 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from app.errors import InvalidInput
+from app.issuance.columns import COLUMNS, HEADER_OF, HEADERS, MAX_TICKETS_PER_BATCH, column
+from app.issuance.rules import SAMPLE_ORDER_PREFIX
 from app.spreadsheets import UPLOAD_MAX_BYTES, read_xlsx
 
 ISSUANCE_SHEET = "發行資料"
 RULES_SHEET = "規則說明"
-ISSUANCE_HEADERS = ["商品編號", "數量", "廠商訂單編號", "購買人姓名", "手機", "Email", "使用起始日"]
+ISSUANCE_HEADERS = HEADERS  # the header row (app/issuance/columns.py)
 TEMPLATE_FILENAME = "票券發行範例模板.xlsx"
-
-MAX_TICKETS_PER_BATCH = 1000  # 每批最多 1000 張
-MAX_QUANTITY_PER_ROW = 1000
+ERROR_COLUMN = "錯誤原因"  # the error file's last column (the views' 【下載錯誤明細】)
 MAX_ROWS = MAX_TICKETS_PER_BATCH  # each row is at least one ticket
-MERCHANT_ORDER_NO_MAX = 25
-PURCHASER_NAME_MAX = 50
-
-# The sample rows' merchant order numbers start with this; the issuance validator can refuse
-# such rows ("範例資料列，請刪除後再上傳") so an unchanged template never issues tickets.
-from app.issuance.rules import SAMPLE_ORDER_PREFIX  # noqa: E402  (one definition)
 
 TEXT_FORMAT = "@"  # Excel's text format: keeps 09… mobiles and typed dates as typed
-TEXT_COLUMNS = ("廠商訂單編號", "購買人姓名", "手機", "Email", "使用起始日")
-COLUMN_WIDTHS = {"商品編號": 12, "數量": 8, "廠商訂單編號": 22, "購買人姓名": 16, "手機": 14,
-                 "Email": 28, "使用起始日": 14}
 
+# The sample rows' merchant order numbers start with SAMPLE_ORDER_PREFIX; the row checks refuse
+# such rows ("範例資料列，請刪除後再上傳") so an unchanged template never issues tickets.
 SAMPLE_ROWS = [
-    [1001, 2, f"{SAMPLE_ORDER_PREFIX}0001", "範例 王小明", "0900000001", "sample1@example.com", ""],
-    [1002, 1, f"{SAMPLE_ORDER_PREFIX}0002", "範例 陳小華", "0900000002", "", ""],
-    [1003, 3, f"{SAMPLE_ORDER_PREFIX}0003", "範例 林小美", "", "sample3@example.com", "2099/01/01"],
-]
-
-# (欄位, 必填, 說明) for the rules sheet
-COLUMN_RULES = [
-    ("商品編號", "必填",
-     "「商品管理」列表中顯示的商品編號（數字）。商品必須為「上架」狀態，且須符合所選出券類型與"
-     "發行方式的規則（例如提貨券／贈品券的限制）；找不到、已下架或不符者，該列會以紅色標示原因。"),
-    ("數量", "必填",
-     f"此列要發行的張數，為 1～{MAX_QUANTITY_PER_ROW} 的整數。整批（所有列數量加總）"
-     f"最多 {MAX_TICKETS_PER_BATCH} 張。"),
-    ("廠商訂單編號", "必填",
-     f"貴公司自己的訂單編號，限英文字母與數字，最多 {MERCHANT_ORDER_NO_MAX} 字元。"
-     "在同一商店內不可重複，且用過的編號不可再次使用（包含先前批次已使用者）。"),
-    ("購買人姓名", "必填", f"最多 {PURCHASER_NAME_MAX} 字元。"),
-    ("手機", "視出券類型",
-     "09 開頭共 10 碼數字（例如 0912345678），請勿加上 - 或空白。超商票券必填；電子票券未填 Email "
-     "時必填。用於確認電子票券連結身分及發送簡訊通知。本欄已設為文字格式，以保留開頭的 0。"),
-    ("Email", "視出券類型",
-     "購買人的電子郵件信箱，只能填一個（不可填多個信箱）。電子票券未填手機時必填；"
-     "發行成功後電子票券連結會寄到此信箱。"),
-    ("使用起始日", "視發行方式",
-     "僅適用於電子票券「非即期」發行：必填，格式 yyyy/mm/dd（例如 2099/01/01），須晚於今日且早於"
-     "商品的使用期限／價金保管迄日；票券自該日起才可使用，在此之前仍可退貨。"
-     "其他出券類型或發行方式（即期、紙本、超商）本欄必須留空。"),
+    {"product_id": 1001, "quantity": 2, "merchant_order_no": f"{SAMPLE_ORDER_PREFIX}0001",
+     "purchaser_name": "範例 王小明", "mobile": "0900000001", "email": "sample1@example.com"},
+    {"product_id": 1002, "quantity": 1, "merchant_order_no": f"{SAMPLE_ORDER_PREFIX}0002",
+     "purchaser_name": "範例 陳小華", "mobile": "0900000002"},
+    {"product_id": 1003, "quantity": 3, "merchant_order_no": f"{SAMPLE_ORDER_PREFIX}0003",
+     "purchaser_name": "範例 林小美", "email": "sample3@example.com", "valid_from": "2099/01/01"},
 ]
 
 OTHER_RULES = [
@@ -102,25 +75,23 @@ def _data_sheet(wb: Workbook) -> None:
     ws = wb.active
     ws.title = ISSUANCE_SHEET
     ws.append(ISSUANCE_HEADERS)
-    for index, header in enumerate(ISSUANCE_HEADERS, start=1):
+    for sample in SAMPLE_ROWS:
+        ws.append([sample.get(c.key) for c in COLUMNS])
+    for index, col in enumerate(COLUMNS, start=1):
         letter = get_column_letter(index)
         cell = ws.cell(row=1, column=index)
         cell.font = _BOLD
         cell.fill = _HEADER_FILL
-        ws.column_dimensions[letter].width = COLUMN_WIDTHS[header]
-        if header in TEXT_COLUMNS:  # new cells typed in these columns stay text
+        ws.column_dimensions[letter].width = col.width
+        if col.as_text:  # new cells typed in these columns stay text
             ws.column_dimensions[letter].number_format = TEXT_FORMAT
-    for values in SAMPLE_ROWS:
-        ws.append([value if value != "" else None for value in values])
-    text_columns = [ISSUANCE_HEADERS.index(h) + 1 for h in TEXT_COLUMNS]
-    for row in range(2, 2 + len(SAMPLE_ROWS)):
-        for column in text_columns:
-            ws.cell(row=row, column=column).number_format = TEXT_FORMAT
-    quantity = get_column_letter(ISSUANCE_HEADERS.index("數量") + 1)
+            for row in range(2, 2 + len(SAMPLE_ROWS)):
+                ws.cell(row=row, column=index).number_format = TEXT_FORMAT
+    quantity = get_column_letter(COLUMNS.index(column("quantity")) + 1)
     validation = DataValidation(
-        type="whole", operator="between", formula1="1", formula2=str(MAX_QUANTITY_PER_ROW),
+        type="whole", operator="between", formula1="1", formula2=str(MAX_TICKETS_PER_BATCH),
         allow_blank=True, showErrorMessage=True, errorTitle="數量錯誤",
-        error=f"數量須為 1～{MAX_QUANTITY_PER_ROW} 的整數")
+        error=f"數量須為 1～{MAX_TICKETS_PER_BATCH} 的整數")
     validation.add(f"{quantity}2:{quantity}{MAX_ROWS + 1}")
     ws.add_data_validation(validation)
     ws.freeze_panes = "A2"
@@ -138,8 +109,8 @@ def _rules_sheet(wb: Workbook) -> None:
     for cell in ws[ws.max_row]:
         cell.font = _BOLD
         cell.fill = _HEADER_FILL
-    for name, required, text in COLUMN_RULES:
-        ws.append([name, required, text])
+    for col in COLUMNS:
+        ws.append([col.header, col.required, col.rule])
         for cell in ws[ws.max_row]:
             cell.alignment = _WRAP
     for title, lines in OTHER_RULES:
@@ -163,12 +134,29 @@ def template_workbook() -> bytes:
 
 def read_issuance_rows(stream_or_bytes: IO[bytes] | bytes) -> list[dict[str, object]]:
     """An uploaded issuance file's rows (see `read_xlsx`); sheet 「發行資料」 with the template's
-    header row, at most `MAX_ROWS` data rows. Raises `InvalidInput` with the reason."""
-    return read_xlsx(stream_or_bytes, headers=ISSUANCE_HEADERS, max_rows=MAX_ROWS,
-                     sheet=ISSUANCE_SHEET)
+    header row, at most `MAX_ROWS` data rows. Raises `InvalidInput` with the reason.
+
+    A file downloaded from 【下載錯誤明細】 (the template's columns plus 錯誤原因) is read too, so
+    a user can fix it and upload it as is; its 錯誤原因 column is dropped."""
+    data = stream_or_bytes if isinstance(stream_or_bytes, bytes) else stream_or_bytes.read(
+        UPLOAD_MAX_BYTES + 1)
+    try:
+        return read_xlsx(data, headers=ISSUANCE_HEADERS, max_rows=MAX_ROWS, sheet=ISSUANCE_SHEET)
+    except InvalidInput as first:
+        try:
+            found = read_xlsx(data, headers=[*ISSUANCE_HEADERS, ERROR_COLUMN], max_rows=MAX_ROWS,
+                              sheet=ISSUANCE_SHEET)
+        except InvalidInput:
+            raise first from None
+    rows = []
+    for row in found:
+        row.pop(ERROR_COLUMN, None)
+        if any(row.get(h) is not None for h in ISSUANCE_HEADERS):
+            rows.append(row)
+    return rows
 
 
 def is_sample_row(row: dict[str, object]) -> bool:
     """A row copied from the template's samples (its merchant order number starts SAMPLE)."""
-    order_no = row.get("廠商訂單編號")
+    order_no = row.get(HEADER_OF["merchant_order_no"])
     return isinstance(order_no, str) and order_no.upper().startswith(SAMPLE_ORDER_PREFIX)

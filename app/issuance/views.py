@@ -22,27 +22,22 @@ from app.auth.access import may, requires
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.errors import DomainError, InvalidInput
+from app.errors import DomainError
 from app.htmx import redirect_to, render
 from app.issuance import services, template
+from app.issuance.columns import COLUMNS, MAX_TICKETS_PER_BATCH
 from app.issuance.forms import UploadForm
 from app.issuance.models import Batch, BatchStatus
-from app.issuance.rules import COLUMNS
+from app.issuance.rules import count_orders
 from app.pagination import paginate
-from app.products.access import issue_refusal
 from app.products.models import Product, ProductKind
-from app.settings.services import issuance_blocker
 from app.stores.models import DeliveryMethod, DeliveryType
 from app.tenancy import get_owned_or_404
 
 bp = Blueprint("issuance", __name__, url_prefix="/issuance")
 
-ERROR_COLUMN = "錯誤原因"
-# The checked rows keep normalised values under these keys (app/issuance/rules.py).
-VALUE_KEYS = {"商品編號": "product_id", "數量": "quantity", "廠商訂單編號": "merchant_order_no",
-              "購買人姓名": "purchaser_name", "手機": "mobile", "Email": "email",
-              "使用起始日": "valid_from"}
 UPLOADING_TWICE = "此匯入單號正在上傳中，請稍候再查看或重新上傳"
+ORDER_NOS_TAKEN = "部分廠商訂單編號已被其他匯入單號使用，整批未發行；請修正標示的列後重新上傳。"
 ALL_WRONG = "只要有任何一列資料錯誤，整批都無法發行；請修正後以同一匯入單號重新上傳。"
 POLLING = (BatchStatus.QUEUED, BatchStatus.ISSUING)
 STATUS_STYLES = {BatchStatus.PREVIEW: "secondary", BatchStatus.QUEUED: "secondary",
@@ -58,15 +53,10 @@ def _methods() -> list[DeliveryMethod]:
     return [m for m in DeliveryMethod if m in enabled]  # in the seed's order
 
 
-def _refusal() -> str | None:
+def _refusal(method: DeliveryMethod | None = None) -> str | None:
     """Why this account may not issue in this store now (shown instead of the form)."""
-    if blocker := issuance_blocker(g.store):
-        return blocker
-    if refusal := issue_refusal(_actor(), g.store):
-        return refusal.message
-    if not _methods():
-        return "合約尚未開通任何發行方式，請聯繫所屬業務"
-    return None
+    refusal = services.issuance_refusal(_actor(), g.store, method)
+    return refusal.message if refusal else None
 
 
 def _upload_form(batch: Batch | None = None) -> UploadForm:
@@ -94,7 +84,7 @@ def _method_groups(form: UploadForm) -> list[tuple[DeliveryType, list[Any]]]:
 
 def _settings_page(form: UploadForm, status: int = 200):  # noqa: ANN202
     return render("issuance/index.html", form=form, refusal=_refusal(),
-                  groups=_method_groups(form), max_tickets=template.MAX_TICKETS_PER_BATCH), status
+                  groups=_method_groups(form), max_tickets=MAX_TICKETS_PER_BATCH), status
 
 
 # 批次發行設定 ----------------------------------------------------------------------------------
@@ -118,29 +108,9 @@ def template_download():
 @bp.get("/rules")
 @requires(Function.ISSUANCE)
 def rules():
-    return render("issuance/rules.html", column_rules=template.COLUMN_RULES,
+    return render("issuance/rules.html", columns=COLUMNS,
                   other_rules=template.OTHER_RULES, headers=template.ISSUANCE_HEADERS,
                   sheet=template.ISSUANCE_SHEET)
-
-
-def read_upload(data: bytes) -> list[dict[str, object]]:
-    """The rows of an uploaded issuance file. A file downloaded from 【下載錯誤明細】 (the
-    template's columns plus 錯誤原因) is read too, so a user can fix it and upload it as is."""
-    try:
-        return template.read_issuance_rows(data)
-    except InvalidInput as first:
-        try:
-            found = spreadsheets.read_xlsx(
-                data, headers=[*template.ISSUANCE_HEADERS, ERROR_COLUMN],
-                max_rows=template.MAX_ROWS, sheet=template.ISSUANCE_SHEET)
-        except InvalidInput:
-            raise first from None
-    rows = []
-    for row in found:
-        row.pop(ERROR_COLUMN, None)
-        if any(row.get(h) is not None for h in template.ISSUANCE_HEADERS):
-            rows.append(row)
-    return rows
 
 
 @bp.post("/upload")
@@ -152,7 +122,7 @@ def upload():
     if not form.validate():
         return _settings_page(form, 422)
     try:
-        rows = read_upload(form.file.data.stream.read(spreadsheets.UPLOAD_MAX_BYTES + 1))
+        rows = template.read_issuance_rows(form.file.data.stream)
         batch = services.prepare_batch(
             _actor(), g.store, import_no=form.import_no.data, method=form.chosen_method(),
             kind=form.chosen_kind(), rows=rows, source="upload")
@@ -192,7 +162,7 @@ def _totals(batch: Batch, products: dict[int, Product]) -> dict[str, int]:
         product = products.get(row["values"].get("product_id"))
         if product is not None:
             amount += product.face_value * quantity
-    return {"orders": len(batch.rows), "tickets": tickets, "amount": amount}
+    return {"orders": count_orders(batch.rows), "tickets": tickets, "amount": amount}
 
 
 @bp.get("/batches/<int:batch_id>")
@@ -203,25 +173,15 @@ def preview(batch_id: int):
     wrong = not services.batch_is_issuable(batch)
     form = _upload_form(batch)
     return render("issuance/preview.html", batch=batch, products=products,
-                  totals=_totals(batch, products), columns=COLUMNS, keys=VALUE_KEYS,
+                  totals=_totals(batch, products), columns=COLUMNS,
                   batch_errors=[e for e in batch.error.splitlines() if e], wrong=wrong,
                   is_preview=batch.status is BatchStatus.PREVIEW, all_wrong=ALL_WRONG,
-                  refusal=_refusal(), form=form, groups=_method_groups(form),
+                  refusal=_refusal(DeliveryMethod(batch.delivery_method)), form=form,
+                  groups=_method_groups(form),
                   method=DeliveryMethod(batch.delivery_method),
                   kind=ProductKind(batch.kind) if batch.kind else None,
                   may_modify=may(Function.ISSUANCE, Level.MODIFY),
-                  max_tickets=template.MAX_TICKETS_PER_BATCH)
-
-
-def _cell(row: dict, column: str) -> object:
-    if column in row["errors"]:
-        return row.get("typed", {}).get(column) or None  # what was written, to be corrected
-    value = row["values"].get(VALUE_KEYS[column])
-    if column == "數量" and not value:
-        return None  # not a number: the reason says what to write
-    if column == "使用起始日" and value:
-        return value.replace("-", "/")  # yyyy/mm/dd, as the template asks
-    return value
+                  max_tickets=MAX_TICKETS_PER_BATCH)
 
 
 @bp.get("/batches/<int:batch_id>/errors.xlsx")
@@ -229,11 +189,11 @@ def _cell(row: dict, column: str) -> object:
 def error_rows(batch_id: int):
     """Every row in the template's columns, plus 錯誤原因: fix the file and upload it again."""
     batch = get_owned_or_404(Batch, batch_id)
-    body = [[_cell(row, column) for column in template.ISSUANCE_HEADERS]
-            + ["；".join(f"{column}：{message}" for column, message in row["errors"].items())]
+    body = [[column.shown(row) for column in COLUMNS]
+            + ["；".join(f"{header}：{message}" for header, message in row["errors"].items())]
             for row in batch.rows]
     return spreadsheets.xlsx_response(f"發行錯誤明細_{batch.import_no}.xlsx",
-                                      [*template.ISSUANCE_HEADERS, ERROR_COLUMN], body,
+                                      [*template.ISSUANCE_HEADERS, template.ERROR_COLUMN], body,
                                       sheet_title=template.ISSUANCE_SHEET)
 
 
@@ -242,13 +202,16 @@ def error_rows(batch_id: int):
 def confirm(batch_id: int):
     batch = get_owned_or_404(Batch, batch_id)
     try:
-        queued = services.confirm_batch(_actor(), g.store, batch)
+        outcome = services.confirm_batch(_actor(), g.store, batch)
     except DomainError as err:
         db.session.rollback()
         flash(err.message, "danger")
         return redirect_to(url_for("issuance.preview", batch_id=batch_id))
     db.session.commit()
-    if queued:
+    if outcome is services.Confirmation.ORDER_NOS_TAKEN:
+        flash(ORDER_NOS_TAKEN, "danger")
+        return redirect_to(url_for("issuance.preview", batch_id=batch_id))
+    if outcome is services.Confirmation.QUEUED:
         flash(f"匯入單號 {batch.import_no} 已確認發行，系統正在發行票券，請於此頁查看發行狀態", "success")
     else:
         flash(f"匯入單號 {batch.import_no} 已確認發行過，不會重複發行", "info")

@@ -17,7 +17,6 @@ from app.auth.access import operator_required
 from app.auth.models import Account
 from app.db import db
 from app.errors import InvalidInput
-from app.forms import saved
 from app.htmx import redirect_to, render
 from app.news.models import NewsItem
 from app.operator import services
@@ -25,6 +24,7 @@ from app.operator.forms import ContractForm, NewsForm, NewStoreForm, StoreForm
 from app.pagination import paginate
 from app.schedule import SCHEDULE, by_name
 from app.stores.models import Contract, DeliveryMethod, DeliveryType, Store
+from app.web import saved
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 

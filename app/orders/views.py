@@ -17,7 +17,6 @@ from app.auth.permissions import Function, Level
 from app.columns import Column
 from app.db import db
 from app.errors import InvalidInput
-from app.forms import committed
 from app.htmx import redirect_to, render
 from app.orders import queries, rules, services
 from app.orders.forms import OrderQueryForm, PurchaserForm
@@ -26,6 +25,7 @@ from app.stores.models import DeliveryMethod, DeliveryType
 from app.tenancy import get_owned_or_404
 from app.tickets.codes import display_code
 from app.tickets.models import Order
+from app.web import committed
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import aliased, joinedload
 
+from app import clock
 from app.db import db
 from app.stores.models import PartnerRelation, RelationStatus, Store
+from app.tickets.models import Ticket
+from app.tickets.status import STATUS_GROUPS, StatusGroup
 
 SEARCH_LIMIT = 50
 STATUS_FILTERS = {"": "全部", "open": "開啟", "dissolved": "解除關聯", "blocked": "封鎖中"}
@@ -98,12 +103,6 @@ def cross_store_redemptions(partner_store_id: int, issuer_ids: list[int]) -> dic
     """聯合票券發行資訊: for each issuer, the tickets this partner store redeemed in the last 90
     days (count, face value). A cancelled redemption clears the ticket's redeemer, so it drops
     out here as it does from the cross-store report. One grouped query for the whole page."""
-    from datetime import timedelta
-
-    from app import clock
-    from app.tickets.models import Ticket
-    from app.tickets.status import STATUS_GROUPS, StatusGroup
-
     if not issuer_ids:
         return {}
     since = clock.day_start(clock.business_day() - timedelta(days=CROSS_STORE_WINDOW_DAYS - 1))

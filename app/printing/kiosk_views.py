@@ -19,9 +19,9 @@ from flask import Blueprint, Response, render_template, request, send_file
 
 from app import ratelimit
 from app.errors import NotFound
-from app.forms import committed
 from app.issuance.presentation import faces_for
 from app.printing import qr, services
+from app.web import committed
 
 bp = Blueprint("cvs", __name__, url_prefix="/cvs")
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from app import clock
+from app.tickets.codes import MAX_TICKETS_PER_BATCH
 
 REMINDER_HOUR = 21
-MAX_TICKETS_PER_PRINT = 1000  # one issuance batch at most
+MAX_TICKETS_PER_PRINT = MAX_TICKETS_PER_BATCH  # one issuance batch at most
 
 # What the kiosk answers (also for an unknown code: one message for every failure).
 PICKUP_CODE_LENGTH = 12

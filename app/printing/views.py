@@ -21,13 +21,13 @@ from app.auth.permissions import Function, Level
 from app.columns import Column
 from app.db import db
 from app.errors import InvalidInput
-from app.forms import committed
 from app.htmx import render
 from app.pagination import paginate, paginate_rows
 from app.printing import queries, rules, services
 from app.printing.forms import RunQueryForm, TicketQueryForm
 from app.printing.models import PrintRun
 from app.tenancy import get_owned_or_404
+from app.web import committed
 
 bp = Blueprint("printing", __name__, url_prefix="/printing")
 
@@ -69,7 +69,8 @@ def _filter(form: TicketQueryForm) -> queries.TicketFilter:
 def index():
     form = _ticket_form()
     context = {"form": form, "columns": COLUMNS, "page": None, "error": None,
-               "may_print": may(Function.PAPER_PRINTING, Level.MODIFY)}
+               "may_print": may(Function.PAPER_PRINTING, Level.MODIFY),
+               "max_print": rules.MAX_TICKETS_PER_PRINT}
     try:
         flt = _filter(form)
     except InvalidInput as err:

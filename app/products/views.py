@@ -21,7 +21,6 @@ from app.columns import Column
 from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
-from app.forms import committed
 from app.history import HistoryEntry
 from app.htmx import redirect_to, render
 from app.pagination import paginate
@@ -31,6 +30,7 @@ from app.products.models import BranchRole, Product, ProductKind
 from app.products.queries import ProductFilter
 from app.stores.models import Store
 from app.tenancy import get_owned_or_404
+from app.web import committed
 
 bp = Blueprint("products", __name__, url_prefix="/products")
 

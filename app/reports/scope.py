@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from flask import g
 from sqlalchemy import ColumnElement, select
 
+from app.auth.access import acting_account
 from app.auth.models import Account
 from app.auth.services import scope_for
 from app.db import db
 from app.errors import InvalidInput
 from app.issuance.models import Batch
 from app.stores.models import Branch, Store
-from app.tenancy import StoreScope, set_scope
+from app.tenancy import StoreScope, current_scope, set_scope
 from app.tickets.models import Ticket
 
 UNKNOWN_STORE = "查無此商店"
@@ -95,11 +97,6 @@ def build(account: Account, acting: Store, readable: frozenset[int],
 
 def for_request(params: Mapping[str, object]) -> ReportScope:
     """The scope of the current merchant request."""
-    from flask import g
-
-    from app.auth.access import acting_account
-    from app.tenancy import current_scope
-
     scope = current_scope()
     assert scope is not None and g.store is not None
     return build(acting_account(), g.store, scope.readable_store_ids, params)

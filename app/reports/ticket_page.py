@@ -19,7 +19,6 @@ from app.auth.permissions import Function, Level
 from app.counter.services import PAGES
 from app.db import db
 from app.errors import InvalidInput, NotFound
-from app.forms import committed
 from app.htmx import redirect_to, render
 from app.issuance.models import Batch
 from app.return_applications import queries as application_queries
@@ -29,6 +28,7 @@ from app.tickets.codes import display_code
 from app.tickets.lifecycle import Facts
 from app.tickets.models import Order, Ticket
 from app.transfers import queries as transfer_queries
+from app.web import committed
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 

@@ -18,7 +18,6 @@ from app.auth.permissions import Function, Level
 from app.counter.services import PAGES
 from app.db import db
 from app.errors import InvalidInput
-from app.forms import committed
 from app.htmx import is_fragment_request, redirect_to, render
 from app.reports import scope as report_scope
 from app.reports import tickets as report
@@ -29,6 +28,7 @@ from app.stores.models import Branch, DeliveryMethod, DeliveryType, Store
 from app.tickets import services as ticket_services
 from app.tickets.models import Ticket
 from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
+from app.web import committed
 
 NOTE_ADDED = "備註已新增"
 

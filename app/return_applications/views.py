@@ -20,7 +20,6 @@ from app.auth.permissions import Function, Level
 from app.columns import Column
 from app.db import db
 from app.errors import InvalidInput
-from app.forms import committed
 from app.htmx import redirect_to, render
 from app.orders.rules import mask_mobile
 from app.pagination import paginate_rows
@@ -33,6 +32,7 @@ from app.tickets import actions, lifecycle
 from app.tickets.actions import TicketRefused
 from app.tickets.lifecycle import Action
 from app.tickets.models import Order, Ticket
+from app.web import committed
 
 bp = Blueprint("return_applications", __name__, url_prefix="/return-applications")
 

@@ -76,14 +76,24 @@ def sms_active(store: Store) -> bool:
 
 
 CONTRACT_ENDED = "ECTicket 合約已到期，無法發行票券，請聯繫所屬業務"
+CONTRACT_NOT_STARTED = "合約尚未生效（起始日 {start:%Y/%m/%d}），尚無法發行票券"
 
 
 def issuance_blocker(store: Store) -> str | None:
-    """Why `store` may not issue tickets now, or None. The one check issuance calls."""
+    """Why `store` may not issue tickets now, or None: its contract (the issuance service on,
+    today — a Taipei business day — between its start and end dates) and its settings. What
+    the account may do, and which methods, is asked by `app.issuance.services.issuance_refusal`,
+    the one check issuance calls; this part is also shown on the settings page.
+
+    `current_contract` is the contract with the newest start date not in the future, or the
+    newest one when none has started yet: a store whose only contract starts later gets it."""
     contract = store.current_contract
+    today = clock.business_day()
     if contract is None or not contract.issuance_active:
         return ISSUANCE_NOT_ACTIVE
-    if contract.end_date < clock.business_day():
+    if today < contract.start_date:
+        return CONTRACT_NOT_STARTED.format(start=contract.start_date)
+    if contract.end_date < today:
         return CONTRACT_ENDED
     found = _existing(store)
     if found is None or found.basic_completed_at is None:

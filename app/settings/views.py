@@ -12,12 +12,12 @@ from app import history
 from app.auth.access import acting_account as _actor
 from app.auth.access import requires
 from app.auth.permissions import Function, Level
-from app.forms import form_status, saved
 from app.htmx import render
 from app.settings import rules, services
 from app.settings.forms import BasicSettingsForm, TicketPageForm
 from app.settings.models import StoreSettings
 from app.uploads.views import url_for_upload
+from app.web import form_status, saved
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 

@@ -29,6 +29,7 @@ _TYPO_MAP = str.maketrans({"I": "1", "L": "1", "O": "0"})
 _SEPARATORS = re.compile(r"[\s\-_.]")
 
 SERIAL_PREFIX = 5
+MAX_TICKETS_PER_BATCH = 1000  # 每批最多 1000 張: the serial's 3-digit index numbers them
 _SERIAL_CHARS = string.ascii_uppercase + string.digits
 
 
@@ -80,8 +81,8 @@ def new_serial_prefix() -> str:
 
 def serial(prefix: str, issue_day: date, index: int) -> str:
     """The serial of ticket `index` (0-999) of a batch issued on `issue_day`."""
-    if not 0 <= index <= 999:
-        raise ValueError("a batch holds at most 1000 tickets")
+    if not 0 <= index < MAX_TICKETS_PER_BATCH:
+        raise ValueError(f"a batch holds at most {MAX_TICKETS_PER_BATCH} tickets")
     return f"{prefix}{issue_day:%Y%m%d}{index:03d}"
 
 

@@ -23,11 +23,10 @@ from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
-from app.notifications.services import queue_email, queue_sms
+from app.notifications.services import queue_email
 from app.orders.services import clean_purchaser
 from app.products.models import ProductKind
 from app.return_applications.services import pending_ticket_ids
-from app.settings.services import sms_active
 from app.stores.models import DeliveryMethod, DeliveryType, Store
 from app.tickets import reactions
 from app.tickets.codes import new_link_token
@@ -41,7 +40,9 @@ NOT_TRANSFERABLE = "只有未使用的電子提貨券可以轉贈"
 ALREADY_GIVEN = "票券已轉贈或狀態已變更，請重新整理頁面"
 RETURN_APPLIED = "票券已申請退貨，無法轉贈"
 TO_SELF = "不可轉贈給自己"
-NO_CHANNEL = "商店未開啟簡訊通知，請填寫受贈人 Email，以便寄送票券連結"
+# Transfer notices go by e-mail only: the seed sends SMS for issuance, a change of purchaser and
+# a re-send, never for a transfer (so a transfer is never billed an SMS fee).
+NO_CHANNEL = "請填寫受贈人 Email，以便寄送票券連結"
 ALREADY_CANCELLED = "此轉贈已取消"
 TRANSFER_NOT_FOUND = "查無此轉贈紀錄"
 REASON_REQUIRED = "請輸入取消轉贈原因"
@@ -76,7 +77,7 @@ def _holder(name: str, mobile: str, email: str) -> dict[str, str]:
     return {"holder_name": name, "holder_mobile": mobile, "holder_email": email}
 
 
-def _recipient(store: Store, *, name: str | None, mobile: str | None, email: str | None):  # noqa: ANN202
+def _recipient(*, name: str | None, mobile: str | None, email: str | None):  # noqa: ANN202
     """The recipient, normalised like a purchaser; the messages speak of 受贈人."""
     try:
         recipient = clean_purchaser("electronic", name=name, mobile=mobile, email=email)
@@ -84,7 +85,7 @@ def _recipient(store: Store, *, name: str | None, mobile: str | None, email: str
         raise InvalidInput(err.message.replace("購買人", "受贈人"),
                            fields={k: v.replace("購買人", "受贈人") for k, v in err.fields.items()}
                            ) from None
-    if not recipient.email and not sms_active(store):
+    if not recipient.email:
         raise InvalidInput(NO_CHANNEL, fields={"email": NO_CHANNEL})
     return recipient
 
@@ -95,8 +96,7 @@ def give(order: Order, ticket_ids: Sequence[int], *, name: str | None, mobile: s
     ids = sorted({int(i) for i in ticket_ids})
     if not ids:
         raise InvalidInput(NOTHING_CHOSEN, fields={"tickets": NOTHING_CHOSEN})
-    store = db.session.get(Store, order.store_id)
-    recipient = _recipient(store, name=name, mobile=mobile, email=email)
+    recipient = _recipient(name=name, mobile=mobile, email=email)
     if recipient.mobile and recipient.mobile == order.purchaser_mobile:
         raise InvalidInput(TO_SELF, fields={"mobile": TO_SELF})
     if recipient.email and recipient.email.casefold() == order.purchaser_email.casefold():
@@ -150,25 +150,17 @@ def transfer_url(transfer: Transfer) -> str:
 
 
 def notify_recipient(transfer: Transfer, *, resend: bool = False) -> list[str]:
-    """Queue the recipient's link by e-mail (and SMS when the store's SMS is on); the channels."""
+    """Queue the recipient's link by e-mail; the channels used (none without an e-mail)."""
+    if not transfer.recipient_email:
+        return []
     store = db.session.get(Store, transfer.store_id)
-    url = transfer_url(transfer)
     head = "補發" if resend else ""
-    channels = []
-    if transfer.recipient_email:
-        body = (f"{transfer.recipient_name} 您好：\n\n{transfer.giver_name or '您的朋友'} 轉贈給您 "
-                f"{store.name} 的電子票券 {transfer.ticket_count} 張（轉贈編號 {transfer.transfer_no}）。\n"
-                f"請開啟以下連結查看票券與核銷代碼：\n{url}\n\n此信件由系統自動發送，請勿直接回覆。")
-        queue_email(store.id, transfer.recipient_email, f"【{store.name}】電子票券轉贈{head}通知", body,
-                    kind=TRANSFER_NOTICE, order_id=transfer.order_id)
-        channels.append("Email")
-    if transfer.recipient_mobile and sms_active(store):
-        giver = transfer.giver_name or "您的朋友"
-        queue_sms(store.id, transfer.recipient_mobile,
-                  f"【{store.name}】{giver}轉贈您電子票券{transfer.ticket_count}張：{url}",
-                  kind=TRANSFER_NOTICE, order_id=transfer.order_id)
-        channels.append("簡訊")
-    return channels
+    body = (f"{transfer.recipient_name} 您好：\n\n{transfer.giver_name or '您的朋友'} 轉贈給您 "
+            f"{store.name} 的電子票券 {transfer.ticket_count} 張（轉贈編號 {transfer.transfer_no}）。\n"
+            f"請開啟以下連結查看票券與核銷代碼：\n{transfer_url(transfer)}\n\n此信件由系統自動發送，請勿直接回覆。")
+    queue_email(store.id, transfer.recipient_email, f"【{store.name}】電子票券轉贈{head}通知", body,
+                kind=TRANSFER_NOTICE, order_id=transfer.order_id)
+    return ["Email"]
 
 
 def _lock_transfer(transfer_id: int, store_id: int | None = None) -> Transfer | None:

@@ -19,7 +19,6 @@ from app.auth.permissions import Function, Level
 from app.columns import Column
 from app.db import db
 from app.errors import InvalidInput
-from app.forms import committed
 from app.htmx import redirect_to, render
 from app.orders.rules import mask_mobile
 from app.pagination import paginate_rows
@@ -29,6 +28,7 @@ from app.tickets.models import Order
 from app.transfers import queries, services
 from app.transfers.forms import CancelForm, TransferQueryForm
 from app.transfers.models import Transfer, TransferItemState, TransferStatus
+from app.web import committed
 
 bp = Blueprint("transfers", __name__, url_prefix="/transfers")
 

@@ -29,7 +29,8 @@ class RecipientForm(FlaskForm):
                          render_kw={"maxlength": 20, "inputmode": "tel", "autocomplete": "off",
                                     "placeholder": "09xxxxxxxx"})
     email = StringField("受贈人 Email", filters=[_strip],
-                        render_kw={"maxlength": 200, "inputmode": "email", "autocomplete": "off"})
+                        render_kw={"maxlength": 200, "inputmode": "email", "autocomplete": "off",
+                                   "required": True})
 
 
 class ReturnForm(FlaskForm):

@@ -19,7 +19,7 @@ from flask_wtf.csrf import CSRFError
 from app import ratelimit
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
-from app.forms import committed, place_field_errors
+from app.forms import place_field_errors
 from app.history import Actor, set_actor
 from app.ratelimit import TooManyAttempts
 from app.tenancy import set_scope
@@ -27,6 +27,7 @@ from app.wallet import confirm, links, rules, services
 from app.wallet.cards import issuer_of, wallet_of
 from app.wallet.forms import AnswerForm, RecipientForm, ReturnForm
 from app.wallet.links import Holding
+from app.web import committed
 
 bp = Blueprint("wallet", __name__, url_prefix="/t")
 

@@ -12,6 +12,7 @@ from app import jobs
 from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
+from app.issuance import jobs as issuance_jobs
 from app.issuance import services
 from app.issuance.models import Batch, BatchStatus
 from app.issuance.template import ISSUANCE_HEADERS, ISSUANCE_SHEET, RULES_SHEET
@@ -231,7 +232,7 @@ def test_a_queued_row_polls_itself_and_a_finished_row_does_not(client, shop, mon
     db.session.get(Batch, batch.id).status = BatchStatus.QUEUED
     db.session.commit()
 
-    services.issue_batch(batch.id)  # the held job runs
+    issuance_jobs.issue_batch(batch.id)  # the held job runs
     fragment = text(client.get(f"/issuance/batches/{batch.id}/row", headers={"HX-Request": "true"}))
     assert "發行成功" in fragment and "100 %" in fragment
     assert "hx-trigger" not in fragment and "hx-get" not in fragment
@@ -351,8 +352,9 @@ def test_a_clerk_of_a_disabled_branch_sees_why_and_cannot_upload(ctx, client):
     login(client, "clerk0401")
     page = text(client.get("/issuance/"))
     assert BRANCH_DISABLED.message in page and 'data-testid="upload-form"' not in page
-    response = upload(client, template_file([row(pickup, "D1")]))
-    assert response.status_code == 409 and batches() == 0
+    response = upload(client, template_file([row(pickup, "D1")]))  # the modify right is gone
+    assert response.status_code == 403 and BRANCH_DISABLED.message in text(response)
+    assert batches() == 0
 
 
 def test_without_modify_the_form_is_hidden_and_posts_are_forbidden(ctx, client, monkeypatch):

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from app.issuance.rules import ProductFacts, check_rows
+from app.issuance.rules import ProductFacts, check_rows, count_orders, mark_taken
 from app.phones import normalise_mobile
 
 TODAY = date(2026, 11, 22)
@@ -25,9 +25,9 @@ def row(**over):
     return base
 
 
-def check(rows, method="electronic:immediate", kind="pickup", used=frozenset()):
+def check(rows, method="electronic:immediate", kind="pickup", used=None):
     return check_rows(rows, method=method, kind=kind, products=PRODUCTS,
-                      used_order_nos=set(used), today=TODAY)
+                      used_order_nos=used or {}, today=TODAY)
 
 
 def test_a_good_row_is_normalised():
@@ -78,11 +78,34 @@ def test_deferred_start_date_accepted_in_range():
     assert checked[0].ok and checked[0].values["valid_from"] == "2026-12-01"
 
 
-def test_merchant_order_numbers_must_be_new_and_unique_in_the_file():
-    checked, _ = check([row(_row=2), row(_row=3), row(廠商訂單編號="OLD1", _row=4)], used={"OLD1"})
+def test_rule_e_rows_sharing_a_merchant_order_number_are_one_order_of_several_products():
+    checked, errors = check([row(_row=2), row(商品編號=2, 數量=1, _row=3, 手機="0912-345-678"),
+                             row(廠商訂單編號="A002", 購買人姓名="陳小華", _row=4)], kind=None)
+    assert errors == [] and all(c.ok for c in checked)
+    assert count_orders([c.as_dict() for c in checked]) == 2
+
+
+@pytest.mark.parametrize("other", [{"購買人姓名": "陳小華"}, {"手機": "0922333444"},
+                                   {"Email": "other@example.com"}, {"Email": None}])
+def test_rule_e_rows_of_one_merchant_order_need_the_same_purchaser(other):
+    checked, _ = check([row(_row=2), row(商品編號=2, _row=3, **other), row(_row=4),
+                        row(廠商訂單編號="A002", _row=5)], kind=None)
+    assert [c.errors.get("廠商訂單編號") for c in checked] == [
+        "同一廠商訂單編號的購買人資料須相同"] * 3 + [None]
+
+
+def test_rule_e_a_merchant_order_number_an_earlier_batch_took_is_a_row_error():
+    checked, _ = check([row(_row=2), row(廠商訂單編號="OLD1", _row=3)], used={"OLD1": "IMP9"})
     assert checked[0].ok
-    assert checked[1].errors["廠商訂單編號"] == "廠商訂單編號重複（與第 2 列相同）"
-    assert checked[2].errors["廠商訂單編號"] == "廠商訂單編號重複（已發行過）"
+    assert checked[1].errors["廠商訂單編號"] == "廠商訂單編號已使用於匯入單號 IMP9"
+
+
+def test_rule_e_numbers_taken_after_the_preview_are_marked_on_the_stored_rows():
+    checked, _ = check([row(_row=2), row(廠商訂單編號="A002", _row=3)])
+    stored = [c.as_dict() for c in checked]
+    marked = mark_taken(stored, {"A002": "IMP7"})
+    assert marked[0] == stored[0] and stored[1]["errors"] == {}
+    assert marked[1]["errors"] == {"廠商訂單編號": "廠商訂單編號已使用於匯入單號 IMP7"}
 
 
 def test_at_most_1000_tickets_per_batch():

@@ -1,4 +1,4 @@
-"""The benchmark data loader (app/loadgen.py): counts, spread, valid identifiers, coherent
+"""The benchmark data loader (demodata/loadgen.py): counts, spread, valid identifiers, coherent
 timestamps and statuses, and tenancy, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.history import HistoryEntry
 from app.issuance.models import Batch
-from app.loadgen import IMPORT_PREFIX, WINDOW_DAYS, AlreadyLoaded, CodeMaker, load_tickets
 from app.printing.models import PrintedTicket, PrintRun
 from app.products.models import Product, ProductPartner, ProductSales
 from app.return_applications.models import ReturnApplication
@@ -26,6 +25,8 @@ from app.tickets import services as ticket_services
 from app.tickets.models import Order, Ticket
 from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 from app.transfers.models import Transfer, TransferItem, TransferItemState, TransferStatus
+from demodata.cli import demo_data
+from demodata.loadgen import IMPORT_PREFIX, WINDOW_DAYS, AlreadyLoaded, CodeMaker, load_tickets
 
 S = TicketStatus
 N = 2000
@@ -261,10 +262,10 @@ def test_load_on_sqlite(app, ctx):
 
 def test_demo_data_command_loads_tickets_once(app, ctx):
     runner = app.test_cli_runner()
-    first = runner.invoke(args=["demo-data", "--tickets", "300", "--seed", "5"])
+    first = runner.invoke(demo_data, ["--tickets", "300", "--seed", "5"])
     assert first.exit_code == 0, first.output
     assert "issuer" in first.output and "Loaded 300 tickets" in first.output
-    again = runner.invoke(args=["demo-data", "--tickets", "300"])
+    again = runner.invoke(demo_data, ["--tickets", "300"])
     assert again.exit_code != 0 and "already holds bulk load data" in again.output
     db.session.expire_all()
     assert len(_loaded()[0]) == 300

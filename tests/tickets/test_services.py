@@ -11,7 +11,7 @@ from app import clock
 from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.errors import InvalidInput, NotFound
+from app.errors import Forbidden, InvalidInput, NotFound
 from app.history import HistoryEntry
 from app.products.models import ProductPartner
 from app.stores.models import PartnerRelation, RelationStatus
@@ -167,6 +167,46 @@ def test_a_partner_redeems_a_granted_product_and_loses_the_right_when_dissolved(
     assert first.status is S.UNUSED
 
 
+def test_rule_c_a_partner_cancels_its_own_redemption_after_the_product_is_ungranted(world):
+    """Un-granting a product (the relation still open) stops a partner redeeming more of its
+    tickets, not cancelling its own same-day redemption: only dissolution stops that."""
+    store, owner, pickup, _ = world
+    partner = make_store("可核銷商店")
+    partner_owner = make_account(partner, username="partner01")
+    grant = ProductPartner(product_id=pickup.id, partner_store_id=partner.id)
+    db.session.add_all([PartnerRelation(store_id=store.id, partner_store_id=partner.id), grant])
+    db.session.commit()
+    first, second = issue(owner, store, pickup, quantity=2)
+    services.redeem(partner_owner, partner, services.find_by_code(partner, first.code))
+    db.session.delete(grant)  # the issuer takes the product off the partner's list
+    db.session.commit()
+    with pytest.raises(NotFound, match="查無此核銷代碼"):
+        services.find_by_code(partner, second.code)  # not granted any more
+    found = services.find_by_code(partner, first.code)  # but its own redemption it still sees
+    done = services.cancel_redemption(partner_owner, partner, found, reason="刷錯")
+    db.session.commit()
+    assert done.ticket.status is S.UNUSED and done.ticket.redeemed_store_id is None
+    with pytest.raises(NotFound):  # cancelled: no longer its ticket in any way
+        services.find_by_code(partner, first.code)
+
+
+def test_rule_c_once_dissolved_the_partner_sees_its_redemption_but_may_not_cancel_it(world):
+    store, owner, pickup, _ = world
+    partner = make_store("可核銷商店")
+    partner_owner = make_account(partner, username="partner01")
+    relation = PartnerRelation(store_id=store.id, partner_store_id=partner.id)
+    grant = ProductPartner(product_id=pickup.id, partner_store_id=partner.id)
+    db.session.add_all([relation, grant])
+    db.session.commit()
+    [ticket] = issue(owner, store, pickup)
+    services.redeem(partner_owner, partner, ticket)
+    db.session.delete(grant)
+    relation.status = RelationStatus.DISSOLVED
+    db.session.commit()
+    with pytest.raises(actions.NotAllowedHere, match="跨店關聯已解除"):
+        services.cancel_redemption(partner_owner, partner, services.find_by_code(partner, ticket.code))
+
+
 def test_a_double_submission_redeems_once_and_writes_one_history_entry(world):
     store, owner, pickup, _ = world
     [ticket] = issue(owner, store, pickup)
@@ -231,3 +271,23 @@ def test_every_screen_shows_expiry_before_the_daily_job_writes_it(world):
     assert pickup_ticket.status_label == "未使用且價金保管逾期"
     clock.freeze(clock.day_end(gift.valid_until) + timedelta(seconds=1))
     assert gift_ticket.current_status is S.EXPIRED and gift_ticket.status_label == "已失效"
+
+
+def test_rule_i_a_note_needs_ticket_report_modify_in_the_service_itself(world):
+    """A note is a change: 票券報表 at 修改, checked by the service whichever page posts it."""
+    store, owner, pickup, _ = world
+    [ticket] = issue(owner, store, pickup)
+    viewer = make_account(store, kind=AccountKind.SUB, username="viewer01",
+                          grants={Function.REPORT_TICKETS: Level.VIEW})
+    writer = make_account(store, kind=AccountKind.SUB, username="writer01",
+                          grants={Function.REPORT_TICKETS: Level.MODIFY})
+    db.session.commit()
+    assert not services.may_note(viewer, store, ticket) and services.may_note(writer, store, ticket)
+    with pytest.raises(Forbidden, match="票券報表的修改權限"):
+        services.add_note(viewer, store, ticket, "看得到但不能寫")
+    services.add_note(writer, store, ticket, "客人來電詢問")
+    db.session.commit()
+    assert [e.reason for e in _history(ticket, "note")] == ["客人來電詢問"]
+    other = make_store("別家")
+    with pytest.raises(NotFound):  # another store's ticket: as if unknown
+        services.add_note(make_account(other, username="other01"), other, ticket, "x")

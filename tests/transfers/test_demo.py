@@ -10,7 +10,7 @@ from tests.factories import login
 
 
 def test_demo_has_a_transfer_and_a_pending_application(app, ctx, client):
-    from app.demo import load_demo
+    from demodata.stores import load_demo
 
     load_demo()
     db.session.commit()

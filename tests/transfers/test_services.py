@@ -82,26 +82,30 @@ def test_give_moves_the_tickets_to_the_recipient_with_history_and_an_email(shop)
     assert messages(order, kind=services.TRANSFER_NOTICE, channel=Channel.SMS) == []  # SMS off
 
 
-def test_give_also_texts_the_recipient_when_sms_is_on(shop):
+def test_rule_g_a_transfer_is_notified_by_email_only_even_with_sms_on(shop):
+    """SMS (and its fee) is for issuance, a change of purchaser and a re-send; a transfer's
+    recipient gets the link by e-mail."""
     store, owner, pickup, _ = shop
     turn_sms_on(store)
     order = issue_order(owner, store, pickup)
     transfer = give(order, tickets_of(order)[:1])
-    [sms] = messages(order, kind=services.TRANSFER_NOTICE, channel=Channel.SMS)
-    assert sms.to_address == FRIEND["mobile"] and f"/t/{transfer.link_token}" in sms.body
+    assert messages(order, kind=services.TRANSFER_NOTICE, channel=Channel.SMS) == []
+    [mail] = messages(order, kind=services.TRANSFER_NOTICE)
+    assert mail.channel is Channel.EMAIL and f"/t/{transfer.link_token}" in mail.body
 
 
-def test_a_recipient_with_only_a_mobile_needs_sms(shop):
+def test_rule_g_a_recipient_needs_an_email_whether_or_not_sms_is_on(shop):
     store, owner, pickup, _ = shop
     order = issue_order(owner, store, pickup)
     [t, _] = tickets_of(order)
-    with pytest.raises(InvalidInput) as refused:
-        services.give(order, [t.id], name="陳小華", mobile="0922333444", email="")
-    db.session.rollback()
-    assert refused.value.fields == {"email": services.NO_CHANNEL}
-    turn_sms_on(store)
-    transfer = give(order, [t], email="")
-    assert transfer.recipient_email == "" and ticket(t.id).transfer_id == transfer.id
+    for sms_on in (False, True):
+        if sms_on:
+            turn_sms_on(store)
+        with pytest.raises(InvalidInput) as refused:
+            services.give(order, [t.id], name="陳小華", mobile="0922333444", email="")
+        db.session.rollback()
+        assert refused.value.fields == {"email": "請填寫受贈人 Email，以便寄送票券連結"}
+        assert ticket(t.id).transfer_id is None
 
 
 @pytest.mark.parametrize(("kw", "field", "message"), [

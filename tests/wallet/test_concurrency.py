@@ -40,7 +40,8 @@ def _race(pg_app, path: str, data_for) -> list[int]:  # noqa: ANN001
 
 def test_one_of_many_simultaneous_transfers_of_a_ticket_wins(pg_app):
     statuses = _race(pg_app, "transfer", lambda ticket_id, n: {
-        "ticket_ids": ticket_id, "name": f"受贈人{n}", "mobile": f"09220000{n:02d}", "step": "confirm"})
+        "ticket_ids": ticket_id, "name": f"受贈人{n}", "mobile": f"09220000{n:02d}",
+        "email": f"friend{n}@example.com", "step": "confirm"})
     assert statuses.count(303) == 1 and statuses.count(409) == TABS - 1, statuses
     with pg_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Transfer)) == 1

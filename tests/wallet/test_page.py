@@ -157,7 +157,8 @@ def test_a_logged_in_merchant_sees_the_consumer_page_not_the_back_office(app, bo
     assert 'aria-label="主選單"' not in html and 'data-testid="wallet"' in html
     ticket = tickets_of(bought.order)[0]
     made = client.post(f"/t/{bought.token}/transfer", data={
-        "ticket_ids": ticket.id, "name": "陳大文", "mobile": "0922333444", "step": "confirm"})
+        "ticket_ids": ticket.id, "name": "陳大文", "mobile": "0922333444",
+        "email": "friend@example.com", "step": "confirm"})
     assert made.status_code == 303
     entry = db.session.scalar(select(HistoryEntry).where(HistoryEntry.action == "transferred")
                               .execution_options(unscoped=True))
@@ -168,7 +169,7 @@ def test_the_wallet_page_makes_a_bounded_number_of_queries(app, bought, client, 
     small = issue_order(bought.owner, bought.store, bought.pickup, quantity=1)
     large = issue_order(bought.owner, bought.store, bought.pickup, quantity=10)
     give(large, tickets_of(large)[:2])
-    give(large, tickets_of(large)[2:3], name="王小華", mobile="0966777888", email="")
+    give(large, tickets_of(large)[2:3], name="王小華", mobile="0966777888", email="wang@example.com")
     counts = {}
     for order in (small, large):
         assert confirm(client, order.link_token).status_code == 303

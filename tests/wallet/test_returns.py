@@ -62,7 +62,8 @@ def test_a_pending_ticket_cannot_be_transferred(holder, client):
     first = tickets_of(holder.order)[0]
     _apply(client, holder.token, [first.id])
     response = client.post(f"/t/{holder.token}/transfer", data={
-        "ticket_ids": first.id, "name": "陳大文", "mobile": "0922333444", "step": "confirm"})
+        "ticket_ids": first.id, "name": "陳大文", "mobile": "0922333444",
+        "email": "friend@example.com", "step": "confirm"})
     assert response.status_code == 409 and "票券已申請退貨，無法轉贈" in response.get_data(as_text=True)
 
 

@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 from app.db import db
 from app.history import HistoryEntry
 from app.notifications.models import Channel, Message
-from app.settings.services import settings_for
 from app.tickets import services as ticket_services
 from app.tickets.codes import display_code
 from app.transfers.models import Transfer, TransferStatus
@@ -86,7 +85,7 @@ def test_a_transfer_moves_the_tickets_to_the_recipients_link(app, giver, client)
     # the recipient was sent the new link, and it opens after the recipient's last four digits
     mails = db.session.scalars(select(Message).where(Message.kind == "transfer_notice")
                                .execution_options(unscoped=True)).all()
-    assert {m.channel for m in mails} == {Channel.EMAIL, Channel.SMS}
+    assert {m.channel for m in mails} == {Channel.EMAIL}  # rule g: no SMS for a transfer
     link = re.search(r"/t/([A-Za-z0-9_-]+)", next(m for m in mails if m.channel is Channel.EMAIL).body).group(1)
     assert link == made.link_token
     recipient = app.test_client()
@@ -131,7 +130,7 @@ def test_a_second_tab_cannot_give_the_same_ticket_again(giver, client):
     assert _post(client, giver.token, [first.id]).status_code == 200  # tab 2: confirm step
     assert _post(client, giver.token, [first.id], step="confirm").status_code == 303
     second = _post(client, giver.token, [first.id], step="confirm", name="王小華", mobile="0966777888",
-                   email="")
+                   email="wang@example.com")
     html = second.get_data(as_text=True)
     assert second.status_code == 409 and "票券已轉贈或狀態已變更" in html
     [made] = _transfers()
@@ -143,7 +142,7 @@ def test_a_second_tab_cannot_give_the_same_ticket_again(giver, client):
     ({"name": "陳大文", "mobile": "", "email": "not-an-email"}, 422, "Email 格式錯誤"),
     ({"name": "", "mobile": "0922333444", "email": ""}, 422, "請填寫受贈人姓名"),
     ({"name": "陳大文", "mobile": "", "email": ""}, 422, ""),  # a contact is required
-    ({"name": "自己", "mobile": "0912345678", "email": ""}, 422, "不可轉贈給自己"),
+    ({"name": "自己", "mobile": "0912345678", "email": "me@example.com"}, 422, "不可轉贈給自己"),
 ])
 def test_bad_recipients_are_refused_and_nothing_changes(giver, client, recipient, status, message):
     first = tickets_of(giver.order)[0]
@@ -157,10 +156,7 @@ def test_bad_recipients_are_refused_and_nothing_changes(giver, client, recipient
     assert all(t.transfer_id is None for t in tickets_of(giver.order))
 
 
-def test_a_mobile_only_recipient_needs_sms(giver, client):
-    settings = settings_for(giver.store)
-    settings.sms_on = False
-    db.session.commit()
+def test_a_mobile_only_recipient_needs_an_email(giver, client):
     first = tickets_of(giver.order)[0]
     response = _post(client, giver.token, [first.id], name="陳大文", mobile="0922333444", email="")
     assert response.status_code == 422 and "請填寫受贈人 Email" in response.get_data(as_text=True)
@@ -209,7 +205,7 @@ def test_resend_sends_the_recipients_link_again_and_is_rate_limited(giver, clien
         assert response.status_code == 303
         assert notices() == 2 + n
     html = client.get(f"/t/{giver.token}").get_data(as_text=True)
-    assert f"已重新發送轉贈通知（Email、簡訊）給 陳○文（轉贈編號 {made.transfer_no}）" in html
+    assert f"已重新發送轉贈通知（Email）給 陳○文（轉贈編號 {made.transfer_no}）" in html
     last = db.session.scalars(select(Message).where(Message.kind == "transfer_notice")
                               .order_by(Message.id.desc()).execution_options(unscoped=True)).first()
     assert made.link_token in last.body or made.link_token in (last.subject + last.body)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from sqlalchemy import func, select
 
 from app.auth.models import Account, AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.stores.models import Store
+from demodata.cli import demo_data
 from tests.factories import login, make_account, make_store
 
 
@@ -94,11 +98,11 @@ def test_a_store_without_children_has_no_switcher(client, ctx):
 
 def test_demo_data_is_idempotent_and_its_logins_work(app, ctx):
     runner = app.test_cli_runner()
-    first = runner.invoke(args=["demo-data"])
+    first = runner.invoke(demo_data)
     assert first.exit_code == 0, first.output
     counts = (db.session.scalar(select(func.count()).select_from(Store)),
               db.session.scalar(select(func.count()).select_from(Account)))
-    second = runner.invoke(args=["demo-data"])
+    second = runner.invoke(demo_data)
     assert second.exit_code == 0
     db.session.expire_all()
     assert counts == (db.session.scalar(select(func.count()).select_from(Store)),
@@ -143,3 +147,12 @@ def test_wtforms_builtin_messages_are_traditional_chinese(app):
         form = AgeForm(meta={"csrf": False})
         form.validate()
         assert form.age.errors == ["不是有效的整數值。"]
+
+
+def test_the_flask_command_line_offers_demo_data():
+    """`make run` runs `flask --app app demo-data`: the plugin command is installed with the
+    project (pyproject.toml's flask.commands entry point)."""
+    out = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "demo-data", "--help"],
+                         capture_output=True, text=True, check=False, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "--tickets" in out.stdout

@@ -13,30 +13,30 @@ from app.columns import Column, xlsx_response
 from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
-from app.forms import committed
 from app.htmx import redirect_to, render
+from app.merchant import queries, services
+from app.merchant.forms import ContactsForm
+from app.merchant.rules import login_result_label
 from app.news.models import NewsItem, published
 from app.pagination import paginate
 from app.stores.models import Contract, DeliveryType
-from app.vendor import queries, services
-from app.vendor.forms import ContactsForm
-from app.vendor.rules import login_result_label
+from app.web import committed
 
-bp = Blueprint("vendor", __name__, url_prefix="/vendor")
+bp = Blueprint("merchant", __name__, url_prefix="/vendor")
 
 
 @bp.route("/news")
 @merchant_required
 def news():
     page = paginate(published(), per_page=20)
-    return render("vendor/news.html", page=page)
+    return render("merchant/news.html", page=page)
 
 
 @bp.route("/news/<int:news_id>")
 @merchant_required
 def news_item(news_id: int):
     item = db.first_or_404(published().where(NewsItem.id == news_id))
-    return render("vendor/news_item.html", item=item)
+    return render("merchant/news_item.html", item=item)
 
 
 @bp.route("/contract")
@@ -46,7 +46,7 @@ def contract():
         select(Contract).where(Contract.store_id == g.store.id)
         .order_by(Contract.start_date.desc(), Contract.id.desc())
     ).all()
-    return render("vendor/contract.html", contracts=contracts, current=g.store.current_contract,
+    return render("merchant/contract.html", contracts=contracts, current=g.store.current_contract,
                   DeliveryType=DeliveryType)
 
 
@@ -58,7 +58,7 @@ HISTORY_SHOWN = 50
 def _render_profile(form: ContactsForm, status: int = 200):
     store = g.store
     entries = [e for e in history.entries_for(store) if e.action == "contacts_updated"]
-    return render("vendor/profile.html", store=store, form=form,
+    return render("merchant/profile.html", store=store, form=form,
                   contacts=services.contacts_of(store),
                   entries=entries[:HISTORY_SHOWN]), status
 
@@ -84,7 +84,7 @@ def update_contacts():
         flash(outcome.refusal.message, "danger")  # the summary, above the fields' own messages
         return _render_profile(form, 422)
     flash("聯絡人資訊已修改" if changed else "聯絡人資訊未變更", "success" if changed else "info")
-    return redirect_to(url_for("vendor.profile"))
+    return redirect_to(url_for("merchant.profile"))
 
 
 # 3-5 登入歷程 -----------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def login_history():
     try:
         start, end = parse_range(args.get("start"), args.get("end"), default_days=30)
     except InvalidInput as err:
-        return render("vendor/login_history.html", error=err.message, page=None,
+        return render("merchant/login_history.html", error=err.message, page=None,
                       start=args.get("start", ""), end=args.get("end", ""), result=result,
                       results=RESULT_FILTERS, columns=LOGIN_COLUMNS)
     stmt = queries.login_events(g.store.id, start, end, result=result)
@@ -115,6 +115,6 @@ def login_history():
         return xlsx_response(f"登入歷程_{g.store.merchant_code}_{start:%Y%m%d}-{end:%Y%m%d}.xlsx",
                              LOGIN_COLUMNS, db.session.scalars(stmt), sheet_title="登入歷程")
     page = paginate(stmt, per_page=50, max_per_page=200)
-    return render("vendor/login_history.html", error=None, page=page, start=start.isoformat(),
+    return render("merchant/login_history.html", error=None, page=page, start=start.isoformat(),
                   end=end.isoformat(), result=result, results=RESULT_FILTERS,
                   columns=LOGIN_COLUMNS)

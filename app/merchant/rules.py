@@ -1,4 +1,4 @@
-"""Pure rules of the vendor area: contact e-mail lists and login-history wording."""
+"""Pure rules of the merchant area (三、廠商專區): contact e-mail lists and login-history wording."""
 
 from __future__ import annotations
 

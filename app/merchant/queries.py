@@ -1,4 +1,4 @@
-"""select() builders for vendor-area lists."""
+"""select() builders for the merchant area's lists (三、廠商專區)."""
 
 from __future__ import annotations
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 
+from flask import current_app
 from sqlalchemy import select, text, update
 
 from app import clock
@@ -56,6 +57,7 @@ from app.products.models import Product, ProductKind, ProductPartner
 from app.settings.models import StoreSettings
 from app.stores.models import Branch, DeliveryMethod, PartnerRelation, RedemptionMode, RelationStatus, Store
 from app.tickets import codes, sales
+from demodata.stores import DEMO_PASSWORD, _settings, _store, load_demo
 
 IMPORT_PREFIX = "LOAD-"
 WINDOW_DAYS = 365
@@ -298,8 +300,6 @@ def _units(store: Store, password_hash: str,
 
 
 def _prepare_stores(today: date, window_start: date) -> list[StorePlan]:
-    from app.demo import DEMO_PASSWORD, _settings, _store
-
     password_hash = hash_password(DEMO_PASSWORD)
     stores: dict[str, Store] = {}
     for code, name, _ in STORES:
@@ -560,7 +560,7 @@ class Generator:
             store = rng.choices(stores, weights)[0]
             method = rng.choices(methods, method_weights)[0]
             api = rng.random() < API_BATCH_SHARE and method.delivery_type.value == "electronic"
-            size = rng.randint(1, 40) if api else int(rng.triangular(50, 1000, 300))
+            size = rng.randint(1, 40) if api else int(rng.triangular(50, codes.MAX_TICKETS_PER_BATCH, 300))
             size = max(1, int(size * scale))
             size = min(size, self.n - total)
             # busier lately: density grows linearly from 1 to 2 over the window
@@ -898,10 +898,6 @@ def load_tickets(n: int, *, seed: int | None = None,
                  echo: Callable[[str], None] = print) -> LoadSummary:
     """Load the demo data if missing, then `n` tickets and what goes with them; commit, and
     VACUUM ANALYZE on PostgreSQL. Raises AlreadyLoaded when this database has them already."""
-    from flask import current_app
-
-    from app.demo import load_demo
-
     if n < 1:
         raise ValueError("n must be positive")
     if already_loaded():

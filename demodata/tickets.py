@@ -18,16 +18,19 @@ from sqlalchemy import select
 from app import clock
 from app.auth.models import Account
 from app.db import db
+from app.escrow.jobs import run_sync
 from app.escrow.simulator import InProcessBank, make_simulator
-from app.escrow.sync import run_sync
 from app.history import Actor, set_actor
 from app.issuance import services as issuance
 from app.issuance.models import Batch
+from app.printing import services as printing
 from app.products.models import Product, ProductKind
+from app.return_applications import services as return_applications
 from app.stores.models import DeliveryMethod, Store
 from app.tickets import services as tickets
 from app.tickets.jobs import expire_tickets
-from app.tickets.models import Ticket
+from app.tickets.models import Order, Ticket
+from app.transfers import services as transfers
 
 DEMO_IMPORT_NO = "DEMO-E1"
 
@@ -156,10 +159,6 @@ def _wallet_activity(owner: Account, issuer: Store, coffee: Product) -> None:
     """What consumers did in their wallets today: one active transfer (轉贈) and one pending
     return application (申請退貨), through the services, so 7-3 K and the applications list
     have rows."""
-    from app.return_applications import services as return_applications
-    from app.tickets.models import Order
-    from app.transfers import services as transfers
-
     _as(owner, issuer)
     issued = _issue(owner, issuer, "DEMO-E3", coffee, [
         ("DEMO0007", 3, "示範購買人", "0912345678", "buyer@example.com"),
@@ -182,8 +181,6 @@ def _paper_and_kiosk(owner: Account, issuer: Store, coffee: Product, paper: list
     """Paper and convenience-store tickets for 紙本票券列印: one merchant-print ticket printed
     once, a platform-print (綠界列印) batch waiting for the operator, and an ibon order whose
     pickup code opens the kiosk page /cvs/<code>."""
-    from app.printing import services as printing
-
     _issue(owner, issuer, "DEMO-P2", coffee, [("DEMO0106", 4, "綠界列印購買人", "", "")],
            method=DeliveryMethod.PLATFORM_PRINT)
     _issue(owner, issuer, "DEMO-C1", coffee, [("DEMO0107", 2, *buyer)], method=DeliveryMethod.IBON)

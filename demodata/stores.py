@@ -19,6 +19,7 @@ from app.news.models import NewsItem
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
 from app.settings.models import StoreSettings
 from app.stores.models import Branch, Contract, DeliveryMethod, PartnerRelation, RedemptionMode, Store
+from demodata.tickets import load_demo_tickets
 
 DEMO_PASSWORD = "Demo1234"
 
@@ -151,8 +152,6 @@ def load_demo() -> list[tuple[str, str]]:
     _product(issuer, "台北門市限定蛋糕券", ProductKind.PICKUP, 680, redeem=(a001,), returns=(a001,))
     _product(issuer, "甜點招待券", ProductKind.GIFT, 80, redeem=(a001, a002))
     _product(child, "子商店餐券", ProductKind.PICKUP, 300)
-    from app.demo_tickets import load_demo_tickets
-
     db.session.commit()
     load_demo_tickets(issuer, partner)
     if db.session.scalar(select(NewsItem.id).limit(1)) is None:

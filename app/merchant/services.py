@@ -1,4 +1,4 @@
-"""Vendor-area use cases: the merchant's own contacts (聯絡人). They flush, never commit."""
+"""Merchant-area use cases: the merchant's own contacts (聯絡人). They flush, never commit."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from app.auth.models import Account
 from app.auth.permissions import Function
 from app.db import db
 from app.errors import InvalidInput
+from app.merchant.rules import CONTACT_FIELDS, BadEmailList, normalise_emails
 from app.stores.models import Store
-from app.vendor.rules import CONTACT_FIELDS, BadEmailList, normalise_emails
 
 
 def contacts_of(store: Store) -> dict[str, str]:
