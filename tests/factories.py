@@ -9,7 +9,7 @@ from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.stores.models import Contract, DeliveryMethod, RedemptionMode, Store
+from app.stores.models import Branch, Contract, DeliveryMethod, RedemptionMode, Store
 
 PASSWORD = "Passw0rd"
 _seq = itertools.count(1)
@@ -46,6 +46,16 @@ def make_account(store: Store | None, *, kind: AccountKind = AccountKind.MAIN,
 
 def make_operator(username: str = "op0001") -> Account:
     return make_account(None, kind=AccountKind.OPERATOR, username=username)
+
+
+def make_branch(store: Store, code: str | None = None, name: str | None = None, *,
+                enabled: bool = True) -> Branch:
+    n = next(_seq)
+    branch = Branch(store_id=store.id, code=code or f"B{n:03d}", name=name or f"分店{n}",
+                    enabled=enabled)
+    db.session.add(branch)
+    db.session.flush()
+    return branch
 
 
 def login(client, username: str, password: str = PASSWORD):  # noqa: ANN001, ANN201

@@ -16,14 +16,6 @@ from tests.factories import make_account
 FORMULA_STARTS = ("=", "+", "-", "@")
 
 
-def make_branch(store: Store, code: str = "A001", name: str = "台北店", *,
-                enabled: bool = True) -> Branch:
-    branch = Branch(store_id=store.id, code=code, name=name, enabled=enabled)
-    db.session.add(branch)
-    db.session.flush()
-    return branch
-
-
 def make_sub(store: Store, username: str, *, branch: Branch | None = None, remark: str = "",
              grants: dict | None = None) -> Account:
     account = make_account(store, kind=AccountKind.SUB, username=username, remark=remark,

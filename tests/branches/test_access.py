@@ -16,8 +16,8 @@ from app.products import access
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind
 from app.products.rights import BRANCH_DISABLED, BRANCH_NOT_IN_REDEEM_LIST, Unit
 from app.stores.models import Store
-from tests.branches.helpers import fresh, make_branch, make_sub
-from tests.factories import PASSWORD, login
+from tests.branches.helpers import fresh, make_sub
+from tests.factories import PASSWORD, login, make_branch
 
 TICKET_RIGHTS = {Function.REDEEM: Level.MODIFY, Function.RETURN: Level.MODIFY,
                  Function.ISSUANCE: Level.MODIFY}

@@ -9,8 +9,8 @@ from app.auth.permissions import Function, Level
 from app.branches import services
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
-from tests.branches.helpers import entries, fresh, make_branch, make_sub, read_xlsx
-from tests.factories import login, make_account, make_store
+from tests.branches.helpers import entries, fresh, make_sub, read_xlsx
+from tests.factories import login, make_account, make_branch, make_store
 
 
 @pytest.fixture

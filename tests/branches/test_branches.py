@@ -11,8 +11,8 @@ from app.branches import rules, services
 from app.db import db
 from app.errors import Forbidden, InvalidInput
 from app.stores.models import Branch
-from tests.branches.helpers import entries, fresh, make_branch, make_sub, read_xlsx
-from tests.factories import login, make_account, make_store
+from tests.branches.helpers import entries, fresh, make_sub, read_xlsx
+from tests.factories import login, make_account, make_branch, make_store
 
 
 def _branch_count(store_id: int) -> int:
@@ -358,7 +358,7 @@ def test_the_services_refuse_an_actor_without_the_right(owner):
     viewer = make_account(owner.store, kind=AccountKind.SUB, username="viewer01",
                           grants={Function.OPERATION_SETTINGS: Level.VIEW})
     outsider = make_account(make_store(), username="owner02")
-    branch = make_branch(owner.store)
+    branch = make_branch(owner.store, "A001", "台北店")
     for actor in (viewer, outsider):
         with pytest.raises(Forbidden):
             services.create_branch(actor, owner.store, code="B002", name="x")

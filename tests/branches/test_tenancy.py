@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from app.auth.models import AccountKind
 from app.db import db
-from tests.branches.helpers import make_branch, make_sub
-from tests.factories import login, make_account, make_store
+from tests.branches.helpers import make_sub
+from tests.factories import login, make_account, make_branch, make_store
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 

@@ -13,9 +13,9 @@ from app.db import db
 from app.products.models import ProductPartner
 from app.tickets import codes
 from tests.counter.helpers import clerk, dashed
-from tests.factories import PASSWORD, make_account, make_store
+from tests.factories import PASSWORD, make_account, make_branch, make_store
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_branch, make_relation
+from tests.products.helpers import make_relation
 from tests.tickets.helpers import issue
 
 pytestmark = pytest.mark.browser

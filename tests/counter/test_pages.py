@@ -24,9 +24,9 @@ from tests.counter.helpers import (
     reload,
     text,
 )
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_branch, make_store
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_branch, make_relation
+from tests.products.helpers import make_relation
 from tests.tickets.helpers import issue
 
 T = clock.taipei_datetime

@@ -38,8 +38,8 @@ from app.home.rules import Figure, OrderFigure
 from app.products.models import Product, ProductKind
 from app.reports.scope import ReportScope
 from app.tickets import services
-from tests.factories import make_account, make_store
-from tests.products.helpers import make_branch, make_product
+from tests.factories import make_account, make_branch, make_store
+from tests.products.helpers import make_product
 from tests.settings.helpers import mark_complete
 from tests.tickets.helpers import issue
 

@@ -115,8 +115,7 @@ def _case(case: str):  # noqa: ANN202
     from app import clock
     from app.auth.models import AccountKind
     from app.auth.permissions import Function, Level
-    from tests.factories import make_account, make_store
-    from tests.products.helpers import make_branch
+    from tests.factories import make_account, make_branch, make_store
     from tests.settings.helpers import mark_complete
 
     store = make_store(issuance_active=case != "inactive", methods=[DeliveryMethod.IMMEDIATE])

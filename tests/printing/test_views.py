@@ -18,7 +18,7 @@ from app.billing.models import Charge, FeeKind
 from app.db import db
 from app.printing.models import PrintKind
 from app.tickets.models import Ticket
-from tests.factories import login, make_account
+from tests.factories import login, make_account, make_branch
 from tests.issuance.helpers import ready_store
 from tests.operator.helpers import operator_logged_in
 from tests.printing.helpers import ELECTRONIC, PLATFORM, paper_tickets, pdf_text, qr_codes, runs
@@ -212,8 +212,6 @@ def test_a_viewer_sees_the_list_but_cannot_print(shop, client, app):
 
 
 def test_a_branch_bound_sub_account_with_the_right_may_print(shop, client, app):
-    from tests.products.helpers import make_branch
-
     store, owner, pickup = shop
     [t] = paper_tickets(owner, store, pickup, 1)
     branch = make_branch(store, "B001", "分店")

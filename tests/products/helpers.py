@@ -24,16 +24,6 @@ def freeze_today() -> None:
     clock.freeze(clock.day_start(TODAY) + timedelta(hours=10))
 
 
-def make_branch(store: Store, code: str | None = None, name: str | None = None, *,
-                enabled: bool = True) -> Branch:
-    n = next(_seq)
-    branch = Branch(store_id=store.id, code=code or f"B{n:03d}", name=name or f"分店{n}",
-                    enabled=enabled)
-    db.session.add(branch)
-    db.session.flush()
-    return branch
-
-
 def make_relation(issuer: Store, partner: Store, *,
                   status: RelationStatus = RelationStatus.OPEN) -> PartnerRelation:
     relation = PartnerRelation(store_id=issuer.id, partner_store_id=partner.id, status=status)

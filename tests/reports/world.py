@@ -56,9 +56,9 @@ from app.stores.models import Branch, Store
 from app.tickets import services
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus as S
-from tests.factories import make_account, make_store
+from tests.factories import make_account, make_branch, make_store
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_branch, make_product, make_relation
+from tests.products.helpers import make_product, make_relation
 from tests.settings.helpers import mark_complete
 from tests.tickets.helpers import issue
 

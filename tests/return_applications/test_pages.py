@@ -20,10 +20,9 @@ from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.tickets import services as tickets
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_branch, make_store
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order, messages, tickets_of
-from tests.products.helpers import make_branch
 from tests.return_applications.helpers import apply, offer_returns
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -17,10 +17,9 @@ from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.settings.services import settings_for
 from app.tickets import services as tickets
 from app.tickets.status import TicketStatus
-from tests.factories import make_account, make_store
+from tests.factories import make_account, make_branch, make_store
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order, messages, tickets_of
-from tests.products.helpers import make_branch
 from tests.return_applications.helpers import APPLICANT, apply, offer_returns
 
 

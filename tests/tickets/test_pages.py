@@ -12,9 +12,9 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.products.models import ProductPartner
 from tests.counter.helpers import act, entries, lookup, reload, text
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_branch, make_store
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_branch, make_relation
+from tests.products.helpers import make_relation
 from tests.tickets.helpers import issue
 
 T = clock.taipei_datetime

@@ -17,9 +17,8 @@ from app.products.models import ProductPartner
 from app.stores.models import PartnerRelation, RelationStatus
 from app.tickets import actions, services
 from app.tickets.status import TicketStatus as S
-from tests.factories import make_account, make_store
+from tests.factories import make_account, make_branch, make_store
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_branch
 from tests.tickets.helpers import issue
 
 T = clock.taipei_datetime

@@ -17,7 +17,7 @@ from app.auth.models import Account, AccountKind
 from app.auth.services import create_api_token
 from app.db import db
 from app.stores.models import Store
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_branch, make_store
 
 # Blueprints that are not merchant-owned data: the operator console, public pages, login.
 NOT_MERCHANT = ("static", "operator.", "partners_admin.", "escrow.", "notifications.", "auth.", "uploads.",
@@ -59,12 +59,7 @@ def _partner_relation(store: Store, main: Account) -> int:
 
 
 def _branch(store: Store, main: Account) -> int:
-    from app.stores.models import Branch
-
-    branch = Branch(store_id=store.id, code="A001", name="分店A")
-    db.session.add(branch)
-    db.session.flush()
-    return branch.id
+    return make_branch(store, "A001", "分店A").id
 
 
 def _order(store: Store, main: Account) -> int:
