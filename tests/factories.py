@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, timedelta
 
 from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
 from app.db import db
+from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
 from app.stores.models import Branch, Contract, DeliveryMethod, RedemptionMode, Store
 
 PASSWORD = "Passw0rd"
+# A product's end date unless the test gives one: a year (pickup: 價金保管迄日) or 90 days
+# (gift: 使用期限) after 2026/11/21, the business day most tests freeze the clock on.
+PICKUP_END = date(2026, 11, 21) + timedelta(days=365)
+GIFT_END = date(2026, 11, 21) + timedelta(days=90)
 _seq = itertools.count(1)
 
 
@@ -56,6 +62,39 @@ def make_branch(store: Store, code: str | None = None, name: str | None = None, 
     db.session.add(branch)
     db.session.flush()
     return branch
+
+
+def make_product(store: Store, name: str | None = None, *,
+                 kind: ProductKind = ProductKind.PICKUP, face_value: int = 500,
+                 end: date | None = None, listed: bool = True, partners: Sequence[Store] = (),
+                 redeem: Sequence[Branch] = (), returns: Sequence[Branch] = ()) -> Product:
+    """A product; `end` is its escrow end (pickup) or its valid-until date (gift)."""
+    n = next(_seq)
+    pickup = kind is ProductKind.PICKUP
+    end = end or (PICKUP_END if pickup else GIFT_END)
+    product = Product(store_id=store.id, name=name or f"商品{n}", kind=kind, face_value=face_value,
+                      escrow_end=end if pickup else None, valid_until=None if pickup else end,
+                      listed=listed)
+    db.session.add(product)
+    link_product(product, partners=partners, redeem=redeem, returns=returns)
+    return product
+
+
+def link_product(product: Product, *, partners: Sequence[Store] = (),
+                 redeem: Sequence[Branch] = (),
+                 returns: Sequence[Branch] = ()) -> list[ProductPartner | ProductBranch]:
+    """Grant `partners` (可核銷商店) and list branches to redeem or take returns of an existing
+    product; returns the new links, in that order."""
+    links: list[ProductPartner | ProductBranch] = []
+    for partner in partners:
+        links.append(ProductPartner(partner_store_id=partner.id))
+        product.partner_links.append(links[-1])
+    for role, branches in ((BranchRole.REDEEM, redeem), (BranchRole.RETURN, returns)):
+        for branch in branches:
+            links.append(ProductBranch(branch_id=branch.id, role=role))
+            product.branch_links.append(links[-1])
+    db.session.flush()
+    return links
 
 
 def login(client, username: str, password: str = PASSWORD):  # noqa: ANN001, ANN201

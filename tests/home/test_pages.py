@@ -15,10 +15,9 @@ from app.db import db
 from app.products.models import ProductKind
 from app.stores.models import RedemptionMode
 from app.tickets import services
-from tests.factories import login, make_account, make_branch, make_store
+from tests.factories import login, make_account, make_branch, make_product, make_store
 from tests.home import helpers as h
 from tests.home.helpers import chart_values, orders_table, status_table, text, top_table
-from tests.products.helpers import make_product
 from tests.settings.helpers import mark_complete
 from tests.tickets.helpers import issue
 

@@ -18,10 +18,10 @@ from app.issuance.template import ISSUANCE_HEADERS, ISSUANCE_SHEET, RULES_SHEET
 from app.products.rights import BRANCH_DISABLED
 from app.settings.services import BASIC_MISSING, ISSUANCE_NOT_ACTIVE
 from app.stores.models import DeliveryMethod
-from tests.factories import login, make_account, make_branch, make_store
+from tests.factories import login, make_account, make_branch, make_product, make_store
 from tests.issuance.helpers import ready_store
 from tests.issuance.page_helpers import batches, only_batch, row, template_file, tickets, upload
-from tests.products.helpers import freeze_today, make_product
+from tests.products.helpers import freeze_today
 from tests.spreadsheets.helpers import SHEET_XML, entries, workbook_bytes, zip_of
 
 

@@ -74,7 +74,7 @@ def make_order(store: Store, *, method: DeliveryMethod = ELECTRONIC, quantity: i
     from app import clock
     from app.issuance.models import Batch, BatchStatus
     from app.tickets import codes
-    from tests.products.helpers import make_product
+    from tests.factories import make_product
 
     n = next(_n)
     product = make_product(store)

@@ -11,8 +11,7 @@ from app.products.models import ProductKind
 from app.stores.models import PartnerRelation
 from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus
-from tests.factories import login, make_account, make_store
-from tests.products.helpers import make_product
+from tests.factories import login, make_account, make_product, make_store
 
 _n = iter(range(1, 10_000))
 

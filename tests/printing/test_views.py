@@ -18,11 +18,10 @@ from app.billing.models import Charge, FeeKind
 from app.db import db
 from app.printing.models import PrintKind
 from app.tickets.models import Ticket
-from tests.factories import login, make_account, make_branch
+from tests.factories import login, make_account, make_branch, make_product
 from tests.issuance.helpers import ready_store
 from tests.operator.helpers import operator_logged_in
 from tests.printing.helpers import ELECTRONIC, PLATFORM, paper_tickets, pdf_text, qr_codes, runs
-from tests.products.helpers import make_product
 
 
 def _html(response) -> str:  # noqa: ANN001

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Sequence
 from datetime import date, timedelta
 
 from PIL import Image
@@ -13,8 +12,8 @@ from sqlalchemy import select
 from app import clock
 from app.db import db
 from app.history import HistoryEntry
-from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
-from app.stores.models import Branch, PartnerRelation, RelationStatus, Store
+from app.products.models import Product
+from app.stores.models import PartnerRelation, RelationStatus, Store
 
 _seq = itertools.count(1)
 TODAY = date(2026, 11, 21)  # the frozen Taipei business day of these tests
@@ -30,28 +29,6 @@ def make_relation(issuer: Store, partner: Store, *,
     db.session.add(relation)
     db.session.flush()
     return relation
-
-
-def make_product(store: Store, name: str | None = None, *,
-                 kind: ProductKind = ProductKind.PICKUP, face_value: int = 500,
-                 listed: bool = True, partners: Sequence[Store] = (),
-                 redeem: Sequence[Branch] = (), returns: Sequence[Branch] = ()) -> Product:
-    n = next(_seq)
-    product = Product(
-        store_id=store.id, name=name or f"商品{n}", kind=kind, face_value=face_value,
-        escrow_end=TODAY + timedelta(days=365) if kind is ProductKind.PICKUP else None,
-        valid_until=TODAY + timedelta(days=90) if kind is ProductKind.GIFT else None,
-        listed=listed,
-    )
-    for partner in partners:
-        product.partner_links.append(ProductPartner(partner_store_id=partner.id))
-    for branch in redeem:
-        product.branch_links.append(ProductBranch(branch_id=branch.id, role=BranchRole.REDEEM))
-    for branch in returns:
-        product.branch_links.append(ProductBranch(branch_id=branch.id, role=BranchRole.RETURN))
-    db.session.add(product)
-    db.session.flush()
-    return product
 
 
 def png(size: tuple[int, int] = (40, 30), color: tuple[int, int, int] = (20, 120, 200)) -> bytes:

@@ -14,13 +14,12 @@ from app import clock
 from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.products.models import BranchRole, ProductBranch
 from app.return_applications import services
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.tickets import services as tickets
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus
-from tests.factories import login, make_account, make_branch, make_store
+from tests.factories import link_product, login, make_account, make_branch, make_store
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order, messages, tickets_of
 from tests.return_applications.helpers import apply, offer_returns
@@ -238,7 +237,7 @@ def test_view_only_sees_the_list_but_cannot_act(shop, client):
 def test_a_branch_outside_the_products_return_list_cannot_handle_it(shop, client):
     store, owner, pickup, gift, order, application = shop
     listed, other = make_branch(store), make_branch(store)
-    db.session.add(ProductBranch(product_id=pickup.id, branch_id=listed.id, role=BranchRole.RETURN))
+    link_product(pickup, returns=[listed])
     clerk = make_account(store, kind=AccountKind.SUB, username="branch01",
                          grants={Function.RETURN: Level.MODIFY})
     clerk.branch_id = other.id

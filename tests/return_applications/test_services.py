@@ -11,13 +11,12 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.history import HistoryEntry, action_label
-from app.products.models import BranchRole, ProductBranch
 from app.return_applications import services
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.settings.services import settings_for
 from app.tickets import services as tickets
 from app.tickets.status import TicketStatus
-from tests.factories import make_account, make_branch, make_store
+from tests.factories import link_product, make_account, make_branch, make_store
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order, messages, tickets_of
 from tests.return_applications.helpers import APPLICANT, apply, offer_returns
@@ -201,8 +200,7 @@ def test_decline_needs_a_reason_the_right_and_the_products_return_branch(shop):
     viewer = make_account(store, kind=AccountKind.SUB, grants={Function.RETURN: Level.VIEW})
     other_branch = make_branch(store)
     allowed_branch = make_branch(store)
-    db.session.add(ProductBranch(product_id=pickup.id, branch_id=allowed_branch.id,
-                                 role=BranchRole.RETURN))
+    link_product(pickup, returns=[allowed_branch])
     elsewhere = make_account(store, kind=AccountKind.SUB, grants={Function.RETURN: Level.MODIFY})
     elsewhere.branch_id = other_branch.id
     db.session.commit()

@@ -10,9 +10,8 @@ from app import clock
 from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.products.models import ProductPartner
 from tests.counter.helpers import act, entries, lookup, reload, text
-from tests.factories import login, make_account, make_branch, make_store
+from tests.factories import link_product, login, make_account, make_branch, make_store
 from tests.issuance.helpers import ready_store
 from tests.products.helpers import make_relation
 from tests.tickets.helpers import issue
@@ -148,7 +147,7 @@ def test_a_partner_store_has_no_detail_page_for_the_issuers_ticket(client, shop)
     partner = make_store("可核銷商店")
     make_account(partner, username="partner01")
     make_relation(store, partner)
-    pickup.partner_links.append(ProductPartner(partner_store_id=partner.id))
+    link_product(pickup, partners=[partner])
     db.session.commit()
     login(client, "partner01")
     assert lookup(client, "redeem", ticket.code).status_code == 200  # it may redeem it...

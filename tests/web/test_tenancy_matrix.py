@@ -17,7 +17,7 @@ from app.auth.models import Account, AccountKind
 from app.auth.services import create_api_token
 from app.db import db
 from app.stores.models import Store
-from tests.factories import login, make_account, make_branch, make_store
+from tests.factories import login, make_account, make_branch, make_product, make_store
 
 # Blueprints that are not merchant-owned data: the operator console, public pages, login.
 NOT_MERCHANT = ("static", "operator.", "partners_admin.", "escrow.", "notifications.", "auth.", "uploads.",
@@ -35,14 +35,11 @@ def _api_token(store: Store, main: Account) -> int:
 
 
 def _product(store: Store, main: Account) -> int:
-    from tests.products.helpers import make_product
-
     return make_product(store).id
 
 
 def _history_entry(store: Store, main: Account) -> int:
     from app import history
-    from tests.products.helpers import make_product
 
     entry = history.record(make_product(store), "created")
     db.session.flush()
