@@ -11,7 +11,16 @@ from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
-from app.stores.models import Branch, Contract, DeliveryMethod, RedemptionMode, Store
+from app.stores.models import (
+    Branch,
+    Contract,
+    DeliveryMethod,
+    DissolvedBy,
+    PartnerRelation,
+    RedemptionMode,
+    RelationStatus,
+    Store,
+)
 
 PASSWORD = "Passw0rd"
 # A product's end date unless the test gives one: a year (pickup: 價金保管迄日) or 90 days
@@ -62,6 +71,16 @@ def make_branch(store: Store, code: str | None = None, name: str | None = None, 
     db.session.add(branch)
     db.session.flush()
     return branch
+
+
+def make_relation(issuer: Store, partner: Store, *, status: RelationStatus = RelationStatus.OPEN,
+                  dissolved_by: DissolvedBy | None = None, blocked: bool = False) -> PartnerRelation:
+    """A cross-store relation: `partner` may redeem the products `issuer` grants it."""
+    relation = PartnerRelation(store_id=issuer.id, partner_store_id=partner.id, status=status,
+                               dissolved_by=dissolved_by, blocked=blocked)
+    db.session.add(relation)
+    db.session.flush()
+    return relation
 
 
 def make_product(store: Store, name: str | None = None, *,

@@ -20,9 +20,8 @@ from app.tickets import codes
 from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus as S
 from tests.api.conftest import bearer
-from tests.factories import make_account, make_branch, make_product, make_store
+from tests.factories import make_account, make_branch, make_product, make_relation, make_store
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_relation
 from tests.tickets.helpers import issue
 
 T = clock.taipei_datetime

@@ -12,9 +12,8 @@ import pytest
 from app.db import db
 from app.tickets import codes
 from tests.counter.helpers import clerk, dashed
-from tests.factories import PASSWORD, link_product, make_account, make_branch, make_store
+from tests.factories import PASSWORD, link_product, make_account, make_branch, make_relation, make_store
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_relation
 from tests.tickets.helpers import issue
 
 pytestmark = pytest.mark.browser

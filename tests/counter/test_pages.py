@@ -23,9 +23,8 @@ from tests.counter.helpers import (
     reload,
     text,
 )
-from tests.factories import link_product, login, make_account, make_branch, make_store
+from tests.factories import link_product, login, make_account, make_branch, make_relation, make_store
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_relation
 from tests.tickets.helpers import issue
 
 T = clock.taipei_datetime

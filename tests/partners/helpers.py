@@ -10,18 +10,9 @@ from sqlalchemy import select
 from app.db import db
 from app.history import HistoryEntry
 from app.products.models import ProductPartner
-from app.stores.models import DissolvedBy, PartnerRelation, RelationStatus, Store
+from app.stores.models import PartnerRelation, Store
 
 BLOCKED_MESSAGE = "此商店已由對方解除關聯，需經對方同意後請聯繫所屬業務解除封鎖"
-
-
-def make_relation(issuer: Store, partner: Store, *, status: RelationStatus = RelationStatus.OPEN,
-                  dissolved_by: DissolvedBy | None = None, blocked: bool = False) -> PartnerRelation:
-    relation = PartnerRelation(store_id=issuer.id, partner_store_id=partner.id, status=status,
-                               dissolved_by=dissolved_by, blocked=blocked)
-    db.session.add(relation)
-    db.session.flush()
-    return relation
 
 
 def relation_of(issuer: Store, partner: Store) -> PartnerRelation | None:

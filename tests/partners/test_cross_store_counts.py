@@ -8,10 +8,9 @@ from app import clock
 from app.db import db
 from app.issuance.models import Batch, BatchStatus
 from app.products.models import ProductKind
-from app.stores.models import PartnerRelation
 from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus
-from tests.factories import login, make_account, make_product, make_store
+from tests.factories import login, make_account, make_product, make_relation, make_store
 
 _n = iter(range(1, 10_000))
 
@@ -42,7 +41,7 @@ def _ticket(issuer, product, *, status, redeemed_store=None, redeemed_days_ago=N
 def test_joint_issuers_show_last_90_days_cross_store_redemptions(client, ctx):
     issuer, partner, other = make_store("發行商"), make_store("可核銷"), make_store("別家")
     make_account(partner, username="partner90")
-    db.session.add(PartnerRelation(store_id=issuer.id, partner_store_id=partner.id))
+    make_relation(issuer, partner)
     product = make_product(issuer, kind=ProductKind.PICKUP, face_value=150)
     _ticket(issuer, product, status=TicketStatus.USED, redeemed_store=partner, redeemed_days_ago=1)
     _ticket(issuer, product, status=TicketStatus.REDEEMED, redeemed_store=partner,

@@ -6,8 +6,8 @@ from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.stores.models import DissolvedBy, RelationStatus
-from tests.factories import make_account
-from tests.partners.helpers import make_relation, relation_of
+from tests.factories import make_account, make_relation
+from tests.partners.helpers import relation_of
 
 ISSUER_ROUTES = ("/settings/partners/{id}/edit", "/settings/partners/{id}/history")
 PARTNER_ROUTES = ("/settings/partners/joint-issuers/{id}/edit",

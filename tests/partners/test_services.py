@@ -7,8 +7,8 @@ from app.errors import DomainError, Forbidden, InvalidInput
 from app.partners import services
 from app.products.access import redeem_refusal
 from app.stores.models import DissolvedBy, RelationStatus
-from tests.factories import make_product
-from tests.partners.helpers import BLOCKED_MESSAGE, granted_ids, history_of, make_relation, relation_of
+from tests.factories import make_product, make_relation
+from tests.partners.helpers import BLOCKED_MESSAGE, granted_ids, history_of, relation_of
 
 
 def test_add_creates_open_relations_with_history(world):

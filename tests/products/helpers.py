@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import itertools
 from datetime import date, timedelta
 
 from PIL import Image
@@ -13,22 +12,12 @@ from app import clock
 from app.db import db
 from app.history import HistoryEntry
 from app.products.models import Product
-from app.stores.models import PartnerRelation, RelationStatus, Store
 
-_seq = itertools.count(1)
 TODAY = date(2026, 11, 21)  # the frozen Taipei business day of these tests
 
 
 def freeze_today() -> None:
     clock.freeze(clock.day_start(TODAY) + timedelta(hours=10))
-
-
-def make_relation(issuer: Store, partner: Store, *,
-                  status: RelationStatus = RelationStatus.OPEN) -> PartnerRelation:
-    relation = PartnerRelation(store_id=issuer.id, partner_store_id=partner.id, status=status)
-    db.session.add(relation)
-    db.session.flush()
-    return relation
 
 
 def png(size: tuple[int, int] = (40, 30), color: tuple[int, int, int] = (20, 120, 200)) -> bytes:

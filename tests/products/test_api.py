@@ -14,8 +14,8 @@ from app.db import db
 from app.products.models import BranchRole, ProductKind
 from app.products.services import LOCKED_MESSAGE, PARTNER_NOT_OPEN
 from tests.api.conftest import bearer
-from tests.factories import make_account, make_branch, make_product, make_store
-from tests.products.helpers import TODAY, entries, freeze_today, make_relation, reload
+from tests.factories import make_account, make_branch, make_product, make_relation, make_store
+from tests.products.helpers import TODAY, entries, freeze_today, reload
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
 

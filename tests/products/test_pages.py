@@ -19,17 +19,8 @@ from app.products.services import LOCKED_MESSAGE, PARTNER_NOT_OPEN, REDEEM_BRANC
 from app.stores.models import RelationStatus
 from app.uploads.models import UploadPurpose
 from app.uploads.services import path_of, save_image
-from tests.factories import login, make_account, make_branch, make_product, make_store
-from tests.products.helpers import (
-    TODAY,
-    entries,
-    freeze_today,
-    make_relation,
-    png,
-    product_form,
-    product_named,
-    reload,
-)
+from tests.factories import login, make_account, make_branch, make_product, make_relation, make_store
+from tests.products.helpers import TODAY, entries, freeze_today, png, product_form, product_named, reload
 
 
 @pytest.fixture

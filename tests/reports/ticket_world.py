@@ -41,8 +41,7 @@ from app.stores.models import Branch, DeliveryMethod, Store
 from app.tickets import services as tickets
 from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus as S
-from tests.factories import login, make_account, make_branch, make_product, make_store
-from tests.products.helpers import make_relation
+from tests.factories import login, make_account, make_branch, make_product, make_relation, make_store
 from tests.settings.helpers import mark_complete
 
 TODAY = date(2026, 11, 21)

@@ -56,9 +56,8 @@ from app.stores.models import Branch, Store
 from app.tickets import services
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus as S
-from tests.factories import link_product, make_account, make_branch, make_product, make_store
+from tests.factories import link_product, make_account, make_branch, make_product, make_relation, make_store
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_relation
 from tests.settings.helpers import mark_complete
 from tests.tickets.helpers import issue
 

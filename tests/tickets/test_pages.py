@@ -11,9 +11,8 @@ from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from tests.counter.helpers import act, entries, lookup, reload, text
-from tests.factories import link_product, login, make_account, make_branch, make_store
+from tests.factories import link_product, login, make_account, make_branch, make_relation, make_store
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_relation
 from tests.tickets.helpers import issue
 
 T = clock.taipei_datetime

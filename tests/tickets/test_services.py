@@ -13,11 +13,10 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.history import HistoryEntry
-from app.products.models import ProductPartner
-from app.stores.models import PartnerRelation, RelationStatus
+from app.stores.models import RelationStatus
 from app.tickets import actions, services
 from app.tickets.status import TicketStatus as S
-from tests.factories import make_account, make_branch, make_store
+from tests.factories import link_product, make_account, make_branch, make_relation, make_store
 from tests.issuance.helpers import ready_store
 from tests.tickets.helpers import issue
 
@@ -148,8 +147,8 @@ def test_a_partner_redeems_a_granted_product_and_loses_the_right_when_dissolved(
     store, owner, pickup, _ = world
     partner = make_store("可核銷商店")
     partner_owner = make_account(partner, username="partner01")
-    relation = PartnerRelation(store_id=store.id, partner_store_id=partner.id)
-    db.session.add_all([relation, ProductPartner(product_id=pickup.id, partner_store_id=partner.id)])
+    relation = make_relation(store, partner)
+    link_product(pickup, partners=[partner])
     db.session.commit()
     first, second = issue(owner, store, pickup, quantity=2)
     services.redeem(partner_owner, partner, services.find_by_code(partner, first.code))
@@ -172,8 +171,8 @@ def test_rule_c_a_partner_cancels_its_own_redemption_after_the_product_is_ungran
     store, owner, pickup, _ = world
     partner = make_store("可核銷商店")
     partner_owner = make_account(partner, username="partner01")
-    grant = ProductPartner(product_id=pickup.id, partner_store_id=partner.id)
-    db.session.add_all([PartnerRelation(store_id=store.id, partner_store_id=partner.id), grant])
+    make_relation(store, partner)
+    [grant] = link_product(pickup, partners=[partner])
     db.session.commit()
     first, second = issue(owner, store, pickup, quantity=2)
     services.redeem(partner_owner, partner, services.find_by_code(partner, first.code))
@@ -193,9 +192,8 @@ def test_rule_c_once_dissolved_the_partner_sees_its_redemption_but_may_not_cance
     store, owner, pickup, _ = world
     partner = make_store("可核銷商店")
     partner_owner = make_account(partner, username="partner01")
-    relation = PartnerRelation(store_id=store.id, partner_store_id=partner.id)
-    grant = ProductPartner(product_id=pickup.id, partner_store_id=partner.id)
-    db.session.add_all([relation, grant])
+    relation = make_relation(store, partner)
+    [grant] = link_product(pickup, partners=[partner])
     db.session.commit()
     [ticket] = issue(owner, store, pickup)
     services.redeem(partner_owner, partner, ticket)
@@ -238,8 +236,8 @@ def test_a_partner_is_told_which_branch_and_clerk_of_the_issuer_redeemed(app, wo
     store, owner, pickup, _ = world
     partner = make_store("可核銷商店")
     partner_owner = make_account(partner, username="partner02")
-    db.session.add_all([PartnerRelation(store_id=store.id, partner_store_id=partner.id),
-                        ProductPartner(product_id=pickup.id, partner_store_id=partner.id)])
+    make_relation(store, partner)
+    link_product(pickup, partners=[partner])
     branch = make_branch(store, "A001", "台北門市")
     clerk = make_account(store, kind=AccountKind.SUB, username="clerkTPE",
                          grants={Function.REDEEM: Level.MODIFY})

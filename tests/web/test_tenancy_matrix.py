@@ -17,7 +17,7 @@ from app.auth.models import Account, AccountKind
 from app.auth.services import create_api_token
 from app.db import db
 from app.stores.models import Store
-from tests.factories import login, make_account, make_branch, make_product, make_store
+from tests.factories import login, make_account, make_branch, make_product, make_relation, make_store
 
 # Blueprints that are not merchant-owned data: the operator console, public pages, login.
 NOT_MERCHANT = ("static", "operator.", "partners_admin.", "escrow.", "notifications.", "auth.", "uploads.",
@@ -47,12 +47,7 @@ def _history_entry(store: Store, main: Account) -> int:
 
 
 def _partner_relation(store: Store, main: Account) -> int:
-    from app.stores.models import PartnerRelation
-
-    relation = PartnerRelation(store_id=store.id, partner_store_id=make_store().id)
-    db.session.add(relation)
-    db.session.flush()
-    return relation.id
+    return make_relation(store, make_store()).id
 
 
 def _branch(store: Store, main: Account) -> int:
