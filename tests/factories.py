@@ -6,21 +6,26 @@ import itertools
 from collections.abc import Sequence
 from datetime import date, timedelta
 
+from app import clock
 from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
 from app.db import db
+from app.issuance.models import Batch, BatchStatus
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
 from app.stores.models import (
     Branch,
     Contract,
     DeliveryMethod,
+    DeliveryType,
     DissolvedBy,
     PartnerRelation,
     RedemptionMode,
     RelationStatus,
     Store,
 )
+from app.tickets import codes
+from app.tickets.models import Order, Ticket
 
 PASSWORD = "Passw0rd"
 # A product's end date unless the test gives one: a year (pickup: 價金保管迄日) or 90 days
@@ -114,6 +119,41 @@ def link_product(product: Product, *, partners: Sequence[Store] = (),
             product.branch_links.append(links[-1])
     db.session.flush()
     return links
+
+
+def make_order(store: Store, *, product: Product | None = None,
+               method: DeliveryMethod = DeliveryMethod.IMMEDIATE, quantity: int = 1) -> Order:
+    """An order of `quantity` tickets of `product` (a new one if None), with its batch, written
+    straight to the tables (no settings, no notices, no jobs): for tests that only need the rows
+    to exist. Issuing for real is tests.orders.helpers.issue_order."""
+    n = next(_seq)
+    product = product or make_product(store)
+    now = clock.now()
+    batch = Batch(store_id=store.id, import_no=f"ROW{n:05d}", delivery_method=method.value,
+                  status=BatchStatus.SUCCEEDED, kind=product.kind.value, rows=[],
+                  ticket_count=quantity, issued_count=quantity)
+    db.session.add(batch)
+    db.session.flush()
+    delivery = method.delivery_type
+    order = Order(store_id=store.id, batch_id=batch.id, order_no=codes.new_order_no(clock.business_day()),
+                  merchant_order_no=f"ROW{n:05d}", delivery_method=method.value,
+                  purchaser_name="王小明", purchaser_mobile="0912345678",
+                  purchaser_email="old@example.com",
+                  link_token=codes.new_link_token() if delivery is DeliveryType.ELECTRONIC else None,
+                  pickup_code=codes.new_pickup_code() if delivery is DeliveryType.CVS else None,
+                  ticket_count=quantity, amount=product.face_value * quantity, created_at=now)
+    db.session.add(order)
+    db.session.flush()
+    prefix = codes.new_serial_prefix()
+    for i in range(quantity):
+        db.session.add(Ticket(
+            store_id=store.id, product_id=product.id, order_id=order.id, batch_id=batch.id,
+            serial=codes.serial(prefix, clock.business_day(), i), code=codes.new_redemption_code(),
+            kind=product.kind, face_value=product.face_value, delivery_method=method.value,
+            expires_on=product.end_date, holder_name=order.purchaser_name,
+            holder_mobile=order.purchaser_mobile, holder_email=order.purchaser_email))
+    db.session.flush()
+    return order
 
 
 def login(client, username: str, password: str = PASSWORD):  # noqa: ANN001, ANN201

@@ -16,7 +16,7 @@ from app.db import db
 from app.orders import rules, services
 from app.tickets.codes import display_code
 from app.tickets.models import Order
-from tests.factories import login, make_account
+from tests.factories import login, make_account, make_order, make_store
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import CVS, PAPER, issue_order, message_count, messages, tickets_of
 
@@ -314,9 +314,6 @@ def test_a_ticket_of_another_order_of_the_same_store_is_404(shop, client):
 
 def test_every_orders_route_answers_404_with_another_stores_rows(ctx, app):
     """The tenancy matrix for this blueprint, with the row maker the shared matrix can use."""
-    from tests.factories import make_store
-    from tests.orders.helpers import make_order
-
     a, b = make_store("商店A"), make_store("商店B")
     make_account(b, username="mainbbb1")
     order = make_order(a, quantity=2)

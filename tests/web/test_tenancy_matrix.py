@@ -17,7 +17,15 @@ from app.auth.models import Account, AccountKind
 from app.auth.services import create_api_token
 from app.db import db
 from app.stores.models import Store
-from tests.factories import login, make_account, make_branch, make_product, make_relation, make_store
+from tests.factories import (
+    login,
+    make_account,
+    make_branch,
+    make_order,
+    make_product,
+    make_relation,
+    make_store,
+)
 
 # Blueprints that are not merchant-owned data: the operator console, public pages, login.
 NOT_MERCHANT = ("static", "operator.", "partners_admin.", "escrow.", "notifications.", "auth.", "uploads.",
@@ -55,26 +63,18 @@ def _branch(store: Store, main: Account) -> int:
 
 
 def _order(store: Store, main: Account) -> int:
-    from tests.orders.helpers import make_order
-
     return make_order(store).id
 
 
 def _ticket(store: Store, main: Account) -> int:
-    from tests.orders.helpers import make_order
-
     return make_order(store).tickets[0].id
 
 
 def _ticket_serial(store: Store, main: Account) -> str:
-    from tests.orders.helpers import make_order
-
     return make_order(store).tickets[0].serial
 
 
 def _batch(store: Store, main: Account) -> int:
-    from tests.orders.helpers import make_order
-
     return make_order(store).batch_id
 
 
@@ -91,7 +91,6 @@ def _print_run(store: Store, main: Account) -> int:
 def _transfer(store: Store, main: Account) -> int:
     from app.tickets.codes import new_link_token
     from app.transfers.models import Transfer
-    from tests.orders.helpers import make_order
 
     order = make_order(store)
     transfer = Transfer(store_id=store.id, transfer_no=f"TRM{order.id:08d}", order_id=order.id,
@@ -103,7 +102,6 @@ def _transfer(store: Store, main: Account) -> int:
 
 def _return_application(store: Store, main: Account) -> int:
     from app.return_applications.models import ReturnApplication
-    from tests.orders.helpers import make_order
 
     order = make_order(store)
     application = ReturnApplication(store_id=store.id, ticket_id=order.tickets[0].id,
