@@ -64,6 +64,17 @@ def make_account(store: Store | None, *, kind: AccountKind = AccountKind.MAIN,
     return account
 
 
+def make_sub(store: Store, username: str | None = None, *, branch: Branch | None = None,
+             grants: dict[Function, Level] | None = None, remark: str = "",
+             password: str = PASSWORD) -> Account:
+    """A sub-account (子帳號) with these grants, bound to `branch` (None: the head office)."""
+    account = make_account(store, kind=AccountKind.SUB, username=username, password=password,
+                           grants=grants, remark=remark)
+    account.branch = branch
+    db.session.flush()
+    return account
+
+
 def make_operator(username: str = "op0001") -> Account:
     return make_account(None, kind=AccountKind.OPERATOR, username=username)
 

@@ -7,22 +7,10 @@ import io
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.auth.models import Account, AccountKind
 from app.db import db
 from app.history import HistoryEntry
-from app.stores.models import Branch, Store
-from tests.factories import make_account
 
 FORMULA_STARTS = ("=", "+", "-", "@")
-
-
-def make_sub(store: Store, username: str, *, branch: Branch | None = None, remark: str = "",
-             grants: dict | None = None) -> Account:
-    account = make_account(store, kind=AccountKind.SUB, username=username, remark=remark,
-                           grants=grants)
-    account.branch = branch
-    db.session.flush()
-    return account
 
 
 def fresh(model, ident):  # noqa: ANN001, ANN201

@@ -14,8 +14,8 @@ from app.products import access
 from app.products.models import Product
 from app.products.rights import BRANCH_DISABLED, BRANCH_NOT_IN_REDEEM_LIST, Unit
 from app.stores.models import Store
-from tests.branches.helpers import fresh, make_sub
-from tests.factories import PASSWORD, login, make_branch, make_product
+from tests.branches.helpers import fresh
+from tests.factories import PASSWORD, login, make_branch, make_product, make_sub
 
 TICKET_RIGHTS = {Function.REDEEM: Level.MODIFY, Function.RETURN: Level.MODIFY,
                  Function.ISSUANCE: Level.MODIFY}

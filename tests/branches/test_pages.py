@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from app.db import db
-from tests.branches.helpers import make_sub
-from tests.factories import login, make_account, make_branch, make_store
+from tests.factories import login, make_account, make_branch, make_store, make_sub
 
 
 def test_every_page_renders_as_a_page_and_as_a_fragment(app, ctx):

@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.home import queries
@@ -38,7 +37,7 @@ from app.home.rules import Figure, OrderFigure
 from app.products.models import ProductKind
 from app.reports.scope import ReportScope
 from app.tickets import services
-from tests.factories import make_account, make_branch, make_product, make_store
+from tests.factories import make_account, make_branch, make_product, make_store, make_sub
 from tests.settings.helpers import mark_complete
 from tests.tickets.helpers import issue
 
@@ -81,8 +80,7 @@ def build_world(prefix: str = "home") -> World:
     store = make_store(f"{prefix}示範店")
     owner = make_account(store, username=f"{prefix}owner")
     branch = make_branch(store, "H001", "首頁門市")
-    clerk = make_account(store, kind=AccountKind.SUB, username=f"{prefix}clerk", grants=CLERK_GRANTS)
-    clerk.branch_id = branch.id
+    clerk = make_sub(store, f"{prefix}clerk", branch=branch, grants=CLERK_GRANTS)
     mark_complete(store)
     coffee = make_product(store, "咖啡券", kind=ProductKind.PICKUP, face_value=150)
     breakfast = make_product(store, "早餐券", kind=ProductKind.PICKUP, face_value=200)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.history import HistoryEntry
-from tests.factories import make_branch
+from tests.factories import make_branch, make_sub
 from tests.reports.ticket_world import (
     ALL_GROUPS,
     BY_ISSUE,
@@ -121,10 +121,8 @@ def test_more_than_three_months_is_refused_with_a_clear_message(app, tw):
 
 
 def test_without_the_report_right_the_pages_are_forbidden(app, tw):
-    from app.auth.models import AccountKind
-    from tests.factories import make_account
 
-    make_account(tw.store, kind=AccountKind.SUB, username="rnoright01")
+    make_sub(tw.store, username="rnoright01")
     db.session.commit()
     client = client_for(app, "rnoright01")
     for url in ("/reports/tickets", "/reports/tickets/export", "/reports/tickets/options",

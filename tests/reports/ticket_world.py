@@ -32,7 +32,7 @@ from datetime import date
 from sqlalchemy import select
 
 from app import clock
-from app.auth.models import Account, AccountKind
+from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.issuance import services as issuance
@@ -41,7 +41,15 @@ from app.stores.models import Branch, DeliveryMethod, Store
 from app.tickets import services as tickets
 from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus as S
-from tests.factories import login, make_account, make_branch, make_product, make_relation, make_store
+from tests.factories import (
+    login,
+    make_account,
+    make_branch,
+    make_product,
+    make_relation,
+    make_store,
+    make_sub,
+)
 from tests.settings.helpers import mark_complete
 
 TODAY = date(2026, 11, 21)
@@ -112,12 +120,9 @@ def build_ticket_world() -> TicketWorld:
     mark_complete(store)
     r001 = make_branch(store, "R001", "台北門市")
     r002 = make_branch(store, "R002", "台中門市")
-    clerk1 = make_account(store, kind=AccountKind.SUB, username="rclerk01", grants=CLERK_GRANTS)
-    clerk1.branch_id = r001.id
-    clerk2 = make_account(store, kind=AccountKind.SUB, username="rclerk02", grants=CLERK_GRANTS)
-    clerk2.branch_id = r002.id
-    viewer = make_account(store, kind=AccountKind.SUB, username="rviewer01",
-                          grants={Function.REPORT_TICKETS: Level.VIEW})
+    clerk1 = make_sub(store, "rclerk01", branch=r001, grants=CLERK_GRANTS)
+    clerk2 = make_sub(store, "rclerk02", branch=r002, grants=CLERK_GRANTS)
+    viewer = make_sub(store, username="rviewer01", grants={Function.REPORT_TICKETS: Level.VIEW})
     partner = make_store("合作核銷商店")
     partner_owner = make_account(partner, username="rpartner01")
     make_relation(store, partner)

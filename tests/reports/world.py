@@ -46,7 +46,6 @@ from datetime import date
 from sqlalchemy import select
 
 from app import clock
-from app.auth.models import Account, AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.escrow.simulator import InProcessBank, make_simulator
@@ -56,7 +55,15 @@ from app.stores.models import Branch, Store
 from app.tickets import services
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus as S
-from tests.factories import link_product, make_account, make_branch, make_product, make_relation, make_store
+from tests.factories import (
+    link_product,
+    make_account,
+    make_branch,
+    make_product,
+    make_relation,
+    make_store,
+    make_sub,
+)
 from tests.issuance.helpers import ready_store
 from tests.settings.helpers import mark_complete
 from tests.tickets.helpers import issue
@@ -113,12 +120,6 @@ class World:
         return [self.serial(n) for n in names]
 
 
-def _sub(store: Store, username: str, branch: Branch | None, grants: dict) -> Account:
-    account = make_account(store, kind=AccountKind.SUB, username=username, grants=grants)
-    account.branch_id = branch.id if branch is not None else None
-    return account
-
-
 def build(bank_state: str) -> World:
     """Build the world in the current app context (SQLite or PostgreSQL); leaves the clock at
     TODAY."""
@@ -132,10 +133,10 @@ def build(bank_state: str) -> World:
     sg50 = make_product(a, "短期贈品券", kind=ProductKind.GIFT, face_value=50, end=date(2026, 11, 15))
     a1 = make_branch(a, "A001", "台北門市")
     a2 = make_branch(a, "A002", "台中門市")
-    clerk1 = _sub(a, "aclerk01", a1, WORK | REPORTS)
-    clerk2 = _sub(a, "aclerk02", a2, WORK | REPORTS)
-    _sub(a, "aviewer01", None, REPORTS)  # unbound: any branch, reports only
-    _sub(a, "anoperm01", None, WORK)  # no report rights
+    clerk1 = make_sub(a, "aclerk01", branch=a1, grants=WORK | REPORTS)
+    clerk2 = make_sub(a, "aclerk02", branch=a2, grants=WORK | REPORTS)
+    make_sub(a, "aviewer01", grants=REPORTS)  # unbound: any branch, reports only
+    make_sub(a, "anoperm01", grants=WORK)  # no report rights
 
     x, x_owner, xp, _ = ready_store("xowner01", name="發行商店乙")
     xp.name, xp.face_value = "乙提貨券", 300  # not issued yet: still editable

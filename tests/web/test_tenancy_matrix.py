@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from werkzeug.routing import Rule
 
-from app.auth.models import Account, AccountKind
+from app.auth.models import Account
 from app.auth.services import create_api_token
 from app.db import db
 from app.stores.models import Store
@@ -25,6 +25,7 @@ from tests.factories import (
     make_product,
     make_relation,
     make_store,
+    make_sub,
 )
 
 # Blueprints that are not merchant-owned data: the operator console, public pages, login.
@@ -35,7 +36,7 @@ SHARED_ROWS = {"news_id"}
 
 
 def _sub_account(store: Store, main: Account) -> int:
-    return make_account(store, kind=AccountKind.SUB).id
+    return make_sub(store).id
 
 
 def _api_token(store: Store, main: Account) -> int:
