@@ -1,4 +1,8 @@
-"""Factories for tests: rows with sensible defaults, created through the models directly."""
+"""Factories for tests: rows with sensible defaults, created through the models directly.
+
+Every test builds its stores, accounts, branches, relations, products and raw orders here (the
+helper modules keep only what is particular to their tests, such as issuing through the real
+services). Each factory flushes and never commits: the test decides when to commit."""
 
 from __future__ import annotations
 

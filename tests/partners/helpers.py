@@ -1,4 +1,4 @@
-"""Helpers for the cross-store tests: stores, relations and products made through the models."""
+"""Helpers for the cross-store tests: reading relations, grants and history back, pages, Excel."""
 
 from __future__ import annotations
 

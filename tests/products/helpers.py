@@ -1,4 +1,4 @@
-"""Factories and small helpers for the product tests."""
+"""Small helpers for the product tests: the frozen day, images, the form, reading rows back."""
 
 from __future__ import annotations
 
