@@ -1,8 +1,15 @@
 """RQ worker with its scheduler, for REDIS_URL deployments: `python worker.py [queue ...]`
 (default: every queue, the `default` queue first, then `notifications`).
 
-Runs jobs from Redis inside the app, and every 30 seconds enqueues the recurring jobs that are due
-(`app.jobs.tick`, safe with any number of workers: each slot is claimed by one unique row).
+Runs jobs from Redis inside the app, one at a time, in this process. A background thread
+enqueues, every second, the retries RQ has scheduled (RQ's scheduler), and every 30 seconds the
+recurring jobs that are due (`app.jobs.tick`; safe with any number of workers: each slot is
+claimed by one unique row, as RQ's scheduler claims each queue with a lock in Redis).
+
+Nothing is forked: RQ's own `with_scheduler` forks a scheduler process, which outlives a worker
+killed with SIGKILL and keeps the worker's database sockets open, so the killed job's
+transaction would stay open, holding its row locks, and block the retry that the sweeper
+queues (app.jobs, leases). Here the process dies whole.
 """
 
 from __future__ import annotations
@@ -10,24 +17,39 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.scheduler import RQScheduler
 
 from app import create_app
 from app.jobs import QUEUES, bind_app, tick
 
 TICK_SECONDS = 30
+SCHEDULER_SECONDS = 1
+
+log = logging.getLogger("ectix.worker")
 
 
-def _ticker(app, stop: threading.Event) -> None:  # noqa: ANN001
+def _background(app, queues: list[Queue], stop: threading.Event) -> None:  # noqa: ANN001
+    scheduler = RQScheduler(queues, connection=queues[0].connection)
+    next_tick = 0.0
     while not stop.is_set():
+        if time.monotonic() >= next_tick:
+            next_tick = time.monotonic() + TICK_SECONDS
+            try:
+                with app.app_context():
+                    tick()
+            except Exception:  # the next tick tries again
+                log.exception("schedule tick failed")
         try:
-            with app.app_context():
-                tick()
-        except Exception:  # the next tick tries again
-            logging.getLogger("ectix.worker").exception("schedule tick failed")
-        stop.wait(TICK_SECONDS)
+            if scheduler.acquire_locks():  # acquired, or refreshed: this worker schedules
+                scheduler.enqueue_scheduled_jobs()
+        except Exception:  # Redis away for a moment: the next second tries again
+            log.exception("enqueueing scheduled jobs failed")
+        stop.wait(SCHEDULER_SECONDS)
+    scheduler.release_locks()
 
 
 def main(argv: list[str]) -> int:
@@ -41,12 +63,15 @@ def main(argv: list[str]) -> int:
     connection = Redis.from_url(app.config["REDIS_URL"])
     queues = [Queue(name, connection=connection) for name in (argv or QUEUES)]
     stop = threading.Event()
-    threading.Thread(target=_ticker, args=(app, stop), name="ectix-tick", daemon=True).start()
+    background = threading.Thread(target=_background, args=(app, queues, stop),
+                                  name="ectix-schedule", daemon=True)
+    background.start()
     try:
         # SimpleWorker runs jobs in this process: no fork, so database pools stay sound.
-        SimpleWorker(queues, connection=connection).work(with_scheduler=True)
+        SimpleWorker(queues, connection=connection).work()
     finally:
         stop.set()
+        background.join(5)
     return 0
 
 

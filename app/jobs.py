@@ -5,11 +5,22 @@
 - JOBS_MODE "rq": jobs go to Redis (REDIS_URL) and `python worker.py` runs them.
   "thread": RQ on an in-memory Redis with a worker thread inside this process (the default: no
   server needed). "inline": run right after the commit, in a fresh app context (tests).
-- Jobs are module-level functions taking ids (or other plain values); `run_job` gives each one
-  its own app context and database session, and the function commits its own work.
+- Jobs are entry points in a feature's `jobs.py` taking ids (or other plain values): they
+  reload, call services (which never commit) and commit. `run_job` gives each one its own app
+  context and database session. A service that must queue a job of its own package names it by
+  path ("app.issuance.jobs:issue_batch"), as the schedule does, since the job imports the service.
 - Recurring jobs live in `app.schedule.SCHEDULE`; `tick()` enqueues each one's latest due slot
   once (a unique row per slot is the lock), which also catches up on slots missed while nothing
   ran: a recurring job always processes everything eligible, so one run covers them all.
+- Leases: a job that moves a row into a working state (a batch issuing, an export running, a bank
+  sync run, a message being sent) claims it with a compare-and-set that counts the attempt and
+  sets `lease_until = now + LEASE`; long work renews the lease as it goes, and the job's final
+  write is a compare-and-set on the attempt it claimed. A worker killed mid-job leaves the row
+  working with a lease that runs out; the feature's sweeper (in the schedule, every minute) then
+  queues it again (the work is all-or-nothing or idempotent) or, after MAX_ATTEMPTS, fails it
+  with a reason. RQ alone is not enough: it notices an abandoned job only after the job's
+  timeout plus a minute and its next registry clean-up (over ten minutes with our timeouts),
+  and then re-runs a job that knows nothing of the row left working.
 """
 
 from __future__ import annotations
@@ -25,11 +36,12 @@ from typing import Any
 
 from croniter import croniter
 from flask import Flask, current_app
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, event, select, update
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, event, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app import clock
 from app.db import db, insert_ignoring_conflict
+from app.schedule import SCHEDULE, by_name
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +50,8 @@ DEFAULT_RETRY_INTERVALS = (5, 30, 120)
 # notifications (hundreds of e-mails and SMS after a batch) behind it.
 QUEUES = ("default", "notifications")
 STALE_AFTER = timedelta(minutes=30)
+LEASE = timedelta(minutes=2)  # a working row's job renews within this, or is taken as dead
+MAX_ATTEMPTS = 3  # claims of one row before the sweeper fails it instead of queueing it again
 
 
 @dataclass(frozen=True)
@@ -62,9 +76,16 @@ def resolve(path: str) -> Callable[..., Any]:
     return obj
 
 
-def enqueue(func: Callable[..., Any], *args: Any, retries: tuple[int, ...] = DEFAULT_RETRY_INTERVALS,
-            timeout: int = 600, job_id: str | None = None, queue: str = "default") -> None:
-    """Queue `func(*args)` to run after the current transaction commits."""
+def enqueue(func: Callable[..., Any] | str, *args: Any,
+            retries: tuple[int, ...] = DEFAULT_RETRY_INTERVALS, timeout: int = 600,
+            job_id: str | None = None, queue: str = "default") -> None:
+    """Queue `func(*args)` to run after the current transaction commits. `func` is a function
+    or its "module:function" path (checked now, so a wrong path fails here, not in a worker)."""
+    if isinstance(func, str):
+        path = func
+        resolve(path)
+    else:
+        path = path_of(func)
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
     for arg in args:
@@ -73,7 +94,7 @@ def enqueue(func: Callable[..., Any], *args: Any, retries: tuple[int, ...] = DEF
     if not db.session().in_transaction():
         db.session.begin()  # so a rollback, even of a transaction that wrote nothing, drops it
     pending = db.session.info.setdefault("pending_jobs", [])
-    pending.append(PendingJob(path_of(func), args, retries, timeout, job_id, queue))
+    pending.append(PendingJob(path, args, retries, timeout, job_id, queue))
 
 
 @event.listens_for(Session, "after_commit")
@@ -230,7 +251,6 @@ def latest_slot(cron: str, at: datetime) -> datetime:
 def tick() -> list[str]:
     """Enqueue every recurring job whose latest slot has not run yet. Safe to call anywhere,
     any number of times, from any number of processes. Returns the names enqueued."""
-    from app.schedule import SCHEDULE
 
     at = clock.now()
     enqueued: list[str] = []
@@ -271,7 +291,6 @@ def _requeue_stale(at: datetime) -> None:
 
 def run_scheduled(run_id: int) -> None:
     """Job entry for one scheduled run: claim it (compare-and-set), run it, record the outcome."""
-    from app.schedule import by_name
 
     claimed = db.session.execute(
         update(ScheduledRun)
@@ -294,12 +313,14 @@ def run_scheduled(run_id: int) -> None:
         db.session.commit()
         raise
     run.status, run.finished_at = "done", clock.now()
+    if not by_name(run.name).keep_runs:  # a frequent job keeps its last run and its failures
+        db.session.execute(delete(ScheduledRun).where(
+            ScheduledRun.name == run.name, ScheduledRun.status == "done", ScheduledRun.id != run.id))
     db.session.commit()
 
 
 def run_now(name: str, requested_by: int | None = None) -> ScheduledRun:
     """Run a recurring job at once, in this process (`flask jobs run NAME`)."""
-    from app.schedule import by_name
 
     by_name(name)  # unknown names fail before anything is written
     run = ScheduledRun(name=name, slot=clock.now(), trigger="manual", requested_by_id=requested_by)
@@ -312,3 +333,36 @@ def run_now(name: str, requested_by: int | None = None) -> ScheduledRun:
     except Exception:
         pass  # recorded on the run
     return db.session.get(ScheduledRun, run_id)  # type: ignore[return-value]
+
+
+# Leases (see the module docstring) ------------------------------------------------------------
+
+
+class LeaseLost(Exception):
+    """The row this job claimed was taken back by a sweeper (its lease ran out): the job's work
+    is rolled back, never committed; the attempt that holds the row now does the work."""
+
+
+def lease_end(at: datetime | None = None) -> datetime:
+    """When a lease taken (or renewed) now runs out."""
+    return (at or clock.now()) + LEASE
+
+
+def abandoned(model: Any, *working: Any, limit: int = 100) -> list[Any]:
+    """Rows of `model` in a working state (the `working` conditions) whose lease ran out: their
+    job died. Oldest lease first; a sweeper run takes at most `limit` (the next takes the rest)."""
+    return list(db.session.scalars(
+        select(model).where(model.lease_until < clock.now(), *working)
+        .order_by(model.lease_until, model.id).limit(limit).execution_options(unscoped=True)))
+
+
+def take_back(row: Any, *working: Any, **values: Any) -> bool:
+    """Compare-and-set on an abandoned row: write `values` only if it is still in the working
+    state, on the same attempt, with its lease run out (no other sweeper, no late job got there
+    first). True when this call took it."""
+    model = type(row)
+    return bool(db.session.execute(
+        update(model).where(model.id == row.id, model.attempts == row.attempts,
+                            model.lease_until < clock.now(), *working)
+        .values(**values).execution_options(unscoped=True, synchronize_session=False)
+    ).rowcount)

@@ -16,6 +16,7 @@ class Recurring:
     cron: str
     func: str  # "module:function", called with the slot's ISO timestamp
     description: str
+    keep_runs: bool = True  # False: a finished run replaces the earlier finished ones (frequent jobs)
 
 
 SCHEDULE: list[Recurring] = [
@@ -28,7 +29,7 @@ SCHEDULE: list[Recurring] = [
     Recurring(
         "prune_idempotency_keys",
         "15 4 * * *",
-        "app.api.idempotency:prune",
+        "app.api.jobs:prune_idempotency_keys",
         "每日 04:15 刪除 24 小時以前的 API 冪等鍵",
     ),
     Recurring(
@@ -40,7 +41,7 @@ SCHEDULE: list[Recurring] = [
     Recurring(
         "prune_exports",
         "45 4 * * *",
-        "app.reports.export:prune",
+        "app.reports.jobs:prune_exports",
         "每日 04:45 刪除 7 天以前的報表匯出檔案",
     ),
     Recurring(
@@ -54,6 +55,36 @@ SCHEDULE: list[Recurring] = [
         "0 21 * * *",
         "app.printing.jobs:send_multi_print_reminders",
         "每日 21:00 寄送票券多次列印提醒（前一日 21:00 至當日 21:00 列印超過一次的票券）給帳務聯絡人",
+    ),
+    # Sweepers: work whose job died (its lease ran out, see app.jobs) is queued again or failed,
+    # within LEASE plus a minute. A sweep keeps only its latest run and its failures.
+    Recurring(
+        "sweep_batches",
+        "* * * * *",
+        "app.issuance.jobs:sweep_batches",
+        "每分鐘 將中斷的發行作業（發行中、排隊中）重新排入發行，中斷 3 次則標示發行失敗",
+        keep_runs=False,
+    ),
+    Recurring(
+        "sweep_exports",
+        "* * * * *",
+        "app.reports.jobs:sweep_exports",
+        "每分鐘 將中斷的 Excel 匯出重新排入產生，中斷 3 次則標示失敗",
+        keep_runs=False,
+    ),
+    Recurring(
+        "sweep_sync_runs",
+        "* * * * *",
+        "app.escrow.jobs:sweep_sync_runs",
+        "每分鐘 將中斷的價金保管同步標示失敗並自動重新執行（最多 3 次）",
+        keep_runs=False,
+    ),
+    Recurring(
+        "sweep_messages",
+        "* * * * *",
+        "app.notifications.jobs:sweep_messages",
+        "每分鐘 將發送中斷的電子郵件、簡訊重新排入發送，中斷 3 次則標示發送失敗",
+        keep_runs=False,
     ),
 ]
 

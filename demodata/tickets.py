@@ -18,8 +18,8 @@ from sqlalchemy import select
 from app import clock
 from app.auth.models import Account
 from app.db import db
+from app.escrow.jobs import run_sync
 from app.escrow.simulator import InProcessBank, make_simulator
-from app.escrow.sync import run_sync
 from app.history import Actor, set_actor
 from app.issuance import services as issuance
 from app.issuance.models import Batch

@@ -29,7 +29,8 @@ unanswered by a process that died (its work rolled back with it) is taken over a
 `STALE_AFTER`; should that process still be alive, its answer UPDATE then finds no row, and its
 work is rolled back instead of committed, so the action still happens once.
 
-Keys are per account and kept 24 hours (`prune`, a recurring job; an older key is free again).
+Keys are per account and kept 24 hours (`app.api.jobs.prune_idempotency_keys`, a recurring job;
+an older key is free again).
 """
 
 from __future__ import annotations
@@ -172,13 +173,10 @@ def _release(claimed: int) -> None:
     db.session.commit()
 
 
-def prune(slot: str) -> int:
-    """Delete keys older than 24 hours before the slot (recurring job). Idempotent."""
-    cutoff = datetime.fromisoformat(slot) - KEPT
-    deleted = db.session.execute(
+def forget_before(cutoff: datetime) -> int:
+    """Delete the keys created before `cutoff` (the daily job `app.api.jobs` commits)."""
+    return db.session.execute(
         delete(IdempotencyKey).where(IdempotencyKey.created_at < cutoff)).rowcount
-    db.session.commit()
-    return deleted
 
 
 # The OpenAPI document: the header parameter on every idempotent operation ----------------------

@@ -52,21 +52,20 @@ class Outcome:
     message: str
 
 
-
-
 SLUGS = {p.endpoint.split(".")[1]: slug for slug, p in PAGES.items()}
 
 
 def counter_page(view: Callable[..., Any]) -> Callable[..., Any]:
-    """A counter route for a page (the page's own endpoint, or the posted `action` slug): a
-    merchant account holding the page's function at view level, else 403."""
+    """A counter route for a page (named by the page's own endpoint, or for the shared lookup
+    and act routes by the posted `action` slug): a merchant account holding the page's function
+    at view level, else 403."""
 
     @wraps(view)
     @login_required
     def wrapped(**kwargs: Any) -> Any:
         if current_user.is_operator or g.get("store") is None:
             abort(403)
-        slug = SLUGS.get(view.__name__) or request.form.get("action", "")
+        slug = SLUGS.get((request.endpoint or "").partition(".")[2]) or request.form.get("action", "")
         page = PAGES.get(slug)
         if page is None:
             abort(404)
@@ -129,28 +128,13 @@ def _refused(page: CounterPage, err: DomainError, *, lookup: LookupForm | None =
 
 # The four pages --------------------------------------------------------------------------
 
-@bp.get("/redeem")
 @counter_page
-def redeem(page: CounterPage):
+def show(page: CounterPage):
     return _render(page)
 
 
-@bp.get("/cancel-redemption")
-@counter_page
-def cancel_redemption(page: CounterPage):
-    return _render(page)
-
-
-@bp.get("/return")
-@counter_page
-def return_ticket(page: CounterPage):
-    return _render(page)
-
-
-@bp.get("/cancel-return")
-@counter_page
-def cancel_return(page: CounterPage):
-    return _render(page)
+for _page in PAGES.values():  # /counter/redeem → counter.redeem, and so on
+    bp.add_url_rule(f"/{_page.slug}", _page.endpoint.split(".")[1], show, methods=["GET"])
 
 
 # 查詢 --------------------------------------------------------------------------------------

@@ -38,6 +38,10 @@ class BankSyncRun(db.Model):
     finished_at: Mapped[datetime | None]
     counts: Mapped[dict] = mapped_column(default=dict)  # {"deposit": {"sent": n, "ok": n, ...}}
     error: Mapped[str] = mapped_column(Text, default="")
+    # Which attempt at its night this run is (the sweeper re-runs a night whose run died), and
+    # until when its process holds it (renewed at every step): run out, the run died.
+    attempts: Mapped[int] = mapped_column(default=1, server_default="1")
+    lease_until: Mapped[datetime | None]
 
 
 class InstructionKind(enum.Enum):

@@ -35,10 +35,13 @@ write the same key and the unique key keeps one.
 A night is claimed once: a new run for a day starts only if that day has no run yet (or for the
 operator's forced re-run, none still running); the claim is checked and written under a lock
 (PostgreSQL advisory lock; SQLite's write lock), so of two workers one runs and the other gets
-the winner's run back. A run left RUNNING by a dead process for over STALE_RUN is taken over.
+the winner's run back. A run holds a lease (`app.jobs.LEASE`) renewed at every step; one whose
+lease ran out died with its process: a new claim takes the night over, and the sweeper
+(`app.escrow.jobs.sweep_sync_runs`, every minute) fails it and runs the night again — safe,
+since every step above is idempotent (same keys, compare-and-set moves).
 
-Unlike a service, `run_sync` commits: it is a job (or the operator's re-run), and committing
-before calling the bank is what makes it safe.
+This module changes rows and never commits: the job (`app.escrow.jobs`, also the operator's
+re-run) drives the steps and commits after each one, before anything goes to the bank.
 """
 
 from __future__ import annotations
@@ -46,16 +49,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import exists, func, insert, select, text, update
 
-from app import clock, history
+from app import clock, history, jobs
 from app.db import conflict_insert, db
 from app.errors import InvalidInput
-from app.escrow.bank import BankAnswer, BankEntry, BankUnavailable, EscrowBank, bank_for
+from app.escrow.bank import BankAnswer, BankEntry, EscrowBank
 from app.escrow.models import (
     BankInstruction,
     BankSyncRun,
@@ -74,7 +76,6 @@ from app.tickets.status import TicketStatus as S
 log = logging.getLogger(__name__)
 
 CHUNK = 500  # entries per request to the bank, and rows per statement
-STALE_RUN = timedelta(hours=2)  # a RUNNING run older than this died with its process
 KIND_ORDER = (InstructionKind.DEPOSIT, InstructionKind.RELEASE, InstructionKind.REFUND)
 _LOCK_NAMESPACE = 0x45534352  # "ESCR": pg_advisory_xact_lock(namespace, day)
 
@@ -82,6 +83,11 @@ _LOCK_NAMESPACE = 0x45534352  # "ESCR": pg_advisory_xact_lock(namespace, day)
 ACK = InstructionStatus.ACKNOWLEDGED
 PENDING = InstructionStatus.PENDING
 REJECTED = InstructionStatus.REJECTED
+
+
+TAKEN_OVER = "中斷：執行逾時未完成（程序可能已終止），由後續執行接手"
+ABANDONED_RETRY = "執行中斷（系統程序終止），已自動重新執行"
+ABANDONED_FINAL = "執行中斷（系統程序終止），已連續中斷 {} 次，請至營運後台重新執行"
 
 
 class SyncFailed(Exception):
@@ -94,7 +100,7 @@ class Outcome:
     ran: bool  # False: another run had the night (the run returned is that one)
 
 
-def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+def in_chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
@@ -124,108 +130,96 @@ def latest_run(day: date) -> BankSyncRun | None:
                              .order_by(BankSyncRun.id.desc()).limit(1))
 
 
-def _claim(day: date, trigger: str, force: bool) -> int | None:
-    """A new RUNNING run for the day, committed; None if the night is not ours to run."""
-    db.session.commit()  # start from a fresh transaction, so the lock comes first
+def check_day(day: date) -> None:
+    if day > clock.business_day():
+        raise InvalidInput("不可執行未來日期的價金保管同步", fields={"day": "不可選擇未來的日期"})
+
+
+def claim_night(day: date, trigger: str, force: bool, attempt: int = 1) -> int | None:
+    """A new RUNNING run for the day, under the night's lock (the caller starts a fresh
+    transaction first, so the lock comes first, and commits after); None if the night is not
+    ours to run. A RUNNING run whose lease ran out died with its process: it is failed here."""
     _lock_night(day)
     now = clock.now()
     existing = latest_run(day)
     if existing is not None:
         if existing.status is SyncRunStatus.RUNNING:
-            if existing.started_at > now - STALE_RUN:
-                db.session.commit()
+            if (existing.lease_until or jobs.lease_end(existing.started_at)) >= now:
                 return None  # someone is running this night
-            existing.status, existing.finished_at = SyncRunStatus.FAILED, now
-            existing.error = (existing.error + "\n" if existing.error else "") + \
-                "中斷：執行逾時未完成（程序可能已終止），由後續執行接手"
+            existing.status, existing.finished_at, existing.lease_until = SyncRunStatus.FAILED, now, None
+            existing.error = (existing.error + "\n" if existing.error else "") + TAKEN_OVER
         elif not force:
-            db.session.commit()
             return None  # this night has run; the operator may force a re-run
     run = BankSyncRun(business_day=day, trigger=trigger, status=SyncRunStatus.RUNNING,
-                      started_at=now, counts=empty_counts(), error="")
+                      started_at=now, counts=empty_counts(), error="", attempts=attempt,
+                      lease_until=jobs.lease_end(now))
     db.session.add(run)
     db.session.flush()
-    run_id = run.id
-    db.session.commit()
-    return run_id
+    return run.id
 
 
-def sync_night(day: date, trigger: str = "schedule", *, force: bool = False,
-               bank: EscrowBank | None = None) -> Outcome:
-    if day > clock.business_day():
-        raise InvalidInput("不可執行未來日期的價金保管同步", fields={"day": "不可選擇未來的日期"})
-    run_id = _claim(day, trigger, force)
-    if run_id is None:
-        run = latest_run(day)
-        assert run is not None
-        return Outcome(run, ran=False)
-    night = _Night(run_id, day, bank or bank_for(current_app))
-    try:
-        night.run()
-    except BankUnavailable as exc:
-        db.session.rollback()
-        night.finish(SyncRunStatus.FAILED, f"銀行無法處理：{exc}")
-    except Exception as exc:  # recorded on the run; the next run resumes from what was committed
-        db.session.rollback()
-        log.exception("bank escrow sync %s failed", day)
-        night.finish(SyncRunStatus.FAILED, f"執行中斷：{type(exc).__name__}: {exc}"[:2000])
-    run = db.session.get(BankSyncRun, run_id)
-    assert run is not None
-    return Outcome(run, ran=True)
+def return_abandoned(run: BankSyncRun) -> bool:
+    """A run whose lease ran out (`app.jobs.abandoned`): its process died mid-night. Failed with
+    the reason; True when its night is to run again (attempts left), which resumes it."""
+    again = run.attempts < jobs.MAX_ATTEMPTS
+    reason = ABANDONED_RETRY if again else ABANDONED_FINAL.format(run.attempts)
+    error = (run.error + "\n" if run.error else "") + reason
+    return jobs.take_back(run, BankSyncRun.status == SyncRunStatus.RUNNING,
+                          status=SyncRunStatus.FAILED, finished_at=clock.now(), lease_until=None,
+                          error=error) and again
 
 
-def run_sync(business_day: date, trigger: str = "schedule", *, force: bool = False,
-             bank: EscrowBank | None = None) -> BankSyncRun:
-    """Run the sync for one night (see the module docstring); the run it made, or the run that
-    already had the night. Never raises for the bank: a failure is the run's FAILED status."""
-    return sync_night(business_day, trigger, force=force, bank=bank).run
+# One run: the steps (each flushes; the job commits after each) --------------------------------
+
+@dataclass(frozen=True)
+class Chunk:
+    """Instructions about to go to the bank: the entries, and what `record` needs of each."""
+
+    entries: list[BankEntry]
+    pending: list[tuple]
 
 
-# One run --------------------------------------------------------------------------------------
-
-class _Night:
+class Night:
     def __init__(self, run_id: int, day: date, bank: EscrowBank) -> None:
         self.run_id = run_id
         self.day = day
         self.cutoff = clock.day_start(day)  # actions before this instant are eligible
         self.at = self.cutoff  # lifecycle decisions are made as of the night's business day
         self.bank = bank
-        self.counts = empty_counts()
+        self.counts = empty_counts()  # as committed
+        self.staged_counts = self.counts  # as written in the open transaction
         self.label = f"價金保管同步 #{run_id}（{day:%Y/%m/%d}）"
 
-    # the steps ---------------------------------------------------------------------------
-
-    def run(self) -> None:
-        self.finalise_gifts()
-        for kind in KIND_ORDER:
-            self.send(kind, resume=True)
-        self.write_deposits()
-        self.send(InstructionKind.DEPOSIT)
-        # Releases and refunds need the deposit the bank now holds; both are written (tickets
-        # moved to redeeming / returning) before either is sent.
-        self.write_moves(InstructionKind.RELEASE)
-        self.write_moves(InstructionKind.REFUND)
-        self.send(InstructionKind.RELEASE)
-        self.send(InstructionKind.REFUND)
-        self.finish(SyncRunStatus.DONE)
+    def committed(self) -> None:
+        """Tell the night its open transaction was committed."""
+        self.counts = self.staged_counts
 
     def finish(self, status: SyncRunStatus, error: str = "") -> None:
         run = db.session.get(BankSyncRun, self.run_id)
         assert run is not None
         run.status, run.finished_at, run.error = status, clock.now(), error
+        run.lease_until = None
         run.counts = {k: dict(v) for k, v in self.counts.items()}
-        db.session.commit()
+        self.staged_counts = run.counts
 
-    def _save_counts(self, delta: dict[str, dict[str, int]]) -> None:
-        """Add a committed step's counts (called with the step's transaction still open)."""
-        merged = {k: dict(v) for k, v in self.counts.items()}
+    def save_counts(self, delta: dict[str, dict[str, int]]) -> None:
+        """Add a step's counts, and renew the run's lease, in the step's transaction."""
+        merged = {k: dict(v) for k, v in self.staged_counts.items()}
         for group, values in delta.items():
             for name, n in values.items():
                 merged[group][name] = merged[group].get(name, 0) + n
-        db.session.execute(update(BankSyncRun).where(BankSyncRun.id == self.run_id)
-                           .values(counts=merged))
-        db.session.commit()
-        self.counts = merged
+        self.renew(counts=merged)
+        self.staged_counts = merged
+
+    def renew(self, **values: Any) -> None:
+        """Renew the run's lease (with `values`) in the open transaction; LeaseLost if the run
+        was taken as dead meanwhile (failed by the sweeper or taken over by a new claim)."""
+        held = db.session.execute(
+            update(BankSyncRun).where(BankSyncRun.id == self.run_id,
+                                      BankSyncRun.status == SyncRunStatus.RUNNING)
+            .values(lease_until=jobs.lease_end(), **values)).rowcount
+        if not held:
+            raise jobs.LeaseLost(f"bank sync run {self.run_id}")
 
     # gift vouchers -------------------------------------------------------------------------
 
@@ -244,11 +238,11 @@ class _Night:
                     due.setdefault(decision.to, []).append(row)
             for to, due_rows in due.items():
                 stores = {r.id: r.store_id for r in due_rows}
-                for ids in _chunks(list(stores)):
+                for ids in in_chunks(list(stores)):
                     done = _compare_and_set(ids, seen, to)
                     _history([(i, stores[i]) for i in done], "finalised", seen, to, self.label)
                     moved["redeemed" if to is S.REDEEMED else "returned"] += len(done)
-        self._save_counts({"gift": moved})
+        self.save_counts({"gift": moved})
 
     # writing instructions ------------------------------------------------------------------
 
@@ -259,21 +253,25 @@ class _Night:
         held = exists().where(BankInstruction.ticket_id == Ticket.id,
                               BankInstruction.kind == kind,
                               BankInstruction.status.in_((PENDING, ACK)))
+        # Counted in the same statement as `held`, so both see the same committed rows: a run
+        # for another night committing meanwhile makes the same key (skipped), never a second.
+        earlier = (select(func.count()).where(BankInstruction.ticket_id == Ticket.id,
+                                              BankInstruction.kind == kind)
+                   .correlate(Ticket).scalar_subquery())
         last_id = 0
         while True:
             rows = db.session.execute(
-                select(Ticket.id, Ticket.store_id, Ticket.face_value)
+                select(Ticket.id, Ticket.store_id, Ticket.face_value, earlier.label("earlier"))
                 .where(Ticket.kind == ProductKind.PICKUP, Ticket.issued_at < self.cutoff,
                        Ticket.id > last_id, ~held)
                 .order_by(Ticket.id).limit(CHUNK).execution_options(unscoped=True)).all()
             if not rows:
                 break
             last_id = rows[-1].id
-            attempts = _attempts(kind, [r.id for r in rows])
             _insert_instructions([
-                self._instruction(kind, r.id, r.store_id, r.face_value, 0, attempts.get(r.id, 0) + 1)
+                self._instruction(kind, r.id, r.store_id, r.face_value, 0, r.earlier + 1)
                 for r in rows])
-        db.session.commit()
+        self.renew()
 
     def write_moves(self, kind: InstructionKind) -> None:
         """Redemptions (`used` → `redeeming`, RELEASE) or returns (`return_pending` →
@@ -291,7 +289,7 @@ class _Night:
         due = [r for r in rows
                if isinstance(lifecycle.send_to_bank(_facts(r), self.at), lifecycle.Move)]
         to = S.REDEEMING if kind is InstructionKind.RELEASE else S.RETURNING
-        for chunk in _chunks(due):
+        for chunk in in_chunks(due):
             by_id = {r.id: r for r in chunk}
             moved = _compare_and_set(list(by_id), seen, to)
             if not moved:
@@ -305,7 +303,7 @@ class _Night:
                                                 attempts.get(r.id, 0) + 1))
             _insert_instructions(values)
             _history([(i, by_id[i].store_id) for i in moved], "sent_to_bank", seen, to, self.label)
-        db.session.commit()
+        self.renew()
 
     def _instruction(self, kind: InstructionKind, ticket_id: int, store_id: int, amount: int,
                      fee: int, attempt: int) -> dict[str, Any]:
@@ -316,41 +314,37 @@ class _Night:
 
     # sending and answers -------------------------------------------------------------------
 
-    def send(self, kind: InstructionKind, *, resume: bool = False) -> None:
-        """Send the PENDING instructions of one kind — this run's, or (resume) every earlier
-        run's, again with their own keys — in chunks, recording each chunk's answers."""
+    def pending_ids(self, kind: InstructionKind, *, resume: bool = False) -> list[int]:
+        """The PENDING instructions of one kind to send: this run's, or (resume) every earlier
+        run's, sent again with their own keys."""
         of_run = BankInstruction.run_id != self.run_id if resume else BankInstruction.run_id == self.run_id
-        ids = list(db.session.scalars(
+        return list(db.session.scalars(
             select(BankInstruction.id).where(BankInstruction.kind == kind,
                                              BankInstruction.status == PENDING, of_run)
             .order_by(BankInstruction.id)))
-        db.session.commit()
-        for chunk in _chunks(ids):
-            rows = db.session.execute(
-                select(BankInstruction, Ticket.serial, Store.merchant_code)
-                .join(Ticket, Ticket.id == BankInstruction.ticket_id)
-                .join(Store, Store.id == BankInstruction.store_id)
-                .where(BankInstruction.id.in_(chunk), BankInstruction.status == PENDING)
-                .order_by(BankInstruction.id).execution_options(unscoped=True)).all()
-            if not rows:
-                continue
-            db.session.execute(update(BankInstruction)
-                               .where(BankInstruction.id.in_([r[0].id for r in rows]),
-                                      BankInstruction.status == PENDING)
-                               .values(sent_at=clock.now()))
-            entries = [BankEntry(key=inst.key, kind=inst.kind.value, ticket_serial=serial,
-                                 merchant_code=merchant_code, amount=inst.amount, fee=inst.fee)
-                       for inst, serial, merchant_code in rows]
-            pending = [(inst.id, inst.key, inst.ticket_id, inst.store_id, inst.kind, inst.amount,
-                        inst.fee) for inst, _, _ in rows]
-            db.session.commit()  # what goes out is on record before it goes
-            sent = {"sent": len(entries), "resent": len(entries) if resume else 0}
-            try:
-                answers = self.bank.submit(entries)
-            except BankUnavailable:
-                self._save_counts({kind.value: sent})  # tried: they stay PENDING, sent_at set
-                raise
-            self.record(kind, pending, answers, sent)
+
+    def mark_sent(self, ids: Sequence[int]) -> Chunk | None:
+        """Note the sending of the still PENDING ones among `ids` (and renew the lease); what
+        goes to the bank, or None when none is left."""
+        rows = db.session.execute(
+            select(BankInstruction, Ticket.serial, Store.merchant_code)
+            .join(Ticket, Ticket.id == BankInstruction.ticket_id)
+            .join(Store, Store.id == BankInstruction.store_id)
+            .where(BankInstruction.id.in_(ids), BankInstruction.status == PENDING)
+            .order_by(BankInstruction.id).execution_options(unscoped=True)).all()
+        if not rows:
+            return None
+        db.session.execute(update(BankInstruction)
+                           .where(BankInstruction.id.in_([r[0].id for r in rows]),
+                                  BankInstruction.status == PENDING)
+                           .values(sent_at=clock.now()))
+        self.renew()
+        entries = [BankEntry(key=inst.key, kind=inst.kind.value, ticket_serial=serial,
+                             merchant_code=merchant_code, amount=inst.amount, fee=inst.fee)
+                   for inst, serial, merchant_code in rows]
+        pending = [(inst.id, inst.key, inst.ticket_id, inst.store_id, inst.kind, inst.amount,
+                    inst.fee) for inst, _, _ in rows]
+        return Chunk(entries, pending)
 
     def record(self, kind: InstructionKind, pending: list[tuple], answers: list[BankAnswer],
                sent: dict[str, int]) -> None:
@@ -379,11 +373,11 @@ class _Night:
         for (_, _, ticket_id, store_id, *_rest), answer in rejected:
             _history([(ticket_id, store_id)], "bank_rejected", None, None,
                      f"{self.label} {kind.label}：{answer.reason or '銀行未說明原因'}")
-        self._save_counts({kind.value: {**sent, "acknowledged": len(acknowledged),
-                                        "rejected": len(rejected)}})
+        self.save_counts({kind.value: {**sent, "acknowledged": len(acknowledged),
+                                       "rejected": len(rejected)}})
 
 
-def _finalise(night: _Night, kind: InstructionKind,
+def _finalise(night: Night, kind: InstructionKind,
               acknowledged: list[tuple[tuple, BankAnswer]]) -> None:
     """What the bank's acknowledgement means: the ledger, and for releases and refunds the
     ticket's last step (`redeeming` → `redeemed`, `returning` → `returned`) with history."""

@@ -1,8 +1,8 @@
 """The operator's view of the nightly bank escrow sync (價金保管同步): every run with what it
 sent and the bank's answers, entries the bank rejected across runs, and a forced re-run.
 
-A re-run commits as the job does (app.escrow.sync commits before it calls the bank), so this
-view does not commit itself.
+A re-run commits as the job does (app.escrow.jobs commits each step before it calls the bank),
+so this view does not commit itself.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from app import clock
 from app.auth.access import operator_required
 from app.db import db
 from app.escrow.forms import RerunForm
+from app.escrow.jobs import sync_night
 from app.escrow.models import (
     BankInstruction,
     BankSyncRun,
@@ -21,7 +22,6 @@ from app.escrow.models import (
     InstructionStatus,
     SyncRunStatus,
 )
-from app.escrow.sync import sync_night
 from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.stores.models import Store
@@ -36,7 +36,7 @@ RUN_COLOURS = {SyncRunStatus.RUNNING: "info", SyncRunStatus.DONE: "success",
 INSTRUCTION_COLOURS = {InstructionStatus.PENDING: "warning",
                        InstructionStatus.ACKNOWLEDGED: "success",
                        InstructionStatus.REJECTED: "danger"}
-TRIGGER_LABELS = {"schedule": "排程", "manual": "手動重新執行"}
+TRIGGER_LABELS = {"schedule": "排程", "manual": "手動重新執行", "retry": "中斷後自動重新執行"}
 # Rejected entries still waiting: the ticket has not moved on since the bank refused.
 WAITING = (TicketStatus.REDEEMING, TicketStatus.RETURNING)
 

@@ -50,5 +50,9 @@ class Batch(StoreScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The issuing job's claims so far, and until when the current one holds the batch (queued or
+    # issuing): a lease run out means its job died, and the sweeper queues it again or fails it.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    lease_until: Mapped[datetime | None]
     # Platform print (綠界列印): when the operator marked the batch's print run done.
     printed_at: Mapped[datetime | None]

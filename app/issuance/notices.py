@@ -1,8 +1,8 @@
 """Notices to purchasers after issuing (domain §5, §9): the e-ticket link for electronic tickets,
 the pickup code for convenience-store tickets, nothing for paper tickets.
 
-One job per batch; idempotent (an order that already has its notice is skipped), so a re-run
-after a crash sends each notice once.
+One job per batch (`app.issuance.jobs.notify_batch`); idempotent (an order that already has its
+notice is skipped), so a re-run after a crash sends each notice once.
 """
 
 from __future__ import annotations
@@ -63,8 +63,9 @@ def send_order_notice(store: Store, order: Order, kind: str) -> None:
         queue_sms(store.id, order.purchaser_mobile, sms, kind=kind, order_id=order.id)
 
 
-def notify_batch(batch_id: int) -> None:
-    """Job: queue the issuance notice of every order of a succeeded batch that has none yet."""
+def queue_batch_notices(batch_id: int) -> None:
+    """Queue the issuance notice of every order of a succeeded batch that has none yet (the job
+    `app.issuance.jobs.notify_batch` commits)."""
     batch = db.session.get(Batch, batch_id)
     if batch is None:
         return
@@ -77,4 +78,3 @@ def notify_batch(batch_id: int) -> None:
     for order in orders:
         if order.id not in done:
             send_order_notice(store, order, ISSUANCE_NOTICE)
-    db.session.commit()

@@ -2,11 +2,16 @@
 
 `prepare_batch` checks the rows and keeps them as a preview (a re-upload with the same import
 number replaces a preview); `confirm_batch` checks the merchant order numbers again under a
-lock on the store and queues it (compare-and-set, so a double click queues once); the
-`issue_batch` job turns it into orders and tickets in ONE transaction, so a failure leaves
-nothing behind, and the import number, unique per store, means the same batch is never issued
-twice. How merchant order numbers group rows into orders, and why a clash between batches is a
-row error and never a failed job: app/issuance/rules.py (rule e).
+lock on the store and queues it (compare-and-set, so a double click queues once); the job
+(`app.issuance.jobs.issue_batch`) claims it (`claim_batch`) and turns it into orders and tickets
+in ONE transaction (`issue_claimed_batch`), so a failure leaves nothing behind, and the import
+number, unique per store, means the same batch is never issued twice. How merchant order
+numbers group rows into orders, and why a clash between batches is a row error and never a
+failed job: app/issuance/rules.py (rule e).
+
+A claim counts the attempt and takes a lease (`app.jobs.LEASE`); the batch's last write is a
+compare-and-set on that attempt, so a job whose batch was taken back (`return_abandoned`: its
+worker died, the lease ran out) can never commit a second issue of it.
 """
 
 from __future__ import annotations
@@ -28,7 +33,6 @@ from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.issuance import rules
 from app.issuance.models import Batch, BatchStatus
-from app.issuance.notices import notify_batch
 from app.issuance.rules import MAX_TICKETS_PER_BATCH, ProductFacts, check_rows
 from app.products.access import issue_refusal
 from app.products.models import Product, ProductKind
@@ -42,6 +46,8 @@ from app.tickets.status import TicketStatus
 _IMPORT_NO = re.compile(r"[A-Za-z0-9_-]{1,30}")
 IMPORT_NO_USED = "此匯入單號已使用，同一匯入單號不會重複發行"
 FAILED = "系統錯誤，發行未完成，請稍後重新發行或聯繫客服"
+ABANDONED = "發行作業中斷（系統程序終止），未發行任何票券，請以新的匯入單號重新發行"
+ISSUE_JOB = "app.issuance.jobs:issue_batch"  # by path: the job module imports this one
 NO_METHODS = "合約尚未開通任何發行方式，請聯繫所屬業務"
 
 
@@ -193,44 +199,78 @@ def confirm_batch(actor: Account, store: Store, batch: Batch) -> Confirmation:
     claimed = db.session.execute(
         update(Batch)
         .where(Batch.id == batch.id, Batch.status == BatchStatus.PREVIEW)
-        .values(status=BatchStatus.QUEUED,
+        .values(status=BatchStatus.QUEUED, lease_until=jobs.lease_end(),
                 rights_statement=settings_or_blank(store).rights_statement)
         .execution_options(synchronize_session="fetch")
     ).rowcount
     if not claimed:
         return Confirmation.ALREADY_CONFIRMED
     history.record(batch, "confirmed", from_status="preview", to_status="queued")
-    jobs.enqueue(issue_batch, batch.id)
+    jobs.enqueue(ISSUE_JOB, batch.id)
     return Confirmation.QUEUED
 
 
-# The job -------------------------------------------------------------------------------------
+# What the issuing job does (it commits; these flush) -----------------------------------------
 
-def issue_batch(batch_id: int) -> None:
-    """Job: issue a queued batch. Claims it (queued → issuing), issues everything in one
-    transaction, or records the failure with nothing left behind."""
-    claimed = db.session.execute(
+def claim_batch(batch_id: int) -> int | None:
+    """Queued → issuing (compare-and-set), counting the attempt and taking the lease. The
+    attempt number, or None when the batch is not queued (issued, issuing elsewhere, failed)."""
+    return db.session.execute(
         update(Batch).where(Batch.id == batch_id, Batch.status == BatchStatus.QUEUED)
-        .values(status=BatchStatus.ISSUING, started_at=clock.now(), error="")
-    ).rowcount
-    db.session.commit()
-    if not claimed:
-        return  # issued, issuing elsewhere, or never confirmed
+        .values(status=BatchStatus.ISSUING, started_at=clock.now(), error="",
+                attempts=Batch.attempts + 1, lease_until=jobs.lease_end())
+        .returning(Batch.attempts).execution_options(unscoped=True)
+    ).scalar_one_or_none()
+
+
+def fail_batch(batch_id: int, attempt: int, exc: Exception) -> None:
+    """Record why `attempt` failed (after the caller rolled its work back): nothing was issued."""
+    reason = (exc.message if isinstance(exc, DomainError)
+              else _clash(batch_id) if isinstance(exc, IntegrityError)
+              else None) or FAILED
+    batch = db.session.get(Batch, batch_id)
+    assert batch is not None
     try:
-        issue_claimed_batch(batch_id)
-        db.session.commit()
-    except Exception as exc:  # noqa: BLE001 - any failure fails the batch, visibly
-        db.session.rollback()
-        reason = (exc.message if isinstance(exc, DomainError)
-                  else _clash(batch_id) if isinstance(exc, IntegrityError)
-                  else None) or FAILED
-        db.session.execute(
-            update(Batch).where(Batch.id == batch_id, Batch.status == BatchStatus.ISSUING)
-            .values(status=BatchStatus.FAILED, error=reason, finished_at=clock.now()))
-        batch = db.session.get(Batch, batch_id)
+        _finish(batch, attempt, status=BatchStatus.FAILED, error=reason)
+    except jobs.LeaseLost:
+        return  # taken back by the sweeper meanwhile: its attempt decides
+    history.record(batch, "issue_failed", from_status="issuing", to_status="failed",
+                   reason=f"{reason} ({type(exc).__name__})")
+
+
+def _finish(batch: Batch, attempt: int, **values: Any) -> None:
+    """The attempt's last write: a compare-and-set on (issuing, attempt), or LeaseLost."""
+    done = db.session.execute(
+        update(Batch).where(Batch.id == batch.id, Batch.status == BatchStatus.ISSUING,
+                            Batch.attempts == attempt)
+        .values(finished_at=clock.now(), lease_until=None, **values)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if not done:
+        raise jobs.LeaseLost(f"batch {batch.id} attempt {attempt}")
+
+
+def return_abandoned(batch: Batch) -> bool:
+    """A batch whose lease ran out (`app.jobs.abandoned`): its job died. Issuing: queued again
+    for another attempt (a dead attempt's transaction died with it, so nothing was issued), or
+    failed with ABANDONED after MAX_ATTEMPTS. Queued: its job never started (lost with an
+    in-process queue), so it is queued again as it is. True when the caller must enqueue
+    ISSUE_JOB; False when it failed or another sweeper got there first."""
+    seen = batch.status
+    working = Batch.status == seen
+    if seen is BatchStatus.QUEUED:
+        return jobs.take_back(batch, working, lease_until=jobs.lease_end())
+    if batch.attempts < jobs.MAX_ATTEMPTS:
+        if not jobs.take_back(batch, working, status=BatchStatus.QUEUED, lease_until=jobs.lease_end()):
+            return False
+        history.record(batch, "requeued", from_status="issuing", to_status="queued",
+                       reason=f"第 {batch.attempts} 次發行作業中斷（系統程序終止），重新排入發行")
+        return True
+    if jobs.take_back(batch, working, status=BatchStatus.FAILED, error=ABANDONED,
+                      finished_at=clock.now(), lease_until=None):
         history.record(batch, "issue_failed", from_status="issuing", to_status="failed",
-                       reason=f"{reason} ({type(exc).__name__})")
-        db.session.commit()
+                       reason=f"{ABANDONED}（已中斷 {batch.attempts} 次）")
+    return False
 
 
 def _clash(batch_id: int) -> str | None:
@@ -244,10 +284,13 @@ def _clash(batch_id: int) -> str | None:
     return rules.order_no_clash(*min(taken.items()))
 
 
-def issue_claimed_batch(batch_id: int) -> None:
-    """Create the orders and tickets of a batch this process has claimed (no commit)."""
+def issue_claimed_batch(batch_id: int, attempt: int) -> None:
+    """Create the orders and tickets of a batch claimed by `attempt`. Raises LeaseLost if the
+    batch was taken back meanwhile (the caller rolls back)."""
     batch = db.session.get(Batch, batch_id)
-    assert batch is not None and batch.status is BatchStatus.ISSUING
+    assert batch is not None
+    if batch.status is not BatchStatus.ISSUING or batch.attempts != attempt:
+        raise jobs.LeaseLost(f"batch {batch_id} attempt {attempt}")
     now = clock.now()
     day = clock.business_day(now)
     method = DeliveryMethod(batch.delivery_method)
@@ -265,13 +308,10 @@ def issue_claimed_batch(batch_id: int) -> None:
         update(Product).where(Product.id.in_(products), Product.first_issued_at.is_(None))
         .values(first_issued_at=now))
     record_charge(batch.store_id, FeeKind.SERIAL, tickets, day=day, reference=f"batch:{batch.id}")
-    batch.status = BatchStatus.SUCCEEDED
-    batch.issued_count = tickets
-    batch.ticket_count = tickets
-    batch.finished_at = clock.now()
+    _finish(batch, attempt, status=BatchStatus.SUCCEEDED, issued_count=tickets,
+            ticket_count=tickets)
     history.record(batch, "issued", from_status="issuing", to_status="succeeded",
                    changes={"tickets": [None, tickets], "orders": [None, len(order_ids)]})
-    jobs.enqueue(notify_batch, batch.id, queue="notifications")
 
 
 def insert_orders(batch: Batch, rows: list[dict], products: dict[int, Product],

@@ -7,9 +7,13 @@
   AND (sent_at IS NULL OR sent_at < now - CLAIM_TIMEOUT)`, committed before anything is sent.
   Only one run can win a given attempt; a run that loses, or finds the row SENT / RECORDED,
   does nothing. While an attempt is in flight the row is QUEUED with `sent_at` set to the time
-  the attempt began (the model has no "sending" status); an attempt older than CLAIM_TIMEOUT
-  (longer than any transport timeout and RQ's job timeout) is taken as abandoned.
-  So a retried or duplicated job never sends twice: at most once, by design.
+  the attempt began (the model has no "sending" status): that claim is the attempt's lease
+  (`app.jobs`), CLAIM_TIMEOUT long, longer than any transport timeout (SMTP 30 s, SMS 10 s).
+  So a retried or duplicated job never sends twice while an attempt may still be in flight.
+- An attempt whose lease ran out died with its worker (kill -9, out of memory, a deploy):
+  `sweep_messages` (every minute) queues the message for its next attempt, or fails it after
+  MAX_ATTEMPTS. Whether a dead attempt reached the server is unknown, so such a retry may
+  deliver a message twice; the reference (`ectix-<id>`, the e-mail's Message-ID) is the same.
 - Success: SENT (or RECORDED when no transport is configured), `sent_at`, `provider_ref`.
 - Failure: the reason goes to `error` ("第 n 次發送失敗：…"). Before the last attempt the row
   goes back to QUEUED and the job re-raises, so RQ retries it (SEND_RETRIES, 5 s / 30 s / ...).
@@ -23,13 +27,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Literal
 
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from app import clock
+from app import clock, jobs
 from app.db import db
 from app.notifications.models import Channel, Message, MessageStatus
 from app.notifications.transports import SendFailed, mailer_for, sms_gateway_for
@@ -37,7 +40,8 @@ from app.notifications.transports import SendFailed, mailer_for, sms_gateway_for
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-CLAIM_TIMEOUT = timedelta(minutes=15)
+CLAIM_TIMEOUT = jobs.LEASE
+ABANDONED = "發送中斷（系統程序終止），未確認是否送達"
 
 Outcome = Literal["sent", "recorded", "failed", "skipped"]
 
@@ -116,3 +120,32 @@ def _failed(message: Message, reason: str, *, permanent: bool) -> Outcome:
         return "failed"
     log.info("message %s attempt %s failed, will retry: %s", message_id, attempts, reason)
     raise SendFailed(reason)
+
+
+def sweep_messages(slot: str) -> int:
+    """Every minute: messages whose attempt was claimed over CLAIM_TIMEOUT ago and never
+    answered (the worker died while sending) are queued for their next attempt, or failed after
+    MAX_ATTEMPTS (not billed). Safe to run twice or in parallel. Returns how many were queued."""
+    stuck = db.session.scalars(
+        select(Message).where(Message.status == MessageStatus.QUEUED,
+                              Message.sent_at < clock.now() - CLAIM_TIMEOUT)
+        .order_by(Message.sent_at, Message.id).limit(100).execution_options(unscoped=True)).all()
+    queued = []
+    for message in stuck:
+        final = message.attempts >= MAX_ATTEMPTS
+        reason = ABANDONED if final else f"第 {message.attempts} 次發送中斷（系統程序終止），將重新發送"
+        values = {"sent_at": None, "error": reason}
+        if final:
+            values |= {"status": MessageStatus.FAILED, "billable": False}
+        taken = db.session.execute(
+            update(Message).where(Message.id == message.id, Message.status == MessageStatus.QUEUED,
+                                  Message.attempts == message.attempts,
+                                  Message.sent_at == message.sent_at)
+            .values(**values).execution_options(unscoped=True, synchronize_session=False)
+        ).rowcount
+        if taken and not final:
+            queued.append(message.id)
+    for message_id in queued:
+        jobs.enqueue(send_message, message_id, queue="notifications")
+    db.session.commit()
+    return len(queued)

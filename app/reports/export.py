@@ -4,7 +4,9 @@ Each report registers a builder: given the scope and the query parameters it che
 (raising InvalidInput, e.g. for a range over three months) and returns a `Sheet` whose rows are
 read lazily from the database in chunks, so memory stays flat however many rows there are. A
 small result is streamed back at once; a large one becomes an `ExportJob` that a background
-job writes to a file, showing its progress and a download link when done.
+job (`app.reports.jobs.run_export`) writes to a file, showing its progress and a download link
+when done. The job holds the export under a lease (`app.jobs`) renewed with each progress
+update; one whose worker died is written again from scratch, or failed, by the sweeper.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select, update
 
-from app import clock
+from app import clock, jobs
 from app.db import db
 from app.errors import DomainError
 from app.reports import scope as report_scope
@@ -27,9 +29,9 @@ from app.spreadsheets import write_xlsx
 
 INLINE_MAX_ROWS = 5_000  # more rows than this are written by a background job
 PROGRESS_EVERY = 2_000  # rows between progress updates of a running export
-STALE_AFTER = timedelta(minutes=30)  # a running export older than this was lost with its worker
 KEEP_FILES = timedelta(days=7)
 FAILED = "產生 Excel 失敗，請稍後再試"
+ABANDONED = "產生 Excel 時系統程序中斷，請重新匯出"
 
 
 @dataclass(frozen=True)
@@ -123,39 +125,25 @@ def export_folder() -> Path:
     return folder
 
 
+EXPORT_JOB = "app.reports.jobs:run_export"  # by path: the job module imports this one
+
+
 def start(report: str, params: Mapping[str, object], scope: report_scope.ReportScope,
           sheet: Sheet, total: int) -> ExportJob:
     """Queue a background export of a large query (the caller commits)."""
-    from app.jobs import enqueue
-
     job = ExportJob(store_id=scope.acting_store_id, account_id=scope.account_id, report=report,
-                    params=plain_params(params), title=sheet.title, total_rows=total)
+                    params=plain_params(params), title=sheet.title, total_rows=total,
+                    lease_until=jobs.lease_end())
     db.session.add(job)
     db.session.flush()
-    enqueue(run_export, job.id)
+    jobs.enqueue(EXPORT_JOB, job.id)
     return job
 
 
-def _counting(rows: Iterable[Sequence[object]], job_id: int | None) -> Iterator[Sequence[object]]:
-    written = 0
-    for row in rows:
-        yield row
-        written += 1
-        if job_id is not None and written % PROGRESS_EVERY == 0:
-            _progress(job_id, written)
-
-
-def _progress(job_id: int, written: int) -> None:
-    """Progress goes through its own short transaction, so the page sees it while the export's
-    read is still open."""
-    with db.engine.begin() as conn:
-        conn.execute(update(ExportJob.__table__).where(ExportJob.__table__.c.id == job_id)
-                     .values(rows_written=written))
-
-
 def write_report_xlsx(report: str, params: Mapping[str, object], store_id: int, account_id: int,
-                      out_path: Path, *, job_id: int | None = None) -> int:
-    """Write the whole query to `out_path`; the number of data rows written."""
+                      out_path: Path, *, on_progress: Callable[[int], None] | None = None) -> int:
+    """Write the whole query to `out_path`; the number of data rows written. `on_progress` is
+    told the count every PROGRESS_EVERY rows."""
     view = params if hasattr(params, "getlist") else ParamView(params)
     scope = report_scope.for_job(account_id, store_id, view)
     sheet = builder_for(report)(scope, view)
@@ -163,59 +151,80 @@ def write_report_xlsx(report: str, params: Mapping[str, object], store_id: int, 
 
     def rows() -> Iterator[Sequence[object]]:
         nonlocal written
-        for row in _counting(sheet.rows(), job_id):
-            written += 1
+        for row in sheet.rows():
             yield row
+            written += 1
+            if on_progress is not None and written % PROGRESS_EVERY == 0:
+                on_progress(written)
 
     with open(out_path, "wb") as out:
         write_xlsx(out, sheet.headers, rows(), sheet_title=sheet.title[:31])
     return written
 
 
-def _claim(job_id: int) -> ExportJob | None:
-    now = clock.now()
-    claimed = db.session.execute(
-        update(ExportJob)
-        .where(ExportJob.id == job_id,
-               (ExportJob.status == ExportStatus.QUEUED)
-               | ((ExportJob.status == ExportStatus.RUNNING) & (ExportJob.started_at < now - STALE_AFTER)))
-        .values(status=ExportStatus.RUNNING, started_at=now, rows_written=0)
-        .execution_options(unscoped=True, synchronize_session=False)
-    ).rowcount
-    db.session.commit()
-    if not claimed:
+# What the export job does (it commits; these flush) ------------------------------------------
+
+def _unscoped(stmt):  # noqa: ANN001, ANN202 - jobs act on the export they were given, any store
+    return stmt.execution_options(unscoped=True, synchronize_session=False)
+
+
+def claim(job_id: int) -> ExportJob | None:
+    """Queued → running (compare-and-set), counting the attempt and taking the lease; the
+    export, or None when it is not queued (done, running elsewhere, failed)."""
+    attempt = db.session.execute(_unscoped(
+        update(ExportJob).where(ExportJob.id == job_id, ExportJob.status == ExportStatus.QUEUED)
+        .values(status=ExportStatus.RUNNING, started_at=clock.now(), rows_written=0,
+                attempts=ExportJob.attempts + 1, lease_until=jobs.lease_end())
+        .returning(ExportJob.attempts))).scalar_one_or_none()
+    if attempt is None:
         return None
     return db.session.scalar(select(ExportJob).where(ExportJob.id == job_id)
-                             .execution_options(unscoped=True))
+                             .execution_options(unscoped=True, populate_existing=True))
 
 
-def run_export(job_id: int) -> None:
-    """Job: write an export's file. A second run of a finished or running export does nothing;
-    one left running by a lost worker is taken over after STALE_AFTER."""
-    job = _claim(job_id)
-    if job is None:
-        return
-    name = f"{job.id}-{secrets.token_urlsafe(12)}.xlsx"
-    path = export_folder() / name
-    try:
-        written = write_report_xlsx(job.report, job.params, job.store_id, job.account_id, path,
-                                    job_id=job.id)
-    except Exception as exc:  # noqa: BLE001 - recorded on the export for the merchant to see
-        db.session.rollback()
-        path.unlink(missing_ok=True)
-        message = exc.message if isinstance(exc, DomainError) else FAILED
-        current_app.logger.exception("export %s failed", job_id)
-        _finish(job_id, ExportStatus.FAILED, error=message)
-        return
-    _finish(job_id, ExportStatus.DONE, file_name=name, rows_written=written)
+def new_file_name(job: ExportJob) -> str:
+    """A fresh, unguessable file name for one attempt (its prefix is the export's id)."""
+    return f"{job.id}-{secrets.token_urlsafe(12)}.xlsx"
 
 
-def _finish(job_id: int, status: ExportStatus, **values: object) -> None:
-    db.session.execute(
-        update(ExportJob).where(ExportJob.id == job_id)
-        .values(status=status, finished_at=clock.now(), **values)
-        .execution_options(unscoped=True, synchronize_session=False))
-    db.session.commit()
+def finish(job_id: int, attempt: int, status: ExportStatus, **values: object) -> None:
+    """The attempt's last write: a compare-and-set on (running, attempt), or LeaseLost."""
+    done = db.session.execute(_unscoped(
+        update(ExportJob).where(ExportJob.id == job_id, ExportJob.status == ExportStatus.RUNNING,
+                                ExportJob.attempts == attempt)
+        .values(status=status, finished_at=clock.now(), lease_until=None, **values))).rowcount
+    if not done:
+        raise jobs.LeaseLost(f"export {job_id} attempt {attempt}")
+
+
+def failure_message(exc: Exception) -> str:
+    return exc.message if isinstance(exc, DomainError) else FAILED
+
+
+def discard_partial_files(job_id: int, keep: str = "") -> None:
+    """Delete what a dead attempt of this export left half-written."""
+    for path in export_folder().glob(f"{job_id}-*.xlsx"):
+        if path.name != keep:
+            path.unlink(missing_ok=True)
+
+
+def return_abandoned(job: ExportJob) -> bool:
+    """An export whose lease ran out (`app.jobs.abandoned`): its job died. Running: its partial
+    file is deleted and it is queued again (the file is written from scratch), or failed with
+    ABANDONED after MAX_ATTEMPTS. Queued: its job never started, so it is queued again as it
+    is. True when the caller must enqueue EXPORT_JOB."""
+    seen = job.status
+    working = ExportJob.status == seen
+    if seen is ExportStatus.QUEUED:
+        return jobs.take_back(job, working, lease_until=jobs.lease_end())
+    again = job.attempts < jobs.MAX_ATTEMPTS
+    values = (dict(status=ExportStatus.QUEUED, rows_written=0, lease_until=jobs.lease_end()) if again
+              else dict(status=ExportStatus.FAILED, error=ABANDONED, finished_at=clock.now(),
+                        lease_until=None))
+    if not jobs.take_back(job, working, **values):
+        return False  # finished, or taken by another sweeper, meanwhile
+    discard_partial_files(job.id)
+    return again
 
 
 def file_of(job: ExportJob) -> Path | None:
@@ -225,13 +234,12 @@ def file_of(job: ExportJob) -> Path | None:
     return path if path.is_file() else None
 
 
-def prune(slot: str | None = None) -> None:
-    """Scheduled: delete export files (and rows) older than KEEP_FILES."""
-    cutoff = clock.now() - KEEP_FILES
+def forget_before(cutoff: datetime) -> int:
+    """Delete the exports created before `cutoff`, with their files (the caller commits)."""
     old = db.session.scalars(select(ExportJob).where(ExportJob.created_at < cutoff)
                              .execution_options(unscoped=True)).all()
     for job in old:
         if job.file_name:
             (export_folder() / job.file_name).unlink(missing_ok=True)
         db.session.delete(job)
-    db.session.commit()
+    return len(old)

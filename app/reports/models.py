@@ -45,3 +45,7 @@ class ExportJob(StoreScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The export job's claims so far, and until when the current one holds the export (queued or
+    # running; renewed with each progress update): run out, the sweeper queues it again or fails it.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    lease_until: Mapped[datetime | None]

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
@@ -58,6 +68,11 @@ class Ticket(StoreScoped, db.Model):
               sqlite_where=text("status = 'unused' OR status = 'unused_escrow_expired'")),
         Index("ix_tickets_store_id_product_id_status", "store_id", "product_id", "status",
               postgresql_include=["face_value"]),
+        CheckConstraint("face_value > 0", name="face_value_positive"),
+        # the merchant's return handling fee: none, or between 0 and the face value
+        CheckConstraint("return_fee IS NULL OR (return_fee >= 0 AND return_fee <= face_value)",
+                        name="return_fee_range"),
+        CheckConstraint("print_count >= 0", name="print_count_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -117,6 +132,8 @@ class Order(StoreScoped, db.Model):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("store_id", "merchant_order_no"),
+        CheckConstraint("ticket_count >= 0", name="ticket_count_not_negative"),
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
         Index("ix_orders_store_id_created_at", "store_id", "created_at"),
         Index("ix_orders_purchaser_mobile", "purchaser_mobile"),
     )

@@ -194,7 +194,7 @@ def test_keys_are_kept_24_hours_then_pruned_and_free_again(client, shop):
     assert fresh.status_code == 201 and fresh.get_json()["serial"] == second.serial
 
     recurring = schedule.by_name("prune_idempotency_keys")
-    assert (recurring.cron, recurring.func) == ("15 4 * * *", "app.api.idempotency:prune")
+    assert (recurring.cron, recurring.func) == ("15 4 * * *", "app.api.jobs:prune_idempotency_keys")
     prune = jobs.resolve(recurring.func)
     assert prune(clock.now().isoformat()) == 1  # "recent" is 25 h old; the fresh KEY stays
     assert [k.key for k in keys()] == [KEY]

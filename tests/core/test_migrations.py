@@ -68,3 +68,54 @@ def test_login_works_on_postgres(pg_app):
     client = pg_app.test_client()
     login(client, "pgowner1", PASSWORD)
     assert client.get("/home").status_code == 200
+
+
+def _model_checks() -> set[tuple[str, str]]:
+    """(table, constraint name) of every CHECK constraint the models declare (enum types too)."""
+    from sqlalchemy import CheckConstraint
+
+    return {(table.name, str(c.name)) for table in db.metadata.sorted_tables
+            for c in table.constraints if isinstance(c, CheckConstraint)}
+
+
+def test_sqlite_migrations_create_every_check_constraint(app):
+    with app.app_context():
+        wanted = _model_checks()
+        sql = {name: text_ for name, text_ in db.session.execute(
+            text("select name, sql from sqlite_master where type = 'table'"))}
+    missing = sorted((t, c) for t, c in wanted if f"CONSTRAINT {c} CHECK" not in (sql.get(t) or ""))
+    assert len(wanted) > 20 and missing == []
+
+
+@pytest.mark.postgres
+def test_postgres_migrations_create_every_check_constraint(pg_app):
+    with pg_app.app_context():
+        wanted = _model_checks()
+        present = {(table, name) for table, name in db.session.execute(text(
+            "select rel.relname, con.conname from pg_constraint con "
+            "join pg_class rel on rel.oid = con.conrelid where con.contype = 'c'"))}
+    assert sorted(wanted - present) == []
+
+
+@pytest.mark.parametrize(("table", "values", "constraint"), [
+    ("tickets", {"face_value": 0}, "ck_tickets_face_value_positive"),
+    ("tickets", {"return_fee": 151}, "ck_tickets_return_fee_range"),
+    ("tickets", {"return_fee": -1}, "ck_tickets_return_fee_range"),
+    ("tickets", {"print_count": -1}, "ck_tickets_print_count_not_negative"),
+    ("orders", {"amount": -1}, "ck_orders_amount_not_negative"),
+    ("orders", {"ticket_count": -1}, "ck_orders_ticket_count_not_negative"),
+])
+def test_the_database_refuses_impossible_tickets_and_orders(ctx, table, values, constraint):
+    from sqlalchemy.exc import IntegrityError
+
+    from app.tickets.models import Order, Ticket
+    from tests.issuance.helpers import ready_store
+    from tests.tickets.helpers import issue
+
+    store, owner, pickup, _ = ready_store()
+    [ticket] = issue(owner, store, pickup)  # face value 150
+    model, row_id = (Ticket, ticket.id) if table == "tickets" else (Order, ticket.order_id)
+    with pytest.raises(IntegrityError, match=constraint):
+        db.session.execute(model.__table__.update().where(model.__table__.c.id == row_id)
+                           .values(**values))
+    db.session.rollback()

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.errors import DomainError
+from app.escrow.jobs import sync_night
 from app.escrow.models import BankInstruction, BankSyncRun, LedgerEntry, SyncRunStatus
-from app.escrow.sync import sync_night
 from app.stores.models import Store
 from app.tickets import services
 from app.tickets.models import Ticket

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from app.db import db
+from app.escrow.jobs import run_sync
 from app.escrow.models import BankSyncRun, SyncRunStatus
-from app.escrow.sync import run_sync
 from app.tickets import services
 from app.tickets.status import TicketStatus as S
 from tests.escrow.helpers import at, day, instructions, reload

@@ -3,14 +3,17 @@ night, the tickets' last steps, the ledger, rejections, the bank down, crashes a
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
+from app import clock, jobs
 from app.db import db
 from app.errors import InvalidInput
 from app.escrow import sync
 from app.escrow.bank import BankEntry, BankUnavailable, HttpEscrowBank
-from app.escrow.jobs import nightly_sync
+from app.escrow.jobs import nightly_sync, run_sync, sweep_sync_runs, sync_night
 from app.escrow.models import (
     BankInstruction,
     BankSyncRun,
@@ -18,7 +21,6 @@ from app.escrow.models import (
     InstructionStatus,
     SyncRunStatus,
 )
-from app.escrow.sync import run_sync, sync_night
 from app.tickets import actions, services
 from app.tickets.status import TicketStatus as S
 from tests.escrow.conftest import BANK_KEY
@@ -260,13 +262,14 @@ def test_a_run_left_running_by_a_dead_process_is_taken_over_later(world):
     tickets = _three_tickets_sent_tonight(world)
     bank = world[-1]
     dead = BankSyncRun(business_day=day(7, 2), status=SyncRunStatus.RUNNING, trigger="schedule",
-                       started_at=T(2026, 7, 2, 1, 0), counts={}, error="")
+                       started_at=T(2026, 7, 2, 1, 0), counts={}, error="",
+                       lease_until=T(2026, 7, 2, 1, 0) + jobs.LEASE)  # last renewed at 01:00
     db.session.add(dead)
     db.session.commit()
-    at(2026, 7, 2, 1, 30)
+    at(2026, 7, 2, 1, 1)
     outcome = sync_night(day(7, 2), "manual", force=True)
-    assert not outcome.ran and outcome.run.id == dead.id  # it may still be running
-    at(2026, 7, 2, 3, 30)
+    assert not outcome.ran and outcome.run.id == dead.id  # its lease holds: it may be running
+    clock.move(jobs.LEASE)  # not renewed for longer than the lease: its process died
     outcome = sync_night(day(7, 2), "manual", force=True)
     assert outcome.ran and outcome.run.status is SyncRunStatus.DONE
     db.session.expire_all()
@@ -400,3 +403,65 @@ def test_the_http_bank_sends_the_key_and_never_leaks_it(app, bank):
     assert "wrong-key" not in str(refused.value)
     with pytest.raises(BankUnavailable, match="無法連線"):
         HttpEscrowBank("http://127.0.0.1:9", BANK_KEY, 2).submit([entry])
+
+
+# Rule j: a night whose worker died (its lease ran out) -------------------------------------------
+
+class Killed(BaseException):
+    """kill -9 of the worker: no except clause of the job runs."""
+
+
+def _sweep() -> int:
+    return sweep_sync_runs(clock.now().isoformat())
+
+
+def _runs() -> list[BankSyncRun]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(BankSyncRun).where(BankSyncRun.business_day == day(7, 2))
+                                   .order_by(BankSyncRun.id)))
+
+
+def test_rule_j_a_night_whose_worker_died_is_failed_and_run_again_by_the_sweeper(world, monkeypatch):
+    tickets = _three_tickets_sent_tonight(world)
+    bank = world[-1]
+    real_submit = HttpEscrowBank.submit
+
+    def booked_then_killed(self, entries):  # noqa: ANN001, ANN202
+        answers = real_submit(self, entries)
+        if entries[0].kind == "release":
+            raise Killed  # the bank booked the releases; their answers die with the worker
+        return answers
+
+    monkeypatch.setattr(HttpEscrowBank, "submit", booked_then_killed)
+    with pytest.raises(Killed):
+        run_sync(day(7, 2))
+    db.session.rollback()
+    monkeypatch.setattr(HttpEscrowBank, "submit", real_submit)
+    [dead] = _runs()
+    assert dead.status is SyncRunStatus.RUNNING  # 執行中, and nothing would ever end it
+
+    assert _sweep() == 0  # its lease holds: it may be running
+    clock.move(jobs.LEASE + timedelta(seconds=1))
+    assert _sweep() == 1  # failed, and the night runs again (inline, after the sweeper's commit)
+    dead, again = _runs()
+    assert (dead.status, dead.lease_until) == (SyncRunStatus.FAILED, None)
+    assert sync.ABANDONED_RETRY in dead.error
+    assert (again.status, again.trigger, again.attempts) == (SyncRunStatus.DONE, "retry", 2)
+    assert again.counts["release"]["resent"] == 2  # the booked releases, again with their keys
+    _assert_each_finalised_once(tickets, bank)
+    clock.move(jobs.LEASE * 3)
+    assert _sweep() == 0 and len(_runs()) == 2
+
+
+def test_rule_j_a_night_that_died_every_time_is_failed_for_the_operator(world):
+    at(2026, 7, 2, 1, 0)
+    db.session.add(BankSyncRun(business_day=day(7, 2), status=SyncRunStatus.RUNNING,
+                               trigger="retry", started_at=clock.now(), counts={}, error="",
+                               attempts=jobs.MAX_ATTEMPTS, lease_until=jobs.lease_end()))
+    db.session.commit()
+    clock.move(jobs.LEASE + timedelta(seconds=1))
+    assert _sweep() == 0  # not run again
+    [dead] = _runs()
+    assert dead.status is SyncRunStatus.FAILED
+    assert dead.error == sync.ABANDONED_FINAL.format(jobs.MAX_ATTEMPTS)
+    assert "請至營運後台重新執行" in dead.error

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from app import jobs
 from app.db import db
+from app.issuance import jobs as issuance_jobs
 from app.issuance import services
 from app.issuance.models import Batch, BatchStatus
 from app.notifications.models import Message
@@ -53,8 +54,8 @@ def _hold_jobs(monkeypatch) -> list:  # noqa: ANN001
 
 def _run(held: list) -> None:
     for func, ids in held:
-        if func is services.issue_batch:
-            func(*ids)
+        if func == services.ISSUE_JOB:
+            issuance_jobs.issue_batch(*ids)
     db.session.expire_all()
 
 

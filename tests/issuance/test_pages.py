@@ -11,6 +11,7 @@ from openpyxl import Workbook, load_workbook
 from app import jobs
 from app.auth.permissions import Function, Level
 from app.db import db
+from app.issuance import jobs as issuance_jobs
 from app.issuance import services
 from app.issuance.models import Batch, BatchStatus
 from app.issuance.template import ISSUANCE_HEADERS, ISSUANCE_SHEET, RULES_SHEET
@@ -230,7 +231,7 @@ def test_a_queued_row_polls_itself_and_a_finished_row_does_not(client, shop, mon
     db.session.get(Batch, batch.id).status = BatchStatus.QUEUED
     db.session.commit()
 
-    services.issue_batch(batch.id)  # the held job runs
+    issuance_jobs.issue_batch(batch.id)  # the held job runs
     fragment = text(client.get(f"/issuance/batches/{batch.id}/row", headers={"HX-Request": "true"}))
     assert "發行成功" in fragment and "100 %" in fragment
     assert "hx-trigger" not in fragment and "hx-get" not in fragment

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from app.billing.models import Charge, FeeKind
 from app.db import db
 from app.errors import DomainError
+from app.issuance import jobs as issuance_jobs
 from app.issuance import services
 from app.issuance.models import Batch, BatchStatus
 from app.products.models import Product, ProductKind
@@ -101,7 +102,7 @@ def test_a_confirmed_twice_batch_issues_once(ctx):
     db.session.commit()
     assert services.confirm_batch(owner, store, batch) is services.Confirmation.ALREADY_CONFIRMED
     db.session.commit()
-    services.issue_batch(batch.id)  # a duplicate job does nothing either
+    issuance_jobs.issue_batch(batch.id)  # a duplicate job does nothing either
     assert _count(Ticket) == 3
 
 
@@ -131,7 +132,7 @@ def test_a_product_delisted_after_confirming_fails_the_batch_cleanly(ctx, monkey
     services.confirm_batch(owner, store, batch)
     db.session.get(Product, pickup.id).listed = False
     db.session.commit()
-    services.issue_batch(batch.id)
+    issuance_jobs.issue_batch(batch.id)
     db.session.expire_all()
     batch = db.session.get(Batch, batch.id)
     assert batch.status is BatchStatus.FAILED and "下架" in batch.error

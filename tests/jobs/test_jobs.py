@@ -196,3 +196,28 @@ def test_rq_mode_retries_a_failing_job(app, ctx, redis_url):
         jobs._app = None
     assert _fresh_count("redis-retry") == 1
     assert sample_jobs.ATTEMPTS["redis-retry"] == 2
+
+
+def test_a_frequent_job_keeps_only_its_latest_run_and_its_failures(ctx, monkeypatch):
+    monkeypatch.setattr(schedule, "SCHEDULE", [
+        Recurring("sweep", "* * * * *", "tests.jobs.sample_jobs:recurring_marker", "test",
+                  keep_runs=False)])
+    clock.freeze(clock.taipei_datetime(2026, 7, 3, 1, 0, 5))
+    db.session.add(ScheduledRun(name="sweep", slot=clock.now() - timedelta(minutes=5),
+                                status="failed", error="boom"))
+    db.session.commit()
+    for _ in range(3):
+        assert tick() == ["sweep"]
+        clock.move(timedelta(minutes=1))
+    assert [(r.status, r.slot) for r in _runs("sweep")] == [
+        ("failed", clock.taipei_datetime(2026, 7, 3, 0, 55, 5)),
+        ("done", clock.taipei_datetime(2026, 7, 3, 1, 2))]
+    assert count_news(f"recurring {clock.taipei_datetime(2026, 7, 3, 1, 0).isoformat()}") == 1
+
+
+def test_every_sweeper_runs_every_minute_and_keeps_no_history():
+    sweepers = [rec for rec in schedule.SCHEDULE if rec.name.startswith("sweep_")]
+    assert {rec.func for rec in sweepers} == {
+        "app.issuance.jobs:sweep_batches", "app.reports.jobs:sweep_exports",
+        "app.escrow.jobs:sweep_sync_runs", "app.notifications.jobs:sweep_messages"}
+    assert all(rec.cron == "* * * * *" and not rec.keep_runs for rec in sweepers)

@@ -12,7 +12,13 @@ from app import clock
 from app import jobs as app_jobs
 from app.db import db
 from app.notifications import services
-from app.notifications.jobs import CLAIM_TIMEOUT, MAX_ATTEMPTS, send_message
+from app.notifications.jobs import (
+    ABANDONED,
+    CLAIM_TIMEOUT,
+    MAX_ATTEMPTS,
+    send_message,
+    sweep_messages,
+)
 from app.notifications.models import Message, MessageStatus
 from app.notifications.services import queue_email, queue_sms
 from app.notifications.transports import SendFailed
@@ -203,3 +209,50 @@ def test_an_unexpected_transport_error_is_recorded_not_lost(app, ctx):
 
 def test_a_missing_message_is_skipped(app, ctx):
     assert send_message(999_999) == "skipped"
+
+
+# Rule j: a message whose sending worker died (its claim, the lease, ran out) ---------------------
+
+def _claimed_then_killed(message_id: int, attempts: int) -> None:
+    """What a worker did before it died while sending: the claim, committed; no answer."""
+    db.session.execute(update(Message).where(Message.id == message_id)
+                       .values(attempts=attempts, sent_at=clock.now()))
+    db.session.commit()
+
+
+def _sweep() -> int:
+    return sweep_messages(clock.now().isoformat())
+
+
+def test_rule_j_a_message_whose_worker_died_while_sending_is_sent_again(app, ctx, sms_gateway):
+    use_gateway(app, sms_gateway)
+    clock.freeze(clock.taipei_datetime(2026, 5, 1, 10, 0))
+    message = queue_sms(None, "0912345678", "內容", kind="issuance_notice")
+    db.session.flush()
+    db.session.info.pop("pending_jobs")  # the job went to a worker that died
+    _claimed_then_killed(message.id, attempts=1)
+
+    assert _sweep() == 0  # claimed a moment ago: it may be sending right now
+    clock.move(CLAIM_TIMEOUT + timedelta(seconds=1))
+    assert _sweep() == 1  # queued again; sent (inline) after the sweeper's commit
+    row = fresh(message.id)
+    assert (row.status, row.attempts, row.billable) == (MessageStatus.SENT, 2, True)
+    assert "第 1 次發送中斷（系統程序終止）" in row.error
+    assert len(sms_gateway.requests) == 1
+    clock.move(CLAIM_TIMEOUT * 3)
+    assert _sweep() == 0
+
+
+def test_rule_j_a_message_whose_last_attempt_died_fails_unbilled(app, ctx, sms_gateway):
+    use_gateway(app, sms_gateway)
+    clock.freeze(clock.taipei_datetime(2026, 5, 1, 10, 0))
+    message = queue_sms(None, "0912345678", "內容", kind="issuance_notice")
+    db.session.flush()
+    db.session.info.pop("pending_jobs")
+    _claimed_then_killed(message.id, attempts=MAX_ATTEMPTS)
+    clock.move(CLAIM_TIMEOUT + timedelta(seconds=1))
+    assert _sweep() == 0
+    row = fresh(message.id)
+    assert (row.status, row.error, row.billable, row.sent_at) == (
+        MessageStatus.FAILED, ABANDONED, False, None)
+    assert sms_gateway.requests == []

@@ -11,12 +11,14 @@ from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app import clock
+from app import jobs as app_jobs
 from app.db import db
 from app.errors import DomainError
 from app.reports import export
+from app.reports import jobs as export_jobs
 from app.reports import tickets as report
 from app.reports.models import ExportJob, ExportStatus
 from tests.reports.ticket_world import BY_ISSUE, SINCE_SEPTEMBER, build_ticket_world, client_for
@@ -103,9 +105,10 @@ def test_progress_while_running(app, tw):
 
 def test_progress_is_written_while_the_rows_stream(app, tw, monkeypatch):
     seen: list[int] = []
-    real = export._progress
+    real = export_jobs._progress
     monkeypatch.setattr(export, "PROGRESS_EVERY", 4)
-    monkeypatch.setattr(export, "_progress", lambda job_id, written: (seen.append(written), real(job_id, written)))
+    monkeypatch.setattr(export_jobs, "_progress", lambda job_id, attempt, written: (
+        seen.append(written), real(job_id, attempt, written)))
     start(client_for(app, "rowner01"))
     assert seen == [4, 8] and jobs()[0].rows_written == 9
 
@@ -157,7 +160,7 @@ def test_a_failure_is_recorded_with_its_message(app, tw, monkeypatch, error, mes
 def test_a_finished_export_is_not_run_twice(app, tw):
     start(client_for(app, "rowner01"))
     [job] = jobs()
-    export.run_export(job.id)
+    export_jobs.run_export(job.id)
     [again] = jobs()
     assert (again.file_name, again.finished_at) == (job.file_name, job.finished_at)
     assert len(list(export.export_folder().iterdir())) == 1
@@ -170,8 +173,72 @@ def test_prune_deletes_old_files_and_rows(app, tw):
     start(client)
     old, recent = jobs()
     clock.freeze(clock.now() + timedelta(days=2))  # old is 8 days old, recent 2
-    export.prune()
+    export_jobs.prune_exports(clock.now().isoformat())
     assert [j.id for j in jobs()] == [recent.id]
     assert sorted(p.name for p in export.export_folder().iterdir()) == [recent.file_name]
     assert download(client, old.id).status_code == 404
     assert download(client, recent.id).status_code == 200
+
+
+# Rule j: an export whose job died (its lease ran out) ------------------------------------------
+
+PAST_THE_LEASE = app_jobs.LEASE + timedelta(seconds=1)
+
+
+def _held_then_claimed(app, monkeypatch) -> ExportJob:  # noqa: ANN001
+    """An export a worker claimed and died writing: the claim committed, half a file left."""
+    with monkeypatch.context() as held:
+        held.setattr(app_jobs, "enqueue", lambda *args, **kwargs: None)
+        start(client_for(app, "rowner01"))
+    [job] = jobs()
+    assert export.claim(job.id) is not None
+    db.session.commit()
+    (export.export_folder() / f"{job.id}-deadbeef.xlsx").write_bytes(b"PK half a file")
+    return job
+
+
+def _sweep() -> int:
+    return export_jobs.sweep_exports(clock.now().isoformat())
+
+
+def test_rule_j_an_export_left_running_by_a_dead_worker_is_written_again(app, tw, monkeypatch):
+    job = _held_then_claimed(app, monkeypatch)
+    assert _sweep() == 0  # the lease holds: it may be writing
+    clock.freeze(clock.now() + PAST_THE_LEASE)
+    assert _sweep() == 1  # queued again; the job runs (inline) after the sweeper's commit
+    [done] = jobs()
+    assert (done.status, done.attempts, done.lease_until) == (ExportStatus.DONE, 2, None)
+    assert [p.name for p in export.export_folder().iterdir()] == [done.file_name]  # no half file
+    assert len(sheet(download(client_for(app, "rowner01"), job.id).data)) == 10
+
+
+def test_rule_j_an_export_whose_job_dies_every_time_fails_with_the_reason(app, tw, monkeypatch):
+    job = _held_then_claimed(app, monkeypatch)
+    monkeypatch.setattr(app_jobs, "enqueue", lambda *args, **kwargs: None)  # they die too
+    for attempt in range(2, app_jobs.MAX_ATTEMPTS + 2):
+        clock.freeze(clock.now() + PAST_THE_LEASE)
+        assert _sweep() == (1 if attempt <= app_jobs.MAX_ATTEMPTS else 0)
+        if attempt <= app_jobs.MAX_ATTEMPTS:
+            assert export.claim(job.id).attempts == attempt
+            db.session.commit()
+    [failed] = jobs()
+    assert (failed.status, failed.error) == (ExportStatus.FAILED, export.ABANDONED)
+    assert list(export.export_folder().iterdir()) == []
+    assert export.ABANDONED in text(client_for(app, "rowner01").get(f"/reports/exports/{job.id}"))
+
+
+def test_rule_j_an_attempt_whose_export_was_taken_back_stops_and_keeps_nothing(app, tw, monkeypatch):
+    real = export_jobs._progress
+    monkeypatch.setattr(export, "PROGRESS_EVERY", 4)
+
+    def taken_back_then_progress(job_id, attempt, written):  # noqa: ANN001, ANN202
+        with db.engine.begin() as conn:  # the sweeper, elsewhere, while this attempt writes
+            conn.execute(update(ExportJob.__table__).where(ExportJob.__table__.c.id == job_id)
+                         .values(status=ExportStatus.QUEUED))
+        real(job_id, attempt, written)
+
+    monkeypatch.setattr(export_jobs, "_progress", taken_back_then_progress)
+    start(client_for(app, "rowner01"))
+    [job] = jobs()
+    assert (job.status, job.file_name, job.attempts) == (ExportStatus.QUEUED, "", 1)
+    assert list(export.export_folder().iterdir()) == []  # its file went with it

@@ -48,8 +48,8 @@ from sqlalchemy import select
 from app import clock
 from app.auth.permissions import Function, Level
 from app.db import db
+from app.escrow.jobs import run_sync
 from app.escrow.simulator import InProcessBank, make_simulator
-from app.escrow.sync import run_sync
 from app.products.models import ProductKind
 from app.stores.models import Branch, Store
 from app.tickets import services
