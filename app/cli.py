@@ -7,12 +7,12 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
+from app import schedule
 from app.auth.models import Account
 from app.auth.services import create_api_token
 from app.db import db
 from app.errors import DomainError
 from app.jobs import run_now, tick
-from app.schedule import SCHEDULE
 
 
 def init_app(app: Flask) -> None:
@@ -22,14 +22,14 @@ def init_app(app: Flask) -> None:
     @jobs_group.command("list")
     def jobs_list() -> None:
         """The schedule table."""
-        for rec in SCHEDULE:
+        for rec in schedule.SCHEDULE:
             click.echo(f"{rec.name:<28} {rec.cron:<14} {rec.description}")
 
     @jobs_group.command("run")
     @click.argument("name")
     def jobs_run(name: str) -> None:
         """Run a recurring job now, in this process."""
-        if name not in {r.name for r in SCHEDULE}:
+        if name not in {r.name for r in schedule.SCHEDULE}:
             raise click.BadParameter(f"unknown job {name!r}; see `flask jobs list`")
         run = run_now(name)
         click.echo(f"{name}: {run.status}{(' ' + run.error) if run.error else ''}")

@@ -39,9 +39,8 @@ from flask import Flask, current_app
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, event, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app import clock
+from app import clock, schedule
 from app.db import db, insert_ignoring_conflict
-from app.schedule import SCHEDULE, by_name
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +253,7 @@ def tick() -> list[str]:
 
     at = clock.now()
     enqueued: list[str] = []
-    for rec in SCHEDULE:
+    for rec in schedule.SCHEDULE:
         slot = latest_slot(rec.cron, at)
         done = db.session.scalar(
             select(ScheduledRun.id).where(ScheduledRun.name == rec.name,
@@ -303,7 +302,7 @@ def run_scheduled(run_id: int) -> None:
     run = db.session.get(ScheduledRun, run_id)
     assert run is not None
     try:
-        resolve(by_name(run.name).func)(run.slot.isoformat())
+        resolve(schedule.by_name(run.name).func)(run.slot.isoformat())
         db.session.commit()
     except Exception as exc:
         db.session.rollback()
@@ -313,7 +312,7 @@ def run_scheduled(run_id: int) -> None:
         db.session.commit()
         raise
     run.status, run.finished_at = "done", clock.now()
-    if not by_name(run.name).keep_runs:  # a frequent job keeps its last run and its failures
+    if not schedule.by_name(run.name).keep_runs:  # a frequent job keeps its last run and its failures
         db.session.execute(delete(ScheduledRun).where(
             ScheduledRun.name == run.name, ScheduledRun.status == "done", ScheduledRun.id != run.id))
     db.session.commit()
@@ -322,7 +321,7 @@ def run_scheduled(run_id: int) -> None:
 def run_now(name: str, requested_by: int | None = None) -> ScheduledRun:
     """Run a recurring job at once, in this process (`flask jobs run NAME`)."""
 
-    by_name(name)  # unknown names fail before anything is written
+    schedule.by_name(name)  # unknown names fail before anything is written
     run = ScheduledRun(name=name, slot=clock.now(), trigger="manual", requested_by_id=requested_by)
     db.session.add(run)
     db.session.flush()
