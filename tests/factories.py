@@ -1,17 +1,41 @@
-"""Factories for tests: rows with sensible defaults, created through the models directly."""
+"""Factories for tests: rows with sensible defaults, created through the models directly.
+
+Every test builds its stores, accounts, branches, relations, products and raw orders here (the
+helper modules keep only what is particular to their tests, such as issuing through the real
+services). Each factory flushes and never commits: the test decides when to commit."""
 
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, timedelta
 
+from app import clock
 from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.stores.models import Contract, DeliveryMethod, RedemptionMode, Store
+from app.issuance.models import Batch, BatchStatus
+from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
+from app.stores.models import (
+    Branch,
+    Contract,
+    DeliveryMethod,
+    DeliveryType,
+    DissolvedBy,
+    PartnerRelation,
+    RedemptionMode,
+    RelationStatus,
+    Store,
+)
+from app.tickets import codes
+from app.tickets.models import Order, Ticket
 
 PASSWORD = "Passw0rd"
+# A product's end date unless the test gives one: a year (pickup: 價金保管迄日) or 90 days
+# (gift: 使用期限) after 2026/11/21, the business day most tests freeze the clock on.
+PICKUP_END = date(2026, 11, 21) + timedelta(days=365)
+GIFT_END = date(2026, 11, 21) + timedelta(days=90)
 _seq = itertools.count(1)
 
 
@@ -44,8 +68,107 @@ def make_account(store: Store | None, *, kind: AccountKind = AccountKind.MAIN,
     return account
 
 
+def make_sub(store: Store, username: str | None = None, *, branch: Branch | None = None,
+             grants: dict[Function, Level] | None = None, remark: str = "",
+             password: str = PASSWORD) -> Account:
+    """A sub-account (子帳號) with these grants, bound to `branch` (None: the head office)."""
+    account = make_account(store, kind=AccountKind.SUB, username=username, password=password,
+                           grants=grants, remark=remark)
+    account.branch = branch
+    db.session.flush()
+    return account
+
+
 def make_operator(username: str = "op0001") -> Account:
     return make_account(None, kind=AccountKind.OPERATOR, username=username)
+
+
+def make_branch(store: Store, code: str | None = None, name: str | None = None, *,
+                enabled: bool = True) -> Branch:
+    n = next(_seq)
+    branch = Branch(store_id=store.id, code=code or f"B{n:03d}", name=name or f"分店{n}",
+                    enabled=enabled)
+    db.session.add(branch)
+    db.session.flush()
+    return branch
+
+
+def make_relation(issuer: Store, partner: Store, *, status: RelationStatus = RelationStatus.OPEN,
+                  dissolved_by: DissolvedBy | None = None, blocked: bool = False) -> PartnerRelation:
+    """A cross-store relation: `partner` may redeem the products `issuer` grants it."""
+    relation = PartnerRelation(store_id=issuer.id, partner_store_id=partner.id, status=status,
+                               dissolved_by=dissolved_by, blocked=blocked)
+    db.session.add(relation)
+    db.session.flush()
+    return relation
+
+
+def make_product(store: Store, name: str | None = None, *,
+                 kind: ProductKind = ProductKind.PICKUP, face_value: int = 500,
+                 end: date | None = None, listed: bool = True, partners: Sequence[Store] = (),
+                 redeem: Sequence[Branch] = (), returns: Sequence[Branch] = ()) -> Product:
+    """A product; `end` is its escrow end (pickup) or its valid-until date (gift)."""
+    n = next(_seq)
+    pickup = kind is ProductKind.PICKUP
+    end = end or (PICKUP_END if pickup else GIFT_END)
+    product = Product(store_id=store.id, name=name or f"商品{n}", kind=kind, face_value=face_value,
+                      escrow_end=end if pickup else None, valid_until=None if pickup else end,
+                      listed=listed)
+    db.session.add(product)
+    link_product(product, partners=partners, redeem=redeem, returns=returns)
+    return product
+
+
+def link_product(product: Product, *, partners: Sequence[Store] = (),
+                 redeem: Sequence[Branch] = (),
+                 returns: Sequence[Branch] = ()) -> list[ProductPartner | ProductBranch]:
+    """Grant `partners` (可核銷商店) and list branches to redeem or take returns of an existing
+    product; returns the new links, in that order."""
+    links: list[ProductPartner | ProductBranch] = []
+    for partner in partners:
+        links.append(ProductPartner(partner_store_id=partner.id))
+        product.partner_links.append(links[-1])
+    for role, branches in ((BranchRole.REDEEM, redeem), (BranchRole.RETURN, returns)):
+        for branch in branches:
+            links.append(ProductBranch(branch_id=branch.id, role=role))
+            product.branch_links.append(links[-1])
+    db.session.flush()
+    return links
+
+
+def make_order(store: Store, *, product: Product | None = None,
+               method: DeliveryMethod = DeliveryMethod.IMMEDIATE, quantity: int = 1) -> Order:
+    """An order of `quantity` tickets of `product` (a new one if None), with its batch, written
+    straight to the tables (no settings, no notices, no jobs): for tests that only need the rows
+    to exist. Issuing for real is tests.orders.helpers.issue_order."""
+    n = next(_seq)
+    product = product or make_product(store)
+    now = clock.now()
+    batch = Batch(store_id=store.id, import_no=f"ROW{n:05d}", delivery_method=method.value,
+                  status=BatchStatus.SUCCEEDED, kind=product.kind.value, rows=[],
+                  ticket_count=quantity, issued_count=quantity)
+    db.session.add(batch)
+    db.session.flush()
+    delivery = method.delivery_type
+    order = Order(store_id=store.id, batch_id=batch.id, order_no=codes.new_order_no(clock.business_day()),
+                  merchant_order_no=f"ROW{n:05d}", delivery_method=method.value,
+                  purchaser_name="王小明", purchaser_mobile="0912345678",
+                  purchaser_email="old@example.com",
+                  link_token=codes.new_link_token() if delivery is DeliveryType.ELECTRONIC else None,
+                  pickup_code=codes.new_pickup_code() if delivery is DeliveryType.CVS else None,
+                  ticket_count=quantity, amount=product.face_value * quantity, created_at=now)
+    db.session.add(order)
+    db.session.flush()
+    prefix = codes.new_serial_prefix()
+    for i in range(quantity):
+        db.session.add(Ticket(
+            store_id=store.id, product_id=product.id, order_id=order.id, batch_id=batch.id,
+            serial=codes.serial(prefix, clock.business_day(), i), code=codes.new_redemption_code(),
+            kind=product.kind, face_value=product.face_value, delivery_method=method.value,
+            expires_on=product.end_date, holder_name=order.purchaser_name,
+            holder_mobile=order.purchaser_mobile, holder_email=order.purchaser_email))
+    db.session.flush()
+    return order
 
 
 def login(client, username: str, password: str = PASSWORD):  # noqa: ANN001, ANN201

@@ -6,11 +6,11 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app.auth.models import AccountKind, ApiToken
+from app.auth.models import ApiToken
 from app.db import db
 from app.history import HistoryEntry
 from tests.accounts.helpers import SUB_PASSWORD, account_named
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_store, make_sub
 
 PLAIN = re.compile(r'data-testid="plain-token">([^<]+)</code>')
 
@@ -19,7 +19,7 @@ PLAIN = re.compile(r'data-testid="plain-token">([^<]+)</code>')
 def owner(ctx, client):
     store = make_store()
     main = make_account(store, username="owner01")
-    make_account(store, kind=AccountKind.SUB, username="staff01", password=SUB_PASSWORD)
+    make_sub(store, username="staff01", password=SUB_PASSWORD)
     db.session.commit()
     login(client, "owner01")
     return main

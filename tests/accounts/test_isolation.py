@@ -3,11 +3,11 @@
 import pytest
 from sqlalchemy import select
 
-from app.auth.models import AccountKind, ApiToken
+from app.auth.models import ApiToken
 from app.auth.permissions import Function, Level
 from app.db import db
 from tests.accounts.helpers import SUB_PASSWORD, account_named
-from tests.factories import PASSWORD, login, make_account, make_operator, make_store
+from tests.factories import PASSWORD, login, make_account, make_operator, make_store, make_sub
 
 
 @pytest.fixture
@@ -15,8 +15,8 @@ def stores(ctx):
     """Store A with its main account, a sub-account and tokens; store B with its main account."""
     a, b = make_store("甲商店"), make_store("乙商店")
     make_account(a, username="ownerA01")
-    make_account(a, kind=AccountKind.SUB, username="staffA01", password=SUB_PASSWORD,
-                 grants={Function.REDEEM: Level.VIEW}, remark="甲店員")
+    make_sub(a, username="staffA01", password=SUB_PASSWORD,
+             grants={Function.REDEEM: Level.VIEW}, remark="甲店員")
     make_account(b, username="ownerB01")
     db.session.commit()
     return a, b
@@ -67,7 +67,7 @@ def test_another_stores_main_gets_404_revoking_this_stores_tokens(stores, client
 
 
 def test_a_sub_account_gets_403_not_404_on_main_only_pages(stores, client, new_client):
-    other_sub = make_account(stores[0], kind=AccountKind.SUB, username="staffA02")
+    other_sub = make_sub(stores[0], username="staffA02")
     db.session.commit()
     me = account_named("staffA01")
     login(client, "staffA01", SUB_PASSWORD)
@@ -94,7 +94,7 @@ def test_a_parent_store_acting_for_a_child_cannot_manage_the_childs_sub_accounts
     parent = make_store("總公司")
     child = make_store("分公司", parent=parent)
     make_account(parent, username="parent01")
-    child_sub = make_account(child, kind=AccountKind.SUB, username="childsub1")
+    child_sub = make_sub(child, username="childsub1")
     db.session.commit()
     login(client, "parent01")
     assert client.get("/accounts/sub-accounts").status_code == 200

@@ -4,11 +4,10 @@ import pytest
 from sqlalchemy import select
 
 from app.auth import rules
-from app.auth.models import AccountKind
 from app.db import db
 from app.history import HistoryEntry
 from tests.accounts.helpers import SUB_PASSWORD, account_named
-from tests.factories import PASSWORD, login, make_account, make_operator, make_store
+from tests.factories import PASSWORD, login, make_account, make_operator, make_store, make_sub
 
 
 def _change(client, current, new, confirm=None):  # noqa: ANN001, ANN202
@@ -70,7 +69,7 @@ def test_refused_changes_say_why_and_change_nothing(store, client, current, new,
 
 
 def test_a_sub_account_follows_the_sub_rule(store, client):
-    make_account(store, kind=AccountKind.SUB, username="staff01", password=SUB_PASSWORD)
+    make_sub(store, username="staff01", password=SUB_PASSWORD)
     db.session.commit()
     login(client, "staff01", SUB_PASSWORD)
     page = client.get("/accounts/password").get_data(as_text=True)

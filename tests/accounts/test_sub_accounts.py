@@ -10,7 +10,7 @@ from app.db import db
 from app.history import HistoryEntry
 from app.stores.models import RedemptionMode
 from tests.accounts.helpers import SUB_PASSWORD, account_named, new_sub_form
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_store, make_sub
 
 
 @pytest.fixture
@@ -29,11 +29,11 @@ def _sub_count() -> int:
 
 
 def test_the_list_shows_live_sub_accounts_with_their_grants_and_buttons(owner, client):
-    make_account(owner.store, kind=AccountKind.SUB, username="clerk001", remark="櫃檯",
-                 grants={Function.REDEEM: Level.MODIFY, Function.REPORT_TICKETS: Level.VIEW})
-    gone = make_account(owner.store, kind=AccountKind.SUB, username="gone0001")
+    make_sub(owner.store, username="clerk001", remark="櫃檯",
+             grants={Function.REDEEM: Level.MODIFY, Function.REPORT_TICKETS: Level.VIEW})
+    gone = make_sub(owner.store, username="gone0001")
     gone.deleted_at = gone.created_at
-    make_account(make_store(), kind=AccountKind.SUB, username="other001")  # another store's
+    make_sub(make_store(), username="other001")  # another store's
     db.session.commit()
     html = client.get("/accounts/sub-accounts").get_data(as_text=True)
     assert "clerk001" in html and "櫃檯" in html
@@ -150,9 +150,9 @@ def test_a_username_already_in_use_anywhere_is_refused(owner, client):
 
 
 def test_edit_permissions_replaces_the_grants_and_writes_history(owner, client, new_client):
-    sub = make_account(owner.store, kind=AccountKind.SUB, username="staff01",
-                       password=SUB_PASSWORD, grants={Function.REDEEM: Level.VIEW,
-                                                      Function.ISSUANCE: Level.MODIFY})
+    sub = make_sub(owner.store, username="staff01",
+                   password=SUB_PASSWORD, grants={Function.REDEEM: Level.VIEW,
+                                                  Function.ISSUANCE: Level.MODIFY})
     db.session.commit()
     page = client.get(f"/accounts/sub-accounts/{sub.id}/permissions").get_data(as_text=True)
     assert 'id="grant-view-redeem" aria-label="票券核銷 查詢" checked' in page
@@ -175,7 +175,7 @@ def test_edit_permissions_replaces_the_grants_and_writes_history(owner, client, 
 
 
 def test_main_resets_a_sub_password_and_the_sub_session_ends(owner, client, new_client):
-    make_account(owner.store, kind=AccountKind.SUB, username="staff01", password=SUB_PASSWORD)
+    make_sub(owner.store, username="staff01", password=SUB_PASSWORD)
     db.session.commit()
     sub = account_named("staff01")
     staff = new_client()
@@ -201,7 +201,7 @@ def test_main_resets_a_sub_password_and_the_sub_session_ends(owner, client, new_
 
 
 def test_edit_remark(owner, client):
-    make_account(owner.store, kind=AccountKind.SUB, username="staff01", remark="舊備註")
+    make_sub(owner.store, username="staff01", remark="舊備註")
     db.session.commit()
     sub = account_named("staff01")
     page = client.get(f"/accounts/sub-accounts/{sub.id}/remark").get_data(as_text=True)
@@ -218,7 +218,7 @@ def test_edit_remark(owner, client):
 
 
 def test_delete_ends_login_and_moves_the_account_to_the_deleted_list(owner, client, new_client):
-    make_account(owner.store, kind=AccountKind.SUB, username="staff01", password=SUB_PASSWORD)
+    make_sub(owner.store, username="staff01", password=SUB_PASSWORD)
     db.session.commit()
     sub = account_named("staff01")
     staff = new_client()
@@ -250,7 +250,7 @@ def test_delete_ends_login_and_moves_the_account_to_the_deleted_list(owner, clie
 
 
 def test_delete_without_csrf_token_is_refused(owner, client):
-    make_account(owner.store, kind=AccountKind.SUB, username="staff01")
+    make_sub(owner.store, username="staff01")
     db.session.commit()
     sub = account_named("staff01")
     assert client.post(f"/accounts/sub-accounts/{sub.id}/delete", csrf=False).status_code == 400
@@ -274,8 +274,7 @@ def test_pages_render_as_htmx_fragments_too(owner, client, url):
 
 
 def test_a_sub_account_page_renders_as_a_fragment(owner, client):
-    sub = make_account(owner.store, kind=AccountKind.SUB, username="staff01",
-                       grants={Function.REDEEM: Level.VIEW})
+    sub = make_sub(owner.store, username="staff01", grants={Function.REDEEM: Level.VIEW})
     db.session.commit()
     for part in ("permissions", "password", "remark", "history"):
         response = client.get(f"/accounts/sub-accounts/{sub.id}/{part}",

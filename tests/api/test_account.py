@@ -8,13 +8,13 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app import clock
-from app.auth.models import AccountKind, ApiToken
+from app.auth.models import ApiToken
 from app.auth.permissions import Function, Level, functions_for
 from app.db import db
 from app.history import HistoryEntry
 from app.stores.models import RedemptionMode
 from tests.api.conftest import bearer
-from tests.factories import make_account, make_store
+from tests.factories import make_account, make_store, make_sub
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
 
@@ -41,8 +41,8 @@ def test_me_describes_a_main_account_and_its_functions(client, ctx, token_for):
 
 def test_me_for_a_sub_account_lists_only_its_grants(client, ctx, token_for):
     store = make_store()
-    sub = make_account(store, kind=AccountKind.SUB, username="clerk01",
-                       grants={Function.REDEEM: Level.MODIFY, Function.PRODUCTS: Level.VIEW})
+    sub = make_sub(store, username="clerk01",
+                   grants={Function.REDEEM: Level.MODIFY, Function.PRODUCTS: Level.VIEW})
     _, plain = token_for(sub)
     body = client.get("/api/v1/me", headers=bearer(plain)).get_json()
     assert body["kind"] == "sub"
@@ -56,7 +56,7 @@ def test_tokens_lists_only_the_accounts_own_tokens_without_hashes(client, ctx, t
     clock.freeze(clock.taipei_datetime(2026, 11, 22, 10, 0))
     store = make_store()
     account = make_account(store)
-    colleague = make_account(store, kind=AccountKind.SUB)
+    colleague = make_sub(store)
     stranger = make_account(make_store())
     first_id, _ = token_for(account, "first")
     clock.move(timedelta(minutes=5))
@@ -132,8 +132,8 @@ def test_a_sub_account_cannot_revoke_a_colleagues_token_but_the_main_account_can
         client, ctx, token_for):
     store = make_store()
     main = make_account(store)
-    clerk = make_account(store, kind=AccountKind.SUB)
-    other = make_account(store, kind=AccountKind.SUB)
+    clerk = make_sub(store)
+    other = make_sub(store)
     other_id, _ = token_for(other)
     _, clerk_plain = token_for(clerk)
     _, main_plain = token_for(main)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app import clock, ratelimit
 from app.api import tickets as api_tickets
-from app.auth.models import Account, AccountKind
+from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.history import HistoryEntry
@@ -20,9 +20,8 @@ from app.tickets import codes
 from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus as S
 from tests.api.conftest import bearer
-from tests.factories import make_account, make_store
+from tests.factories import make_account, make_branch, make_product, make_relation, make_store, make_sub
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_branch, make_product, make_relation
 from tests.tickets.helpers import issue
 
 T = clock.taipei_datetime
@@ -56,9 +55,7 @@ def headers_for(token_for, account: Account) -> dict[str, str]:  # noqa: ANN001
 
 
 def clerk(store: Store, username: str, grants: dict[Function, Level], branch=None) -> Account:  # noqa: ANN001
-    account = make_account(store, kind=AccountKind.SUB, username=username, grants=grants)
-    if branch is not None:
-        account.branch_id = branch.id
+    account = make_sub(store, username, branch=branch, grants=grants)
     db.session.commit()
     return account
 

@@ -19,12 +19,11 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from app.api.payloads import json_form
 from app.api.routing import Api
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.extensions import csrf
 from app.stores.models import RedemptionMode
 from tests.api.conftest import bearer
-from tests.factories import make_account, make_store
+from tests.factories import make_account, make_store, make_sub
 
 
 class PriceForm(FlaskForm):
@@ -75,8 +74,8 @@ def things(app) -> Api:  # noqa: ANN001
 def _tokens(token_for):  # noqa: ANN001, ANN202
     store = make_store()
     main = make_account(store)
-    viewer = make_account(store, kind=AccountKind.SUB, grants={Function.PRODUCTS: Level.VIEW})
-    nobody = make_account(store, kind=AccountKind.SUB, grants={Function.REDEEM: Level.MODIFY})
+    viewer = make_sub(store, grants={Function.PRODUCTS: Level.VIEW})
+    nobody = make_sub(store, grants={Function.REDEEM: Level.MODIFY})
     return (bearer(token_for(main)[1]), bearer(token_for(viewer)[1]),
             bearer(token_for(nobody)[1]))
 

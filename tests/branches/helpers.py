@@ -7,30 +7,10 @@ import io
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.auth.models import Account, AccountKind
 from app.db import db
 from app.history import HistoryEntry
-from app.stores.models import Branch, Store
-from tests.factories import make_account
 
 FORMULA_STARTS = ("=", "+", "-", "@")
-
-
-def make_branch(store: Store, code: str = "A001", name: str = "台北店", *,
-                enabled: bool = True) -> Branch:
-    branch = Branch(store_id=store.id, code=code, name=name, enabled=enabled)
-    db.session.add(branch)
-    db.session.flush()
-    return branch
-
-
-def make_sub(store: Store, username: str, *, branch: Branch | None = None, remark: str = "",
-             grants: dict | None = None) -> Account:
-    account = make_account(store, kind=AccountKind.SUB, username=username, remark=remark,
-                           grants=grants)
-    account.branch = branch
-    db.session.flush()
-    return account
 
 
 def fresh(model, ident):  # noqa: ANN001, ANN201

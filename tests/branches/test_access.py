@@ -3,8 +3,6 @@ app.products.access, the questions ticket operations ask, and the branch history
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import select
 
@@ -13,24 +11,14 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.history import HistoryEntry
 from app.products import access
-from app.products.models import BranchRole, Product, ProductBranch, ProductKind
+from app.products.models import Product
 from app.products.rights import BRANCH_DISABLED, BRANCH_NOT_IN_REDEEM_LIST, Unit
 from app.stores.models import Store
-from tests.branches.helpers import fresh, make_branch, make_sub
-from tests.factories import PASSWORD, login
+from tests.branches.helpers import fresh
+from tests.factories import PASSWORD, login, make_branch, make_product, make_sub
 
 TICKET_RIGHTS = {Function.REDEEM: Level.MODIFY, Function.RETURN: Level.MODIFY,
                  Function.ISSUANCE: Level.MODIFY}
-
-
-def make_product(store: Store, *, redeem_branches: tuple = ()) -> Product:
-    product = Product(store_id=store.id, name="鳳梨酥禮盒", kind=ProductKind.PICKUP,
-                      face_value=500, escrow_end=date(2099, 12, 31))
-    for branch in redeem_branches:
-        product.branch_links.append(ProductBranch(branch_id=branch.id, role=BranchRole.REDEEM))
-    db.session.add(product)
-    db.session.flush()
-    return product
 
 
 def _refusals(account_id: int, store_id: int, product_id: int) -> tuple:
@@ -75,7 +63,7 @@ def test_an_unbound_sub_account_acts_as_head_office(counter, client):
     store = counter["store"]
     free = make_sub(store, "clerk002", grants=TICKET_RIGHTS)
     other_branch = make_branch(store, "B002", "台中店")
-    limited = make_product(store, redeem_branches=(other_branch,))
+    limited = make_product(store, redeem=(other_branch,))
     db.session.commit()
     assert access.unit_for(free, store) == Unit(store.id)
     assert access.unit_for(free, store).branch_id is None

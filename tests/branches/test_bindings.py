@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from app.auth.models import Account, AccountKind
+from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.branches import services
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
-from tests.branches.helpers import entries, fresh, make_branch, make_sub, read_xlsx
-from tests.factories import login, make_account, make_store
+from tests.branches.helpers import entries, fresh, read_xlsx
+from tests.factories import login, make_account, make_branch, make_store, make_sub
 
 
 @pytest.fixture
@@ -305,8 +305,7 @@ def test_excel_export_of_the_bindings(shop, client):
 # Who may -------------------------------------------------------------------------------------------------
 
 def test_view_right_sees_bindings_but_cannot_change_them(shop, new_client):
-    make_account(shop["store"], kind=AccountKind.SUB, username="viewer01",
-                 grants={Function.OPERATION_SETTINGS: Level.VIEW})
+    make_sub(shop["store"], username="viewer01", grants={Function.OPERATION_SETTINGS: Level.VIEW})
     db.session.commit()
     browser = new_client()
     login(browser, "viewer01")

@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, func, select
 
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.branches import rules, services
 from app.db import db
 from app.errors import Forbidden, InvalidInput
 from app.stores.models import Branch
-from tests.branches.helpers import entries, fresh, make_branch, make_sub, read_xlsx
-from tests.factories import login, make_account, make_store
+from tests.branches.helpers import entries, fresh, read_xlsx
+from tests.factories import login, make_account, make_branch, make_store, make_sub
 
 
 def _branch_count(store_id: int) -> int:
@@ -296,8 +295,7 @@ def test_excel_export_of_an_empty_list_has_the_header_only(owner, client):
 
 def test_view_right_shows_the_list_but_no_buttons_and_refuses_changes(owner, new_client):
     branch = make_branch(owner.store, "A001", "台北店")
-    make_account(owner.store, kind=AccountKind.SUB, username="viewer01",
-                 grants={Function.OPERATION_SETTINGS: Level.VIEW})
+    make_sub(owner.store, username="viewer01", grants={Function.OPERATION_SETTINGS: Level.VIEW})
     db.session.commit()
     browser = new_client()
     login(browser, "viewer01")
@@ -320,8 +318,7 @@ def test_view_right_shows_the_list_but_no_buttons_and_refuses_changes(owner, new
 
 
 def test_a_sub_account_with_modify_may_manage_branches(owner, new_client):
-    make_account(owner.store, kind=AccountKind.SUB, username="setter01",
-                 grants={Function.OPERATION_SETTINGS: Level.MODIFY})
+    make_sub(owner.store, username="setter01", grants={Function.OPERATION_SETTINGS: Level.MODIFY})
     db.session.commit()
     browser = new_client()
     login(browser, "setter01")
@@ -332,8 +329,7 @@ def test_a_sub_account_with_modify_may_manage_branches(owner, new_client):
 
 
 def test_without_the_right_the_pages_are_refused(owner, new_client):
-    make_account(owner.store, kind=AccountKind.SUB, username="clerk001",
-                 grants={Function.REDEEM: Level.MODIFY})
+    make_sub(owner.store, username="clerk001", grants={Function.REDEEM: Level.MODIFY})
     db.session.commit()
     browser = new_client()
     login(browser, "clerk001")
@@ -355,10 +351,9 @@ def test_another_stores_branch_answers_404(owner, client):
 
 
 def test_the_services_refuse_an_actor_without_the_right(owner):
-    viewer = make_account(owner.store, kind=AccountKind.SUB, username="viewer01",
-                          grants={Function.OPERATION_SETTINGS: Level.VIEW})
+    viewer = make_sub(owner.store, username="viewer01", grants={Function.OPERATION_SETTINGS: Level.VIEW})
     outsider = make_account(make_store(), username="owner02")
-    branch = make_branch(owner.store)
+    branch = make_branch(owner.store, "A001", "台北店")
     for actor in (viewer, outsider):
         with pytest.raises(Forbidden):
             services.create_branch(actor, owner.store, code="B002", name="x")

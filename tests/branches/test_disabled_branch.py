@@ -20,8 +20,8 @@ from app.stores.models import DeliveryMethod
 from app.tickets import services as tickets
 from app.transfers import services as transfers
 from app.transfers.models import TransferStatus
-from tests.branches.helpers import fresh, make_branch, make_sub
-from tests.factories import login
+from tests.branches.helpers import fresh
+from tests.factories import login, make_branch, make_sub
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order
 from tests.transfers.helpers import give

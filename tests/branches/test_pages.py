@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from app.db import db
-from tests.branches.helpers import make_branch, make_sub
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_branch, make_store, make_sub
 
 
 def test_every_page_renders_as_a_page_and_as_a_fragment(app, ctx):
     store = make_store()
     make_account(store, username="owner01")
-    branch = make_branch(store)
+    branch = make_branch(store, "A001", "台北店")
     clerk = make_sub(store, "clerk001", branch=branch)
     make_sub(store, "clerk002")
     db.session.commit()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from app.auth.models import AccountKind
 from app.db import db
-from tests.branches.helpers import make_branch, make_sub
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_branch, make_store, make_sub
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -16,7 +14,7 @@ def test_store_b_gets_404_on_every_branch_and_binding_of_store_a(app, ctx):
     ids = {"branch_id": branch.id,
            "account_id": make_sub(a, "clerkaaa1", branch=branch).id}
     make_account(b, username="mainbbb1")
-    make_account(b, kind=AccountKind.SUB, username="clerkbbb1")
+    make_sub(b, username="clerkbbb1")
     db.session.commit()
     browser = app.test_client()
     login(browser, "mainbbb1")

@@ -6,13 +6,13 @@ import re
 
 from sqlalchemy import select
 
-from app.auth.models import Account, AccountKind
+from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.history import HistoryEntry
 from app.stores.models import Branch, Store
 from app.tickets.models import Ticket
-from tests.factories import make_account
+from tests.factories import make_sub
 
 HTMX = {"HX-Request": "true", "HX-Target": "counter"}
 ALL_COUNTER = {Function.REDEEM: Level.MODIFY, Function.CANCEL_REDEMPTION: Level.MODIFY,
@@ -21,10 +21,7 @@ ALL_COUNTER = {Function.REDEEM: Level.MODIFY, Function.CANCEL_REDEMPTION: Level.
 
 def clerk(store: Store, username: str, branch: Branch | None = None,
           grants: dict[Function, Level] | None = None) -> Account:
-    account = make_account(store, kind=AccountKind.SUB, username=username,
-                           grants=ALL_COUNTER if grants is None else grants)
-    if branch is not None:
-        account.branch_id = branch.id
+    account = make_sub(store, username, branch=branch, grants=ALL_COUNTER if grants is None else grants)
     db.session.commit()
     return account
 

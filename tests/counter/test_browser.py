@@ -10,12 +10,10 @@ from __future__ import annotations
 import pytest
 
 from app.db import db
-from app.products.models import ProductPartner
 from app.tickets import codes
 from tests.counter.helpers import clerk, dashed
-from tests.factories import PASSWORD, make_account, make_store
+from tests.factories import PASSWORD, link_product, make_account, make_branch, make_relation, make_store
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_branch, make_relation
 from tests.tickets.helpers import issue
 
 pytestmark = pytest.mark.browser
@@ -30,7 +28,7 @@ def tickets(app, live_server):  # noqa: ANN001, ANN201
         partner = make_store("櫃台夥伴商店")
         make_account(partner, username="ctrpartner1")
         make_relation(store, partner)
-        pickup.partner_links.append(ProductPartner(partner_store_id=partner.id))
+        link_product(pickup, partners=[partner])
         db.session.commit()
         issued = [(t.code, t.serial) for t in issue(owner, store, pickup, quantity=3)]
         name = store.name

@@ -9,7 +9,6 @@ import pytest
 from app import clock
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.products.models import BranchRole, ProductBranch, ProductPartner
 from app.stores.models import RelationStatus
 from app.tickets.status import TicketStatus as S
 from tests.counter.helpers import (
@@ -24,9 +23,8 @@ from tests.counter.helpers import (
     reload,
     text,
 )
-from tests.factories import login, make_account, make_store
+from tests.factories import link_product, login, make_account, make_branch, make_relation, make_store
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_branch, make_relation
 from tests.tickets.helpers import issue
 
 T = clock.taipei_datetime
@@ -118,7 +116,7 @@ def test_a_partner_store_redeems_a_granted_product_and_sees_the_issuer(client, s
     partner = make_store("可核銷商店")
     make_account(partner, username="partner01")
     make_relation(store, partner)
-    pickup.partner_links.append(ProductPartner(partner_store_id=partner.id))
+    link_product(pickup, partners=[partner])
     db.session.commit()
     [ticket] = issue(owner, store, pickup)
     login(client, "partner01")
@@ -138,7 +136,7 @@ def test_a_partner_loses_its_tickets_once_the_relation_is_dissolved(client, shop
     partner = make_store("可核銷商店")
     make_account(partner, username="partner01")
     relation = make_relation(store, partner)
-    pickup.partner_links.append(ProductPartner(partner_store_id=partner.id))
+    link_product(pickup, partners=[partner])
     db.session.commit()
     [ticket] = issue(owner, store, pickup)
     relation.status = RelationStatus.DISSOLVED
@@ -246,7 +244,7 @@ def test_a_branch_not_in_the_products_redeem_list_is_refused(client, shop):
     store, owner, pickup, _ = shop
     listed = make_branch(store, "B001", "信義門市")
     other = make_branch(store, "B002", "板橋門市")
-    pickup.branch_links.append(ProductBranch(branch_id=listed.id, role=BranchRole.REDEEM))
+    link_product(pickup, redeem=[listed])
     db.session.commit()
     clerk(store, "clerkB02", other)
     [ticket] = issue(owner, store, pickup)

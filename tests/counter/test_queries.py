@@ -10,9 +10,8 @@ from app.db import db
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus as S
 from tests.counter.helpers import act, clerk, lookup
-from tests.factories import login
+from tests.factories import login, make_branch
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_branch
 from tests.tickets.helpers import issue
 
 

@@ -30,16 +30,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.home import queries
 from app.home.rules import Figure, OrderFigure
-from app.products.models import Product, ProductKind
+from app.products.models import ProductKind
 from app.reports.scope import ReportScope
 from app.tickets import services
-from tests.factories import make_account, make_store
-from tests.products.helpers import make_branch, make_product
+from tests.factories import make_account, make_branch, make_product, make_store, make_sub
 from tests.settings.helpers import mark_complete
 from tests.tickets.helpers import issue
 
@@ -73,17 +71,6 @@ class World:
     other_owner: str
 
 
-def _product(store, name: str, kind: ProductKind, face_value: int, end: date | None = None) -> Product:
-    product = make_product(store, name, kind=kind, face_value=face_value)
-    if end is not None:
-        if kind is ProductKind.PICKUP:
-            product.escrow_end = end
-        else:
-            product.valid_until = end
-    db.session.flush()
-    return product
-
-
 def _at(month: int, day: int, hour: int = 10, minute: int = 0) -> None:
     clock.freeze(T(2026, month, day, hour, minute))
 
@@ -93,19 +80,20 @@ def build_world(prefix: str = "home") -> World:
     store = make_store(f"{prefix}示範店")
     owner = make_account(store, username=f"{prefix}owner")
     branch = make_branch(store, "H001", "首頁門市")
-    clerk = make_account(store, kind=AccountKind.SUB, username=f"{prefix}clerk", grants=CLERK_GRANTS)
-    clerk.branch_id = branch.id
+    clerk = make_sub(store, f"{prefix}clerk", branch=branch, grants=CLERK_GRANTS)
     mark_complete(store)
-    coffee = _product(store, "咖啡券", ProductKind.PICKUP, 150)
-    breakfast = _product(store, "早餐券", ProductKind.PICKUP, 200)
-    dessert = _product(store, "甜點券", ProductKind.GIFT, 80)
-    short_gift = _product(store, "短期贈品券", ProductKind.GIFT, 50, date(2026, 11, 10))
-    short_pickup = _product(store, "短期提貨券", ProductKind.PICKUP, 120, date(2026, 11, 1))
+    coffee = make_product(store, "咖啡券", kind=ProductKind.PICKUP, face_value=150)
+    breakfast = make_product(store, "早餐券", kind=ProductKind.PICKUP, face_value=200)
+    dessert = make_product(store, "甜點券", kind=ProductKind.GIFT, face_value=80)
+    short_gift = make_product(store, "短期贈品券", kind=ProductKind.GIFT, face_value=50,
+                              end=date(2026, 11, 10))
+    short_pickup = make_product(store, "短期提貨券", kind=ProductKind.PICKUP, face_value=120,
+                                end=date(2026, 11, 1))
 
     other = make_store(f"{prefix}別家店")
     other_owner = make_account(other, username=f"{prefix}other")
     mark_complete(other)
-    other_product = _product(other, "別家熱銷券", ProductKind.PICKUP, 999)
+    other_product = make_product(other, "別家熱銷券", kind=ProductKind.PICKUP, face_value=999)
     db.session.commit()
 
     def redeem(account, ticket) -> None:  # noqa: ANN001

@@ -8,17 +8,15 @@ from datetime import date
 import pytest
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.billing.models import FeeKind, FeeRate
 from app.db import db
 from app.products.models import ProductKind
 from app.stores.models import RedemptionMode
 from app.tickets import services
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_branch, make_product, make_store, make_sub
 from tests.home import helpers as h
 from tests.home.helpers import chart_values, orders_table, status_table, text, top_table
-from tests.products.helpers import make_branch, make_product
 from tests.settings.helpers import mark_complete
 from tests.tickets.helpers import issue
 
@@ -122,7 +120,7 @@ def _store(store_id: int):  # noqa: ANN202
 
 def test_an_unbound_sub_account_sees_the_store_but_not_the_fees(world, client):
     store = _store(world.store_id)
-    make_account(store, kind=AccountKind.SUB, username="homehq", grants={Function.REDEEM: Level.MODIFY})
+    make_sub(store, username="homehq", grants={Function.REDEEM: Level.MODIFY})
     db.session.add(FeeRate(store_id=store.id, kind=FeeKind.SERIAL, effective_from=date(2026, 1, 1),
                            amount=2))
     db.session.commit()

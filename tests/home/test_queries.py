@@ -11,10 +11,9 @@ from app.db import db
 from app.home import queries
 from app.home.rules import Figure, OrderFigure
 from app.products.models import ProductKind
-from tests.factories import make_account, make_store
+from tests.factories import make_account, make_product, make_store
 from tests.home import helpers as h
 from tests.home.helpers import scope_of
-from tests.products.helpers import make_product
 from tests.settings.helpers import mark_complete
 from tests.tickets.helpers import issue
 

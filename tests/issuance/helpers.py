@@ -6,8 +6,7 @@ from app.auth.models import Account
 from app.db import db
 from app.products.models import Product, ProductKind
 from app.stores.models import Store
-from tests.factories import make_account, make_store
-from tests.products.helpers import make_product
+from tests.factories import make_account, make_product, make_store
 from tests.settings.helpers import mark_complete
 
 

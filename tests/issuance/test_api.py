@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.history import HistoryEntry
@@ -17,7 +16,7 @@ from app.issuance.models import Batch, BatchStatus
 from app.stores.models import DeliveryMethod
 from app.tickets.models import Ticket
 from tests.api.conftest import bearer, token_for  # noqa: F401  (the API tests' token fixture)
-from tests.factories import make_account
+from tests.factories import make_sub
 from tests.issuance.helpers import ready_store
 from tests.issuance.page_helpers import batches, tickets
 from tests.products.helpers import freeze_today
@@ -216,8 +215,7 @@ def test_another_stores_batch_and_ticket_are_not_found(client, api_shop, token_f
 
 def test_posting_needs_the_issuance_modify_right(client, api_shop, token_for):  # noqa: F811
     store, headers, pickup, _ = api_shop
-    viewer = make_account(store, kind=AccountKind.SUB, username="apiviewer1",
-                          grants={Function.ISSUANCE: Level.VIEW})
+    viewer = make_sub(store, username="apiviewer1", grants={Function.ISSUANCE: Level.VIEW})
     db.session.commit()
     _, plain = token_for(viewer)
     accepted = post(client, headers, body(api_rows(pickup))).get_json()

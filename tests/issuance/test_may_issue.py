@@ -17,7 +17,7 @@ from app.issuance.models import BatchStatus
 from app.products.models import ProductKind
 from app.stores.models import DeliveryMethod
 from tests.api.conftest import bearer, token_for  # noqa: F401  (the API tests' token fixture)
-from tests.factories import login
+from tests.factories import login, make_sub
 from tests.issuance.helpers import ready_store, rows
 from tests.issuance.page_helpers import batches, only_batch, row, template_file, tickets, upload
 from tests.products.helpers import freeze_today
@@ -113,10 +113,8 @@ def test_rule_a_from_the_start_date_issuance_is_allowed(future_shop):
 def _case(case: str):  # noqa: ANN202
     """(account, store) in the situation `case`."""
     from app import clock
-    from app.auth.models import AccountKind
     from app.auth.permissions import Function, Level
-    from tests.factories import make_account, make_store
-    from tests.products.helpers import make_branch
+    from tests.factories import make_account, make_branch, make_store
     from tests.settings.helpers import mark_complete
 
     store = make_store(issuance_active=case != "inactive", methods=[DeliveryMethod.IMMEDIATE])
@@ -132,9 +130,8 @@ def _case(case: str):  # noqa: ANN202
         contract.end_date = clock.business_day().replace(day=1)
     if case in ("no_grant", "branch_off"):
         grants = {} if case == "no_grant" else {Function.ISSUANCE: Level.MODIFY}
-        owner = make_account(store, kind=AccountKind.SUB, username=f"sub{case[:8]}", grants=grants)
-        if case == "branch_off":
-            owner.branch_id = make_branch(store, enabled=False).id
+        branch = make_branch(store, enabled=False) if case == "branch_off" else None
+        owner = make_sub(store, f"sub{case[:8]}", branch=branch, grants=grants)
     db.session.commit()
     db.session.expire_all()
     return owner, store

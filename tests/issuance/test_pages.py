@@ -9,7 +9,6 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from app import jobs
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.issuance import jobs as issuance_jobs
@@ -19,10 +18,10 @@ from app.issuance.template import ISSUANCE_HEADERS, ISSUANCE_SHEET, RULES_SHEET
 from app.products.rights import BRANCH_DISABLED
 from app.settings.services import BASIC_MISSING, ISSUANCE_NOT_ACTIVE
 from app.stores.models import DeliveryMethod
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_branch, make_product, make_store, make_sub
 from tests.issuance.helpers import ready_store
 from tests.issuance.page_helpers import batches, only_batch, row, template_file, tickets, upload
-from tests.products.helpers import freeze_today, make_branch, make_product
+from tests.products.helpers import freeze_today
 from tests.spreadsheets.helpers import SHEET_XML, entries, workbook_bytes, zip_of
 
 
@@ -345,9 +344,8 @@ def test_an_inactive_issuance_service_shows_why(ctx, client):
 def test_a_clerk_of_a_disabled_branch_sees_why_and_cannot_upload(ctx, client):
     freeze_today()
     store, _, pickup, _ = ready_store("issuer04")
-    clerk = make_account(store, kind=AccountKind.SUB, username="clerk0401",
-                         grants={Function.ISSUANCE: Level.MODIFY})
-    clerk.branch_id = make_branch(store, enabled=False).id
+    make_sub(store, "clerk0401", branch=make_branch(store, enabled=False),
+             grants={Function.ISSUANCE: Level.MODIFY})
     db.session.commit()
     login(client, "clerk0401")
     page = text(client.get("/issuance/"))
@@ -360,10 +358,8 @@ def test_a_clerk_of_a_disabled_branch_sees_why_and_cannot_upload(ctx, client):
 def test_without_modify_the_form_is_hidden_and_posts_are_forbidden(ctx, client, monkeypatch):
     freeze_today()
     store, owner, pickup, _ = ready_store("issuer05")
-    make_account(store, kind=AccountKind.SUB, username="viewer0501",
-                 grants={Function.ISSUANCE: Level.VIEW})
-    make_account(store, kind=AccountKind.SUB, username="nobody0501",
-                 grants={Function.PRODUCTS: Level.VIEW})
+    make_sub(store, username="viewer0501", grants={Function.ISSUANCE: Level.VIEW})
+    make_sub(store, username="nobody0501", grants={Function.PRODUCTS: Level.VIEW})
     batch = services.prepare_batch(owner, store, import_no="V1", method=DeliveryMethod.IMMEDIATE,
                                    kind=None, rows=[{"商品編號": pickup.id, "數量": 1,
                                                      "廠商訂單編號": "V1", "購買人姓名": "王",

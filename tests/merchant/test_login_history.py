@@ -4,10 +4,10 @@ from io import BytesIO
 from openpyxl import load_workbook
 
 from app import clock
-from app.auth.models import AccountKind, LoginEvent
+from app.auth.models import LoginEvent
 from app.auth.permissions import Function, Level
 from app.db import db
-from tests.factories import login, make_account, make_operator, make_store
+from tests.factories import login, make_account, make_operator, make_store, make_sub
 
 NOW = clock.taipei_datetime(2026, 11, 21, 10, 0)
 
@@ -120,10 +120,8 @@ def test_excel_download_of_the_current_query(client, ctx):
 def test_sub_account_needs_the_login_history_function(client, ctx):
     store = make_store()
     make_account(store, username="owner23")
-    make_account(store, kind=AccountKind.SUB, username="clerk23a",
-                 grants={Function.VENDOR_PROFILE: Level.MODIFY})
-    make_account(store, kind=AccountKind.SUB, username="clerk23b",
-                 grants={Function.LOGIN_HISTORY: Level.VIEW})
+    make_sub(store, username="clerk23a", grants={Function.VENDOR_PROFILE: Level.MODIFY})
+    make_sub(store, username="clerk23b", grants={Function.LOGIN_HISTORY: Level.VIEW})
     db.session.commit()
     login(client, "clerk23a")
     assert client.get("/vendor/login-history").status_code == 403

@@ -1,11 +1,10 @@
 from sqlalchemy import select
 
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.history import HistoryEntry
 from app.stores.models import Store
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_store, make_sub
 
 
 def _store_with_owner(username="owner11"):
@@ -93,8 +92,7 @@ def test_unchanged_contacts_write_no_history(client, ctx):
 
 def test_view_only_sub_account_sees_no_form_and_is_refused_on_post(client, ctx):
     store = _store_with_owner("owner15")
-    make_account(store, kind=AccountKind.SUB, username="clerk15a",
-                 grants={Function.VENDOR_PROFILE: Level.VIEW})
+    make_sub(store, username="clerk15a", grants={Function.VENDOR_PROFILE: Level.VIEW})
     db.session.commit()
     login(client, "clerk15a")
     page = client.get("/vendor/profile")
@@ -111,8 +109,7 @@ def test_view_only_sub_account_sees_no_form_and_is_refused_on_post(client, ctx):
 
 def test_sub_account_with_modify_may_edit(client, ctx):
     store = _store_with_owner("owner16")
-    make_account(store, kind=AccountKind.SUB, username="clerk16a",
-                 grants={Function.VENDOR_PROFILE: Level.MODIFY})
+    make_sub(store, username="clerk16a", grants={Function.VENDOR_PROFILE: Level.MODIFY})
     db.session.commit()
     login(client, "clerk16a")
     assert ">修改</button>" in client.get("/vendor/profile").get_data(as_text=True)
@@ -125,8 +122,7 @@ def test_sub_account_with_modify_may_edit(client, ctx):
 
 def test_sub_account_without_the_function_gets_403(client, ctx):
     store = _store_with_owner("owner17")
-    make_account(store, kind=AccountKind.SUB, username="clerk17a",
-                 grants={Function.LOGIN_HISTORY: Level.VIEW})
+    make_sub(store, username="clerk17a", grants={Function.LOGIN_HISTORY: Level.VIEW})
     db.session.commit()
     login(client, "clerk17a")
     assert client.get("/vendor/profile").status_code == 403

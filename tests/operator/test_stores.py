@@ -9,7 +9,7 @@ from app.auth.passwords import verify_password
 from app.db import db
 from app.history import HistoryEntry
 from app.stores.models import Contract, RedemptionMode, Store
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_store, make_sub
 from tests.operator.helpers import contract_form, new_store_form, operator_logged_in, store_form
 
 
@@ -138,7 +138,7 @@ def test_store_list_searches_code_or_name_case_insensitively(client, ctx):
 def test_store_list_shows_contract_and_account_count(client, ctx):
     store = make_store("計數商店", mode=RedemptionMode.INSTALLMENT, issuance_active=False)
     make_account(store)
-    make_account(store, kind=AccountKind.SUB)
+    make_sub(store)
     db.session.commit()
     operator_logged_in(client)
     response = client.get("/operator/stores")

@@ -10,13 +10,12 @@ import pytest
 from openpyxl import load_workbook
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.orders import rules, services
 from app.tickets.codes import display_code
 from app.tickets.models import Order
-from tests.factories import login, make_account
+from tests.factories import login, make_account, make_order, make_store, make_sub
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import CVS, PAPER, issue_order, message_count, messages, tickets_of
 
@@ -255,8 +254,7 @@ def test_ticket_history_shows_every_change_since_issuance(shop, client):
 
 def test_without_modify_the_buttons_are_hidden_and_the_server_refuses(shop, client, app):
     store, owner, pickup = shop
-    make_account(store, kind=AccountKind.SUB, username="viewer01",
-                 grants={Function.ISSUED_ORDERS: Level.VIEW})
+    make_sub(store, username="viewer01", grants={Function.ISSUED_ORDERS: Level.VIEW})
     db.session.commit()
     order = issue_order(owner, store, pickup)
     viewer = app.test_client()
@@ -276,7 +274,7 @@ def test_without_modify_the_buttons_are_hidden_and_the_server_refuses(shop, clie
 
 def test_without_the_function_the_pages_are_refused(shop, client, app):
     store, owner, pickup = shop
-    make_account(store, kind=AccountKind.SUB, username="nobody01", grants={})
+    make_sub(store, username="nobody01", grants={})
     db.session.commit()
     order = issue_order(owner, store, pickup)
     other = app.test_client()
@@ -314,9 +312,6 @@ def test_a_ticket_of_another_order_of_the_same_store_is_404(shop, client):
 
 def test_every_orders_route_answers_404_with_another_stores_rows(ctx, app):
     """The tenancy matrix for this blueprint, with the row maker the shared matrix can use."""
-    from tests.factories import make_store
-    from tests.orders.helpers import make_order
-
     a, b = make_store("商店A"), make_store("商店B")
     make_account(b, username="mainbbb1")
     order = make_order(a, quantity=2)

@@ -8,7 +8,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput
@@ -16,7 +15,7 @@ from app.history import HistoryEntry
 from app.notifications.models import Channel
 from app.orders import rules, services
 from app.tickets.models import Order
-from tests.factories import make_account
+from tests.factories import make_sub
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import (
     CVS,
@@ -203,7 +202,7 @@ def test_a_stale_form_cannot_overwrite_a_change_made_in_another_tab(ctx):
 
 def test_a_sub_account_needs_the_modify_right(ctx):
     store, owner, pickup, _ = ready_store()
-    viewer = make_account(store, kind=AccountKind.SUB, grants={Function.ISSUED_ORDERS: Level.VIEW})
+    viewer = make_sub(store, grants={Function.ISSUED_ORDERS: Level.VIEW})
     order = issue_order(owner, store, pickup)
     with pytest.raises(Forbidden):
         services.change_purchaser(viewer, store, order.id, **NEW)

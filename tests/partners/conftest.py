@@ -8,11 +8,10 @@ from types import SimpleNamespace
 import pytest
 from flask import Flask
 
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from tests.conftest import CsrfClient
-from tests.factories import login, make_account, make_operator, make_store
+from tests.factories import login, make_account, make_operator, make_store, make_sub
 
 
 @pytest.fixture
@@ -25,12 +24,9 @@ def world(ctx) -> SimpleNamespace:
         owner_a=make_account(a, username="ownerA01"),
         owner_b=make_account(b, username="ownerB01"),
         owner_c=make_account(c, username="ownerC01"),
-        viewer_a=make_account(a, kind=AccountKind.SUB, username="viewA001",
-                              grants={Function.OPERATION_SETTINGS: Level.VIEW}),
-        viewer_b=make_account(b, kind=AccountKind.SUB, username="viewB001",
-                              grants={Function.OPERATION_SETTINGS: Level.VIEW}),
-        editor_a=make_account(a, kind=AccountKind.SUB, username="editA001",
-                              grants={Function.OPERATION_SETTINGS: Level.MODIFY}),
+        viewer_a=make_sub(a, username="viewA001", grants={Function.OPERATION_SETTINGS: Level.VIEW}),
+        viewer_b=make_sub(b, username="viewB001", grants={Function.OPERATION_SETTINGS: Level.VIEW}),
+        editor_a=make_sub(a, username="editA001", grants={Function.OPERATION_SETTINGS: Level.MODIFY}),
         operator=make_operator("op000001"),
     )
     db.session.commit()

@@ -1,8 +1,7 @@
-"""Helpers for the cross-store tests: stores, relations and products made through the models."""
+"""Helpers for the cross-store tests: reading relations, grants and history back, pages, Excel."""
 
 from __future__ import annotations
 
-from datetime import date
 from io import BytesIO
 
 from openpyxl import load_workbook
@@ -10,29 +9,10 @@ from sqlalchemy import select
 
 from app.db import db
 from app.history import HistoryEntry
-from app.products.models import Product, ProductKind, ProductPartner
-from app.stores.models import DissolvedBy, PartnerRelation, RelationStatus, Store
+from app.products.models import ProductPartner
+from app.stores.models import PartnerRelation, Store
 
 BLOCKED_MESSAGE = "此商店已由對方解除關聯，需經對方同意後請聯繫所屬業務解除封鎖"
-
-
-def make_relation(issuer: Store, partner: Store, *, status: RelationStatus = RelationStatus.OPEN,
-                  dissolved_by: DissolvedBy | None = None, blocked: bool = False) -> PartnerRelation:
-    relation = PartnerRelation(store_id=issuer.id, partner_store_id=partner.id, status=status,
-                               dissolved_by=dissolved_by, blocked=blocked)
-    db.session.add(relation)
-    db.session.flush()
-    return relation
-
-
-def make_product(store: Store, *, name: str = "提貨券", partners: tuple[Store, ...] = ()) -> Product:
-    product = Product(store_id=store.id, name=name, kind=ProductKind.PICKUP, face_value=500,
-                      escrow_end=date(2099, 12, 31))
-    for partner in partners:
-        product.partner_links.append(ProductPartner(partner_store_id=partner.id))
-    db.session.add(product)
-    db.session.flush()
-    return product
 
 
 def relation_of(issuer: Store, partner: Store) -> PartnerRelation | None:

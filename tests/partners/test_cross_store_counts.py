@@ -6,36 +6,18 @@ from datetime import timedelta
 
 from app import clock
 from app.db import db
-from app.issuance.models import Batch, BatchStatus
 from app.products.models import ProductKind
-from app.stores.models import PartnerRelation
-from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus
-from tests.factories import login, make_account, make_store
-from tests.products.helpers import make_product
-
-_n = iter(range(1, 10_000))
+from tests.factories import login, make_account, make_order, make_product, make_relation, make_store
 
 
 def _ticket(issuer, product, *, status, redeemed_store=None, redeemed_days_ago=None):
-    n = next(_n)
-    batch = Batch(store_id=issuer.id, import_no=f"B{n}", delivery_method="electronic:immediate",
-                  status=BatchStatus.SUCCEEDED)
-    db.session.add(batch)
-    db.session.flush()
-    order = Order(store_id=issuer.id, batch_id=batch.id, order_no=f"ECT{n:016d}",
-                  merchant_order_no=f"M{n}", delivery_method="electronic:immediate")
-    db.session.add(order)
-    db.session.flush()
-    ticket = Ticket(store_id=issuer.id, product_id=product.id, order_id=order.id,
-                    batch_id=batch.id, serial=f"S{n:015d}", code=f"C{n:015d}",
-                    kind=ProductKind.PICKUP, face_value=product.face_value,
-                    delivery_method="electronic:immediate", status=status,
-                    expires_on=product.escrow_end)
+    """One electronic ticket of `product` in `status`, redeemed by `redeemed_store` if given."""
+    [ticket] = make_order(issuer, product=product).tickets
+    ticket.status = status
     if redeemed_store is not None:
         ticket.redeemed_store_id = redeemed_store.id
         ticket.redeemed_at = clock.now() - timedelta(days=redeemed_days_ago)
-    db.session.add(ticket)
     db.session.flush()
     return ticket
 
@@ -43,7 +25,7 @@ def _ticket(issuer, product, *, status, redeemed_store=None, redeemed_days_ago=N
 def test_joint_issuers_show_last_90_days_cross_store_redemptions(client, ctx):
     issuer, partner, other = make_store("發行商"), make_store("可核銷"), make_store("別家")
     make_account(partner, username="partner90")
-    db.session.add(PartnerRelation(store_id=issuer.id, partner_store_id=partner.id))
+    make_relation(issuer, partner)
     product = make_product(issuer, kind=ProductKind.PICKUP, face_value=150)
     _ticket(issuer, product, status=TicketStatus.USED, redeemed_store=partner, redeemed_days_ago=1)
     _ticket(issuer, product, status=TicketStatus.REDEEMED, redeemed_store=partner,

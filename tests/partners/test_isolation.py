@@ -2,12 +2,11 @@
 
 import pytest
 
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.stores.models import DissolvedBy, RelationStatus
-from tests.factories import make_account
-from tests.partners.helpers import make_relation, relation_of
+from tests.factories import make_relation, make_sub
+from tests.partners.helpers import relation_of
 
 ISSUER_ROUTES = ("/settings/partners/{id}/edit", "/settings/partners/{id}/history")
 PARTNER_ROUTES = ("/settings/partners/joint-issuers/{id}/edit",
@@ -84,8 +83,7 @@ def test_view_only_accounts_see_lists_but_forged_posts_are_403(world, relations,
 
 def test_accounts_without_the_function_get_403_everywhere(world, relations, browser):
     ab, ca = relations
-    make_account(world.a, kind=AccountKind.SUB, username="clerkA01",
-                 grants={Function.REDEEM: Level.MODIFY})
+    make_sub(world.a, username="clerkA01", grants={Function.REDEEM: Level.MODIFY})
     db.session.commit()
     clerk = browser("clerkA01")
     for url in ("/settings/partners/", "/settings/partners/?format=xlsx",

@@ -2,15 +2,8 @@
 
 from app.db import db
 from app.stores.models import DissolvedBy, RelationStatus
-from tests.partners.helpers import (
-    BLOCKED_MESSAGE,
-    granted_ids,
-    make_product,
-    make_relation,
-    relation_of,
-    table,
-    xlsx_rows,
-)
+from tests.factories import make_product, make_relation
+from tests.partners.helpers import BLOCKED_MESSAGE, granted_ids, relation_of, table, xlsx_rows
 
 
 def test_empty_list_and_the_add_button(world, browser):

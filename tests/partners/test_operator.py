@@ -2,13 +2,8 @@
 
 from app.db import db
 from app.stores.models import DissolvedBy, RelationStatus
-from tests.partners.helpers import (
-    BLOCKED_MESSAGE,
-    make_relation,
-    relation_of,
-    table,
-    xlsx_rows,
-)
+from tests.factories import make_relation
+from tests.partners.helpers import BLOCKED_MESSAGE, relation_of, table, xlsx_rows
 
 
 def _blocked(world):  # noqa: ANN001, ANN202

@@ -2,16 +2,8 @@
 
 from app.db import db
 from app.stores.models import DissolvedBy, RelationStatus
-from tests.factories import make_store
-from tests.partners.helpers import (
-    BLOCKED_MESSAGE,
-    granted_ids,
-    make_product,
-    make_relation,
-    relation_of,
-    table,
-    xlsx_rows,
-)
+from tests.factories import make_product, make_relation, make_store
+from tests.partners.helpers import BLOCKED_MESSAGE, granted_ids, relation_of, table, xlsx_rows
 
 
 def test_partner_sees_only_relations_naming_it(world, browser):

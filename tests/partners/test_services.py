@@ -7,14 +7,8 @@ from app.errors import DomainError, Forbidden, InvalidInput
 from app.partners import services
 from app.products.access import redeem_refusal
 from app.stores.models import DissolvedBy, RelationStatus
-from tests.partners.helpers import (
-    BLOCKED_MESSAGE,
-    granted_ids,
-    history_of,
-    make_product,
-    make_relation,
-    relation_of,
-)
+from tests.factories import make_product, make_relation
+from tests.partners.helpers import BLOCKED_MESSAGE, granted_ids, history_of, relation_of
 
 
 def test_add_creates_open_relations_with_history(world):
@@ -72,8 +66,8 @@ def test_a_view_only_sub_account_cannot_change_relations(world):
 
 def test_issuer_dissolving_removes_grants_and_reopening_does_not_restore_them(world):
     relation = make_relation(world.a, world.b)
-    granted = make_product(world.a, name="甲商品", partners=(world.b, world.c))
-    other = make_product(world.a, name="未開放商品", partners=(world.c,))
+    granted = make_product(world.a, "甲商品", partners=(world.b, world.c))
+    other = make_product(world.a, "未開放商品", partners=(world.c,))
     make_relation(world.a, world.c)
     db.session.commit()
     assert redeem_refusal(world.owner_b, world.b, granted) is None

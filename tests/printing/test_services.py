@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock, history
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.billing.models import Charge, FeeKind, FeeRate
 from app.db import db
@@ -20,7 +19,7 @@ from app.orders import services as orders
 from app.printing import services
 from app.printing.models import PrintedTicket, PrintKind, PrintRun
 from app.tickets.models import Order, Ticket
-from tests.factories import make_account, make_operator
+from tests.factories import make_operator, make_sub
 from tests.issuance.helpers import ready_store
 from tests.printing.helpers import CVS, ELECTRONIC, PLATFORM, paper_tickets, printed_rows, runs
 
@@ -133,9 +132,8 @@ def test_another_stores_ticket_refuses_the_whole_print(shop):
 def test_printing_needs_the_modify_right(shop):
     store, owner, pickup = shop
     [t] = paper_tickets(owner, store, pickup, 1)
-    viewer = make_account(store, kind=AccountKind.SUB, grants={Function.PAPER_PRINTING: Level.VIEW})
-    printer = make_account(store, kind=AccountKind.SUB,
-                           grants={Function.PAPER_PRINTING: Level.MODIFY})
+    viewer = make_sub(store, grants={Function.PAPER_PRINTING: Level.VIEW})
+    printer = make_sub(store, grants={Function.PAPER_PRINTING: Level.MODIFY})
     db.session.commit()
     with pytest.raises(Forbidden):
         services.print_tickets(viewer, store, [t.id])

@@ -12,17 +12,15 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.billing.models import Charge, FeeKind
 from app.db import db
 from app.printing.models import PrintKind
 from app.tickets.models import Ticket
-from tests.factories import login, make_account
+from tests.factories import login, make_branch, make_product, make_sub
 from tests.issuance.helpers import ready_store
 from tests.operator.helpers import operator_logged_in
 from tests.printing.helpers import ELECTRONIC, PLATFORM, paper_tickets, pdf_text, qr_codes, runs
-from tests.products.helpers import make_product
 
 
 def _html(response) -> str:  # noqa: ANN001
@@ -191,9 +189,8 @@ def test_the_tickets_own_history_shows_each_print(shop, client):
 def test_a_viewer_sees_the_list_but_cannot_print(shop, client, app):
     store, owner, pickup = shop
     [t] = paper_tickets(owner, store, pickup, 1)
-    make_account(store, kind=AccountKind.SUB, username="viewer01",
-                 grants={Function.PAPER_PRINTING: Level.VIEW})
-    make_account(store, kind=AccountKind.SUB, username="nobody01", grants={Function.REDEEM: Level.MODIFY})
+    make_sub(store, username="viewer01", grants={Function.PAPER_PRINTING: Level.VIEW})
+    make_sub(store, username="nobody01", grants={Function.REDEEM: Level.MODIFY})
     db.session.commit()
     viewer = app.test_client()
     login(viewer, "viewer01")
@@ -212,14 +209,10 @@ def test_a_viewer_sees_the_list_but_cannot_print(shop, client, app):
 
 
 def test_a_branch_bound_sub_account_with_the_right_may_print(shop, client, app):
-    from tests.products.helpers import make_branch
-
     store, owner, pickup = shop
     [t] = paper_tickets(owner, store, pickup, 1)
     branch = make_branch(store, "B001", "分店")
-    clerk = make_account(store, kind=AccountKind.SUB, username="printer1",
-                         grants={Function.PAPER_PRINTING: Level.MODIFY})
-    clerk.branch_id = branch.id
+    make_sub(store, "printer1", branch=branch, grants={Function.PAPER_PRINTING: Level.MODIFY})
     db.session.commit()
     other = app.test_client()
     login(other, "printer1")

@@ -1,10 +1,8 @@
-"""Factories and small helpers for the product tests."""
+"""Small helpers for the product tests: the frozen day, images, the form, reading rows back."""
 
 from __future__ import annotations
 
 import io
-import itertools
-from collections.abc import Sequence
 from datetime import date, timedelta
 
 from PIL import Image
@@ -13,55 +11,13 @@ from sqlalchemy import select
 from app import clock
 from app.db import db
 from app.history import HistoryEntry
-from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
-from app.stores.models import Branch, PartnerRelation, RelationStatus, Store
+from app.products.models import Product
 
-_seq = itertools.count(1)
 TODAY = date(2026, 11, 21)  # the frozen Taipei business day of these tests
 
 
 def freeze_today() -> None:
     clock.freeze(clock.day_start(TODAY) + timedelta(hours=10))
-
-
-def make_branch(store: Store, code: str | None = None, name: str | None = None, *,
-                enabled: bool = True) -> Branch:
-    n = next(_seq)
-    branch = Branch(store_id=store.id, code=code or f"B{n:03d}", name=name or f"分店{n}",
-                    enabled=enabled)
-    db.session.add(branch)
-    db.session.flush()
-    return branch
-
-
-def make_relation(issuer: Store, partner: Store, *,
-                  status: RelationStatus = RelationStatus.OPEN) -> PartnerRelation:
-    relation = PartnerRelation(store_id=issuer.id, partner_store_id=partner.id, status=status)
-    db.session.add(relation)
-    db.session.flush()
-    return relation
-
-
-def make_product(store: Store, name: str | None = None, *,
-                 kind: ProductKind = ProductKind.PICKUP, face_value: int = 500,
-                 listed: bool = True, partners: Sequence[Store] = (),
-                 redeem: Sequence[Branch] = (), returns: Sequence[Branch] = ()) -> Product:
-    n = next(_seq)
-    product = Product(
-        store_id=store.id, name=name or f"商品{n}", kind=kind, face_value=face_value,
-        escrow_end=TODAY + timedelta(days=365) if kind is ProductKind.PICKUP else None,
-        valid_until=TODAY + timedelta(days=90) if kind is ProductKind.GIFT else None,
-        listed=listed,
-    )
-    for partner in partners:
-        product.partner_links.append(ProductPartner(partner_store_id=partner.id))
-    for branch in redeem:
-        product.branch_links.append(ProductBranch(branch_id=branch.id, role=BranchRole.REDEEM))
-    for branch in returns:
-        product.branch_links.append(ProductBranch(branch_id=branch.id, role=BranchRole.RETURN))
-    db.session.add(product)
-    db.session.flush()
-    return product
 
 
 def png(size: tuple[int, int] = (40, 30), color: tuple[int, int, int] = (20, 120, 200)) -> bytes:

@@ -8,22 +8,13 @@ from datetime import timedelta
 import pytest
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.products.models import BranchRole, ProductKind
 from app.products.services import LOCKED_MESSAGE, PARTNER_NOT_OPEN
 from tests.api.conftest import bearer
-from tests.factories import make_account, make_store
-from tests.products.helpers import (
-    TODAY,
-    entries,
-    freeze_today,
-    make_branch,
-    make_product,
-    make_relation,
-    reload,
-)
+from tests.factories import make_account, make_branch, make_product, make_relation, make_store, make_sub
+from tests.products.helpers import TODAY, entries, freeze_today, reload
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
 
@@ -188,10 +179,8 @@ def test_another_stores_product_is_404_and_rights_are_checked(client, api_shop, 
     other = make_store("別家")
     foreign = make_product(other, "別家商品")
     mine = make_product(store, "我的商品")
-    viewer = make_account(store, kind=AccountKind.SUB, username="viewer01",
-                          grants={Function.PRODUCTS: Level.VIEW})
-    clerk = make_account(store, kind=AccountKind.SUB, username="clerk01",
-                         grants={Function.REDEEM: Level.MODIFY})
+    viewer = make_sub(store, username="viewer01", grants={Function.PRODUCTS: Level.VIEW})
+    clerk = make_sub(store, username="clerk01", grants={Function.REDEEM: Level.MODIFY})
     db.session.commit()
     assert client.get(f"/api/v1/products/{foreign.id}", headers=headers).status_code == 404
     response = client.patch(f"/api/v1/products/{foreign.id}", headers=headers,

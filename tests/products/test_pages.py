@@ -11,7 +11,6 @@ from openpyxl import load_workbook
 from werkzeug.datastructures import FileStorage
 
 from app import clock, history
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.products.models import BranchRole, ProductKind
@@ -19,19 +18,16 @@ from app.products.services import LOCKED_MESSAGE, PARTNER_NOT_OPEN, REDEEM_BRANC
 from app.stores.models import RelationStatus
 from app.uploads.models import UploadPurpose
 from app.uploads.services import path_of, save_image
-from tests.factories import login, make_account, make_store
-from tests.products.helpers import (
-    TODAY,
-    entries,
-    freeze_today,
+from tests.factories import (
+    login,
+    make_account,
     make_branch,
     make_product,
     make_relation,
-    png,
-    product_form,
-    product_named,
-    reload,
+    make_store,
+    make_sub,
 )
+from tests.products.helpers import TODAY, entries, freeze_today, png, product_form, product_named, reload
 
 
 @pytest.fixture
@@ -447,8 +443,7 @@ def test_parent_sees_childrens_products_read_only(client, ctx):
 def test_view_only_sub_account_sees_the_list_but_cannot_change(client, shop):
     store, _, _, _ = shop
     product = make_product(store, "只能看")
-    viewer = make_account(store, kind=AccountKind.SUB, username="viewer01",
-                          grants={Function.PRODUCTS: Level.VIEW})
+    viewer = make_sub(store, username="viewer01", grants={Function.PRODUCTS: Level.VIEW})
     db.session.commit()
     login(client, viewer.username)
     html = _html(client.get("/products/"))
@@ -465,8 +460,7 @@ def test_view_only_sub_account_sees_the_list_but_cannot_change(client, shop):
 
 def test_sub_account_without_the_function_gets_403(client, shop):
     store, _, _, _ = shop
-    clerk = make_account(store, kind=AccountKind.SUB, username="clerk01",
-                         grants={Function.REDEEM: Level.MODIFY})
+    clerk = make_sub(store, username="clerk01", grants={Function.REDEEM: Level.MODIFY})
     db.session.commit()
     login(client, clerk.username)
     assert client.get("/products/").status_code == 403

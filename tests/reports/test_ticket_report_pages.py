@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.history import HistoryEntry
+from tests.factories import make_branch, make_sub
 from tests.reports.ticket_world import (
     ALL_GROUPS,
     BY_ISSUE,
@@ -120,10 +121,8 @@ def test_more_than_three_months_is_refused_with_a_clear_message(app, tw):
 
 
 def test_without_the_report_right_the_pages_are_forbidden(app, tw):
-    from app.auth.models import AccountKind
-    from tests.factories import make_account
 
-    make_account(tw.store, kind=AccountKind.SUB, username="rnoright01")
+    make_sub(tw.store, username="rnoright01")
     db.session.commit()
     client = client_for(app, "rnoright01")
     for url in ("/reports/tickets", "/reports/tickets/export", "/reports/tickets/options",
@@ -180,10 +179,7 @@ def test_an_unbound_account_picks_a_branch_of_its_own_store_only(app, tw):
     client = client_for(app, "rowner01")
     picked = client.get("/reports/tickets", query_string={"mode": "date", **SINCE_SEPTEMBER, "branch": tw.r002.id})
     assert row_serials(text(picked)) == tw.serials("c2", "b1")
-    from app.stores.models import Branch
-
-    foreign = Branch(store_id=tw.other.id, code="X001", name="別家門市")
-    db.session.add(foreign)
+    foreign = make_branch(tw.other, "X001", "別家門市")
     db.session.commit()
     refused = client.get("/reports/tickets", query_string={"mode": "date", "branch": foreign.id})
     assert refused.status_code == 422 and query_error(text(refused)) == "查無此分店"

@@ -32,17 +32,24 @@ from datetime import date
 from sqlalchemy import select
 
 from app import clock
-from app.auth.models import Account, AccountKind
+from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.issuance import services as issuance
-from app.products.models import Product, ProductKind, ProductPartner
+from app.products.models import Product, ProductKind
 from app.stores.models import Branch, DeliveryMethod, Store
 from app.tickets import services as tickets
 from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus as S
-from tests.factories import login, make_account, make_store
-from tests.products.helpers import make_branch, make_product, make_relation
+from tests.factories import (
+    login,
+    make_account,
+    make_branch,
+    make_product,
+    make_relation,
+    make_store,
+    make_sub,
+)
 from tests.settings.helpers import mark_complete
 
 TODAY = date(2026, 11, 21)
@@ -113,21 +120,17 @@ def build_ticket_world() -> TicketWorld:
     mark_complete(store)
     r001 = make_branch(store, "R001", "台北門市")
     r002 = make_branch(store, "R002", "台中門市")
-    clerk1 = make_account(store, kind=AccountKind.SUB, username="rclerk01", grants=CLERK_GRANTS)
-    clerk1.branch_id = r001.id
-    clerk2 = make_account(store, kind=AccountKind.SUB, username="rclerk02", grants=CLERK_GRANTS)
-    clerk2.branch_id = r002.id
-    viewer = make_account(store, kind=AccountKind.SUB, username="rviewer01",
-                          grants={Function.REPORT_TICKETS: Level.VIEW})
+    clerk1 = make_sub(store, "rclerk01", branch=r001, grants=CLERK_GRANTS)
+    clerk2 = make_sub(store, "rclerk02", branch=r002, grants=CLERK_GRANTS)
+    viewer = make_sub(store, username="rviewer01", grants={Function.REPORT_TICKETS: Level.VIEW})
     partner = make_store("合作核銷商店")
     partner_owner = make_account(partner, username="rpartner01")
     make_relation(store, partner)
-    coffee = make_product(store, "咖啡券", kind=ProductKind.PICKUP, face_value=150)
-    coffee.partner_links.append(ProductPartner(partner_store_id=partner.id))
-    snack = make_product(store, "點心券", kind=ProductKind.GIFT, face_value=80)
-    snack.valid_until = date(2026, 11, 1)
-    short = make_product(store, "短期券", kind=ProductKind.PICKUP, face_value=200)
-    short.escrow_end = date(2026, 10, 20)
+    coffee = make_product(store, "咖啡券", kind=ProductKind.PICKUP, face_value=150,
+                          partners=[partner])
+    snack = make_product(store, "點心券", kind=ProductKind.GIFT, face_value=80, end=date(2026, 11, 1))
+    short = make_product(store, "短期券", kind=ProductKind.PICKUP, face_value=200,
+                         end=date(2026, 10, 20))
     other = make_store("另一商店")
     other_owner = make_account(other, username="rother01")
     mark_complete(other)

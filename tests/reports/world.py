@@ -46,19 +46,25 @@ from datetime import date
 from sqlalchemy import select
 
 from app import clock
-from app.auth.models import Account, AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.escrow.jobs import run_sync
 from app.escrow.simulator import InProcessBank, make_simulator
-from app.products.models import Product, ProductKind, ProductPartner
+from app.products.models import ProductKind
 from app.stores.models import Branch, Store
 from app.tickets import services
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus as S
-from tests.factories import make_account, make_store
+from tests.factories import (
+    link_product,
+    make_account,
+    make_branch,
+    make_product,
+    make_relation,
+    make_store,
+    make_sub,
+)
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_branch, make_product, make_relation
 from tests.settings.helpers import mark_complete
 from tests.tickets.helpers import issue
 
@@ -114,21 +120,6 @@ class World:
         return [self.serial(n) for n in names]
 
 
-def _sub(store: Store, username: str, branch: Branch | None, grants: dict) -> Account:
-    account = make_account(store, kind=AccountKind.SUB, username=username, grants=grants)
-    account.branch_id = branch.id if branch is not None else None
-    return account
-
-
-def _ending(store: Store, name: str, kind: ProductKind, face_value: int, end: date) -> Product:
-    product = make_product(store, name, kind=kind, face_value=face_value)
-    if kind is ProductKind.PICKUP:
-        product.escrow_end = end
-    else:
-        product.valid_until = end
-    return product
-
-
 def build(bank_state: str) -> World:
     """Build the world in the current app context (SQLite or PostgreSQL); leaves the clock at
     TODAY."""
@@ -137,14 +128,15 @@ def build(bank_state: str) -> World:
     make_account(parent, username="parent01")
     mark_complete(parent)
     a, owner, p150, g80 = ready_store("aowner01", name="報表商店甲", parent=parent)
-    sp200 = _ending(a, "短期提貨券", ProductKind.PICKUP, 200, date(2026, 11, 15))
-    sg50 = _ending(a, "短期贈品券", ProductKind.GIFT, 50, date(2026, 11, 15))
+    sp200 = make_product(a, "短期提貨券", kind=ProductKind.PICKUP, face_value=200,
+                         end=date(2026, 11, 15))
+    sg50 = make_product(a, "短期贈品券", kind=ProductKind.GIFT, face_value=50, end=date(2026, 11, 15))
     a1 = make_branch(a, "A001", "台北門市")
     a2 = make_branch(a, "A002", "台中門市")
-    clerk1 = _sub(a, "aclerk01", a1, WORK | REPORTS)
-    clerk2 = _sub(a, "aclerk02", a2, WORK | REPORTS)
-    _sub(a, "aviewer01", None, REPORTS)  # unbound: any branch, reports only
-    _sub(a, "anoperm01", None, WORK)  # no report rights
+    clerk1 = make_sub(a, "aclerk01", branch=a1, grants=WORK | REPORTS)
+    clerk2 = make_sub(a, "aclerk02", branch=a2, grants=WORK | REPORTS)
+    make_sub(a, "aviewer01", grants=REPORTS)  # unbound: any branch, reports only
+    make_sub(a, "anoperm01", grants=WORK)  # no report rights
 
     x, x_owner, xp, _ = ready_store("xowner01", name="發行商店乙")
     xp.name, xp.face_value = "乙提貨券", 300  # not issued yet: still editable
@@ -152,7 +144,7 @@ def build(bank_state: str) -> World:
     z_owner = make_account(z, username="zowner01", grants={})
     for partner in (a, z):
         make_relation(x, partner)
-        xp.partner_links.append(ProductPartner(partner_store_id=partner.id))
+        link_product(xp, partners=[partner])
     db.session.commit()
 
     w = World(parent, a, x, z, a1, a2)

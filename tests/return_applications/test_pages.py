@@ -11,19 +11,16 @@ import pytest
 from openpyxl import load_workbook
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.products.models import BranchRole, ProductBranch
 from app.return_applications import services
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.tickets import services as tickets
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus
-from tests.factories import login, make_account, make_store
+from tests.factories import link_product, login, make_account, make_branch, make_store, make_sub
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order, messages, tickets_of
-from tests.products.helpers import make_branch
 from tests.return_applications.helpers import apply, offer_returns
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -215,10 +212,8 @@ def test_decline_through_the_page_emails_the_applicant(shop, client):
 
 def test_view_only_sees_the_list_but_cannot_act(shop, client):
     store, owner, pickup, gift, order, application = shop
-    make_account(store, kind=AccountKind.SUB, username="viewer01",
-                 grants={Function.RETURN: Level.VIEW})
-    make_account(store, kind=AccountKind.SUB, username="clerk001",
-                 grants={Function.REDEEM: Level.MODIFY})
+    make_sub(store, username="viewer01", grants={Function.RETURN: Level.VIEW})
+    make_sub(store, username="clerk001", grants={Function.REDEEM: Level.MODIFY})
     db.session.commit()
     relogin(client, "viewer01")
     html = _html(client.get("/return-applications/"))
@@ -239,10 +234,8 @@ def test_view_only_sees_the_list_but_cannot_act(shop, client):
 def test_a_branch_outside_the_products_return_list_cannot_handle_it(shop, client):
     store, owner, pickup, gift, order, application = shop
     listed, other = make_branch(store), make_branch(store)
-    db.session.add(ProductBranch(product_id=pickup.id, branch_id=listed.id, role=BranchRole.RETURN))
-    clerk = make_account(store, kind=AccountKind.SUB, username="branch01",
-                         grants={Function.RETURN: Level.MODIFY})
-    clerk.branch_id = other.id
+    link_product(pickup, returns=[listed])
+    make_sub(store, "branch01", branch=other, grants={Function.RETURN: Level.MODIFY})
     db.session.commit()
     relogin(client, "branch01")
     html = _html(client.get(f"/return-applications/{application.id}"))

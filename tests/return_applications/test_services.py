@@ -6,21 +6,18 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
 from app.history import HistoryEntry, action_label
-from app.products.models import BranchRole, ProductBranch
 from app.return_applications import services
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.settings.services import settings_for
 from app.tickets import services as tickets
 from app.tickets.status import TicketStatus
-from tests.factories import make_account, make_store
+from tests.factories import link_product, make_account, make_branch, make_store, make_sub
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order, messages, tickets_of
-from tests.products.helpers import make_branch
 from tests.return_applications.helpers import APPLICANT, apply, offer_returns
 
 
@@ -199,13 +196,11 @@ def test_decline_needs_a_reason_the_right_and_the_products_return_branch(shop):
     store, owner, pickup, _ = shop
     order = issue_order(owner, store, pickup)
     [application] = apply(store, order, tickets_of(order)[:1])
-    viewer = make_account(store, kind=AccountKind.SUB, grants={Function.RETURN: Level.VIEW})
+    viewer = make_sub(store, grants={Function.RETURN: Level.VIEW})
     other_branch = make_branch(store)
     allowed_branch = make_branch(store)
-    db.session.add(ProductBranch(product_id=pickup.id, branch_id=allowed_branch.id,
-                                 role=BranchRole.RETURN))
-    elsewhere = make_account(store, kind=AccountKind.SUB, grants={Function.RETURN: Level.MODIFY})
-    elsewhere.branch_id = other_branch.id
+    link_product(pickup, returns=[allowed_branch])
+    elsewhere = make_sub(store, branch=other_branch, grants={Function.RETURN: Level.MODIFY})
     db.session.commit()
 
     with pytest.raises(InvalidInput) as missing:

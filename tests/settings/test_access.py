@@ -7,13 +7,12 @@ import io
 import pytest
 from sqlalchemy import select
 
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.history import HistoryEntry
 from app.settings.models import StoreSettings
 from app.stores.models import RedemptionMode
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_store, make_sub
 from tests.settings.helpers import TICKET_PAGE, png, store_with_owner
 
 
@@ -24,8 +23,7 @@ def _settings(store):
 
 def test_view_only_sub_account_sees_values_without_buttons_and_is_refused(client, ctx):
     store = store_with_owner("owner51")
-    make_account(store, kind=AccountKind.SUB, username="clerk51",
-                 grants={Function.OPERATION_SETTINGS: Level.VIEW})
+    make_sub(store, username="clerk51", grants={Function.OPERATION_SETTINGS: Level.VIEW})
     db.session.commit()
     login(client, "clerk51")
     page = client.get("/settings/")
@@ -46,8 +44,7 @@ def test_view_only_sub_account_sees_values_without_buttons_and_is_refused(client
 
 def test_sub_account_with_modify_may_change(app, ctx):
     store = store_with_owner("owner52")
-    make_account(store, kind=AccountKind.SUB, username="clerk52",
-                 grants={Function.OPERATION_SETTINGS: Level.MODIFY})
+    make_sub(store, username="clerk52", grants={Function.OPERATION_SETTINGS: Level.MODIFY})
     db.session.commit()
     client = app.test_client()
     login(client, "clerk52")
@@ -61,8 +58,7 @@ def test_sub_account_with_modify_may_change(app, ctx):
                                  "/settings/ticket-page"])
 def test_sub_account_without_the_function_is_refused(client, ctx, url):
     store = store_with_owner("owner53")
-    make_account(store, kind=AccountKind.SUB, username="clerk53",
-                 grants={Function.PRODUCTS: Level.MODIFY})
+    make_sub(store, username="clerk53", grants={Function.PRODUCTS: Level.MODIFY})
     db.session.commit()
     login(client, "clerk53")
     assert client.get(url).status_code == 403

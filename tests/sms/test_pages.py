@@ -9,12 +9,11 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.notifications.models import Channel, Message, MessageStatus
 from app.notifications.services import queue_sms
-from tests.factories import login, make_account
+from tests.factories import login, make_sub
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import PAPER, issue_order, turn_sms_on
 
@@ -106,10 +105,8 @@ def test_excel_of_the_current_query(shops, client):
 
 def test_the_sms_log_needs_its_right(shops, client, app):
     store, *_ = shops
-    make_account(store, kind=AccountKind.SUB, username="orders01",
-                 grants={Function.ISSUED_ORDERS: Level.MODIFY})
-    make_account(store, kind=AccountKind.SUB, username="smslog01",
-                 grants={Function.SMS_LOG: Level.VIEW})
+    make_sub(store, username="orders01", grants={Function.ISSUED_ORDERS: Level.MODIFY})
+    make_sub(store, username="smslog01", grants={Function.SMS_LOG: Level.VIEW})
     db.session.commit()
     without, with_right = app.test_client(), app.test_client()
     login(without, "orders01")

@@ -7,14 +7,19 @@ import re
 import pytest
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.products.models import ProductPartner
 from tests.counter.helpers import act, entries, lookup, reload, text
-from tests.factories import login, make_account, make_store
+from tests.factories import (
+    link_product,
+    login,
+    make_account,
+    make_branch,
+    make_relation,
+    make_store,
+    make_sub,
+)
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_branch, make_relation
 from tests.tickets.helpers import issue
 
 T = clock.taipei_datetime
@@ -37,9 +42,7 @@ def _history_rows(body: str) -> list[str]:
 def test_the_detail_page_shows_the_ticket_and_its_whole_history(client, shop):
     store, owner, pickup, ticket = shop
     branch = make_branch(store, "A001", "台北門市")
-    sub = make_account(store, kind=AccountKind.SUB, username="clerkA01",
-                       grants={Function.REDEEM: Level.MODIFY})
-    sub.branch_id = branch.id
+    make_sub(store, "clerkA01", branch=branch, grants={Function.REDEEM: Level.MODIFY})
     db.session.commit()
     login(client, "clerkA01")
     act(client, "redeem", ticket)
@@ -86,8 +89,7 @@ def test_a_note_is_added_and_shown_in_the_history(client, shop):
 
 def test_notes_need_the_ticket_report_right(client, shop):
     store, owner, pickup, ticket = shop
-    make_account(store, kind=AccountKind.SUB, username="clerkR01",
-                 grants={Function.REDEEM: Level.MODIFY})
+    make_sub(store, username="clerkR01", grants={Function.REDEEM: Level.MODIFY})
     db.session.commit()
     login(client, "clerkR01")
     page = client.get(f"/tickets/{ticket.serial}")
@@ -98,10 +100,8 @@ def test_notes_need_the_ticket_report_right(client, shop):
 
 def test_notes_need_the_modify_level_as_on_the_ticket_report(client, shop):
     store, owner, pickup, ticket = shop
-    make_account(store, kind=AccountKind.SUB, username="viewerR01",
-                 grants={Function.REPORT_TICKETS: Level.VIEW})
-    make_account(store, kind=AccountKind.SUB, username="editorR01",
-                 grants={Function.REPORT_TICKETS: Level.MODIFY})
+    make_sub(store, username="viewerR01", grants={Function.REPORT_TICKETS: Level.VIEW})
+    make_sub(store, username="editorR01", grants={Function.REPORT_TICKETS: Level.MODIFY})
     db.session.commit()
     login(client, "viewerR01")
     page = client.get(f"/tickets/{ticket.serial}")
@@ -148,7 +148,7 @@ def test_a_partner_store_has_no_detail_page_for_the_issuers_ticket(client, shop)
     partner = make_store("可核銷商店")
     make_account(partner, username="partner01")
     make_relation(store, partner)
-    pickup.partner_links.append(ProductPartner(partner_store_id=partner.id))
+    link_product(pickup, partners=[partner])
     db.session.commit()
     login(client, "partner01")
     assert lookup(client, "redeem", ticket.code).status_code == 200  # it may redeem it...

@@ -8,18 +8,15 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.history import HistoryEntry
-from app.products.models import ProductPartner
-from app.stores.models import PartnerRelation, RelationStatus
+from app.stores.models import RelationStatus
 from app.tickets import actions, services
 from app.tickets.status import TicketStatus as S
-from tests.factories import make_account, make_store
+from tests.factories import link_product, make_account, make_branch, make_relation, make_store, make_sub
 from tests.issuance.helpers import ready_store
-from tests.products.helpers import make_branch
 from tests.tickets.helpers import issue
 
 T = clock.taipei_datetime
@@ -107,9 +104,7 @@ def test_gift_vouchers_refuse_fees_and_cancel_redemption(world):
 def test_an_already_redeemed_ticket_says_when_where_and_by_whom(world):
     store, owner, pickup, _ = world
     branch = make_branch(store, "A001", "台北門市")
-    clerk = make_account(store, kind=AccountKind.SUB, username="clerkA01",
-                         grants={Function.REDEEM: Level.MODIFY})
-    clerk.branch_id = branch.id
+    clerk = make_sub(store, "clerkA01", branch=branch, grants={Function.REDEEM: Level.MODIFY})
     db.session.commit()
     [ticket] = issue(owner, store, pickup)
     services.redeem(clerk, store, ticket)
@@ -136,9 +131,7 @@ def test_codes_with_a_typo_are_caught_without_a_lookup_and_unknown_codes_are_404
 def test_a_disabled_branch_clerk_cannot_redeem(world):
     store, owner, pickup, _ = world
     branch = make_branch(store, "A009", "停用分店", enabled=False)
-    clerk = make_account(store, kind=AccountKind.SUB, username="clerkOff",
-                         grants={Function.REDEEM: Level.MODIFY})
-    clerk.branch_id = branch.id
+    clerk = make_sub(store, "clerkOff", branch=branch, grants={Function.REDEEM: Level.MODIFY})
     db.session.commit()
     [ticket] = issue(owner, store, pickup)
     with pytest.raises(actions.NotAllowedHere, match="停用"):
@@ -149,8 +142,8 @@ def test_a_partner_redeems_a_granted_product_and_loses_the_right_when_dissolved(
     store, owner, pickup, _ = world
     partner = make_store("可核銷商店")
     partner_owner = make_account(partner, username="partner01")
-    relation = PartnerRelation(store_id=store.id, partner_store_id=partner.id)
-    db.session.add_all([relation, ProductPartner(product_id=pickup.id, partner_store_id=partner.id)])
+    relation = make_relation(store, partner)
+    link_product(pickup, partners=[partner])
     db.session.commit()
     first, second = issue(owner, store, pickup, quantity=2)
     services.redeem(partner_owner, partner, services.find_by_code(partner, first.code))
@@ -173,8 +166,8 @@ def test_rule_c_a_partner_cancels_its_own_redemption_after_the_product_is_ungran
     store, owner, pickup, _ = world
     partner = make_store("可核銷商店")
     partner_owner = make_account(partner, username="partner01")
-    grant = ProductPartner(product_id=pickup.id, partner_store_id=partner.id)
-    db.session.add_all([PartnerRelation(store_id=store.id, partner_store_id=partner.id), grant])
+    make_relation(store, partner)
+    [grant] = link_product(pickup, partners=[partner])
     db.session.commit()
     first, second = issue(owner, store, pickup, quantity=2)
     services.redeem(partner_owner, partner, services.find_by_code(partner, first.code))
@@ -194,9 +187,8 @@ def test_rule_c_once_dissolved_the_partner_sees_its_redemption_but_may_not_cance
     store, owner, pickup, _ = world
     partner = make_store("可核銷商店")
     partner_owner = make_account(partner, username="partner01")
-    relation = PartnerRelation(store_id=store.id, partner_store_id=partner.id)
-    grant = ProductPartner(product_id=pickup.id, partner_store_id=partner.id)
-    db.session.add_all([relation, grant])
+    relation = make_relation(store, partner)
+    [grant] = link_product(pickup, partners=[partner])
     db.session.commit()
     [ticket] = issue(owner, store, pickup)
     services.redeem(partner_owner, partner, ticket)
@@ -239,12 +231,10 @@ def test_a_partner_is_told_which_branch_and_clerk_of_the_issuer_redeemed(app, wo
     store, owner, pickup, _ = world
     partner = make_store("可核銷商店")
     partner_owner = make_account(partner, username="partner02")
-    db.session.add_all([PartnerRelation(store_id=store.id, partner_store_id=partner.id),
-                        ProductPartner(product_id=pickup.id, partner_store_id=partner.id)])
+    make_relation(store, partner)
+    link_product(pickup, partners=[partner])
     branch = make_branch(store, "A001", "台北門市")
-    clerk = make_account(store, kind=AccountKind.SUB, username="clerkTPE",
-                         grants={Function.REDEEM: Level.MODIFY})
-    clerk.branch_id = branch.id
+    clerk = make_sub(store, "clerkTPE", branch=branch, grants={Function.REDEEM: Level.MODIFY})
     db.session.commit()
     [ticket] = issue(owner, store, pickup)
     services.redeem(clerk, store, ticket)
@@ -277,10 +267,8 @@ def test_rule_i_a_note_needs_ticket_report_modify_in_the_service_itself(world):
     """A note is a change: 票券報表 at 修改, checked by the service whichever page posts it."""
     store, owner, pickup, _ = world
     [ticket] = issue(owner, store, pickup)
-    viewer = make_account(store, kind=AccountKind.SUB, username="viewer01",
-                          grants={Function.REPORT_TICKETS: Level.VIEW})
-    writer = make_account(store, kind=AccountKind.SUB, username="writer01",
-                          grants={Function.REPORT_TICKETS: Level.MODIFY})
+    viewer = make_sub(store, username="viewer01", grants={Function.REPORT_TICKETS: Level.VIEW})
+    writer = make_sub(store, username="writer01", grants={Function.REPORT_TICKETS: Level.MODIFY})
     db.session.commit()
     assert not services.may_note(viewer, store, ticket) and services.may_note(writer, store, ticket)
     with pytest.raises(Forbidden, match="票券報表的修改權限"):

@@ -11,14 +11,13 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.tickets import services as tickets
 from app.tickets.models import Ticket
 from app.transfers import services
 from app.transfers.models import Transfer, TransferStatus
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_store, make_sub
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import issue_order, tickets_of
 from tests.transfers.helpers import FRIEND, give, history
@@ -205,10 +204,8 @@ def test_detail_shows_the_tickets_and_history_and_cancel_works(shop, client):
 
 def test_a_view_only_sub_account_sees_but_cannot_cancel(shop, client):
     store, owner, pickup, order, transfer = shop
-    make_account(store, kind=AccountKind.SUB, username="viewer01",
-                 grants={Function.TRANSFER_RECORDS: Level.VIEW})
-    make_account(store, kind=AccountKind.SUB, username="nothing1",
-                 grants={Function.REDEEM: Level.MODIFY})
+    make_sub(store, username="viewer01", grants={Function.TRANSFER_RECORDS: Level.VIEW})
+    make_sub(store, username="nothing1", grants={Function.REDEEM: Level.MODIFY})
     db.session.commit()
     relogin(client, "viewer01")
     assert transfer.transfer_no in _html(client.get("/transfers/"))

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app import clock
-from app.auth.models import AccountKind
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -22,7 +21,7 @@ from app.tickets import services as tickets
 from app.tickets.status import TicketStatus
 from app.transfers import services
 from app.transfers.models import Transfer, TransferItemState, TransferStatus
-from tests.factories import make_account, make_store
+from tests.factories import make_account, make_store, make_sub
 from tests.issuance.helpers import ready_store
 from tests.orders.helpers import CVS, PAPER, issue_order, messages, tickets_of, turn_sms_on
 from tests.transfers.helpers import FRIEND, give, history, items_of, ticket
@@ -267,10 +266,8 @@ def test_cancel_twice_is_refused(shop):
 
 def test_cancel_needs_a_reason_and_the_modify_right(shop):
     store, owner, pickup, _ = shop
-    viewer = make_account(store, kind=AccountKind.SUB,
-                          grants={Function.TRANSFER_RECORDS: Level.VIEW})
-    editor = make_account(store, kind=AccountKind.SUB,
-                          grants={Function.TRANSFER_RECORDS: Level.MODIFY})
+    viewer = make_sub(store, grants={Function.TRANSFER_RECORDS: Level.VIEW})
+    editor = make_sub(store, grants={Function.TRANSFER_RECORDS: Level.MODIFY})
     order = issue_order(owner, store, pickup)
     transfer = give(order, tickets_of(order))
     with pytest.raises(InvalidInput) as missing:

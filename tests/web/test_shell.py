@@ -7,12 +7,12 @@ import sys
 
 from sqlalchemy import func, select
 
-from app.auth.models import Account, AccountKind
+from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.stores.models import Store
 from demodata.cli import demo_data
-from tests.factories import login, make_account, make_store
+from tests.factories import login, make_account, make_store, make_sub
 
 
 def test_full_page_normally_and_the_content_fragment_for_htmx(client, ctx):
@@ -40,8 +40,7 @@ def test_htmx_vendored_and_pinned_with_its_licence(app):
 def test_menu_shows_only_what_the_account_may_use(client, ctx):
     store = make_store()
     make_account(store, username="owner12")
-    make_account(store, kind=AccountKind.SUB, username="clerk12a",
-                 grants={Function.LOGIN_HISTORY: Level.VIEW})
+    make_sub(store, username="clerk12a", grants={Function.LOGIN_HISTORY: Level.VIEW})
     db.session.commit()
     login(client, "owner12")
     main_html = client.get("/home").get_data(as_text=True)

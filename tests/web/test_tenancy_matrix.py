@@ -13,11 +13,20 @@ from collections.abc import Callable
 import pytest
 from werkzeug.routing import Rule
 
-from app.auth.models import Account, AccountKind
+from app.auth.models import Account
 from app.auth.services import create_api_token
 from app.db import db
 from app.stores.models import Store
-from tests.factories import login, make_account, make_store
+from tests.factories import (
+    login,
+    make_account,
+    make_branch,
+    make_order,
+    make_product,
+    make_relation,
+    make_store,
+    make_sub,
+)
 
 # Blueprints that are not merchant-owned data: the operator console, public pages, login.
 NOT_MERCHANT = ("static", "operator.", "partners_admin.", "escrow.", "notifications.", "auth.", "uploads.",
@@ -27,7 +36,7 @@ SHARED_ROWS = {"news_id"}
 
 
 def _sub_account(store: Store, main: Account) -> int:
-    return make_account(store, kind=AccountKind.SUB).id
+    return make_sub(store).id
 
 
 def _api_token(store: Store, main: Account) -> int:
@@ -35,14 +44,11 @@ def _api_token(store: Store, main: Account) -> int:
 
 
 def _product(store: Store, main: Account) -> int:
-    from tests.products.helpers import make_product
-
     return make_product(store).id
 
 
 def _history_entry(store: Store, main: Account) -> int:
     from app import history
-    from tests.products.helpers import make_product
 
     entry = history.record(make_product(store), "created")
     db.session.flush()
@@ -50,44 +56,26 @@ def _history_entry(store: Store, main: Account) -> int:
 
 
 def _partner_relation(store: Store, main: Account) -> int:
-    from app.stores.models import PartnerRelation
-
-    relation = PartnerRelation(store_id=store.id, partner_store_id=make_store().id)
-    db.session.add(relation)
-    db.session.flush()
-    return relation.id
+    return make_relation(store, make_store()).id
 
 
 def _branch(store: Store, main: Account) -> int:
-    from app.stores.models import Branch
-
-    branch = Branch(store_id=store.id, code="A001", name="分店A")
-    db.session.add(branch)
-    db.session.flush()
-    return branch.id
+    return make_branch(store, "A001", "分店A").id
 
 
 def _order(store: Store, main: Account) -> int:
-    from tests.orders.helpers import make_order
-
     return make_order(store).id
 
 
 def _ticket(store: Store, main: Account) -> int:
-    from tests.orders.helpers import make_order
-
     return make_order(store).tickets[0].id
 
 
 def _ticket_serial(store: Store, main: Account) -> str:
-    from tests.orders.helpers import make_order
-
     return make_order(store).tickets[0].serial
 
 
 def _batch(store: Store, main: Account) -> int:
-    from tests.orders.helpers import make_order
-
     return make_order(store).batch_id
 
 
@@ -104,7 +92,6 @@ def _print_run(store: Store, main: Account) -> int:
 def _transfer(store: Store, main: Account) -> int:
     from app.tickets.codes import new_link_token
     from app.transfers.models import Transfer
-    from tests.orders.helpers import make_order
 
     order = make_order(store)
     transfer = Transfer(store_id=store.id, transfer_no=f"TRM{order.id:08d}", order_id=order.id,
@@ -116,7 +103,6 @@ def _transfer(store: Store, main: Account) -> int:
 
 def _return_application(store: Store, main: Account) -> int:
     from app.return_applications.models import ReturnApplication
-    from tests.orders.helpers import make_order
 
     order = make_order(store)
     application = ReturnApplication(store_id=store.id, ticket_id=order.tickets[0].id,
