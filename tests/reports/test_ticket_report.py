@@ -11,13 +11,18 @@ from sqlalchemy import select, update
 from werkzeug.datastructures import MultiDict
 
 from app import clock
+from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import InvalidInput
+from app.products.models import Product
+from app.reports import branch as branch_report
+from app.reports import circulation
 from app.reports import tickets as report
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.tickets.models import Ticket
 from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 from app.transfers.models import Transfer, TransferItem, TransferItemState
+from tests.factories import make_sub
 from tests.issuance.helpers import ready_store
 from tests.reports.ticket_world import (
     ALL_GROUPS,
@@ -26,6 +31,8 @@ from tests.reports.ticket_world import (
     TODAY,
     build_family,
     build_ticket_world,
+    freeze,
+    issue_to,
     scope_of,
 )
 from tests.tickets.helpers import issue
@@ -211,15 +218,7 @@ def test_a_bound_clerk_sees_only_what_its_branch_handled(tw):
 def _issued_by_r001(tw) -> Ticket:  # noqa: ANN001
     """One coffee ticket issued on 11/18 by a sub-account bound to R001 (the batch records the
     issuing branch), left unused."""
-    from app.auth.models import AccountKind
-    from app.auth.permissions import Function, Level
-    from app.products.models import Product
-    from tests.factories import make_account
-    from tests.reports.ticket_world import freeze, issue_to
-
-    issuer = make_account(tw.store, kind=AccountKind.SUB, username="rissuer01",
-                          grants={Function.ISSUANCE: Level.MODIFY})
-    issuer.branch_id = tw.r001.id
+    issuer = make_sub(tw.store, "rissuer01", branch=tw.r001, grants={Function.ISSUANCE: Level.MODIFY})
     coffee = db.session.scalar(select(Product).where(Product.store_id == tw.store.id,
                                                      Product.name == "咖啡券"))
     db.session.commit()
@@ -234,9 +233,6 @@ def test_rule_f_a_bound_clerk_also_sees_what_its_branch_issued(tw):
     """Rule f: the ticket report of a clerk bound to a branch shows what the branch issued
     (its batches' created_branch_id, as the circulation and branch reports count issuance),
     not only what it redeemed or returned."""
-    from app.reports import branch as branch_report
-    from app.reports import circulation
-
     e1 = _issued_by_r001(tw)
     tw.t["e1"] = e1
     assert names(tw, q(**SINCE_SEPTEMBER), "rclerk01") == ["e1", "d1", "a1"]

@@ -10,10 +10,11 @@ import re
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.db import db
 from app.history import HistoryEntry
+from app.tickets.models import Ticket
 from tests.factories import make_branch, make_sub
 from tests.reports.ticket_world import (
     ALL_GROUPS,
@@ -275,10 +276,7 @@ def test_the_excel_has_the_rows_and_columns_of_the_query(app, tw):
 
 
 def test_rule_h_the_page_and_excel_show_the_platforms_name(app, tw):
-    from sqlalchemy import update
-
-    from app.tickets.models import Ticket
-
+    """Rule h, through the page and its Excel (the platform's name resolved in the query)."""
     db.session.execute(update(Ticket).where(Ticket.id.in_([tw.t["a1"].id, tw.t["a2"].id]))
                        .values(platform_id=tw.partner.merchant_code))
     db.session.execute(update(Ticket).where(Ticket.id == tw.t["b1"].id).values(platform_id="PF0001"))
