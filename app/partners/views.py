@@ -30,8 +30,6 @@ bp = Blueprint("partners", __name__, url_prefix="/settings/partners")
 SETTINGS = Function.OPERATION_SETTINGS
 
 
-
-
 def _filters() -> tuple[str, str]:
     return (queries.clean_query(request.args.get("q")),
             queries.clean_status(request.args.get("status")))

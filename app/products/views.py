@@ -41,8 +41,6 @@ ALL_BRANCHES = "全部分店"
 NO_PARTNERS = "未開放"
 
 
-
-
 def _list_labels(product: Product) -> dict[str, str]:
     def branches(role: BranchRole) -> str:
         names = sorted(link.branch.label for link in product.branch_links if link.role is role)

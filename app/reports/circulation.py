@@ -41,11 +41,17 @@ TITLE = "流通報表"
 BAD_KIND = "票券類型錯誤"
 # The Excel's columns, over the lines of `sheet_rows` (the page shows the same figures as a
 # summary: per status group, per status, totals and 流通在外).
-COLUMNS = tuple(Column(key, header, itemgetter(i), fmt) for i, (key, header, fmt) in enumerate((
-    ("period", "發行期間", "text"), ("merchant_code", "商店代號", "text"),
-    ("store_name", "商店名稱", "text"), ("branch", "分店", "text"), ("kind", "票券類型", "text"),
-    ("status_group", "票券狀態", "text"), ("status", "詳細狀態", "text"),
-    ("count", "張數", "number"), ("amount", "金額", "money"))))
+COLUMNS = (
+    Column("period", "發行期間", itemgetter(0)),
+    Column("merchant_code", "商店代號", itemgetter(1)),
+    Column("store_name", "商店名稱", itemgetter(2)),
+    Column("branch", "分店", itemgetter(3)),
+    Column("kind", "票券類型", itemgetter(4)),
+    Column("status_group", "票券狀態", itemgetter(5)),
+    Column("status", "詳細狀態", itemgetter(6)),
+    Column("count", "張數", itemgetter(7), "number"),
+    Column("amount", "金額", itemgetter(8), "money"),
+)
 ALL_KINDS = "全部"
 ALL_BRANCHES = "全部"
 
