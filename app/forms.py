@@ -1,5 +1,7 @@
-"""Forms: a service's field messages placed under the form's fields (`place_field_errors`;
-app.web.committed builds on it), and WTForms' own messages (e.g. 「不是有效的整數值」) in
+"""Forms: what every form shares — the `strip` filter, the `Rule` validator, date, time and
+integer fields whose parse errors speak Traditional Chinese, a service's field messages placed
+under the form's fields (`place_field_errors`; app.web.committed builds on it) — and WTForms' own
+messages (e.g. 「不是有效的整數值」) in
 Traditional Chinese: Flask-WTF asks Babel for the `zh_Hant_TW` catalogue, which Babel resolves
 to WTForms' `zh` (Simplified) catalogue; WTForms ships `zh_TW`. Every FlaskForm gets that one
 instead.
@@ -7,8 +9,12 @@ instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask_wtf import FlaskForm
+from wtforms import DateField, DateTimeLocalField, Field, IntegerField
 from wtforms.i18n import get_translations
+from wtforms.validators import ValidationError
 
 _TRANSLATIONS = get_translations(["zh_TW"])
 
@@ -31,3 +37,40 @@ def place_field_errors(form: FlaskForm, err) -> bool:  # noqa: ANN001 - a Domain
                 field.errors = [*field.errors, message]
             placed = True
     return placed
+
+
+def strip(value: str | None) -> str | None:
+    """A field filter: surrounding white space off."""
+    return value.strip() if isinstance(value, str) else value
+
+
+class Rule:
+    """A validator from a rule function `value -> problem | None`, so every message is shown at
+    once; the service checks the same rules again before anything is written. `strip=True`
+    checks the value without its surrounding white space."""
+
+    def __init__(self, problem: Callable[[str], str | None], *, strip: bool = False) -> None:
+        self.problem = problem
+        self.strip = strip
+
+    def __call__(self, form: FlaskForm, field: Field) -> None:
+        value = field.data or ""
+        if (message := self.problem(value.strip() if self.strip else value)) is not None:
+            raise ValidationError(message)
+
+
+def _parsing(field: type[Field], message: str) -> type[Field]:
+    """`field` whose parse error says `message` (WTForms' own is not in Traditional Chinese)."""
+
+    def process_formdata(self: Field, valuelist: list[str]) -> None:
+        try:
+            field.process_formdata(self, valuelist)
+        except ValueError as exc:
+            raise ValueError(message) from exc
+
+    return type(f"Tw{field.__name__}", (field,), {"process_formdata": process_formdata})
+
+
+TwDateField = _parsing(DateField, "日期格式不正確（YYYY-MM-DD）")
+TwDateTimeField = _parsing(DateTimeLocalField, "時間格式不正確")
+TwIntegerField = _parsing(IntegerField, "請輸入整數")

@@ -9,39 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from flask_wtf import FlaskForm
-from wtforms import Field, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.auth import rules
 from app.auth.permissions import Function, Level
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
-class Rule:
-    """A WTForms validator from a rules function returning a message or None."""
-
-    def __init__(self, problem: Callable[[str], str | None]) -> None:
-        self.problem = problem
-
-    def __call__(self, form: FlaskForm, field: Field) -> None:
-        if (message := self.problem(field.data or "")) is not None:
-            raise ValidationError(message)
-
+from app.forms import Rule, strip
 
 _CONFIRM = "兩次輸入的密碼不一致"
 
 
 class NewSubAccountForm(FlaskForm):
-    username = StringField("帳號", filters=[_strip], validators=[
+    username = StringField("帳號", filters=[strip], validators=[
         DataRequired("請輸入帳號"), Rule(rules.sub_username_problem)])
     password = PasswordField("密碼", validators=[DataRequired("請輸入密碼"),
                                                Rule(rules.sub_password_problem)])
     confirm = PasswordField("確認密碼", validators=[DataRequired("請再次輸入密碼"),
                                                 EqualTo("password", _CONFIRM)])
-    remark = StringField("備註", filters=[_strip], validators=[Rule(rules.remark_problem)])
+    remark = StringField("備註", filters=[strip], validators=[Rule(rules.remark_problem)])
 
 
 class GrantsForm(FlaskForm):
@@ -56,7 +41,7 @@ class SubPasswordForm(FlaskForm):
 
 
 class RemarkForm(FlaskForm):
-    remark = StringField("備註", filters=[_strip], validators=[Rule(rules.remark_problem)])
+    remark = StringField("備註", filters=[strip], validators=[Rule(rules.remark_problem)])
 
 
 class DeleteForm(FlaskForm):
@@ -78,7 +63,7 @@ class OwnPasswordForm(FlaskForm):
 
 
 class ApiTokenForm(FlaskForm):
-    name = StringField("金鑰名稱", filters=[_strip],
+    name = StringField("金鑰名稱", filters=[strip],
                        validators=[DataRequired("請輸入金鑰名稱"),
                                    Length(max=50, message="名稱至多 50 字")])
 

@@ -6,14 +6,10 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, ValidationError
 
-from app.accounts.forms import Rule
 from app.branches import rules
+from app.forms import Rule, strip
 
 STATUS_CHOICES = [SelectChoice(rules.ENABLED, "啟用"), SelectChoice(rules.DISABLED, "停用")]
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 def _branch_id(value: object) -> int:
@@ -31,14 +27,14 @@ class _StatusMixin:
 
 
 class NewBranchForm(_StatusMixin, FlaskForm):
-    code = StringField("分店編號", filters=[_strip], validators=[Rule(rules.code_problem)])
-    name = StringField("分店名稱", filters=[_strip], validators=[Rule(rules.name_problem)])
+    code = StringField("分店編號", filters=[strip], validators=[Rule(rules.code_problem)])
+    name = StringField("分店名稱", filters=[strip], validators=[Rule(rules.name_problem)])
 
 
 class EditBranchForm(_StatusMixin, FlaskForm):
     """Name and status only: the code is shown read-only and never read from the request."""
 
-    name = StringField("分店名稱", filters=[_strip], validators=[Rule(rules.name_problem)])
+    name = StringField("分店名稱", filters=[strip], validators=[Rule(rules.name_problem)])
 
 
 class StatusForm(_StatusMixin, FlaskForm):

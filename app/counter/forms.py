@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length
 from wtforms.widgets import HiddenInput
+
+from app.forms import strip
+from app.tickets.forms import fee_field, reason_field, seen_field
 
 STALE_FORM = "表單已過期，請重新查詢核銷代碼"
 CODE_FIELD = {
@@ -19,12 +22,8 @@ CODE_FIELD = {
 }
 
 
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
 class LookupForm(FlaskForm):
-    code = StringField("核銷代碼", filters=[_strip], render_kw=CODE_FIELD,
+    code = StringField("核銷代碼", filters=[strip], render_kw=CODE_FIELD,
                        validators=[Length(max=64, message="核銷代碼過長，請確認是否輸入正確")])
 
 
@@ -32,15 +31,9 @@ class ActForm(FlaskForm):
     """The button under the card: which ticket (its code again, and its id and the status the
     clerk saw, both checked against what the code finds), a reason and a fee where asked."""
 
-    code = StringField(widget=HiddenInput(), filters=[_strip],
+    code = StringField(widget=HiddenInput(), filters=[strip],
                        validators=[InputRequired(STALE_FORM), Length(max=64, message=STALE_FORM)])
     ticket_id = IntegerField(widget=HiddenInput(), validators=[InputRequired(STALE_FORM)])
-    seen = StringField(widget=HiddenInput(), validators=[InputRequired(STALE_FORM),
-                                                         Length(max=30, message=STALE_FORM)])
-    # One line, so Enter in it presses the button.
-    reason = StringField("原因", filters=[_strip],
-                         validators=[Length(max=500, message="原因最多 500 字")],
-                         render_kw={"maxlength": 500, "autocomplete": "off"})
-    fee = IntegerField("退貨手續費", validators=[
-        Optional(), NumberRange(min=0, message="退貨手續費不可為負數")],
-        render_kw={"min": 0, "step": 1, "inputmode": "numeric", "autocomplete": "off"})
+    seen = seen_field(STALE_FORM)
+    reason = reason_field()
+    fee = fee_field()

@@ -7,14 +7,7 @@ from wtforms import DateField
 from wtforms.validators import InputRequired, ValidationError
 
 from app import clock
-
-
-class TwDateField(DateField):
-    def process_formdata(self, valuelist: list[str]) -> None:
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError("日期格式不正確（YYYY-MM-DD）") from exc
+from app.forms import TwDateField
 
 
 class RerunForm(FlaskForm):

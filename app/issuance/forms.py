@@ -12,6 +12,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Length, Regexp, ValidationError
 
+from app.forms import strip
 from app.products.models import ProductKind
 from app.stores.models import DeliveryMethod, DeliveryType
 
@@ -20,16 +21,12 @@ IMPORT_NO_RULE = "匯入單號限英數字、- 或 _，最多 30 字"
 WRONG_PAIR = "發行方式與出券類型不符，請重新選擇"
 
 
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
-
 class UploadForm(FlaskForm):
     delivery_type = RadioField("出券類型", choices=[], validators=[DataRequired("請選擇出券類型")])
     method = RadioField("發行方式", choices=[], validators=[DataRequired("請選擇發行方式")])
     kind = RadioField("票券類型", choices=[SelectChoice(k.value, k.label) for k in ProductKind],
                       validators=[DataRequired("請選擇票券類型")])
-    import_no = StringField("匯入單號", filters=[_strip], validators=[
+    import_no = StringField("匯入單號", filters=[strip], validators=[
         DataRequired("請填寫匯入單號"), Length(max=IMPORT_NO_MAX, message=IMPORT_NO_RULE),
         Regexp(r"^[A-Za-z0-9_-]+$", message=IMPORT_NO_RULE)],
         description="同一商店內不可重複；同一匯入單號不會重複發行。",

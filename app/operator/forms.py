@@ -3,16 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
-    DateTimeLocalField,
-    Field,
-    IntegerField,
     PasswordField,
     SelectChoice,
     SelectField,
@@ -20,53 +15,14 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app import clock
 from app.auth import rules as auth_rules
+from app.forms import Rule, TwDateField, TwDateTimeField, TwIntegerField
 from app.operator import rules
 from app.operator.services import ContractTerms, NewsFields, StoreFields
 from app.stores.models import DeliveryMethod, RedemptionMode
-
-# WTForms' own parse messages are not in Traditional Chinese, so these fields name theirs.
-
-
-class TwDateField(DateField):
-    def process_formdata(self, valuelist: list[str]) -> None:
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError("日期格式不正確（YYYY-MM-DD）") from exc
-
-
-class TwDateTimeField(DateTimeLocalField):
-    def process_formdata(self, valuelist: list[str]) -> None:
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError("時間格式不正確") from exc
-
-
-class TwIntegerField(IntegerField):
-    def process_formdata(self, valuelist: list[str]) -> None:
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError("請輸入整數") from exc
-
-
-class Rule:
-    """A validator from a rule function `value -> problem | None`, so every message is shown at
-    once; the service checks the same rules again before anything is written."""
-
-    def __init__(self, problem: Callable[[str], str | None], *, strip: bool = True) -> None:
-        self.problem = problem
-        self.strip = strip
-
-    def __call__(self, form: FlaskForm, field: Field) -> None:
-        value = field.data or ""
-        if message := self.problem(value.strip() if self.strip else value):
-            raise ValidationError(message)
 
 
 def _emails_problem(value: str) -> str | None:
@@ -83,22 +39,22 @@ def _store_id(value: object) -> int:
 
 class StoreForm(FlaskForm):
     merchant_code = StringField("商店代號", validators=[DataRequired("請輸入商店代號"),
-                                                       Rule(rules.merchant_code_problem)],
+                                                       Rule(rules.merchant_code_problem, strip=True)],
                                 description="7-10 位數字")
     name = StringField("商店名稱", validators=[DataRequired("請輸入商店名稱"), Length(max=100)])
     tax_id = StringField("統一編號", validators=[DataRequired("請輸入統一編號"),
-                                                 Rule(rules.tax_id_problem)],
+                                                 Rule(rules.tax_id_problem, strip=True)],
                          description="8 位數字")
     responsible_person = StringField("負責人", validators=[Length(max=50)])
     address = StringField("地址", validators=[Length(max=200)])
     website = StringField("商店網址", validators=[Length(max=200),
-                                                  Rule(rules.website_problem)])
+                                                  Rule(rules.website_problem, strip=True)])
     parent_id = SelectField("母商店", coerce=_store_id, validate_choice=False, default=0)
-    finance_emails = StringField("帳務聯絡人電子信箱", validators=[Rule(_emails_problem)],
+    finance_emails = StringField("帳務聯絡人電子信箱", validators=[Rule(_emails_problem, strip=True)],
                                  description="多組請以半形分號 ; 分隔")
-    sales_emails = StringField("業務聯絡人電子信箱", validators=[Rule(_emails_problem)],
+    sales_emails = StringField("業務聯絡人電子信箱", validators=[Rule(_emails_problem, strip=True)],
                                description="多組請以半形分號 ; 分隔")
-    technical_emails = StringField("技術聯絡人電子信箱", validators=[Rule(_emails_problem)],
+    technical_emails = StringField("技術聯絡人電子信箱", validators=[Rule(_emails_problem, strip=True)],
                                    description="多組請以半形分號 ; 分隔")
 
     def store_fields(self) -> StoreFields:
@@ -171,7 +127,7 @@ class NewStoreForm(StoreForm, ContractForm):
     """A merchant, its first contract and its main account (管理者), in one form."""
 
     username = StringField("管理者帳號", validators=[DataRequired("請輸入管理者帳號"),
-                                       Rule(rules.main_username_problem)],
+                                       Rule(rules.main_username_problem, strip=True)],
                            description="6-20 位英文或數字")
     password = PasswordField("初始密碼", validators=[DataRequired("請輸入初始密碼"),
                                        Rule(auth_rules.main_password_problem, strip=False)],

@@ -7,12 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length
 
+from app.forms import strip
 from app.printing.queries import PRINTED, UNPRINTED
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
 
 PRINTED_CHOICES = [SelectChoice("", "全部"), SelectChoice(UNPRINTED, "未列印"),
                    SelectChoice(PRINTED, "已列印")]
@@ -22,11 +18,11 @@ class TicketQueryForm(FlaskForm):
     class Meta:
         csrf = False
 
-    start = StringField("發行日期（起）", filters=[_strip], validators=[Length(max=10)])
-    end = StringField("發行日期（迄）", filters=[_strip], validators=[Length(max=10)])
+    start = StringField("發行日期（起）", filters=[strip], validators=[Length(max=10)])
+    end = StringField("發行日期（迄）", filters=[strip], validators=[Length(max=10)])
     product = SelectField("商品", choices=[SelectChoice("", "全部")], default="", validate_choice=True)
     printed = SelectField("列印狀態", choices=PRINTED_CHOICES, default="", validate_choice=True)
-    number = StringField("票券序號／訂單編號", filters=[_strip], validators=[Length(max=30)],
+    number = StringField("票券序號／訂單編號", filters=[strip], validators=[Length(max=30)],
                          description="票券序號、ECT訂單編號或廠商訂單編號")
 
 
@@ -34,8 +30,8 @@ class RunQueryForm(FlaskForm):
     class Meta:
         csrf = False
 
-    start = StringField("列印日期（起）", filters=[_strip], validators=[Length(max=10)])
-    end = StringField("列印日期（迄）", filters=[_strip], validators=[Length(max=10)])
+    start = StringField("列印日期（起）", filters=[strip], validators=[Length(max=10)])
+    end = StringField("列印日期（迄）", filters=[strip], validators=[Length(max=10)])
 
 
 STATE_CHOICES = PRINTED_CHOICES
@@ -46,4 +42,4 @@ class PlatformQueryForm(FlaskForm):
         csrf = False
 
     state = SelectField("列印狀態", choices=STATE_CHOICES, default=UNPRINTED, validate_choice=True)
-    q = StringField("商店代號／名稱／匯入單號", filters=[_strip], validators=[Length(max=100)])
+    q = StringField("商店代號／名稱／匯入單號", filters=[strip], validators=[Length(max=100)])

@@ -21,12 +21,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from app.forms import strip
 from app.products.models import ProductKind
 from app.products.services import FACE_VALUE_MAX, FACE_VALUE_RULE, NAME_MAX, TEXT_MAX, ProductInput
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class IdList(SelectMultipleField):
@@ -47,7 +44,7 @@ class IdList(SelectMultipleField):
 class ProductForm(FlaskForm):
     kind = RadioField("票券類型", choices=[SelectChoice(k.value, k.label) for k in ProductKind],
                       validators=[DataRequired("請選擇票券類型")])
-    name = StringField("商品名稱", filters=[_strip], validators=[
+    name = StringField("商品名稱", filters=[strip], validators=[
         DataRequired("請輸入商品名稱"), Length(max=NAME_MAX, message=f"商品名稱至多 {NAME_MAX} 字")])
     face_value = IntegerField("面額", validators=[
         InputRequired("請輸入面額"), NumberRange(1, FACE_VALUE_MAX, message=FACE_VALUE_RULE)])
@@ -55,9 +52,9 @@ class ProductForm(FlaskForm):
                            description="提貨券必填，須晚於今日；價金保管至該日 23:59:59 止")
     valid_until = DateField("使用期限（贈品券）", validators=[Optional()],
                             description="贈品券必填，不可早於今日；逾期後票券失效")
-    description = TextAreaField("商品描述", filters=[_strip], validators=[
+    description = TextAreaField("商品描述", filters=[strip], validators=[
         Length(max=TEXT_MAX, message=f"商品描述至多 {TEXT_MAX} 字")])
-    usage_instructions = TextAreaField("使用說明", filters=[_strip], validators=[
+    usage_instructions = TextAreaField("使用說明", filters=[strip], validators=[
         Length(max=TEXT_MAX, message=f"使用說明至多 {TEXT_MAX} 字")])
     image = FileField("商品圖片", description="PNG、JPG、GIF 或 WebP，2 MB 以內；顯示於電子票券兌換頁")
     remove_image = BooleanField("移除目前的圖片")

@@ -52,18 +52,20 @@ def index() -> str:
 @bp.get("/<int:export_id>")
 @merchant_required
 def show(export_id: int) -> str:
-    job = _mine(export_id)
-    return render("reports/exports/show.html", job=job, Status=ExportStatus,
-                  live=job.status in (ExportStatus.QUEUED, ExportStatus.RUNNING))
+    return render("reports/exports/show.html", **_job_context(_mine(export_id)))
 
 
 @bp.get("/<int:export_id>/progress")
 @merchant_required
 def progress(export_id: int) -> str:
-    job = _mine(export_id)
     # a partial without blocks: rendered whole (htmx.render would look for its content block)
-    return render_template("reports/exports/_progress.html", job=job, Status=ExportStatus,
-                           live=job.status in (ExportStatus.QUEUED, ExportStatus.RUNNING))
+    return render_template("reports/exports/_progress.html", **_job_context(_mine(export_id)))
+
+
+def _job_context(job: ExportJob) -> dict:
+    """An export as its page and its progress fragment show it (live: still polling)."""
+    return {"job": job, "Status": ExportStatus,
+            "live": job.status in (ExportStatus.QUEUED, ExportStatus.RUNNING)}
 
 
 @bp.get("/<int:export_id>/download")

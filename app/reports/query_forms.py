@@ -11,21 +11,18 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length
 
+from app.forms import strip
 from app.products.models import ProductKind
 from app.reports.branch import Operation
 from app.reports.scope import ReportScope
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 class ReportQueryForm(FlaskForm):
     class Meta:
         csrf = False
 
-    start = StringField("日期（起）", filters=[_strip], validators=[Length(max=10)])
-    end = StringField("日期（迄）", filters=[_strip], validators=[Length(max=10)])
+    start = StringField("日期（起）", filters=[strip], validators=[Length(max=10)])
+    end = StringField("日期（迄）", filters=[strip], validators=[Length(max=10)])
     store = SelectField("商店", choices=[], validate_choice=False)
     branch = SelectField("分店", choices=[], validate_choice=False)
 
@@ -45,21 +42,21 @@ class ReportQueryForm(FlaskForm):
 
 
 class CirculationForm(ReportQueryForm):
-    start = StringField("發行日期（起）", filters=[_strip], validators=[Length(max=10)])
-    end = StringField("發行日期（迄）", filters=[_strip], validators=[Length(max=10)])
+    start = StringField("發行日期（起）", filters=[strip], validators=[Length(max=10)])
+    end = StringField("發行日期（迄）", filters=[strip], validators=[Length(max=10)])
     kind = SelectField("票券類型", validate_choice=False, choices=[
         SelectChoice("", "全部"), *[SelectChoice(k.value, k.label) for k in ProductKind]])
 
 
 class CrossStoreForm(ReportQueryForm):
-    start = StringField("核銷日期（起）", filters=[_strip], validators=[Length(max=10)])
-    end = StringField("核銷日期（迄）", filters=[_strip], validators=[Length(max=10)])
+    start = StringField("核銷日期（起）", filters=[strip], validators=[Length(max=10)])
+    end = StringField("核銷日期（迄）", filters=[strip], validators=[Length(max=10)])
     branch = SelectField("核銷分店", choices=[], validate_choice=False)
     issuer = SelectField("發行商店", choices=[], validate_choice=False)
 
 
 class BranchReportForm(ReportQueryForm):
-    start = StringField("操作日期（起）", filters=[_strip], validators=[Length(max=10)])
-    end = StringField("操作日期（迄）", filters=[_strip], validators=[Length(max=10)])
+    start = StringField("操作日期（起）", filters=[strip], validators=[Length(max=10)])
+    end = StringField("操作日期（迄）", filters=[strip], validators=[Length(max=10)])
     operation = SelectField("操作類型", validate_choice=False, choices=[
         SelectChoice("", "全部"), *[SelectChoice(o.value, o.label) for o in Operation]])

@@ -9,17 +9,14 @@ ticket services' rules; their messages are placed on these fields.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectChoice, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import HiddenInput
+from wtforms import SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import Length
 
+from app.forms import strip
 from app.return_applications.models import ApplicationStatus
+from app.tickets.forms import fee_field, reason_field, seen_field
 
 STALE_FORM = "表單已過期，請重新整理頁面後再試"
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
 
 
 STATUSES = [*[SelectChoice(s.value, s.label) for s in ApplicationStatus], SelectChoice("", "全部")]
@@ -31,10 +28,10 @@ class ApplicationQueryForm(FlaskForm):
 
     status = SelectField("處理狀態", choices=STATUSES, default=ApplicationStatus.PENDING.value,
                          validate_choice=True)
-    order_no = StringField("ECT訂單編號", filters=[_strip], validators=[Length(max=24)])
-    serial = StringField("票券序號", filters=[_strip], validators=[Length(max=16)])
-    start = StringField("申請日期（起）", filters=[_strip], validators=[Length(max=10)])
-    end = StringField("申請日期（迄）", filters=[_strip], validators=[Length(max=10)])
+    order_no = StringField("ECT訂單編號", filters=[strip], validators=[Length(max=24)])
+    serial = StringField("票券序號", filters=[strip], validators=[Length(max=16)])
+    start = StringField("申請日期（起）", filters=[strip], validators=[Length(max=10)])
+    end = StringField("申請日期（迄）", filters=[strip], validators=[Length(max=10)])
 
     def chosen_status(self) -> ApplicationStatus | None:
         return ApplicationStatus(self.status.data) if self.status.data else None
@@ -47,17 +44,12 @@ class ApplicationQueryForm(FlaskForm):
 
 
 class ReturnForm(FlaskForm):
-    seen = StringField(widget=HiddenInput(), validators=[InputRequired(STALE_FORM),
-                                                         Length(max=30, message=STALE_FORM)])
-    reason = StringField("退貨原因", filters=[_strip],
-                         validators=[Length(max=500, message="原因最多 500 字")],
-                         render_kw={"maxlength": 500, "autocomplete": "off"})
-    fee = IntegerField("退貨手續費", validators=[
-        Optional(), NumberRange(min=0, message="退貨手續費不可為負數")],
-        render_kw={"min": 0, "step": 1, "inputmode": "numeric", "autocomplete": "off"})
+    seen = seen_field(STALE_FORM)
+    reason = reason_field("退貨原因")
+    fee = fee_field()
 
 
 class DeclineForm(FlaskForm):
-    reason = TextAreaField("不予退貨原因", filters=[_strip],
+    reason = TextAreaField("不予退貨原因", filters=[strip],
                            validators=[Length(max=500, message="原因最多 500 字")],
                            render_kw={"maxlength": 500, "rows": 2})

@@ -3,26 +3,13 @@ problem is shown next to its field at once, and the services check them again.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import BooleanField, Field, StringField, TextAreaField
-from wtforms.validators import ValidationError
+from wtforms import BooleanField, StringField, TextAreaField
 
+from app.forms import Rule
 from app.settings import rules
 from app.settings.services import TicketPageFields
-
-
-class Rule:
-    """A WTForms validator from a rules function returning a message or None."""
-
-    def __init__(self, problem: Callable[[str], str | None]) -> None:
-        self.problem = problem
-
-    def __call__(self, form: FlaskForm, field: Field) -> None:
-        if (message := self.problem(field.data or "")) is not None:
-            raise ValidationError(message)
 
 
 def _url_rule(label: str) -> Rule:

@@ -144,20 +144,28 @@ def redeem(facts: Facts, at: datetime) -> Move | Refusal:
     return _refusal_for_state(status)
 
 
-def cancel_redemption(facts: Facts, at: datetime) -> Move | Refusal:
+def _undo(facts: Facts, at: datetime, *, group: frozenset[S], not_done: Refusal, same_day: S,
+          done_at: datetime | None, any_time: S, at_bank: S) -> Move | Refusal:
+    """Cancel a redemption or a return: back to unused the same Taipei day (until 23:59), back
+    to unused-and-escrow-expired any time (no escrow money involved), never once sent to the
+    bank or final."""
     status = facts.status
-    if status not in REDEEMED_GROUP:
-        return NOT_REDEEMED
-    if facts.kind == GIFT:
-        return GIFT_NO_CANCEL_REDEMPTION
-    if status is S.USED:
-        redeemed_day = clock.business_day(facts.redeemed_at) if facts.redeemed_at else None
-        if redeemed_day != clock.business_day(at):
+    if status not in group:
+        return not_done
+    if status is same_day:
+        if done_at is None or clock.business_day(done_at) != clock.business_day(at):
             return CANCEL_WINDOW_CLOSED
         return Move(S.UNUSED)
-    if status is S.USED_AFTER_EXPIRY:
-        return Move(S.UNUSED_ESCROW_EXPIRED)  # any time: the escrow money is not involved
-    return SENT_TO_BANK if status is S.REDEEMING else FINAL
+    if status is any_time:
+        return Move(S.UNUSED_ESCROW_EXPIRED)
+    return SENT_TO_BANK if status is at_bank else FINAL
+
+
+def cancel_redemption(facts: Facts, at: datetime) -> Move | Refusal:
+    if facts.kind == GIFT and facts.status in REDEEMED_GROUP:
+        return GIFT_NO_CANCEL_REDEMPTION
+    return _undo(facts, at, group=REDEEMED_GROUP, not_done=NOT_REDEEMED, same_day=S.USED,
+                 done_at=facts.redeemed_at, any_time=S.USED_AFTER_EXPIRY, at_bank=S.REDEEMING)
 
 
 def return_ticket(facts: Facts, at: datetime, fee: int | None = None) -> Move | Refusal:
@@ -180,17 +188,9 @@ def return_ticket(facts: Facts, at: datetime, fee: int | None = None) -> Move | 
 
 
 def cancel_return(facts: Facts, at: datetime) -> Move | Refusal:
-    status = facts.status
-    if status not in RETURNED_GROUP:
-        return NOT_RETURNED
-    if status is S.RETURN_PENDING:
-        returned_day = clock.business_day(facts.returned_at) if facts.returned_at else None
-        if returned_day != clock.business_day(at):
-            return CANCEL_WINDOW_CLOSED
-        return Move(S.UNUSED)
-    if status is S.RETURNED_ESCROW_EXPIRED:
-        return Move(S.UNUSED_ESCROW_EXPIRED)
-    return SENT_TO_BANK if status is S.RETURNING else FINAL
+    return _undo(facts, at, group=RETURNED_GROUP, not_done=NOT_RETURNED, same_day=S.RETURN_PENDING,
+                 done_at=facts.returned_at, any_time=S.RETURNED_ESCROW_EXPIRED,
+                 at_bank=S.RETURNING)
 
 
 def expire(facts: Facts, at: datetime) -> Move | Refusal:

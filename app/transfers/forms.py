@@ -6,13 +6,9 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length
 
+from app.forms import strip
 from app.transfers.models import TransferStatus
 from app.transfers.services import REASON_TOO_LONG
-
-
-def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
-
 
 STATUSES = [SelectChoice("", "全部"), *[SelectChoice(s.value, s.label) for s in TransferStatus]]
 
@@ -21,13 +17,13 @@ class TransferQueryForm(FlaskForm):
     class Meta:
         csrf = False
 
-    transfer_no = StringField("轉贈編號", filters=[_strip], validators=[Length(max=24)])
-    order_no = StringField("ECT訂單編號", filters=[_strip], validators=[Length(max=24)])
-    person = StringField("轉贈人／受贈人", filters=[_strip], validators=[Length(max=50)],
+    transfer_no = StringField("轉贈編號", filters=[strip], validators=[Length(max=24)])
+    order_no = StringField("ECT訂單編號", filters=[strip], validators=[Length(max=24)])
+    person = StringField("轉贈人／受贈人", filters=[strip], validators=[Length(max=50)],
                          description="姓名或手機（部分符合）")
     status = SelectField("狀態", choices=STATUSES, default="", validate_choice=True)
-    start = StringField("轉贈日期（起）", filters=[_strip], validators=[Length(max=10)])
-    end = StringField("轉贈日期（迄）", filters=[_strip], validators=[Length(max=10)])
+    start = StringField("轉贈日期（起）", filters=[strip], validators=[Length(max=10)])
+    end = StringField("轉贈日期（迄）", filters=[strip], validators=[Length(max=10)])
 
     def searches_one(self) -> bool:
         """An exact transfer or order number narrows the query by itself."""
@@ -40,6 +36,6 @@ class TransferQueryForm(FlaskForm):
 class CancelForm(FlaskForm):
     """The service requires the reason (its message goes on this field)."""
 
-    reason = StringField("取消轉贈原因", filters=[_strip],
+    reason = StringField("取消轉贈原因", filters=[strip],
                          validators=[Length(max=500, message=REASON_TOO_LONG)],
                          render_kw={"maxlength": 500, "autocomplete": "off"})
