@@ -262,7 +262,7 @@ def _progress(batch: Batch) -> int:
 
 
 def ticket_json(ticket: Ticket, order: Order) -> dict[str, Any]:
-    electronic = DeliveryMethod(order.delivery_method).delivery_type is DeliveryType.ELECTRONIC
+    electronic = order.delivery_method.delivery_type is DeliveryType.ELECTRONIC
     link = (f"{current_app.config['PUBLIC_BASE_URL']}/t/{order.link_token}"
             if electronic and order.link_token else None)
     return {"serial": ticket.serial, "code": ticket.code, "link": link,

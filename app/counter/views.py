@@ -33,7 +33,7 @@ from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
 from app.htmx import render
 from app.products.access import NO_PERMISSION
-from app.stores.models import DeliveryMethod, Store
+from app.stores.models import Store
 from app.tickets import actions
 from app.tickets.actions import Done
 from app.tickets.codes import display_code
@@ -98,7 +98,7 @@ def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Tick
             status_now=status_now, refused=refused, is_issuer=ticket.store_id == store.id,
             issuer=issuer, mobile=services.mask_mobile(ticket.holder_mobile),
             image_url=url_for_upload(ticket.product.image),
-            method_label=_method_label(ticket.delivery_method),
+            method_label=ticket.delivery_method.label,
             fee_allowed=page.slug == "return" and actions.fee_allowed(ticket, now),
             act=act or ActForm(formdata=None, data={
                 "code": ticket.code, "ticket_id": ticket.id, "seen": status_now.value}),
@@ -110,13 +110,6 @@ def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Tick
     if done is not None:
         context["done_status"] = actions.effective_status(done, now)
     return render("counter/page.html", block="counter", **context), status
-
-
-def _method_label(value: str) -> str:
-    try:
-        return DeliveryMethod(value).label
-    except ValueError:
-        return value
 
 
 def _refused(page: CounterPage, err: DomainError, *, lookup: LookupForm | None = None,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
 from app.db import db, enum_type
+from app.stores.models import DeliveryMethod
 from app.tenancy import StoreScoped
 
 
@@ -33,7 +34,8 @@ class Batch(StoreScoped, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"), index=True)
     import_no: Mapped[str] = mapped_column(String(30))  # 匯入單號, unique per store
-    delivery_method: Mapped[str] = mapped_column(String(30))  # DeliveryMethod value
+    delivery_method: Mapped[DeliveryMethod] = mapped_column(
+        enum_type(DeliveryMethod, "delivery_method"))
     source: Mapped[str] = mapped_column(String(10), default="upload")  # upload / api
     status: Mapped[BatchStatus] = mapped_column(
         enum_type(BatchStatus, "batch_status"), default=BatchStatus.PREVIEW)

@@ -15,7 +15,7 @@ from app.issuance.models import Batch
 from app.notifications.models import Message
 from app.notifications.services import queue_email, queue_sms
 from app.settings.services import settings_or_blank, sms_active
-from app.stores.models import DeliveryMethod, Store
+from app.stores.models import Store
 from app.tickets.models import Order
 
 ISSUANCE_NOTICE = "issuance_notice"
@@ -33,7 +33,7 @@ def _already_notified(order_ids: list[int], kind: str) -> set[int]:
 def notice_texts(store: Store, order: Order, kind: str = ISSUANCE_NOTICE) -> tuple[str, str, str]:
     """(subject, e-mail body, SMS body) of an order's issuance notice."""
     settings = settings_or_blank(store)
-    method = DeliveryMethod(order.delivery_method)
+    method = order.delivery_method
     service = f"客服電話：{settings.cs_phone}" if settings.cs_phone else ""
     head = {"issuance_notice": "發行通知", "resend": "補發通知",
             "purchaser_changed": "變更購買人通知"}.get(kind, "通知")
@@ -69,7 +69,7 @@ def queue_batch_notices(batch_id: int) -> None:
     batch = db.session.get(Batch, batch_id)
     if batch is None:
         return
-    method = DeliveryMethod(batch.delivery_method)
+    method = batch.delivery_method
     if method.delivery_type.value == "paper":
         return  # paper tickets: no notice (merchant print shows them on the print page)
     store = db.session.get(Store, batch.store_id)

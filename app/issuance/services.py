@@ -135,7 +135,7 @@ def prepare_batch(actor: Account, store: Store, *, import_no: str, method: Deliv
     if batch is None:
         batch = Batch(store_id=store.id, import_no=import_no)
         db.session.add(batch)
-    batch.delivery_method = method.value
+    batch.delivery_method = method
     batch.kind = kind.value if kind else ""
     batch.source = source
     batch.platform_id = platform_id
@@ -190,7 +190,7 @@ def confirm_batch(actor: Account, store: Store, batch: Batch) -> Confirmation:
     """Queue a previewed batch for issuing. ALREADY_CONFIRMED when it was already confirmed (a
     double submission: the second request changes nothing); ORDER_NOS_TAKEN when another batch
     took some of its merchant order numbers since its preview (rule e: the rows say which)."""
-    _refuse_unless_may_issue(actor, store, DeliveryMethod(batch.delivery_method))
+    _refuse_unless_may_issue(actor, store, batch.delivery_method)
     if batch.status is BatchStatus.PREVIEW:
         if not batch_is_issuable(batch):
             raise DomainError("發行資料有錯誤，請修正後重新上傳", code="rows_invalid")
@@ -293,7 +293,7 @@ def issue_claimed_batch(batch_id: int, attempt: int) -> None:
         raise jobs.LeaseLost(f"batch {batch_id} attempt {attempt}")
     now = clock.now()
     day = clock.business_day(now)
-    method = DeliveryMethod(batch.delivery_method)
+    method = batch.delivery_method
     rows = [r for r in batch.rows if not r["errors"]]
     products = {p.id: p for p in db.session.scalars(
         select(Product).where(Product.store_id == batch.store_id,
@@ -330,7 +330,7 @@ def insert_orders(batch: Batch, rows: list[dict], products: dict[int, Product],
             continue
         orders[v["merchant_order_no"]] = {
             "store_id": batch.store_id, "batch_id": batch.id, "order_no": codes.new_order_no(day),
-            "merchant_order_no": v["merchant_order_no"], "delivery_method": method.value,
+            "merchant_order_no": v["merchant_order_no"], "delivery_method": method,
             "purchaser_name": v["purchaser_name"], "purchaser_mobile": v["mobile"],
             "purchaser_email": v["email"],
             "link_token": codes.new_link_token() if electronic else None,
@@ -359,7 +359,7 @@ def insert_tickets(batch: Batch, rows: list[dict], products: dict[int, Product],
                 "store_id": batch.store_id, "product_id": product.id, "order_id": order_id,
                 "batch_id": batch.id, "serial": codes.serial(prefix, day, len(values)),
                 "code": codes.new_redemption_code(), "kind": product.kind,
-                "face_value": product.face_value, "delivery_method": method.value,
+                "face_value": product.face_value, "delivery_method": method,
                 "status": TicketStatus.UNUSED, "status_changed_at": now, "issued_at": now,
                 "valid_from": valid_from, "expires_on": product.end_date,
                 "holder_name": v["purchaser_name"], "holder_mobile": v["mobile"],

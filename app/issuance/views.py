@@ -61,7 +61,7 @@ def _refusal(method: DeliveryMethod | None = None) -> str | None:
 
 def _upload_form(batch: Batch | None = None) -> UploadForm:
     if batch is not None and request.method == "GET":
-        method = DeliveryMethod(batch.delivery_method)
+        method = batch.delivery_method
         form = UploadForm(formdata=None, data={
             "delivery_type": method.delivery_type.value, "method": method.value,
             "kind": batch.kind or None, "import_no": batch.import_no})
@@ -176,9 +176,9 @@ def preview(batch_id: int):
                   totals=_totals(batch, products), columns=COLUMNS,
                   batch_errors=[e for e in batch.error.splitlines() if e], wrong=wrong,
                   is_preview=batch.status is BatchStatus.PREVIEW, all_wrong=ALL_WRONG,
-                  refusal=_refusal(DeliveryMethod(batch.delivery_method)), form=form,
+                  refusal=_refusal(batch.delivery_method), form=form,
                   groups=_method_groups(form),
-                  method=DeliveryMethod(batch.delivery_method),
+                  method=batch.delivery_method,
                   kind=ProductKind(batch.kind) if batch.kind else None,
                   may_modify=may(Function.ISSUANCE, Level.MODIFY),
                   max_tickets=MAX_TICKETS_PER_BATCH)

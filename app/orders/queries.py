@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from app import clock
 from app.db import db
 from app.issuance.models import Batch
+from app.stores.models import DeliveryMethod
 from app.tickets.models import Order, Ticket
 
 
@@ -43,8 +44,7 @@ def orders(flt: OrderFilter) -> Select:
                               Order.purchaser_mobile.contains(term, autoescape=True),
                               Order.purchaser_email.icontains(term, autoescape=True)))
     if flt.delivery_type:
-        stmt = stmt.where(Order.delivery_method.startswith(f"{flt.delivery_type}:",
-                                                           autoescape=True))
+        stmt = stmt.where(Order.delivery_method.in_(DeliveryMethod.of_type(flt.delivery_type)))
     if flt.start is not None:
         stmt = stmt.where(Order.created_at >= clock.day_start(flt.start))
     if flt.end is not None:

@@ -13,6 +13,8 @@ decide which buttons to show.
 
 from __future__ import annotations
 
+from app.stores.models import DeliveryMethod
+
 CVS, PAPER, ELECTRONIC = "cvs", "paper", "electronic"
 
 PRINTED_NO_CHANGE = "票券已列印，無法變更購買人"
@@ -26,9 +28,9 @@ CVS_NEEDS_MOBILE = "超商票券須填寫購買人手機"
 ELECTRONIC_NEEDS_CONTACT = "電子票券須填寫手機或 Email（至少一項）"
 
 
-def delivery_type_of(delivery_method: str) -> str:
-    """`cvs:ibon` → `cvs`: the type part of an order's `<type>:<method>`."""
-    return (delivery_method or "").partition(":")[0]
+def delivery_type_of(delivery_method: DeliveryMethod | str) -> str:
+    """`cvs:ibon` → `cvs`: an order's delivery type ("" for none)."""
+    return DeliveryMethod(delivery_method).delivery_type.value if delivery_method else ""
 
 
 def change_purchaser_refusal(delivery_type: str, *, printed: bool, transferred: bool) -> str | None:

@@ -21,7 +21,7 @@ from app.htmx import redirect_to, render
 from app.orders import queries, rules, services
 from app.orders.forms import OrderQueryForm, PurchaserForm
 from app.pagination import paginate_rows
-from app.stores.models import DeliveryMethod, DeliveryType
+from app.stores.models import DeliveryType
 from app.tenancy import get_owned_or_404
 from app.tickets.codes import display_code
 from app.tickets.models import Order
@@ -31,37 +31,13 @@ bp = Blueprint("orders", __name__, url_prefix="/orders")
 
 
 
-def method_of(value: str) -> DeliveryMethod | None:
-    try:
-        return DeliveryMethod(value)
-    except ValueError:
-        return None
-
-
-def method_label(value: str) -> str:
-    method = method_of(value)
-    if method is None:
-        return value
-    return f"{method.delivery_type.label}／{method.label}"
-
-
-def _type_label(value: str) -> str:
-    method = method_of(value)
-    return method.delivery_type.label if method else value
-
-
-def _method_only_label(value: str) -> str:
-    method = method_of(value)
-    return method.label if method else ""
-
-
 # The list and its Excel: rows of (Order, import_no).
 COLUMNS = (
     Column("order_no", "ECT訂單編號", lambda r: r.Order.order_no, "code"),
     Column("merchant_order_no", "廠商訂單編號", lambda r: r.Order.merchant_order_no),
     Column("import_no", "匯入單號", lambda r: r.import_no),
-    Column("delivery_type", "出券類型", lambda r: _type_label(r.Order.delivery_method)),
-    Column("delivery_method", "發行方式", lambda r: _method_only_label(r.Order.delivery_method)),
+    Column("delivery_type", "出券類型", lambda r: r.Order.delivery_method.delivery_type.label),
+    Column("delivery_method", "發行方式", lambda r: r.Order.delivery_method.label),
     Column("purchaser_name", "購買人姓名", lambda r: r.Order.purchaser_name),
     Column("purchaser_mobile", "購買人手機", lambda r: r.Order.purchaser_mobile,
            shown=lambda r: rules.mask_mobile(r.Order.purchaser_mobile)),
@@ -109,7 +85,7 @@ def _detail(order: Order, *, error: str | None = None, status: int = 200):  # no
     may_modify = may(Function.ISSUED_ORDERS, Level.MODIFY)
     return render(
         "orders/detail.html", order=order, tickets=tickets, state=state, error=error,
-        method=method_of(order.delivery_method), method_label=method_label(order.delivery_method),
+        method=order.delivery_method, method_label=order.delivery_method.full_label,
         import_no=queries.import_nos([order.batch_id]).get(order.batch_id, ""),
         may_modify=may_modify,
         change_refusal=rules.change_purchaser_refusal(kind, printed=state.printed,
@@ -156,7 +132,7 @@ def change_purchaser(order_id: int):
     refusal = rules.change_purchaser_refusal(kind, printed=state.printed,
                                              transferred=state.transferred)
     return render("orders/change_purchaser.html", order=order, form=form, error=error,
-                  refusal=refusal, method_label=method_label(order.delivery_method),
+                  refusal=refusal, method_label=order.delivery_method.full_label,
                   paper_notice=None if rules.notifies_on_change(kind) else rules.PAPER_NO_NOTICE,
                   kind=kind), status
 
@@ -186,4 +162,4 @@ def ticket_history(order_id: int, ticket_id: int):
         abort(404)
     return render("orders/ticket_history.html", order=order, ticket=ticket,
                   masked_code=masked_code(ticket.code), entries=history.entries_for(ticket),
-                  method_label=method_label(ticket.delivery_method))
+                  method_label=ticket.delivery_method.full_label)

@@ -19,8 +19,8 @@ from app.products.models import Product
 from app.stores.models import DeliveryMethod, Store
 from app.tickets.models import Order, Ticket
 
-MERCHANT_PRINT = DeliveryMethod.MERCHANT_PRINT.value
-PLATFORM_PRINT = DeliveryMethod.PLATFORM_PRINT.value
+MERCHANT_PRINT = DeliveryMethod.MERCHANT_PRINT
+PLATFORM_PRINT = DeliveryMethod.PLATFORM_PRINT
 PRINTED, UNPRINTED = "printed", "unprinted"
 
 

@@ -45,9 +45,9 @@ from app.tickets.status import TicketStatus
 from app.uploads.models import Upload
 from app.uploads.services import path_of
 
-MERCHANT_PRINT = DeliveryMethod.MERCHANT_PRINT.value
-PLATFORM_PRINT = DeliveryMethod.PLATFORM_PRINT.value
-IBON = DeliveryMethod.IBON.value
+MERCHANT_PRINT = DeliveryMethod.MERCHANT_PRINT
+PLATFORM_PRINT = DeliveryMethod.PLATFORM_PRINT
+IBON = DeliveryMethod.IBON
 
 NO_RIGHT = "您沒有紙本票券列印的修改權限"
 NOTHING_CHOSEN = "請先勾選要列印的票券"

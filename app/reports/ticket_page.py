@@ -22,7 +22,7 @@ from app.errors import InvalidInput, NotFound
 from app.htmx import redirect_to, render
 from app.issuance.models import Batch
 from app.return_applications import queries as application_queries
-from app.stores.models import Branch, DeliveryMethod, Store
+from app.stores.models import Branch, Store
 from app.tickets import actions, services
 from app.tickets.codes import display_code
 from app.tickets.lifecycle import Facts
@@ -76,17 +76,13 @@ def _render_detail(ticket: Ticket, form: NoteForm, status: int = 200):  # noqa: 
     store_names, branch_names = _names(entries)
     order = db.session.get(Order, ticket.order_id)
     batch = db.session.get(Batch, ticket.batch_id)
-    try:
-        method_label = DeliveryMethod(ticket.delivery_method).label
-    except ValueError:
-        method_label = ticket.delivery_method
     return render(
         "tickets/detail.html", ticket=ticket, order=order, batch=batch, form=form,
         status_now=actions.effective_status(ticket), entries=entries,
         store_names=store_names, branch_names=branch_names, code=display_code(ticket.code),
         redeemed_text=actions.performed_by_text(ticket, redeemed=True),
         returned_text=actions.performed_by_text(ticket, redeemed=False),
-        method_label=method_label, actions=_counter_actions(ticket),
+        method_label=ticket.delivery_method.label, actions=_counter_actions(ticket),
         may_note=services.may_note(acting_account(), g.store, ticket),
         transfers=transfer_queries.of_ticket(ticket),
         return_application=application_queries.pending_for(ticket)), status

@@ -337,20 +337,16 @@ def _label(value: Any) -> str:
     return value.label if value is not None else ""
 
 
-# Labels looked up in dicts built once: an export asks for them on every one of its rows.
-_METHOD_LABELS = {m.value: (m.delivery_type.label, m.label) for m in DeliveryMethod}
+# Looked up in a dict built once: an export asks for it on every one of its rows.
 _STATUS_GROUP_LABELS = {s: s.group.label for s in TicketStatus}
 
 
 def _delivery_type_label(row: Row) -> str:
-    value = row["delivery_method"]
-    labels = _METHOD_LABELS.get(value)
-    return labels[0] if labels else value
+    return row["delivery_method"].delivery_type.label
 
 
 def _method_label(row: Row) -> str:
-    labels = _METHOD_LABELS.get(row["delivery_method"])
-    return labels[1] if labels else ""
+    return row["delivery_method"].label
 
 
 def _branch_name(at_key: str, name_key: str, code_key: str) -> Callable[[Row], str]:

@@ -60,6 +60,15 @@ class DeliveryMethod(enum.Enum):
             "electronic:deferred": "非即期票券",
         }[self.value]
 
+    @property
+    def full_label(self) -> str:
+        """「電子票券／即期票券」: the delivery type and the method."""
+        return f"{self.delivery_type.label}／{self.label}"
+
+    @classmethod
+    def of_type(cls, delivery_type: str) -> list[DeliveryMethod]:
+        return [m for m in cls if m.delivery_type.value == delivery_type]
+
 
 class Store(db.Model):
     """A merchant's store on the platform. Everything a merchant owns hangs off one of these."""

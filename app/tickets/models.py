@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app import clock
 from app.db import db, enum_type
 from app.products.models import Product, ProductKind
+from app.stores.models import DeliveryMethod
 from app.tenancy import StoreScoped
 from app.tickets import lifecycle
 from app.tickets.status import TicketStatus
@@ -84,7 +85,8 @@ class Ticket(StoreScoped, db.Model):
     code: Mapped[str] = mapped_column(String(18), unique=True)  # 核銷代碼
     kind: Mapped[ProductKind] = mapped_column(enum_type(ProductKind, "ticket_kind"))
     face_value: Mapped[int]
-    delivery_method: Mapped[str] = mapped_column(String(30))  # DeliveryMethod value
+    delivery_method: Mapped[DeliveryMethod] = mapped_column(
+        enum_type(DeliveryMethod, "delivery_method"))
     status: Mapped[TicketStatus] = mapped_column(
         enum_type(TicketStatus, "ticket_status"), default=TicketStatus.UNUSED)
     status_changed_at: Mapped[datetime] = mapped_column(default=clock.now)
@@ -143,7 +145,8 @@ class Order(StoreScoped, db.Model):
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
     order_no: Mapped[str] = mapped_column(String(24), unique=True)  # ECT訂單編號
     merchant_order_no: Mapped[str] = mapped_column(String(25))  # 廠商訂單編號
-    delivery_method: Mapped[str] = mapped_column(String(30))
+    delivery_method: Mapped[DeliveryMethod] = mapped_column(
+        enum_type(DeliveryMethod, "delivery_method"))
     purchaser_name: Mapped[str] = mapped_column(String(50), default="")
     purchaser_mobile: Mapped[str] = mapped_column(String(20), default="")
     purchaser_email: Mapped[str] = mapped_column(String(200), default="")

@@ -27,7 +27,7 @@ from app.notifications.services import queue_email
 from app.orders.services import clean_purchaser
 from app.products.models import ProductKind
 from app.return_applications.services import pending_ticket_ids
-from app.stores.models import DeliveryMethod, DeliveryType, Store
+from app.stores.models import DeliveryType, Store
 from app.tickets import reactions
 from app.tickets.codes import new_link_token
 from app.tickets.lifecycle import Action
@@ -61,7 +61,7 @@ def transferable(ticket: Ticket, order: Order) -> bool:
     """Whether the purchaser's wallet offers this ticket for transfer (a ticket with a pending
     return application is refused by `give` too: ask `return_applications.pending_ticket_ids`)."""
     try:
-        method = DeliveryMethod(order.delivery_method)
+        method = order.delivery_method
     except ValueError:
         return False
     return (method.delivery_type is DeliveryType.ELECTRONIC and ticket.kind is ProductKind.PICKUP

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from app.db import db
-from app.stores.models import DeliveryMethod, DeliveryType, Store
+from app.stores.models import DeliveryType, Store
 from app.tickets.models import Order, Ticket
 from app.transfers.models import Transfer, TransferItem, TransferItemState, TransferStatus
 
@@ -70,7 +70,7 @@ def _unscoped(stmt):  # noqa: ANN001, ANN202
 
 def _electronic(order: Order) -> bool:
     try:
-        return DeliveryMethod(order.delivery_method).delivery_type is DeliveryType.ELECTRONIC
+        return order.delivery_method.delivery_type is DeliveryType.ELECTRONIC
     except ValueError:
         return False
 

@@ -119,3 +119,24 @@ def test_the_database_refuses_impossible_tickets_and_orders(ctx, table, values, 
         db.session.execute(model.__table__.update().where(model.__table__.c.id == row_id)
                            .values(**values))
     db.session.rollback()
+
+
+@pytest.mark.parametrize("table", ["tickets", "orders", "batches"])
+def test_the_database_knows_only_the_five_delivery_methods(ctx, table):
+    """Item 7: the delivery method is an enum column everywhere, checked by the database too."""
+    from sqlalchemy.exc import IntegrityError
+
+    from app.stores.models import DeliveryMethod
+    from app.tickets.models import Ticket
+    from tests.issuance.helpers import ready_store
+    from tests.tickets.helpers import issue
+
+    store, owner, pickup, _ = ready_store()
+    [ticket] = issue(owner, store, pickup)
+    assert ticket.delivery_method is DeliveryMethod.IMMEDIATE
+    row_id = {"tickets": ticket.id, "orders": ticket.order_id, "batches": ticket.batch_id}[table]
+    with pytest.raises(IntegrityError, match=f"ck_{table}_delivery_method"):
+        db.session.execute(text(f"update {table} set delivery_method = 'fax:machine' where id = :id"),
+                           {"id": row_id})
+    db.session.rollback()
+    assert db.session.get(Ticket, ticket.id).delivery_method is DeliveryMethod.IMMEDIATE

@@ -19,7 +19,7 @@ from app.issuance.models import Batch
 from app.printing.models import PrintedTicket, PrintRun
 from app.products.models import Product, ProductPartner, ProductSales
 from app.return_applications.models import ReturnApplication
-from app.stores.models import Branch, DeliveryMethod, PartnerRelation, RelationStatus, Store
+from app.stores.models import Branch, DeliveryMethod, DeliveryType, PartnerRelation, RelationStatus, Store
 from app.tickets import codes, sales
 from app.tickets import services as ticket_services
 from app.tickets.models import Order, Ticket
@@ -97,7 +97,7 @@ def check_loaded(n: int) -> None:
     installment = next(s for s in stores.values() if s.merchant_code == "3002611")
     assert installment.id not in by_store  # it issues installment orders, not these tickets
     assert len({t.redeemed_branch_id for t in tickets if t.redeemed_branch_id}) >= 6
-    assert {t.delivery_method for t in tickets} == {m.value for m in DeliveryMethod}
+    assert {t.delivery_method for t in tickets} == set(DeliveryMethod)
     assert {t.kind.value for t in tickets} == {"pickup", "gift"}
     window_start = clock.day_start(today - timedelta(days=WINDOW_DAYS))
     assert all(window_start <= t.issued_at <= now for t in tickets)
@@ -190,7 +190,7 @@ def check_loaded(n: int) -> None:
                 assert transfer.created_at < transfer.cancelled_at <= now
                 assert t.holder_name == order.purchaser_name
     given = [t for t in tickets if t.transfer_id is not None]
-    assert given and all(t.kind.value == "pickup" and t.delivery_method.startswith("electronic")
+    assert given and all(t.kind.value == "pickup" and t.delivery_method.delivery_type is DeliveryType.ELECTRONIC
                          for t in given)
 
     # return applications, print runs and history: few, and pointing at the right rows
@@ -208,7 +208,7 @@ def check_loaded(n: int) -> None:
     for t in tickets:
         assert t.print_count == printed.get(t.id, 0) and (t.printed_at is None) == (t.print_count == 0)
         if t.print_count:
-            assert t.delivery_method.startswith("paper") and t.printed_at >= t.issued_at
+            assert t.delivery_method.delivery_type is DeliveryType.PAPER and t.printed_at >= t.issued_at
     for run in db.session.scalars(select(PrintRun).where(PrintRun.batch_id.in_(batches))):
         assert batches[run.batch_id].store_id == run.store_id
     history = list(db.session.scalars(select(HistoryEntry).where(
