@@ -233,7 +233,7 @@ class Night:
                 .execution_options(unscoped=True)).all()
             due: dict[S, list[Any]] = {}
             for row in rows:
-                decision = lifecycle.finalise_without_bank(_facts(row), self.at)
+                decision = lifecycle.finalise_without_bank(lifecycle.Facts.of(row), self.at)
                 if isinstance(decision, lifecycle.Move):
                     due.setdefault(decision.to, []).append(row)
             for to, due_rows in due.items():
@@ -287,7 +287,7 @@ class Night:
                                   at_column < self.cutoff, deposited)
             .order_by(Ticket.id).execution_options(unscoped=True)).all()
         due = [r for r in rows
-               if isinstance(lifecycle.send_to_bank(_facts(r), self.at), lifecycle.Move)]
+               if isinstance(lifecycle.send_to_bank(lifecycle.Facts.of(r), self.at), lifecycle.Move)]
         to = S.REDEEMING if kind is InstructionKind.RELEASE else S.RETURNING
         for chunk in in_chunks(due):
             by_id = {r.id: r for r in chunk}
@@ -411,13 +411,6 @@ def _facts_select():  # noqa: ANN202
     return select(Ticket.id, Ticket.store_id, Ticket.status, Ticket.kind, Ticket.face_value,
                   Ticket.expires_on, Ticket.valid_from, Ticket.issued_at, Ticket.redeemed_at,
                   Ticket.returned_at, Ticket.return_fee)
-
-
-def _facts(row: Any) -> lifecycle.Facts:
-    return lifecycle.Facts(status=row.status, kind=row.kind.value, face_value=row.face_value,
-                           expires_on=row.expires_on, valid_from=row.valid_from,
-                           issued_at=row.issued_at, redeemed_at=row.redeemed_at,
-                           returned_at=row.returned_at)
 
 
 def _compare_and_set(ids: Sequence[int], seen: S, to: S) -> list[int]:

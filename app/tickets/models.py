@@ -121,9 +121,7 @@ class Ticket(StoreScoped, db.Model):
         end date is already expired, before the daily job writes it."""
         if self.status is not TicketStatus.UNUSED:
             return self.status
-        facts = lifecycle.Facts(status=self.status, kind=self.kind.value,
-                                face_value=self.face_value, expires_on=self.expires_on)
-        return lifecycle.effective_status(facts, clock.now())
+        return lifecycle.effective_status(lifecycle.Facts.of(self), clock.now())
 
     @property
     def status_label(self) -> str:
