@@ -1,4 +1,4 @@
-"""The left menu of the issuer platform (seed 002), declared once.
+"""The left menu of the issuer platform, numbered as the ECTicket issuer platform numbers it, declared once.
 
 An entry shows only if its page exists (later features register theirs) and the account may
 use it; the same checks guard the routes on the server.

@@ -7,7 +7,7 @@ bound clerk each, pickup and gift products (some already past their escrow or va
 partner stores, and batches over the last 365 days (more recent days busier), each batch one
 delivery method, orders of 1–4 tickets.
 
-Every ticket is coherent with the status rules of domain §6: a redemption or return happens
+Every ticket is coherent with the status rules of docs/tickets.md: a redemption or return happens
 after issuance (deferred tickets not before their start day), at a branch of the store that
 did it (about 2 % of tickets are redeemed by a partner store); `used` / `return_pending` only
 until the night's bank sync, `redeeming` / `returning` for a few the bank has not acknowledged,

@@ -1,4 +1,4 @@
-"""Demo tickets in every status (domain §6), made by the real services on a moving clock.
+"""Demo tickets in every status (docs/tickets.md), made by the real services on a moving clock.
 
 Ten days ago a batch is issued; clerks redeem and the issuer returns; the nightly bank sync runs
 for each past night against the bank simulator (two entries rejected, so `redeeming` and

@@ -1,4 +1,4 @@
-"""Account rules of domain §2 and the login lockout: pure functions, messages in the UI language."""
+"""Account rules of docs/accounts.md and the login lockout: pure functions, messages in the UI language."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fee rates (ECT作業處理費) and the charges that bills are made of (domain §11)."""
+"""Fee rates (ECT作業處理費) and the charges that bills are made of (bills: not built yet)."""
 
 from __future__ import annotations
 

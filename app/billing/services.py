@@ -1,4 +1,4 @@
-"""Recording billable events at the rate in force on their day (domain §11)."""
+"""Recording billable events at the rate in force on their day (bills: not built yet)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Branch rules of domain §3 (票券分店): pure functions, messages in the UI language."""
+"""Branch rules of docs/accounts.md (票券分店): pure functions, messages in the UI language."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The bank escrow (價金保管) side of tickets: what each nightly sync sent and the bank answered,
-and the per-ticket money ledger (domain §6)."""
+and the per-ticket money ledger (docs/tickets.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The nightly bank escrow sync (價金保管同步, domain §6): 01:00 Taipei, for what happened before
+"""The nightly bank escrow sync (價金保管同步, docs/tickets.md): 01:00 Taipei, for what happened before
 midnight.
 
 One run, for one business day D (cut-off: D 00:00 Taipei):

@@ -1,4 +1,4 @@
-"""What the home dashboard's figures mean (seed 002 §二, domain §10): pure, no Flask, no DB.
+"""What the home dashboard's figures mean (docs/reports.md): pure, no Flask, no DB.
 
 使用後核銷 home, per figure:
 

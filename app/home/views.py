@@ -1,4 +1,4 @@
-"""管理後台首頁: the merchant's home (seed 002 §二, domain §10).
+"""管理後台首頁: the merchant's home (docs/reports.md).
 
 A redeem-after-use (使用後核銷) store sees its dashboard: 近90天發行狀況, 訊息中心, 已發行訂單 of
 a chosen period, 商品銷量 and 合約時間 (what each figure means: app.home.rules). The two

@@ -1,4 +1,4 @@
-"""Notices to purchasers after issuing (domain §5, §9): the e-ticket link for electronic tickets,
+"""Notices to purchasers after issuing (docs/issuance.md): the e-ticket link for electronic tickets,
 the pickup code for convenience-store tickets, nothing for paper tickets.
 
 One job per batch (`app.issuance.jobs.notify_batch`); idempotent (an order that already has its

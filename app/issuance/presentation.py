@@ -1,5 +1,5 @@
 """What a ticket shows its holder: the same facts on the wallet page, the paper ticket PDF and
-the convenience-store kiosk page (domain §7, §8), gathered in one place so they never differ.
+the convenience-store kiosk page (docs/consumers.md), gathered in one place so they never differ.
 
 `faces_for(tickets)` loads each store's settings, each batch's rights statement and each
 product once, however many tickets (a 1000-ticket print must not make 3000 queries).

@@ -1,4 +1,4 @@
-"""Rules of the operator console (domain §2): merchant, contract and news input. Pure functions,
+"""Rules of the operator console (docs/accounts.md): merchant, contract and news input. Pure functions,
 messages in the UI language; the services call them and refuse with `InvalidInput`."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def website_problem(website: str) -> str | None:
 
 
 def normalise_emails(text: str) -> tuple[str, str | None]:
-    """Several addresses separated by `;` (domain §2): the normalised list, or a problem."""
+    """Several addresses separated by `;` (docs/accounts.md): the normalised list, or a problem."""
     addresses = [part.strip() for part in text.split(";") if part.strip()]
     normalised = []
     for address in addresses:

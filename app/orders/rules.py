@@ -1,4 +1,4 @@
-"""7-3 C 已發行訂單管理: what may be done to an issued order, per delivery type (domain §5).
+"""7-3 C 已發行訂單管理: what may be done to an issued order, per delivery type (docs/issuance.md).
 
 Pure functions (no Flask, no database): each answers None when the action is allowed, or the
 message that refuses it. The services ask them after locking the order, the pages ask them to

@@ -1,4 +1,4 @@
-"""The cross-store relation's state machine (domain §3 可核銷商店設定 / 聯合票券發行單位).
+"""The cross-store relation's state machine (docs/accounts.md 可核銷商店設定 / 聯合票券發行單位).
 
 Pure: no Flask, no database. A relation is (status, dissolved_by, blocked); each move below
 either returns the new state or a refusal message in Traditional Chinese.

@@ -1,4 +1,4 @@
-"""Print-ready PDFs of paper tickets (domain §8): one ticket per A6 page (105 × 148 mm), with
+"""Print-ready PDFs of paper tickets (docs/consumers.md): one ticket per A6 page (105 × 148 mm), with
 the issuer's logo and name, product, face value, the redemption code as QR and as text, serial,
 validity, customer-service info, usage notes and the rights statement (pickup vouchers).
 

@@ -1,4 +1,4 @@
-"""票券多次列印提醒 (domain §8, §9): each day at 21:00 Taipei, the finance contacts (帳務聯絡人) of
+"""票券多次列印提醒 (docs/consumers.md): each day at 21:00 Taipei, the finance contacts (帳務聯絡人) of
 every store with tickets printed more than once in the day's window get one e-mail listing them
 (serial, product, how many prints in the window, when). No e-mail when there is nothing to tell.
 

@@ -1,6 +1,6 @@
 """Pure rules of paper-ticket printing (no Flask, no database).
 
-The multi-print reminder (票券多次列印提醒, domain §8): every day at 21:00 Taipei the finance
+The multi-print reminder (票券多次列印提醒, docs/consumers.md): every day at 21:00 Taipei the finance
 contact hears of the tickets printed more than once "between 21:00 the previous day and 21:00
 today". The window is half-open on the left: (yesterday 21:00, today 21:00]. A print at exactly
 21:00:00 belongs to the window that ends then, a print at 21:00:01 to the next one, so every

@@ -1,4 +1,4 @@
-"""Printing paper tickets (domain §5, §8): merchant print (廠商列印), the operator's platform print
+"""Printing paper tickets (docs/issuance.md): merchant print (廠商列印), the operator's platform print
 (綠界列印), the convenience-store kiosk (ibon), test prints, and the PDF of what was printed.
 
 Every print is one PrintRun with one PrintedTicket per ticket, written in the same transaction

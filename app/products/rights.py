@@ -1,4 +1,4 @@
-"""Who may act on a product's tickets (domain §3, §4, §6): pure rules, no Flask, no database.
+"""Who may act on a product's tickets (docs/accounts.md): pure rules, no Flask, no database.
 
 One function per question. Each answers None (allowed) or the `Refusal` a clerk should read.
 The caller supplies the facts: the acting unit (store and branch), the product's lists, the

@@ -3,7 +3,7 @@
 Every function takes the acting account, checks the rules, changes rows, writes history in
 the same transaction and flushes; the view (or API route) commits.
 
-Rules (domain §4): a pickup voucher (提貨券) needs an escrow end date after today, a gift
+Rules (docs/issuance.md): a pickup voucher (提貨券) needs an escrow end date after today, a gift
 voucher (贈品券) a validity end of today or later; the face value is a whole number of NTD from
 1 to 1,000,000; the partner stores are a subset of the store's open cross-store relations and
 the redeem / return branches subsets of its branches (empty: every branch). Once a ticket has

@@ -1,1 +1,1 @@
-"""Reports (domain §10): home dashboards, circulation, tickets, cross-store and branch reports."""
+"""Reports (docs/reports.md): home dashboards, circulation, tickets, cross-store and branch reports."""

@@ -1,4 +1,4 @@
-"""Excel downloads of report queries (domain §10: "Download Excel" of the current query).
+"""Excel downloads of report queries (docs/reports.md: "Download Excel" of the current query).
 
 Each report registers a builder: given the scope and the query parameters it checks them
 (raising InvalidInput, e.g. for a range over three months) and returns a `Sheet` whose rows are

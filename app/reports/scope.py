@@ -1,4 +1,4 @@
-"""Whose data a report shows (domain §10): the acting store, or one of the children a parent
+"""Whose data a report shows (docs/reports.md): the acting store, or one of the children a parent
 store may read (read-only), and, for a sub-account bound to a branch, only that branch; the
 branch is forced on the server whatever the query string says.
 

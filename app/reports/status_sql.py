@@ -1,7 +1,7 @@
 """The ticket status as of a Taipei day, in SQL, for reports that count or filter by status.
 
 `Ticket.current_status` shows an unused ticket past its end date as already expired, before
-the daily job writes it (domain §6: "either way reports must agree"). Reports group and filter
+the daily job writes it (docs/tickets.md: "either way reports must agree"). Reports group and filter
 in the database, so they need the same rule as an expression:
 
     unused and expires_on < today  →  unused_escrow_expired (pickup) / expired (gift)

@@ -1,4 +1,4 @@
-"""票券報表 (7-3 J, domain §10): the issuer's tickets by date, serial, holder or order, with
+"""票券報表 (7-3 J, docs/reports.md): the issuer's tickets by date, serial, holder or order, with
 optional column groups, a page at a time or the whole query as Excel.
 
 Four query modes (`mode`):

@@ -1,1 +1,1 @@
-"""Return applications (申請退貨) made by consumers from the e-ticket wallet (domain §7)."""
+"""Return applications (申請退貨) made by consumers from the e-ticket wallet (docs/consumers.md)."""

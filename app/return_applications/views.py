@@ -1,4 +1,4 @@
-"""電子票券退貨申請: the consumers' return applications (domain §7), and the two ways to handle
+"""電子票券退貨申請: the consumers' return applications (docs/consumers.md), and the two ways to handle
 one: 退貨 (the normal return of 7-3 G, through the ticket service, with the counter's reason,
 handling fee and messages; the application becomes 已退貨) or 不予退貨 with a reason (the
 applicant is e-mailed).

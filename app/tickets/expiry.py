@@ -1,4 +1,4 @@
-"""The daily expiry (domain §6): an unused ticket past its end date — the escrow end of a
+"""The daily expiry (docs/tickets.md): an unused ticket past its end date — the escrow end of a
 pickup voucher, the validity end of a gift voucher, both through 23:59:59 Taipei — becomes
 `unused_escrow_expired` (pickup: its price is released to the merchant, which the escrow ledger
 records as an after-move reaction) or `expired` (gift).

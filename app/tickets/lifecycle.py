@@ -1,4 +1,4 @@
-"""The ticket status machine of domain §6: pure, no Flask, no database.
+"""The ticket status machine of docs/tickets.md: pure, no Flask, no database.
 
 Every question "may this happen to this ticket now?" is answered here, from the ticket's facts
 and the time, with the next status or a named refusal a clerk can read. Services then apply the

@@ -1,4 +1,4 @@
-"""Ticket statuses and their groups (domain §6): the vocabulary the lifecycle, the models and
+"""Ticket statuses and their groups (docs/tickets.md): the vocabulary the lifecycle, the models and
 every screen share, with no dependency of its own."""
 
 from __future__ import annotations

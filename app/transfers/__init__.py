@@ -1,1 +1,1 @@
-"""Transfers (轉贈) of electronic pickup vouchers from one holder to another (domain §7, 7-3 K)."""
+"""Transfers (轉贈) of electronic pickup vouchers from one holder to another (docs/consumers.md, 7-3 K)."""

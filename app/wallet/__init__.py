@@ -1,1 +1,1 @@
-"""The consumer's e-ticket wallet (電子票夾, domain §7): public pages behind a link token."""
+"""The consumer's e-ticket wallet (電子票夾, docs/consumers.md): public pages behind a link token."""

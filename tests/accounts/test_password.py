@@ -1,4 +1,4 @@
-"""密碼設定 (seed 002 §4-2): every merchant account changes its own password."""
+"""密碼設定 (menu 4-2): every merchant account changes its own password."""
 
 import pytest
 from sqlalchemy import select

@@ -1,4 +1,4 @@
-"""後台子帳號 (seed 002 §4-1): create, grant, re-password, remark, delete."""
+"""後台子帳號 (menu 4-1): create, grant, re-password, remark, delete."""
 
 import pytest
 from sqlalchemy import func, select

@@ -1,4 +1,4 @@
-"""Functions, grant levels and who may do what (domain §2), as tables."""
+"""Functions, grant levels and who may do what (docs/accounts.md), as tables."""
 
 from datetime import UTC, datetime
 

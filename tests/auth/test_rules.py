@@ -1,4 +1,4 @@
-"""The account rules of domain §2 and the login lockout, as tables."""
+"""The account rules of docs/accounts.md and the login lockout, as tables."""
 
 from datetime import UTC, datetime, timedelta
 

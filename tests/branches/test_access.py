@@ -1,4 +1,4 @@
-"""What binding and a branch's status mean for a clerk (domain §3): asked through
+"""What binding and a branch's status mean for a clerk (docs/accounts.md): asked through
 app.products.access, the questions ticket operations ask, and the branch history records."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""綁定子帳號 (seed 002 §7-1): bind, re-bind (重設分店), bulk unbind (整批解除綁定), history, Excel."""
+"""綁定子帳號 (menu 7-1): bind, re-bind (重設分店), bulk unbind (整批解除綁定), history, Excel."""
 
 from __future__ import annotations
 

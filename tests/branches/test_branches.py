@@ -1,4 +1,4 @@
-"""票券分店管理 (seed 002 §7-1): list with bound counts, add, edit, enable / disable, history, Excel."""
+"""票券分店管理 (menu 7-1): list with bound counts, add, edit, enable / disable, history, Excel."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The rules of 已發行訂單管理 per delivery type (domain §5), as tables."""
+"""The rules of 已發行訂單管理 per delivery type (docs/issuance.md), as tables."""
 
 from __future__ import annotations
 

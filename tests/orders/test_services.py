@@ -1,4 +1,4 @@
-"""變更購買人 and 補發 per delivery type (domain §5), through the services."""
+"""變更購買人 and 補發 per delivery type (docs/issuance.md), through the services."""
 
 from __future__ import annotations
 

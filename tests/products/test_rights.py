@@ -1,4 +1,4 @@
-"""The table of who may act on a product's tickets (domain §3, §4, §6)."""
+"""The table of who may act on a product's tickets (docs/accounts.md)."""
 
 from __future__ import annotations
 

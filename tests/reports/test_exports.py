@@ -1,4 +1,4 @@
-"""Background Excel exports (issue 7 §5): a query larger than INLINE_MAX_ROWS becomes an
+"""Background Excel exports (docs/reports.md): a query larger than INLINE_MAX_ROWS becomes an
 ExportJob written by a job (inline in tests), with a progress page, a download link and the
 list of exports; another account's or store's export is 404; a failure is recorded with its
 message; old files are pruned. Driven through the ticket report (tests/reports/ticket_world.py).

@@ -1,4 +1,4 @@
-"""申請退貨 (domain §7): the consumer applies, the merchant is e-mailed; the normal return marks
+"""申請退貨 (docs/consumers.md): the consumer applies, the merchant is e-mailed; the normal return marks
 the application returned; 不予退貨 e-mails the applicant. Through the services, real database."""
 
 from __future__ import annotations

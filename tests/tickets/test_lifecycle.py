@@ -1,4 +1,4 @@
-"""The ticket status machine (domain §6): the whole table, the windows, and random sequences."""
+"""The ticket status machine (docs/tickets.md): the whole table, the windows, and random sequences."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """轉贈 (give), 取消轉贈 (cancel) and 退貨同步取消轉贈, through the services on a real database;
-and the change of purchaser refused while a ticket is given away (domain §5, §6, §7)."""
+and the change of purchaser refused while a ticket is given away (docs/issuance.md)."""
 
 from __future__ import annotations
 
