@@ -15,8 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 THIS = Path(__file__).resolve()
 _SHARED = "shared"
+_DOMAIN, _SEED = "domain", "seed"
 FORBIDDEN = tuple(p.encode() for p in (
-    f"../{_SHARED}", f"/work/{_SHARED}", f"{_SHARED}/spec", f"{_SHARED}/seeds"))
+    f"../{_SHARED}", f"/work/{_SHARED}", f"{_SHARED}/spec", f"{_SHARED}/seeds",
+    # the team's specification and the manuals it was drawn from, by section
+    f"{_DOMAIN} §", f"{_DOMAIN}.md", f"{_SEED} 00"))
 # Without git: what a checkout holds besides the tracked files (see .gitignore).
 NOT_TRACKED = {".git", ".venv", "instance", "__pycache__", ".pytest_cache", ".ruff_cache",
                "build", "test-results"}
