@@ -20,6 +20,7 @@ from typing import TypeVar
 from flask import Flask, Response, current_app, flash, g, request, session
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 
 from app import clock
 from app.auth.access import may
@@ -35,6 +36,7 @@ from app.history import Actor, action_label, field_label, set_actor
 from app.htmx import redirect_to
 from app.jobs import ensure_local_runner
 from app.menu import menu_for_current_user
+from app.stores.models import Store
 from app.tenancy import set_scope
 from app.tickets.status import TicketStatus
 
@@ -114,6 +116,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(action_label, "history_action")
     app.add_template_filter(field_label, "history_field")
     app.add_template_filter(status_label, "status_label")
+    app.add_template_filter(platform_label, "platform")
     app.add_template_filter(on_page, "on_page")  # a list's columns the page shows (app.columns)
 
 
@@ -140,6 +143,16 @@ def status_label(value: str | None) -> str:
         return TicketStatus(value).label
     except ValueError:
         return value
+
+
+def platform_label(platform_id: str | None) -> str:
+    """A PlatformID as people read it: the platform's name with its id (示範平台（3002612）),
+    the platform being the store whose 商店代號 it is; an id no store has, as it is."""
+    if not platform_id:
+        return ""
+    name = db.session.scalar(select(Store.name).where(Store.merchant_code == platform_id)
+                             .execution_options(unscoped=True))
+    return f"{name}（{platform_id}）" if name else platform_id
 
 
 def format_date(value: date | datetime | None) -> str:

@@ -329,3 +329,22 @@ def test_every_orders_route_answers_404_with_another_stores_rows(ctx, app):
                 assert browser.open(url, method=method, data={}).status_code == 404, (method, url)
                 checked += 1
     assert checked == 5
+
+
+@pytest.mark.parametrize(("platform_id", "shown"), [("PLATFORM", "合作平台（{code}）"), ("PF0001", "PF0001")])
+def test_the_order_and_ticket_pages_name_the_issuing_platform(shop, client, platform_id, shown):
+    """Rule h on the detail pages too: a PlatformID is the platform store's 商店代號, shown with its
+    name; an id no store has is shown as it is."""
+    store, owner, pickup = shop
+    platform = make_store("合作平台")
+    order = issue_order(owner, store, pickup)
+    code = platform.merchant_code if platform_id == "PLATFORM" else platform_id
+    tickets = tickets_of(order)
+    order.platform_id = code
+    for ticket in tickets:
+        ticket.platform_id = code
+    db.session.commit()
+    expected = shown.format(code=platform.merchant_code)
+    for url in (f"/orders/{order.id}", f"/tickets/{tickets[0].serial}"):
+        html = _html(client.get(url))
+        assert f'data-testid="platform">{expected}<' in html, url
