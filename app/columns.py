@@ -16,17 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from itertools import islice
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 from flask import Response
 
 from app import spreadsheets
 
 FORMATS = frozenset({"text", "code", "money", "number", "date", "datetime", "status"})
-
-T = TypeVar("T")
-
 
 @dataclass(frozen=True)
 class Column:
@@ -86,10 +82,3 @@ def xlsx_response(filename: str, columns: Sequence[Column], rows: Iterable[Any],
     return spreadsheets.xlsx_response(filename, [c.header for c in columns],
                                       sheet_rows(columns, rows), sheet_title,
                                       widths=widths(columns))
-
-
-def in_chunks(rows: Iterable[T], size: int) -> Iterator[list[T]]:
-    """`rows` a list of at most `size` at a time (to look up what a chunk of rows needs)."""
-    it = iter(rows)
-    while chunk := list(islice(it, size)):
-        yield chunk

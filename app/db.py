@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from itertools import islice
+from typing import Any, TypeVar
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import DeclarativeBase, registry
+
+T = TypeVar("T")
 
 # Stable constraint names make Alembic migrations reproducible on SQLite and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -111,3 +115,11 @@ def render_migration_item(type_: str, obj: Any, autogen_context: Any) -> str | b
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
     return False
+
+
+def in_chunks(rows: Iterable[T], size: int = 500) -> Iterator[list[T]]:
+    """`rows` a list of at most `size` at a time: for IN lists and batched statements that stay
+    within a statement's parameter limit."""
+    it = iter(rows)
+    while chunk := list(islice(it, size)):
+        yield chunk

@@ -145,14 +145,19 @@ def status_label(value: str | None) -> str:
         return value
 
 
-def platform_label(platform_id: str | None) -> str:
+def platform_text(platform_id: str | None, name: str | None) -> str:
     """A PlatformID as people read it: the platform's name with its id (示範平台（3002612）),
     the platform being the store whose 商店代號 it is; an id no store has, as it is."""
     if not platform_id:
         return ""
-    name = db.session.scalar(select(Store.name).where(Store.merchant_code == platform_id)
-                             .execution_options(unscoped=True))
     return f"{name}（{platform_id}）" if name else platform_id
+
+
+def platform_label(platform_id: str | None) -> str:
+    """`platform_text` of one PlatformID, its platform's name looked up (a detail page)."""
+    name = db.session.scalar(select(Store.name).where(Store.merchant_code == platform_id)
+                             .execution_options(unscoped=True)) if platform_id else None
+    return platform_text(platform_id, name)
 
 
 def format_date(value: date | datetime | None) -> str:

@@ -24,11 +24,12 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
 from app.issuance import services
-from app.issuance.columns import COLUMNS, KEY_OF, MAX_TICKETS_PER_BATCH
+from app.issuance.columns import COLUMNS, KEY_OF
 from app.issuance.models import Batch, BatchStatus
 from app.products.models import ProductKind
 from app.stores.models import DeliveryMethod, DeliveryType
 from app.tenancy import get_owned_or_404
+from app.tickets.codes import MAX_TICKETS_PER_BATCH
 from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus
 

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from flask import current_app
 
 from app import clock, jobs
-from app.db import db
+from app.db import db, in_chunks
 from app.escrow import sync
 from app.escrow.bank import BankUnavailable, EscrowBank, bank_for
 from app.escrow.models import BankSyncRun, InstructionKind, SyncRunStatus
@@ -105,7 +105,7 @@ def _send(night: Night, kind: InstructionKind, *, resume: bool = False) -> None:
     before it goes, its answers recorded (committed) when they come back."""
     ids = night.pending_ids(kind, resume=resume)
     db.session.commit()
-    for chunk_ids in sync.in_chunks(ids):
+    for chunk_ids in in_chunks(ids, sync.CHUNK):
         chunk = night.mark_sent(chunk_ids)
         if chunk is None:
             continue

@@ -47,7 +47,7 @@ re-run) drives the steps and commits after each one, before anything goes to the
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -55,7 +55,7 @@ from typing import Any
 from sqlalchemy import exists, func, insert, select, text, update
 
 from app import clock, history, jobs
-from app.db import conflict_insert, db
+from app.db import conflict_insert, db, in_chunks
 from app.errors import InvalidInput
 from app.escrow.bank import BankAnswer, BankEntry, EscrowBank
 from app.escrow.models import (
@@ -98,11 +98,6 @@ class SyncFailed(Exception):
 class Outcome:
     run: BankSyncRun
     ran: bool  # False: another run had the night (the run returned is that one)
-
-
-def in_chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def empty_counts() -> dict[str, dict[str, int]]:
@@ -238,7 +233,7 @@ class Night:
                     due.setdefault(decision.to, []).append(row)
             for to, due_rows in due.items():
                 stores = {r.id: r.store_id for r in due_rows}
-                for ids in in_chunks(list(stores)):
+                for ids in in_chunks(stores, CHUNK):
                     done = _compare_and_set(ids, seen, to)
                     _history([(i, stores[i]) for i in done], "finalised", seen, to, self.label)
                     moved["redeemed" if to is S.REDEEMED else "returned"] += len(done)
@@ -289,7 +284,7 @@ class Night:
         due = [r for r in rows
                if isinstance(lifecycle.send_to_bank(lifecycle.Facts.of(r), self.at), lifecycle.Move)]
         to = S.REDEEMING if kind is InstructionKind.RELEASE else S.RETURNING
-        for chunk in in_chunks(due):
+        for chunk in in_chunks(due, CHUNK):
             by_id = {r.id: r for r in chunk}
             moved = _compare_and_set(list(by_id), seen, to)
             if not moved:

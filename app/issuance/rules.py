@@ -32,14 +32,9 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
-from app.issuance.columns import (
-    COLUMNS,
-    HEADER_OF,
-    MAX_TICKETS_PER_BATCH,
-    MERCHANT_ORDER_NO_MAX,
-    PURCHASER_NAME_MAX,
-)
+from app.issuance.columns import COLUMNS, HEADER_OF, MERCHANT_ORDER_NO_MAX, PURCHASER_NAME_MAX
 from app.phones import normalise_mobile
+from app.tickets.codes import MAX_TICKETS_PER_BATCH
 
 SAMPLE_ORDER_PREFIX = "SAMPLE"  # the template's sample rows (app/issuance/template.py)
 DIFFERENT_PURCHASERS = "同一廠商訂單編號的購買人資料須相同"

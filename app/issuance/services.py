@@ -33,7 +33,7 @@ from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.issuance import rules
 from app.issuance.models import Batch, BatchStatus
-from app.issuance.rules import MAX_TICKETS_PER_BATCH, ProductFacts, check_rows
+from app.issuance.rules import ProductFacts, check_rows
 from app.products.access import issue_refusal
 from app.products.models import Product, ProductKind
 from app.refusal import Refusal
@@ -153,7 +153,8 @@ def prepare_batch(actor: Account, store: Store, *, import_no: str, method: Deliv
 
 
 def batch_is_issuable(batch: Batch) -> bool:
-    return batch.error_count == 0 and not batch.error and 0 < batch.ticket_count <= MAX_TICKETS_PER_BATCH
+    return (batch.error_count == 0 and not batch.error
+            and 0 < batch.ticket_count <= codes.MAX_TICKETS_PER_BATCH)
 
 
 class Confirmation(enum.Enum):

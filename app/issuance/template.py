@@ -18,9 +18,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from app.errors import InvalidInput
-from app.issuance.columns import COLUMNS, HEADER_OF, HEADERS, MAX_TICKETS_PER_BATCH, column
+from app.issuance.columns import COLUMNS, HEADER_OF, HEADERS, column
 from app.issuance.rules import SAMPLE_ORDER_PREFIX
 from app.spreadsheets import UPLOAD_MAX_BYTES, read_xlsx
+from app.tickets.codes import MAX_TICKETS_PER_BATCH
 
 ISSUANCE_SHEET = "發行資料"
 RULES_SHEET = "規則說明"

@@ -25,7 +25,7 @@ from app.db import db
 from app.errors import DomainError
 from app.htmx import redirect_to, render
 from app.issuance import services, template
-from app.issuance.columns import COLUMNS, MAX_TICKETS_PER_BATCH
+from app.issuance.columns import COLUMNS
 from app.issuance.forms import UploadForm
 from app.issuance.models import Batch, BatchStatus
 from app.issuance.rules import count_orders
@@ -33,6 +33,7 @@ from app.pagination import paginate
 from app.products.models import Product, ProductKind
 from app.stores.models import DeliveryMethod, DeliveryType
 from app.tenancy import get_owned_or_404
+from app.tickets.codes import MAX_TICKETS_PER_BATCH
 
 bp = Blueprint("issuance", __name__, url_prefix="/issuance")
 

@@ -58,6 +58,7 @@ from app.tickets.lifecycle import Action, Facts
 from app.tickets.models import Order, Ticket
 from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 from app.transfers.models import Transfer, TransferItem
+from app.web import platform_text
 
 TITLE = "票券報表"
 DEFAULT_DAYS = 30
@@ -360,13 +361,8 @@ def _branch_name(at_key: str, name_key: str, code_key: str) -> Callable[[Row], s
 
 
 def _platform(row: Row) -> str:
-    """The issuing platform's name with its PlatformID (示範平台（3002612）); an id no store
-    has, as it is."""
-    platform_id = row["platform_id"]
-    if not platform_id:
-        return ""
-    name = row["platform_name"]
-    return f"{name}（{platform_id}）" if name else platform_id
+    """The issuing platform (its name resolved in the rows' statement)."""
+    return platform_text(row["platform_id"], row["platform_name"])
 
 
 BASE_COLUMNS: tuple[Column, ...] = (

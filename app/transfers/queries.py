@@ -10,8 +10,7 @@ from datetime import date
 from sqlalchemy import Select, or_, select
 
 from app import clock
-from app.columns import in_chunks
-from app.db import db
+from app.db import db, in_chunks
 from app.tickets.models import Order, Ticket
 from app.transfers.models import Transfer, TransferItem, TransferStatus
 

@@ -13,10 +13,11 @@ from openpyxl import load_workbook
 
 from app.api.batches import NEW_BATCH
 from app.issuance import columns, template
-from app.issuance.columns import COLUMNS, HEADERS, MAX_TICKETS_PER_BATCH
+from app.issuance.columns import COLUMNS, HEADERS
 from app.issuance.rules import ProductFacts, check_rows
 from app.printing.rules import MAX_TICKETS_PER_PRINT
 from app.tickets import codes
+from app.tickets.codes import MAX_TICKETS_PER_BATCH
 from tests.factories import login
 from tests.issuance.helpers import ready_store
 from tests.issuance.page_helpers import row, template_file, upload
