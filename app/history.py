@@ -182,6 +182,19 @@ def record(subject: Any, action: str, *, store_id: int | None = None,
     return entry
 
 
+def change(subject: Any, action: str, after: dict[str, Any], *, store_id: int | None = None) -> bool:
+    """Set `after`'s fields on `subject` and record what changed as one `action` entry, in the
+    same transaction; False (nothing written) when every field already had its value."""
+    changes = diff({name: getattr(subject, name) for name in after}, after)
+    if not changes:
+        return False
+    for name, value in after.items():
+        setattr(subject, name, value)
+    db.session.flush()
+    record(subject, action, store_id=store_id, changes=changes)
+    return True
+
+
 def record_many(subject_type: str, action: str, rows: Iterable[Mapping[str, Any]], *,
                 actor: Actor | None = None, from_status: str | None = None,
                 to_status: str | None = None, reason: str = "") -> int:

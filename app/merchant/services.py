@@ -6,7 +6,6 @@ from app import history
 from app.auth import access
 from app.auth.models import Account
 from app.auth.permissions import Function
-from app.db import db
 from app.errors import InvalidInput
 from app.merchant.rules import CONTACT_FIELDS, BadEmailList, normalise_emails
 from app.stores.models import Store
@@ -34,13 +33,5 @@ def update_contacts(actor: Account, store: Store, *, finance_emails: str | None,
             problems[name] = err.message
     if problems:
         raise InvalidInput(next(iter(problems.values())), fields=problems)
-    before = contacts_of(store)
-    changes = history.diff(before, wanted)
-    if not changes:
-        return False
-    for name, value in wanted.items():
-        setattr(store, name, value)
-    db.session.flush()
     # Store is not store-scoped itself: name the store so the entry is listed under it.
-    history.record(store, "contacts_updated", store_id=store.id, changes=changes)
-    return True
+    return history.change(store, "contacts_updated", wanted, store_id=store.id)

@@ -118,19 +118,9 @@ def update_basic(actor: Account, store: Store, *, sms_on: bool,
     if sms_on and not sms_available(store):
         raise InvalidInput(SMS_REFUSED, fields={"sms_on": SMS_REFUSED})
     settings = settings_for(store)
-    before = {"sms_on": settings.sms_on,
-              "online_return_application": settings.online_return_application,
-              "basic_completed_at": settings.basic_completed_at}
-    after = {"sms_on": bool(sms_on), "online_return_application": bool(online_return_application),
-             "basic_completed_at": settings.basic_completed_at or clock.now()}
-    changes = history.diff(before, after)
-    if not changes:
-        return False
-    for name, value in after.items():
-        setattr(settings, name, value)
-    db.session.flush()
-    history.record(settings, "basic_settings_updated", changes=changes)
-    return True
+    return history.change(settings, "basic_settings_updated", {
+        "sms_on": bool(sms_on), "online_return_application": bool(online_return_application),
+        "basic_completed_at": settings.basic_completed_at or clock.now()})
 
 
 @dataclass(frozen=True)
@@ -192,10 +182,6 @@ def update_ticket_page(actor: Account, store: Store, fields: TicketPageFields, *
     _check_right(actor, store)
     values = _checked(fields)
     settings = settings_for(store)
-    before: dict[str, object] = {name: getattr(settings, name) for name in TEXT_FIELDS}
-    before |= {"logo_upload_id": settings.logo_upload_id,
-               "banner_upload_id": settings.banner_upload_id,
-               "ticket_page_completed_at": settings.ticket_page_completed_at}
     after: dict[str, object] = dict(values)
     after["logo_upload_id"] = None if remove_logo else settings.logo_upload_id
     after["banner_upload_id"] = None if remove_banner else settings.banner_upload_id
@@ -213,12 +199,6 @@ def update_ticket_page(actor: Account, store: Store, fields: TicketPageFields, *
             path_of(upload).unlink(missing_ok=True)
         raise
     after["ticket_page_completed_at"] = settings.ticket_page_completed_at or clock.now()
-    changes = history.diff(before, after)
-    if not changes:
-        return False
-    for name, value in after.items():
-        setattr(settings, name, value)
-    db.session.flush()
-    db.session.expire(settings, ["logo", "banner"])
-    history.record(settings, "ticket_page_updated", changes=changes)
-    return True
+    changed = history.change(settings, "ticket_page_updated", after)
+    db.session.expire(settings, ["logo", "banner"])  # the relationships follow the new ids
+    return changed
