@@ -57,6 +57,7 @@ def _import_models() -> None:
     from app.auth import models as _auth  # noqa: F401
     from app.billing import models as _billing  # noqa: F401
     from app.escrow import models as _escrow  # noqa: F401
+    from app.installments import models as _installments  # noqa: F401
     from app.issuance import models as _issuance  # noqa: F401
     from app.news import models as _news  # noqa: F401
     from app.notifications import models as _notifications  # noqa: F401
@@ -87,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.counter.views import bp as counter_bp
     from app.escrow.views import bp as escrow_bp
     from app.home.views import bp as home_bp
+    from app.installments.views import bp as installments_bp
     from app.issuance.views import bp as issuance_bp
     from app.merchant.views import bp as merchant_bp
     from app.operator.outbox_views import bp as notifications_bp
@@ -112,5 +114,5 @@ def _register_blueprints(app: Flask) -> None:
                settings_bp, partners_bp, partners_admin_bp, branches_bp, products_bp,
                issuance_bp, notifications_bp, orders_bp, sms_bp, counter_bp, escrow_bp,
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,
-               return_applications_bp, printing_bp, platform_print_bp, cvs_bp):
+               return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp):
         app.register_blueprint(bp)

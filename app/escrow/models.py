@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -72,13 +72,17 @@ class BankInstruction(db.Model):
     __table_args__ = (
         UniqueConstraint("key"),
         Index("ix_bank_instructions_ticket_id_kind", "ticket_id", "kind"),
+        Index("ix_bank_instructions_period_id_kind", "period_id", "kind"),
         Index("ix_bank_instructions_status", "status"),
+        CheckConstraint("(ticket_id IS NULL) <> (period_id IS NULL)", name="one_subject"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    key: Mapped[str] = mapped_column(String(60))  # "<kind>:<ticket id>:<attempt>"
+    key: Mapped[str] = mapped_column(String(60))  # "<kind>:<ticket id>:<attempt>" (period: p<id>)
     run_id: Mapped[int] = mapped_column(ForeignKey("bank_sync_runs.id"), index=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    # What the money is for: a ticket, or an installment period (exactly one of them).
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    period_id: Mapped[int | None] = mapped_column(ForeignKey("installment_periods.id"))
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     kind: Mapped[InstructionKind] = mapped_column(enum_type(InstructionKind, "instruction_kind"))
     amount: Mapped[int]  # face value (deposit, release) or the refund (face value - fee)
@@ -107,17 +111,21 @@ class LedgerKind(enum.Enum):
 
 
 class LedgerEntry(db.Model):
-    """The per-ticket money ledger: every movement of a pickup voucher's price."""
+    """The money ledger: every movement of a pickup voucher's or an installment period's price."""
 
     __tablename__ = "ledger_entries"
     __table_args__ = (
         Index("ix_ledger_entries_ticket_id", "ticket_id"),
+        Index("ix_ledger_entries_period_id", "period_id"),
         Index("ix_ledger_entries_store_id_day", "store_id", "day"),
         UniqueConstraint("ticket_id", "kind", "instruction_id"),
+        UniqueConstraint("period_id", "kind", "instruction_id"),
+        CheckConstraint("(ticket_id IS NULL) <> (period_id IS NULL)", name="one_subject"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    period_id: Mapped[int | None] = mapped_column(ForeignKey("installment_periods.id"))
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     kind: Mapped[LedgerKind] = mapped_column(enum_type(LedgerKind, "ledger_kind"))
     amount: Mapped[int]

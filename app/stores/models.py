@@ -130,6 +130,7 @@ class Contract(StoreScoped, db.Model):
     escrow_bank: Mapped[str] = mapped_column(String(50), default="")
     escrow_type: Mapped[str] = mapped_column(String(50), default="")  # 價金保管類型 (installment)
     installment_period_days: Mapped[int | None]  # 核銷設定 (installment): days per period
+    installment_period_count: Mapped[int | None]  # 核銷設定 (installment): periods per order
     note: Mapped[str] = mapped_column(Text, default="")
 
     store: Mapped[Store] = relationship(back_populates="contracts")

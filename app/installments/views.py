@@ -1,0 +1,8 @@
+"""Every installment page (八 分期核銷), registered on one blueprint: importing a page's module
+adds its routes."""
+
+from __future__ import annotations
+
+from app.installments.blueprint import bp
+
+__all__ = ["bp"]
