@@ -97,6 +97,10 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "return_cancelled": "取消退貨", "expired": "逾期", "note": "新增備註", "printed": "列印",
     "sent_to_bank": "上傳銀行", "bank_acknowledged": "銀行完成", "finalised": "結案",
     "bank_rejected": "銀行拒絕",
+    # installment orders
+    "period_redeeming": "自動核銷", "period_returned": "序號退貨",
+    "period_return_cancelled": "序號取消退貨", "order_returned": "訂單退貨",
+    "order_return_cancelled": "訂單取消退貨", "order_refunded": "退款完成",
     # transfers and return applications
     "transferred": "轉贈", "transfer_created": "轉贈", "transfer_cancelled": "取消轉贈",
     "transfer_cancelled_by_return": "退貨同步取消轉贈", "transfer_link_resent": "重新發送轉贈通知",
@@ -121,6 +125,8 @@ FIELD_LABELS: Mapping[str, str] = MappingProxyType({
     "rows": "資料列數", "errors": "錯誤列數",
     "purchaser_name": "購買人姓名", "purchaser_mobile": "購買人手機", "purchaser_email": "購買人 Email",
     "holder_name": "持票人姓名", "holder_mobile": "持票人手機", "holder_email": "持票人 Email",
+    "returned_at": "退貨時間", "returned_by_id": "退貨操作人員", "return_fee": "退貨手續費",
+    "return_reason": "退貨原因",
 })
 
 

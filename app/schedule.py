@@ -45,6 +45,12 @@ SCHEDULE: list[Recurring] = [
         "每日 04:45 刪除 7 天以前的報表匯出檔案",
     ),
     Recurring(
+        "installment_redemption",
+        "10 0 * * *",
+        "app.installments.jobs:redeem_due_periods",
+        "每日 00:10 將已到預計核銷日的分期序號自動核銷（未使用 → 核銷中，於 01:00 送銀行）",
+    ),
+    Recurring(
         "escrow_sync",
         "0 1 * * *",
         "app.escrow.jobs:nightly_sync",

@@ -15,6 +15,9 @@ from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
 from app.db import db
+from app.installments import status as installment_rules
+from app.installments.models import InstallmentOrder, InstallmentPeriod
+from app.installments.status import PeriodStatus
 from app.issuance.models import Batch, BatchStatus
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
 from app.stores.models import (
@@ -50,6 +53,8 @@ def make_store(name: str | None = None, *, parent: Store | None = None,
         start_date=date(2020, 1, 1), end_date=date(2099, 12, 31),
         issuance_active=issuance_active, redemption_mode=mode, sms_enabled=sms_enabled,
         enabled_methods=[m.value for m in (methods or list(DeliveryMethod))],
+        **({"installment_period_count": 3, "installment_period_days": 30,
+            "escrow_type": "信託"} if mode is RedemptionMode.INSTALLMENT else {}),
     ))
     db.session.add(store)
     db.session.flush()
@@ -175,3 +180,33 @@ def login(client, username: str, password: str = PASSWORD):  # noqa: ANN001, ANN
     response = client.post("/login", data={"username": username, "password": password})
     assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
     return response
+
+
+def make_installment_order(store: Store, *, total: int = 3000, periods: int = 3,
+                           days: int = 30, first: date | None = None,
+                           statuses: Sequence[PeriodStatus] = (),
+                           merchant_order_no: str | None = None,
+                           refund_notify_url: str = "") -> InstallmentOrder:
+    """An issued installment order of an installment-mode store, its periods as `status` splits
+    them (remainder on the first), each in `statuses[i]` (default 未使用)."""
+    n = next(_seq)
+    now = clock.now()
+    first = first or installment_rules.default_first_date(clock.business_day(now), days)
+    order = InstallmentOrder(
+        store_id=store.id, order_no=f"ECT{n:016d}", merchant_order_no=merchant_order_no or f"IO{n}",
+        purchaser_name="王小明", purchaser_mobile="0912345678", purchaser_email="buyer@example.com",
+        total_amount=total, period_count=periods, period_days=days, first_date=first,
+        refund_notify_url=refund_notify_url, created_at=now)
+    db.session.add(order)
+    db.session.flush()
+    values = installment_rules.split_face_values(total, periods)
+    dates = installment_rules.expected_dates(first, periods, days)
+    for i, (value, expected) in enumerate(zip(values, dates, strict=True)):
+        status = statuses[i] if i < len(statuses) else PeriodStatus.UNUSED
+        db.session.add(InstallmentPeriod(
+            store_id=store.id, order_id=order.id, number=i + 1, serial=f"IP{n:08d}{i + 1:06d}",
+            face_value=value, expected_date=expected, status=status, issued_at=now,
+            redeemed_at=now if status.group.value == "redeemed" else None,
+            returned_at=now if status.group.value == "returned" else None))
+    db.session.flush()
+    return order

@@ -88,12 +88,18 @@ def _run(night: Night) -> None:
         _send(night, kind, resume=True)
     night.write_deposits()
     _commit(night)
+    night.write_period_deposits()
+    _commit(night)
     _send(night, InstructionKind.DEPOSIT)
     # Releases and refunds need the deposit the bank now holds; both are written (tickets
     # moved to redeeming / returning) before either is sent.
     night.write_moves(InstructionKind.RELEASE)
     _commit(night)
+    night.write_period_releases()
+    _commit(night)
     night.write_moves(InstructionKind.REFUND)
+    _commit(night)
+    night.write_period_refunds()
     _commit(night)
     _send(night, InstructionKind.RELEASE)
     _send(night, InstructionKind.REFUND)

@@ -9,10 +9,13 @@ One run, for one business day D (cut-off: D 00:00 Taipei):
    sent again with the SAME key and finalised on the answer;
 2. deposits: every pickup voucher issued before the cut-off without an acknowledged (or
    pending) DEPOSIT — face value into trust — written, sent, answered;
+   (installment periods too: `app.escrow.periods`);
 3. redemptions: pickup `used` tickets due (`lifecycle.send_to_bank`: the night after) whose
    deposit the bank holds → `redeeming` + RELEASE (face value);
 4. returns: pickup `return_pending` tickets due (a same-day issue and return waits until issue
    day + 2) whose deposit the bank holds → `returning` + REFUND (face value - fee, fee);
+   installment periods the daily job moved to `redeeming` get their RELEASE, and returned
+   periods due (the same +2-day rule) move `return_pending` → `returning` with their REFUND;
    then the releases and the refunds are sent and answered.
 
 A rejected entry is REJECTED with the bank's reason (and a history line on the ticket); its
@@ -57,6 +60,7 @@ from sqlalchemy import exists, func, insert, select, text, update
 from app import clock, history, jobs
 from app.db import conflict_insert, db, in_chunks
 from app.errors import InvalidInput
+from app.escrow import periods
 from app.escrow.bank import BankAnswer, BankEntry, EscrowBank
 from app.escrow.models import (
     BankInstruction,
@@ -67,6 +71,9 @@ from app.escrow.models import (
     LedgerKind,
     SyncRunStatus,
 )
+from app.installments.models import InstallmentPeriod
+from app.installments.status import Event
+from app.installments.status import PeriodStatus as PS
 from app.products.models import ProductKind
 from app.stores.models import Store
 from app.tickets import lifecycle
@@ -167,11 +174,25 @@ def return_abandoned(run: BankSyncRun) -> bool:
 # One run: the steps (each flushes; the job commits after each) --------------------------------
 
 @dataclass(frozen=True)
+class Pending:
+    """What `record` needs of an instruction sent: which ticket or period it moves, and how."""
+
+    id: int
+    key: str
+    ticket_id: int | None
+    period_id: int | None
+    store_id: int
+    kind: InstructionKind
+    amount: int
+    fee: int
+
+
+@dataclass(frozen=True)
 class Chunk:
     """Instructions about to go to the bank: the entries, and what `record` needs of each."""
 
     entries: list[BankEntry]
-    pending: list[tuple]
+    pending: list[Pending]
 
 
 class Night:
@@ -303,9 +324,62 @@ class Night:
     def _instruction(self, kind: InstructionKind, ticket_id: int, store_id: int, amount: int,
                      fee: int, attempt: int) -> dict[str, Any]:
         return {"key": f"{kind.value}:{ticket_id}:{attempt}", "run_id": self.run_id,
-                "ticket_id": ticket_id, "store_id": store_id, "kind": kind, "amount": amount,
-                "fee": fee, "status": PENDING, "bank_ref": "", "answer": "",
+                "ticket_id": ticket_id, "period_id": None, "store_id": store_id, "kind": kind,
+                "amount": amount, "fee": fee, "status": PENDING, "bank_ref": "", "answer": "",
                 "created_at": clock.now()}
+
+    # installment periods (app.escrow.periods) ----------------------------------------------
+
+    def _period_instruction(self, kind: InstructionKind, period_id: int, store_id: int,
+                            amount: int, fee: int, attempt: int) -> dict[str, Any]:
+        return {"key": periods.key(kind, period_id, attempt), "run_id": self.run_id,
+                "ticket_id": None, "period_id": period_id, "store_id": store_id, "kind": kind,
+                "amount": amount, "fee": fee, "status": PENDING, "bank_ref": "", "answer": "",
+                "created_at": clock.now()}
+
+    def write_period_deposits(self) -> None:
+        """Every installment period issued before the cut-off whose deposit the bank neither
+        holds nor may hold, like the tickets' deposits."""
+        last_id = 0
+        while rows := periods.deposits_due(self.cutoff, last_id, CHUNK):
+            last_id = rows[-1].id
+            _insert_instructions([
+                self._period_instruction(InstructionKind.DEPOSIT, r.id, r.store_id, r.face_value,
+                                         0, r.earlier + 1) for r in rows])
+        self.renew()
+
+    def write_period_releases(self) -> None:
+        """Periods the daily job redeemed before the cut-off (already 核銷中): their RELEASE."""
+        last_id = 0
+        while rows := periods.releases_due(self.cutoff, last_id, CHUNK):
+            last_id = rows[-1].id
+            _insert_instructions([
+                self._period_instruction(InstructionKind.RELEASE, r.id, r.store_id, r.face_value,
+                                         0, 1) for r in rows])
+            periods.record_history(rows, "sent_to_bank", None, None,
+                                   f"{self.label} {InstructionKind.RELEASE.label}")
+        self.renew()
+
+    def write_period_refunds(self) -> None:
+        """Returned periods due tonight: 待退貨 → 退貨中 (compare-and-set) and their REFUND (face
+        value less the period's share of the handling fee), with history."""
+        for chunk in in_chunks(periods.refunds_due(self.day, self.cutoff), CHUNK):
+            by_id = {r.id: r for r in chunk}
+            moved = periods.compare_and_set(list(by_id), PS.RETURN_PENDING, Event.BANK_SENT)
+            if not moved:
+                continue
+            attempts = _attempts(InstructionKind.REFUND, [], period_ids=moved)
+            values = []
+            for period_id in moved:
+                r = by_id[period_id]
+                fee = r.return_fee or 0
+                values.append(self._period_instruction(InstructionKind.REFUND, r.id, r.store_id,
+                                                       r.face_value - fee, fee,
+                                                       attempts.get(r.id, 0) + 1))
+            _insert_instructions(values)
+            periods.record_history([by_id[i] for i in moved], "sent_to_bank", PS.RETURN_PENDING,
+                                   PS.RETURNING, self.label)
+        self.renew()
 
     # sending and answers -------------------------------------------------------------------
 
@@ -322,8 +396,10 @@ class Night:
         """Note the sending of the still PENDING ones among `ids` (and renew the lease); what
         goes to the bank, or None when none is left."""
         rows = db.session.execute(
-            select(BankInstruction, Ticket.serial, Store.merchant_code)
-            .join(Ticket, Ticket.id == BankInstruction.ticket_id)
+            select(BankInstruction, func.coalesce(Ticket.serial, InstallmentPeriod.serial),
+                   Store.merchant_code)
+            .outerjoin(Ticket, Ticket.id == BankInstruction.ticket_id)
+            .outerjoin(InstallmentPeriod, InstallmentPeriod.id == BankInstruction.period_id)
             .join(Store, Store.id == BankInstruction.store_id)
             .where(BankInstruction.id.in_(ids), BankInstruction.status == PENDING)
             .order_by(BankInstruction.id).execution_options(unscoped=True)).all()
@@ -337,11 +413,11 @@ class Night:
         entries = [BankEntry(key=inst.key, kind=inst.kind.value, ticket_serial=serial,
                              merchant_code=merchant_code, amount=inst.amount, fee=inst.fee)
                    for inst, serial, merchant_code in rows]
-        pending = [(inst.id, inst.key, inst.ticket_id, inst.store_id, inst.kind, inst.amount,
-                    inst.fee) for inst, _, _ in rows]
+        pending = [Pending(inst.id, inst.key, inst.ticket_id, inst.period_id, inst.store_id,
+                           inst.kind, inst.amount, inst.fee) for inst, _, _ in rows]
         return Chunk(entries, pending)
 
-    def record(self, kind: InstructionKind, pending: list[tuple], answers: list[BankAnswer],
+    def record(self, kind: InstructionKind, pending: list[Pending], answers: list[BankAnswer],
                sent: dict[str, int]) -> None:
         """One chunk's answers, in one transaction: each instruction flipped from PENDING
         (compare-and-set), the acknowledged ones finalised, the rejected ones noted."""
@@ -349,8 +425,8 @@ class Night:
         now = clock.now()
         acknowledged, rejected = [], []
         for item in pending:
-            inst_id, key = item[0], item[1]
-            answer = by_key.get(key)
+            inst_id = item.id
+            answer = by_key.get(item.key)
             if answer is None:
                 continue  # no answer for it: it stays PENDING and the next run re-sends it
             values: dict[str, Any] = {"answered_at": now, "bank_ref": answer.bank_ref[:60]}
@@ -364,34 +440,44 @@ class Night:
             ).rowcount
             if flipped:
                 (acknowledged if answer.accepted else rejected).append((item, answer))
-        _finalise(self, kind, acknowledged)
-        for (_, _, ticket_id, store_id, *_rest), answer in rejected:
-            _history([(ticket_id, store_id)], "bank_rejected", None, None,
-                     f"{self.label} {kind.label}：{answer.reason or '銀行未說明原因'}")
+        _finalise(self, kind, [(i, a) for i, a in acknowledged if i.ticket_id is not None])
+        if of_periods := [(i, a.bank_ref) for i, a in acknowledged if i.period_id is not None]:
+            periods.finalise(kind, of_periods, self.label)
+        for item, answer in rejected:
+            reason = f"{self.label} {kind.label}：{answer.reason or '銀行未說明原因'}"
+            if item.ticket_id is not None:
+                _history([(item.ticket_id, item.store_id)], "bank_rejected", None, None, reason)
+            else:
+                rows = db.session.execute(
+                    select(InstallmentPeriod.order_id, InstallmentPeriod.store_id,
+                           InstallmentPeriod.number, InstallmentPeriod.serial)
+                    .where(InstallmentPeriod.id == item.period_id)
+                    .execution_options(unscoped=True)).all()
+                periods.record_history(rows, "bank_rejected", None, None, reason)
         self.save_counts({kind.value: {**sent, "acknowledged": len(acknowledged),
                                        "rejected": len(rejected)}})
 
 
 def _finalise(night: Night, kind: InstructionKind,
-              acknowledged: list[tuple[tuple, BankAnswer]]) -> None:
+              acknowledged: list[tuple[Pending, BankAnswer]]) -> None:
     """What the bank's acknowledgement means: the ledger, and for releases and refunds the
     ticket's last step (`redeeming` → `redeemed`, `returning` → `returned`) with history."""
     if not acknowledged:
         return
     day = clock.business_day()
     ledger: list[dict[str, Any]] = []
-    for (inst_id, _key, ticket_id, store_id, _kind, amount, fee), _answer in acknowledged:
-        row = {"ticket_id": ticket_id, "store_id": store_id, "day": day, "instruction_id": inst_id,
-               "created_at": clock.now()}
-        ledger.append(row | {"kind": LedgerKind(kind.value), "amount": amount})
-        if kind is InstructionKind.REFUND and fee > 0:
-            ledger.append(row | {"kind": LedgerKind.HANDLING_FEE, "amount": fee})
+    for item, _answer in acknowledged:
+        row = {"ticket_id": item.ticket_id, "store_id": item.store_id, "day": day,
+               "instruction_id": item.id, "created_at": clock.now()}
+        ledger.append(row | {"kind": LedgerKind(kind.value), "amount": item.amount})
+        if kind is InstructionKind.REFUND and item.fee > 0:
+            ledger.append(row | {"kind": LedgerKind.HANDLING_FEE, "amount": item.fee})
     db.session.execute(insert(LedgerEntry).values(ledger))
     if kind is InstructionKind.DEPOSIT:
         return
     seen, to = (S.REDEEMING, S.REDEEMED) if kind is InstructionKind.RELEASE else (S.RETURNING, S.RETURNED)
-    stores = {item[2]: item[3] for item, _ in acknowledged}
-    refs = {item[2]: answer.bank_ref for item, answer in acknowledged}
+    stores = {item.ticket_id: item.store_id for item, _ in acknowledged}
+    refs = {item.ticket_id: answer.bank_ref for item, answer in acknowledged}
     done = _compare_and_set(list(stores), seen, to)
     for ticket_id in done:
         ref = f"（銀行編號 {refs[ticket_id]}）" if refs[ticket_id] else ""
@@ -420,15 +506,17 @@ def _compare_and_set(ids: Sequence[int], seen: S, to: S) -> list[int]:
         .execution_options(synchronize_session=False, unscoped=True)))
 
 
-def _attempts(kind: InstructionKind, ticket_ids: Iterable[int]) -> dict[int, int]:
-    """How many instructions of this kind each ticket already has."""
-    ids = list(ticket_ids)
+def _attempts(kind: InstructionKind, ticket_ids: Iterable[int], *,
+              period_ids: Iterable[int] = ()) -> dict[int, int]:
+    """How many instructions of this kind each ticket (or each period) already has."""
+    column = BankInstruction.period_id if period_ids else BankInstruction.ticket_id
+    ids = list(period_ids or ticket_ids)
     if not ids:
         return {}
     return dict(db.session.execute(
-        select(BankInstruction.ticket_id, func.count())
-        .where(BankInstruction.kind == kind, BankInstruction.ticket_id.in_(ids))
-        .group_by(BankInstruction.ticket_id)).all())
+        select(column, func.count())
+        .where(BankInstruction.kind == kind, column.in_(ids))
+        .group_by(column)).all())
 
 
 def _insert_instructions(values: list[dict[str, Any]]) -> None:
