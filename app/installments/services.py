@@ -71,10 +71,12 @@ def redeem_due(today: date, after_id: int = 0, limit: int = CHUNK) -> tuple[int,
     """One chunk of the daily redemption: unused periods whose expected date has come (today or
     a day the job missed) → 核銷中, with history. (moved, the last id looked at) — None when no
     period is left to look at. Idempotent: a period moves once, by compare-and-set."""
+    # Locked in id order, as a return locks an order's periods (number order is id order): a
+    # period a return is moving is waited for, then seen as it is, and no two lock in a circle.
     ids = list(db.session.scalars(
         select(Period.id).where(Period.status == P.UNUSED, Period.expected_date <= today,
                                 Period.id > after_id)
-        .order_by(Period.id).limit(limit).execution_options(unscoped=True)))
+        .order_by(Period.id).limit(limit).with_for_update().execution_options(unscoped=True)))
     if not ids:
         return 0, None
     now = clock.now()
