@@ -31,6 +31,7 @@ from app.errors import DomainError, InvalidInput, NotFound
 from app.installments import status as rules
 from app.installments.models import InstallmentOrder, InstallmentPeriod
 from app.installments.status import PeriodStatus
+from app.refusal import Refusal
 from app.stores.models import Store
 
 P = PeriodStatus
@@ -97,6 +98,11 @@ def find_order(store: Store, merchant_order_no: str) -> InstallmentOrder | None:
         return None
     return db.session.scalar(select(InstallmentOrder).where(
         InstallmentOrder.store_id == store.id, InstallmentOrder.merchant_order_no == no))
+
+
+def get_order(store: Store, order_id: int) -> InstallmentOrder | None:
+    return db.session.scalar(select(InstallmentOrder).where(
+        InstallmentOrder.id == order_id, InstallmentOrder.store_id == store.id))
 
 
 def lock_order(store: Store, order_id: int) -> tuple[InstallmentOrder, list[InstallmentPeriod]]:
@@ -191,6 +197,14 @@ class _Row:
 
 # 8-3 B 訂單取消退貨 ---------------------------------------------------------------------------
 
+def cancel_refusal(statuses: Sequence[PeriodStatus], returned_at: datetime | None) -> Refusal | None:
+    """Why an order's return cannot be cancelled now."""
+    refusal = rules.cancel_return_refusal(statuses, returned_at, clock.now())
+    if refusal is None and any(s in (P.RETURNING, P.RETURNED) for s in statuses):
+        return rules.CANCEL_WINDOW_CLOSED  # the bank has it already
+    return refusal
+
+
 def cancel_return(actor: Account, store: Store, order_id: int, *, reason: str) -> InstallmentOrder:
     """Cancel the order's return: every 待退貨 period back to 未使用 at once, until 23:59 of
     the return's day (Taipei)."""
@@ -198,12 +212,9 @@ def cancel_return(actor: Account, store: Store, order_id: int, *, reason: str) -
                  level=Level.VIEW)
     reason = _reason(reason)
     order, periods = lock_order(store, order_id)
-    refusal = rules.cancel_return_refusal([p.status for p in periods], order.returned_at, clock.now())
-    if refusal:
+    if refusal := cancel_refusal([p.status for p in periods], order.returned_at):
         raise OrderRefused(refusal.message, code=refusal.code)
     pending = [p for p in periods if p.status is P.RETURN_PENDING]
-    if any(p.status in (P.RETURNING, P.RETURNED) for p in periods):
-        raise OrderRefused(rules.CANCEL_WINDOW_CLOSED.message, code=rules.CANCEL_WINDOW_CLOSED.code)
     moved = _moved([p.id for p in pending], P.RETURN_PENDING,
                    {"status": P.UNUSED, "returned_at": None, "return_fee": None})
     if moved != len(pending):  # the nightly sync sent them meanwhile
