@@ -9,6 +9,7 @@ the machine and the commit.
     python -m bench issuance        # one of them
     python -m bench reports         # 1M tickets (ECTIX_BENCH_TICKETS), report pages, export
     python -m bench print           # a 1000-ticket paper print to PDF
+    python -m bench installment-redemption   # the daily job over 100,000 due periods
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import issuance, paper_print, redemption, reports
+from bench import installment_redemption, issuance, paper_print, redemption, reports
 from bench.support import machine_info
 
 BENCHMARKS = {"issuance": issuance.run, "redemption": redemption.run, "reports": reports.run,
-              "print": paper_print.run}
+              "print": paper_print.run, "installment-redemption": installment_redemption.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -38,3 +38,15 @@ def rows(product: Product, *, count: int, quantity: int, prefix: str) -> list[di
     return [{"商品編號": product.id, "數量": quantity, "廠商訂單編號": f"{prefix}{i:05d}",
              "購買人姓名": f"測試{i}", "手機": "0912345678", "Email": f"b{i}@example.com",
              "使用起始日": None, "_row": i + 2} for i in range(count)]
+
+
+def installment_store(merchant_code: str = "8000002") -> Store:
+    """An installment-mode issuer (分期核銷) whose contract issues 12 periods of 30 days."""
+    store = Store(merchant_code=merchant_code, name="效能測試分期商店", tax_id="80000002")
+    store.contracts.append(Contract(
+        start_date=date(2020, 1, 1), end_date=date(2099, 12, 31), issuance_active=True,
+        redemption_mode=RedemptionMode.INSTALLMENT, escrow_type="信託",
+        installment_period_count=12, installment_period_days=30))
+    db.session.add(store)
+    db.session.commit()
+    return store
