@@ -8,7 +8,7 @@ so this view does not commit itself.
 from __future__ import annotations
 
 from flask import Blueprint, flash, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app import clock
 from app.auth.access import operator_required
@@ -23,6 +23,8 @@ from app.escrow.models import (
     SyncRunStatus,
 )
 from app.htmx import redirect_to, render
+from app.installments.models import InstallmentPeriod
+from app.installments.status import PeriodStatus
 from app.pagination import paginate
 from app.stores.models import Store
 from app.tickets.models import Ticket
@@ -39,6 +41,7 @@ INSTRUCTION_COLOURS = {InstructionStatus.PENDING: "warning",
 TRIGGER_LABELS = {"schedule": "排程", "manual": "手動重新執行", "retry": "中斷後自動重新執行"}
 # Rejected entries still waiting: the ticket has not moved on since the bank refused.
 WAITING = (TicketStatus.REDEEMING, TicketStatus.RETURNING)
+PERIODS_WAITING = (PeriodStatus.REDEEMING, PeriodStatus.RETURNING)
 
 
 def _choice(value: str, enum_cls):  # noqa: ANN001, ANN202
@@ -53,19 +56,27 @@ def _instruction_page(stmt):  # noqa: ANN001, ANN202
     current status), the store and the run's day."""
     page = paginate(stmt.order_by(BankInstruction.id.desc()), per_page=PER_PAGE,
                     max_per_page=PER_PAGE)
-    ticket_ids = {i.ticket_id for i in page.items}
+    ticket_ids = {i.ticket_id for i in page.items if i.ticket_id is not None}
+    period_ids = {i.period_id for i in page.items if i.period_id is not None}
     store_ids = {i.store_id for i in page.items}
     run_ids = {i.run_id for i in page.items}
     tickets = {row.id: row for row in db.session.execute(
         select(Ticket.id, Ticket.serial, Ticket.status).where(Ticket.id.in_(ticket_ids))
         .execution_options(unscoped=True))} if ticket_ids else {}
+    periods = {row.id: row for row in db.session.execute(
+        select(InstallmentPeriod.id, InstallmentPeriod.serial, InstallmentPeriod.status)
+        .where(InstallmentPeriod.id.in_(period_ids)).execution_options(unscoped=True))} \
+        if period_ids else {}
+    # what each instruction moves: a ticket, or an installment period (分期)
+    subjects = {i.id: tickets.get(i.ticket_id) if i.ticket_id is not None else periods.get(i.period_id)
+                for i in page.items}
     stores = {row.id: row for row in db.session.execute(
         select(Store.id, Store.merchant_code, Store.name).where(Store.id.in_(store_ids)))} \
         if store_ids else {}
     days = dict(db.session.execute(
         select(BankSyncRun.id, BankSyncRun.business_day).where(BankSyncRun.id.in_(run_ids))).all()) \
         if run_ids else {}
-    return page, {"tickets": tickets, "stores": stores, "days": days}
+    return page, {"subjects": subjects, "stores": stores, "days": days}
 
 
 def _filters() -> tuple[dict[str, str], list]:
@@ -79,8 +90,12 @@ def _filters() -> tuple[dict[str, str], list]:
     if kind is not None:
         conditions.append(BankInstruction.kind == kind)
     if serial:
-        conditions.append(BankInstruction.ticket_id.in_(
-            select(Ticket.id).where(Ticket.serial == serial).execution_options(unscoped=True)))
+        conditions.append(or_(
+            BankInstruction.ticket_id.in_(select(Ticket.id).where(Ticket.serial == serial)
+                                          .execution_options(unscoped=True)),
+            BankInstruction.period_id.in_(select(InstallmentPeriod.id)
+                                          .where(InstallmentPeriod.serial == serial)
+                                          .execution_options(unscoped=True))))
     return ({"status": status.value if status else "", "kind": kind.value if kind else "",
              "serial": serial}, conditions)
 
@@ -97,11 +112,13 @@ def runs():
     page = paginate(select(BankSyncRun).order_by(BankSyncRun.business_day.desc(),
                                                  BankSyncRun.id.desc()),
                     per_page=30, max_per_page=30)
-    waiting = db.session.scalar(
-        select(func.count()).select_from(BankInstruction)
-        .join(Ticket, Ticket.id == BankInstruction.ticket_id)
-        .where(BankInstruction.status == InstructionStatus.REJECTED, Ticket.status.in_(WAITING))
+    waiting = sum(db.session.scalar(
+        select(func.count()).select_from(BankInstruction).join(model, model.id == column)
+        .where(BankInstruction.status == InstructionStatus.REJECTED, model.status.in_(statuses))
         .execution_options(unscoped=True)) or 0
+        for model, column, statuses in ((Ticket, BankInstruction.ticket_id, WAITING),
+                                        (InstallmentPeriod, BankInstruction.period_id,
+                                         PERIODS_WAITING)))
     pending = db.session.scalar(select(func.count()).select_from(BankInstruction).where(
         BankInstruction.status == InstructionStatus.PENDING)) or 0
     return render("escrow/runs.html", page=page, form=RerunForm(day=clock.business_day()), waiting=waiting,
