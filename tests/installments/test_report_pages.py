@@ -237,6 +237,17 @@ def test_the_refund_notice_slot_when_its_page_exists(app, client, world):
     assert f'hx-get="/installments/orders/{o3.id}/refund-notice"' in html
 
 
+def test_the_history_names_period_statuses(owner, world):
+    o3 = world.orders["o3"]
+    db.session.add(HistoryEntry(store_id=world.store.id, actor_label="instowner", subject_type="installment_orders",
+                                subject_id=o3.id, action="returned", from_status="unused",
+                                to_status="return_pending", reason="客人取消"))
+    db.session.commit()
+    html = text(owner.get(f"/installments/orders/{o3.id}"))
+    history = html[html.index('data-testid="order-history"'):]
+    assert "未使用 → 待退貨" in history and "退貨" in history and "客人取消" in history
+
+
 def test_the_fee_split(owner, world):
     o3 = world.orders["o3"]
     html = text(owner.get(f"/installments/orders/{o3.id}/fee-split"))
