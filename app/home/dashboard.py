@@ -122,6 +122,49 @@ def _product_label(sales: queries.ProductSales, store_names: Mapping[int, str]) 
     return f"{sales.name}（{store_names.get(sales.store_id, '')}）"
 
 
+# 分期核銷 home ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InstallmentRow:
+    key: str  # issued / redeemed / returned / unused
+    label: str
+    figure: Figure
+    tone: str
+
+
+def installment_card(store_ids: tuple[int, ...],
+                     params: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """發行統計, 核銷統計 and 退貨統計 of a chosen period (≤ three months; app.home.rules)."""
+    measure = rules.parse_measure(params.get("measure"))
+    context: dict[str, Any] = {"inst_measure": measure, "inst_error": None,
+                               "inst_start": params.get("start") or "",
+                               "inst_end": params.get("end") or "", "inst_rows": [],
+                               "inst_chart": Markup("")}
+    try:
+        start, end = parse_range(params.get("start"), params.get("end"),
+                                 default_days=rules.INSTALLMENT_DEFAULT_DAYS,
+                                 max_months=rules.INSTALLMENT_MAX_MONTHS)
+    except InvalidInput as err:
+        context["inst_error"] = err.message
+        return context, err.status
+    issued = queries.installment_issued(store_ids, start, end)
+    rows = [InstallmentRow("issued", "已發行", issued.issued, "info"),
+            InstallmentRow("redeemed", "核銷", issued.redeemed, "primary"),
+            InstallmentRow("returned", "退貨", issued.returned, "warning"),
+            InstallmentRow("unused", "未使用", issued.unused, "success")]
+    what = "金額" if measure is Measure.AMOUNT else "期數"
+    context.update(
+        inst_start=start.isoformat(), inst_end=end.isoformat(), inst_issued=issued,
+        inst_rows=rows, inst_redeemed=queries.installment_redeemed(store_ids, start, end),
+        inst_returned=queries.installment_returned(store_ids, start, end),
+        inst_chart=charts.bar_chart(
+            [charts.Bar(r.label, r.figure.of(measure), shown(r.figure.of(measure), measure, "期"),
+                        r.tone) for r in rows],
+            title=f"{start:%Y/%m/%d}～{end:%Y/%m/%d} 發行統計（{what}）",
+            axis=_axis(measure), height=220, testid="installment-chart"))
+    return context, 200
+
+
 # 合約時間 › 服務費用 ---------------------------------------------------------------------------
 
 UNITS = {FeeKind.RETURN: "張", FeeKind.SMS: "則", FeeKind.PAPER_PRINT: "張", FeeKind.SERIAL: "個序號"}

@@ -19,6 +19,14 @@ index-only scan with these; without them PostgreSQL reads the ticket rows:
   every ticket of the store (140-190 ms on 1M tickets, even index-only);
 - 已發行訂單: orders (store_id, created_at), existing; INCLUDE (ticket_count, amount) makes it
   index-only.
+
+The installment home's figures (app.home.rules) are three grouped statements, each one row:
+- 發行統計: installment orders (store_id, created_at), then each order's periods through the
+  periods' unique (order_id, number);
+- 核銷統計: installment periods by store and redemption time (store_id; an index on
+  (store_id, redeemed_at) WHERE redeemed_at IS NOT NULL would read only the period's rows);
+- 退貨統計: installment orders (store_id, returned_at) WHERE returned_at IS NOT NULL, then
+  their periods as above.
 """
 
 from __future__ import annotations
@@ -34,7 +42,10 @@ from app import clock
 from app.billing.models import FeeKind, FeeRate
 from app.db import db
 from app.home import rules
-from app.home.rules import Figure, OrderFigure
+from app.home.rules import Figure, IssuedFigures, OrderFigure, RedeemedFigures, ReturnedFigures
+from app.installments import queries as installment_queries
+from app.installments.models import InstallmentOrder, InstallmentPeriod
+from app.installments.status import PeriodGroup, PeriodStatus
 from app.products.models import Product, ProductKind
 from app.products.models import ProductSales as ProductSalesRow
 from app.reports import status_sql
@@ -167,6 +178,68 @@ def has_tickets(scope: ReportScope) -> bool:
     return bool(db.session.scalar(
         select(exists().where(Ticket.store_id.in_(scope.store_ids)))
         .execution_options(readable=True)))
+
+
+# 分期核銷 home --------------------------------------------------------------------------------
+
+def _period_figure(condition: ColumnElement[bool]) -> list[ColumnElement[int]]:
+    """(periods, amount) of the grouped periods meeting `condition`."""
+    return [installment_queries.count_where(condition),
+            installment_queries.amount_where(condition)]
+
+
+def _between(column, start: date, end: date) -> ColumnElement[bool]:  # noqa: ANN001
+    return and_(column >= clock.day_start(start), column <= clock.day_end(end))
+
+
+def installment_issued(store_ids: tuple[int, ...], start: date, end: date) -> IssuedFigures:
+    """發行統計: the orders issued in [start, end] and their periods by current group."""
+    period = InstallmentPeriod
+    group = installment_queries.in_group
+    row = db.session.execute(
+        select(func.count(func.distinct(InstallmentOrder.id)),
+               *_period_figure(period.id.is_not(None)),
+               *_period_figure(group(PeriodGroup.REDEEMED)),
+               *_period_figure(group(PeriodGroup.RETURNED)),
+               *_period_figure(group(PeriodGroup.UNUSED)))
+        .select_from(InstallmentOrder)
+        .join(period, period.order_id == InstallmentOrder.id)
+        .where(InstallmentOrder.store_id.in_(store_ids), period.store_id.in_(store_ids),
+               _between(InstallmentOrder.created_at, start, end))
+    ).one()
+    orders, *values = row
+    figures = [Figure(values[i] or 0, values[i + 1] or 0) for i in range(0, len(values), 2)]
+    return IssuedFigures(orders or 0, *figures)
+
+
+def installment_redeemed(store_ids: tuple[int, ...], start: date,
+                         end: date) -> RedeemedFigures:
+    """核銷統計: periods redeemed in [start, end], 核銷中 and 已核銷 apart."""
+    period = InstallmentPeriod
+    row = db.session.execute(
+        select(*_period_figure(period.status == PeriodStatus.REDEEMING),
+               *_period_figure(period.status == PeriodStatus.REDEEMED))
+        .where(period.store_id.in_(store_ids), _between(period.redeemed_at, start, end),
+               installment_queries.in_group(PeriodGroup.REDEEMED))
+    ).one()
+    return RedeemedFigures(Figure(row[0] or 0, row[1] or 0), Figure(row[2] or 0, row[3] or 0))
+
+
+def installment_returned(store_ids: tuple[int, ...], start: date,
+                         end: date) -> ReturnedFigures:
+    """退貨統計: the orders returned in [start, end] and their returned periods."""
+    period = InstallmentPeriod
+    row = db.session.execute(
+        select(func.count(func.distinct(InstallmentOrder.id)), func.count(period.id),
+               func.coalesce(func.sum(period.face_value), 0))
+        .select_from(InstallmentOrder)
+        .join(period, period.order_id == InstallmentOrder.id)
+        .where(InstallmentOrder.store_id.in_(store_ids), period.store_id.in_(store_ids),
+               InstallmentOrder.returned_at.is_not(None),
+               _between(InstallmentOrder.returned_at, start, end),
+               installment_queries.in_group(PeriodGroup.RETURNED))
+    ).one()
+    return ReturnedFigures(row[0] or 0, Figure(row[1] or 0, row[2] or 0))
 
 
 # Fees in force (合約時間 › 服務費用) ----------------------------------------------------------

@@ -23,7 +23,22 @@
 Who sees what: a sub-account bound to a branch sees only what its branch did: the tickets its
 branch redeemed and returned in the 90 days; store-wide figures (unused, orders, sales) are
 not shown to it. A parent store sees its own and its children's figures summed, or one store
-picked from a list, read-only. Installment-mode stores keep the message centre and contract.
+picked from a list, read-only.
+
+分期核銷 home, over a chosen period (更新區間: at most three months, default the last 30 Taipei
+days), of the acting store (installment orders have no branch; the figures need the
+分期核銷訂單報表 view right, as the report they summarise):
+
+- 發行統計: the orders issued in the period and their periods (序號), split by the group each
+  period is in now: 已發行 (all of them), 核銷 (核銷中, 已核銷), 退貨 (待退貨, 退貨中, 已退貨),
+  未使用; face value summed (金額) or periods counted (期數), switchable. 已發行 is always the
+  sum of the other three.
+- 核銷統計: the periods redeemed in the period (the daily job moved them to 核銷中 on their
+  expected date), whenever their order was issued: 核銷中 and 已核銷 apart, amount and periods.
+- 退貨統計: the orders returned in the period (their return time; a cancelled return takes
+  the order out again) and their returned periods: amount, periods and orders.
+The message centre and the contract (its dates, 價金保管類型, 核銷設定 and the installment
+fees) are as for every store.
 """
 
 from __future__ import annotations
@@ -37,6 +52,8 @@ STATUS_DAYS = 90
 ORDERS_DEFAULT_DAYS = 30
 ORDERS_MAX_MONTHS = 3
 TOP_PRODUCTS = 5
+INSTALLMENT_DEFAULT_DAYS = 30
+INSTALLMENT_MAX_MONTHS = 3
 
 
 class Measure(enum.Enum):
@@ -96,3 +113,35 @@ def daily(start: date, end: date,
 def total(series: list[tuple[date, OrderFigure]]) -> OrderFigure:
     return OrderFigure(sum(f.orders for _, f in series), sum(f.tickets for _, f in series),
                        sum(f.amount for _, f in series))
+
+
+@dataclass(frozen=True)
+class IssuedFigures:
+    """發行統計: orders issued in a period; their periods (count: periods) by current group."""
+
+    orders: int = 0
+    issued: Figure = ZERO
+    redeemed: Figure = ZERO
+    returned: Figure = ZERO
+    unused: Figure = ZERO
+
+
+@dataclass(frozen=True)
+class RedeemedFigures:
+    """核銷統計: periods redeemed in a period, still with the bank (核銷中) or done (已核銷)."""
+
+    redeeming: Figure = ZERO
+    redeemed: Figure = ZERO
+
+    @property
+    def total(self) -> Figure:
+        return Figure(self.redeeming.count + self.redeemed.count,
+                      self.redeeming.amount + self.redeemed.amount)
+
+
+@dataclass(frozen=True)
+class ReturnedFigures:
+    """退貨統計: orders returned in a period and their returned periods."""
+
+    orders: int = 0
+    periods: Figure = ZERO

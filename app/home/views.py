@@ -6,8 +6,11 @@ switchable cards are also served alone (`/home/status`, `/home/orders`) for thei
 without HTMX those URLs send the browser to the whole page with the same query.
 
 Whose figures: app.reports.scope (a bound sub-account: its branch, forced on the server; a
-parent: the sum of its stores or the one it picks, read-only). Installment-mode stores keep the
-message centre and the contract.
+parent: the sum of its stores or the one it picks, read-only).
+
+An installment-mode (分期核銷) store sees, with the 分期核銷訂單報表 right, 發行統計, 核銷統計 and
+退貨統計 of a chosen period (one card, also served alone at `/home/installments` for its
+toggle and period), the message centre and the contract with its redemption settings.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from flask import Blueprint, abort, g, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from app.auth.access import may, merchant_required, store_mode
-from app.auth.permissions import Function
+from app.auth.permissions import Function, Level
 from app.db import db
 from app.home import dashboard, queries
 from app.htmx import is_fragment_request, render
@@ -43,6 +46,11 @@ def _has_dashboard() -> bool:
     return store_mode() == RedemptionMode.REDEEM_AFTER_USE.value
 
 
+def _has_installments() -> bool:
+    return (store_mode() == RedemptionMode.INSTALLMENT.value
+            and may(Function.INSTALLMENT_REPORTS, Level.VIEW))
+
+
 def _picked_store() -> str:
     return (request.args.get("store") or "").strip()
 
@@ -53,6 +61,7 @@ def index():
     context: dict[str, Any] = {
         "news": db.session.scalars(published().limit(5)).all(),
         "contract": g.store.current_contract, "dashboard": _has_dashboard(), "fees": [],
+        "installments": _has_installments(),
     }
     if may(Function.VENDOR_PROFILE):
         context["fees"] = dashboard.fees(g.store.id, store_mode())
@@ -66,6 +75,9 @@ def index():
             context.update(orders)
             context.update(dashboard.products_card(scope, dict(scope.choices)))
             context["has_tickets"] = queries.has_tickets(scope)
+    elif context["installments"]:
+        figures, status = dashboard.installment_card((g.store.id,), request.args)
+        context.update(figures)
     return render(PAGE, **context), status
 
 
@@ -101,3 +113,15 @@ def orders_card():
         return dashboard.orders_card(scope, request.args)
 
     return _card("orders_card", build)
+
+
+@bp.get("/home/installments")
+@merchant_required
+def installment_card():
+    """The 分期核銷 card alone (its measure toggle and period, HTMX); the page for others."""
+    if not is_fragment_request():
+        return redirect(url_for("home.index", **request.args), 303)
+    if not _has_installments():
+        abort(404)
+    context, _status = dashboard.installment_card((g.store.id,), request.args)
+    return render(PAGE, block="installment_card", **context)  # a refused period: in the card

@@ -3,7 +3,11 @@ adds its routes."""
 
 from __future__ import annotations
 
-from app.installments import return_views  # noqa: F401
+from app.installments import (
+    report_views,  # noqa: F401
+    return_views,  # noqa: F401
+    unissued_views,  # noqa: F401
+)
 from app.installments.blueprint import bp
 
 __all__ = ["bp"]

@@ -27,6 +27,11 @@ from tests.factories import (
     make_store,
     make_sub,
 )
+from tests.installments.factories import (
+    make_installment_order,
+    make_installment_store,
+    make_unissued_order,
+)
 
 # Blueprints that are not merchant-owned data: the operator console, public pages, login.
 NOT_MERCHANT = ("static", "operator.", "partners_admin.", "escrow.", "notifications.", "auth.", "uploads.",
@@ -139,6 +144,14 @@ ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "run_id": _print_run,
 }
 
+# The installment pages (八 分期核銷) exist for installment-mode stores only: their ids are made
+# in a pair of such stores, and that pair's store B asks for them.
+INSTALLMENT = "installments."
+INSTALLMENT_ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
+    "order_id": lambda store, main: make_installment_order(store, 900).id,
+    "unissued_id": lambda store, main: make_unissued_order(store).id,
+}
+
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -147,9 +160,13 @@ def _merchant_rules(app) -> list[Rule]:
             if not r.endpoint.startswith(NOT_MERCHANT) and r.arguments]
 
 
+def _makers(rule: Rule) -> dict[str, Callable[[Store, Account], int | str]]:
+    return INSTALLMENT_ROW_MAKERS if rule.endpoint.startswith(INSTALLMENT) else ROW_MAKERS
+
+
 def test_every_id_in_a_merchant_url_is_known_to_the_matrix(app):
     unknown = {(r.endpoint, arg) for r in _merchant_rules(app)
-               for arg in r.arguments if arg not in ROW_MAKERS and arg not in SHARED_ROWS}
+               for arg in r.arguments if arg not in _makers(r) and arg not in SHARED_ROWS}
     assert unknown == set(), "add a row maker for these URL variables"
 
 
@@ -160,19 +177,28 @@ def store_b_clients(app, ctx):
     main_b = make_account(b, username="mainbbb1")
     ids = {name: maker(a, main_a) for name, maker in ROW_MAKERS.items()}
     _, token_b = create_api_token(main_b, "b")
+    installment_a, installment_b = make_installment_store("分期A"), make_installment_store("分期B")
+    main_ia = make_account(installment_a, username="mainiaa1")
+    make_account(installment_b, username="mainibb1")
+    installment_ids = {name: maker(installment_a, main_ia)
+                       for name, maker in INSTALLMENT_ROW_MAKERS.items()}
     db.session.commit()
     browser = app.test_client()
     login(browser, "mainbbb1")
-    return ids, browser, token_b
+    installment_browser = app.test_client()
+    login(installment_browser, "mainibb1")
+    return ids, browser, token_b, installment_ids, installment_browser
 
 
 def test_store_b_gets_404_on_every_store_a_row(app, store_b_clients):
-    ids, browser, token_b = store_b_clients
+    ids, store_b_browser, token_b, installment_ids, installment_browser = store_b_clients
     checked, wrong = 0, []
     for rule in _merchant_rules(app):
         if any(arg in SHARED_ROWS for arg in rule.arguments):
             continue
-        values = {arg: ids[arg] for arg in rule.arguments}
+        installment = rule.endpoint.startswith(INSTALLMENT)
+        browser = installment_browser if installment else store_b_browser
+        values = {arg: (installment_ids if installment else ids)[arg] for arg in rule.arguments}
         url = app.url_map.bind("localhost").build(rule.endpoint, values)
         is_api = url.startswith("/api/")
         for method in METHODS:
