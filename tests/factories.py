@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from app import clock
 from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.installments import status as installment_rules
-from app.installments.models import InstallmentOrder, InstallmentPeriod
-from app.installments.status import PeriodStatus
+from app.installments.models import InstallmentOrder, InstallmentPeriod, UnissuedOrder
+from app.installments.status import (
+    PeriodGroup,
+    PeriodStatus,
+    default_first_date,
+    expected_dates,
+    split_face_values,
+    split_fee,
+)
 from app.issuance.models import Batch, BatchStatus
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
 from app.stores.models import (
@@ -182,31 +188,84 @@ def login(client, username: str, password: str = PASSWORD):  # noqa: ANN001, ANN
     return response
 
 
-def make_installment_order(store: Store, *, total: int = 3000, periods: int = 3,
-                           days: int = 30, first: date | None = None,
-                           statuses: Sequence[PeriodStatus] = (),
-                           merchant_order_no: str | None = None,
+def make_installment_store(name: str | None = None, *, periods: int = 3, days: int = 30,
+                           parent: Store | None = None, escrow_type: str = "信託") -> Store:
+    """A store whose contract is in installment mode (分期核銷), `periods` periods of `days` days."""
+    store = make_store(name, parent=parent, mode=RedemptionMode.INSTALLMENT)
+    contract = store.contracts[0]
+    contract.installment_period_count = periods
+    contract.installment_period_days = days
+    contract.escrow_type = escrow_type
+    db.session.flush()
+    return store
+
+
+def make_installment_order(store: Store, total: int = 3000, periods: int | None = None, *,
+                           statuses: Sequence[PeriodStatus] | None = None,
+                           merchant_order_no: str | None = None, created_at: datetime | None = None,
+                           first_date: date | None = None, days: int | None = None,
+                           purchaser_name: str = "王小明", purchaser_mobile: str = "0912345678",
+                           purchaser_email: str = "buyer@example.com",
+                           returned_at: datetime | None = None, return_fee: int | None = None,
+                           return_reason: str = "", refunded_at: datetime | None = None,
+                           redeemed_at: datetime | None = None,
                            refund_notify_url: str = "") -> InstallmentOrder:
-    """An issued installment order of an installment-mode store, its periods as `status` splits
-    them (remainder on the first), each in `statuses[i]` (default 未使用)."""
+    """An order of `total` split over `periods` (the contract's count by default), its periods
+    in `statuses` (the periods not named are unused). Periods in the returned group carry the order's
+    return (its time, and `return_fee` split over them); periods in the redeemed group were
+    redeemed on their expected date unless `redeemed_at` says when."""
+    contract = store.current_contract
+    periods = periods or (contract.installment_period_count if contract else None) or 3
+    days = days or (contract.installment_period_days if contract else None) or 30
+    statuses = list(statuses or [])
+    statuses += [PeriodStatus.UNUSED] * (periods - len(statuses))  # the periods not named are unused
+    assert len(statuses) == periods, "at most one status per period"
+    created_at = created_at or clock.now()
+    first_date = first_date or default_first_date(clock.business_day(created_at), days)
     n = next(_seq)
-    now = clock.now()
-    first = first or installment_rules.default_first_date(clock.business_day(now), days)
+    returning = [i for i, s in enumerate(statuses) if s.group is PeriodGroup.RETURNED]
+    if returning and returned_at is None:
+        returned_at = created_at
     order = InstallmentOrder(
-        store_id=store.id, order_no=f"ECT{n:016d}", merchant_order_no=merchant_order_no or f"IO{n}",
-        purchaser_name="王小明", purchaser_mobile="0912345678", purchaser_email="buyer@example.com",
-        total_amount=total, period_count=periods, period_days=days, first_date=first,
-        refund_notify_url=refund_notify_url, created_at=now)
+        store_id=store.id, order_no=codes.new_order_no(clock.business_day(created_at)),
+        merchant_order_no=merchant_order_no or f"IO{n:06d}", purchaser_name=purchaser_name,
+        purchaser_mobile=purchaser_mobile, purchaser_email=purchaser_email, total_amount=total,
+        period_count=periods, period_days=days, first_date=first_date, created_at=created_at,
+        returned_at=returned_at if returning else None, return_fee=return_fee if returning else None,
+        return_reason=return_reason, refunded_at=refunded_at, refund_notify_url=refund_notify_url)
     db.session.add(order)
     db.session.flush()
-    values = installment_rules.split_face_values(total, periods)
-    dates = installment_rules.expected_dates(first, periods, days)
-    for i, (value, expected) in enumerate(zip(values, dates, strict=True)):
-        status = statuses[i] if i < len(statuses) else PeriodStatus.UNUSED
+    values = split_face_values(total, periods)
+    shares = dict(zip(returning, split_fee(return_fee or 0, [values[i] for i in returning]),
+                      strict=True)) if returning else {}
+    for i, (value, expected, status) in enumerate(
+            zip(values, expected_dates(first_date, periods, days), statuses, strict=True)):
+        redeemed = status.group is PeriodGroup.REDEEMED
         db.session.add(InstallmentPeriod(
-            store_id=store.id, order_id=order.id, number=i + 1, serial=f"IP{n:08d}{i + 1:06d}",
-            face_value=value, expected_date=expected, status=status, issued_at=now,
-            redeemed_at=now if status.group.value == "redeemed" else None,
-            returned_at=now if status.group.value == "returned" else None))
+            store_id=store.id, order_id=order.id, number=i + 1, serial=f"IP{n:06d}{i + 1:08d}",
+            face_value=value, expected_date=expected, status=status, status_changed_at=created_at,
+            issued_at=created_at,
+            redeemed_at=(redeemed_at or clock.day_start(expected) + timedelta(hours=1))
+            if redeemed else None,
+            returned_at=returned_at if i in shares else None,
+            return_fee=(shares[i] if return_fee is not None else None) if i in shares else None))
     db.session.flush()
+    db.session.expire(order, ["periods"])
     return order
+
+
+def make_unissued_order(store: Store, total: int = 3000, *, merchant_order_no: str | None = None,
+                        paid_at: datetime | None = None, **values: object) -> UnissuedOrder:
+    """A paid card order not yet issued (未發行訂單), with its cardholder's details."""
+    n = next(_seq)
+    row = UnissuedOrder(
+        store_id=store.id, merchant_order_no=merchant_order_no or f"UN{n:06d}",
+        trade_no=f"2611{n:012d}", total_amount=total, purchaser_name="陳小華",
+        purchaser_mobile="0987654321", purchaser_email="payer@example.com",
+        cardholder_name="CHEN HSIAO HUA", card_first6="431195", card_last4="2222",
+        auth_code="777777", paid_at=paid_at or clock.now(), reason="尚未發行")
+    for key, value in values.items():
+        setattr(row, key, value)
+    db.session.add(row)
+    db.session.flush()
+    return row

@@ -15,7 +15,7 @@ def test_period_instructions_show_their_serials_and_can_be_found_by_serial(app, 
     with app.app_context():
         at(2026, 7, 1, 9, 0)
         store = make_store(mode=RedemptionMode.INSTALLMENT)
-        order = make_installment_order(store, total=900, periods=3, first=date(2026, 8, 1))
+        order = make_installment_order(store, total=900, periods=3, first_date=date(2026, 8, 1))
         serials = [p.serial for p in order.periods]
         operator = make_operator().username
         db.session.commit()

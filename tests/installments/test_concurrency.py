@@ -41,7 +41,7 @@ def test_two_clerks_and_the_daily_job_on_one_order_have_one_winner(pg_app):
             with pg_app.app_context():  # one order due today per round: the job's only work
                 store = db.session.get(Store, store_id)
                 order_id = make_installment_order(store, total=3000, periods=3,
-                                                  first=date(2026, 7, 10)).id
+                                                  first_date=date(2026, 7, 10)).id
                 db.session.commit()
                 db.session.remove()
 

@@ -44,7 +44,7 @@ def slot(y: int, m: int, d: int) -> str:
 
 def test_periods_are_redeemed_on_their_dates_released_by_the_bank_and_paid_out(world):
     store, owner, bank = world
-    order = make_installment_order(store, total=10000, periods=3, days=30, first=date(2026, 7, 10))
+    order = make_installment_order(store, total=10000, periods=3, days=30, first_date=date(2026, 7, 10))
     db.session.commit()
     p1, p2, p3 = order.periods
     assert [p.face_value for p in order.periods] == [3334, 3333, 3333]
@@ -90,7 +90,7 @@ def test_return_cancel_and_return_again_then_the_refund_completes(world):
     store, owner, bank = world
     db.session.add(FeeRate(store_id=store.id, kind=FeeKind.RETURN, effective_from=date(2026, 1, 1),
                            amount=20))
-    order = make_installment_order(store, total=10000, periods=3, first=date(2026, 7, 10))
+    order = make_installment_order(store, total=10000, periods=3, first_date=date(2026, 7, 10))
     db.session.commit()
     p1, p2, p3 = order.periods
     at(2026, 7, 2, 1, 0)
@@ -145,7 +145,7 @@ def test_return_cancel_and_return_again_then_the_refund_completes(world):
 def test_a_same_day_issue_and_return_is_refunded_on_issue_day_plus_two(world):
     store, owner, bank = world
     at(2026, 7, 1, 9, 0)
-    order = make_installment_order(store, total=900, periods=3, first=date(2026, 8, 1))
+    order = make_installment_order(store, total=900, periods=3, first_date=date(2026, 8, 1))
     db.session.commit()
     at(2026, 7, 1, 20, 0)
     services.return_order(owner, store, order.id, fee=90, reason="不要了")

@@ -14,14 +14,8 @@ from openpyxl import load_workbook
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.history import HistoryEntry
-from tests.factories import login, make_account, make_store, make_sub
-from tests.installments.factories import (
-    LAST_30_DAYS,
-    ORDER_FIGURES,
-    World,
-    build_world,
-    make_installment_order,
-)
+from tests.factories import login, make_account, make_installment_order, make_store, make_sub
+from tests.installments.factories import LAST_30_DAYS, ORDER_FIGURES, World, build_world
 
 HTMX = {"HX-Request": "true"}
 VIEW_ONLY = {Function.INSTALLMENT_REPORTS: Level.VIEW}

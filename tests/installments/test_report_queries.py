@@ -13,6 +13,7 @@ from app.installments import queries
 from app.installments.queries import OrderFilter, OrderState, PeriodDate, PeriodFilter, UnissuedFilter
 from app.installments.status import PeriodGroup
 from app.installments.status import PeriodStatus as P
+from tests.factories import make_installment_order, make_installment_store, make_unissued_order
 from tests.installments.factories import (
     GUARANTEE_ENDS,
     LAST_30_DAYS,
@@ -22,9 +23,6 @@ from tests.installments.factories import (
     T,
     World,
     build_world,
-    make_installment_order,
-    make_installment_store,
-    make_unissued_order,
 )
 
 OCT_23, NOV_21 = date(2026, 10, 23), date(2026, 11, 21)

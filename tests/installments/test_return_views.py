@@ -26,7 +26,7 @@ def shop(app, client):  # noqa: ANN001
         store = make_store(mode=RedemptionMode.INSTALLMENT)
         owner = make_account(store)
         order = make_installment_order(store, total=10000, periods=3, merchant_order_no="A001",
-                                       first=date(2026, 8, 1))
+                                       first_date=date(2026, 8, 1))
         other = make_store(mode=RedemptionMode.INSTALLMENT)
         theirs = make_installment_order(other, merchant_order_no="B001")
         db.session.commit()

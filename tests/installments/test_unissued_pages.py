@@ -13,14 +13,15 @@ from openpyxl import load_workbook
 from app import clock
 from app.auth.permissions import Function, Level
 from app.db import db
-from tests.factories import login, make_account, make_sub
-from tests.installments.factories import (
-    NOW,
-    T,
+from tests.factories import (
+    login,
+    make_account,
     make_installment_order,
     make_installment_store,
+    make_sub,
     make_unissued_order,
 )
+from tests.installments.factories import NOW, T
 
 
 @pytest.fixture

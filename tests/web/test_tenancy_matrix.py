@@ -21,15 +21,13 @@ from tests.factories import (
     login,
     make_account,
     make_branch,
+    make_installment_order,
+    make_installment_store,
     make_order,
     make_product,
     make_relation,
     make_store,
     make_sub,
-)
-from tests.installments.factories import (
-    make_installment_order,
-    make_installment_store,
     make_unissued_order,
 )
 
