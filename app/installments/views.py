@@ -3,6 +3,10 @@ adds its routes."""
 
 from __future__ import annotations
 
+from app.installments import (
+    notice_views,  # noqa: F401
+    settings_views,  # noqa: F401
+)
 from app.installments.blueprint import bp
 
 __all__ = ["bp"]
