@@ -16,7 +16,7 @@ from werkzeug.routing import Rule
 from app.auth.models import Account
 from app.auth.services import create_api_token
 from app.db import db
-from app.stores.models import Store
+from app.stores.models import RedemptionMode, Store
 from tests.factories import (
     login,
     make_account,
@@ -27,6 +27,7 @@ from tests.factories import (
     make_store,
     make_sub,
 )
+from tests.installments.notice_helpers import make_installment_order
 
 # Blueprints that are not merchant-owned data: the operator console, public pages, login.
 NOT_MERCHANT = ("static", "operator.", "partners_admin.", "escrow.", "notifications.", "auth.", "uploads.",
@@ -168,8 +169,44 @@ def store_b_clients(app, ctx):
 
 def test_store_b_gets_404_on_every_store_a_row(app, store_b_clients):
     ids, browser, token_b = store_b_clients
+    rules = [r for r in _merchant_rules(app) if not r.endpoint.startswith(INSTALLMENT_PAGES)]
+    _check_404(app, rules, ids, browser, token_b)
+
+
+# The installment pages (八 分期核銷) exist for installment-mode stores only (any other store is
+# refused them outright), so they are checked between two installment stores, with the ids of
+# installment rows where a URL variable names one.
+INSTALLMENT_PAGES = "installments."
+
+
+def _installment_order(store: Store, main: Account) -> int:
+    return make_installment_order(store, url="https://shop.example.com/n").id
+
+
+INSTALLMENT_ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
+    "order_id": _installment_order,
+}
+
+
+def test_installment_store_b_gets_404_on_every_installment_store_a_row(app, ctx):
+    a = make_store("分期商店A", mode=RedemptionMode.INSTALLMENT)
+    b = make_store("分期商店B", mode=RedemptionMode.INSTALLMENT)
+    main_a = make_account(a, username="instaaa1")
+    main_b = make_account(b, username="instbbb1")
+    rules = [r for r in _merchant_rules(app) if r.endpoint.startswith(INSTALLMENT_PAGES)]
+    ids = {name: maker(a, main_a) for name, maker in INSTALLMENT_ROW_MAKERS.items()}
+    ids |= {name: maker(a, main_a) for name, maker in ROW_MAKERS.items() if name not in ids
+            and any(name in r.arguments for r in rules)}
+    _, token_b = create_api_token(main_b, "b")
+    db.session.commit()
+    browser = app.test_client()
+    login(browser, "instbbb1")
+    _check_404(app, rules, ids, browser, token_b)
+
+
+def _check_404(app, rules, ids, browser, token_b) -> None:  # noqa: ANN001
     checked, wrong = 0, []
-    for rule in _merchant_rules(app):
+    for rule in rules:
         if any(arg in SHARED_ROWS for arg in rule.arguments):
             continue
         values = {arg: ids[arg] for arg in rule.arguments}
