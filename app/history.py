@@ -105,6 +105,12 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "transferred": "轉贈", "transfer_created": "轉贈", "transfer_cancelled": "取消轉贈",
     "transfer_cancelled_by_return": "退貨同步取消轉贈", "transfer_link_resent": "重新發送轉贈通知",
     "return_applied": "申請退貨", "return_application_declined": "不予退貨",
+    # installments: settings, allowed domains, refund notices
+    "refund_url_updated": "修改退款結果主動通知 URL",
+    "refund_url_cleared": "網域撤銷，清除退款結果主動通知 URL",
+    "refund_secret_regenerated": "重新產生通知簽章金鑰",
+    "refund_domain_allowed": "開通 URL Domain", "refund_domain_revoked": "撤銷 URL Domain",
+    "refund_notice_resent": "重新發送退款通知",
 })
 
 
@@ -127,6 +133,7 @@ FIELD_LABELS: Mapping[str, str] = MappingProxyType({
     "holder_name": "持票人姓名", "holder_mobile": "持票人手機", "holder_email": "持票人 Email",
     "returned_at": "退貨時間", "returned_by_id": "退貨操作人員", "return_fee": "退貨手續費",
     "return_reason": "退貨原因",
+    "refund_notify_url": "退款結果主動通知 URL", "host": "網域",
 })
 
 

@@ -86,6 +86,14 @@ SCHEDULE: list[Recurring] = [
         keep_runs=False,
     ),
     Recurring(
+        "installment_refund_notices",
+        "* * * * *",
+        "app.installments.jobs:refund_notices",
+        "每分鐘 建立分期核銷訂單的退款結果通知，發送到期的通知"
+        "（失敗依 1 分、5 分、30 分、2 時、6 時、15 時重試），並收回發送中斷的通知",
+        keep_runs=False,
+    ),
+    Recurring(
         "sweep_messages",
         "* * * * *",
         "app.notifications.jobs:sweep_messages",

@@ -26,6 +26,8 @@ class InstallmentSettings(StoreScoped, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     refund_notify_url: Mapped[str] = mapped_column(String(500), default="")  # 退款結果主動通知 URL
+    # The key the refund notices are signed with (HMAC-SHA256), shown to the merchant.
+    notify_secret: Mapped[str] = mapped_column(String(64), default="", server_default="")
     updated_at: Mapped[datetime] = mapped_column(default=clock.now, onupdate=clock.now)
 
 
@@ -73,6 +75,10 @@ class InstallmentOrder(StoreScoped, db.Model):
         Index("ix_installment_orders_store_id_returned_at", "store_id", "returned_at",
               postgresql_where=text("returned_at IS NOT NULL"),
               sqlite_where=text("returned_at IS NOT NULL")),
+        # the refund-notice job: refunded orders with a notification URL
+        Index("ix_installment_orders_refunded_at", "refunded_at",
+              postgresql_where=text("refunded_at IS NOT NULL AND refund_notify_url <> ''"),
+              sqlite_where=text("refunded_at IS NOT NULL AND refund_notify_url <> ''")),
         CheckConstraint("total_amount >= period_count", name="total_covers_periods"),
         CheckConstraint("period_count > 0", name="period_count_positive"),
         CheckConstraint("return_fee IS NULL OR (return_fee >= 0 AND return_fee <= total_amount)",

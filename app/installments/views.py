@@ -4,8 +4,10 @@ adds its routes."""
 from __future__ import annotations
 
 from app.installments import (
+    notice_views,  # noqa: F401
     report_views,  # noqa: F401
     return_views,  # noqa: F401
+    settings_views,  # noqa: F401
     unissued_views,  # noqa: F401
 )
 from app.installments.blueprint import bp

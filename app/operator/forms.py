@@ -159,3 +159,11 @@ class NewsForm(FlaskForm):
     def load(self, published_at: datetime) -> None:
         """Show a stored UTC instant on the Taipei wall clock."""
         self.published_at.data = clock.taipei(published_at).replace(tzinfo=None)
+
+
+class RefundDomainForm(FlaskForm):
+    """A domain opened for a store's refund-notification URL (URL Domain 防火牆)."""
+
+    host = StringField("網域", validators=[DataRequired("請輸入網域")],
+                       render_kw={"maxlength": 253, "placeholder": "api.example.com.tw",
+                                  "autocomplete": "off"})

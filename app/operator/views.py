@@ -1,4 +1,5 @@
-"""The platform operator console (平台管理): merchants and contracts, news, scheduled jobs.
+"""The platform operator console (平台管理): merchants and contracts (with an installment store's
+refund-URL domains and refund notices), news, scheduled jobs.
 
 Operators have no store scope, so their queries see every store; every route here is
 `operator_required`, and rows under a store are loaded through that store.
@@ -18,13 +19,16 @@ from app.auth.models import Account
 from app.db import db
 from app.errors import InvalidInput
 from app.htmx import redirect_to, render
+from app.installments import notices as refund_notices
+from app.installments import settings as installment_settings
+from app.installments.models import InstallmentOrder, NoticeStatus, RefundNotice
 from app.news.models import NewsItem
 from app.operator import services
-from app.operator.forms import ContractForm, NewsForm, NewStoreForm, StoreForm
+from app.operator.forms import ContractForm, NewsForm, NewStoreForm, RefundDomainForm, StoreForm
 from app.pagination import paginate
 from app.schedule import SCHEDULE, by_name
 from app.stores.models import Contract, DeliveryMethod, DeliveryType, Store
-from app.web import saved
+from app.web import committed, saved
 
 bp = Blueprint("operator", __name__, url_prefix="/operator")
 
@@ -117,6 +121,9 @@ def store_detail(store_id: int):
         contracts=contracts, current=store.current_contract,
         contract_history={c.id: history.entries_for(c) for c in contracts},
         store_history=history.entries_for(store), DeliveryType=DeliveryType,
+        refund_domains=installment_settings.allowed_domains(store.id),
+        refund_domain_history=installment_settings.domain_history(store.id),
+        refund_url=installment_settings.refund_url_for(store.id), domain_form=RefundDomainForm(),
     ), status
 
 
@@ -231,3 +238,90 @@ def run_job(name: str):
     else:
         flash(f"排程作業 {name} 執行失敗：{run.error or run.status}", "danger")
     return redirect_to(url_for("operator.scheduled_runs"))
+
+
+# Installments: refund-URL domains (URL Domain 防火牆) and refund notices -----------------------
+
+def _to_domains(store: Store) -> str:
+    return url_for("operator.store_detail", store_id=store.id) + "#refund-domains"
+
+
+@bp.post("/stores/<int:store_id>/refund-domains")
+@operator_required
+def allow_refund_domain(store_id: int):
+    store = _store_or_404(store_id)
+    form = RefundDomainForm()
+    if not form.validate_on_submit():
+        flash(next(iter(form.host.errors), "請輸入網域"), "danger")
+        return redirect_to(_to_domains(store))
+    with committed(form) as outcome:
+        domain = installment_settings.allow_domain(current_user, store, form.host.data or "")
+    if outcome.saved:
+        flash(f"已開通網域 {domain.host}", "success")
+    else:
+        flash(next(iter(form.host.errors), outcome.error or ""), "danger")
+    return redirect_to(_to_domains(store))
+
+
+@bp.post("/stores/<int:store_id>/refund-domains/<int:domain_id>/revoke")
+@operator_required
+def revoke_refund_domain(store_id: int, domain_id: int):
+    store = _store_or_404(store_id)
+    with committed() as outcome:
+        host = installment_settings.revoke_domain(current_user, store, domain_id)
+    if outcome.saved:
+        flash(f"已撤銷網域 {host}；已發行訂單的通知網址不受影響", "success")
+    else:
+        outcome.flash_error()
+    return redirect_to(_to_domains(store))
+
+
+def _notice_or_404(store: Store, notice_id: int) -> RefundNotice:
+    notice = db.session.scalar(select(RefundNotice).where(RefundNotice.id == notice_id,
+                                                          RefundNotice.store_id == store.id))
+    if notice is None:
+        abort(404)
+    return notice
+
+
+@bp.get("/stores/<int:store_id>/refund-notices")
+@operator_required
+def refund_notices_list(store_id: int):
+    store = _store_or_404(store_id)
+    wanted = request.args.get("status", "")
+    stmt = (select(RefundNotice).where(RefundNotice.store_id == store.id)
+            .order_by(RefundNotice.created_at.desc(), RefundNotice.id.desc()))
+    if wanted in {s.value for s in NoticeStatus}:
+        stmt = stmt.where(RefundNotice.status == NoticeStatus(wanted))
+    page = paginate(stmt, per_page=PER_PAGE)
+    ids = [n.order_id for n in page.items]
+    orders = {o.id: o for o in db.session.scalars(
+        select(InstallmentOrder).where(InstallmentOrder.id.in_(ids)))} if ids else {}
+    return render("operator/refund_notices.html", store=store, page=page, wanted=wanted,
+                  orders=orders, NoticeStatus=NoticeStatus)
+
+
+@bp.get("/stores/<int:store_id>/refund-notices/<int:notice_id>")
+@operator_required
+def refund_notice_detail(store_id: int, notice_id: int):
+    store = _store_or_404(store_id)
+    notice = _notice_or_404(store, notice_id)
+    order = db.session.get(InstallmentOrder, notice.order_id)
+    return render("operator/refund_notice.html", store=store, notice=notice, order=order,
+                  attempts=refund_notices.attempts_of(notice), entries=history.entries_for(notice),
+                  NoticeStatus=NoticeStatus)
+
+
+@bp.post("/stores/<int:store_id>/refund-notices/<int:notice_id>/resend")
+@operator_required
+def resend_refund_notice(store_id: int, notice_id: int):
+    store = _store_or_404(store_id)
+    notice = _notice_or_404(store, notice_id)
+    with committed() as outcome:
+        refund_notices.request_resend(current_user, notice)
+    if outcome.saved:
+        flash("已排入重新發送，結果請見下方發送紀錄", "success")
+    else:
+        outcome.flash_error()
+    return redirect_to(url_for("operator.refund_notice_detail", store_id=store.id,
+                               notice_id=notice_id))
