@@ -219,16 +219,16 @@ def test_the_order_page(owner, world):
         (o4.periods[2].serial, "returning")]
     assert 'data-figure="returned" data-amount="666" data-periods="2"' in html
     assert 'data-testid="guarantee-end">2027/01/10' in html
-    assert "refund-notice" not in html  # no such page yet: no slot
+    assert f'hx-get="/installments/orders/{o4.id}/refund-notice"' in html
 
 
-def test_the_refund_notice_slot_when_its_page_exists(app, client, world):
-    app.add_url_rule("/installments/orders/<int:order_id>/refund-notice",
-                     "installments.refund_notice", lambda order_id: "log")
+def test_the_refund_notice_slot_loads_the_notice_log(app, client, world):
     login(client, "instowner")
     o3 = world.orders["o3"]
     html = text(client.get(f"/installments/orders/{o3.id}"))
     assert f'hx-get="/installments/orders/{o3.id}/refund-notice"' in html
+    fragment = client.get(f"/installments/orders/{o3.id}/refund-notice", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
 
 
 def test_the_history_names_period_statuses(owner, world):
