@@ -121,6 +121,9 @@ FIELD_LABELS: Mapping[str, str] = MappingProxyType({
     "rows": "資料列數", "errors": "錯誤列數",
     "purchaser_name": "購買人姓名", "purchaser_mobile": "購買人手機", "purchaser_email": "購買人 Email",
     "holder_name": "持票人姓名", "holder_mobile": "持票人手機", "holder_email": "持票人 Email",
+    # installment contracts and orders
+    "escrow_type": "價金保管類型", "installment_period_count": "核銷設定：期數",
+    "installment_period_days": "核銷設定：每期天數", "periods": "期數",
 })
 
 
