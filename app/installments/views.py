@@ -3,6 +3,7 @@ adds its routes."""
 
 from __future__ import annotations
 
+from app.installments import issue_views  # noqa: F401
 from app.installments.blueprint import bp
 
 __all__ = ["bp"]

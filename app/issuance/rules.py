@@ -38,7 +38,7 @@ from app.tickets.codes import MAX_TICKETS_PER_BATCH
 
 SAMPLE_ORDER_PREFIX = "SAMPLE"  # the template's sample rows (app/issuance/template.py)
 DIFFERENT_PURCHASERS = "同一廠商訂單編號的購買人資料須相同"
-_ORDER_NO = re.compile(rf"[A-Za-z0-9]{{1,{MERCHANT_ORDER_NO_MAX}}}")
+ORDER_NO_PATTERN = re.compile(rf"[A-Za-z0-9]{{1,{MERCHANT_ORDER_NO_MAX}}}")
 _DATE = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 CONTROL_CHARACTERS = "含有不允許的控制字元"
@@ -117,7 +117,7 @@ def merchant_order_no_problem(order_no: str, used_order_nos: Mapping[str, str]) 
         return "請填寫廠商訂單編號"
     if order_no.upper().startswith(SAMPLE_ORDER_PREFIX):
         return "範例資料列，請刪除後再上傳"
-    if not _ORDER_NO.fullmatch(order_no):
+    if not ORDER_NO_PATTERN.fullmatch(order_no):
         return f"廠商訂單編號限英數字，最多 {MERCHANT_ORDER_NO_MAX} 字"
     if order_no in used_order_nos:
         return order_no_taken(used_order_nos[order_no])
