@@ -16,7 +16,7 @@ the request, synchronously.
 An order takes, when it is issued: an ECT order number; the contract's period count and days;
 its first expected date (given, or one period after issue); its periods numbered 1..N with the
 total split in whole dollars (remainder on the first) and their expected dates, each with a
-serial unique across tickets and periods (app/issuance/serials.py); the refund-notification
+serial unique across tickets and periods (app/issuance/numbering.py); the refund-notification
 URL in force (later changes of the setting do not touch it). A serial processing fee
 (序號處理費) is charged per period created.
 """
@@ -47,7 +47,7 @@ from app.installments.models import (
     UnissuedOrder,
 )
 from app.installments.status import PeriodStatus, default_first_date
-from app.issuance import serials
+from app.issuance import numbering
 from app.issuance import services as shared
 from app.issuance.models import BatchStatus
 from app.issuance.rules import order_no_taken, text_of
@@ -55,9 +55,10 @@ from app.issuance.services import Confirmation
 from app.refusal import Refusal
 from app.settings.services import contract_blocker
 from app.stores.models import RedemptionMode, Store
-from app.tickets import codes
 
-serials.register(InstallmentPeriod.serial)  # periods' serials are unique with tickets'
+# Periods' serials and orders' ECT order numbers are unique with tickets' and their orders'.
+numbering.register_serials(InstallmentPeriod.serial)
+numbering.register_order_nos(InstallmentOrder.order_no)
 
 ISSUE_JOB = "app.installments.jobs:issue_batch"  # by path: the job module imports this one
 API_IMPORT_PREFIX = "API:"  # an API order's one-order batch: never an upload's import number
@@ -225,11 +226,12 @@ def issue_claimed_batch(batch_id: int, attempt: int,
     now = clock.now()
     day = clock.business_day(now)
     refund_url = _refund_notify_url(batch.store_id)
-    serial_iter = iter(serials.new_serials(day, len(rows) * terms.period_count))
+    serial_iter = iter(numbering.new_serials(day, len(rows) * terms.period_count))
+    order_no_iter = iter(numbering.new_order_nos(day, len(rows)))
     actor = _actor_of(batch)
     order_ids: list[int] = []
     for chunk in in_chunks(rows, PROGRESS_EVERY):
-        ids = _insert_orders(batch, chunk, terms, refund_url, day, now)
+        ids = _insert_orders(batch, chunk, terms, refund_url, order_no_iter, day, now)
         _insert_periods(batch.store_id, chunk, ids, terms, serial_iter, day, now)
         history.record_many(InstallmentOrder.__tablename__, "issued",
                             ({"subject_id": order_id, "store_id": batch.store_id}
@@ -255,12 +257,12 @@ def _first_date(values: Mapping[str, Any], terms: Terms, day: date) -> date:
 
 
 def _insert_orders(batch: InstallmentBatch, rows: list[dict], terms: Terms, refund_url: str,
-                   day: date, now: datetime) -> list[int]:
+                   order_no_iter: Any, day: date, now: datetime) -> list[int]:
     values = []
     for row in rows:
         v = row["values"]
         values.append({
-            "store_id": batch.store_id, "batch_id": batch.id, "order_no": codes.new_order_no(day),
+            "store_id": batch.store_id, "batch_id": batch.id, "order_no": next(order_no_iter),
             "merchant_order_no": v["merchant_order_no"], "purchaser_name": v["purchaser_name"],
             "purchaser_mobile": v["mobile"], "purchaser_email": v["email"],
             "total_amount": v["total_amount"], "period_count": terms.period_count,

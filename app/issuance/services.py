@@ -36,7 +36,7 @@ from app.billing.models import FeeKind
 from app.billing.services import record_charge
 from app.db import db
 from app.errors import DomainError, InvalidInput
-from app.issuance import rules, serials
+from app.issuance import numbering, rules
 from app.issuance.models import Batch, BatchStatus
 from app.issuance.rules import ProductFacts, check_rows
 from app.products.access import issue_refusal
@@ -375,7 +375,7 @@ def insert_orders(batch: Batch, rows: list[dict], products: dict[int, Product],
             order["amount"] += amount
             continue
         orders[v["merchant_order_no"]] = {
-            "store_id": batch.store_id, "batch_id": batch.id, "order_no": codes.new_order_no(day),
+            "store_id": batch.store_id, "batch_id": batch.id, "order_no": "",
             "merchant_order_no": v["merchant_order_no"], "delivery_method": method,
             "purchaser_name": v["purchaser_name"], "purchaser_mobile": v["mobile"],
             "purchaser_email": v["email"],
@@ -384,6 +384,9 @@ def insert_orders(batch: Batch, rows: list[dict], products: dict[int, Product],
             "platform_id": batch.platform_id, "ticket_count": v["quantity"], "amount": amount,
             "created_at": now,
         }
+    for order, order_no in zip(orders.values(), numbering.new_order_nos(day, len(orders)),
+                               strict=True):
+        order["order_no"] = order_no  # unique with every order's (app/issuance/numbering.py)
     result = db.session.execute(
         insert(Order).returning(Order.id, Order.merchant_order_no, sort_by_parameter_order=True),
         list(orders.values()))
@@ -393,8 +396,8 @@ def insert_orders(batch: Batch, rows: list[dict], products: dict[int, Product],
 def insert_tickets(batch: Batch, rows: list[dict], products: dict[int, Product],
                    order_ids: dict[str, int], method: DeliveryMethod, day: date, now) -> int:  # noqa: ANN001
     """Every ticket of the batch in one multi-row INSERT, plus one history entry each. The
-    serials' prefix is one no serial of the day uses yet (app/issuance/serials.py)."""
-    prefix = serials.fresh_prefixes(day, 1)[0]
+    serials' prefix is one no serial of the day uses yet (app/issuance/numbering.py)."""
+    prefix = numbering.fresh_prefixes(day, 1)[0]
     values = []
     for row in rows:
         v = row["values"]

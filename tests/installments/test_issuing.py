@@ -28,7 +28,7 @@ from app.installments.models import (
     UnissuedOrder,
 )
 from app.installments.status import PeriodStatus
-from app.issuance import serials
+from app.issuance import numbering
 from app.issuance.models import BatchStatus
 from app.issuance.services import Confirmation
 from app.stores.models import RedemptionMode, Store
@@ -377,7 +377,7 @@ def test_a_prefix_used_on_another_day_is_free_again(shop, monkeypatch):
     confirmed(store, owner, order_rows(1))
     used = orders()[0].periods[0].serial[:5]
     monkeypatch.setattr(codes, "new_serial_prefix", lambda: used)
-    assert serials.fresh_prefixes(TODAY + timedelta(days=1), 1) == [used]
+    assert numbering.fresh_prefixes(TODAY + timedelta(days=1), 1) == [used]
 
 
 def test_every_thousand_serials_take_a_new_prefix(shop):
@@ -396,7 +396,22 @@ def test_a_ticket_batch_also_avoids_the_prefixes_periods_used(shop, monkeypatch)
     used = orders()[0].periods[0].serial[:5]
     offered = iter([used, "TIKET"])
     monkeypatch.setattr(codes, "new_serial_prefix", lambda: next(offered))
-    assert serials.fresh_prefixes(TODAY, 1) == ["TIKET"]
+    assert numbering.fresh_prefixes(TODAY, 1) == ["TIKET"]
+
+
+def test_ect_order_numbers_skip_those_any_order_has_and_never_repeat_in_a_batch(shop, monkeypatch):
+    store, owner = shop
+    ticket_order = make_order(make_store())
+    db.session.commit()
+    offered = iter([ticket_order.order_no, "ECT2026112100000001", "ECT2026112100000001",
+                    "ECT2026112100000002", "ECT2026112100000003"])
+    monkeypatch.setattr(codes, "new_order_no", lambda day: next(offered))
+    confirmed(store, owner, order_rows(2))
+    assert [o.order_no for o in orders()] == ["ECT2026112100000001", "ECT2026112100000002"]
+
+    offered = iter(["ECT2026112100000002", "ECT2026112100000009"])  # now an installment order's
+    monkeypatch.setattr(codes, "new_order_no", lambda day: next(offered))
+    assert numbering.new_order_nos(TODAY, 1) == ["ECT2026112100000009"]
 
 
 # Leases (rule j, as for tickets) ---------------------------------------------------------------------
