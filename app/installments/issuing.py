@@ -203,10 +203,12 @@ def _actor_of(batch: InstallmentBatch) -> history.Actor:
 
 
 def issue_claimed_batch(batch_id: int, attempt: int,
-                        on_progress: Callable[[int], None] | None = None) -> list[int]:
+                        on_progress: Callable[[int], None] | None = None, *,
+                        actor: history.Actor | None = None) -> list[int]:
     """Write every order of a batch claimed by `attempt`, with its periods and history, and
     finish the batch (succeeded). The new orders' ids, in row order. `on_progress(n)` is told
-    how many orders are written so far (the job reports it, and renews the lease). Raises
+    how many orders are written so far (the job reports it, and renews the lease). The orders'
+    history names `actor`, by default the account that uploaded the batch. Raises
     LeaseLost if the batch was taken back meanwhile, DomainError if it cannot be issued any
     more (the caller rolls back)."""
     batch = db.session.get(InstallmentBatch, batch_id)
@@ -228,7 +230,7 @@ def issue_claimed_batch(batch_id: int, attempt: int,
     refund_url = _refund_notify_url(batch.store_id)
     serial_iter = iter(numbering.new_serials(day, len(rows) * terms.period_count))
     order_no_iter = iter(numbering.new_order_nos(day, len(rows)))
-    actor = _actor_of(batch)
+    actor = actor or _actor_of(batch)
     order_ids: list[int] = []
     for chunk in in_chunks(rows, PROGRESS_EVERY):
         ids = _insert_orders(batch, chunk, terms, refund_url, order_no_iter, day, now)
@@ -336,7 +338,7 @@ def issue_order(actor: Account, store: Store, fields: Mapping[str, Any]) -> Inst
         created_by_id=actor.id, created_at=now)
     db.session.add(batch)
     db.session.flush()
-    [order_id] = issue_claimed_batch(batch.id, 1)
+    [order_id] = issue_claimed_batch(batch.id, 1, actor=history.current_actor())
     order = db.session.get(InstallmentOrder, order_id)
     assert order is not None
     return order

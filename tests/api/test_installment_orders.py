@@ -80,8 +80,10 @@ def test_an_order_is_issued_at_once_with_its_periods(client, api_shop):
     assert (batch.import_no, batch.source, batch.status, batch.order_count) == (
         "API:API0001", "api", BatchStatus.SUCCEEDED, 1)
     assert db.session.scalars(select(InstallmentOrder.source)).one() == "api"
-    assert db.session.scalar(select(func.count()).select_from(HistoryEntry).where(
-        HistoryEntry.subject_type == "installment_orders", HistoryEntry.action == "issued")) == 1
+    issued = db.session.scalars(select(HistoryEntry).where(
+        HistoryEntry.subject_type == "installment_orders", HistoryEntry.action == "issued")).one()
+    owner = db.session.scalars(select(Account).where(Account.store_id == store.id)).one()
+    assert (issued.actor_id, issued.store_id, issued.reason) == (owner.id, store.id, "批次 API:API0001")
 
 
 def test_without_a_first_date_the_first_period_is_one_period_after_issue(client, api_shop):
