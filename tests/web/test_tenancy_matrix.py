@@ -3,7 +3,9 @@
 Every merchant route with an id in its URL is requested, with every method it accepts, by
 store B's main account (a browser session for pages, a bearer token for the API) using the ids
 of store A's rows. A route whose URL takes an id this test does not know how to make fails the
-test: extend ROW_MAKERS when you add one.
+test: extend ROW_MAKERS when you add one. The installment pages and API (八 分期核銷) exist only
+for stores in installment mode: their routes are requested between two such stores, with the ids
+of INSTALLMENT_ROW_MAKERS.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from werkzeug.routing import Rule
 from app.auth.models import Account
 from app.auth.services import create_api_token
 from app.db import db
-from app.stores.models import Store
+from app.stores.models import RedemptionMode, Store
 from tests.factories import (
     login,
     make_account,
@@ -122,6 +124,28 @@ def _export_job(store: Store, main: Account) -> int:
     return job.id
 
 
+def _installment_batch(store: Store, main: Account) -> int:
+    from app.installments.models import InstallmentBatch
+
+    batch = InstallmentBatch(store_id=store.id, import_no="MATRIX1", rows=[])
+    db.session.add(batch)
+    db.session.flush()
+    return batch.id
+
+
+def _installment_order_no(store: Store, main: Account) -> str:
+    from datetime import date
+
+    from app.installments.models import InstallmentOrder
+
+    order = InstallmentOrder(store_id=store.id, order_no="ECT2026112199999999",
+                             merchant_order_no="MATRIX1", total_amount=1200, period_count=12,
+                             period_days=30, first_date=date(2026, 12, 21))
+    db.session.add(order)
+    db.session.flush()
+    return order.merchant_order_no
+
+
 ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "account_id": _sub_account,
     "token_id": _api_token,
@@ -139,26 +163,35 @@ ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "run_id": _print_run,
 }
 
+# The installment routes' URL variables (their rows, for stores in installment mode).
+INSTALLMENT_ENDPOINTS = ("installments.", "api.installment")
+INSTALLMENT_ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
+    "batch_id": _installment_batch,
+    "merchant_order_no": _installment_order_no,
+}
+
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
-def _merchant_rules(app) -> list[Rule]:
+def _merchant_rules(app, *, installment: bool = False) -> list[Rule]:
     return [r for r in app.url_map.iter_rules()
-            if not r.endpoint.startswith(NOT_MERCHANT) and r.arguments]
+            if not r.endpoint.startswith(NOT_MERCHANT) and r.arguments
+            and r.endpoint.startswith(INSTALLMENT_ENDPOINTS) == installment]
 
 
 def test_every_id_in_a_merchant_url_is_known_to_the_matrix(app):
     unknown = {(r.endpoint, arg) for r in _merchant_rules(app)
                for arg in r.arguments if arg not in ROW_MAKERS and arg not in SHARED_ROWS}
+    unknown |= {(r.endpoint, arg) for r in _merchant_rules(app, installment=True)
+                for arg in r.arguments if arg not in INSTALLMENT_ROW_MAKERS}
     assert unknown == set(), "add a row maker for these URL variables"
 
 
-@pytest.fixture
-def store_b_clients(app, ctx):
-    a, b = make_store("商店A"), make_store("商店B")
+def _clients(app, makers: dict, mode: RedemptionMode):  # noqa: ANN202
+    a, b = make_store("商店A", mode=mode), make_store("商店B", mode=mode)
     main_a = make_account(a, username="mainaaa1")
     main_b = make_account(b, username="mainbbb1")
-    ids = {name: maker(a, main_a) for name, maker in ROW_MAKERS.items()}
+    ids = {name: maker(a, main_a) for name, maker in makers.items()}
     _, token_b = create_api_token(main_b, "b")
     db.session.commit()
     browser = app.test_client()
@@ -166,10 +199,20 @@ def store_b_clients(app, ctx):
     return ids, browser, token_b
 
 
-def test_store_b_gets_404_on_every_store_a_row(app, store_b_clients):
-    ids, browser, token_b = store_b_clients
+@pytest.fixture
+def store_b_clients(app, ctx):
+    return _clients(app, ROW_MAKERS, RedemptionMode.REDEEM_AFTER_USE)
+
+
+@pytest.fixture
+def installment_store_b_clients(app, ctx):
+    return _clients(app, INSTALLMENT_ROW_MAKERS, RedemptionMode.INSTALLMENT)
+
+
+def _requested_by_store_b(app, clients, *, installment: bool) -> tuple[int, list]:
+    ids, browser, token_b = clients
     checked, wrong = 0, []
-    for rule in _merchant_rules(app):
+    for rule in _merchant_rules(app, installment=installment):
         if any(arg in SHARED_ROWS for arg in rule.arguments):
             continue
         values = {arg: ids[arg] for arg in rule.arguments}
@@ -183,5 +226,17 @@ def test_store_b_gets_404_on_every_store_a_row(app, store_b_clients):
             checked += 1
             if response.status_code != 404:
                 wrong.append((method, url, response.status_code))
+    return checked, wrong
+
+
+def test_store_b_gets_404_on_every_store_a_row(app, store_b_clients):
+    checked, wrong = _requested_by_store_b(app, store_b_clients, installment=False)
+    assert checked > 0
+    assert wrong == []
+
+
+def test_installment_store_b_gets_404_on_every_installment_store_a_row(
+        app, installment_store_b_clients):
+    checked, wrong = _requested_by_store_b(app, installment_store_b_clients, installment=True)
     assert checked > 0
     assert wrong == []
