@@ -68,6 +68,7 @@ NOT_INSTALLMENT = "此商店的核銷方式不是分期核銷，無法發行分�
 NO_SETTINGS = "合約尚未設定核銷設定（期數、每期天數），無法發行分期核銷訂單，請聯繫所屬業務"
 NO_RIGHT = "您沒有發行分期核銷訂單的權限（分期核銷訂單報表：修改）"
 ROWS_INVALID = "發行資料有錯誤，請修正後重新上傳"
+ABANDONED = "發行作業中斷（系統程序終止），未發行任何訂單，請以新的匯入單號重新發行"
 ORDER_NO_USED = "order_no_used"
 
 
@@ -182,7 +183,7 @@ def fail_batch(batch_id: int, attempt: int, exc: Exception) -> None:
 
 def requeue_abandoned() -> list[int]:
     """Installment batches whose issuing job died, queued again (the caller enqueues and commits)."""
-    return shared.requeue_abandoned(InstallmentBatch)
+    return shared.requeue_abandoned(InstallmentBatch, ABANDONED)
 
 
 def _refund_notify_url(store_id: int) -> str:

@@ -289,17 +289,18 @@ def finish_batch(batch: Any, attempt: int, **values: Any) -> None:
         raise jobs.LeaseLost(f"batch {batch.id} attempt {attempt}")
 
 
-def requeue_abandoned(model: Any) -> list[int]:
+def requeue_abandoned(model: Any, abandoned: str = ABANDONED) -> list[int]:
     """The batches of `model` whose lease ran out (their job died) that `return_abandoned`
     queued again: the caller enqueues their issuing job and commits."""
     working = model.status.in_((BatchStatus.QUEUED, BatchStatus.ISSUING))
-    return [batch.id for batch in jobs.abandoned(model, working) if return_abandoned(batch)]
+    return [batch.id for batch in jobs.abandoned(model, working)
+            if return_abandoned(batch, abandoned)]
 
 
-def return_abandoned(batch: Any) -> bool:
+def return_abandoned(batch: Any, abandoned: str = ABANDONED) -> bool:
     """A batch whose lease ran out (`app.jobs.abandoned`): its job died. Issuing: queued again
     for another attempt (a dead attempt's transaction died with it, so nothing was issued), or
-    failed with ABANDONED after MAX_ATTEMPTS. Queued: its job never started (lost with an
+    failed with `abandoned` (ABANDONED) after MAX_ATTEMPTS. Queued: its job never started (lost with an
     in-process queue), so it is queued again as it is. True when the caller must enqueue
     ISSUE_JOB; False when it failed or another sweeper got there first."""
     seen = batch.status
@@ -312,10 +313,10 @@ def return_abandoned(batch: Any) -> bool:
         history.record(batch, "requeued", from_status="issuing", to_status="queued",
                        reason=f"第 {batch.attempts} 次發行作業中斷（系統程序終止），重新排入發行")
         return True
-    if jobs.take_back(batch, working, status=BatchStatus.FAILED, error=ABANDONED,
+    if jobs.take_back(batch, working, status=BatchStatus.FAILED, error=abandoned,
                       finished_at=clock.now(), lease_until=None):
         history.record(batch, "issue_failed", from_status="issuing", to_status="failed",
-                       reason=f"{ABANDONED}（已中斷 {batch.attempts} 次）")
+                       reason=f"{abandoned}（已中斷 {batch.attempts} 次）")
     return False
 
 

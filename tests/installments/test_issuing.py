@@ -444,7 +444,8 @@ def test_a_batch_abandoned_three_times_fails_with_the_reason(shop, monkeypatch):
         clock.move(PAST_THE_LEASE)
         _sweep()
     batch = reload(batch.id)
-    assert batch.status is BatchStatus.FAILED and "發行作業中斷" in batch.error
+    assert batch.status is BatchStatus.FAILED
+    assert batch.error == "發行作業中斷（系統程序終止），未發行任何訂單，請以新的匯入單號重新發行"
     assert count(InstallmentOrder) == 0
 
 
