@@ -134,6 +134,9 @@ FIELD_LABELS: Mapping[str, str] = MappingProxyType({
     "returned_at": "退貨時間", "returned_by_id": "退貨操作人員", "return_fee": "退貨手續費",
     "return_reason": "退貨原因",
     "refund_notify_url": "退款結果主動通知 URL", "host": "網域",
+    # installment contracts and orders
+    "escrow_type": "價金保管類型", "installment_period_count": "核銷設定：期數",
+    "installment_period_days": "核銷設定：每期天數", "periods": "期數",
 })
 
 

@@ -72,6 +72,13 @@ SCHEDULE: list[Recurring] = [
         keep_runs=False,
     ),
     Recurring(
+        "sweep_installment_batches",
+        "* * * * *",
+        "app.installments.jobs:sweep_batches",
+        "每分鐘 將中斷的分期核銷訂單發行作業重新排入發行，中斷 3 次則標示發行失敗",
+        keep_runs=False,
+    ),
+    Recurring(
         "sweep_exports",
         "* * * * *",
         "app.reports.jobs:sweep_exports",

@@ -7,6 +7,7 @@ the machine and the commit.
 
     python -m bench                 # all benchmarks
     python -m bench issuance        # one of them
+    python -m bench installments    # a 1000-order installment upload, confirm → done
     python -m bench reports         # 1M tickets (ECTIX_BENCH_TICKETS), report pages, export
     python -m bench print           # a 1000-ticket paper print to PDF
     python -m bench installment-redemption   # the daily job over 100,000 due periods
@@ -19,11 +20,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import installment_redemption, issuance, paper_print, redemption, reports
+from bench import installment_redemption, installments, issuance, paper_print, redemption, reports
 from bench.support import machine_info
 
-BENCHMARKS = {"issuance": issuance.run, "redemption": redemption.run, "reports": reports.run,
-              "print": paper_print.run, "installment-redemption": installment_redemption.run}
+BENCHMARKS = {"issuance": issuance.run, "installments": installments.run,
+              "redemption": redemption.run, "reports": reports.run, "print": paper_print.run,
+              "installment-redemption": installment_redemption.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

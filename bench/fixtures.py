@@ -8,6 +8,7 @@ from app import clock
 from app.auth.models import Account, AccountKind
 from app.auth.passwords import hash_password
 from app.db import db
+from app.installments.models import InstallmentSettings
 from app.products.models import Product, ProductKind
 from app.settings.models import StoreSettings
 from app.stores.models import Contract, DeliveryMethod, RedemptionMode, Store
@@ -40,13 +41,19 @@ def rows(product: Product, *, count: int, quantity: int, prefix: str) -> list[di
              "使用起始日": None, "_row": i + 2} for i in range(count)]
 
 
-def installment_store(merchant_code: str = "8000002") -> Store:
-    """An installment-mode issuer (分期核銷) whose contract issues 12 periods of 30 days."""
-    store = Store(merchant_code=merchant_code, name="效能測試分期商店", tax_id="80000002")
+def installment_issuer(period_count: int = 12, period_days: int = 30) -> tuple[Store, Account]:
+    """A store in installment mode (its contract's 核銷設定: `period_count` periods of
+    `period_days` days), its main account and its refund-notification URL."""
+    store = Store(merchant_code="8000002", name="效能測試分期核銷商店", tax_id="80000002")
     store.contracts.append(Contract(
         start_date=date(2020, 1, 1), end_date=date(2099, 12, 31), issuance_active=True,
         redemption_mode=RedemptionMode.INSTALLMENT, escrow_type="信託",
-        installment_period_count=12, installment_period_days=30))
+        installment_period_count=period_count, installment_period_days=period_days))
     db.session.add(store)
+    db.session.flush()
+    owner = Account(store_id=store.id, kind=AccountKind.MAIN, username="benchinstall",
+                    password_hash=hash_password("Bench1234"))
+    db.session.add_all([owner, InstallmentSettings(store_id=store.id,
+                                                   refund_notify_url="https://bench.example/refund")])
     db.session.commit()
-    return store
+    return store, owner

@@ -57,13 +57,13 @@ def run() -> list[dict]:
     from app.installments.jobs import redeem_due_periods
     from app.installments.models import InstallmentPeriod
     from app.installments.status import PeriodStatus
-    from bench.fixtures import installment_store
+    from bench.fixtures import installment_issuer
 
     load_before = os.getloadavg()[0]
     with fresh_database() as url:
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "JOBS_MODE": "inline"})
         with app.app_context():
-            store = installment_store()
+            store, _ = installment_issuer(period_count=PERIODS, period_days=10)
             today = clock.business_day()
             _load(store.id, today)
             db.session.execute(text("ANALYZE"))

@@ -127,8 +127,8 @@ def load_demo_installments(store: Store) -> None:
         with _receiver() as receiver_url:
             clock.freeze(_at(d, 10))
             set_actor(actor)
-            courses = _issue(owner, store, FIRST_IMPORT_NO,
-                             _rows("COURSE", 10, today - timedelta(days=60)))
+            _issue(owner, store, FIRST_IMPORT_NO,
+                   _rows("COURSE", 10, today - timedelta(days=60)))
             members = _issue(owner, store, "DEMO-I2", _rows("MEMBER", 8, today - timedelta(days=45)))
             _set_url(store, receiver_url)
             set_actor(actor)

@@ -40,7 +40,7 @@ def _store(code: str, name: str, *, parent: Store | None = None, mode: Redemptio
             sms_enabled=True, payout_delay_days=7, escrow_bank="示範信託銀行",
             escrow_type="信託" if mode is RedemptionMode.INSTALLMENT else "",
             installment_period_days=30 if mode is RedemptionMode.INSTALLMENT else None,
-            installment_period_count=6 if mode is RedemptionMode.INSTALLMENT else None,
+            installment_period_count=12 if mode is RedemptionMode.INSTALLMENT else None,
         ))
         db.session.flush()
     return store

@@ -23,6 +23,6 @@ api_route = api.route
 schema = api.schema
 
 # Route modules: imported here so their routes exist before the blueprint is registered.
-from app.api import account, batches, products, tickets  # noqa: E402, F401
+from app.api import account, batches, installments, products, tickets  # noqa: E402, F401
 
 __all__ = ["bp", "api", "api_route", "schema", "API_VERSION"]

@@ -7,7 +7,9 @@
         return body, 201
 
 An `@idempotent` view does not commit: the decorator commits once, after the view, so the
-answer and the view's changes are committed together. Without the header that is all it does.
+answer and the view's changes are committed together. Without the header that is all it does;
+`@idempotent(required=True)` refuses a request without it (422 `idempotency_key_required`),
+for a POST whose retry must never act twice (issuing an installment order).
 With `Idempotency-Key: <1–100 visible ASCII characters>`:
 
 1. The key is claimed before anything is done: one INSERT … ON CONFLICT DO NOTHING of
@@ -64,6 +66,7 @@ PATH_MAX = 200  # IdempotencyKey.path
 
 _KEY_PATTERN = re.compile(rf"[\x21-\x7e]{{1,{KEY_MAX}}}")
 INVALID_KEY = f"Idempotency-Key 須為 1 至 {KEY_MAX} 個英數字或符號（不含空白）"
+KEY_REQUIRED = f"此 API 須提供 {HEADER} 標頭（建議使用 UUID），重送時使用相同的值"
 KEY_REUSED = "此 Idempotency-Key 已用於另一個請求（內容不同），請換一個新的 Idempotency-Key"
 IN_PROGRESS = "使用此 Idempotency-Key 的請求仍在處理中，請稍後再以相同內容重試"
 
@@ -80,12 +83,18 @@ HEADER_PARAMETER: dict[str, Any] = {
 View = Callable[..., Any]
 
 
-def idempotent(view: View) -> View:
-    """Commit the view's work once, and honour an `Idempotency-Key` header (module docstring)."""
+def idempotent(view: View | None = None, *, required: bool = False) -> Any:
+    """Commit the view's work once, and honour an `Idempotency-Key` header (module docstring);
+    with `required=True` the header must be there."""
+    if view is None:
+        return lambda inner: idempotent(inner, required=required)
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Response:
         key = request.headers.get(HEADER)
+        if key is None and required:
+            raise InvalidInput(KEY_REQUIRED, code="idempotency_key_required",
+                               fields={HEADER: KEY_REQUIRED})
         if key is None:
             response = current_app.make_response(view(*args, **kwargs))
             if response.status_code < 400:
@@ -102,6 +111,7 @@ def idempotent(view: View) -> View:
         return _answer(claimed, view, args, kwargs)
 
     wrapped.idempotent = True  # type: ignore[attr-defined]  (copied onto the route's guard)
+    wrapped.idempotency_required = required  # type: ignore[attr-defined]
     return wrapped
 
 
@@ -198,7 +208,10 @@ def _document_idempotent_operations(build: Callable[[], dict[str, Any]]) -> Call
             operation = doc["paths"][path][op.method.lower()]
             parameters = operation.setdefault("parameters", [])
             if all(p.get("name") != HEADER for p in parameters):
-                parameters.append(dict(HEADER_PARAMETER))
+                parameter = dict(HEADER_PARAMETER)
+                if getattr(view, "idempotency_required", False):
+                    parameter["required"] = True
+                parameters.append(parameter)
         return doc
 
     return document

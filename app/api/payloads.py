@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from wtforms import FieldList, Form, FormField
 
 from app.db import db
-from app.errors import InvalidInput
+from app.errors import DomainError, InvalidInput
 from app.pagination import count
 
 FormT = TypeVar("FormT", bound=Form)
@@ -49,11 +49,28 @@ def timestamp_schema(description: str = "", *, nullable: bool = False) -> dict[s
 
 # Bodies -------------------------------------------------------------------------------------
 
-def json_body() -> dict[str, Any]:
-    """The request's JSON object, or 422 if the body is not one."""
-    data = request.get_json(silent=True)
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "too_large"
+
+
+NOT_AN_OBJECT = "請求內容須為 JSON 物件（Content-Type: application/json）"
+TOO_DEEP = "請求內容的 JSON 巢狀層數過多"
+
+
+def json_body(max_bytes: int | None = None) -> dict[str, Any]:
+    """The request's JSON object, or 422 if the body is not one (or nests too deep for the
+    parser); 413 when it is longer than `max_bytes` (when given; the app's MAX_CONTENT_LENGTH
+    bounds every body)."""
+    if max_bytes is not None and ((request.content_length or 0) > max_bytes
+                                  or len(request.get_data()) > max_bytes):
+        raise PayloadTooLarge(f"請求內容太大（上限 {max_bytes // 1024} KB）")
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        raise InvalidInput(TOO_DEEP) from None
     if not isinstance(data, dict):
-        raise InvalidInput("請求內容須為 JSON 物件（Content-Type: application/json）")
+        raise InvalidInput(NOT_AN_OBJECT)
     return data
 
 

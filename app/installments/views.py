@@ -4,6 +4,7 @@ adds its routes."""
 from __future__ import annotations
 
 from app.installments import (
+    issue_views,  # noqa: F401
     notice_views,  # noqa: F401
     report_views,  # noqa: F401
     return_views,  # noqa: F401

@@ -38,8 +38,11 @@ from app.tickets.codes import MAX_TICKETS_PER_BATCH
 
 SAMPLE_ORDER_PREFIX = "SAMPLE"  # the template's sample rows (app/issuance/template.py)
 DIFFERENT_PURCHASERS = "同一廠商訂單編號的購買人資料須相同"
-_ORDER_NO = re.compile(rf"[A-Za-z0-9]{{1,{MERCHANT_ORDER_NO_MAX}}}")
+ORDER_NO_PATTERN = re.compile(rf"[A-Za-z0-9]{{1,{MERCHANT_ORDER_NO_MAX}}}")
 _DATE = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+CONTROL_CHARACTERS = "含有不允許的控制字元"
+MOBILE_WRONG = "手機格式錯誤，須為 09 開頭的 10 碼數字"
 
 
 @dataclass(frozen=True)
@@ -58,21 +61,27 @@ class CheckedRow:
     values: dict[str, Any]
     errors: dict[str, str] = field(default_factory=dict)
     typed: dict[str, str] = field(default_factory=dict)  # each cell as the user wrote it
+    # key → header of the batch's columns (errors are kept under the header): the ticket
+    # template's by default; another template's rows (installment orders) give theirs.
+    headers: Mapping[str, str] = field(default_factory=lambda: HEADER_OF, repr=False)
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
-    def wrong(self, key: str, message: str) -> None:
-        """Mark the cell of column `key` wrong (errors are kept under the column's header)."""
-        self.errors[HEADER_OF[key]] = message
+    def wrong(self, key: str, message: str | None) -> None:
+        """Mark the cell of column `key` wrong (errors are kept under the column's header);
+        no message, nothing wrong."""
+        if message:
+            self.errors[self.headers[key]] = message
 
     def as_dict(self) -> dict[str, Any]:
         return {"row": self.row, "values": self.values, "errors": self.errors,
                 "typed": self.typed}
 
 
-def _text(value: object) -> str:
+def text_of(value: object) -> str:
+    """A cell (or an API field) as stripped text: None → "", 12.0 → "12"."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -80,22 +89,68 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
-def _typed(value: object) -> str:
+def typed_of(value: object) -> str:
     """A cell as the user wrote it, for showing a wrong value back (dates as yyyy/mm/dd)."""
     if isinstance(value, datetime | date):
         return f"{value:%Y/%m/%d}"
-    return _text(value)
+    return text_of(value)
 
 
-def _parse_date(value: object) -> date | None:
+def parse_date(value: object) -> date | None:
+    """A date cell, or text yyyy/mm/dd (or yyyy-mm-dd); ValueError otherwise."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
         return value
-    match = _DATE.fullmatch(_text(value))
+    match = _DATE.fullmatch(text_of(value))
     if not match:
         raise ValueError
     return date(*(int(part) for part in match.groups()))
+
+
+# The purchaser's and the order's cells, checked alike in every issuance template ---------------
+
+def merchant_order_no_problem(order_no: str, used_order_nos: Mapping[str, str]) -> str | None:
+    """Why a merchant order number (廠商訂單編號, as `text_of` gives it) cannot be used; None
+    if it can. `used_order_nos` maps the numbers other batches took to their import numbers."""
+    if not order_no:
+        return "請填寫廠商訂單編號"
+    if order_no.upper().startswith(SAMPLE_ORDER_PREFIX):
+        return "範例資料列，請刪除後再上傳"
+    if not ORDER_NO_PATTERN.fullmatch(order_no):
+        return f"廠商訂單編號限英數字，最多 {MERCHANT_ORDER_NO_MAX} 字"
+    if order_no in used_order_nos:
+        return order_no_taken(used_order_nos[order_no])
+    return None
+
+
+def purchaser_name_problem(name: str) -> str | None:
+    if not name:
+        return "請填寫購買人姓名"
+    if len(name) > PURCHASER_NAME_MAX:
+        return f"購買人姓名最多 {PURCHASER_NAME_MAX} 字"
+    if _CONTROL.search(name):
+        return CONTROL_CHARACTERS
+    return None
+
+
+def mobile_of(cell: object) -> tuple[str, str | None]:
+    """A mobile cell as 09xxxxxxxx ("" when empty), and why it is wrong (or None)."""
+    if not text_of(cell):
+        return "", None
+    mobile = normalise_mobile(cell)
+    return (mobile, None) if mobile else ("", MOBILE_WRONG)
+
+
+def email_of(cell: object) -> tuple[str, str | None]:
+    """An e-mail cell normalised ("" when empty), and why it is wrong (or None)."""
+    email = text_of(cell)
+    if not email:
+        return "", None
+    try:
+        return validate_email(email, check_deliverability=False).normalized, None
+    except EmailNotValidError:
+        return email, "Email 格式錯誤"
 
 
 def order_no_taken(import_no: str) -> str:
@@ -112,7 +167,7 @@ def order_no_clash(number: str, import_no: str) -> str:
 def order_nos(rows: Iterable[Mapping[str, Any]]) -> set[str]:
     """The merchant order numbers of uploaded rows (keyed by the template's headers)."""
     header = HEADER_OF["merchant_order_no"]
-    return {number for r in rows if (number := _text(r.get(header)))}
+    return {number for r in rows if (number := text_of(r.get(header)))}
 
 
 def _purchaser(row: CheckedRow) -> tuple[str, str, str]:
@@ -167,9 +222,9 @@ def check_rows(rows: list[dict[str, Any]], *, method: str, kind: str | None,
     for index, raw in enumerate(rows, start=1):
         cells = {c.key: raw.get(c.header) for c in COLUMNS}
         row = CheckedRow(row=int(raw.get("_row") or index), values={},
-                         typed={c.header: _typed(cells[c.key]) for c in COLUMNS})
+                         typed={c.header: typed_of(cells[c.key]) for c in COLUMNS})
         wrong = row.wrong
-        product_id = _text(cells["product_id"])
+        product_id = text_of(cells["product_id"])
         product = None
         if not product_id:
             wrong("product_id", "請填寫商品編號")
@@ -187,7 +242,7 @@ def check_rows(rows: list[dict[str, Any]], *, method: str, kind: str | None,
                       else "商品的使用期限已過，無法發行")
         row.values["product_id"] = int(product_id) if product_id.isdigit() else None
 
-        quantity_text = _text(cells["quantity"])
+        quantity_text = text_of(cells["quantity"])
         quantity = int(quantity_text) if quantity_text.isdigit() else 0
         if not 1 <= quantity <= MAX_TICKETS_PER_BATCH:
             wrong("quantity", f"數量須為 1 到 {MAX_TICKETS_PER_BATCH} 的整數")
@@ -195,37 +250,21 @@ def check_rows(rows: list[dict[str, Any]], *, method: str, kind: str | None,
             total += quantity
         row.values["quantity"] = quantity
 
-        order_no = _text(cells["merchant_order_no"])
-        if not order_no:
-            wrong("merchant_order_no", "請填寫廠商訂單編號")
-        elif order_no.upper().startswith(SAMPLE_ORDER_PREFIX):
-            wrong("merchant_order_no", "範例資料列，請刪除後再上傳")
-        elif not _ORDER_NO.fullmatch(order_no):
-            wrong("merchant_order_no",
-                  f"廠商訂單編號限英數字，最多 {MERCHANT_ORDER_NO_MAX} 字")
-        elif order_no in used_order_nos:
-            wrong("merchant_order_no", order_no_taken(used_order_nos[order_no]))
+        order_no = text_of(cells["merchant_order_no"])
+        wrong("merchant_order_no", merchant_order_no_problem(order_no, used_order_nos))
         row.values["merchant_order_no"] = order_no
 
-        name = _text(cells["purchaser_name"])
-        if not name:
-            wrong("purchaser_name", "請填寫購買人姓名")
-        elif len(name) > PURCHASER_NAME_MAX:
-            wrong("purchaser_name", f"購買人姓名最多 {PURCHASER_NAME_MAX} 字")
+        name = text_of(cells["purchaser_name"])
+        wrong("purchaser_name", purchaser_name_problem(name))
         row.values["purchaser_name"] = name
 
-        mobile_raw = _text(cells["mobile"])
-        mobile = normalise_mobile(cells["mobile"]) or "" if mobile_raw else ""
-        if mobile_raw and not mobile:
-            wrong("mobile", "手機格式錯誤，須為 09 開頭的 10 碼數字")
+        mobile_raw = text_of(cells["mobile"])
+        mobile, problem = mobile_of(cells["mobile"])
+        wrong("mobile", problem)
         row.values["mobile"] = mobile
 
-        email = _text(cells["email"])
-        if email:
-            try:
-                email = validate_email(email, check_deliverability=False).normalized
-            except EmailNotValidError:
-                wrong("email", "Email 格式錯誤")
+        email, problem = email_of(cells["email"])
+        wrong("email", problem)
         row.values["email"] = email
 
         if delivery_type == "cvs" and not mobile_raw:
@@ -240,7 +279,7 @@ def check_rows(rows: list[dict[str, Any]], *, method: str, kind: str | None,
                 wrong("valid_from", "非即期票券須填寫使用起始日")
             else:
                 try:
-                    start = _parse_date(start_raw)
+                    start = parse_date(start_raw)
                 except ValueError:
                     wrong("valid_from", "日期格式錯誤，請填寫 yyyy/mm/dd")
                 else:

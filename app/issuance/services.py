@@ -12,6 +12,11 @@ failed job: app/issuance/rules.py (rule e).
 A claim counts the attempt and takes a lease (`app.jobs.LEASE`); the batch's last write is a
 compare-and-set on that attempt, so a job whose batch was taken back (`return_abandoned`: its
 worker died, the lease ran out) can never commit a second issue of it.
+
+The import number, the merchant order numbers a batch takes (rule e), the confirm's
+compare-and-set, the claim, the lease and the failure are the same for every batch that issues
+orders all-or-nothing: these functions take the batch's model (and its orders' model) so the
+installment orders' batches (app/installments/issuing.py) share them with the tickets'.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from app.billing.models import FeeKind
 from app.billing.services import record_charge
 from app.db import db
 from app.errors import DomainError, InvalidInput
-from app.issuance import rules
+from app.issuance import numbering, rules
 from app.issuance.models import Batch, BatchStatus
 from app.issuance.rules import ProductFacts, check_rows
 from app.products.access import issue_refusal
@@ -44,6 +49,8 @@ from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus
 
 _IMPORT_NO = re.compile(r"[A-Za-z0-9_-]{1,30}")
+IMPORT_NO_MISSING = "請填寫匯入單號"
+IMPORT_NO_RULE = "匯入單號限英數字、- 或 _，最多 30 字"
 IMPORT_NO_USED = "此匯入單號已使用，同一匯入單號不會重複發行"
 FAILED = "系統錯誤，發行未完成，請稍後重新發行或聯繫客服"
 ABANDONED = "發行作業中斷（系統程序終止），未發行任何票券，請以新的匯入單號重新發行"
@@ -84,23 +91,25 @@ def _product_facts(store: Store) -> dict[int, ProductFacts]:
             for p in products}
 
 
-def used_order_nos(store_id: int, order_nos: Iterable[str],
-                   but: int | None = None) -> dict[str, str]:
+def used_order_nos(store_id: int, order_nos: Iterable[str], but: int | None = None, *,
+                   batches: Any = Batch, orders: Any = Order) -> dict[str, str]:
     """{merchant order number: import number} of those of `order_nos` another batch of the
     store (not `but`) took: one that issued them (its orders), or one still queued or issuing
-    (its rows). Failed batches and previews take none."""
+    (its rows). Failed batches and previews take none. `batches` and `orders` are the models
+    (tickets' by default; installment orders' batches give theirs)."""
     wanted = {n for n in order_nos if n}
     if not wanted:
         return {}
     taken = dict(db.session.execute(
-        select(Order.merchant_order_no, Batch.import_no).join(Batch, Batch.id == Order.batch_id)
-        .where(Order.store_id == store_id, Order.merchant_order_no.in_(wanted))).all())
-    live = (select(Batch.import_no, Batch.rows)
-            .where(Batch.store_id == store_id,
-                   Batch.status.in_((BatchStatus.QUEUED, BatchStatus.ISSUING)))
-            .order_by(Batch.id))
+        select(orders.merchant_order_no, batches.import_no)
+        .join(batches, batches.id == orders.batch_id)
+        .where(orders.store_id == store_id, orders.merchant_order_no.in_(wanted))).all())
+    live = (select(batches.import_no, batches.rows)
+            .where(batches.store_id == store_id,
+                   batches.status.in_((BatchStatus.QUEUED, BatchStatus.ISSUING)))
+            .order_by(batches.id))
     if but is not None:
-        live = live.where(Batch.id != but)
+        live = live.where(batches.id != but)
     for import_no, rows in db.session.execute(live):
         for row in rows:
             number = row["values"].get("merchant_order_no")
@@ -114,17 +123,8 @@ def prepare_batch(actor: Account, store: Store, *, import_no: str, method: Deliv
                   platform_id: str | None = None) -> Batch:
     """Check the rows and keep them as this store's preview for `import_no`."""
     _refuse_unless_may_issue(actor, store, method)
-    import_no = (import_no or "").strip()
-    if not import_no:
-        raise InvalidInput("請填寫匯入單號", fields={"import_no": "請填寫匯入單號"})
-    if not _IMPORT_NO.fullmatch(import_no):
-        message = "匯入單號限英數字、- 或 _，最多 30 字"
-        raise InvalidInput(message, fields={"import_no": message})
-    batch = db.session.scalar(
-        select(Batch).where(Batch.store_id == store.id, Batch.import_no == import_no)
-        .with_for_update())
-    if batch is not None and batch.status is not BatchStatus.PREVIEW:
-        raise DomainError(IMPORT_NO_USED, code="import_no_used")
+    import_no = checked_import_no(import_no)
+    batch = preview_of(Batch, store, import_no)
     checked, batch_errors = check_rows(
         rows, method=method.value, kind=kind.value if kind else None,
         products=_product_facts(store),
@@ -152,6 +152,28 @@ def prepare_batch(actor: Account, store: Store, *, import_no: str, method: Deliv
     return batch
 
 
+def checked_import_no(import_no: str | None) -> str:
+    """The import number (匯入單號) as typed, stripped; InvalidInput when missing or malformed."""
+    import_no = (import_no or "").strip()
+    if not import_no:
+        raise InvalidInput(IMPORT_NO_MISSING, fields={"import_no": IMPORT_NO_MISSING})
+    if not _IMPORT_NO.fullmatch(import_no):
+        raise InvalidInput(IMPORT_NO_RULE, fields={"import_no": IMPORT_NO_RULE})
+    return import_no
+
+
+def preview_of(model: Any, store: Store, import_no: str) -> Any:
+    """The store's batch of `model` under `import_no` (locked), to be replaced by a new
+    preview; None when there is none yet. A batch already confirmed spent its import number:
+    DomainError IMPORT_NO_USED."""
+    batch = db.session.scalar(
+        select(model).where(model.store_id == store.id, model.import_no == import_no)
+        .with_for_update())
+    if batch is not None and batch.status is not BatchStatus.PREVIEW:
+        raise DomainError(IMPORT_NO_USED, code="import_no_used")
+    return batch
+
+
 def batch_is_issuable(batch: Batch) -> bool:
     return (batch.error_count == 0 and not batch.error
             and 0 < batch.ticket_count <= codes.MAX_TICKETS_PER_BATCH)
@@ -165,7 +187,7 @@ class Confirmation(enum.Enum):
     ORDER_NOS_TAKEN = "order_nos_taken"
 
 
-def _lock_store(store: Store) -> None:
+def lock_store(store: Store) -> None:
     """Serialise the confirms of one store (FOR NO KEY UPDATE: rows that merely reference the
     store, such as tickets and history, are not held up)."""
     db.session.execute(select(Store.id).where(Store.id == store.id)
@@ -173,11 +195,16 @@ def _lock_store(store: Store) -> None:
 
 
 def _take_order_nos(store: Store, batch: Batch) -> bool:
+    return take_order_nos(store, batch, orders=Order)
+
+
+def take_order_nos(store: Store, batch: Any, *, orders: Any) -> bool:
     """Check the batch's merchant order numbers again, under the store's lock, against the
-    batches confirmed since its preview; mark the rows that lost theirs. Whether none did."""
-    _lock_store(store)
+    batches confirmed since its preview (and the `orders` they issued); mark the rows that
+    lost theirs. Whether none did."""
+    lock_store(store)
     taken = used_order_nos(store.id, (r["values"].get("merchant_order_no") for r in batch.rows),
-                           but=batch.id)
+                           but=batch.id, batches=type(batch), orders=orders)
     if not taken:
         return True
     batch.rows = rules.mark_taken(batch.rows, taken)
@@ -197,53 +224,64 @@ def confirm_batch(actor: Account, store: Store, batch: Batch) -> Confirmation:
             raise DomainError("發行資料有錯誤，請修正後重新上傳", code="rows_invalid")
         if not _take_order_nos(store, batch):
             return Confirmation.ORDER_NOS_TAKEN
-    claimed = db.session.execute(
-        update(Batch)
-        .where(Batch.id == batch.id, Batch.status == BatchStatus.PREVIEW)
-        .values(status=BatchStatus.QUEUED, lease_until=jobs.lease_end(),
-                rights_statement=settings_or_blank(store).rights_statement)
-        .execution_options(synchronize_session="fetch")
-    ).rowcount
-    if not claimed:
+    if not queue_batch(batch, rights_statement=settings_or_blank(store).rights_statement):
         return Confirmation.ALREADY_CONFIRMED
-    history.record(batch, "confirmed", from_status="preview", to_status="queued")
     jobs.enqueue(ISSUE_JOB, batch.id)
     return Confirmation.QUEUED
 
 
+def queue_batch(batch: Any, **values: Any) -> bool:
+    """Preview → queued (compare-and-set, so a double submission queues once), with the lease
+    and `values`; the caller then enqueues its issuing job. False when it was already
+    confirmed."""
+    model = type(batch)
+    claimed = db.session.execute(
+        update(model)
+        .where(model.id == batch.id, model.status == BatchStatus.PREVIEW)
+        .values(status=BatchStatus.QUEUED, lease_until=jobs.lease_end(), **values)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if not claimed:
+        return False
+    history.record(batch, "confirmed", from_status="preview", to_status="queued")
+    return True
+
+
 # What the issuing job does (it commits; these flush) -----------------------------------------
 
-def claim_batch(batch_id: int) -> int | None:
+def claim_batch(batch_id: int, model: Any = Batch) -> int | None:
     """Queued → issuing (compare-and-set), counting the attempt and taking the lease. The
     attempt number, or None when the batch is not queued (issued, issuing elsewhere, failed)."""
     return db.session.execute(
-        update(Batch).where(Batch.id == batch_id, Batch.status == BatchStatus.QUEUED)
+        update(model).where(model.id == batch_id, model.status == BatchStatus.QUEUED)
         .values(status=BatchStatus.ISSUING, started_at=clock.now(), error="",
-                attempts=Batch.attempts + 1, lease_until=jobs.lease_end())
-        .returning(Batch.attempts).execution_options(unscoped=True)
+                attempts=model.attempts + 1, lease_until=jobs.lease_end())
+        .returning(model.attempts).execution_options(unscoped=True)
     ).scalar_one_or_none()
 
 
-def fail_batch(batch_id: int, attempt: int, exc: Exception) -> None:
+def fail_batch(batch_id: int, attempt: int, exc: Exception, model: Any = Batch,
+               orders: Any = Order) -> None:
     """Record why `attempt` failed (after the caller rolled its work back): nothing was issued."""
     reason = (exc.message if isinstance(exc, DomainError)
-              else _clash(batch_id) if isinstance(exc, IntegrityError)
+              else _clash(batch_id, model, orders) if isinstance(exc, IntegrityError)
               else None) or FAILED
-    batch = db.session.get(Batch, batch_id)
+    batch = db.session.get(model, batch_id)
     assert batch is not None
     try:
-        _finish(batch, attempt, status=BatchStatus.FAILED, error=reason)
+        finish_batch(batch, attempt, status=BatchStatus.FAILED, error=reason)
     except jobs.LeaseLost:
         return  # taken back by the sweeper meanwhile: its attempt decides
     history.record(batch, "issue_failed", from_status="issuing", to_status="failed",
                    reason=f"{reason} ({type(exc).__name__})")
 
 
-def _finish(batch: Batch, attempt: int, **values: Any) -> None:
+def finish_batch(batch: Any, attempt: int, **values: Any) -> None:
     """The attempt's last write: a compare-and-set on (issuing, attempt), or LeaseLost."""
+    model = type(batch)
     done = db.session.execute(
-        update(Batch).where(Batch.id == batch.id, Batch.status == BatchStatus.ISSUING,
-                            Batch.attempts == attempt)
+        update(model).where(model.id == batch.id, model.status == BatchStatus.ISSUING,
+                            model.attempts == attempt)
         .values(finished_at=clock.now(), lease_until=None, **values)
         .execution_options(synchronize_session="fetch")
     ).rowcount
@@ -251,14 +289,22 @@ def _finish(batch: Batch, attempt: int, **values: Any) -> None:
         raise jobs.LeaseLost(f"batch {batch.id} attempt {attempt}")
 
 
-def return_abandoned(batch: Batch) -> bool:
+def requeue_abandoned(model: Any, abandoned: str = ABANDONED) -> list[int]:
+    """The batches of `model` whose lease ran out (their job died) that `return_abandoned`
+    queued again: the caller enqueues their issuing job and commits."""
+    working = model.status.in_((BatchStatus.QUEUED, BatchStatus.ISSUING))
+    return [batch.id for batch in jobs.abandoned(model, working)
+            if return_abandoned(batch, abandoned)]
+
+
+def return_abandoned(batch: Any, abandoned: str = ABANDONED) -> bool:
     """A batch whose lease ran out (`app.jobs.abandoned`): its job died. Issuing: queued again
     for another attempt (a dead attempt's transaction died with it, so nothing was issued), or
-    failed with ABANDONED after MAX_ATTEMPTS. Queued: its job never started (lost with an
+    failed with `abandoned` (ABANDONED) after MAX_ATTEMPTS. Queued: its job never started (lost with an
     in-process queue), so it is queued again as it is. True when the caller must enqueue
     ISSUE_JOB; False when it failed or another sweeper got there first."""
     seen = batch.status
-    working = Batch.status == seen
+    working = type(batch).status == seen
     if seen is BatchStatus.QUEUED:
         return jobs.take_back(batch, working, lease_until=jobs.lease_end())
     if batch.attempts < jobs.MAX_ATTEMPTS:
@@ -267,19 +313,19 @@ def return_abandoned(batch: Batch) -> bool:
         history.record(batch, "requeued", from_status="issuing", to_status="queued",
                        reason=f"第 {batch.attempts} 次發行作業中斷（系統程序終止），重新排入發行")
         return True
-    if jobs.take_back(batch, working, status=BatchStatus.FAILED, error=ABANDONED,
+    if jobs.take_back(batch, working, status=BatchStatus.FAILED, error=abandoned,
                       finished_at=clock.now(), lease_until=None):
         history.record(batch, "issue_failed", from_status="issuing", to_status="failed",
-                       reason=f"{ABANDONED}（已中斷 {batch.attempts} 次）")
+                       reason=f"{abandoned}（已中斷 {batch.attempts} 次）")
     return False
 
 
-def _clash(batch_id: int) -> str | None:
+def _clash(batch_id: int, model: Any, orders: Any) -> str | None:
     """Why a batch's orders broke the one-order-per-merchant-order-number constraint: another
     batch took one of its numbers (a race the confirm's check let slip); None if none did."""
-    batch = db.session.get(Batch, batch_id)
+    batch = db.session.get(model, batch_id)
     numbers = {r["values"].get("merchant_order_no") for r in batch.rows if not r["errors"]}
-    taken = used_order_nos(batch.store_id, numbers, but=batch.id)
+    taken = used_order_nos(batch.store_id, numbers, but=batch.id, batches=model, orders=orders)
     if not taken:
         return None
     return rules.order_no_clash(*min(taken.items()))
@@ -309,7 +355,7 @@ def issue_claimed_batch(batch_id: int, attempt: int) -> None:
         update(Product).where(Product.id.in_(products), Product.first_issued_at.is_(None))
         .values(first_issued_at=now))
     record_charge(batch.store_id, FeeKind.SERIAL, tickets, day=day, reference=f"batch:{batch.id}")
-    _finish(batch, attempt, status=BatchStatus.SUCCEEDED, issued_count=tickets,
+    finish_batch(batch, attempt, status=BatchStatus.SUCCEEDED, issued_count=tickets,
             ticket_count=tickets)
     history.record(batch, "issued", from_status="issuing", to_status="succeeded",
                    changes={"tickets": [None, tickets], "orders": [None, len(order_ids)]})
@@ -330,7 +376,7 @@ def insert_orders(batch: Batch, rows: list[dict], products: dict[int, Product],
             order["amount"] += amount
             continue
         orders[v["merchant_order_no"]] = {
-            "store_id": batch.store_id, "batch_id": batch.id, "order_no": codes.new_order_no(day),
+            "store_id": batch.store_id, "batch_id": batch.id, "order_no": "",
             "merchant_order_no": v["merchant_order_no"], "delivery_method": method,
             "purchaser_name": v["purchaser_name"], "purchaser_mobile": v["mobile"],
             "purchaser_email": v["email"],
@@ -339,6 +385,9 @@ def insert_orders(batch: Batch, rows: list[dict], products: dict[int, Product],
             "platform_id": batch.platform_id, "ticket_count": v["quantity"], "amount": amount,
             "created_at": now,
         }
+    for order, order_no in zip(orders.values(), numbering.new_order_nos(day, len(orders)),
+                               strict=True):
+        order["order_no"] = order_no  # unique with every order's (app/issuance/numbering.py)
     result = db.session.execute(
         insert(Order).returning(Order.id, Order.merchant_order_no, sort_by_parameter_order=True),
         list(orders.values()))
@@ -347,8 +396,9 @@ def insert_orders(batch: Batch, rows: list[dict], products: dict[int, Product],
 
 def insert_tickets(batch: Batch, rows: list[dict], products: dict[int, Product],
                    order_ids: dict[str, int], method: DeliveryMethod, day: date, now) -> int:  # noqa: ANN001
-    """Every ticket of the batch in one multi-row INSERT, plus one history entry each."""
-    prefix = codes.new_serial_prefix()
+    """Every ticket of the batch in one multi-row INSERT, plus one history entry each. The
+    serials' prefix is one no serial of the day uses yet (app/issuance/numbering.py)."""
+    prefix = numbering.fresh_prefixes(day, 1)[0]
     values = []
     for row in rows:
         v = row["values"]

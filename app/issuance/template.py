@@ -5,22 +5,30 @@ sample rows) and sheet 「規則說明」 (every column, the import number, the 
 the limits). Its header row is `ISSUANCE_HEADERS`, exactly what `read_issuance_rows` (and so
 `app.spreadsheets.read_xlsx`) expects, so a downloaded template, filled in and uploaded, reads
 back.
+
+A `Template` describes one such file (columns, samples, sheets, rules, row cap); the ticket
+template is `TICKETS`, and other issuance (installment orders) describes its own and shares the
+workbook (`build_workbook`), the guarded reader (`read_rows`) and the error file
+(`error_rows_response`).
 """
 
 from __future__ import annotations
 
 import io
-from typing import IO
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
 
+from flask import Response
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from app.errors import InvalidInput
-from app.issuance.columns import COLUMNS, HEADER_OF, HEADERS, column
+from app.issuance.columns import COLUMNS, HEADER_OF, HEADERS, Column, column
 from app.issuance.rules import SAMPLE_ORDER_PREFIX
-from app.spreadsheets import UPLOAD_MAX_BYTES, read_xlsx
+from app.spreadsheets import UPLOAD_MAX_BYTES, read_xlsx, xlsx_response
 from app.tickets.codes import MAX_TICKETS_PER_BATCH
 
 ISSUANCE_SHEET = "發行資料"
@@ -72,13 +80,36 @@ _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _WRAP = Alignment(wrap_text=True, vertical="top")
 
 
-def _data_sheet(wb: Workbook) -> None:
+@dataclass(frozen=True)
+class Template:
+    """An issuance template: its columns (app/issuance/columns.py's `Column`), sample rows
+    (by column key), its two sheets and the rules sheet's title and further sections, and how
+    many data rows an upload may hold. Tickets' is `TICKETS`; other issuance (installment
+    orders) describes its own and gets the same workbook, reader and error file."""
+
+    columns: Sequence[Column]
+    samples: Sequence[Mapping[str, object]]
+    sheet: str
+    title: str  # the rules sheet's first line
+    other_rules: Sequence[tuple[str, Sequence[str]]]
+    max_rows: int
+    filename: str
+    # Excel data validations for the data sheet, given the sheet's last data row
+    validations: Callable[[int], Sequence[DataValidation]] = lambda last_row: ()
+    rules_sheet: str = RULES_SHEET
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+
+def _data_sheet(wb: Workbook, spec: Template) -> None:
     ws = wb.active
-    ws.title = ISSUANCE_SHEET
-    ws.append(ISSUANCE_HEADERS)
-    for sample in SAMPLE_ROWS:
-        ws.append([sample.get(c.key) for c in COLUMNS])
-    for index, col in enumerate(COLUMNS, start=1):
+    ws.title = spec.sheet
+    ws.append(spec.headers)
+    for sample in spec.samples:
+        ws.append([sample.get(c.key) for c in spec.columns])
+    for index, col in enumerate(spec.columns, start=1):
         letter = get_column_letter(index)
         cell = ws.cell(row=1, column=index)
         cell.font = _BOLD
@@ -86,35 +117,30 @@ def _data_sheet(wb: Workbook) -> None:
         ws.column_dimensions[letter].width = col.width
         if col.as_text:  # new cells typed in these columns stay text
             ws.column_dimensions[letter].number_format = TEXT_FORMAT
-            for row in range(2, 2 + len(SAMPLE_ROWS)):
+            for row in range(2, 2 + len(spec.samples)):
                 ws.cell(row=row, column=index).number_format = TEXT_FORMAT
-    quantity = get_column_letter(COLUMNS.index(column("quantity")) + 1)
-    validation = DataValidation(
-        type="whole", operator="between", formula1="1", formula2=str(MAX_TICKETS_PER_BATCH),
-        allow_blank=True, showErrorMessage=True, errorTitle="數量錯誤",
-        error=f"數量須為 1～{MAX_TICKETS_PER_BATCH} 的整數")
-    validation.add(f"{quantity}2:{quantity}{MAX_ROWS + 1}")
-    ws.add_data_validation(validation)
+    for validation in spec.validations(spec.max_rows + 1):
+        ws.add_data_validation(validation)
     ws.freeze_panes = "A2"
 
 
-def _rules_sheet(wb: Workbook) -> None:
-    ws = wb.create_sheet(RULES_SHEET)
+def _rules_sheet(wb: Workbook, spec: Template) -> None:
+    ws = wb.create_sheet(spec.rules_sheet)
     ws.column_dimensions["A"].width = 16
     ws.column_dimensions["B"].width = 12
     ws.column_dimensions["C"].width = 90
-    ws.append(["票券批次發行規則說明"])
+    ws.append([spec.title])
     ws["A1"].font = _TITLE
     ws.append([])
     ws.append(["欄位", "必填", "說明"])
     for cell in ws[ws.max_row]:
         cell.font = _BOLD
         cell.fill = _HEADER_FILL
-    for col in COLUMNS:
+    for col in spec.columns:
         ws.append([col.header, col.required, col.rule])
         for cell in ws[ws.max_row]:
             cell.alignment = _WRAP
-    for title, lines in OTHER_RULES:
+    for title, lines in spec.other_rules:
         ws.append([])
         ws.append([title])
         ws.cell(row=ws.max_row, column=1).font = _BOLD
@@ -123,38 +149,73 @@ def _rules_sheet(wb: Workbook) -> None:
             ws.cell(row=ws.max_row, column=3).alignment = _WRAP
 
 
-def template_workbook() -> bytes:
-    """The issuance template as xlsx bytes (sheet 「發行資料」 first, then 「規則說明」)."""
+def build_workbook(spec: Template) -> bytes:
+    """A template as xlsx bytes: its data sheet (header row, samples) first, then its rules."""
     wb = Workbook()
-    _data_sheet(wb)
-    _rules_sheet(wb)
+    _data_sheet(wb, spec)
+    _rules_sheet(wb, spec)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
 
 
-def read_issuance_rows(stream_or_bytes: IO[bytes] | bytes) -> list[dict[str, object]]:
-    """An uploaded issuance file's rows (see `read_xlsx`); sheet 「發行資料」 with the template's
-    header row, at most `MAX_ROWS` data rows. Raises `InvalidInput` with the reason.
+def read_rows(spec: Template, stream_or_bytes: IO[bytes] | bytes) -> list[dict[str, object]]:
+    """An uploaded file's rows (see `read_xlsx`): the template's data sheet with its header
+    row, at most `max_rows` data rows. Raises `InvalidInput` with the reason.
 
     A file downloaded from 【下載錯誤明細】 (the template's columns plus 錯誤原因) is read too, so
     a user can fix it and upload it as is; its 錯誤原因 column is dropped."""
     data = stream_or_bytes if isinstance(stream_or_bytes, bytes) else stream_or_bytes.read(
         UPLOAD_MAX_BYTES + 1)
+    headers = spec.headers
     try:
-        return read_xlsx(data, headers=ISSUANCE_HEADERS, max_rows=MAX_ROWS, sheet=ISSUANCE_SHEET)
+        return read_xlsx(data, headers=headers, max_rows=spec.max_rows, sheet=spec.sheet)
     except InvalidInput as first:
         try:
-            found = read_xlsx(data, headers=[*ISSUANCE_HEADERS, ERROR_COLUMN], max_rows=MAX_ROWS,
-                              sheet=ISSUANCE_SHEET)
+            found = read_xlsx(data, headers=[*headers, ERROR_COLUMN], max_rows=spec.max_rows,
+                              sheet=spec.sheet)
         except InvalidInput:
             raise first from None
     rows = []
     for row in found:
         row.pop(ERROR_COLUMN, None)
-        if any(row.get(h) is not None for h in ISSUANCE_HEADERS):
+        if any(row.get(h) is not None for h in headers):
             rows.append(row)
     return rows
+
+
+def error_rows_response(spec: Template, filename: str, rows: Iterable[Mapping[str, Any]]) -> Response:
+    """Every checked row in the template's columns, plus 錯誤原因: the file a user fixes and
+    uploads again (`read_rows` reads it back)."""
+    body = [[column.shown(row) for column in spec.columns]
+            + ["；".join(f"{header}：{message}" for header, message in row["errors"].items())]
+            for row in rows]
+    return xlsx_response(filename, [*spec.headers, ERROR_COLUMN], body, sheet_title=spec.sheet)
+
+
+def _quantity_validation(last_row: int) -> list[DataValidation]:
+    quantity = get_column_letter(COLUMNS.index(column("quantity")) + 1)
+    validation = DataValidation(
+        type="whole", operator="between", formula1="1", formula2=str(MAX_TICKETS_PER_BATCH),
+        allow_blank=True, showErrorMessage=True, errorTitle="數量錯誤",
+        error=f"數量須為 1～{MAX_TICKETS_PER_BATCH} 的整數")
+    validation.add(f"{quantity}2:{quantity}{last_row}")
+    return [validation]
+
+
+TICKETS = Template(columns=COLUMNS, samples=SAMPLE_ROWS, sheet=ISSUANCE_SHEET,
+                   title="票券批次發行規則說明", other_rules=OTHER_RULES, max_rows=MAX_ROWS,
+                   filename=TEMPLATE_FILENAME, validations=_quantity_validation)
+
+
+def template_workbook() -> bytes:
+    """The issuance template as xlsx bytes (sheet 「發行資料」 first, then 「規則說明」)."""
+    return build_workbook(TICKETS)
+
+
+def read_issuance_rows(stream_or_bytes: IO[bytes] | bytes) -> list[dict[str, object]]:
+    """An uploaded issuance file's rows (`read_rows` of the ticket template)."""
+    return read_rows(TICKETS, stream_or_bytes)
 
 
 def is_sample_row(row: dict[str, object]) -> bool:

@@ -190,12 +190,8 @@ def preview(batch_id: int):
 def error_rows(batch_id: int):
     """Every row in the template's columns, plus 錯誤原因: fix the file and upload it again."""
     batch = get_owned_or_404(Batch, batch_id)
-    body = [[column.shown(row) for column in COLUMNS]
-            + ["；".join(f"{header}：{message}" for header, message in row["errors"].items())]
-            for row in batch.rows]
-    return spreadsheets.xlsx_response(f"發行錯誤明細_{batch.import_no}.xlsx",
-                                      [*template.ISSUANCE_HEADERS, template.ERROR_COLUMN], body,
-                                      sheet_title=template.ISSUANCE_SHEET)
+    return template.error_rows_response(template.TICKETS, f"發行錯誤明細_{batch.import_no}.xlsx",
+                                        batch.rows)
 
 
 @bp.post("/batches/<int:batch_id>/confirm")

@@ -103,6 +103,9 @@ class ContractForm(FlaskForm):
                                        validators=[InputRequired("請輸入撥款天期")], default=7)
     escrow_bank = StringField("價金保管銀行", validators=[Length(max=50)])
     escrow_type = StringField("價金保管類型（分期核銷）", validators=[Length(max=50)])
+    installment_period_count = TwIntegerField("核銷設定：期數（分期核銷）",
+                                              validators=[Optional()],
+                                              description=f"每筆訂單的期數，1 至 {rules.PERIOD_COUNT_MAX} 期")
     installment_period_days = TwIntegerField("核銷設定：每期天數（分期核銷）",
                                              validators=[Optional()])
     note = TextAreaField("備註", validators=[Length(max=2000)])
@@ -119,6 +122,7 @@ class ContractForm(FlaskForm):
             escrow_bank=self.escrow_bank.data or "",
             escrow_type=self.escrow_type.data or "",
             installment_period_days=self.installment_period_days.data,
+            installment_period_count=self.installment_period_count.data,
             note=self.note.data or "",
         )
 

@@ -21,6 +21,9 @@ TAX_ID_RULE = "統一編號必須為 8 位數字"
 MAIN_USERNAME_RULE = "管理者帳號必須為 6-20 位英文或數字"
 WEBSITE_RULE = "商店網址必須以 http:// 或 https:// 開頭"
 
+PERIOD_COUNT_MAX = 60  # 核銷設定：期數 of an installment contract, at most
+PERIOD_COUNT_RULE = f"分期核銷須設定期數（1 至 {PERIOD_COUNT_MAX} 期）"
+
 NEWS_CATEGORIES = ("公告", "維護", "服務通知")
 NEWS_TITLE_MAX = 120
 
@@ -80,7 +83,8 @@ def parent_problem(*, store_id: int | None, store_has_children: bool,
 
 def contract_problems(*, start_date: date, end_date: date, redemption_mode: str,
                       enabled_methods: Sequence[str], payout_delay_days: int,
-                      installment_period_days: int | None) -> dict[str, str]:
+                      installment_period_days: int | None,
+                      installment_period_count: int | None = None) -> dict[str, str]:
     """Field name → message for a contract's terms; empty when they hold."""
     problems: dict[str, str] = {}
     if end_date < start_date:
@@ -96,6 +100,11 @@ def contract_problems(*, start_date: date, end_date: date, redemption_mode: str,
         installment_period_days is None or installment_period_days <= 0
     ):
         problems["installment_period_days"] = "分期核銷須設定每期天數（大於 0）"
+    if redemption_mode == RedemptionMode.INSTALLMENT.value and (
+        installment_period_count is None
+        or not 0 < installment_period_count <= PERIOD_COUNT_MAX
+    ):
+        problems["installment_period_count"] = PERIOD_COUNT_RULE
     return problems
 
 

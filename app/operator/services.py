@@ -51,6 +51,7 @@ class ContractTerms:
     escrow_bank: str = ""
     escrow_type: str = ""
     installment_period_days: int | None = None
+    installment_period_count: int | None = None
     note: str = ""
 
 
@@ -218,6 +219,7 @@ def _normalise_terms(terms: ContractTerms) -> ContractTerms:
         payout_delay_days=terms.payout_delay_days, escrow_bank=terms.escrow_bank.strip(),
         escrow_type=terms.escrow_type.strip() if installment else "",
         installment_period_days=terms.installment_period_days if installment else None,
+        installment_period_count=terms.installment_period_count if installment else None,
         note=terms.note.strip(),
     )
 
@@ -229,6 +231,7 @@ def _contract_problems(terms: ContractTerms) -> dict[str, str]:
         redemption_mode=terms.redemption_mode, enabled_methods=terms.enabled_methods,
         payout_delay_days=terms.payout_delay_days,
         installment_period_days=terms.installment_period_days,
+        installment_period_count=terms.installment_period_count,
     )
     if len(terms.escrow_bank) > 50:
         problems["escrow_bank"] = "價金保管銀行至多 50 字"
@@ -249,6 +252,7 @@ def contract_snapshot(contract: Contract) -> dict[str, Any]:
         "escrow_bank": contract.escrow_bank,
         "escrow_type": contract.escrow_type,
         "installment_period_days": contract.installment_period_days,
+        "installment_period_count": contract.installment_period_count,
         "note": contract.note,
     }
 

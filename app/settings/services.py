@@ -87,6 +87,20 @@ def issuance_blocker(store: Store) -> str | None:
 
     `current_contract` is the contract with the newest start date not in the future, or the
     newest one when none has started yet: a store whose only contract starts later gets it."""
+    if blocker := contract_blocker(store):
+        return blocker
+    found = _existing(store)
+    if found is None or found.basic_completed_at is None:
+        return BASIC_MISSING
+    if found.ticket_page_completed_at is None:
+        return TICKET_PAGE_MISSING
+    return None
+
+
+def contract_blocker(store: Store) -> str | None:
+    """The contract's part of `issuance_blocker`: its issuance service on, today between its
+    start and end dates. Installment orders (分期核銷) are issued under it too, without the
+    ticket settings."""
     contract = store.current_contract
     today = clock.business_day()
     if contract is None or not contract.issuance_active:
@@ -95,11 +109,6 @@ def issuance_blocker(store: Store) -> str | None:
         return CONTRACT_NOT_STARTED.format(start=contract.start_date)
     if contract.end_date < today:
         return CONTRACT_ENDED
-    found = _existing(store)
-    if found is None or found.basic_completed_at is None:
-        return BASIC_MISSING
-    if found.ticket_page_completed_at is None:
-        return TICKET_PAGE_MISSING
     return None
 
 

@@ -218,6 +218,7 @@ def test_a_frequent_job_keeps_only_its_latest_run_and_its_failures(ctx, monkeypa
 def test_every_sweeper_runs_every_minute_and_keeps_no_history():
     sweepers = [rec for rec in schedule.SCHEDULE if rec.name.startswith("sweep_")]
     assert {rec.func for rec in sweepers} == {
-        "app.issuance.jobs:sweep_batches", "app.reports.jobs:sweep_exports",
+        "app.issuance.jobs:sweep_batches", "app.installments.jobs:sweep_batches",
+        "app.reports.jobs:sweep_exports",
         "app.escrow.jobs:sweep_sync_runs", "app.notifications.jobs:sweep_messages"}
     assert all(rec.cron == "* * * * *" and not rec.keep_runs for rec in sweepers)

@@ -45,11 +45,12 @@ def test_contract_page_for_installment_mode(client, ctx):
     store = make_store(mode=RedemptionMode.INSTALLMENT)
     store.contracts[0].escrow_type = "信託"
     store.contracts[0].installment_period_days = 30
+    store.contracts[0].installment_period_count = 12
     make_account(store, username="owner33")
     db.session.commit()
     login(client, "owner33")
     html = client.get("/vendor/contract").get_data(as_text=True)
-    assert "分期核銷" in html and "信託" in html and "每期 30 天" in html
+    assert "分期核銷" in html and "信託" in html and "12 期，每期 30 天" in html
 
 
 def test_vendor_menu_entries_for_the_main_account(client, ctx):

@@ -38,6 +38,7 @@ def new_store_form(**overrides: object) -> dict[str, object]:
         "escrow_bank": "示範信託銀行",
         "escrow_type": "",
         "installment_period_days": "",
+        "installment_period_count": "",
         "note": "",
     }
     data.update(overrides)
@@ -54,6 +55,7 @@ def contract_form(contract, **overrides: object) -> dict[str, object]:  # noqa: 
         "escrow_bank": contract.escrow_bank,
         "escrow_type": contract.escrow_type,
         "installment_period_days": str(contract.installment_period_days or ""),
+        "installment_period_count": str(contract.installment_period_count or ""),
         "note": contract.note,
     }
     if contract.issuance_active:

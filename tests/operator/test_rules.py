@@ -45,8 +45,19 @@ def test_contract_rules():
         "end_date", "payout_delay_days", "enabled_methods"}
     assert "installment_period_days" in rules.contract_problems(
         **{**ok, "redemption_mode": "installment"})
+    assert set(rules.contract_problems(**{**ok, "redemption_mode": "installment"})) == {
+        "installment_period_days", "installment_period_count"}
     assert rules.contract_problems(**{**ok, "redemption_mode": "installment",
-                                      "installment_period_days": 30}) == {}
+                                      "installment_period_days": 30,
+                                      "installment_period_count": 12}) == {}
+    for count in (None, 0, -1, 61):
+        assert rules.contract_problems(**{**ok, "redemption_mode": "installment",
+                                          "installment_period_days": 30,
+                                          "installment_period_count": count}) == {
+            "installment_period_count": "分期核銷須設定期數（1 至 60 期）"}
+    assert rules.contract_problems(**{**ok, "redemption_mode": "installment",
+                                      "installment_period_days": 30,
+                                      "installment_period_count": 60}) == {}
     assert "redemption_mode" in rules.contract_problems(**{**ok, "redemption_mode": "other"})
 
 

@@ -34,7 +34,7 @@ def test_create_store_refuses_every_bad_field_at_once(ctx):
         )
     assert set(caught.value.fields) == {
         "merchant_code", "tax_id", "finance_emails", "website", "end_date", "payout_delay_days",
-        "installment_period_days", "username", "password"}
+        "installment_period_days", "installment_period_count", "username", "password"}
     assert db.session.scalar(select(func.count(Store.id))) == 0
 
 

@@ -80,10 +80,16 @@ def test_create_store_with_contract_and_main_account_then_log_in_as_it(app, clie
     ({"password": "onlyletters"}, "密碼必須為 6-20 位英文、數字或符號至少兩種之混合"),
     ({"end_date": "2025-12-31"}, "合約結束日不可早於開始日"),
     ({"payout_delay_days": "-1"}, "撥款天期不可小於 0"),
-    ({"redemption_mode": "installment", "installment_period_days": ""},
+    ({"redemption_mode": "installment", "installment_period_days": "", "installment_period_count": "12"},
      "分期核銷須設定每期天數（大於 0）"),
-    ({"redemption_mode": "installment", "installment_period_days": "0"},
+    ({"redemption_mode": "installment", "installment_period_days": "0", "installment_period_count": "12"},
      "分期核銷須設定每期天數（大於 0）"),
+    ({"redemption_mode": "installment", "installment_period_days": "30", "installment_period_count": ""},
+     "分期核銷須設定期數（1 至 60 期）"),
+    ({"redemption_mode": "installment", "installment_period_days": "30", "installment_period_count": "0"},
+     "分期核銷須設定期數（1 至 60 期）"),
+    ({"redemption_mode": "installment", "installment_period_days": "30", "installment_period_count": "61"},
+     "分期核銷須設定期數（1 至 60 期）"),
     ({"website": "javascript:alert(1)"}, "商店網址必須以 http:// 或 https:// 開頭"),
 ])
 def test_bad_input_is_refused_with_a_message_and_nothing_is_created(client, ctx, overrides,
@@ -114,11 +120,23 @@ def test_duplicate_merchant_code_and_username_are_refused(client, ctx):
 def test_installment_contract_keeps_its_settings(client, ctx):
     operator_logged_in(client)
     response = client.post("/operator/stores/new", data=new_store_form(
-        redemption_mode="installment", installment_period_days="30", escrow_type="信託"))
+        redemption_mode="installment", installment_period_days="30", installment_period_count="12",
+        escrow_type="信託"))
     assert response.status_code == 303
     contract = db.session.scalar(select(Contract))
     assert contract.redemption_mode is RedemptionMode.INSTALLMENT
-    assert (contract.installment_period_days, contract.escrow_type) == (30, "信託")
+    assert (contract.installment_period_days, contract.installment_period_count,
+            contract.escrow_type) == (30, 12, "信託")
+
+
+def test_a_redeem_after_use_contract_stores_no_installment_settings(client, ctx):
+    operator_logged_in(client)
+    response = client.post("/operator/stores/new", data=new_store_form(
+        installment_period_days="30", installment_period_count="12", escrow_type="信託"))
+    assert response.status_code == 303
+    contract = db.session.scalar(select(Contract))
+    assert (contract.installment_period_days, contract.installment_period_count,
+            contract.escrow_type) == (None, None, "")
 
 
 def test_store_list_searches_code_or_name_case_insensitively(client, ctx):
@@ -232,7 +250,7 @@ def test_add_contract_becomes_current_once_started(client, ctx):
     old = store.contracts[0]
     response = client.post(f"/operator/stores/{store.id}/contracts/new", data=contract_form(
         old, start_date="2026-05-01", end_date="2027-04-30", redemption_mode="installment",
-        installment_period_days="30", escrow_type="信託"))
+        installment_period_days="30", installment_period_count="6", escrow_type="信託"))
     assert response.status_code == 303
     db.session.expire_all()
     assert len(store.contracts) == 2

@@ -3,7 +3,9 @@
 Every merchant route with an id in its URL is requested, with every method it accepts, by
 store B's main account (a browser session for pages, a bearer token for the API) using the ids
 of store A's rows. A route whose URL takes an id this test does not know how to make fails the
-test: extend ROW_MAKERS when you add one.
+test: extend ROW_MAKERS when you add one. The installment pages and API (八 分期核銷) exist only
+for stores in installment mode: their routes are requested between two such stores, with the ids
+of INSTALLMENT_ROW_MAKERS.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from werkzeug.routing import Rule
 from app.auth.models import Account
 from app.auth.services import create_api_token
 from app.db import db
-from app.stores.models import Store
+from app.installments.models import InstallmentBatch
+from app.stores.models import RedemptionMode, Store
 from tests.factories import (
     login,
     make_account,
     make_branch,
     make_installment_order,
-    make_installment_store,
     make_order,
     make_product,
     make_relation,
@@ -125,6 +127,13 @@ def _export_job(store: Store, main: Account) -> int:
     return job.id
 
 
+def _installment_batch(store: Store, main: Account) -> int:
+    batch = InstallmentBatch(store_id=store.id, import_no="MATRIX1", rows=[])
+    db.session.add(batch)
+    db.session.flush()
+    return batch.id
+
+
 ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "account_id": _sub_account,
     "token_id": _api_token,
@@ -142,10 +151,12 @@ ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "run_id": _print_run,
 }
 
-# The installment pages (八 分期核銷) exist for installment-mode stores only: their ids are made
-# in a pair of such stores, and that pair's store B asks for them.
-INSTALLMENT = "installments."
+# The installment routes' URL variables (their rows, for stores in installment mode).
+INSTALLMENT_ENDPOINTS = ("installments.", "api.installment")
 INSTALLMENT_ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
+    "batch_id": _installment_batch,
+    "merchant_order_no": lambda store, main: make_installment_order(
+        store, 1200, merchant_order_no="MATRIX1").merchant_order_no,
     "order_id": lambda store, main: make_installment_order(store, 900).id,
     "unissued_id": lambda store, main: make_unissued_order(store).id,
 }
@@ -153,50 +164,49 @@ INSTALLMENT_ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
-def _merchant_rules(app) -> list[Rule]:
+def _merchant_rules(app, *, installment: bool = False) -> list[Rule]:
     return [r for r in app.url_map.iter_rules()
-            if not r.endpoint.startswith(NOT_MERCHANT) and r.arguments]
-
-
-def _makers(rule: Rule) -> dict[str, Callable[[Store, Account], int | str]]:
-    return INSTALLMENT_ROW_MAKERS if rule.endpoint.startswith(INSTALLMENT) else ROW_MAKERS
+            if not r.endpoint.startswith(NOT_MERCHANT) and r.arguments
+            and r.endpoint.startswith(INSTALLMENT_ENDPOINTS) == installment]
 
 
 def test_every_id_in_a_merchant_url_is_known_to_the_matrix(app):
     unknown = {(r.endpoint, arg) for r in _merchant_rules(app)
-               for arg in r.arguments if arg not in _makers(r) and arg not in SHARED_ROWS}
+               for arg in r.arguments if arg not in ROW_MAKERS and arg not in SHARED_ROWS}
+    unknown |= {(r.endpoint, arg) for r in _merchant_rules(app, installment=True)
+                for arg in r.arguments if arg not in INSTALLMENT_ROW_MAKERS}
     assert unknown == set(), "add a row maker for these URL variables"
+
+
+def _clients(app, makers: dict, mode: RedemptionMode):  # noqa: ANN202
+    a, b = make_store("商店A", mode=mode), make_store("商店B", mode=mode)
+    main_a = make_account(a, username="mainaaa1")
+    main_b = make_account(b, username="mainbbb1")
+    ids = {name: maker(a, main_a) for name, maker in makers.items()}
+    _, token_b = create_api_token(main_b, "b")
+    db.session.commit()
+    browser = app.test_client()
+    login(browser, "mainbbb1")
+    return ids, browser, token_b
 
 
 @pytest.fixture
 def store_b_clients(app, ctx):
-    a, b = make_store("商店A"), make_store("商店B")
-    main_a = make_account(a, username="mainaaa1")
-    main_b = make_account(b, username="mainbbb1")
-    ids = {name: maker(a, main_a) for name, maker in ROW_MAKERS.items()}
-    _, token_b = create_api_token(main_b, "b")
-    installment_a, installment_b = make_installment_store("分期A"), make_installment_store("分期B")
-    main_ia = make_account(installment_a, username="mainiaa1")
-    make_account(installment_b, username="mainibb1")
-    installment_ids = {name: maker(installment_a, main_ia)
-                       for name, maker in INSTALLMENT_ROW_MAKERS.items()}
-    db.session.commit()
-    browser = app.test_client()
-    login(browser, "mainbbb1")
-    installment_browser = app.test_client()
-    login(installment_browser, "mainibb1")
-    return ids, browser, token_b, installment_ids, installment_browser
+    return _clients(app, ROW_MAKERS, RedemptionMode.REDEEM_AFTER_USE)
 
 
-def test_store_b_gets_404_on_every_store_a_row(app, store_b_clients):
-    ids, store_b_browser, token_b, installment_ids, installment_browser = store_b_clients
+@pytest.fixture
+def installment_store_b_clients(app, ctx):
+    return _clients(app, INSTALLMENT_ROW_MAKERS, RedemptionMode.INSTALLMENT)
+
+
+def _requested_by_store_b(app, clients, *, installment: bool) -> tuple[int, list]:
+    ids, browser, token_b = clients
     checked, wrong = 0, []
-    for rule in _merchant_rules(app):
+    for rule in _merchant_rules(app, installment=installment):
         if any(arg in SHARED_ROWS for arg in rule.arguments):
             continue
-        installment = rule.endpoint.startswith(INSTALLMENT)
-        browser = installment_browser if installment else store_b_browser
-        values = {arg: (installment_ids if installment else ids)[arg] for arg in rule.arguments}
+        values = {arg: ids[arg] for arg in rule.arguments}
         url = app.url_map.bind("localhost").build(rule.endpoint, values)
         is_api = url.startswith("/api/")
         for method in METHODS:
@@ -207,5 +217,17 @@ def test_store_b_gets_404_on_every_store_a_row(app, store_b_clients):
             checked += 1
             if response.status_code != 404:
                 wrong.append((method, url, response.status_code))
+    return checked, wrong
+
+
+def test_store_b_gets_404_on_every_store_a_row(app, store_b_clients):
+    checked, wrong = _requested_by_store_b(app, store_b_clients, installment=False)
+    assert checked > 0
+    assert wrong == []
+
+
+def test_installment_store_b_gets_404_on_every_installment_store_a_row(
+        app, installment_store_b_clients):
+    checked, wrong = _requested_by_store_b(app, installment_store_b_clients, installment=True)
     assert checked > 0
     assert wrong == []
