@@ -11,7 +11,7 @@ acting store (`get_owned_or_404`): another store's order, its history, notes and
 
 from __future__ import annotations
 
-from flask import current_app, flash, g, render_template, request, url_for
+from flask import flash, g, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -153,8 +153,7 @@ def reports():
     columns = ORDER_COLUMNS if tab == "orders" else PERIOD_COLUMNS
     context = {"tab": tab, "TABS": TABS, "form": form, "columns": columns, "page": None,
                "error": None, "may_note": may(Function.INSTALLMENT_REPORTS, Level.MODIFY),
-               "may_issue": may(Function.INSTALLMENT_REPORTS, Level.MODIFY)
-               and "installments.issue" in current_app.view_functions,
+               "may_issue": may(Function.INSTALLMENT_REPORTS, Level.MODIFY),
                **_status_options(request.args.get("status_group", ""),
                                  request.args.getlist("status"))}
     try:
@@ -204,8 +203,7 @@ def order(order_id: int):
         refund_state=queries.refund_state(figures.returned_periods, figures.pending_periods,
                                           figures.refunded_periods),
         guarantee_end=queries.guarantee_end_text(figures.done_periods, found.period_count,
-                                                 figures.last_expected),
-        refund_notices="installments.refund_notice" in current_app.view_functions)
+                                                 figures.last_expected))
 
 
 @bp.get("/orders/<int:order_id>/fee-split")
