@@ -13,6 +13,7 @@ Idempotent: nothing happens when the first demo batch exists.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -88,6 +89,7 @@ class _Receiver:
 
 @contextmanager
 def _receiver() -> Iterator[str]:
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log in the demo's output
     server = make_server("127.0.0.1", 0, _Receiver(), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
