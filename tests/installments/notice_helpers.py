@@ -17,13 +17,12 @@ from app.db import db
 from app.installments import jobs as installment_jobs
 from app.installments.models import (
     InstallmentOrder,
-    InstallmentPeriod,
     NoticeAttempt,
     RefundNotice,
 )
-from app.installments.status import PeriodStatus, split_face_values, split_fee
-from app.stores.models import RedemptionMode, Store
-from tests.factories import make_account, make_store
+from app.installments.status import PeriodStatus
+from app.stores.models import Store
+from tests.factories import make_account, make_installment_order, make_installment_store
 
 _seq = itertools.count(1)
 
@@ -108,41 +107,25 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def installment_store(username: str | None = None, name: str | None = None) -> Store:
-    store = make_store(name, mode=RedemptionMode.INSTALLMENT)
+    store = make_installment_store(name)
     if username:
         make_account(store, username=username)
     return store
 
 
-def make_installment_order(store: Store, *, url: str = "", total: int = 3000, periods: int = 3,
-                           redeemed: int = 1, fee: int = 0,
-                           refunded_at: datetime | None = None) -> InstallmentOrder:
-    """An order whose first `redeemed` periods were released and the rest returned with `fee`
-    split over them; refunded (by the bank) at `refunded_at` if given. Straight to the tables."""
-    n = next(_seq)
+def make_refunded_order(store: Store, *, url: str = "", total: int = 3000, periods: int = 3,
+                        redeemed: int = 1, fee: int = 0,
+                        refunded_at: datetime | None = None) -> InstallmentOrder:
+    """An order issued 40 days ago whose first `redeemed` periods were released and the rest
+    returned with `fee` split over them; refunded (by the bank) at `refunded_at` if given."""
     issued = clock.now() - timedelta(days=40)
-    order = InstallmentOrder(
-        store_id=store.id, order_no=f"IO{store.id:04d}{n:08d}", merchant_order_no=f"M{n:06d}",
-        total_amount=total, period_count=periods, period_days=30, first_date=date(2026, 10, 1),
-        refund_notify_url=url, created_at=issued)
-    db.session.add(order)
-    db.session.flush()
-    values = split_face_values(total, periods)
-    returned = values[redeemed:]
-    shares = split_fee(fee, returned) if returned else []
-    for i, value in enumerate(values):
-        is_returned = i >= redeemed
-        db.session.add(InstallmentPeriod(
-            store_id=store.id, order_id=order.id, number=i + 1, serial=f"S{order.id:07d}{i + 1:03d}",
-            face_value=value, expected_date=date(2026, 10, 1) + timedelta(days=30 * i),
-            status=PeriodStatus.RETURNED if is_returned else PeriodStatus.REDEEMED,
-            issued_at=issued, return_fee=shares[i - redeemed] if is_returned else None))
-    if returned:
-        order.returned_at = issued + timedelta(days=10)
-        order.return_fee = fee
-        order.refunded_at = refunded_at
-    db.session.flush()
-    return order
+    returned = periods - redeemed
+    return make_installment_order(
+        store, total, periods, days=30, first_date=date(2026, 10, 1), created_at=issued,
+        statuses=[PeriodStatus.REDEEMED] * redeemed + [PeriodStatus.RETURNED] * returned,
+        returned_at=issued + timedelta(days=10) if returned else None,
+        return_fee=fee if returned else None, refunded_at=refunded_at if returned else None,
+        refund_notify_url=url)
 
 
 def run_job() -> int:

@@ -17,7 +17,7 @@ from tests.installments.notice_helpers import (
     MerchantServer,
     attempts_of,
     installment_store,
-    make_installment_order,
+    make_refunded_order,
     notice_of,
     run_job,
 )
@@ -34,7 +34,7 @@ def loopback(app):  # noqa: ANN001, ANN201
 
 def _refunded(url: str, **kw):  # noqa: ANN003, ANN202
     store = installment_store()
-    order = make_installment_order(store, url=url, refunded_at=clock.now() - timedelta(minutes=3), **kw)
+    order = make_refunded_order(store, url=url, refunded_at=clock.now() - timedelta(minutes=3), **kw)
     db.session.commit()
     return store, order
 
@@ -148,10 +148,10 @@ def test_one_notice_per_refunded_order_with_a_url(loopback, ctx):
     clock.freeze(START)
     with MerchantServer() as server:
         store = installment_store()
-        refunded = make_installment_order(store, url=server.url, refunded_at=clock.now())
-        make_installment_order(store, url="", refunded_at=clock.now())  # issued without a URL
-        make_installment_order(store, url=server.url)  # returned, not refunded yet
-        make_installment_order(store, url=server.url, redeemed=3)  # never returned
+        refunded = make_refunded_order(store, url=server.url, refunded_at=clock.now())
+        make_refunded_order(store, url="", refunded_at=clock.now())  # issued without a URL
+        make_refunded_order(store, url=server.url)  # returned, not refunded yet
+        make_refunded_order(store, url=server.url, redeemed=3)  # never returned
         db.session.commit()
         assert notices.create_notices() == 1
         assert notices.create_notices() == 0

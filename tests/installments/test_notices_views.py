@@ -13,7 +13,7 @@ from tests.factories import login, make_sub
 from tests.installments.notice_helpers import (
     MerchantServer,
     installment_store,
-    make_installment_order,
+    make_refunded_order,
     run_job,
 )
 
@@ -29,7 +29,7 @@ def test_the_fragment_shows_status_url_and_each_attempt(app, client, ctx):
     clock.freeze(START)
     with MerchantServer(script=[(500, "boom <b>html</b>"), (200, "1|OK")]) as server:
         store = installment_store("frag01")
-        order = make_installment_order(store, url=server.url, refunded_at=clock.now())
+        order = make_refunded_order(store, url=server.url, refunded_at=clock.now())
         make_sub(store, username="rep01", grants={Function.INSTALLMENT_REPORTS: Level.VIEW})
         db.session.commit()
         login(client, "rep01")
@@ -54,7 +54,7 @@ def test_the_fragment_shows_status_url_and_each_attempt(app, client, ctx):
 
 def test_an_order_issued_without_a_url_says_so(client, ctx):
     store = installment_store("frag02")
-    order = make_installment_order(store, url="", refunded_at=clock.now())
+    order = make_refunded_order(store, url="", refunded_at=clock.now())
     db.session.commit()
     login(client, "frag02")
     html = client.get(_url(order)).get_data(as_text=True)
@@ -64,8 +64,8 @@ def test_an_order_issued_without_a_url_says_so(client, ctx):
 def test_another_stores_order_is_not_found(client, ctx):
     mine = installment_store("frag03")
     theirs = installment_store("frag03b")
-    order = make_installment_order(theirs, url="https://x.example.com/n", refunded_at=clock.now())
-    make_installment_order(mine)
+    order = make_refunded_order(theirs, url="https://x.example.com/n", refunded_at=clock.now())
+    make_refunded_order(mine)
     db.session.commit()
     login(client, "frag03")
     assert client.get(_url(order)).status_code == 404
@@ -75,7 +75,7 @@ def test_another_stores_order_is_not_found(client, ctx):
 @pytest.mark.parametrize("grants", [{}, {Function.INSTALLMENT_SETTINGS: Level.MODIFY}])
 def test_without_the_reports_function_it_is_refused(client, ctx, grants):
     store = installment_store("frag04")
-    order = make_installment_order(store, url="https://x.example.com/n")
+    order = make_refunded_order(store, url="https://x.example.com/n")
     make_sub(store, username="sub04", grants=grants)
     db.session.commit()
     login(client, "sub04")

@@ -18,7 +18,7 @@ from app.installments import settings
 from app.installments.models import AllowedDomain, InstallmentSettings
 from app.stores.models import RedemptionMode
 from tests.factories import login, make_account, make_branch, make_operator, make_store, make_sub
-from tests.installments.notice_helpers import installment_store, make_installment_order
+from tests.installments.notice_helpers import installment_store, make_refunded_order
 
 URL = "https://api.shop.example.com/ecticket/refund"
 
@@ -177,7 +177,7 @@ def test_a_change_is_not_retroactive(client, ctx):
     _open(store, "api.shop.example.com", "new.shop.example.com")
     login(client, "inst05")
     client.post("/installments/settings/refund-url", data={"refund_notify_url": URL})
-    issued = make_installment_order(store, url=settings.refund_url_for(store.id))
+    issued = make_refunded_order(store, url=settings.refund_url_for(store.id))
     db.session.commit()
     client.post("/installments/settings/refund-url",
                 data={"refund_notify_url": "https://new.shop.example.com/n"})

@@ -13,7 +13,7 @@ from app.errors import Forbidden
 from app.installments import settings
 from app.installments.models import AllowedDomain, InstallmentSettings
 from tests.factories import login
-from tests.installments.notice_helpers import installment_store, make_installment_order
+from tests.installments.notice_helpers import installment_store, make_refunded_order
 from tests.operator.helpers import operator_logged_in
 
 URL = "https://api.shop.example.com/refund"
@@ -79,7 +79,7 @@ def test_revoke_clears_the_stores_url_on_that_host_but_not_issued_orders(app, cl
     login(merchant, "owner21")
     assert merchant.post("/installments/settings/refund-url",
                          data={"refund_notify_url": URL}).status_code == 303
-    issued = make_installment_order(store, url=settings.refund_url_for(store.id))
+    issued = make_refunded_order(store, url=settings.refund_url_for(store.id))
     db.session.commit()
 
     domain = next(d for d in settings.allowed_domains(store.id) if d.host == "api.shop.example.com")

@@ -19,7 +19,7 @@ from tests.installments.notice_helpers import (
     MerchantServer,
     attempts_of,
     installment_store,
-    make_installment_order,
+    make_refunded_order,
     notice_of,
     run_job,
 )
@@ -38,8 +38,8 @@ def test_list_detail_and_resend_of_a_given_up_notice(loopback, client, ctx):
     clock.freeze(START)
     with MerchantServer(script=[(500, "down")]) as server:
         store = installment_store()
-        order = make_installment_order(store, url=server.url, refunded_at=clock.now())
-        make_installment_order(installment_store(), url=server.url, refunded_at=clock.now())
+        order = make_refunded_order(store, url=server.url, refunded_at=clock.now())
+        make_refunded_order(installment_store(), url=server.url, refunded_at=clock.now())
         db.session.commit()
         run_job()
         for delay in notices.RETRY_DELAYS:
@@ -83,7 +83,7 @@ def test_list_detail_and_resend_of_a_given_up_notice(loopback, client, ctx):
 def test_a_notice_being_sent_cannot_be_resent(client, ctx):
     clock.freeze(START)
     store = installment_store()
-    order = make_installment_order(store, url="https://merchant.example.com/n", refunded_at=clock.now())
+    order = make_refunded_order(store, url="https://merchant.example.com/n", refunded_at=clock.now())
     notices.create_notices()
     db.session.commit()
     notice = notice_of(order)
@@ -98,7 +98,7 @@ def test_a_notice_being_sent_cannot_be_resent(client, ctx):
 
 def test_another_stores_notice_is_not_found_and_merchants_are_refused(app, client, ctx):
     store, other = installment_store("owner31"), installment_store()
-    order = make_installment_order(other, url="https://merchant.example.com/n", refunded_at=clock.now())
+    order = make_refunded_order(other, url="https://merchant.example.com/n", refunded_at=clock.now())
     notices.create_notices()
     db.session.commit()
     notice = notice_of(order)
