@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.columns import Column
-from app.installments.queries import guarantee_end_text, refund_state, state_of
+from app.installments.queries import refund_state, state_of
+from app.installments.status import guarantee_end_text
 
 
 def masked_card(first6: str, last4: str) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
 from app.db import db, enum_type
-from app.installments.status import Amounts, PeriodStatus
+from app.installments.status import Amounts, PeriodStatus, guarantee_end_text
 from app.issuance.models import BatchStatus
 from app.tenancy import StoreScoped
 from app.tickets.models import BigId
@@ -115,11 +115,10 @@ class InstallmentOrder(StoreScoped, db.Model):
 
     @property
     def guarantee_end_label(self) -> str:
-        """履約保障到期日: the last period's expected date, or 核銷完成 once all are redeemed."""
-        if self.periods and all(p.status is PeriodStatus.REDEEMED for p in self.periods):
-            return "核銷完成"
-        last = max((p.expected_date for p in self.periods), default=None)
-        return f"{last:%Y/%m/%d}" if last else ""
+        """履約保障到期日 (`status.guarantee_end_text`) from the loaded periods."""
+        return guarantee_end_text(sum(p.status is PeriodStatus.REDEEMED for p in self.periods),
+                                  len(self.periods),
+                                  max((p.expected_date for p in self.periods), default=None))
 
 
 class InstallmentPeriod(StoreScoped, db.Model):
@@ -131,6 +130,11 @@ class InstallmentPeriod(StoreScoped, db.Model):
               postgresql_where=text("status = 'unused'"), sqlite_where=text("status = 'unused'")),
         Index("ix_installment_periods_store_id_status", "store_id", "status"),
         Index("ix_installment_periods_status_changed", "status", "status_changed_at"),
+        # the home's 核銷統計 (redeemed in a period) and the report's 預計核銷日 query
+        Index("ix_installment_periods_store_id_redeemed_at", "store_id", "redeemed_at",
+              postgresql_where=text("redeemed_at IS NOT NULL"),
+              sqlite_where=text("redeemed_at IS NOT NULL")),
+        Index("ix_installment_periods_store_id_expected_date", "store_id", "expected_date"),
         CheckConstraint("face_value > 0", name="face_value_positive"),
         CheckConstraint("number > 0", name="number_positive"),
         CheckConstraint("return_fee IS NULL OR (return_fee >= 0 AND return_fee <= face_value)",

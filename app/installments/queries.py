@@ -65,13 +65,6 @@ def refund_state(returned_periods: int, pending_periods: int, refunded_periods: 
     return "已退款" if refunded_periods == returned_periods else "退款中"
 
 
-def guarantee_end_text(done_periods: int, period_count: int, last_expected: date | None) -> str:
-    """履約保障到期日 from the aggregates: as InstallmentOrder.guarantee_end_label says it."""
-    if period_count and done_periods == period_count:
-        return "核銷完成"
-    return f"{last_expected:%Y/%m/%d}" if last_expected else ""
-
-
 # Aggregates of one order's periods ------------------------------------------------------------
 
 def in_group(group: PeriodGroup) -> ColumnElement[bool]:

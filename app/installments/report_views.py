@@ -12,6 +12,7 @@ acting store (`get_owned_or_404`): another store's order, its history, notes and
 from __future__ import annotations
 
 from flask import flash, g, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -24,12 +25,12 @@ from app.db import db
 from app.errors import InvalidInput
 from app.forms import strip
 from app.htmx import is_fragment_request, redirect_to, render
-from app.installments import queries
+from app.installments import queries, services
 from app.installments.blueprint import bp
 from app.installments.columns import ORDER_COLUMNS, PERIOD_COLUMNS
 from app.installments.models import InstallmentOrder
 from app.installments.queries import OrderState, PeriodDate
-from app.installments.status import PeriodGroup, PeriodStatus
+from app.installments.status import PeriodGroup, PeriodStatus, guarantee_end_text
 from app.pagination import paginate_rows
 from app.tenancy import get_owned_or_404
 from app.web import committed
@@ -202,7 +203,7 @@ def order(order_id: int):
                                figures.pending_periods),
         refund_state=queries.refund_state(figures.returned_periods, figures.pending_periods,
                                           figures.refunded_periods),
-        guarantee_end=queries.guarantee_end_text(figures.done_periods, found.period_count,
+        guarantee_end=guarantee_end_text(figures.done_periods, found.period_count,
                                                  figures.last_expected))
 
 
@@ -235,7 +236,7 @@ def order_note(order_id: int):
         return (render("installments/order_history.html", **_history_context(found, form)),
                 200 if is_fragment_request() else 422)
     with committed(form):
-        history.record(found, "note", reason=form.note.data or "")
+        services.add_note(current_user, g.store, found, form.note.data or "")
     if is_fragment_request():
         return render("installments/order_history.html", **_history_context(found),
                       message=NOTE_ADDED)

@@ -135,6 +135,22 @@ def _moved(ids: Sequence[int], seen: PeriodStatus, values: dict[str, Any]) -> in
         .execution_options(synchronize_session=False)).rowcount
 
 
+# 備註 -------------------------------------------------------------------------------------------
+
+NOTE_NO_RIGHT = "您沒有分期核銷訂單報表的修改權限，無法新增備註"
+
+
+def add_note(actor: Account, store: Store, order: InstallmentOrder, note: str) -> None:
+    """備註: a note on an order of the acting store, kept in its history (the tickets' action)."""
+    if order.store_id != store.id:
+        raise NotFound(UNKNOWN_ORDER, code="unknown_order")
+    access.check(actor, store, Function.INSTALLMENT_REPORTS, no_right=NOTE_NO_RIGHT)
+    note = (note or "").strip()
+    if not note:
+        raise InvalidInput("請輸入備註內容", fields={"note": "請輸入備註內容"})
+    history.record(order, "note", reason=note[:1000])
+
+
 # 8-3 A 訂單退貨 -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -191,6 +191,13 @@ def default_first_date(issue_day: date, days_between: int) -> date:
     return issue_day + timedelta(days=days_between)
 
 
+def guarantee_end_text(done_periods: int, period_count: int, last_expected: date | None) -> str:
+    """履約保障到期日: the last period's expected date, or 核銷完成 once every period is redeemed."""
+    if period_count and done_periods == period_count:
+        return "核銷完成"
+    return f"{last_expected:%Y/%m/%d}" if last_expected else ""
+
+
 @dataclass(frozen=True)
 class Amounts:
     """An order's money by group: what the reports show per order."""

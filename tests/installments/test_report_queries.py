@@ -11,7 +11,7 @@ import pytest
 from app.db import db
 from app.installments import queries
 from app.installments.queries import OrderFilter, OrderState, PeriodDate, PeriodFilter, UnissuedFilter
-from app.installments.status import PeriodGroup
+from app.installments.status import PeriodGroup, guarantee_end_text
 from app.installments.status import PeriodStatus as P
 from tests.factories import make_installment_order, make_installment_store, make_unissued_order
 from tests.installments.factories import (
@@ -60,7 +60,7 @@ def check_order_rows(world: World) -> None:
         assert figures(row) == ORDER_FIGURES[name], name
         assert queries.state_of(order.period_count, row.done_periods, row.returned_periods,
                                 row.pending_periods).label == ORDER_STATES[name]
-        assert queries.guarantee_end_text(row.done_periods, order.period_count,
+        assert guarantee_end_text(row.done_periods, order.period_count,
                                           row.last_expected) == GUARANTEE_ENDS[name]
         assert queries.refund_state(row.returned_periods, row.pending_periods,
                                     row.refunded_periods) == REFUND_STATES.get(name, "")
