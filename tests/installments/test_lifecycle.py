@@ -21,6 +21,7 @@ from app.installments.jobs import redeem_due_periods
 from app.installments.services import OrderRefused
 from app.installments.status import PeriodStatus as P
 from app.stores.models import RedemptionMode
+from tests.escrow.conftest import BANK_KEY
 from tests.escrow.helpers import at, keys_per_entry
 from tests.factories import make_account, make_installment_order, make_store, make_sub
 from tests.installments.helpers import history, instructions, ledger, reload, statuses
@@ -212,3 +213,35 @@ def test_sub_accounts_need_the_function(world):
     with pytest.raises(Forbidden, match="訂單取消退貨"):
         services.cancel_return(allowed, store, order.id, reason="r")
     db.session.rollback()
+
+
+@pytest.mark.postgres
+def test_the_periods_life_on_postgresql(pg_app, simulator):  # noqa: ANN001
+    pg_app.config.update(ESCROW_BANK_URL=simulator.url, ESCROW_BANK_KEY=BANK_KEY,
+                         ESCROW_BANK_TIMEOUT=5)
+    with pg_app.app_context():
+        at(2026, 7, 1, 9, 0)
+        store = make_store(mode=RedemptionMode.INSTALLMENT)
+        owner = make_account(store)
+        order = make_installment_order(store, total=1000, periods=3, first_date=date(2026, 7, 5))
+        db.session.commit()
+        at(2026, 7, 2, 1, 0)
+        run_sync(date(2026, 7, 2))
+        at(2026, 7, 5, 0, 10)
+        assert redeem_due_periods(slot(2026, 7, 5)) == 1
+        at(2026, 7, 6, 1, 0)
+        run_sync(date(2026, 7, 6))
+        at(2026, 7, 6, 9, 0)
+        services.return_order(owner, store, order.id, fee=7, reason="r")
+        db.session.commit()
+        at(2026, 7, 7, 1, 0)
+        run_sync(date(2026, 7, 7))
+        order = reload(order)
+        assert statuses(order) == ["redeemed", "returned", "returned"]
+        assert order.refunded_at is not None
+        assert [ledger(p) for p in order.periods] == [
+            [("deposit", 334), ("release", 334), ("payout", 334)],
+            [("deposit", 333), ("refund", 329), ("handling_fee", 4)],
+            [("deposit", 333), ("refund", 330), ("handling_fee", 3)]]
+        db.session.remove()
+    clock.unfreeze()
