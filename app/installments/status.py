@@ -123,7 +123,7 @@ def fee_refusal(fee: int, unused_amount: int) -> Refusal | None:
     if fee < 0:
         return FEE_NEGATIVE
     if fee > unused_amount:
-        return Refusal("FeeAboveUnused", FEE_ABOVE_UNUSED.format(unused_amount))
+        return Refusal("FeeAboveUnused", FEE_ABOVE_UNUSED.format(f"{unused_amount:,}"))
     return None
 
 

@@ -72,7 +72,7 @@ def test_the_handling_fee_is_at_most_the_unused_amount(fee, unused, ok):  # noqa
     refusal = rules.fee_refusal(fee, unused)
     assert (refusal is None) is ok
     if fee > unused:
-        assert refusal is not None and "2000" in refusal.message
+        assert refusal is not None and "2,000 元" in refusal.message
 
 
 @pytest.mark.parametrize(("returned", "now", "refusal"), [
