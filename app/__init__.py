@@ -56,6 +56,7 @@ def _import_models() -> None:
     from app.api import models as _api  # noqa: F401
     from app.auth import models as _auth  # noqa: F401
     from app.billing import models as _billing  # noqa: F401
+    from app.bills import models as _bills  # noqa: F401
     from app.escrow import models as _escrow  # noqa: F401
     from app.installments import models as _installments  # noqa: F401
     from app.issuance import models as _issuance  # noqa: F401

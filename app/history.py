@@ -97,6 +97,8 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "return_cancelled": "取消退貨", "expired": "逾期", "note": "新增備註", "printed": "列印",
     "sent_to_bank": "上傳銀行", "bank_acknowledged": "銀行完成", "finalised": "結案",
     "bank_rejected": "銀行拒絕",
+    # billing
+    "payment_recorded": "登錄繳費", "adjustment_recorded": "登錄帳單調整",
     # installment orders
     "period_redeeming": "自動核銷", "period_returned": "序號退貨",
     "period_return_cancelled": "序號取消退貨", "order_returned": "訂單退貨",
@@ -132,7 +134,7 @@ FIELD_LABELS: Mapping[str, str] = MappingProxyType({
     "purchaser_name": "購買人姓名", "purchaser_mobile": "購買人手機", "purchaser_email": "購買人 Email",
     "holder_name": "持票人姓名", "holder_mobile": "持票人手機", "holder_email": "持票人 Email",
     "returned_at": "退貨時間", "returned_by_id": "退貨操作人員", "return_fee": "退貨手續費",
-    "return_reason": "退貨原因",
+    "return_reason": "退貨原因", "amount": "金額",
     "refund_notify_url": "退款結果主動通知 URL", "host": "網域",
     # installment contracts and orders
     "escrow_type": "價金保管類型", "installment_period_count": "核銷設定：期數",

@@ -21,6 +21,18 @@ class Recurring:
 
 SCHEDULE: list[Recurring] = [
     Recurring(
+        "settle_returns",
+        "30 2 * * *",
+        "app.bills.jobs:settle_returns",
+        "每日 02:30 結算前一日（及未結算日）的退貨作業費，每店每日四捨五入一次",
+    ),
+    Recurring(
+        "issue_bills",
+        "0 3 1 * *",
+        "app.bills.jobs:issue_bills",
+        "每月 1 日 03:00 產生上個月的帳單（出帳日），並寄送帳單通知",
+    ),
+    Recurring(
         "prune_login_events",
         "30 3 * * *",
         "app.auth.jobs:prune_login_events",

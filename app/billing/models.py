@@ -1,11 +1,11 @@
-"""Fee rates (ECT作業處理費) and the charges that bills are made of (bills: not built yet)."""
+"""Fee rates (ECT作業處理費) and the charges that bills are made of (the bills: `app.bills`)."""
 
 from __future__ import annotations
 
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -50,6 +50,11 @@ class Charge(StoreScoped, db.Model):
     __tablename__ = "charges"
     __table_args__ = (
         Index("ix_charges_store_id_day", "store_id", "day"),
+        # the daily settlement writes one return and one SMS charge per store and day, once
+        Index("uq_charges_settled_store_id_kind_day", "store_id", "kind", "day", unique=True,
+              postgresql_where=text("kind = 'return' OR kind = 'sms'"),
+              sqlite_where=text("kind = 'return' OR kind = 'sms'")),
+        CheckConstraint("quantity >= 0", name="quantity_nonnegative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -60,4 +65,5 @@ class Charge(StoreScoped, db.Model):
     unit_amount: Mapped[int]  # the rate in force that day
     amount: Mapped[int]  # may be refined by the billing run (percentage return fees)
     reference: Mapped[str] = mapped_column(String(60), default="")  # batch:12, message:7, ...
+    rate_id: Mapped[int | None] = mapped_column(ForeignKey("fee_rates.id"))  # the rate applied
     created_at: Mapped[datetime] = mapped_column(default=clock.now)

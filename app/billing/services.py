@@ -1,4 +1,4 @@
-"""Recording billable events at the rate in force on their day (bills: not built yet)."""
+"""Recording billable events at the rate in force on their day (the bills: `app.bills`)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def record_charge(store_id: int, kind: FeeKind, quantity: int, *, day: date,
     rate = rate_on(store_id, kind, day)
     unit = rate.amount if rate else 0
     charge = Charge(store_id=store_id, kind=kind, day=day, quantity=quantity, unit_amount=unit,
-                    amount=unit * quantity, reference=reference[:60])
+                    amount=unit * quantity, reference=reference[:60],
+                    rate_id=rate.id if rate else None)
     db.session.add(charge)
     return charge

@@ -15,17 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from app import clock, history
 from app.auth import access
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
-from app.billing.models import Charge, FeeKind
-from app.billing.services import rate_on
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
 from app.installments import status as rules
@@ -252,8 +249,8 @@ def may_act(actor: Account, store: Store, function: Function) -> bool:
 
 def mark_refunded(order_ids: Iterable[int], at: datetime) -> list[int]:
     """Orders whose returned periods the bank has all refunded: `refunded_at` set once (the
-    refund notice goes out from it), the order's history, and the platform's return processing
-    fee (退貨作業費: per order, or a percentage of the order's returned amount)."""
+    refund notice goes out from it) and the order's history. (The platform's return processing
+    fee is charged by the daily settlement, on the return's day: `app.bills.settlement`.)"""
     ids = list(order_ids)
     if not ids:
         return []
@@ -266,40 +263,7 @@ def mark_refunded(order_ids: Iterable[int], at: datetime) -> list[int]:
         .values(refunded_at=at)
         .returning(InstallmentOrder.id, InstallmentOrder.store_id)
         .execution_options(synchronize_session=False, unscoped=True)).all()
-    if not done:
-        return []
-    refunded = _refunded_amounts([d.id for d in done])
     history.record_many(SUBJECT, "order_refunded",
                         ({"subject_id": d.id, "store_id": d.store_id} for d in done),
                         reason="銀行已完成退款")
-    day = clock.business_day(at)
-    for d in done:
-        _charge_return_fee(d.store_id, d.id, refunded.get(d.id, 0), day)
     return [d.id for d in done]
-
-
-def _refunded_amounts(order_ids: list[int]) -> dict[int, int]:
-    return dict(db.session.execute(
-        select(Period.order_id, func.sum(Period.face_value))
-        .where(Period.order_id.in_(order_ids), Period.status == P.RETURNED)
-        .group_by(Period.order_id).execution_options(unscoped=True)).all())
-
-
-def return_fee_amount(fixed: int, percent_bp: int | None, returned_amount: int) -> int:
-    """退貨作業費 of one returned order: a percentage (basis points) of its returned amount,
-    rounded half up, or the fixed amount per order."""
-    if percent_bp is not None:
-        value = Decimal(returned_amount) * Decimal(percent_bp) / Decimal(10000)
-        return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return fixed
-
-
-def _charge_return_fee(store_id: int, order_id: int, returned_amount: int, day: date) -> None:
-    rate = rate_on(store_id, FeeKind.RETURN, day)
-    if rate is None:
-        return
-    amount = return_fee_amount(rate.amount, rate.percent_bp, returned_amount)
-    db.session.add(Charge(store_id=store_id, kind=FeeKind.RETURN, day=day, quantity=1,
-                          unit_amount=amount, amount=amount,
-                          reference=f"installment_order:{order_id}"))
-

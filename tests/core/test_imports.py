@@ -23,7 +23,7 @@ LAYERS = [
     {"tickets"},
     # features built on tickets
     {"issuance", "orders", "transfers", "return_applications", "printing", "escrow", "partners",
-     "sms", "installments"},
+     "sms", "installments", "bills"},
     # screens and protocol adapters
     {"counter", "home", "reports", "wallet", "operator", "merchant", "api"},
 ]

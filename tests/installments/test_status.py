@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from app import clock
 from app.installments import status as rules
-from app.installments.services import return_fee_amount
 from app.installments.status import Event, PeriodGroup, PeriodStatus
 
 P = PeriodStatus
@@ -179,14 +178,3 @@ def test_amounts_of_an_order():
     assert (a.redeemed_periods, a.returned_periods, a.unused_periods) == (1, 1, 1)
     assert not a.completed
     assert rules.Amounts.of([(P.REDEEMED, 5), (P.REDEEMED, 5)]).completed
-
-
-@pytest.mark.parametrize(("fixed", "percent_bp", "returned", "fee"), [
-    (20, None, 9000, 20),  # per returned order
-    (0, 150, 9000, 135),  # 1.5 % of the order's returned amount
-    (0, 150, 9033, 135),  # 135.495 → 135
-    (0, 150, 9034, 136),  # 135.51 → 136 (half up)
-    (0, 100, 50, 1),  # 0.5 → 1
-])
-def test_the_platforms_return_fee_of_an_order(fixed, percent_bp, returned, fee):  # noqa: ANN001
-    assert return_fee_amount(fixed, percent_bp, returned) == fee
