@@ -4,7 +4,7 @@
   order) or a percentage (in basis points) of its face value (or the order's returned amount).
 - A store's fees of one day are summed exactly, then rounded half up to a whole dollar once.
 - Payments settle the oldest bills first: a bill is paid once the payments cover it and every
-  bill before it.
+  bill before it (a later credit counts for the earlier bills).
 """
 
 from __future__ import annotations
@@ -57,10 +57,16 @@ class Standing:
 
 
 def standing(bills: Sequence[tuple[int, int]], paid_total: int) -> Standing:
-    """`bills` as (id, amount) oldest first; payments settle them in that order."""
-    covered, running, paid = {}, 0, paid_total
-    for bill_id, amount in bills:
+    """`bills` as (id, amount) oldest first; payments settle them in that order. A bill is paid
+    when the payments reach the running total at it, or at any later bill (a later credit
+    adjustment lowers what was owed for the earlier ones)."""
+    running, totals = 0, []
+    for _, amount in bills:
         running += amount
-        covered[bill_id] = paid >= running
-    owed = running - paid
-    return Standing(covered, max(owed, 0), max(-owed, 0))
+        totals.append(running)
+    covered, lowest = {}, None
+    for (bill_id, _), total in zip(reversed(bills), reversed(totals), strict=True):
+        lowest = total if lowest is None else min(lowest, total)
+        covered[bill_id] = paid_total >= lowest
+    owed = running - paid_total
+    return Standing(dict(reversed(list(covered.items()))), max(owed, 0), max(-owed, 0))

@@ -39,12 +39,16 @@ CHARGED_TICKET_STATUSES = (S.RETURN_PENDING, S.RETURNING, S.RETURNED)  # returne
 
 
 def first_unsettled_day() -> date | None:
-    """The day after the last one settled; before any, the first day anything was returned."""
+    """The day after the last one settled; before any, the first day anything was returned or a
+    billable SMS sent."""
     last = db.session.scalar(select(func.max(SettlementRun.day)))
     if last is not None:
         return last + timedelta(days=1)
     firsts = [db.session.scalar(select(func.min(Ticket.returned_at)).execution_options(unscoped=True)),
               db.session.scalar(select(func.min(InstallmentOrder.returned_at))
+                                .execution_options(unscoped=True)),
+              db.session.scalar(select(func.min(Message.sent_at))
+                                .where(Message.billable.is_(True), Message.channel == Channel.SMS)
                                 .execution_options(unscoped=True))]
     found = [clock.business_day(at) for at in firsts if at is not None]
     return min(found) if found else None
