@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -35,6 +35,9 @@ class Message(StoreScoped, db.Model):
     __table_args__ = (
         Index("ix_messages_store_id_channel_created_at", "store_id", "channel", "created_at"),
         Index("ix_messages_order_id", "order_id"),
+        # the daily settlement counts one day's billable SMS across stores
+        Index("ix_messages_billable_sent_at", "sent_at",
+              postgresql_where=text("billable"), sqlite_where=text("billable")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

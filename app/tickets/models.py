@@ -49,6 +49,10 @@ class Ticket(StoreScoped, db.Model):
               postgresql_include=["status", "face_value", "returned_branch_id"],
               postgresql_where=text("returned_at IS NOT NULL"),
               sqlite_where=text("returned_at IS NOT NULL")),
+        # the daily return-fee settlement: one day's returns across stores
+        Index("ix_tickets_returned_at", "returned_at",
+              postgresql_where=text("returned_at IS NOT NULL"),
+              sqlite_where=text("returned_at IS NOT NULL")),
         Index("ix_tickets_redeemed_branch_id_redeemed_at", "redeemed_branch_id", "redeemed_at",
               postgresql_where=text("redeemed_branch_id IS NOT NULL"),
               sqlite_where=text("redeemed_branch_id IS NOT NULL")),
