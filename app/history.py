@@ -99,6 +99,7 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "bank_rejected": "銀行拒絕",
     # billing
     "payment_recorded": "登錄繳費", "adjustment_recorded": "登錄帳單調整",
+    "rate_added": "新增費率", "rate_deleted": "刪除費率",
     # installment orders
     "period_redeeming": "自動核銷", "period_returned": "序號退貨",
     "period_return_cancelled": "序號取消退貨", "order_returned": "訂單退貨",
@@ -139,6 +140,8 @@ FIELD_LABELS: Mapping[str, str] = MappingProxyType({
     # installment contracts and orders
     "escrow_type": "價金保管類型", "installment_period_count": "核銷設定：期數",
     "installment_period_days": "核銷設定：每期天數", "periods": "期數",
+    # fee rates
+    "fee_kind": "費用項目", "effective_from": "生效日", "rate": "費率",
 })
 
 

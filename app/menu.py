@@ -84,6 +84,7 @@ MERCHANT_MENU: tuple[Section, ...] = (
 OPERATOR_MENU: tuple[Section, ...] = (
     Section("平台管理", (
         Entry("商店與合約", "operator.stores"),
+        Entry("帳單與繳費", "operator.bills_overview"),
         Entry("最新消息", "operator.news"),
         Entry("跨店關聯封鎖", "partners_admin.index"),
         Entry("訊息寄件匣", "notifications.outbox"),

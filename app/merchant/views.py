@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app import history
 from app.auth.access import merchant_required, requires
 from app.auth.permissions import Function, Level
+from app.billing import rates
 from app.columns import Column, xlsx_response
 from app.daterange import parse_range
 from app.db import db
@@ -46,8 +47,11 @@ def contract():
         select(Contract).where(Contract.store_id == g.store.id)
         .order_by(Contract.start_date.desc(), Contract.id.desc())
     ).all()
-    return render("merchant/contract.html", contracts=contracts, current=g.store.current_contract,
-                  DeliveryType=DeliveryType)
+    current = g.store.current_contract
+    return render("merchant/contract.html", contracts=contracts, current=current,
+                  DeliveryType=DeliveryType, rates=rates.rates_of(g.store.id),
+                  rate_text=rates.rate_text, basis_label=rates.basis_label,
+                  mode=current.redemption_mode if current else None)
 
 
 # 3-2 廠商基本資料 -----------------------------------------------------------------------------

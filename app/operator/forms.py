@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from app import clock
 from app.auth import rules as auth_rules
+from app.billing.rates import KINDS as RATE_KINDS
 from app.forms import Rule, TwDateField, TwDateTimeField, TwIntegerField
 from app.operator import rules
 from app.operator.services import ContractTerms, NewsFields, StoreFields
@@ -171,3 +172,39 @@ class RefundDomainForm(FlaskForm):
     host = StringField("網域", validators=[DataRequired("請輸入網域")],
                        render_kw={"maxlength": 253, "placeholder": "api.example.com.tw",
                                   "autocomplete": "off"})
+
+
+# Billing: fee rates, payments and adjustments ---------------------------------------------------
+
+class RateForm(FlaskForm):
+    """A fee rate (費率): a fixed amount per unit or, for the return fee, a percentage."""
+
+    kind = SelectField("費用項目", choices=[SelectChoice(k.value, k.label) for k in RATE_KINDS],
+                       validate_choice=False)
+    effective_from = TwDateField("生效日", validators=[InputRequired("請輸入生效日")],
+                                 default=_default_start, description="今天或之後的日期")
+    amount = TwIntegerField("固定金額（元，含稅）", validators=[Optional()],
+                            description="每單位的整數金額")
+    percent = StringField("或百分比（%，僅退貨作業費）", validators=[Length(max=10)],
+                          description="例如 1.5 代表 1.5%，至多小數點後 2 位",
+                          render_kw={"inputmode": "decimal", "autocomplete": "off"})
+
+
+class PaymentForm(FlaskForm):
+    """A payment the operator records (登錄繳費)."""
+
+    amount = TwIntegerField("繳費金額（元）", validators=[InputRequired("請輸入繳費金額")])
+    paid_on = TwDateField("繳費日期", validators=[InputRequired("請輸入繳費日期")],
+                          default=_default_start)
+    reference = StringField("匯款帳號末五碼／交易編號",
+                            validators=[Length(max=60, message="至多 60 字")])
+    note = StringField("備註", validators=[Length(max=200, message="備註至多 200 字")])
+
+
+class AdjustmentForm(FlaskForm):
+    """A correction carried on the store's next bill (正數：加收；負數：折抵)."""
+
+    amount = TwIntegerField("調整金額（元）", validators=[InputRequired("請輸入調整金額")],
+                            description="正數為加收、負數為折抵，列入下期帳單")
+    reason = StringField("調整原因", validators=[DataRequired("請輸入調整原因"),
+                                             Length(max=200, message="調整原因至多 200 字")])

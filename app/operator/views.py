@@ -7,7 +7,7 @@ Operators have no store scope, so their queries see every store; every route her
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, request, url_for
+from flask import abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -16,6 +16,7 @@ from wtforms import SelectChoice
 from app import clock, history, jobs
 from app.auth.access import operator_required
 from app.auth.models import Account
+from app.billing import rates
 from app.db import db
 from app.errors import InvalidInput
 from app.htmx import redirect_to, render
@@ -23,14 +24,23 @@ from app.installments import notices as refund_notices
 from app.installments import settings as installment_settings
 from app.installments.models import InstallmentOrder, NoticeStatus, RefundNotice
 from app.news.models import NewsItem
-from app.operator import services
-from app.operator.forms import ContractForm, NewsForm, NewStoreForm, RefundDomainForm, StoreForm
+from app.operator import (
+    billing_views,  # noqa: F401 - the billing pages, on this blueprint
+    services,
+)
+from app.operator.blueprint import bp
+from app.operator.forms import (
+    ContractForm,
+    NewsForm,
+    NewStoreForm,
+    RateForm,
+    RefundDomainForm,
+    StoreForm,
+)
 from app.pagination import paginate
 from app.schedule import SCHEDULE, by_name
 from app.stores.models import Contract, DeliveryMethod, DeliveryType, Store
 from app.web import committed, saved
-
-bp = Blueprint("operator", __name__, url_prefix="/operator")
 
 PER_PAGE = 20
 RECENT_RUNS = 50
@@ -96,6 +106,35 @@ def new_store():
                   DeliveryMethod=DeliveryMethod), status
 
 
+def _store_page(store: Store, form: StoreForm | None = None, rate_form: RateForm | None = None,
+                status: int = 200):  # noqa: ANN202
+    if form is None:
+        form = StoreForm(obj=store, formdata=None)
+        form.parent_id.data = store.parent_id or 0
+        form.parent_id.choices = _parent_choices(store)
+    accounts = db.session.scalars(
+        select(Account).where(Account.store_id == store.id).order_by(Account.kind, Account.id)
+    ).all()
+    contracts = db.session.scalars(
+        select(Contract).where(Contract.store_id == store.id)
+        .order_by(Contract.start_date.desc(), Contract.id.desc())
+    ).all()
+    current = store.current_contract
+    return render(
+        "operator/store_detail.html", store=store, form=form, accounts=accounts,
+        contracts=contracts, current=current,
+        contract_history={c.id: history.entries_for(c) for c in contracts},
+        store_history=history.entries_for(store), DeliveryType=DeliveryType,
+        refund_domains=installment_settings.allowed_domains(store.id),
+        refund_domain_history=installment_settings.domain_history(store.id),
+        refund_url=installment_settings.refund_url_for(store.id), domain_form=RefundDomainForm(),
+        rates=rates.rates_of(store.id), rate_form=rate_form or RateForm(prefix="rate", formdata=None),
+        rate_history=rates.rate_history(store.id), rate_text=rates.rate_text,
+        basis_label=rates.basis_label, mode=current.redemption_mode if current else None,
+        today=clock.business_day(),
+    ), status
+
+
 @bp.route("/stores/<int:store_id>", methods=["GET", "POST"])
 @operator_required
 def store_detail(store_id: int):
@@ -108,23 +147,41 @@ def store_detail(store_id: int):
                      done="商店資料已更新", to=url_for("operator.store_detail", store_id=store.id),
                      refusals=InvalidInput):
         return done
-    status = 422 if form.errors else 200  # the service refused before changing anything
-    accounts = db.session.scalars(
-        select(Account).where(Account.store_id == store.id).order_by(Account.kind, Account.id)
-    ).all()
-    contracts = db.session.scalars(
-        select(Contract).where(Contract.store_id == store.id)
-        .order_by(Contract.start_date.desc(), Contract.id.desc())
-    ).all()
-    return render(
-        "operator/store_detail.html", store=store, form=form, accounts=accounts,
-        contracts=contracts, current=store.current_contract,
-        contract_history={c.id: history.entries_for(c) for c in contracts},
-        store_history=history.entries_for(store), DeliveryType=DeliveryType,
-        refund_domains=installment_settings.allowed_domains(store.id),
-        refund_domain_history=installment_settings.domain_history(store.id),
-        refund_url=installment_settings.refund_url_for(store.id), domain_form=RefundDomainForm(),
-    ), status
+    return _store_page(store, form, status=422 if form.errors else 200)
+
+
+# Fee rates (費率) ------------------------------------------------------------------------------
+
+def _to_rates(store: Store) -> str:
+    return url_for("operator.store_detail", store_id=store.id) + "#rates"
+
+
+@bp.post("/stores/<int:store_id>/rates")
+@operator_required
+def add_rate(store_id: int):
+    store = _store_or_404(store_id)
+    form = RateForm(prefix="rate")
+    if done := saved(form, lambda: rates.add_rate(
+            current_user, store, kind=form.kind.data or "", effective_from=form.effective_from.data,
+            amount=form.amount.data, percent=form.percent.data),
+            done=lambda rate: f"已新增{rate.kind.label}費率：{rates.rate_text(rate)}，"
+                              f"自 {rate.effective_from:%Y/%m/%d} 起生效",
+            to=_to_rates(store), refusals=InvalidInput, refusal_on_form=True):
+        return done
+    return _store_page(store, rate_form=form, status=422)
+
+
+@bp.post("/stores/<int:store_id>/rates/<int:rate_id>/delete")
+@operator_required
+def delete_rate(store_id: int, rate_id: int):
+    store = _store_or_404(store_id)
+    with committed() as outcome:
+        rate = rates.delete_rate(current_user, store, rate_id)
+    if outcome.saved:
+        flash(f"已刪除{rate.kind.label}自 {rate.effective_from:%Y/%m/%d} 起的費率", "success")
+        return redirect_to(_to_rates(store))
+    outcome.flash_error()
+    return _store_page(store, status=outcome.status)
 
 
 def _contract_page(store: Store, form: ContractForm, contract: Contract | None, status: int):
