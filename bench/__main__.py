@@ -11,6 +11,7 @@ the machine and the commit.
     python -m bench reports         # 1M tickets (ECTIX_BENCH_TICKETS), report pages, export
     python -m bench print           # a 1000-ticket paper print to PDF
     python -m bench installment-redemption   # the daily job over 100,000 due periods
+    python -m bench billing         # monthly bills for 1,000 stores over 10⁶ tickets
 """
 
 from __future__ import annotations
@@ -20,12 +21,20 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import installment_redemption, installments, issuance, paper_print, redemption, reports
+from bench import (
+    billing,
+    installment_redemption,
+    installments,
+    issuance,
+    paper_print,
+    redemption,
+    reports,
+)
 from bench.support import machine_info
 
 BENCHMARKS = {"issuance": issuance.run, "installments": installments.run,
               "redemption": redemption.run, "reports": reports.run, "print": paper_print.run,
-              "installment-redemption": installment_redemption.run}
+              "installment-redemption": installment_redemption.run, "billing": billing.run}
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -19,6 +19,7 @@ from app.news.models import NewsItem
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
 from app.settings.models import StoreSettings
 from app.stores.models import Branch, Contract, DeliveryMethod, PartnerRelation, RedemptionMode, Store
+from demodata.billing import load_demo_billing, load_demo_rates
 from demodata.installments import load_demo_installments
 from demodata.tickets import load_demo_tickets
 
@@ -154,9 +155,11 @@ def load_demo() -> list[tuple[str, str]]:
     _product(issuer, "台北門市限定蛋糕券", ProductKind.PICKUP, 680, redeem=(a001,), returns=(a001,))
     _product(issuer, "甜點招待券", ProductKind.GIFT, 80, redeem=(a001, a002))
     _product(child, "子商店餐券", ProductKind.PICKUP, 300)
+    load_demo_rates(issuer, installment)  # before the demo's activity, so its charges are priced
     db.session.commit()
     load_demo_tickets(issuer, partner)
     load_demo_installments(installment)
+    load_demo_billing(issuer, installment)  # three months of bills and payments
     if db.session.scalar(select(NewsItem.id).limit(1)) is None:
         db.session.add(NewsItem(title="歡迎使用 ECTicket 發行管理平台",
                                 body="這是示範環境的公告。平台維護、服務通知與最新消息會顯示在訊息中心。",

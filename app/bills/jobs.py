@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from app import clock
-from app.bills import monthly, settlement
+from app.bills import monthly, notices, settlement
 from app.db import db
 
 
@@ -28,11 +28,14 @@ def settle_through(last_day) -> int:  # noqa: ANN001 - a date
 
 def issue_bills(slot: str) -> int:
     """Monthly (the 1st, 03:00 Taipei): settle what is left of the month before, then bill every
-    month whose bill day has come and that has no bills yet. How many bills were written."""
+    month whose bill day has come and that has no bills yet, with the bill-day notice of each bill
+    written now (queued in the same transaction). How many bills were written."""
     today = clock.business_day(datetime.fromisoformat(slot))
     settle_through(today - timedelta(days=1))
     written = 0
     for month in monthly.months_to_bill(today):
-        written += len(monthly.bill_month(month))
+        bill_ids = monthly.bill_month(month)
+        notices.queue_bill_notices(bill_ids)
+        written += len(bill_ids)
         db.session.commit()
     return written
