@@ -1,7 +1,7 @@
 """Pure rules of fee rates (費率): integers only, no Flask, no DB.
 
 - A percentage is typed as people write it ("1.5" meaning 1.5 %) and kept as whole basis points
-  (150); it is parsed with Decimal, never a float, with at most two decimals, 0 to 100 %.
+  (150); its digits are read as text, never as a float, with at most two decimals, 0 to 100 %.
 - A rate may be added for today or a later day, never an earlier one; once its day has come it
   never changes (the bills of those days were priced with it); a later one may still be deleted.
 - The rates of one kind make periods: each from its own day until the day before the next one.
@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 BP_PER_PERCENT = 100
@@ -20,23 +20,25 @@ PERCENT_MAX_BP = 100 * BP_PER_PERCENT
 AMOUNT_MAX = 1_000_000  # NTD per unit: far above any real fee, keeps typos out
 
 
+_PERCENT = re.compile(r"(\d{1,3})(?:\.(\d+))?")
+
+
 def parse_percent(text: str | None) -> tuple[int | None, str | None]:
-    """("1.5" → 150 basis points, None) or (None, the problem in words)."""
+    """("1.5" → 150 basis points, None) or (None, the problem in words): digits read as text,
+    so no float or decimal arithmetic is involved."""
     value = (text or "").strip().removesuffix("%").strip()
     if not value:
         return None, "請輸入百分比"
-    if not all(c.isdigit() or c == "." for c in value):
+    match = _PERCENT.fullmatch(value)
+    if match is None:
         return None, "百分比須為 0 至 100 的數字"
-    try:
-        number = Decimal(value)
-    except InvalidOperation:
-        return None, "百分比須為 0 至 100 的數字"
-    if not number.is_finite() or number < 0 or number > 100:
-        return None, "百分比須為 0 至 100 的數字"
-    exponent = number.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
+    whole, decimals = match.group(1), (match.group(2) or "").rstrip("0")
+    if len(decimals) > 2:
         return None, "百分比至多到小數點後 2 位"
-    return int(number * BP_PER_PERCENT), None
+    bp = int(whole) * BP_PER_PERCENT + int(decimals.ljust(2, "0"))
+    if bp > PERCENT_MAX_BP:
+        return None, "百分比須為 0 至 100 的數字"
+    return bp, None
 
 
 def percent_text(bp: int) -> str:
