@@ -162,12 +162,9 @@ def line_days(line: BillLine) -> int | None:
 
 def line_rate(line: BillLine) -> str:
     """What a line charged per unit: NT$5 / 件, or a percentage (1.5%)."""
-    if line.percent_bp is not None:
-        whole, part = divmod(line.percent_bp, 100)
-        return f"{whole}.{part:02d}%".replace(".00%", "%")
-    if line.unit_amount is not None:
-        return f"NT${line.unit_amount:,}"
-    return ""
+    if line.kind is None:
+        return ""
+    return rate_text(line.unit_amount, line.percent_bp)
 
 
 # The rows behind a bill's items -----------------------------------------------------------------
@@ -265,7 +262,7 @@ def return_fee_totals(store_id: int, start: date, end: date) -> tuple[int, int]:
 def rate_text(rate_amount: int | None, percent_bp: int | None) -> str:
     if percent_bp is not None:
         whole, part = divmod(percent_bp, 100)
-        return f"{whole}.{part:02d}%".replace(".00%", "%")
+        return f"{whole}.{part:02d}".rstrip("0").rstrip(".") + "%"
     if rate_amount is not None:
         return f"NT${rate_amount:,}"
     return "未設定"
