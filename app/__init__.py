@@ -85,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.api import bp as api_bp
     from app.auth.views import bp as auth_bp
+    from app.bills.views import bp as billing_bp
     from app.branches.views import bp as branches_bp
     from app.counter.views import bp as counter_bp
     from app.escrow.views import bp as escrow_bp
@@ -115,5 +116,6 @@ def _register_blueprints(app: Flask) -> None:
                settings_bp, partners_bp, partners_admin_bp, branches_bp, products_bp,
                issuance_bp, notifications_bp, orders_bp, sms_bp, counter_bp, escrow_bp,
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,
-               return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp):
+               return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp,
+               billing_bp):
         app.register_blueprint(bp)

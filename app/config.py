@@ -32,6 +32,15 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _remittance_account() -> dict[str, str]:
+    """The platform's bank account for bill payments: a placeholder a deployment overrides
+    with ECTIX_REMITTANCE_BANK, _BRANCH, _NAME and _NUMBER."""
+    defaults = {"bank": "臺灣銀行（004）", "branch": "營業部", "name": "ectix 電子票證平台",
+                "number": "004-001-000000"}
+    return {key: os.environ.get(f"ECTIX_REMITTANCE_{key.upper()}") or value
+            for key, value in defaults.items()}
+
+
 def from_environment() -> dict:
     debug = _flag("FLASK_DEBUG", False)
     redis_url = os.environ.get("REDIS_URL") or None
@@ -59,6 +68,8 @@ def from_environment() -> dict:
         "PAGE_SIZE": 50,
         # Links in e-mails and SMS (jobs have no request to take the host from).
         "PUBLIC_BASE_URL": (os.environ.get("ECTIX_PUBLIC_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        # 匯款帳戶: where merchants remit what they owe (6-1 應繳費用 shows it while unpaid).
+        "BILLING_REMITTANCE_ACCOUNT": _remittance_account(),
         # Uploaded images live outside the code tree; served by /media/<token>.
         "UPLOAD_FOLDER": os.environ.get("ECTIX_UPLOAD_FOLDER") or str(INSTANCE / "uploads"),
     }

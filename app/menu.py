@@ -51,6 +51,7 @@ MERCHANT_MENU: tuple[Section, ...] = (
         Entry("應繳費用", "billing.due", Function.BILLING),
         Entry("帳單報表", "billing.bills", Function.BILLING),
         Entry("退貨作業費報表", "billing.return_fees", Function.BILLING),
+        Entry("撥款對帳報表", "billing.payouts", Function.BILLING),
     )),
     Section("七、使用後核銷", (
         Entry("操作設定管理", "settings.index", Function.OPERATION_SETTINGS, mode=R),

@@ -134,6 +134,17 @@ def _installment_batch(store: Store, main: Account) -> int:
     return batch.id
 
 
+def _bill_month(store: Store, main: Account) -> str:
+    from datetime import date
+
+    from app.bills.models import Bill
+
+    db.session.add(Bill(store_id=store.id, month=date(2026, 9, 1), bill_day=date(2026, 10, 1),
+                        amount=10))
+    db.session.flush()
+    return "2026-09"
+
+
 ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "account_id": _sub_account,
     "token_id": _api_token,
@@ -149,6 +160,7 @@ ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "transfer_id": _transfer,
     "application_id": _return_application,
     "run_id": _print_run,
+    "month": _bill_month,
 }
 
 # The installment routes' URL variables (their rows, for stores in installment mode).
