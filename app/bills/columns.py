@@ -47,8 +47,8 @@ TICKET_FEE_COLUMNS = (
     Column("serial", "票券序號", lambda r: r.serial or "", "code"),
     Column("face_value", "票券面額", lambda r: r.base_amount, "money"),
     Column("rate", "費率", _rate),
-    Column("fee", "退貨作業費", lambda r: queries.exact_fee(r.fee_e4),
-           shown=lambda r: queries.fee_text(r.fee_e4)),
+    # exact to the 1/10,000 dollar, as text in both (a spreadsheet number would be a float)
+    Column("fee", "退貨作業費（未四捨五入）", lambda r: queries.fee_text(r.fee_e4)),
     Column("day_total", "當日退貨作業費（四捨五入）", lambda r: r.day_total, "money", width=26),
 )
 
@@ -58,8 +58,8 @@ ORDER_FEE_COLUMNS = (
     Column("merchant_order_no", "廠商訂單編號", lambda r: r.merchant_order_no or "", "code"),
     Column("returned", "訂單已退貨金額", lambda r: r.base_amount, "money"),
     Column("rate", "費率", _rate),
-    Column("fee", "退貨作業費", lambda r: queries.exact_fee(r.fee_e4),
-           shown=lambda r: queries.fee_text(r.fee_e4)),
+    # exact to the 1/10,000 dollar, as text in both (a spreadsheet number would be a float)
+    Column("fee", "退貨作業費（未四捨五入）", lambda r: queries.fee_text(r.fee_e4)),
     Column("day_total", "當日退貨作業費（四捨五入）", lambda r: r.day_total, "money", width=26),
 )
 

@@ -50,12 +50,23 @@ def body_for(store: Store, bill: Bill, due: int, status: BillStatus, account: st
     return "\n".join(lines)
 
 
+def account_text(account: object) -> str:
+    """The remittance account as one line: the setting's bank, branch, name and number (or a
+    line of text as it is given)."""
+    if isinstance(account, dict):
+        parts = [account.get("bank"), account.get("branch"),
+                 f"戶名 {account['name']}" if account.get("name") else None,
+                 f"帳號 {account['number']}" if account.get("number") else None]
+        return " ".join(str(p) for p in parts if p)
+    return str(account or "").strip()
+
+
 def queue_bill_notices(bill_ids: list[int]) -> list[Message]:
     """Queue the notice of each bill in `bill_ids` (the bills just written, in the caller's
     transaction) to its store's finance contacts. The messages, in bill order."""
     if not bill_ids:
         return []
-    account = str(current_app.config.get("BILLING_REMITTANCE_ACCOUNT") or "").strip()
+    account = account_text(current_app.config.get("BILLING_REMITTANCE_ACCOUNT"))
     queued: list[Message] = []
     for chunk in in_chunks(sorted(bill_ids), 500):
         bills = list(db.session.scalars(select(Bill).where(Bill.id.in_(chunk)).order_by(Bill.id)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 
 from sqlalchemy import Select, and_, case, func, literal, select
 
@@ -38,11 +37,6 @@ BEHIND_LIMIT = 500  # rows shown behind one item of a bill (the item's own repor
 
 def items_of(mode: str | None) -> tuple[FeeKind, ...]:
     return ITEMS_OF_MODE.get(mode or "", ITEMS_OF_MODE["redeem_after_use"])
-
-
-def exact_fee(fee_e4: int) -> Decimal:
-    """An exact fee in dollars from 1/10,000 NTD (a Decimal: never a float)."""
-    return Decimal(fee_e4).scaleb(-4)
 
 
 def fee_text(fee_e4: int) -> str:

@@ -21,7 +21,9 @@ from tests.factories import make_store
 from tests.notifications.conftest import SETTINGS, use_smtp
 from tests.notifications.smtp_server import SmtpTestServer
 
-ACCOUNT = "台灣銀行 004 內湖分行 帳號 123-456-789012 戶名 綠界科技股份有限公司"
+ACCOUNT = {"bank": "台灣銀行（004）", "branch": "內湖分行", "name": "綠界科技股份有限公司",
+           "number": "123-456-789012"}
+ACCOUNT_LINE = "台灣銀行（004） 內湖分行 戶名 綠界科技股份有限公司 帳號 123-456-789012"
 
 
 @pytest.fixture
@@ -69,7 +71,7 @@ def test_each_finance_contact_gets_the_bill_once(app, ctx, smtp_server):
     assert "本期帳單金額：NT$242" in text
     assert "應繳費用：NT$242" in text
     assert "繳費狀態：未繳費" in text
-    assert f"匯款帳號：{ACCOUNT}" in text
+    assert f"匯款帳號：{ACCOUNT_LINE}" in text
     messages = db.session.scalars(select(Message).where(Message.kind == notices.KIND)).all()
     assert {m.status for m in messages} == {MessageStatus.SENT}
     assert {m.store_id for m in messages} == {store.id}
@@ -102,7 +104,7 @@ def test_the_amount_due_counts_earlier_unpaid_bills_and_payments(app, ctx, smtp_
 
 
 def test_without_a_remittance_setting_the_account_is_left_out(app, ctx, smtp_server):
-    use_smtp(app, smtp_server)
+    use_smtp(app, smtp_server, BILLING_REMITTANCE_ACCOUNT=None)
     store = _store("finance@d.example")
     record_charge(store.id, FeeKind.SERIAL, 5, day=date(2026, 10, 5))
     db.session.commit()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import re
 from datetime import date, datetime
-from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
@@ -297,9 +296,10 @@ def test_return_fee_report_lists_each_ticket_with_its_exact_fee_and_the_day_tota
     assert f"/tickets/{ticket.serial}" in html and "4.995" in html and "1.5%" in html
     assert 'data-testid="return-fee-totals"' in html and "NT$5" in html
     rows = _rows(client.get("/billing/return-fees?start=2026-09-01&end=2026-09-30&format=xlsx"))
-    assert rows[0] == ["退貨日期", "票券序號", "票券面額", "費率", "退貨作業費", "當日退貨作業費（四捨五入）"]
-    assert rows[1][1:] == [ticket.serial, 333, "1.5%", pytest.approx(4.995), 5]
-    assert Decimal(str(rows[1][4])) == Decimal("4.995")
+    assert rows[0] == ["退貨日期", "票券序號", "票券面額", "費率", "退貨作業費（未四捨五入）",
+                       "當日退貨作業費（四捨五入）"]
+    assert rows[1][1:] == [ticket.serial, 333, "1.5%", "4.995", 5]
+    assert rows[1][4] == "4.995"  # exact, as text: never a float
     # the default period (the last 30 days) holds nothing; more than three months is refused
     assert 'data-testid="return-fee-row"' not in _html(client.get("/billing/return-fees?start=2026-09-20"))
     response = client.get("/billing/return-fees?start=2026-01-01&end=2026-09-30")
@@ -325,7 +325,7 @@ def test_installment_return_fees_are_listed_per_order(ctx, client):
     assert "廠商訂單編號" in html and "/installments/reports?merchant_order_no=INSTRET1" in html
     rows = _rows(client.get("/billing/return-fees?format=xlsx"))
     assert rows[0][1:3] == ["廠商訂單編號", "訂單已退貨金額"]
-    assert rows[1][1:] == ["INSTRET1", 2000, "NT$20", 20, 20]
+    assert rows[1][1:] == ["INSTRET1", 2000, "NT$20", "20.00", 20]
 
 
 # 撥款對帳報表 ------------------------------------------------------------------------------------
