@@ -21,12 +21,13 @@ REASON_MAX = 200
 
 def bills_of(store_id: int) -> list[Bill]:
     return list(db.session.scalars(select(Bill).where(Bill.store_id == store_id)
-                                   .order_by(Bill.month)))
+                                   .order_by(Bill.month).execution_options(readable=True)))
 
 
 def paid_total(store_id: int) -> int:
     return int(db.session.scalar(select(func.coalesce(func.sum(Payment.amount), 0))
-                                 .where(Payment.store_id == store_id)) or 0)
+                                 .where(Payment.store_id == store_id)
+                                 .execution_options(readable=True)) or 0)
 
 
 def standing_of(store_id: int) -> rules.Standing:
