@@ -1,6 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 
 class LoginForm(FlaskForm):
@@ -11,3 +11,14 @@ class LoginForm(FlaskForm):
 
 class SwitchStoreForm(FlaskForm):
     store_id = HiddenField(validators=[DataRequired()])
+
+
+class ForgotPasswordForm(FlaskForm):
+    username = StringField("帳號", validators=[DataRequired("請輸入帳號"), Length(max=40)])
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField("新密碼", validators=[DataRequired("請輸入新密碼"),
+                                                     Length(max=128)])
+    confirm = PasswordField("確認新密碼", validators=[DataRequired("請再次輸入新密碼"),
+                                                   EqualTo("new_password", "兩次輸入的密碼不一致")])

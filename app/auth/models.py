@@ -158,3 +158,23 @@ class ApiToken(StoreScoped, db.Model):
     @property
     def is_live(self) -> bool:
         return self.revoked_at is None
+
+
+class PasswordResetToken(db.Model):
+    """忘記密碼: a single-use link e-mailed to reset an account's password.
+
+    Only the token's SHA-256 is stored; it expires `expires_at` and is spent by `used_at`.
+    """
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    ip: Mapped[str] = mapped_column(String(45), default="")
+
+    account: Mapped[Account] = relationship()

@@ -14,11 +14,20 @@ from sqlalchemy.orm import joinedload
 
 from app import clock, history
 from app.auth import rules
-from app.auth.models import Account, AccountGrant, AccountKind, ApiToken, LoginEvent
+from app.auth.models import (
+    Account,
+    AccountGrant,
+    AccountKind,
+    ApiToken,
+    LoginEvent,
+    PasswordResetToken,
+)
 from app.auth.passwords import hash_password, needs_rehash, verify_password
 from app.auth.permissions import Function, Level, normalise_grants
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput
+from app.notifications.services import queue_email
+from app.ratelimit import Rule, check, count_failure
 from app.stores.models import Store
 from app.tenancy import StoreScope
 
@@ -116,6 +125,10 @@ def password_problem(account: Account, password: str) -> str | None:
     return rules.main_password_problem(password)
 
 
+def password_rule(account: Account) -> str:
+    return rules.SUB_PASSWORD_RULE if account.kind is AccountKind.SUB else rules.MAIN_PASSWORD_RULE
+
+
 def change_own_password(account: Account, current: str, new: str) -> None:
     if not verify_password(account.password_hash, current):
         raise InvalidInput("目前密碼不正確", fields={"current_password": "目前密碼不正確"})
@@ -130,6 +143,91 @@ def change_own_password(account: Account, current: str, new: str) -> None:
 def _set_password(account: Account, new: str) -> None:
     account.password_hash = hash_password(new)
     account.session_epoch += 1  # other sessions of this account end
+
+
+# 忘記密碼 (reset by e-mail) ---------------------------------------------------------------
+
+RESET_VALID_FOR = timedelta(minutes=30)
+RESET_PER_USERNAME = Rule("reset-user", "3/hour", "忘記密碼申請次數過多，請 1 小時後再試")
+RESET_PER_IP = Rule("reset-ip", "10/hour", "忘記密碼申請次數過多，請 1 小時後再試")
+RESET_LINK_INVALID = "重設密碼連結無效、已使用或已過期，請重新申請"
+RESET_RECIPIENTS = ("technical_emails", "finance_emails")  # accounts have no e-mail of their own
+
+
+def reset_recipients(account: Account) -> str:
+    """Where an account's reset link goes: its store's technical and finance contacts."""
+    store = account.store
+    if store is None:
+        return ""
+    return ";".join(part for name in RESET_RECIPIENTS if (part := getattr(store, name)))
+
+
+def request_password_reset(username: str, *, ip: str) -> str | None:
+    """Mail a reset link for `username`, if it names a live merchant account with contacts.
+
+    The caller answers the same whatever happens here. Every request counts against the
+    username and the IP (429 once over). Earlier unused links of the account are spent. Returns
+    the plain token (never stored) or None when nothing was sent.
+    """
+    username = username.strip()[:40]
+    check(RESET_PER_IP, ip)
+    check(RESET_PER_USERNAME, username.lower())
+    count_failure(RESET_PER_IP, ip)
+    count_failure(RESET_PER_USERNAME, username.lower())
+    account = db.session.scalar(
+        select(Account).where(Account.username == username).execution_options(unscoped=True)
+    )
+    if account is None or not account.is_active or account.store is None:
+        return None
+    to = reset_recipients(account)
+    if not to:
+        return None
+    now = clock.now()
+    for old in db.session.scalars(select(PasswordResetToken).where(
+            PasswordResetToken.account_id == account.id, PasswordResetToken.used_at.is_(None))):
+        old.used_at = now
+    plain = secrets.token_urlsafe(32)
+    db.session.add(PasswordResetToken(account_id=account.id, token_hash=_digest(plain),
+                                      created_at=now, expires_at=now + RESET_VALID_FOR,
+                                      ip=ip[:45]))
+    link = f"{current_app.config['PUBLIC_BASE_URL']}/reset-password/{plain}"
+    minutes = int(RESET_VALID_FOR.total_seconds() // 60)
+    body = (f"您好：\n\n有人為 ECTicket 發行管理平台的帳號 {account.username}"
+            f"（商店 {account.store.label}）申請重設密碼。\n"
+            f"請於 {minutes} 分鐘內開啟以下連結設定新密碼（僅能使用一次）：\n{link}\n\n"
+            "若您未申請，請忽略此信，原密碼仍然有效。")
+    queue_email(account.store_id, to, "ECTicket 重設密碼通知", body, kind="password_reset")
+    db.session.flush()
+    return plain
+
+
+def live_reset_token(plain: str) -> PasswordResetToken | None:
+    """The unused, unexpired reset token for this link, or None."""
+    if not plain or len(plain) > 100:
+        return None
+    token = db.session.scalar(
+        select(PasswordResetToken).where(PasswordResetToken.token_hash == _digest(plain))
+        .options(joinedload(PasswordResetToken.account)).execution_options(unscoped=True)
+    )
+    if (token is None or token.used_at is not None or clock.now() >= token.expires_at
+            or not token.account.is_active):
+        return None
+    return token
+
+
+def reset_password(plain: str, new: str) -> Account:
+    """Set a new password through a reset link; the link is spent, other sessions end."""
+    token = live_reset_token(plain)
+    if token is None:
+        raise InvalidInput(RESET_LINK_INVALID)
+    account = token.account
+    if problem := password_problem(account, new):
+        raise InvalidInput(problem, fields={"new_password": problem})
+    token.used_at = clock.now()
+    _set_password(account, new)
+    history.record(account, "password_reset_by_email", store_id=account.store_id)
+    db.session.flush()
+    return account
 
 
 # Sub-accounts ----------------------------------------------------------------------------

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import services
-from app.auth.forms import LoginForm, SwitchStoreForm
+from app.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SwitchStoreForm
 from app.db import db
+from app.errors import InvalidInput
+from app.ratelimit import TooManyAttempts
 
 bp = Blueprint("auth", __name__)
 
@@ -72,3 +84,56 @@ def switch_store():
     session["store_id"] = store_id
     flash(f"已切換為 {allowed[store_id].label}", "success")
     return redirect(url_for("home.index"))
+
+
+# 忘記密碼 ---------------------------------------------------------------------------------
+
+RESET_REQUESTED = ("若此帳號存在，重設密碼連結已寄至該商店的技術及帳務聯絡人電子信箱，"
+                   "連結 30 分鐘內有效且僅能使用一次。")
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.request_password_reset(form.username.data, ip=request.remote_addr or "")
+        except TooManyAttempts as err:
+            db.session.rollback()
+            flash(err.message, "danger")
+            return render_template("auth/forgot_password.html", form=form), 429
+        db.session.commit()  # the mail leaves after the commit
+        flash(RESET_REQUESTED, "info")  # the same answer whether the account exists or not
+        return redirect(url_for("auth.forgot_password"))
+    return render_template("auth/forgot_password.html", form=form)
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    form = ResetPasswordForm()
+    live = services.live_reset_token(token)
+    status = 200
+    if live is None:
+        status = 410
+    elif form.validate_on_submit():
+        try:
+            services.reset_password(token, form.new_password.data)
+        except InvalidInput as err:
+            db.session.rollback()
+            form.new_password.errors = [*form.new_password.errors,
+                                        *err.fields.values()] or [err.message]
+            status = 422
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash("密碼已重設，請以新密碼登入", "success")
+            return redirect(url_for("auth.login"))
+    elif form.is_submitted():
+        status = 422
+    response = make_response(render_template(
+        "auth/reset_password.html", form=form, live=live,
+        invalid_message=services.RESET_LINK_INVALID,
+        password_rule=services.password_rule(live.account) if live else ""), status)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in this page's address
+    return response
