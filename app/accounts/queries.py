@@ -10,8 +10,9 @@ from app.auth.permissions import Function, Level, functions_for
 
 
 def sub_accounts(store_id: int, *, deleted: bool = False) -> Select:
-    """A store's sub-accounts, live (newest first) or deleted (latest deletion first)."""
-    stmt = (select(Account).options(selectinload(Account.grants))
+    """A store's sub-accounts with grants and bound branch, live (newest first) or deleted
+    (latest deletion first)."""
+    stmt = (select(Account).options(selectinload(Account.grants), selectinload(Account.branch))
             .where(Account.store_id == store_id, Account.kind == AccountKind.SUB))
     if deleted:
         return stmt.where(Account.deleted_at.is_not(None)).order_by(

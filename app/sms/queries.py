@@ -43,6 +43,7 @@ def sms_messages(flt: SmsFilter) -> Select:
 
 
 def sms_rows(flt: SmsFilter) -> Select:
-    """`sms_messages(flt)` with each message's ECT訂單編號: the rows of the log and its Excel."""
-    return (sms_messages(flt).add_columns(Order.order_no)
+    """`sms_messages(flt)` with each message's ECT訂單編號 and purchaser's name: the rows of the
+    log and its Excel."""
+    return (sms_messages(flt).add_columns(Order.order_no, Order.purchaser_name)
             .outerjoin(Order, Order.id == Message.order_id))

@@ -26,11 +26,12 @@ from app.sms.forms import SmsQueryForm
 bp = Blueprint("sms", __name__, url_prefix="/sms-log")
 
 TOO_LONG = "查詢範圍不可超過三個月"
-# The log and its Excel: rows of (Message, order_no).
+# The log and its Excel: rows of (Message, order_no, purchaser_name).
 COLUMNS = (
     Column("sent_at", "發送時間", lambda r: r.Message.sent_at, "datetime"),
     Column("created_at", "建立時間", lambda r: r.Message.created_at, "datetime"),
     Column("order_no", "ECT訂單編號", lambda r: r.order_no or ""),
+    Column("purchaser_name", "購買人姓名", lambda r: r.purchaser_name or ""),
     Column("to_address", "電話號碼", lambda r: r.Message.to_address),
     Column("body", "簡訊內容", lambda r: r.Message.body, width=60),
     Column("kind", "類型", lambda r: kind_label(r.Message.kind)),

@@ -10,7 +10,7 @@ from app.db import db
 from app.history import HistoryEntry
 from app.stores.models import RedemptionMode
 from tests.accounts.helpers import SUB_PASSWORD, account_named, new_sub_form
-from tests.factories import login, make_account, make_store, make_sub
+from tests.factories import login, make_account, make_branch, make_store, make_sub
 
 
 @pytest.fixture
@@ -42,6 +42,21 @@ def test_the_list_shows_live_sub_accounts_with_their_grants_and_buttons(owner, c
     for label in ("編輯權限", "密碼變更", "刪除帳號", "編輯備註", "檢視已刪除帳號", "新增子帳號"):
         assert label in html
     assert 'data-confirm="確定要刪除子帳號 clerk001' in html
+
+
+def test_the_list_shows_each_accounts_bound_branch(owner, client):
+    make_sub(owner.store, username="clerk101", branch=make_branch(owner.store, "B101", "信義店"))
+    make_sub(owner.store, username="clerk102",
+             branch=make_branch(owner.store, "B102", "板橋店", enabled=False))
+    make_sub(owner.store, username="clerk103")
+    db.session.commit()
+    html = client.get("/accounts/sub-accounts").get_data(as_text=True)
+    assert "<th>綁定分店</th>" in html
+    cells = [c.split("</td>")[0] for c in html.split('data-testid="bound-branch">')[1:]]
+    by_name = dict(zip(("clerk103", "clerk102", "clerk101"), cells, strict=True))  # newest first
+    assert "B101 信義店" in by_name["clerk101"]
+    assert "B102 板橋店" in by_name["clerk102"] and "停用" in by_name["clerk102"]
+    assert "總公司（未綁定）" in by_name["clerk103"]
 
 
 def test_the_form_shows_the_rules_and_the_matrix_of_the_store_mode(owner, client):

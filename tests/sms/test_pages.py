@@ -35,7 +35,7 @@ def shops(ctx, client):
 
 def test_only_this_stores_sms_are_listed(shops, client):
     store, owner, pickup, other, other_owner, other_pickup = shops
-    mine = issue_order(owner, store, pickup, mobile="0911000111")
+    mine = issue_order(owner, store, pickup, mobile="0911000111", name="林買家")
     theirs = issue_order(other_owner, other, other_pickup, mobile="0922000222")
     issue_order(owner, store, pickup, method=PAPER, mobile="0933000333")  # paper: no SMS
     assert db.session.scalar(select(func.count()).select_from(Message).where(
@@ -45,6 +45,7 @@ def test_only_this_stores_sms_are_listed(shops, client):
     page = _html(response)
     assert response.status_code == 200
     assert "0911000111" in page and f'href="/orders/{mine.id}"' in page and mine.order_no in page
+    assert 'data-col="purchaser_name">林買家</td>' in page
     assert "0922000222" not in page and theirs.order_no not in page
     assert "0933000333" not in page
     assert "old@example.com" not in page  # e-mails are not SMS
@@ -85,7 +86,7 @@ def test_the_date_range_and_the_filters(shops, client):
 
 def test_excel_of_the_current_query(shops, client):
     store, owner, pickup, *_ = shops
-    order = issue_order(owner, store, pickup, mobile="0966000666")
+    order = issue_order(owner, store, pickup, mobile="0966000666", name="陳購買")
     queue_sms(store.id, "0977000777", "=HYPERLINK(\"http://evil\")", kind="resend", order_id=order.id)
     db.session.commit()
     response = client.get("/sms-log/", query_string={"format": "xlsx"})
@@ -93,11 +94,13 @@ def test_excel_of_the_current_query(shops, client):
     wb = load_workbook(io.BytesIO(response.get_data()), read_only=True)
     rows = [list(r) for r in wb.active.iter_rows(values_only=True)]
     wb.close()
-    assert rows[0] == ["發送時間", "建立時間", "ECT訂單編號", "電話號碼", "簡訊內容", "類型", "結果", "失敗原因"]
+    assert rows[0] == ["發送時間", "建立時間", "ECT訂單編號", "購買人姓名", "電話號碼", "簡訊內容",
+                       "類型", "結果", "失敗原因"]
     assert len(rows) == 3
-    by_phone = {r[3]: r for r in rows[1:]}
-    assert by_phone["0966000666"][2] == order.order_no and by_phone["0966000666"][5] == "發行通知"
-    assert by_phone["0977000777"][4] == "'=HYPERLINK(\"http://evil\")"
+    by_phone = {r[4]: r for r in rows[1:]}
+    assert by_phone["0966000666"][2] == order.order_no and by_phone["0966000666"][6] == "發行通知"
+    assert by_phone["0966000666"][3] == by_phone["0977000777"][3] == "陳購買"
+    assert by_phone["0977000777"][5] == "'=HYPERLINK(\"http://evil\")"
     for row in rows:
         for value in row:
             assert not (isinstance(value, str) and value.startswith(("=", "+", "-", "@"))), value
