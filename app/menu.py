@@ -45,6 +45,7 @@ MERCHANT_MENU: tuple[Section, ...] = (
         Entry("密碼設定", "accounts.password"),
     )),
     Section("五、系統開發管理", (
+        Entry("錯誤代碼查詢", "merchant.error_codes"),
         Entry("API 金鑰", "accounts.api_tokens"),
     )),
     Section("六、帳單報表", (

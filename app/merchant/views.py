@@ -15,7 +15,7 @@ from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
 from app.htmx import redirect_to, render
-from app.merchant import queries, services
+from app.merchant import errorcodes, queries, services
 from app.merchant.forms import ContactsForm
 from app.merchant.rules import login_result_label
 from app.news.models import NewsItem, published
@@ -122,3 +122,13 @@ def login_history():
     return render("merchant/login_history.html", error=None, page=page, start=start.isoformat(),
                   end=end.isoformat(), result=result, results=RESULT_FILTERS,
                   columns=LOGIN_COLUMNS)
+
+
+# 5-1 錯誤代碼查詢 ---------------------------------------------------------------------------
+
+@bp.get("/error-codes")
+@merchant_required
+def error_codes():
+    query = request.args.get("q", "").strip()[:100]
+    return render("merchant/error_codes.html", query=query, codes=errorcodes.search(query),
+                  total=len(errorcodes.all_codes()))
