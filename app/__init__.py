@@ -106,6 +106,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.reports.ticket_page import bp as tickets_bp
     from app.reports.views import bp as reports_bp
     from app.return_applications.views import bp as return_applications_bp
+    from app.search.views import bp as search_bp
     from app.settings.views import bp as settings_bp
     from app.sms.views import bp as sms_bp
     from app.transfers.views import bp as transfers_bp
@@ -117,5 +118,5 @@ def _register_blueprints(app: Flask) -> None:
                issuance_bp, notifications_bp, orders_bp, sms_bp, counter_bp, escrow_bp,
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,
                return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp,
-               billing_bp):
+               billing_bp, search_bp):
         app.register_blueprint(bp)

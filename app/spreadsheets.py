@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import enum
 import io
+import itertools
 import re
 import tempfile
+import unicodedata
 import warnings
 import zipfile
 import zlib
@@ -149,6 +151,35 @@ def header_width(header: str) -> int:
     return max(10, min(40, 2 * len(str(header)) + 4))
 
 
+WIDTH_SAMPLE = 200  # rows read ahead to fit the column widths to the data
+MAX_WIDTH = 60
+
+
+def value_width(value: object) -> int:
+    """About how many character widths a cell shows (a CJK character counts two)."""
+    if value is None:
+        return 0
+    if isinstance(value, datetime):
+        return 16
+    if isinstance(value, date):
+        return 10
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = f"{value:,}"
+    else:
+        text = str(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def fitted_widths(widths: Sequence[float], sample: Sequence[Sequence[object]]) -> list[float]:
+    """Each column's width (from its header) widened to fit the sample's values, at most
+    MAX_WIDTH; a column never narrows below its given width."""
+    fitted = list(widths)
+    for row in sample:
+        for i, value in enumerate(row[:len(fitted)]):
+            fitted[i] = max(fitted[i], min(MAX_WIDTH, value_width(value) + 2))
+    return fitted
+
+
 def write_xlsx(out: IO[bytes], headers: Sequence[str], rows: Iterable[Sequence[object]],
                sheet_title: str = "工作表1", *, widths: Sequence[float] | None = None) -> None:
     """Write one sheet (a bold, frozen header row, then the rows) to a binary file object,
@@ -156,6 +187,10 @@ def write_xlsx(out: IO[bytes], headers: Sequence[str], rows: Iterable[Sequence[o
     `widths`: the columns' widths (default: from each header)."""
     if widths is None:
         widths = [header_width(header) for header in headers]
+    rows = iter(rows)
+    sample = list(itertools.islice(rows, WIDTH_SAMPLE))
+    widths = fitted_widths(widths, sample)
+    rows = itertools.chain(sample, rows)
     xlsxstream.write(out, [safe_cell(h) for h in headers], rows,
                      sheet_title=_sheet_title(sheet_title), widths=widths,
                      datetime_format=DATETIME_FORMAT, date_format=DATE_FORMAT,

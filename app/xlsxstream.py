@@ -159,4 +159,7 @@ def write(out: IO[bytes], headers: Sequence[str], rows: Iterable[Sequence[object
                 if len(chunk) >= ROWS_PER_WRITE:
                     sheet.write("".join(chunk).encode())
                     chunk.clear()
-            sheet.write(("".join(chunk) + "</sheetData></worksheet>").encode())
+            # A filter button on every header (the list's columns, down to its last row).
+            last = letters[max(len(headers), 1) - 1]
+            auto_filter = f'<autoFilter ref="A1:{last}{number}"/>' if headers else ""
+            sheet.write(("".join(chunk) + f"</sheetData>{auto_filter}</worksheet>").encode())

@@ -22,11 +22,11 @@ from typing import Any
 from flask import Blueprint, abort, g, request
 from flask_login import current_user, login_required
 
-from app import clock
+from app import clock, listing
 from app.auth.access import acting_account as _actor
 from app.auth.access import may, why_not
 from app.auth.permissions import Level
-from app.counter import services
+from app.counter import services, today
 from app.counter.forms import STALE_FORM, ActForm, LookupForm
 from app.counter.services import PAGES, CounterPage
 from app.db import db
@@ -210,3 +210,22 @@ def _first_error(form: LookupForm | ActForm) -> str:
 
 def _first_error_field(form: ActForm) -> str | None:
     return next((name for name in ("reason", "fee") if form[name].errors), None)
+
+
+# 今日櫃台紀錄 -------------------------------------------------------------------------------
+
+@bp.get("/today")
+@login_required
+def today_list():
+    """Today at this counter: this account's (or its branch's) counter actions today, with the
+    shift's totals; ?format=xlsx downloads the list. Any counter page's function at 查詢."""
+    if current_user.is_operator or g.get("store") is None:
+        abort(403)
+    if not any(may(p.function, Level.VIEW) for p in PAGES.values()):
+        abort(403)
+    found = today.rows(g.store.id, current_user.id, current_user.branch_id)
+    if listing.excel_asked():
+        return listing.excel("今日櫃台紀錄", today.COLUMNS, found)
+    return render("counter/today.html", page=None, pages=PAGES, rows=found, totals=today.totals(found),
+                  columns=today.COLUMNS, day=clock.business_day(),
+                  by_branch=current_user.branch_id is not None)

@@ -25,7 +25,7 @@ LAYERS = [
     {"issuance", "orders", "transfers", "return_applications", "printing", "escrow", "partners",
      "sms", "installments", "bills"},
     # screens and protocol adapters
-    {"counter", "home", "reports", "wallet", "operator", "merchant", "api"},
+    {"counter", "home", "reports", "wallet", "operator", "merchant", "api", "search"},
 ]
 LAYER_OF = {pkg: n for n, layer in enumerate(LAYERS) for pkg in layer}
 
