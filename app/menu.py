@@ -23,6 +23,7 @@ class Entry:
     function: Function | None = None  # None: any merchant account
     main_only: bool = False
     mode: str | None = None  # only for stores in this redemption mode
+    badge: str = ""  # a pending-work count shown next to it (app.home.pending keys)
 
 
 @dataclass(frozen=True)
@@ -56,15 +57,17 @@ MERCHANT_MENU: tuple[Section, ...] = (
     )),
     Section("七、使用後核銷", (
         Entry("操作設定管理", "settings.index", Function.OPERATION_SETTINGS, mode=R),
-        Entry("未發行訂單管理", "unissued.index", Function.UNISSUED_ORDERS, mode=R),
+        Entry("未發行訂單管理", "unissued.index", Function.UNISSUED_ORDERS, mode=R,
+              badge="unissued"),
         Entry("商品管理", "products.index", Function.PRODUCTS, mode=R),
-        Entry("票券發行", "issuance.index", Function.ISSUANCE, mode=R),
+        Entry("票券發行", "issuance.index", Function.ISSUANCE, mode=R, badge="failed_batches"),
         Entry("已發行訂單管理", "orders.index", Function.ISSUED_ORDERS, mode=R),
         Entry("紙本票券列印", "printing.index", Function.PAPER_PRINTING, mode=R),
         Entry("票券核銷", "counter.redeem", Function.REDEEM, mode=R),
         Entry("取消核銷", "counter.cancel_redemption", Function.CANCEL_REDEMPTION, mode=R),
         Entry("票券退貨", "counter.return_ticket", Function.RETURN, mode=R),
-        Entry("電子票券退貨申請", "return_applications.index", Function.RETURN, mode=R),
+        Entry("電子票券退貨申請", "return_applications.index", Function.RETURN, mode=R,
+              badge="applications"),
         Entry("取消退貨", "counter.cancel_return", Function.CANCEL_RETURN, mode=R),
         Entry("流通報表", "reports.circulation", Function.REPORT_CIRCULATION, mode=R),
         Entry("票券報表", "reports.tickets", Function.REPORT_TICKETS, mode=R),
@@ -75,7 +78,8 @@ MERCHANT_MENU: tuple[Section, ...] = (
     )),
     Section("八、分期核銷", (
         Entry("操作設定管理", "installments.settings", Function.INSTALLMENT_SETTINGS, mode=INST),
-        Entry("未發行訂單", "installments.unissued", Function.INSTALLMENT_UNISSUED, mode=INST),
+        Entry("未發行訂單", "installments.unissued", Function.INSTALLMENT_UNISSUED, mode=INST,
+              badge="unissued"),
         Entry("訂單退貨", "installments.order_return", Function.INSTALLMENT_ORDER_RETURN, mode=INST),
         Entry("訂單取消退貨", "installments.order_cancel_return",
               Function.INSTALLMENT_ORDER_CANCEL_RETURN, mode=INST),
@@ -85,6 +89,7 @@ MERCHANT_MENU: tuple[Section, ...] = (
 
 OPERATOR_MENU: tuple[Section, ...] = (
     Section("平台管理", (
+        Entry("平台總覽", "operator.overview"),
         Entry("商店與合約", "operator.stores"),
         Entry("帳單與繳費", "operator.bills_overview"),
         Entry("最新消息", "operator.news"),

@@ -18,7 +18,9 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from app.auth import services
+from app.auth.access import mode_of
 from app.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SwitchStoreForm
+from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import InvalidInput
 from app.ratelimit import TooManyAttempts
@@ -36,7 +38,14 @@ def _safe_next(target: str | None) -> str | None:
 
 
 def _home_for(account) -> str:  # noqa: ANN001
-    return url_for("operator.stores") if account.is_operator else url_for("home.index")
+    """Where an account lands after login: the operator's overview; a clerk (a sub-account bound
+    to a branch, with the right to redeem there) the counter; anyone else the home page."""
+    if account.is_operator:
+        return url_for("operator.overview")
+    if (account.branch_id is not None and not account.is_main
+            and account.may(Function.REDEEM, Level.MODIFY, mode=mode_of(account.store))):
+        return url_for("counter.redeem")
+    return url_for("home.index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

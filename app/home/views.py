@@ -23,7 +23,7 @@ from flask_login import current_user, login_required
 from app.auth.access import may, merchant_required, store_mode
 from app.auth.permissions import Function, Level
 from app.db import db
-from app.home import dashboard, queries
+from app.home import dashboard, pending, queries
 from app.htmx import is_fragment_request, render
 from app.news.models import published
 from app.reports import scope as report_scope
@@ -38,8 +38,14 @@ PAGE = "home/index.html"
 @login_required
 def root():
     if current_user.is_operator:
-        return redirect(url_for("operator.stores"))
+        return redirect(url_for("operator.overview"))
     return redirect(url_for("home.index"))
+
+
+@bp.app_context_processor
+def pending_globals() -> dict[str, Any]:
+    """`pending_count(key)`: a menu badge's count (app.home.pending), for every page's menu."""
+    return {"pending_count": pending.count}
 
 
 def _has_dashboard() -> bool:
@@ -61,7 +67,7 @@ def index():
     context: dict[str, Any] = {
         "news": db.session.scalars(published().limit(5)).all(),
         "contract": g.store.current_contract, "dashboard": _has_dashboard(), "fees": [],
-        "installments": _has_installments(),
+        "installments": _has_installments(), "pending": pending.items(),
     }
     if may(Function.VENDOR_PROFILE):
         context["fees"] = dashboard.fees(g.store.id, store_mode())

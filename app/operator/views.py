@@ -26,6 +26,7 @@ from app.installments.models import InstallmentOrder, NoticeStatus, RefundNotice
 from app.news.models import NewsItem
 from app.operator import (
     billing_views,  # noqa: F401 - the billing pages, on this blueprint
+    overview,  # noqa: F401 - 平台總覽, on this blueprint
     services,
 )
 from app.operator.blueprint import bp

@@ -8,6 +8,7 @@ partner's, a child store's while not switched into it) answers 404.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, url_for
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import TextAreaField
@@ -16,7 +17,7 @@ from wtforms.validators import DataRequired, Length
 from app import history
 from app.auth.access import acting_account, may, merchant_required, requires
 from app.auth.permissions import Function, Level
-from app.counter.services import PAGES
+from app.counter.services import PAGES, mask_mobile
 from app.db import db
 from app.errors import InvalidInput, NotFound
 from app.htmx import redirect_to, render
@@ -28,6 +29,7 @@ from app.tickets.codes import display_code
 from app.tickets.lifecycle import Facts
 from app.tickets.models import Order, Ticket
 from app.transfers import queries as transfer_queries
+from app.wallet.rules import mask_email
 from app.web import committed
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
@@ -71,11 +73,25 @@ def _counter_actions(ticket: Ticket) -> list[tuple[str, str]]:
             if may(page.function, Level.MODIFY) and actions.applies(page.key, facts)]
 
 
+def may_see_holder() -> bool:
+    """The holder's full mobile and e-mail: the main account, or the 票券報表 right at view;
+    anyone else (a clerk who opened the ticket from the counter card) sees them masked."""
+    return current_user.is_main or may(Function.REPORT_TICKETS, Level.VIEW)
+
+
+def _holder_contacts(ticket: Ticket) -> tuple[str, str]:
+    if may_see_holder():
+        return ticket.holder_mobile or "", ticket.holder_email or ""
+    return (mask_mobile(ticket.holder_mobile),
+            mask_email(ticket.holder_email) if ticket.holder_email else "")
+
+
 def _render_detail(ticket: Ticket, form: NoteForm, status: int = 200):  # noqa: ANN202
     entries = history.entries_for(ticket)
     store_names, branch_names = _names(entries)
     order = db.session.get(Order, ticket.order_id)
     batch = db.session.get(Batch, ticket.batch_id)
+    holder_mobile, holder_email = _holder_contacts(ticket)
     return render(
         "tickets/detail.html", ticket=ticket, order=order, batch=batch, form=form,
         status_now=actions.effective_status(ticket), entries=entries,
@@ -85,7 +101,8 @@ def _render_detail(ticket: Ticket, form: NoteForm, status: int = 200):  # noqa: 
         method_label=ticket.delivery_method.label, actions=_counter_actions(ticket),
         may_note=services.may_note(acting_account(), g.store, ticket),
         transfers=transfer_queries.of_ticket(ticket),
-        return_application=application_queries.pending_for(ticket)), status
+        return_application=application_queries.pending_for(ticket),
+        holder_mobile=holder_mobile, holder_email=holder_email), status
 
 
 @bp.get("/<serial>")

@@ -60,7 +60,7 @@ def test_operator_lands_on_the_console_with_its_menu(client, ctx):
 
     operator_logged_in(client)
     response = client.get("/")
-    assert response.headers["Location"] == "/operator/stores"
+    assert response.headers["Location"] == "/operator/overview"
     html = client.get("/operator/stores").get_data(as_text=True)
     for label in ("商店與合約", "最新消息", "排程作業"):
         assert label in html
