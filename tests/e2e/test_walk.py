@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.notifications.models import Channel, Message
-from app.tickets.models import Ticket
+from app.tickets.models import Order
 
 pytestmark = pytest.mark.browser
 
@@ -22,24 +22,28 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touc
          "locale": "zh-TW", "timezone_id": "Asia/Taipei"}
 
 # What a page's layout looks like to a reader: how far it overflows sideways, and the visible
-# table cells with text that are squeezed (narrower than 2 em with 3+ characters, or wrapped
-# one character per line).
-LAYOUT = """() => {
+# table cells with text that are squeezed: zero wide, their content spilling over the next cell,
+# narrower than 2 em with 3+ characters, or wrapped one character per line.
+LAYOUT = r"""() => {
   const em = parseFloat(getComputedStyle(document.documentElement).fontSize);
   const squeezed = [];
   for (const cell of document.querySelectorAll("th, td")) {
-    if (cell.offsetParent === null) continue;
-    const text = cell.innerText.replace(/\\s+/g, "");
-    if (!text) continue;
-    if (cell.offsetWidth === 0) { squeezed.push(text.slice(0, 30)); continue; }
-    if (text.length < 3) continue;
-    const range = document.createRange();
-    range.selectNodeContents(cell);
-    const tops = new Set([...range.getClientRects()].filter(r => r.width > 0)
-                         .map(r => Math.round(r.top)));
-    if (cell.offsetWidth < 2 * em || (tops.size > 2 && tops.size >= text.length)) {
-      squeezed.push(text.slice(0, 30));
+    if (!cell.checkVisibility()) continue;
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    const tops = new Set();
+    let text = "";
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!node.data.trim() || !node.parentElement.checkVisibility()) continue;
+      text += node.data.replace(/\s+/g, "");
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      for (const r of range.getClientRects()) if (r.width > 0) tops.add(Math.round(r.top));
     }
+    if (!text) continue;
+    const label = `${cell.offsetWidth}px ${text.slice(0, 30)}`;
+    if (cell.offsetWidth === 0 || cell.scrollWidth > cell.clientWidth + 1) squeezed.push(label);
+    else if (text.length >= 3 && (cell.offsetWidth < 2 * em || (tops.size > 2 && tops.size >= text.length)))
+      squeezed.push(label);
   }
   return {overflow: document.documentElement.scrollWidth - window.innerWidth, squeezed};
 }"""
@@ -53,8 +57,16 @@ class Watch:
         self.context.set_default_timeout(15_000)
         self.page = self.context.new_page()
         self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("response", lambda r: self.errors.append(f"{r.status} {r.url}")
+                     if r.status >= 400 else None)
+
+    def _console(self, message) -> None:  # noqa: ANN001
+        url = message.location.get("url", "")
+        # the browser's own favicon request: the favicon is issue 16 item 8's, not a page's
+        if message.type == "error" and not url.endswith("/favicon.ico"):
+            self.errors.append(f"{message.text} {url}")
 
     def visit(self, url: str) -> dict:
         self.errors.clear()
@@ -106,7 +118,7 @@ def test_consumer_pages_fit_a_phone(app, live_server, browser_instance):
             select(Message.body).where(Message.channel == Channel.EMAIL,
                                        Message.kind == "issuance_notice")
             .order_by(Message.id).execution_options(unscoped=True)).all()
-        pickup = db.session.scalar(select(Ticket.pickup_code).where(Ticket.pickup_code.is_not(None))
+        pickup = db.session.scalar(select(Order.pickup_code).where(Order.pickup_code.is_not(None))
                                    .execution_options(unscoped=True).limit(1))
         db.session.remove()
     links = [m.group(0) for b in bodies if (m := re.search(r"/t/[A-Za-z0-9_-]+", b))]
