@@ -129,3 +129,92 @@ def test_the_counter_journey_from_the_keyboard(live_server, page, tickets):
     expect(page.get_by_test_id("issuer")).to_contain_text(issuer_name)
     page.get_by_test_id("act-button").click()
     expect(page.get_by_test_id("counter-success")).to_contain_text("已送出核銷，票券狀態已變更")
+
+
+def _counter_as(page, base, username, slug="redeem"):  # noqa: ANN001, ANN202
+    _login(page, base, username)
+    page.goto(f"{base}/counter/{slug}")
+    expect(page.locator("#counter-code")).to_be_focused()
+
+
+def _status_of(app, code):  # noqa: ANN001, ANN202
+    from sqlalchemy import select
+
+    from app.tickets.models import Ticket
+
+    with app.app_context():
+        status = db.session.scalar(select(Ticket.status).where(Ticket.code == code)
+                                   .execution_options(unscoped=True))
+        db.session.remove()
+    return status.value
+
+
+def test_a_scan_and_two_enters_do_not_cancel_a_redemption(app, live_server, page, tickets):
+    (code, _), *_ = tickets[0]
+    _counter_as(page, live_server, "ctrissuer1")
+    _scan(page, code)
+    expect(page.get_by_test_id("act-button")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("counter-success")).to_contain_text("已送出核銷")
+
+    page.goto(f"{live_server}/counter/cancel-redemption")
+    expect(page.locator("#counter-code")).to_be_focused()
+    _scan(page, code)
+    confirm = page.get_by_test_id("act-confirm")
+    expect(confirm).to_be_focused()  # the box, not the reason field
+    expect(confirm).not_to_be_checked()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("counter-error")).to_have_text("請勾選「我確認要取消此票券的核銷」後再按【取消核銷】")
+    expect(confirm).to_be_focused()
+    expect(confirm).not_to_be_checked()
+    assert _status_of(app, code) == "used"
+
+    confirm.check()
+    page.get_by_test_id("act-button").click()
+    expect(page.get_by_test_id("counter-success")).to_contain_text("已取消核銷，票券狀態已變更")
+    assert _status_of(app, code) == "unused"
+
+
+def test_an_expired_session_goes_to_the_login_page_and_back_to_the_counter(live_server, page, tickets):
+    (code, _), *_ = tickets[0]
+    _counter_as(page, live_server, "ctrclerk01")
+    page.context.clear_cookies()  # the session has expired
+    _scan(page, code)
+    page.wait_for_url(f"{live_server}/login?next=/counter/redeem")
+    page.get_by_label("帳號").fill("ctrclerk01")
+    page.get_by_label("密碼").fill(PASSWORD)
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url(f"{live_server}/counter/redeem")
+    expect(page.locator("#counter-code")).to_be_focused()
+    _scan(page, code)
+    expect(page.get_by_test_id("ticket-card")).to_contain_text("未使用")
+
+
+def test_a_server_error_shows_a_banner_and_keeps_the_typed_code(live_server, page, tickets):
+    (code, _), *_ = tickets[0]
+    _counter_as(page, live_server, "ctrclerk01")
+    page.route("**/counter/lookup", lambda route: route.fulfill(status=500, body="boom"))
+    _scan(page, code)
+    banner = page.get_by_role("alert").filter(has=page.get_by_test_id("request-error"))
+    expect(banner).to_contain_text("系統發生錯誤")
+    expect(banner).to_contain_text("HTTP 500")
+    expect(page.locator("#counter-code")).to_have_value(code)
+    assert page.get_by_test_id("ticket-card").count() == 0
+
+    # the next attempt clears the banner, and works once the server answers again
+    page.unroute("**/counter/lookup")
+    page.locator("#counter-code").press("Enter")
+    expect(page.get_by_test_id("ticket-card")).to_contain_text("未使用")
+    expect(page.get_by_test_id("request-error")).to_have_count(0)
+
+
+def test_a_network_failure_shows_a_banner_and_keeps_the_typed_code(live_server, page, tickets):
+    (code, _), *_ = tickets[0]
+    _counter_as(page, live_server, "ctrclerk01")
+    page.route("**/counter/lookup", lambda route: route.abort())
+    _scan(page, code)
+    expect(page.get_by_test_id("request-error")).to_contain_text("無法連線到伺服器")
+    expect(page.locator("#counter-code")).to_have_value(code)
+    page.get_by_role("button", name="關閉").click()
+    expect(page.get_by_test_id("request-error")).to_have_count(0)
