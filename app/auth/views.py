@@ -6,7 +6,9 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Response,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -16,6 +18,8 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import BadRequest
 
 from app.auth import services
 from app.auth.access import mode_of
@@ -23,9 +27,48 @@ from app.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, Swi
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import InvalidInput
+from app.extensions import login_manager
 from app.ratelimit import TooManyAttempts
 
 bp = Blueprint("auth", __name__)
+
+SESSION_EXPIRED = "請先登入"
+
+
+# An HTMX request without a session -----------------------------------------------------------
+# A page's HTMX request (a counter lookup, a list's filter) cannot follow a redirect to the login
+# page: it would swap the login form into the page. It is answered 401 with HX-Redirect to the
+# login page, whose `next` is the page the user was on (HX-Current-URL), so after logging in they
+# are back there. app.js sends any 401 to the same place. A session that is gone entirely (the
+# cookie expired) fails the CSRF check first; without a login that is the same expiry.
+
+def _page_path() -> str:
+    """The path (and query) of the page that sent this HTMX request, else of the request."""
+    current = urlsplit(request.headers.get("HX-Current-URL", ""))
+    if current.path and (not current.netloc or current.netloc == request.host):
+        return current.path + (f"?{current.query}" if current.query else "")
+    return request.full_path.rstrip("?")
+
+
+def _login_again() -> Response:
+    response = Response(SESSION_EXPIRED, 401, content_type="text/plain; charset=utf-8")
+    response.headers["HX-Redirect"] = url_for("auth.login", next=_page_path())
+    return response
+
+
+@login_manager.unauthorized_handler
+def unauthorized():  # noqa: ANN201
+    if request.headers.get("HX-Request") == "true":
+        return _login_again()
+    flash(SESSION_EXPIRED, "warning")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_failed(err: CSRFError):  # noqa: ANN201
+    if request.headers.get("HX-Request") == "true" and not current_user.is_authenticated:
+        return _login_again()
+    return current_app.handle_http_exception(BadRequest(err.description))
 
 
 def _safe_next(target: str | None) -> str | None:

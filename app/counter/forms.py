@@ -7,11 +7,12 @@ ticket services' rules (their messages are placed on these fields).
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField
-from wtforms.validators import InputRequired, Length
+from wtforms import BooleanField, IntegerField, StringField
+from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import HiddenInput
 
 from app.forms import strip
+from app.tickets.codes import length_message
 from app.tickets.forms import fee_field, reason_field, seen_field
 
 STALE_FORM = "表單已過期，請重新查詢核銷代碼"
@@ -22,9 +23,17 @@ CODE_FIELD = {
 }
 
 
+def _long_enough(form: FlaskForm, field: StringField) -> None:
+    """A short code is told its length before anything is said about its check character."""
+    message = length_message(field.data or "")
+    if message:
+        raise ValidationError(message)
+
+
 class LookupForm(FlaskForm):
     code = StringField("核銷代碼", filters=[strip], render_kw=CODE_FIELD,
-                       validators=[Length(max=64, message="核銷代碼過長，請確認是否輸入正確")])
+                       validators=[Length(max=64, message="核銷代碼過長，請確認是否輸入正確"),
+                                   _long_enough])
 
 
 class ActForm(FlaskForm):
@@ -37,3 +46,5 @@ class ActForm(FlaskForm):
     seen = seen_field(STALE_FORM)
     reason = reason_field()
     fee = fee_field()
+    # Ticked by hand on pages that ask for it (取消核銷): a scan and two Enters cannot tick it.
+    confirm = BooleanField()

@@ -30,6 +30,7 @@ class CounterPage:
     title: str
     button: str
     hint: str = ""
+    confirm: str = ""  # a box the clerk must tick before the button acts (none when empty)
 
     @property
     def key(self) -> Action:
@@ -53,7 +54,8 @@ PAGES: dict[str, CounterPage] = {p.slug: p for p in (
                 hint="輸入或掃描完整核銷代碼後按 Enter 查詢，確認票券後按【核銷】。"),
     CounterPage("cancel-redemption", "counter.cancel_redemption", ACTIONS[Action.CANCEL_REDEMPTION],
                 "取消核銷", "取消核銷",
-                hint="僅「已使用」（限核銷當日 23:59 前）與「逾期兌回」的提貨券可以取消核銷。"),
+                hint="僅「已使用」（限核銷當日 23:59 前）與「逾期兌回」的提貨券可以取消核銷。",
+                confirm="我確認要取消此票券的核銷"),
     CounterPage("return", "counter.return_ticket", ACTIONS[Action.RETURN], "票券退貨", "退貨",
                 hint="僅發行單位可以退貨；僅價金保管期間內的提貨券可以設定退貨手續費。"),
     CounterPage("cancel-return", "counter.cancel_return", ACTIONS[Action.CANCEL_RETURN],

@@ -5,7 +5,8 @@ One code field (autofocus; a barcode scanner types the code and sends Enter) loo
 again by its code, through the same visibility as the lookup, and calls the ticket service. With
 HTMX both answer the counter area only; without JS they are ordinary form posts answering the
 whole page. The answer is said in large text and the code field is cleared and focused again
-for the next customer.
+for the next customer. A page with a confirmation (取消核銷) acts only with its box ticked, which
+a scan and two Enters cannot do; its card focuses the box, never the reason field.
 
 Opening a page and looking codes up need the page's function at 查詢 (view); acting needs 修改
 (modify). Refusals keep their HTTP status (403, 404, 409, 422, 429); counter.js lets HTMX swap
@@ -104,8 +105,9 @@ def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Tick
                 "code": ticket.code, "ticket_id": ticket.id, "seen": status_now.value}),
         )
         offered = refused is None and context["may_act"]
-        if focus is None and offered:
-            focus = "button" if page.reason is actions.Reason.NONE else "reason"
+        if focus is None and offered:  # never the reason field of a page that asks a confirmation
+            focus = ("confirm" if page.confirm else
+                     "button" if page.reason is actions.Reason.NONE else "reason")
     context["focus"] = focus or "code"
     if done is not None:
         context["done_status"] = actions.effective_status(done, now)
@@ -164,7 +166,7 @@ def act(page: CounterPage):
         ticket = _find_again(form)
     except DomainError as err:
         return _refused(page, err)
-    if not valid:  # a reason or fee of the wrong shape: the same card, the message on its field
+    if not valid or _unconfirmed(page, form, ticket):  # the same card, the message on its field
         return _render(page, ticket=ticket, act=form, outcome=Outcome(False, _first_error(form)),
                        focus=_first_error_field(form), status=422)
     try:
@@ -183,6 +185,17 @@ def act(page: CounterPage):
         return _refused(page, err, ticket=ticket, focus="code")
     db.session.commit()
     return _render(page, outcome=Outcome(True, done.message), done=done.ticket)
+
+
+def _unconfirmed(page: CounterPage, form: ActForm, ticket: Ticket) -> bool:
+    """A page asking for a confirmation, its box not ticked, for an action the ticket allows (a
+    refusal is said as it is, not hidden behind the box): the box is asked for."""
+    if not page.confirm or form.confirm.data:
+        return False
+    if actions.refusal(page.key, _actor(), g.store, ticket, clock.now()) is not None:
+        return False
+    form.confirm.errors = [f"請勾選「{page.confirm}」後再按【{page.button}】"]
+    return True
 
 
 def _find_again(form: ActForm) -> Ticket:
@@ -209,7 +222,7 @@ def _first_error(form: LookupForm | ActForm) -> str:
 
 
 def _first_error_field(form: ActForm) -> str | None:
-    return next((name for name in ("reason", "fee") if form[name].errors), None)
+    return next((name for name in ("reason", "fee", "confirm") if form[name].errors), None)
 
 
 # 今日櫃台紀錄 -------------------------------------------------------------------------------

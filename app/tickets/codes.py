@@ -71,6 +71,16 @@ def is_well_formed(code: str) -> bool:
     return _damm_interim(code) == 0
 
 
+def length_message(typed: str) -> str | None:
+    """What a clerk is told about a code shorter than a redemption code (before any check
+    character is looked at): how many characters it should have and how many were typed.
+    None when the length is not the problem (nothing typed, or long enough)."""
+    code = normalise_code(typed)
+    if 0 < len(code) < CODE_LENGTH:
+        return f"核銷代碼應為 {CODE_LENGTH} 碼，目前輸入 {len(code)} 碼"
+    return None
+
+
 def display_code(code: str) -> str:
     return "-".join(code[i:i + 4] for i in range(0, len(code), 4))
 

@@ -95,3 +95,34 @@ def test_open_redirect_after_login_is_ignored(client, ctx):
     response = client.post("/login", data={"username": "owner07", "password": PASSWORD,
                                            "next": "https://evil.example/"})
     assert response.headers["Location"] == "/home"
+
+
+def test_an_htmx_request_without_a_session_is_sent_to_the_login_page_and_back(client, ctx):
+    store = make_store()
+    make_account(store, username="owner21")
+    db.session.commit()
+    htmx = {"HX-Request": "true", "HX-Current-URL": "http://localhost/counter/redeem?x=1"}
+    # a session that is gone entirely: no CSRF token either, still the login page, not a 400
+    gone = client.post("/counter/lookup", data={"action": "redeem", "code": "x"}, headers=htmx,
+                       csrf=False)
+    assert gone.status_code == 401
+    assert gone.headers["HX-Redirect"] == "/login?next=/counter/redeem?x%3D1"
+    # a session without a login (logged out, or the password changed elsewhere)
+    expired = client.get("/home", headers=htmx)
+    assert expired.status_code == 401 and expired.headers["HX-Redirect"].startswith("/login?next=")
+    # an ordinary request is redirected with `next`, as before
+    plain = client.get("/counter/redeem?x=1")
+    assert plain.status_code == 302 and "/login?next=" in plain.headers["Location"]
+    # a logged-in user whose CSRF token is bad is told so (400), not sent to log in
+    login(client, "owner21")
+    bad = client.post("/counter/lookup", data={"action": "redeem"}, headers=htmx, csrf=False)
+    assert bad.status_code == 400 and "CSRF" in bad.get_data(as_text=True)
+
+    client.post("/logout")
+    back = client.post("/login?next=/counter/redeem", data={
+        "username": "owner21", "password": PASSWORD, "next": "/counter/redeem"})
+    assert back.status_code == 302 and back.headers["Location"] == "/counter/redeem"
+    client.post("/logout")
+    away = client.post("/login", data={"username": "owner21", "password": PASSWORD,
+                                       "next": "//evil.example/x"})
+    assert away.headers["Location"] == "/home"

@@ -37,7 +37,8 @@ def lookup(client, slug: str, code: str, *, htmx: bool = False, **kwargs):  # no
 
 def act(client, slug: str, ticket: Ticket, *, seen: str | None = None, reason: str | None = None,
         fee: object = None, code: str | None = None, ticket_id: int | None = None,
-        htmx: bool = False, **kwargs):  # noqa: ANN001, ANN201
+        confirm: bool | None = None, htmx: bool = False, **kwargs):  # noqa: ANN001, ANN201
+    """The card's button; on 取消核銷 with its box ticked unless `confirm=False`."""
     data = {"action": slug, "code": code if code is not None else ticket.code,
             "ticket_id": ticket_id if ticket_id is not None else ticket.id,
             "seen": seen or ticket.status.value}
@@ -45,6 +46,8 @@ def act(client, slug: str, ticket: Ticket, *, seen: str | None = None, reason: s
         data["reason"] = reason
     if fee is not None:
         data["fee"] = str(fee)
+    if confirm if confirm is not None else slug == "cancel-redemption":
+        data["confirm"] = "y"
     return client.post("/counter/act", data=data, headers=HTMX if htmx else None, **kwargs)
 
 

@@ -8,6 +8,7 @@ return. Refusals (answered 404 / 409) are shown in the page, not swallowed by HT
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from app.db import db
 from app.tickets import codes
@@ -48,14 +49,16 @@ def _logout(page):  # noqa: ANN001, ANN202
     page.get_by_role("button", name="登出").click()
 
 
-def _focused_id(page) -> str:  # noqa: ANN001
-    return page.evaluate("document.activeElement && document.activeElement.id")
-
-
 def _scan(page, code: str) -> None:  # noqa: ANN001
     """What a scanner does: type into the focused element, then Enter."""
     page.keyboard.type(code)
     page.keyboard.press("Enter")
+
+
+def _scan_on_arrival(page, code: str) -> None:  # noqa: ANN001
+    """A scan into a page just opened: once its code field has the focus (autofocus)."""
+    expect(page.locator("#counter-code")).to_be_focused()
+    _scan(page, code)
 
 
 def test_the_counter_journey_from_the_keyboard(live_server, page, tickets):
@@ -65,66 +68,153 @@ def test_the_counter_journey_from_the_keyboard(live_server, page, tickets):
     # a bound branch clerk redeems a code typed in lower case with dashes
     _login(page, live_server, "ctrclerk01")
     page.goto(f"{live_server}/counter/redeem")
-    assert _focused_id(page) == "counter-code"
+    code_field = page.locator("#counter-code")
+    expect(code_field).to_be_focused()
     _scan(page, dashed(first))
     card = page.get_by_test_id("ticket-card")
-    card.wait_for()
-    assert "咖啡券" in card.inner_text() and "未使用" in card.inner_text()
-    page.wait_for_function("document.activeElement && document.activeElement.dataset.testid === 'act-button'")
+    expect(card).to_contain_text("咖啡券")
+    expect(card).to_contain_text("未使用")
+    expect(page.get_by_test_id("act-button")).to_be_focused()
     page.keyboard.press("Enter")  # 【核銷】 has the focus
-    success = page.get_by_test_id("counter-success")
-    success.wait_for()
-    assert success.inner_text().strip() == "已送出核銷，票券狀態已變更"
-    assert _focused_id(page) == "counter-code" and page.locator("#counter-code").input_value() == ""
+    expect(page.get_by_test_id("counter-success")).to_have_text("已送出核銷，票券狀態已變更")
+    # the answer is swapped in first, then the page's script moves the focus: wait for that state
+    expect(code_field).to_be_focused()
+    expect(code_field).to_have_value("")
 
     # the same code again: the card says when, where and by whom; an unknown code is said too
     _scan(page, first)
-    page.get_by_test_id("card-refusal").wait_for()
-    assert "此票券已核銷（於" in page.get_by_test_id("card-refusal").inner_text()
-    assert "櫃台門市" in page.get_by_test_id("card-refusal").inner_text()
-    page.locator("#counter-code").focus()
+    refusal = page.get_by_test_id("card-refusal")
+    expect(refusal).to_contain_text("此票券已核銷（於")
+    expect(refusal).to_contain_text("櫃台門市")
+    code_field.focus()
     _scan(page, codes.new_redemption_code())
-    error = page.get_by_test_id("counter-error")
-    error.wait_for()
-    assert "查無此核銷代碼" in error.inner_text()  # a 404 answer, swapped in by counter.js
+    # a 404 answer, swapped in by counter.js
+    expect(page.get_by_test_id("counter-error")).to_contain_text("查無此核銷代碼")
     _logout(page)
 
-    # the issuer cancels it the same day, with a reason typed after the lookup
+    # the issuer cancels it the same day: the card asks for the box to be ticked, not a reason
     _login(page, live_server, "ctrissuer1")
     page.goto(f"{live_server}/counter/cancel-redemption")
-    _scan(page, first)
-    page.get_by_test_id("ticket-card").wait_for()
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'act-reason'")
-    _scan(page, "店員按錯")
-    page.get_by_test_id("counter-success").wait_for()
-    assert "已取消核銷，票券狀態已變更" in page.get_by_test_id("counter-success").inner_text()
+    _scan_on_arrival(page, first)
+    expect(page.get_by_test_id("act-confirm")).to_be_focused()
+    page.keyboard.press("Space")
+    expect(page.get_by_test_id("act-confirm")).to_be_checked()
+    page.locator("#act-reason").fill("店員按錯")
+    page.locator("#act-reason").press("Enter")
+    expect(page.get_by_test_id("counter-success")).to_contain_text("已取消核銷，票券狀態已變更")
 
     # the issuer returns a ticket with a fee, then cancels the return
     page.goto(f"{live_server}/counter/return")
-    _scan(page, third)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'act-reason'")
+    _scan_on_arrival(page, third)
+    expect(page.locator("#act-reason")).to_be_focused()
     page.keyboard.type("消費者不想要了")
     page.get_by_label("退貨手續費").fill("500")
     # the browser itself holds a fee above the face value (NT$150) back; the server would too
     assert page.locator("#act-fee").evaluate("field => field.validity.rangeOverflow")
     page.get_by_label("退貨手續費").fill("30")
     page.get_by_test_id("act-button").click()
-    page.get_by_test_id("counter-success").wait_for()
-    assert "已送出退貨，票券狀態已變更" in page.get_by_test_id("counter-success").inner_text()
+    expect(page.get_by_test_id("counter-success")).to_contain_text("已送出退貨，票券狀態已變更")
     page.goto(f"{live_server}/counter/cancel-return")
-    _scan(page, third)
-    page.get_by_test_id("ticket-card").wait_for()
-    assert "待退貨" in page.get_by_test_id("ticket-card").inner_text()
+    _scan_on_arrival(page, third)
+    expect(page.get_by_test_id("ticket-card")).to_contain_text("待退貨")
+    expect(page.locator("#act-reason")).to_be_focused()
     _scan(page, "消費者改變心意")
-    page.get_by_test_id("counter-success").wait_for()
-    assert "已取消退貨，票券狀態已變更" in page.get_by_test_id("counter-success").inner_text()
+    expect(page.get_by_test_id("counter-success")).to_contain_text("已取消退貨，票券狀態已變更")
     _logout(page)
 
     # a partner store redeems a granted product and sees whose ticket it is
     _login(page, live_server, "ctrpartner1")
     page.goto(f"{live_server}/counter/redeem")
-    _scan(page, second)
-    assert issuer_name in page.get_by_test_id("issuer").inner_text()
+    _scan_on_arrival(page, second)
+    expect(page.get_by_test_id("issuer")).to_contain_text(issuer_name)
     page.get_by_test_id("act-button").click()
-    page.get_by_test_id("counter-success").wait_for()
-    assert "已送出核銷，票券狀態已變更" in page.get_by_test_id("counter-success").inner_text()
+    expect(page.get_by_test_id("counter-success")).to_contain_text("已送出核銷，票券狀態已變更")
+
+
+def _counter_as(page, base, username, slug="redeem"):  # noqa: ANN001, ANN202
+    _login(page, base, username)
+    page.goto(f"{base}/counter/{slug}")
+    expect(page.locator("#counter-code")).to_be_focused()
+
+
+def _status_of(app, code):  # noqa: ANN001, ANN202
+    from sqlalchemy import select
+
+    from app.tickets.models import Ticket
+
+    with app.app_context():
+        status = db.session.scalar(select(Ticket.status).where(Ticket.code == code)
+                                   .execution_options(unscoped=True))
+        db.session.remove()
+    return status.value
+
+
+def test_a_scan_and_two_enters_do_not_cancel_a_redemption(app, live_server, page, tickets):
+    (code, _), *_ = tickets[0]
+    _counter_as(page, live_server, "ctrissuer1")
+    _scan(page, code)
+    expect(page.get_by_test_id("act-button")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("counter-success")).to_contain_text("已送出核銷")
+
+    page.goto(f"{live_server}/counter/cancel-redemption")
+    expect(page.locator("#counter-code")).to_be_focused()
+    _scan(page, code)
+    confirm = page.get_by_test_id("act-confirm")
+    expect(confirm).to_be_focused()  # the box, not the reason field
+    expect(confirm).not_to_be_checked()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("counter-error")).to_have_text("請勾選「我確認要取消此票券的核銷」後再按【取消核銷】")
+    expect(confirm).to_be_focused()
+    expect(confirm).not_to_be_checked()
+    assert _status_of(app, code) == "used"
+
+    confirm.check()
+    page.get_by_test_id("act-button").click()
+    expect(page.get_by_test_id("counter-success")).to_contain_text("已取消核銷，票券狀態已變更")
+    assert _status_of(app, code) == "unused"
+
+
+def test_an_expired_session_goes_to_the_login_page_and_back_to_the_counter(live_server, page, tickets):
+    (code, _), *_ = tickets[0]
+    _counter_as(page, live_server, "ctrclerk01")
+    page.context.clear_cookies()  # the session has expired
+    _scan(page, code)
+    page.wait_for_url(f"{live_server}/login?next=/counter/redeem")
+    page.get_by_label("帳號").fill("ctrclerk01")
+    page.get_by_label("密碼").fill(PASSWORD)
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url(f"{live_server}/counter/redeem")
+    expect(page.locator("#counter-code")).to_be_focused()
+    _scan(page, code)
+    expect(page.get_by_test_id("ticket-card")).to_contain_text("未使用")
+
+
+def test_a_server_error_shows_a_banner_and_keeps_the_typed_code(live_server, page, tickets):
+    (code, _), *_ = tickets[0]
+    _counter_as(page, live_server, "ctrclerk01")
+    page.route("**/counter/lookup", lambda route: route.fulfill(status=500, body="boom"))
+    _scan(page, code)
+    banner = page.get_by_role("alert").filter(has=page.get_by_test_id("request-error"))
+    expect(banner).to_contain_text("系統發生錯誤")
+    expect(banner).to_contain_text("HTTP 500")
+    expect(page.locator("#counter-code")).to_have_value(code)
+    assert page.get_by_test_id("ticket-card").count() == 0
+
+    # the next attempt clears the banner, and works once the server answers again
+    page.unroute("**/counter/lookup")
+    page.locator("#counter-code").press("Enter")
+    expect(page.get_by_test_id("ticket-card")).to_contain_text("未使用")
+    expect(page.get_by_test_id("request-error")).to_have_count(0)
+
+
+def test_a_network_failure_shows_a_banner_and_keeps_the_typed_code(live_server, page, tickets):
+    (code, _), *_ = tickets[0]
+    _counter_as(page, live_server, "ctrclerk01")
+    page.route("**/counter/lookup", lambda route: route.abort())
+    _scan(page, code)
+    expect(page.get_by_test_id("request-error")).to_contain_text("無法連線到伺服器")
+    expect(page.locator("#counter-code")).to_have_value(code)
+    page.get_by_role("button", name="關閉").click()
+    expect(page.get_by_test_id("request-error")).to_have_count(0)

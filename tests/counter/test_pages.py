@@ -97,6 +97,38 @@ def test_the_issuer_cancels_a_redemption_the_same_day_with_a_reason(client, shop
     assert entries(ticket, "redemption_cancelled")[0].reason == "店員按錯"
 
 
+def test_cancel_redemption_needs_its_box_ticked_and_never_focuses_the_reason(client, shop):
+    store, owner, pickup, _ = shop
+    [ticket] = issue(owner, store, pickup)
+    login(client, "issuer01")
+    act(client, "redeem", ticket)
+
+    card = text(lookup(client, "cancel-redemption", ticket.code))
+    assert "我確認要取消此票券的核銷" in card and 'id="act-confirm"' in card
+    assert "autofocus" in card.split('id="act-confirm"')[0][-300:] + card.split('id="act-confirm"')[1][:40]
+    reason = card.split('id="act-reason"')[1].split(">")[0]
+    assert "autofocus" not in reason
+    # what a scan and two Enters send: the card's form as it is, its box not ticked
+    refused = act(client, "cancel-redemption", reload(ticket), reason="", confirm=False)
+    body = text(refused)
+    assert refused.status_code == 422
+    assert error_message(body) == "請勾選「我確認要取消此票券的核銷」後再按【取消核銷】"
+    assert 'data-testid="ticket-card"' in body and "is-invalid" in body.split('id="act-confirm"')[0][-200:]
+    assert reload(ticket).status is S.USED and entries(ticket, "redemption_cancelled") == []
+    done = act(client, "cancel-redemption", reload(ticket), confirm=True)
+    assert done.status_code == 200 and reload(ticket).status is S.UNUSED
+    # the other pages ask no such thing
+    assert "act-confirm" not in text(lookup(client, "redeem", ticket.code))
+
+
+def test_a_refusal_is_said_before_any_box_is_asked_for(client, shop):
+    store, owner, pickup, _ = shop
+    [ticket] = issue(owner, store, pickup)
+    login(client, "issuer01")
+    refused = act(client, "cancel-redemption", ticket, confirm=False)  # an unused ticket
+    assert refused.status_code == 409 and "我確認要取消" not in error_message(text(refused))
+
+
 def test_cancel_redemption_at_midnight_the_next_day_is_refused(client, shop):
     store, owner, pickup, _ = shop
     [ticket] = issue(owner, store, pickup)
@@ -271,6 +303,14 @@ def test_mistyped_and_unknown_codes(client, shop):
     assert error_message(text(response)) == "查無此核銷代碼，請確認是否輸入正確"
     empty = lookup(client, "redeem", "")
     assert empty.status_code == 422 and "請輸入核銷代碼" in text(empty)
+
+
+def test_a_short_code_is_told_its_length_before_its_check_character(client, shop):
+    login(client, "issuer01")
+    response = lookup(client, "redeem", "ab12-cd3")  # 7 characters once the dash is gone
+    assert response.status_code == 422
+    assert error_message(text(response)) == "核銷代碼應為 16 碼，目前輸入 7 碼"
+    assert code_field_value(text(response)) == "ab12-cd3"
 
 
 def test_another_stores_ticket_is_not_found_by_code_or_by_id(client, shop):
