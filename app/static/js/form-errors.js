@@ -48,12 +48,21 @@
     return Array.prototype.slice.call(main.querySelectorAll(ERRORS));
   }
 
+  // Images (a banner, product pictures) load after the first scroll and push the error down:
+  // it is shown again once they are in, unless the consumer has moved the page meanwhile.
+  let moved = false;
+  ["wheel", "touchmove", "keydown", "pointerdown"].forEach(function (type) {
+    window.addEventListener(type, function () { moved = true; }, {capture: true, passive: true});
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     const all = errors();
     all.forEach(function (e) { seen.add(e); });
-    if (all.length && !document.querySelector("main .is-invalid, main [data-testid='form-error']")) {
-      show(all[0]);  // app.js shows a field's error; an error box alone is shown here
-    }
+    if (!all.length) return;
+    const first = all.find(function (e) { return e.matches(".is-invalid, [data-testid='form-error']"); })
+      || all[0];
+    if (first === all[0] && !first.matches(".is-invalid, [data-testid='form-error']")) show(first);
+    window.addEventListener("load", function () { if (!moved) show(first); });
   });
 
   document.addEventListener("htmx:afterSwap", function (event) {
