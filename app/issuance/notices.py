@@ -30,6 +30,14 @@ def _already_notified(order_ids: list[int], kind: str) -> set[int]:
         select(Message.order_id).where(Message.order_id.in_(order_ids), Message.kind == kind)))
 
 
+def _how_to_confirm(order: Order) -> str:
+    """What the e-mail tells the holder to type on the wallet's entry page: the mobile's last
+    four digits, or (no mobile) the code the page e-mails on request."""
+    if order.purchaser_mobile:
+        return "開啟時需輸入手機末四碼確認身分"
+    return "開啟時請按頁面上的「寄送驗證碼至 Email」，再輸入電子郵件中的驗證碼確認身分"
+
+
 def notice_texts(store: Store, order: Order, kind: str = ISSUANCE_NOTICE) -> tuple[str, str, str]:
     """(subject, e-mail body, SMS body) of an order's issuance notice."""
     settings = settings_or_blank(store)
@@ -42,7 +50,7 @@ def notice_texts(store: Store, order: Order, kind: str = ISSUANCE_NOTICE) -> tup
         subject = f"【{store.name}】電子票券{head}"
         body = (f"{order.purchaser_name} 您好：\n\n您在 {store.name} 的電子票券已發行（訂單編號 "
                 f"{order.order_no}，共 {order.ticket_count} 張）。\n請開啟以下連結查看票券與核銷代碼，"
-                f"開啟時需輸入手機末四碼確認身分：\n{url}\n\n{service}\n此信件由系統自動發送，請勿直接回覆。")
+                f"{_how_to_confirm(order)}：\n{url}\n\n{service}\n此信件由系統自動發送，請勿直接回覆。")
         sms = f"【{store.name}】您的電子票券已發行，共{order.ticket_count}張：{url}"
     else:
         subject = f"【{store.name}】超商票券{head}"

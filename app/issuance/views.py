@@ -209,7 +209,7 @@ def confirm(batch_id: int):
         flash(ORDER_NOS_TAKEN, "danger")
         return redirect_to(url_for("issuance.preview", batch_id=batch_id))
     if outcome is services.Confirmation.QUEUED:
-        flash(f"匯入單號 {batch.import_no} 已確認發行，系統正在發行票券，請於此頁查看發行狀態", "success")
+        flash(f"匯入單號 {batch.import_no} 已確認發行，發行狀態請見下方列表", "success")
     else:
         flash(f"匯入單號 {batch.import_no} 已確認發行過，不會重複發行", "info")
     return redirect_to(url_for("issuance.results"))
@@ -256,6 +256,11 @@ def results():
 @bp.get("/batches/<int:batch_id>/row")
 @requires(Function.ISSUANCE)
 def batch_row(batch_id: int):
-    """One row of 批次發行結果: what a queued or issuing row polls every second."""
+    """One row of 批次發行結果: what a queued or issuing row polls every second. When it has just
+    finished, the whole page is loaded again (the 發行中 banner goes, the row links its orders)."""
     batch = get_owned_or_404(Batch, batch_id)
-    return render_template("issuance/_batch_row.html", batch=batch, **_row_context([batch]))
+    response = Response(render_template("issuance/_batch_row.html", batch=batch,
+                                        **_row_context([batch])))
+    if batch.status not in POLLING and request.args.get("was") in {s.value for s in POLLING}:
+        response.headers["HX-Refresh"] = "true"
+    return response

@@ -32,7 +32,8 @@ from app.web import committed
 bp = Blueprint("wallet", __name__, url_prefix="/t")
 
 LINK_NOT_VALID = "此連結無效"
-CONFIRM_FIRST = "請先輸入手機末四碼（或 Email 驗證碼）確認身分"
+CONFIRM_FIRST = "請先輸入手機末四碼確認身分"
+CONFIRM_FIRST_BY_CODE = "請先輸入電子郵件中的驗證碼確認身分（尚未收到請按「寄送驗證碼至 Email」）"
 STALE_FORM = "表單已過期，請重新整理頁面後再試"
 
 
@@ -131,7 +132,9 @@ def _unconfirmed(holding: Holding):  # noqa: ANN202
     """The entry page (403) when this browser has not confirmed the link, else None."""
     if confirm.confirmed(holding, request):
         return None
-    return _entry(holding, error=CONFIRM_FIRST, status=403)
+    first = {"mobile": CONFIRM_FIRST, "email": CONFIRM_FIRST_BY_CODE}.get(confirm.method(holding),
+                                                                       confirm.NO_CONTACT)
+    return _entry(holding, error=first, status=403)
 
 
 def _back(token: str, anchor: str | None = None) -> Response:

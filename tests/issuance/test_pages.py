@@ -217,9 +217,11 @@ def test_a_queued_row_polls_itself_and_a_finished_row_does_not(client, shop, mon
     fragment = text(client.get(f"/issuance/batches/{batch.id}/row", headers={"HX-Request": "true"}))
     assert fragment.lstrip().startswith("<tr")  # the row alone
     assert 'hx-trigger="every 1s"' in fragment and 'hx-swap="outerHTML"' in fragment
-    assert f'hx-get="/issuance/batches/{batch.id}/row"' in fragment
+    assert f'hx-get="/issuance/batches/{batch.id}/row?was=queued"' in fragment
     assert "排隊中" in fragment and "0 %" in fragment
-    assert 'hx-trigger="every 1s"' in text(client.get("/issuance/results"))
+    page = text(client.get("/issuance/results"))
+    assert 'hx-trigger="every 1s"' in page
+    assert 'data-testid="issuing-banner"' in page and "匯入單號 QUEUED 發行中" in page
 
     db.session.expire_all()
     db.session.get(Batch, batch.id).status = BatchStatus.ISSUING
@@ -232,9 +234,15 @@ def test_a_queued_row_polls_itself_and_a_finished_row_does_not(client, shop, mon
     db.session.commit()
 
     issuance_jobs.issue_batch(batch.id)  # the held job runs
-    fragment = text(client.get(f"/issuance/batches/{batch.id}/row", headers={"HX-Request": "true"}))
+    response = client.get(f"/issuance/batches/{batch.id}/row?was=queued", headers={"HX-Request": "true"})
+    fragment = text(response)
     assert "發行成功" in fragment and "100 %" in fragment
     assert "hx-trigger" not in fragment and "hx-get" not in fragment
+    assert response.headers.get("HX-Refresh") == "true"  # the page loads again: the banner goes
+    page = text(client.get("/issuance/results"))
+    assert 'data-testid="issuing-banner"' not in page and "發行中" not in page.split("<main")[1].split("批次為全有全無")[1]
+    assert "HX-Refresh" not in client.get(f"/issuance/batches/{batch.id}/row?was=succeeded",
+                                          headers={"HX-Request": "true"}).headers
 
 
 def test_a_failed_batch_shows_its_reason(client, shop, monkeypatch):
