@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
-from flask import Flask, Response, current_app, flash, g, request, session
+from flask import Flask, Response, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -42,6 +42,9 @@ from app.tickets.status import TicketStatus
 
 
 def init_app(app: Flask) -> None:
+    # Browsers ask for /favicon.ico on pages that name no icon (a kiosk page, a PDF): the same one.
+    app.add_url_rule("/favicon.ico", "favicon",
+                     lambda: redirect(url_for("static", filename="favicon.svg"), 301))
     login_manager.login_view = "auth.login"
     login_manager.login_message = "請先登入"
     login_manager.login_message_category = "warning"

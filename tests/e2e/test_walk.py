@@ -64,8 +64,7 @@ class Watch:
 
     def _console(self, message) -> None:  # noqa: ANN001
         url = message.location.get("url", "")
-        # the browser's own favicon request: the favicon is issue 16 item 8's, not a page's
-        if message.type == "error" and not url.endswith("/favicon.ico"):
+        if message.type == "error":
             self.errors.append(f"{message.text} {url}")
 
     def visit(self, url: str) -> dict:
