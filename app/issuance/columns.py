@@ -64,7 +64,8 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("商品編號", "product_id", 12, Format.NUMBER, REQUIRED,
-           "「商品管理」列表中顯示的商品編號（數字）。商品必須為「上架」狀態，且須符合所選出券類型與"
+           "商品的編號（數字），可在「商品管理」列表的「商品編號」欄、商品頁面，或「票券發行」頁的"
+           "「我的商品（上架中）」清單中查到並複製。商品必須為「上架」狀態，且須符合所選出券類型與"
            "發行方式的規則（例如提貨券／贈品券的限制）；找不到、已下架或不符者，該列會以紅色標示原因。",
            {"type": "integer", "description": "商品編號（上架中的商品）"}),
     Column("數量", "quantity", 8, Format.NUMBER, REQUIRED,

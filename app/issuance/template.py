@@ -6,6 +6,10 @@ the limits). Its header row is `ISSUANCE_HEADERS`, exactly what `read_issuance_r
 `app.spreadsheets.read_xlsx`) expects, so a downloaded template, filled in and uploaded, reads
 back.
 
+`prefilled_workbook(products)` is the same file with the example rows replaced by one row per
+listed product (its 商品編號, and its name in a trailing reference column); the reader takes it
+back as is and skips the product rows left untouched (no quantity, no buyer).
+
 A `Template` describes one such file (columns, samples, sheets, rules, row cap); the ticket
 template is `TICKETS`, and other issuance (installment orders) describes its own and shares the
 workbook (`build_workbook`), the guarded reader (`read_rows`) and the error file
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import IO, Any
 
 from flask import Response
@@ -26,7 +30,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from app.errors import InvalidInput
-from app.issuance.columns import COLUMNS, HEADER_OF, HEADERS, Column, column
+from app.issuance.columns import COLUMNS, HEADER_OF, HEADERS, Column, Format, column
 from app.issuance.rules import SAMPLE_ORDER_PREFIX
 from app.spreadsheets import UPLOAD_MAX_BYTES, read_xlsx, xlsx_response
 from app.tickets.codes import MAX_TICKETS_PER_BATCH
@@ -35,6 +39,8 @@ ISSUANCE_SHEET = "發行資料"
 RULES_SHEET = "規則說明"
 ISSUANCE_HEADERS = HEADERS  # the header row (app/issuance/columns.py)
 TEMPLATE_FILENAME = "票券發行範例模板.xlsx"
+PREFILLED_FILENAME = "票券發行範本_含我的商品.xlsx"
+PRODUCT_NAME_HEADER = "商品名稱（參考，不會匯入）"  # the pre-filled template's trailing column
 ERROR_COLUMN = "錯誤原因"  # the error file's last column (the views' 【下載錯誤明細】)
 MAX_ROWS = MAX_TICKETS_PER_BATCH  # each row is at least one ticket
 
@@ -51,7 +57,17 @@ SAMPLE_ROWS = [
      "purchaser_name": "範例 林小美", "email": "sample3@example.com", "valid_from": "2099/01/01"},
 ]
 
+WHERE_PRODUCT_NUMBERS = ("商品編號在哪裡", [
+    "「商品管理」列表的「商品編號」欄（可按複製鈕複製）。",
+    "商品頁面（商品管理 > 編輯商品）標題下方的「商品編號」。",
+    "「票券發行」頁的「我的商品（上架中）」清單，列出每項上架中商品的商品編號，可一鍵複製。",
+    "於「票券發行」頁點擊「下載範本（含我的商品）」，下載的範本已為每項上架中的商品預先填好一列"
+    f"商品編號，商品名稱列在最後一欄「{PRODUCT_NAME_HEADER}」供對照；只要填寫要發行商品的數量、"
+    "廠商訂單編號與購買人資料，未填寫的商品列上傳時會略過。",
+])
+
 OTHER_RULES = [
+    WHERE_PRODUCT_NUMBERS,
     ("匯入單號", [
         "匯入單號不在檔案中，而是在上傳頁面上輸入；每次上傳都必須填寫。",
         "匯入單號在同一商店內不可重複：同一個匯入單號不會發行兩次，重複上傳同一批資料也不會重複發行票券。",
@@ -97,6 +113,10 @@ class Template:
     # Excel data validations for the data sheet, given the sheet's last data row
     validations: Callable[[int], Sequence[DataValidation]] = lambda last_row: ()
     rules_sheet: str = RULES_SHEET
+    # A pre-filled variant's trailing reference column (read back, then dropped) and the keys it
+    # fills on each row: a row with nothing else filled is one the user left untouched (skipped).
+    reference: str | None = None
+    prefilled: Sequence[str] = ()
 
     @property
     def headers(self) -> list[str]:
@@ -164,22 +184,32 @@ def read_rows(spec: Template, stream_or_bytes: IO[bytes] | bytes) -> list[dict[s
     row, at most `max_rows` data rows. Raises `InvalidInput` with the reason.
 
     A file downloaded from 【下載錯誤明細】 (the template's columns plus 錯誤原因) is read too, so
-    a user can fix it and upload it as is; its 錯誤原因 column is dropped."""
+    a user can fix it and upload it as is; its 錯誤原因 column is dropped. So is a pre-filled
+    template (the columns plus `spec.reference`): its reference column is dropped, and so are
+    the rows that hold nothing but what was pre-filled."""
     data = stream_or_bytes if isinstance(stream_or_bytes, bytes) else stream_or_bytes.read(
         UPLOAD_MAX_BYTES + 1)
     headers = spec.headers
     try:
         return read_xlsx(data, headers=headers, max_rows=spec.max_rows, sheet=spec.sheet)
     except InvalidInput as first:
-        try:
-            found = read_xlsx(data, headers=[*headers, ERROR_COLUMN], max_rows=spec.max_rows,
-                              sheet=spec.sheet)
-        except InvalidInput:
+        for extra in (ERROR_COLUMN, spec.reference):
+            if extra is None:
+                continue
+            try:
+                found = read_xlsx(data, headers=[*headers, extra], max_rows=spec.max_rows,
+                                  sheet=spec.sheet)
+                break
+            except InvalidInput:
+                continue
+        else:
             raise first from None
+    untouched = {c.header for c in spec.columns if c.key in spec.prefilled}
+    filled = [h for h in headers if extra == ERROR_COLUMN or h not in untouched]
     rows = []
     for row in found:
-        row.pop(ERROR_COLUMN, None)
-        if any(row.get(h) is not None for h in headers):
+        row.pop(extra, None)
+        if any(row.get(h) is not None for h in filled):
             rows.append(row)
     return rows
 
@@ -205,12 +235,25 @@ def _quantity_validation(last_row: int) -> list[DataValidation]:
 
 TICKETS = Template(columns=COLUMNS, samples=SAMPLE_ROWS, sheet=ISSUANCE_SHEET,
                    title="票券批次發行規則說明", other_rules=OTHER_RULES, max_rows=MAX_ROWS,
-                   filename=TEMPLATE_FILENAME, validations=_quantity_validation)
+                   filename=TEMPLATE_FILENAME, validations=_quantity_validation,
+                   reference=PRODUCT_NAME_HEADER, prefilled=("product_id",))
+
+PRODUCT_NAME = Column(PRODUCT_NAME_HEADER, "product_name", 30, Format.TEXT, "否",
+                      "僅供對照商品編號，上傳時不會匯入。請保留本欄：有本欄時，只有商品編號、"
+                      "其他欄位都未填的商品列會被略過。", {})
 
 
 def template_workbook() -> bytes:
     """The issuance template as xlsx bytes (sheet 「發行資料」 first, then 「規則說明」)."""
     return build_workbook(TICKETS)
+
+
+def prefilled_workbook(products: Iterable[tuple[int, str]]) -> bytes:
+    """The template with one row per (商品編號, 商品名稱) instead of the example rows: the
+    number filled, the name in the trailing reference column, the rest left for the user."""
+    samples = [{"product_id": number, "product_name": name} for number, name in products]
+    return build_workbook(replace(TICKETS, columns=(*COLUMNS, PRODUCT_NAME), samples=samples,
+                                  filename=PREFILLED_FILENAME))
 
 
 def read_issuance_rows(stream_or_bytes: IO[bytes] | bytes) -> list[dict[str, object]]:

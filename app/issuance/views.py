@@ -31,6 +31,7 @@ from app.issuance.models import Batch, BatchStatus
 from app.issuance.rules import count_orders
 from app.pagination import paginate
 from app.products.models import Product, ProductKind
+from app.products.queries import listed_products
 from app.stores.models import DeliveryMethod, DeliveryType
 from app.tenancy import get_owned_or_404
 from app.tickets.codes import MAX_TICKETS_PER_BATCH
@@ -85,7 +86,8 @@ def _method_groups(form: UploadForm) -> list[tuple[DeliveryType, list[Any]]]:
 
 def _settings_page(form: UploadForm, status: int = 200):  # noqa: ANN202
     return render("issuance/index.html", form=form, refusal=_refusal(),
-                  groups=_method_groups(form), max_tickets=MAX_TICKETS_PER_BATCH), status
+                  groups=_method_groups(form), max_tickets=MAX_TICKETS_PER_BATCH,
+                  products=listed_products(g.store.id)), status
 
 
 # 批次發行設定 ----------------------------------------------------------------------------------
@@ -102,6 +104,19 @@ def template_download():
     response = Response(template.template_workbook(), mimetype=spreadsheets.XLSX_MIMETYPE)
     response.headers["Content-Disposition"] = spreadsheets.content_disposition(
         template.TEMPLATE_FILENAME)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/template/mine", endpoint="my_template")
+@requires(Function.ISSUANCE)
+def my_template_download():
+    """下載範本（含我的商品）: one row per listed product, its 商品編號 filled."""
+    products = [(p.id, p.name) for p in listed_products(g.store.id)]
+    response = Response(template.prefilled_workbook(products),
+                        mimetype=spreadsheets.XLSX_MIMETYPE)
+    response.headers["Content-Disposition"] = spreadsheets.content_disposition(
+        template.PREFILLED_FILENAME)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -69,3 +69,13 @@ def store_branches(store_id: int) -> list[Branch]:
     """Every branch of the store (enabled or not), by code."""
     return list(db.session.scalars(
         select(Branch).where(Branch.store_id == store_id).order_by(Branch.code)))
+
+
+def listed_products(store_id: int) -> list[Product]:
+    """The store's own listed products still within their dates (what a batch may issue), by
+    number: the issuance page's 我的商品 and its pre-filled template."""
+    today = clock.business_day()
+    found = db.session.scalars(select(Product).where(Product.store_id == store_id,
+                                                     Product.listed.is_(True))
+                               .order_by(Product.id))
+    return [p for p in found if p.end_date is None or p.end_date >= today]

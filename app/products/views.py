@@ -58,7 +58,7 @@ def columns(stores: dict[int, Store], *, show_store: bool) -> tuple[Column, ...]
         return stores.get(p.store_id)
 
     return (
-        Column("id", "商品編號", lambda p: p.id, "number", excel_only=True),
+        Column("id", "商品編號", lambda p: p.id, "number"),  # what the issuance file asks for
         Column("store", "商店代號", lambda p: store(p).merchant_code if store(p) else "",
                excel_only=not show_store, shown=lambda p: store(p).label if store(p) else ""),
         Column("store_name", "商店名稱", lambda p: store(p).name if store(p) else "",
