@@ -56,6 +56,9 @@ def test_upload_redeem_return_cancel_return_again_and_the_refund_notice(
                 secret = settings.notify_secret
                 db.session.commit()
             _journey(app, live_server, page, tmp_path, merchant, secret)
+            # the journey's end: one period released, eleven refunded, one notice received
+            assert _statuses(app) == ["redeemed"] + ["returned"] * 11
+            assert len(merchant.requests) == 1
         finally:
             clock.unfreeze()
 

@@ -32,23 +32,34 @@ RETURNED = ReturnedFigures(orders=2, periods=Figure(5, 1866))  # o3 1200, o4 666
 ISSUED_NOV_10_15 = IssuedFigures(2, Figure(6, 1600), Figure(2, 534), Figure(2, 666), Figure(2, 400))
 
 
-def check_installment_figures(world: World) -> None:
-    """Every figure of the World (SQLite and PostgreSQL alike)."""
+def installment_figures(world: World) -> dict[str, object]:
+    """Every figure the home reads for the World, by name (SQLite and PostgreSQL alike)."""
     ids = (world.store.id,)
-    assert queries.installment_issued(ids, OCT_23, NOV_21) == ISSUED
-    assert queries.installment_redeemed(ids, OCT_23, NOV_21) == REDEEMED
-    assert queries.installment_returned(ids, OCT_23, NOV_21) == RETURNED
     nov_10, nov_15 = date(2026, 11, 10), date(2026, 11, 15)
-    assert queries.installment_issued(ids, nov_10, nov_15) == ISSUED_NOV_10_15
-    assert queries.installment_redeemed(ids, nov_10, nov_15) == RedeemedFigures(
-        Figure(), Figure(2, 300 + 334))
-    assert queries.installment_returned(ids, nov_10, nov_15) == ReturnedFigures(1, Figure(2, 666))
     empty = (date(2026, 1, 1), date(2026, 1, 31))
-    assert queries.installment_issued(ids, *empty) == IssuedFigures()
-    assert queries.installment_redeemed(ids, *empty) == RedeemedFigures()
-    assert queries.installment_returned(ids, *empty) == ReturnedFigures()
-    assert queries.installment_returned((world.other.id,), OCT_23, NOV_21) == ReturnedFigures(
-        1, Figure(2, 1666 + 1666))  # 5000 is 1668 + 1666 + 1666
+    return {
+        "issued": queries.installment_issued(ids, OCT_23, NOV_21),
+        "redeemed": queries.installment_redeemed(ids, OCT_23, NOV_21),
+        "returned": queries.installment_returned(ids, OCT_23, NOV_21),
+        "issued 11/10-15": queries.installment_issued(ids, nov_10, nov_15),
+        "redeemed 11/10-15": queries.installment_redeemed(ids, nov_10, nov_15),
+        "returned 11/10-15": queries.installment_returned(ids, nov_10, nov_15),
+        "issued in January": queries.installment_issued(ids, *empty),
+        "redeemed in January": queries.installment_redeemed(ids, *empty),
+        "returned in January": queries.installment_returned(ids, *empty),
+        "returned by the other store": queries.installment_returned((world.other.id,), OCT_23, NOV_21),
+    }
+
+
+EXPECTED_FIGURES = {
+    "issued": ISSUED, "redeemed": REDEEMED, "returned": RETURNED,
+    "issued 11/10-15": ISSUED_NOV_10_15,
+    "redeemed 11/10-15": RedeemedFigures(Figure(), Figure(2, 300 + 334)),
+    "returned 11/10-15": ReturnedFigures(1, Figure(2, 666)),
+    "issued in January": IssuedFigures(), "redeemed in January": RedeemedFigures(),
+    "returned in January": ReturnedFigures(),
+    "returned by the other store": ReturnedFigures(1, Figure(2, 1666 + 1666)),  # 5000 = 1668 + 1666 + 1666
+}
 
 
 @pytest.fixture
@@ -84,7 +95,7 @@ def returned(html: str) -> tuple[int, int, int]:
 
 
 def test_the_figures_on_sqlite(world):
-    check_installment_figures(world)
+    assert installment_figures(world) == EXPECTED_FIGURES
 
 
 def test_the_home_of_an_installment_store(client, world):
@@ -155,7 +166,7 @@ def test_the_figures_and_the_page_on_postgresql(pg_app):
             world = build_world()
             make_account(world.store, username="pginsthome")
             db.session.commit()
-            check_installment_figures(world)
+            assert installment_figures(world) == EXPECTED_FIGURES
         finally:
             clock.unfreeze()
             db.session.remove()

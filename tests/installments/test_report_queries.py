@@ -50,27 +50,37 @@ def figures(row) -> tuple[int, ...]:  # noqa: ANN001
             row.unused_amount, row.unused_periods)
 
 
-def check_order_rows(world: World) -> None:
-    """Every order's figures, state, refund state and guarantee end (SQLite and PostgreSQL)."""
+def order_row_facts(world: World) -> dict[str, object]:
+    """What the report's query says of every order, by name: its place in the list, figures,
+    state, refund state and guarantee end, and each state filter's orders (SQLite and
+    PostgreSQL alike)."""
     rows = db.session.execute(queries.order_rows(OrderFilter(store_id=world.store.id))).all()
-    assert names(world, [r.InstallmentOrder.id for r in rows]) == [*LAST_30_DAYS[:4], "o2", "old"]
+    facts: dict[str, object] = {"listed": names(world, [r.InstallmentOrder.id for r in rows])}
     for row in rows:
-        name = names(world, [row.InstallmentOrder.id])[0]
         order = row.InstallmentOrder
-        assert figures(row) == ORDER_FIGURES[name], name
-        assert queries.state_of(order.period_count, row.done_periods, row.returned_periods,
-                                row.pending_periods).label == ORDER_STATES[name]
-        assert guarantee_end_text(row.done_periods, order.period_count,
-                                          row.last_expected) == GUARANTEE_ENDS[name]
-        assert queries.refund_state(row.returned_periods, row.pending_periods,
-                                    row.refunded_periods) == REFUND_STATES.get(name, "")
-    for state, expected in [(OrderState.ACTIVE, ["o5", "o1"]), (OrderState.COMPLETED, ["o2", "old"]),
-                            (OrderState.RETURN_PENDING, ["o3"]), (OrderState.RETURNED, ["o4"])]:
-        assert order_names(world, state=state) == expected, state
+        facts[names(world, [order.id])[0]] = (
+            figures(row),
+            queries.state_of(order.period_count, row.done_periods, row.returned_periods,
+                             row.pending_periods).label,
+            guarantee_end_text(row.done_periods, order.period_count, row.last_expected),
+            queries.refund_state(row.returned_periods, row.pending_periods, row.refunded_periods))
+    for state in (OrderState.ACTIVE, OrderState.COMPLETED, OrderState.RETURN_PENDING,
+                  OrderState.RETURNED):
+        facts[state.value] = order_names(world, state=state)
+    return facts
+
+
+def expected_order_facts() -> dict[str, object]:
+    listed = [*LAST_30_DAYS[:4], "o2", "old"]
+    return {"listed": listed,
+            **{name: (ORDER_FIGURES[name], ORDER_STATES[name], GUARANTEE_ENDS[name],
+                      REFUND_STATES.get(name, "")) for name in listed},
+            OrderState.ACTIVE.value: ["o5", "o1"], OrderState.COMPLETED.value: ["o2", "old"],
+            OrderState.RETURN_PENDING.value: ["o3"], OrderState.RETURNED.value: ["o4"]}
 
 
 def test_every_order_with_its_money_by_group(world):
-    check_order_rows(world)
+    assert order_row_facts(world) == expected_order_facts()
 
 
 def test_the_guarantee_end_from_aggregates_is_the_models_own_rule(world):
