@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import Response, flash, g, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app import spreadsheets
 from app.auth.access import acting_account as _actor
@@ -27,6 +26,7 @@ from app.installments import issuing
 from app.installments import issuing_rules as rules
 from app.installments.blueprint import bp
 from app.installments.models import InstallmentBatch
+from app.issuance import uploading
 from app.issuance.forms import ImportForm
 from app.issuance.models import BatchStatus
 from app.issuance.rules import SAMPLE_ORDER_PREFIX
@@ -34,7 +34,6 @@ from app.issuance.services import Confirmation
 from app.issuance.template import Template, build_workbook, error_rows_response, read_rows
 from app.tenancy import get_owned_or_404
 
-UPLOADING_TWICE = "此匯入單號正在上傳中，請稍候再查看或重新上傳"
 ORDER_NOS_TAKEN = "部分廠商訂單編號已被其他匯入單號使用，整批未發行；請修正標示的列後重新上傳。"
 ALL_WRONG = "只要有任何一列資料錯誤，整批都無法發行；請修正後以同一匯入單號重新上傳。"
 POLLING = (BatchStatus.QUEUED, BatchStatus.ISSUING)
@@ -120,24 +119,11 @@ def issue_upload():
         return _page(form, 409)
     if not form.validate():
         return _page(form, 422)
-    try:
-        rows = read_rows(TEMPLATE, form.file.data.stream)
-        batch = issuing.prepare_batch(_actor(), g.store, import_no=form.import_no.data, rows=rows)
-    except IntegrityError:  # the same new import number, uploaded twice at once
-        db.session.rollback()
-        form.import_no.errors = [*form.import_no.errors, UPLOADING_TWICE]
-        return _page(form, 409)
-    except DomainError as err:
-        db.session.rollback()
-        target = form.file if err.code == "invalid" and not err.fields else None
-        if "import_no" in err.fields or err.code == "import_no_used":
-            target = form.import_no
-        if target is not None:
-            target.errors = [*target.errors, err.message]
-        else:
-            form.form_errors.append(err.message)
-        return _page(form, 409 if err.status == 409 else 422)
-    db.session.commit()
+    batch, status = uploading.prepared(form, lambda: issuing.prepare_batch(
+        _actor(), g.store, import_no=form.import_no.data,
+        rows=read_rows(TEMPLATE, form.file.data.stream)))
+    if batch is None:
+        return _page(form, status)
     return redirect_to(url_for("installments.issue_preview", batch_id=batch.id))
 
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, g, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app import spreadsheets
 from app.auth.access import acting_account as _actor
@@ -24,7 +23,7 @@ from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import DomainError
 from app.htmx import redirect_to, render
-from app.issuance import services, template
+from app.issuance import services, template, uploading
 from app.issuance.columns import COLUMNS
 from app.issuance.forms import UploadForm
 from app.issuance.models import Batch, BatchStatus
@@ -38,7 +37,6 @@ from app.tickets.codes import MAX_TICKETS_PER_BATCH
 
 bp = Blueprint("issuance", __name__, url_prefix="/issuance")
 
-UPLOADING_TWICE = "此匯入單號正在上傳中，請稍候再查看或重新上傳"
 ORDER_NOS_TAKEN = "部分廠商訂單編號已被其他匯入單號使用，整批未發行；請修正標示的列後重新上傳。"
 ALL_WRONG = "只要有任何一列資料錯誤，整批都無法發行；請修正後以同一匯入單號重新上傳。"
 POLLING = (BatchStatus.QUEUED, BatchStatus.ISSUING)
@@ -137,26 +135,12 @@ def upload():
         return _settings_page(form, 409)
     if not form.validate():
         return _settings_page(form, 422)
-    try:
-        rows = template.read_issuance_rows(form.file.data.stream)
-        batch = services.prepare_batch(
-            _actor(), g.store, import_no=form.import_no.data, method=form.chosen_method(),
-            kind=form.chosen_kind(), rows=rows, source="upload")
-    except IntegrityError:  # the same new import number, uploaded twice at once
-        db.session.rollback()
-        form.import_no.errors = [*form.import_no.errors, UPLOADING_TWICE]
-        return _settings_page(form, 409)
-    except DomainError as err:
-        db.session.rollback()
-        target = form.file if err.code == "invalid" and not err.fields else None
-        if "import_no" in err.fields or err.code == "import_no_used":
-            target = form.import_no
-        if target is not None:
-            target.errors = [*target.errors, err.message]
-        else:
-            form.form_errors.append(err.message)
-        return _settings_page(form, 409 if err.status == 409 else 422)
-    db.session.commit()
+    batch, status = uploading.prepared(form, lambda: services.prepare_batch(
+        _actor(), g.store, import_no=form.import_no.data, method=form.chosen_method(),
+        kind=form.chosen_kind(), rows=template.read_issuance_rows(form.file.data.stream),
+        source="upload"))
+    if batch is None:
+        return _settings_page(form, status)
     return redirect_to(url_for("issuance.preview", batch_id=batch.id))
 
 
