@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import time
 
-from bench.support import REDIS_URL, fresh_database, stats, worker
+from bench.support import REDIS_URL, fresh_database, stats, wait_for_batch, worker
 
 RUNS = 5
 ORDERS = 1000
@@ -43,7 +43,6 @@ def run() -> list[dict]:
     from app.installments import issuing
     from app.installments.issue_views import TEMPLATE
     from app.installments.models import InstallmentBatch, InstallmentPeriod
-    from app.issuance.models import BatchStatus
     from app.issuance.template import read_rows
     from bench.fixtures import installment_issuer
 
@@ -66,18 +65,7 @@ def run() -> list[dict]:
                 start = time.perf_counter()
                 issuing.confirm_batch(owner, store, batch)
                 db.session.commit()
-                while True:
-                    db.session.expire_all()
-                    status = db.session.get(InstallmentBatch, batch.id).status
-                    if status in (BatchStatus.SUCCEEDED, BatchStatus.FAILED):
-                        break
-                    if time.perf_counter() - start > 120:
-                        raise RuntimeError("the batch did not finish in 120 s")
-                    time.sleep(0.01)
-                elapsed = time.perf_counter() - start
-                if status is not BatchStatus.SUCCEEDED:
-                    raise RuntimeError(
-                        f"the batch failed: {db.session.get(InstallmentBatch, batch.id).error}")
+                elapsed = wait_for_batch(InstallmentBatch, batch.id, start)
                 samples.append(elapsed)
                 print(f"  run {run_no + 1}: upload→preview {previews[-1]:.3f} s, "
                       f"confirm→done {elapsed:.3f} s", flush=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from bench.support import REDIS_URL, fresh_database, stats, worker
+from bench.support import REDIS_URL, fresh_database, stats, wait_for_batch, worker
 
 RUNS = 5
 TARGET_SECONDS = 2.0
@@ -18,7 +18,7 @@ def run() -> list[dict]:
     from app import create_app
     from app.db import db
     from app.issuance import services
-    from app.issuance.models import Batch, BatchStatus
+    from app.issuance.models import Batch
     from app.products.models import ProductKind
     from app.stores.models import DeliveryMethod
     from bench.fixtures import issuer_with_product, rows
@@ -38,17 +38,7 @@ def run() -> list[dict]:
                 start = time.perf_counter()
                 services.confirm_batch(owner, store, batch)
                 db.session.commit()
-                while True:
-                    db.session.expire_all()
-                    status = db.session.get(Batch, batch.id).status
-                    if status in (BatchStatus.SUCCEEDED, BatchStatus.FAILED):
-                        break
-                    if time.perf_counter() - start > 120:
-                        raise RuntimeError("the batch did not finish in 120 s")
-                    time.sleep(0.01)
-                elapsed = time.perf_counter() - start
-                if status is not BatchStatus.SUCCEEDED:
-                    raise RuntimeError(f"the batch failed: {db.session.get(Batch, batch.id).error}")
+                elapsed = wait_for_batch(Batch, batch.id, start)
                 samples.append(elapsed)
                 print(f"  run {run_no + 1}: {elapsed:.3f} s", flush=True)
             db.session.remove()

@@ -93,3 +93,23 @@ def worker(database_url: str) -> Iterator[subprocess.Popen]:
 def stats(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {"min": ordered[0], "median": ordered[len(ordered) // 2], "max": ordered[-1]}
+
+
+def wait_for_batch(model, batch_id: int, started: float, limit: float = 120) -> float:  # noqa: ANN001
+    """Poll an issuing batch (of `model`) until it finishes; the seconds since `started`.
+    Raises if it failed or took longer than `limit`."""
+    from app.db import db
+    from app.issuance.models import BatchStatus
+
+    while True:
+        db.session.expire_all()
+        batch = db.session.get(model, batch_id)
+        if batch.status in (BatchStatus.SUCCEEDED, BatchStatus.FAILED):
+            break
+        if time.perf_counter() - started > limit:
+            raise RuntimeError(f"the batch did not finish in {limit:.0f} s")
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    if batch.status is not BatchStatus.SUCCEEDED:
+        raise RuntimeError(f"the batch failed: {batch.error}")
+    return elapsed
