@@ -124,6 +124,7 @@ def issue_upload():
         rows=read_rows(TEMPLATE, form.file.data.stream)))
     if batch is None:
         return _page(form, status)
+    db.session.commit()
     return redirect_to(url_for("installments.issue_preview", batch_id=batch.id))
 
 

@@ -1,5 +1,6 @@
 """The upload step every all-or-nothing batch page shares (tickets, installment orders): read and
-check the file, keep the preview, and commit; or put the refusal on the upload form."""
+check the file and keep the preview (the view commits); or roll back and put the refusal on the
+upload form."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ UPLOADING_TWICE = "此匯入單號正在上傳中，請稍候再查看或重新�
 
 
 def prepared(form: ImportForm, prepare: Callable[[], T]) -> tuple[T | None, int]:
-    """`prepare()`'s batch, committed, and 200; or None and the status of the refusal, which is
-    placed on the form's import number, its file, or the form itself."""
+    """`prepare()`'s batch (for the view to commit) and 200; or None and the status of the
+    refusal, which is placed on the form's import number, its file, or the form itself."""
     try:
         batch = prepare()
     except IntegrityError:  # the same new import number, uploaded twice at once
@@ -35,5 +36,4 @@ def prepared(form: ImportForm, prepare: Callable[[], T]) -> tuple[T | None, int]
         else:
             form.form_errors.append(err.message)
         return None, 409 if err.status == 409 else 422
-    db.session.commit()
     return batch, 200

@@ -141,6 +141,7 @@ def upload():
         source="upload"))
     if batch is None:
         return _settings_page(form, status)
+    db.session.commit()
     return redirect_to(url_for("issuance.preview", batch_id=batch.id))
 
 
