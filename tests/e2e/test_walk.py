@@ -1,7 +1,8 @@
-"""Browser walk: as issuer, clerk1 and operator, every entry of the rendered menu at 1366 px
-answers without a console error, without horizontal overflow and without a table cell squeezed
-to a one-character column; as a consumer on a phone (390×844) the e-ticket wallet and the
-convenience-store kiosk page fit the screen. One browser context per login."""
+"""Browser walk: as issuer, clerk1, operator and the installment-mode issuer, every entry of
+the rendered menu at 1366 px answers without a console error, without horizontal overflow and
+without a table cell squeezed to a one-character column; as a consumer on a phone (390×844) the
+e-ticket wallet and the convenience-store kiosk page fit the screen. One browser context per
+login."""
 
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ def _menu_links(watch: Watch) -> list[str]:
     return list(dict.fromkeys(hrefs))
 
 
-@pytest.mark.parametrize("username", ["issuer", "clerk1", "operator"])
+@pytest.mark.parametrize("username", ["issuer", "clerk1", "operator", "installment"])
 def test_every_menu_entry_reads_well_at_1366(live_server, browser_instance, username):
     watch = Watch(browser_instance, DESKTOP)
     try:
