@@ -66,6 +66,7 @@ def _import_models() -> None:
     from app.products import models as _products  # noqa: F401
     from app.reports import models as _reports  # noqa: F401
     from app.return_applications import models as _return_applications  # noqa: F401
+    from app.saved_filters import models as _saved_filters  # noqa: F401
     from app.settings import models as _settings  # noqa: F401
     from app.stores import models as _stores  # noqa: F401
     from app.tickets import models as _tickets  # noqa: F401
@@ -106,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.reports.ticket_page import bp as tickets_bp
     from app.reports.views import bp as reports_bp
     from app.return_applications.views import bp as return_applications_bp
+    from app.saved_filters.views import bp as saved_filters_bp
     from app.search.views import bp as search_bp
     from app.settings.views import bp as settings_bp
     from app.sms.views import bp as sms_bp
@@ -118,5 +120,5 @@ def _register_blueprints(app: Flask) -> None:
                issuance_bp, notifications_bp, orders_bp, sms_bp, counter_bp, escrow_bp,
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,
                return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp,
-               billing_bp, search_bp):
+               billing_bp, search_bp, saved_filters_bp):
         app.register_blueprint(bp)

@@ -115,6 +115,8 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "refund_secret_regenerated": "重新產生通知簽章金鑰",
     "refund_domain_allowed": "開通 URL Domain", "refund_domain_revoked": "撤銷 URL Domain",
     "refund_notice_resent": "重新發送退款通知",
+    # saved filters of report pages
+    "saved_filter_added": "儲存篩選條件", "saved_filter_deleted": "刪除篩選條件",
 })
 
 

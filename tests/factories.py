@@ -26,6 +26,7 @@ from app.installments.status import (
 )
 from app.issuance.models import Batch, BatchStatus
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
+from app.saved_filters.models import SavedFilter
 from app.stores.models import (
     Branch,
     Contract,
@@ -266,6 +267,16 @@ def make_unissued_order(store: Store, total: int = 3000, *, merchant_order_no: s
         auth_code="777777", paid_at=paid_at or clock.now(), reason="尚未發行")
     for key, value in values.items():
         setattr(row, key, value)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def make_saved_filter(account: Account, store: Store | None, *, report: str = "reports.tickets",
+                      name: str | None = None, query: str = "mode=date&q=1") -> SavedFilter:
+    """A saved filter (儲存的篩選條件) of `account` in `store`, its query stored as given."""
+    row = SavedFilter(store_id=store.id if store is not None else None, account_id=account.id,
+                      report=report, name=name or f"篩選{next(_seq)}", query=query)
     db.session.add(row)
     db.session.flush()
     return row

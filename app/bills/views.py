@@ -25,6 +25,7 @@ from app.errors import InvalidInput
 from app.forms import strip
 from app.htmx import redirect_to, render
 from app.pagination import paginate_rows
+from app.saved_filters.pages import offers_saved_filters
 from app.stores.models import Store
 
 INSTALLMENT = "installment"
@@ -122,6 +123,7 @@ def _month_range(form: MonthForm):  # noqa: ANN202
 
 @bp.get("/bills")
 @requires(Function.BILLING)
+@offers_saved_filters(MonthForm)
 def bills():
     store = _store()
     form = MonthForm(formdata=request.args)
@@ -199,6 +201,7 @@ def bill_go():
 
 @bp.get("/return-fees")
 @requires(Function.BILLING)
+@offers_saved_filters(PeriodForm)
 def return_fees():
     store = _store()
     installment = mode_of(store) == INSTALLMENT
@@ -222,6 +225,7 @@ def return_fees():
 
 @bp.get("/payouts")
 @requires(Function.BILLING)
+@offers_saved_filters(PeriodForm)
 def payouts():
     store = _store()
     form = PeriodForm(formdata=request.args)

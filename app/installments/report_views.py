@@ -32,6 +32,7 @@ from app.installments.models import InstallmentOrder
 from app.installments.queries import OrderState, PeriodDate
 from app.installments.status import PeriodGroup, PeriodStatus, guarantee_end_text
 from app.pagination import paginate_rows
+from app.saved_filters.pages import offers_saved_filters
 from app.tenancy import get_owned_or_404
 from app.web import committed
 
@@ -148,6 +149,7 @@ def _status_options(group_value: str, ticked: list[str]) -> dict:
 
 @bp.get("/reports")
 @requires(Function.INSTALLMENT_REPORTS)
+@offers_saved_filters(OrderQueryForm, PeriodQueryForm, "tab")
 def reports():
     tab = _tab()
     form = (OrderQueryForm if tab == "orders" else PeriodQueryForm)(formdata=request.args)

@@ -20,6 +20,7 @@ from app.merchant.forms import ContactsForm
 from app.merchant.rules import login_result_label
 from app.news.models import NewsItem, published
 from app.pagination import paginate
+from app.saved_filters.pages import offers_saved_filters
 from app.stores.models import Contract, DeliveryType
 from app.web import committed
 
@@ -105,6 +106,7 @@ RESULT_FILTERS = {"": "全部", "success": "成功", "failure": "失敗"}
 
 @bp.get("/login-history")
 @requires(Function.LOGIN_HISTORY)
+@offers_saved_filters("start", "end", "result")
 def login_history():
     args = request.args
     result = args.get("result", "") if args.get("result", "") in RESULT_FILTERS else ""

@@ -23,6 +23,7 @@ from app.operator import billing
 from app.operator.blueprint import bp
 from app.operator.forms import AdjustmentForm, PaymentForm
 from app.pagination import page_number
+from app.saved_filters.pages import offers_saved_filters
 from app.stores.models import Store
 from app.web import saved
 
@@ -47,6 +48,7 @@ BILLS_COLUMNS = (  # the page and its Excel: rows of billing.StoreStanding
 
 @bp.get("/bills")
 @operator_required
+@offers_saved_filters("status", "code", "month")
 def bills_overview():
     args = request.args
     status = args.get("status", "") if args.get("status", "") in billing.STATUS_FILTERS else ""

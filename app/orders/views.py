@@ -21,6 +21,7 @@ from app.htmx import redirect_to, render
 from app.orders import queries, rules, services
 from app.orders.forms import OrderQueryForm, PurchaserForm
 from app.pagination import paginate_rows
+from app.saved_filters.pages import offers_saved_filters
 from app.stores.models import DeliveryType
 from app.tenancy import get_owned_or_404
 from app.tickets.codes import display_code
@@ -57,6 +58,7 @@ def masked_code(code: str) -> str:
 
 @bp.get("/")
 @requires(Function.ISSUED_ORDERS)
+@offers_saved_filters(OrderQueryForm)
 def index():
     form = OrderQueryForm(formdata=request.args)
     context = {"form": form, "columns": COLUMNS, "page": None, "error": None}

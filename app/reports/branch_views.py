@@ -13,6 +13,7 @@ from app.reports import branch
 from app.reports.page_support import excel_or_page, scope_for_page
 from app.reports.query_forms import BranchReportForm
 from app.reports.views import bp
+from app.saved_filters.pages import offers_saved_filters
 
 
 def _page():  # noqa: ANN202
@@ -38,6 +39,7 @@ def _page():  # noqa: ANN202
 
 @bp.get("/branch", endpoint="branch")
 @requires(Function.REPORT_BRANCH)
+@offers_saved_filters(BranchReportForm)
 def branch_page():  # noqa: ANN201
     return _page()
 

@@ -12,6 +12,7 @@ from app.reports import circulation
 from app.reports.page_support import excel_or_page, scope_for_page
 from app.reports.query_forms import CirculationForm
 from app.reports.views import bp
+from app.saved_filters.pages import offers_saved_filters
 from app.tickets.status import STATUS_GROUPS
 
 
@@ -34,6 +35,7 @@ def _page():  # noqa: ANN202
 
 @bp.get("/circulation", endpoint="circulation")
 @requires(Function.REPORT_CIRCULATION)
+@offers_saved_filters(CirculationForm)
 def circulation_page():  # noqa: ANN201
     return _page()
 

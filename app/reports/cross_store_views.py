@@ -14,6 +14,7 @@ from app.reports import cross_store
 from app.reports.page_support import excel_or_page, scope_for_page
 from app.reports.query_forms import CrossStoreForm
 from app.reports.views import bp
+from app.saved_filters.pages import offers_saved_filters
 
 
 def _page():  # noqa: ANN202
@@ -39,6 +40,7 @@ def _page():  # noqa: ANN202
 
 @bp.get("/cross-store", endpoint="cross_store")
 @requires(Function.REPORT_CROSS_STORE)
+@offers_saved_filters(CrossStoreForm)
 def cross_store_page():  # noqa: ANN201
     return _page()
 

@@ -24,6 +24,7 @@ from app.reports import tickets as report
 from app.reports.export_views import excel_download
 from app.reports.ticket_page import NoteForm
 from app.reports.views import bp
+from app.saved_filters.pages import offers_saved_filters
 from app.stores.models import Branch, DeliveryMethod, DeliveryType, Store
 from app.tickets import services as ticket_services
 from app.tickets.models import Ticket
@@ -142,6 +143,7 @@ def _per_page() -> int:
 
 @bp.get("/tickets")
 @requires(Function.REPORT_TICKETS)
+@offers_saved_filters(*report.QUERY_KEYS)
 def tickets():
     return _page_or_error()
 

@@ -73,6 +73,11 @@ BRANCH_TYPES = {"": "發行、核銷或退貨分店", "issued": "發行分店", 
 GROUPS = {"issuer": "發行商資訊", "ticket": "票券資訊", "order": "訂單資訊", "operators": "操作人員",
           "holder": "持票人資訊"}
 DEFAULT_GROUPS = ("issuer", "ticket")  # shown until the form is submitted (see `submitted`)
+# The query parameters the report reads (`parse`, the scope's store and branch): what a saved
+# filter of it may keep.
+QUERY_KEYS = ("mode", "q", "store", "branch", "date_type", "start", "end", "branch_type",
+              "status_group", "status", "delivery_type", "delivery_method", "cols", "serial",
+              "holder_name", "holder_mobile", "holder_email", "order_no", "merchant_order_no")
 
 BAD_MODE = "查詢方式錯誤"
 BAD_DATE_TYPE = "日期類型錯誤"

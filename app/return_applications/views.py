@@ -26,6 +26,7 @@ from app.pagination import paginate_rows
 from app.return_applications import queries, services
 from app.return_applications.forms import ApplicationQueryForm, DeclineForm, ReturnForm
 from app.return_applications.models import ApplicationStatus, ReturnApplication
+from app.saved_filters.pages import offers_saved_filters
 from app.stores.models import Store
 from app.tenancy import get_owned_or_404
 from app.tickets import actions, lifecycle
@@ -74,6 +75,7 @@ def columns(stores: dict[int, Store], *, show_store: bool) -> tuple[Column, ...]
 
 @bp.get("/")
 @requires(Function.RETURN)
+@offers_saved_filters(ApplicationQueryForm)
 def index():
     form = ApplicationQueryForm(formdata=request.args)
     readable = listing.reads_children()

@@ -19,6 +19,7 @@ from app.htmx import render
 from app.notifications.models import MessageStatus
 from app.notifications.services import kind_label
 from app.pagination import paginate_rows
+from app.saved_filters.pages import offers_saved_filters
 from app.settings.services import sms_active, sms_available
 from app.sms import queries
 from app.sms.forms import SmsQueryForm
@@ -44,6 +45,7 @@ STATUS_COLOURS = {MessageStatus.QUEUED: "secondary", MessageStatus.SENT: "succes
 
 @bp.get("/")
 @requires(Function.SMS_LOG)
+@offers_saved_filters(SmsQueryForm)
 def index():
     form = SmsQueryForm(formdata=request.args)
     context = {"form": form, "columns": COLUMNS, "page": None, "error": None,

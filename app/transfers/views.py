@@ -22,6 +22,7 @@ from app.errors import InvalidInput
 from app.htmx import redirect_to, render
 from app.orders.rules import mask_mobile
 from app.pagination import paginate_rows
+from app.saved_filters.pages import offers_saved_filters
 from app.stores.models import Store
 from app.tenancy import get_owned_or_404
 from app.tickets.models import Order
@@ -69,6 +70,7 @@ def columns(stores: dict[int, Store], *, show_store: bool) -> tuple[Column, ...]
 
 @bp.get("/")
 @requires(Function.TRANSFER_RECORDS)
+@offers_saved_filters(TransferQueryForm)
 def index():
     form = TransferQueryForm(formdata=request.args)
     readable = listing.reads_children()

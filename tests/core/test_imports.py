@@ -16,7 +16,8 @@ APP = Path(__file__).resolve().parents[2] / "app"
 # Bottom to top; a package may import its own layer (without a circle) and the ones below.
 LAYERS = [
     # platform
-    {"stores", "auth", "accounts", "uploads", "settings", "notifications", "news", "billing"},
+    {"stores", "auth", "accounts", "uploads", "settings", "notifications", "news", "billing",
+     "saved_filters"},
     # catalog
     {"branches", "products"},
     # the ticket core

@@ -28,6 +28,7 @@ from tests.factories import (
     make_order,
     make_product,
     make_relation,
+    make_saved_filter,
     make_store,
     make_sub,
     make_unissued_order,
@@ -134,6 +135,10 @@ def _installment_batch(store: Store, main: Account) -> int:
     return batch.id
 
 
+def _saved_filter(store: Store, main: Account) -> int:
+    return make_saved_filter(main, store).id
+
+
 def _bill_month(store: Store, main: Account) -> str:
     from datetime import date
 
@@ -160,6 +165,7 @@ ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "transfer_id": _transfer,
     "application_id": _return_application,
     "run_id": _print_run,
+    "filter_id": _saved_filter,
     "month": _bill_month,
 }
 
