@@ -16,8 +16,8 @@ from app.db import db
 from app.errors import InvalidInput
 from app.htmx import redirect_to, render
 from app.merchant import errorcodes, queries, services
-from app.merchant.forms import ContactsForm
-from app.merchant.rules import login_result_label
+from app.merchant.forms import PHONE_HINT, ProfileForm
+from app.merchant.rules import CONTACT_ROLES, login_result_label
 from app.news.models import NewsItem, published
 from app.pagination import paginate
 from app.stores.models import Contract, DeliveryType
@@ -57,37 +57,37 @@ def contract():
 # 3-2 廠商基本資料 -----------------------------------------------------------------------------
 
 HISTORY_SHOWN = 50
+PROFILE_ACTIONS = ("contacts_updated", "payout_notice_updated")
 
 
-def _render_profile(form: ContactsForm, status: int = 200):
+def _render_profile(form: ProfileForm, status: int = 200):
     store = g.store
-    entries = [e for e in history.entries_for(store) if e.action == "contacts_updated"]
+    entries = [e for e in history.entries_for(store) if e.action in PROFILE_ACTIONS]
     return render("merchant/profile.html", store=store, form=form,
-                  contacts=services.contacts_of(store),
-                  entries=entries[:HISTORY_SHOWN]), status
+                  contacts=services.contacts_of(store), roles=CONTACT_ROLES,
+                  phone_hint=PHONE_HINT, entries=entries[:HISTORY_SHOWN]), status
 
 
 @bp.get("/profile")
 @requires(Function.VENDOR_PROFILE)
 def profile():
-    return _render_profile(ContactsForm(data=services.contacts_of(g.store)))
+    data = services.contacts_of(g.store) | {"payout_notice": "on" if g.store.payout_notice else "off"}
+    return _render_profile(ProfileForm(data=data))
 
 
 @bp.post("/profile")
 @requires(Function.VENDOR_PROFILE, Level.MODIFY)
 def update_contacts():
-    form = ContactsForm()
+    form = ProfileForm()
     if not form.validate_on_submit():
         return _render_profile(form, 422)
     with committed(form, refusals=InvalidInput) as outcome:
-        changed = services.update_contacts(
-            current_user, g.store, finance_emails=form.finance_emails.data,
-            sales_emails=form.sales_emails.data, technical_emails=form.technical_emails.data,
-        )
+        changed = services.update_profile(current_user, g.store, form.contacts(),
+                                          payout_notice=form.notice_on)
     if outcome.refused:
         flash(outcome.refusal.message, "danger")  # the summary, above the fields' own messages
         return _render_profile(form, 422)
-    flash("聯絡人資訊已修改" if changed else "聯絡人資訊未變更", "success" if changed else "info")
+    flash("廠商基本資料已修改" if changed else "廠商基本資料未變更", "success" if changed else "info")
     return redirect_to(url_for("merchant.profile"))
 
 
