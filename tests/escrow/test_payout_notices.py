@@ -109,3 +109,15 @@ def test_a_rolled_back_notice_step_sends_nothing(app, ctx, bank, smtp_server):
     assert sent == 2 and len(queued) == 2
     assert len(_notices(smtp_server)) == 2
     assert db.session.scalar(select(PayoutNotice)) is not None
+
+
+def test_an_installment_payout_is_in_its_own_line(ctx):
+    store = ready_store("payinst1")[0]
+    paid = payouts.PayoutDay(date(2026, 8, 1), release=0, escrow_expired=0, handling_fee=40,
+                             refund=500, payout=1200)
+    text = payouts.body_for(store, paid)
+    assert paid.paid and paid.to_merchant == 40
+    assert "退貨手續費：NT$40" in text and "撥付廠商合計：NT$40" in text and "撥款入帳：NT$1,200" in text
+    assert "核銷撥付" not in text and "退款" not in text  # nothing released; refunds are not the store's
+    assert "帳務聯絡人您好" in text  # no name set: the role only
+    assert not payouts.PayoutDay(date(2026, 8, 1), refund=500).paid  # a refund alone pays nothing
