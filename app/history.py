@@ -78,7 +78,8 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "password_reset": "密碼重設", "password_reset_by_email": "忘記密碼重設",
     "grants_changed": "編輯權限", "remark_changed": "編輯備註",
     "revoked": "撤銷", "contract_created": "新增合約", "contract_updated": "修改合約",
-    "contacts_updated": "修改聯絡人", "basic_settings_updated": "修改基本設定",
+    "contacts_updated": "修改聯絡人", "payout_notice_updated": "修改收付款通知設定",
+    "basic_settings_updated": "修改基本設定",
     "ticket_page_updated": "修改票券頁面資訊",
     # branches and binding
     "branch_bound": "綁定分店", "branch_rebound": "重設分店", "branch_unbound": "解除綁定分店",
@@ -124,6 +125,9 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
 FIELD_LABELS: Mapping[str, str] = MappingProxyType({
     "name": "名稱", "username": "帳號", "remark": "備註", "grants": "權限", "status": "狀態",
     "finance_emails": "帳務聯絡人", "sales_emails": "業務聯絡人", "technical_emails": "技術聯絡人",
+    "finance_name": "帳務聯絡人姓名", "finance_phone": "帳務聯絡人電話", "sales_name": "業務聯絡人姓名",
+    "sales_phone": "業務聯絡人電話", "technical_name": "技術聯絡人姓名",
+    "technical_phone": "技術聯絡人電話", "payout_notice": "收款通知",
     "sms_on": "簡訊發送", "online_return_application": "電子票券申請退貨",
     "cs_phone": "客服電話", "cs_email": "客服 Email", "line_url": "LINE", "facebook_url": "Facebook",
     "instagram_url": "Instagram", "rights_statement": "權益說明", "logo_upload_id": "Logo",

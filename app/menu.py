@@ -38,6 +38,7 @@ MERCHANT_MENU: tuple[Section, ...] = (
     Section("三、廠商專區", (
         Entry("最新消息", "merchant.news"),
         Entry("廠商基本資料", "merchant.profile", Function.VENDOR_PROFILE),
+        Entry("廠商文件下載區", "merchant.documents"),
         Entry("登入歷程", "merchant.login_history", Function.LOGIN_HISTORY),
         Entry("合約及費率", "merchant.contract", Function.VENDOR_PROFILE),
     )),

@@ -110,10 +110,13 @@ def _filename(filename: str) -> str:
 
 
 def content_disposition(filename: str) -> str:
-    """`attachment` with an ASCII fallback and the UTF-8 name per RFC 5987 / RFC 6266."""
-    stem = filename[: -len(".xlsx")] if filename.lower().endswith(".xlsx") else filename
+    """`attachment` with an ASCII fallback and the UTF-8 name per RFC 5987 / RFC 6266. The
+    fallback keeps the name's extension (`.xlsx` when it has none)."""
+    found = re.search(r"\.[A-Za-z0-9]{1,5}$", filename)
+    extension = found.group(0).lower() if found else ".xlsx"
+    stem = filename[: -len(extension)] if found else filename
     ascii_stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("_.") or "export"
-    fallback = f"{ascii_stem}.xlsx"
+    fallback = f"{ascii_stem}{extension}"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.bills import queries
 from app.columns import Column
 from app.escrow.models import LedgerKind
+from app.escrow.payouts import TO_MERCHANT
 
 # 6-2 帳單報表: rows of queries.BillRow.
 BILL_COLUMNS = (
@@ -85,7 +86,7 @@ PAYOUT_COLUMNS = (
     Column("serial", "序號", lambda r: r.serial or "", "code"),
     Column("order", "訂單", _order, width=24),
     Column("kind", "項目", lambda r: r.kind.label),
-    Column("to_merchant", "撥付廠商", _signed(*queries.TO_MERCHANT), "money"),
+    Column("to_merchant", "撥付廠商", _signed(*TO_MERCHANT), "money"),
     Column("refund", "退款消費者", _signed(LedgerKind.REFUND), "money"),
     Column("payout", "撥款入帳", _signed(LedgerKind.PAYOUT), "money"),
 )

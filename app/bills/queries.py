@@ -14,14 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Select, and_, case, func, literal, select
+from sqlalchemy import Select, and_, func, select
 
 from app import clock
 from app.billing.models import Charge, FeeKind, FeeRate
 from app.bills import rules
 from app.bills.models import Bill, BillLine, BillStatus, Payment, ReturnFeeLine
 from app.db import db
-from app.escrow.models import LedgerEntry, LedgerKind
+from app.escrow.models import LedgerEntry
+from app.escrow.payouts import DAY_FIELDS, PAYOUT_KINDS, PayoutDay, day_sums
 from app.installments.models import InstallmentBatch, InstallmentOrder, InstallmentPeriod
 from app.issuance.models import Batch
 from app.notifications.models import Channel, Message
@@ -264,10 +265,8 @@ def rate_text(rate_amount: int | None, percent_bp: int | None) -> str:
 
 # 撥款對帳報表 ------------------------------------------------------------------------------------
 
-# What the ledger moved on the merchant's side: released to it (核銷撥付, 價金保管逾期, 退貨手續費),
-# refunded to the consumer (退款) and paid to its account (撥款).
-TO_MERCHANT = (LedgerKind.RELEASE, LedgerKind.ESCROW_EXPIRED, LedgerKind.HANDLING_FEE)
-PAYOUT_KINDS = (*TO_MERCHANT, LedgerKind.REFUND, LedgerKind.PAYOUT)
+# The day rows (PayoutDay) and what counts on the merchant's side are the escrow ledger's
+# (app.escrow.payouts: the 收款通知 reports the same day rows).
 
 
 @dataclass(frozen=True)
@@ -307,30 +306,10 @@ def payout_rows(flt: PayoutFilter) -> Select:
             .order_by(LedgerEntry.day, LedgerEntry.id).execution_options(readable=True))
 
 
-@dataclass(frozen=True)
-class PayoutDay:
-    day: date
-    release: int = 0
-    escrow_expired: int = 0
-    handling_fee: int = 0
-    refund: int = 0
-    payout: int = 0
-
-    @property
-    def to_merchant(self) -> int:
-        """撥付廠商合計: released, escrow-expired and handling fees."""
-        return self.release + self.escrow_expired + self.handling_fee
-
-
-def _sum_of(kind: LedgerKind):  # noqa: ANN202
-    return func.coalesce(func.sum(case((LedgerEntry.kind == kind, LedgerEntry.amount),
-                                       else_=literal(0))), 0)
-
-
 def payout_days(flt: PayoutFilter) -> list[PayoutDay]:
     """Each day's totals by kind (newest first)."""
     rows = db.session.execute(
-        select(LedgerEntry.day, *[_sum_of(k) for k in PAYOUT_KINDS])
+        select(LedgerEntry.day, *day_sums())
         .where(*_ledger_where(flt)).group_by(LedgerEntry.day).order_by(LedgerEntry.day.desc())
         .execution_options(readable=True)).all()
     return [PayoutDay(r[0], *(int(v) for v in r[1:])) for r in rows]
@@ -339,5 +318,4 @@ def payout_days(flt: PayoutFilter) -> list[PayoutDay]:
 def payout_total(days: Sequence[PayoutDay]) -> PayoutDay | None:
     if not days:
         return None
-    return PayoutDay(days[-1].day, *(sum(getattr(d, f) for d in days) for f in
-                                     ("release", "escrow_expired", "handling_fee", "refund", "payout")))
+    return PayoutDay(days[-1].day, *(sum(getattr(d, f) for d in days) for f in DAY_FIELDS))

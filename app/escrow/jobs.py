@@ -103,6 +103,8 @@ def _run(night: Night) -> None:
     _commit(night)
     _send(night, InstructionKind.RELEASE)
     _send(night, InstructionKind.REFUND)
+    night.queue_payout_notices()  # sent by the outbox after this commit
+    _commit(night)
     _finish(night, SyncRunStatus.DONE)
 
 

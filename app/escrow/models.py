@@ -132,3 +132,19 @@ class LedgerEntry(db.Model):
     day: Mapped[date]  # the Taipei business day it belongs to
     instruction_id: Mapped[int | None] = mapped_column(ForeignKey("bank_instructions.id"))
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+
+class PayoutNotice(db.Model):
+    """A 收款通知 queued for one store and one payout day: written with its mails, once (the
+    unique store and day), so a re-run of the night queues nothing twice."""
+
+    __tablename__ = "payout_notices"
+    __table_args__ = (UniqueConstraint("store_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    day: Mapped[date]  # the Taipei business day of the ledger entries it reports
+    to_merchant: Mapped[int]  # 撥付廠商合計 of the day (核銷撥付, 價金保管逾期, 退貨手續費)
+    payout: Mapped[int]  # 撥款入帳 of the day (installment periods, after the payout delay)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("bank_sync_runs.id"))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -16,7 +16,9 @@ One run, for one business day D (cut-off: D 00:00 Taipei):
    day + 2) whose deposit the bank holds → `returning` + REFUND (face value - fee, fee);
    installment periods the daily job moved to `redeeming` get their RELEASE, and returned
    periods due (the same +2-day rule) move `return_pending` → `returning` with their REFUND;
-   then the releases and the refunds are sent and answered.
+   then the releases and the refunds are sent and answered;
+5. 收款通知: stores with the setting on that were paid something on the day get one mail to
+   their finance contacts, once per store and day (`app.escrow.payouts`).
 
 A rejected entry is REJECTED with the bank's reason (and a history line on the ticket); its
 ticket stays in `redeeming` / `returning` for the operator to see. A rejected deposit is
@@ -60,7 +62,7 @@ from sqlalchemy import exists, func, insert, select, text, update
 from app import clock, history, jobs
 from app.db import conflict_insert, db, in_chunks
 from app.errors import InvalidInput
-from app.escrow import periods
+from app.escrow import payouts, periods
 from app.escrow.bank import BankAnswer, BankEntry, EscrowBank
 from app.escrow.models import (
     BankInstruction,
@@ -380,6 +382,16 @@ class Night:
             periods.record_history([by_id[i] for i in moved], "sent_to_bank", PS.RETURN_PENDING,
                                    PS.RETURNING, self.label)
         self.renew()
+
+    # 收款通知 -------------------------------------------------------------------------------
+
+    def queue_payout_notices(self) -> int:
+        """The 收款通知 of the day the ledger was written for (the business day now, as in
+        `_finalise`), queued in this step's transaction: once per store and day. How many
+        messages were queued."""
+        queued = payouts.queue_notices(clock.business_day(), self.run_id)
+        self.renew()
+        return len(queued)
 
     # sending and answers -------------------------------------------------------------------
 

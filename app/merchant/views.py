@@ -1,13 +1,16 @@
-"""三、廠商專區: news (最新消息), store profile, login history, contract and fees."""
+"""三、廠商專區: news (最新消息), store profile, documents (文件下載區), login history, contract
+and fees."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, request, url_for
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, abort, current_app, flash, g, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from app import history
-from app.auth.access import merchant_required, requires
+from app import history, spreadsheets
+from app.auth.access import may, merchant_required, requires, store_mode
 from app.auth.permissions import Function, Level
 from app.billing import rates
 from app.columns import Column, xlsx_response
@@ -15,13 +18,13 @@ from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
 from app.htmx import redirect_to, render
-from app.merchant import errorcodes, queries, services
-from app.merchant.forms import ContactsForm
-from app.merchant.rules import login_result_label
+from app.merchant import errorcodes, manual, queries, services
+from app.merchant.forms import PHONE_HINT, ProfileForm
+from app.merchant.rules import CONTACT_ROLES, login_result_label
 from app.news.models import NewsItem, published
 from app.pagination import paginate
 from app.saved_filters.pages import offers_saved_filters
-from app.stores.models import Contract, DeliveryType
+from app.stores.models import Contract, DeliveryType, RedemptionMode
 from app.web import committed
 
 bp = Blueprint("merchant", __name__, url_prefix="/vendor")
@@ -58,38 +61,103 @@ def contract():
 # 3-2 廠商基本資料 -----------------------------------------------------------------------------
 
 HISTORY_SHOWN = 50
+PROFILE_ACTIONS = ("contacts_updated", "payout_notice_updated")
 
 
-def _render_profile(form: ContactsForm, status: int = 200):
+def _render_profile(form: ProfileForm, status: int = 200):
     store = g.store
-    entries = [e for e in history.entries_for(store) if e.action == "contacts_updated"]
+    entries = [e for e in history.entries_for(store) if e.action in PROFILE_ACTIONS]
     return render("merchant/profile.html", store=store, form=form,
-                  contacts=services.contacts_of(store),
-                  entries=entries[:HISTORY_SHOWN]), status
+                  contacts=services.contacts_of(store), roles=CONTACT_ROLES,
+                  phone_hint=PHONE_HINT, entries=entries[:HISTORY_SHOWN]), status
 
 
 @bp.get("/profile")
 @requires(Function.VENDOR_PROFILE)
 def profile():
-    return _render_profile(ContactsForm(data=services.contacts_of(g.store)))
+    data = services.contacts_of(g.store) | {"payout_notice": "on" if g.store.payout_notice else "off"}
+    return _render_profile(ProfileForm(data=data))
 
 
 @bp.post("/profile")
 @requires(Function.VENDOR_PROFILE, Level.MODIFY)
 def update_contacts():
-    form = ContactsForm()
+    form = ProfileForm()
     if not form.validate_on_submit():
         return _render_profile(form, 422)
     with committed(form, refusals=InvalidInput) as outcome:
-        changed = services.update_contacts(
-            current_user, g.store, finance_emails=form.finance_emails.data,
-            sales_emails=form.sales_emails.data, technical_emails=form.technical_emails.data,
-        )
+        changed = services.update_profile(current_user, g.store, form.contacts(),
+                                          payout_notice=form.notice_on)
     if outcome.refused:
         flash(outcome.refusal.message, "danger")  # the summary, above the fields' own messages
         return _render_profile(form, 422)
-    flash("聯絡人資訊已修改" if changed else "聯絡人資訊未變更", "success" if changed else "info")
+    flash("廠商基本資料已修改" if changed else "廠商基本資料未變更", "success" if changed else "info")
     return redirect_to(url_for("merchant.profile"))
+
+
+# 3-4 廠商文件下載區 ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Download:
+    label: str
+    description: str
+    url: str
+    kind: str  # what opens: 網頁, Excel, Markdown, JSON
+    testid: str
+
+
+def _downloads() -> list[Download]:
+    """What this account may download here: the store's issuance templates (by its redemption
+    mode and the account's rights), the manual, and the API reference."""
+    found = []
+    mode = store_mode()
+    if mode == RedemptionMode.REDEEM_AFTER_USE.value and may(Function.ISSUANCE):
+        found += [
+            Download("票券發行上傳範本", "7-3 B 票券發行的 Excel 範本（空白）。",
+                     url_for("issuance.template"), "Excel", "issuance-template"),
+            Download("票券發行上傳範本（含我的商品）", "已填入貴商店上架中商品的商品編號。",
+                     url_for("issuance.my_template"), "Excel", "issuance-my-template"),
+        ]
+    if mode == RedemptionMode.INSTALLMENT.value and may(Function.INSTALLMENT_REPORTS):
+        found.append(Download("分期核銷訂單上傳範本", "八、分期核銷：訂單批次發行的 Excel 範本。",
+                              url_for("installments.issue_template"), "Excel", "installment-template"))
+    found += [
+        Download("操作手冊（網頁，可列印）", "ECTicket 發行管理平台的操作說明，可用瀏覽器列印或另存 PDF。",
+                 url_for("merchant.manual"), "網頁", "manual"),
+        Download("操作手冊（Markdown 檔）", "同一份操作手冊的文字檔。", url_for("merchant.manual_markdown"),
+                 "Markdown", "manual-md"),
+        Download("API 規格（OpenAPI）",
+                 "/api/v1 的介面規格（OpenAPI 3，JSON）；API 金鑰請至「五、系統開發管理 › API 金鑰」申請。",
+                 url_for("api.openapi"), "JSON", "openapi"),
+    ]
+    return found
+
+
+def _manual() -> tuple[manual.Chapter, ...]:
+    try:
+        return manual.chapters(current_app.root_path)
+    except FileNotFoundError:
+        abort(404, "操作手冊目前無法提供，請聯繫平台客服")
+
+
+@bp.get("/documents")
+@merchant_required
+def documents():
+    return render("merchant/documents.html", downloads=_downloads())
+
+
+@bp.get("/documents/manual", endpoint="manual")
+@merchant_required
+def manual_page():
+    return render("merchant/manual.html", chapters=_manual())
+
+
+@bp.get("/documents/manual.md")
+@merchant_required
+def manual_markdown():
+    response = Response(manual.as_markdown(_manual()), mimetype="text/markdown")
+    response.headers["Content-Disposition"] = spreadsheets.content_disposition(manual.FILENAME)
+    return response
 
 
 # 3-5 登入歷程 -----------------------------------------------------------------------------

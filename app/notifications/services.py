@@ -42,6 +42,7 @@ KIND_LABELS: Mapping[str, str] = MappingProxyType({
     "transfer_cancelled": "取消轉贈通知",
     "wallet_code": "電子票券驗證碼",
     "bill_notice": "帳單通知",
+    "payout_notice": "收款通知",
     "password_reset": "重設密碼通知",
     "test": "測試訊息",
 })

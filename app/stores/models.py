@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
@@ -90,6 +90,15 @@ class Store(db.Model):
     finance_emails: Mapped[str] = mapped_column(String(500), default="")  # 帳務聯絡人, `;`-separated
     sales_emails: Mapped[str] = mapped_column(String(500), default="")
     technical_emails: Mapped[str] = mapped_column(String(500), default="")
+    # each contact's name (at most 20 characters) and phone (mobile or landline, see app.phones)
+    finance_name: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    finance_phone: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    sales_name: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    sales_phone: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    technical_name: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    technical_phone: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    # 收付款通知設定 / 收款通知: the finance contacts get a mail on each day money is paid out
+    payout_notice: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     parent: Mapped[Store | None] = relationship(remote_side=[id], back_populates="children")
