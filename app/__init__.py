@@ -15,6 +15,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(app_config.from_environment())
     if config:
         app.config.update(config)
+    if proxies := int(app.config.get("TRUSTED_PROXIES") or 0):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client address (request.remote_addr: login throttling, history, rate limits) and
+        # scheme come from the X-Forwarded-* headers the nearest `proxies` proxies appended.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
     from app import htmx as htmx_helpers
     from app import web
@@ -52,7 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _import_models() -> None:
     """Every model module, so metadata (and Alembic autogenerate) sees every table."""
-    from app import history, jobs  # noqa: F401
+    from app import history, jobs, ratelimit  # noqa: F401
     from app.api import models as _api  # noqa: F401
     from app.auth import models as _auth  # noqa: F401
     from app.billing import models as _billing  # noqa: F401

@@ -32,6 +32,11 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else default
+
+
 def _remittance_account() -> dict[str, str]:
     """The platform's bank account for bill payments: a placeholder a deployment overrides
     with ECTIX_REMITTANCE_BANK, _BRANCH, _NAME and _NUMBER."""
@@ -58,12 +63,23 @@ def from_environment() -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": _flag("ECTIX_SECURE_COOKIES", not debug),
-        "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+        # A login ends after this long without a request (idle) and this long after it began
+        # (absolute), whatever it does; checked on the server against the signed session.
+        "SESSION_IDLE_MINUTES": _int("ECTIX_SESSION_IDLE_MINUTES", 30),
+        "SESSION_MAX_HOURS": _int("ECTIX_SESSION_MAX_HOURS", 12),
+        "PERMANENT_SESSION_LIFETIME": _int("ECTIX_SESSION_MAX_HOURS", 12) * 3600,
+        # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are trusted (0: none,
+        # the client address is the connection's).
+        "TRUSTED_PROXIES": _int("ECTIX_TRUSTED_PROXIES", 0),
         "MAX_CONTENT_LENGTH": 10 * 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead; the session itself expires
         "BABEL_DEFAULT_LOCALE": "zh_Hant_TW",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Taipei",
+        # Login throttling (docs/accounts.md): wrong passwords per window, counted per
+        # (username, address), per address (spraying) and per username (from unknown devices).
         "LOGIN_LOCKOUT_FAILURES": 5,
+        "LOGIN_IP_FAILURES": 30,
+        "LOGIN_USERNAME_FAILURES": 20,
         "LOGIN_LOCKOUT_MINUTES": 15,
         "PAGE_SIZE": 50,
         # Links in e-mails and SMS (jobs have no request to take the host from).

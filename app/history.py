@@ -77,6 +77,7 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "created": "新增", "updated": "修改", "deleted": "刪除", "password_changed": "變更密碼",
     "password_reset": "密碼重設", "password_reset_by_email": "忘記密碼重設",
     "grants_changed": "編輯權限", "remark_changed": "編輯備註",
+    "signed_out_everywhere": "登出所有裝置",
     "revoked": "撤銷", "contract_created": "新增合約", "contract_updated": "修改合約",
     "contacts_updated": "修改聯絡人", "payout_notice_updated": "修改收付款通知設定",
     "basic_settings_updated": "修改基本設定",

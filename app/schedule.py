@@ -36,7 +36,7 @@ SCHEDULE: list[Recurring] = [
         "prune_login_events",
         "30 3 * * *",
         "app.auth.jobs:prune_login_events",
-        "每日 03:30 刪除一年以前的登入歷程",
+        "每日 03:30 刪除一年以前的登入歷程及已過期的嘗試次數計數",
     ),
     Recurring(
         "prune_idempotency_keys",

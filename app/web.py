@@ -26,7 +26,15 @@ from app import clock
 from app.auth.access import may
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
-from app.auth.services import account_for_token, request_account_options, scope_for, switchable_stores
+from app.auth.rules import session_expired
+from app.auth.services import (
+    SEEN,
+    STARTED,
+    account_for_token,
+    request_account_options,
+    scope_for,
+    switchable_stores,
+)
 from app.columns import on_page
 from app.db import db
 from app.errors import DomainError, NotFound
@@ -69,10 +77,18 @@ def init_app(app: Flask) -> None:
         ident, _, epoch = user_id.partition(".")
         if not ident.isdigit() or not epoch.isdigit():
             return None
+        now = int(clock.now().timestamp())
+        config = current_app.config
+        if session_expired(session.get(STARTED), session.get(SEEN), now,
+                           idle_seconds=config["SESSION_IDLE_MINUTES"] * 60,
+                           max_seconds=config["SESSION_MAX_HOURS"] * 3600):
+            return None  # idle too long, or past its absolute lifetime (or a remember cookie)
         account = db.session.get(Account, int(ident), options=request_account_options(),
                                  execution_options={"unscoped": True})
         if account is None or not account.is_active or account.session_epoch != int(epoch):
-            return None  # deleted, or the password changed since this session began
+            return None  # deleted, logged out, or the password changed since it began
+        if now - session[SEEN] >= 60:
+            session[SEEN] = now  # the idle clock restarts (the cookie is re-signed once a minute)
         return account
 
     @login_manager.request_loader

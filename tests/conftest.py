@@ -47,6 +47,10 @@ def base_config(database_url: str) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "JOBS_MODE": "inline",
         "SERVER_NAME": None,
+        # Tests move the frozen clock by days with a client logged in; the session lifetimes
+        # are tested where they are the point (tests/auth/test_sessions.py sets them).
+        "SESSION_IDLE_MINUTES": 10 * 365 * 24 * 60,
+        "SESSION_MAX_HOURS": 10 * 365 * 24,
     }
 
 

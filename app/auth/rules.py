@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import string
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 _LETTERS = set(string.ascii_letters)
 _DIGITS = set(string.digits)
@@ -47,14 +48,47 @@ def remark_problem(remark: str) -> str | None:
     return None if len(remark) <= REMARK_MAX else REMARK_RULE
 
 
-def locked_until(failures: list[datetime], now: datetime, *, limit: int = 5,
-                 window: timedelta = timedelta(minutes=15)) -> datetime | None:
-    """When an account with these recent failed logins (since its last success) unlocks.
+# Login throttling ----------------------------------------------------------------------------
 
-    Locked while `limit` failures fall inside the last `window`; it unlocks `window` after the
-    oldest of the latest `limit` failures. None when not locked.
+@dataclass(frozen=True)
+class LoginLimits:
+    """Wrong passwords allowed per window of `minutes` (config LOGIN_*)."""
+
+    per_username_ip: int = 5  # one username from one address (or one known device)
+    per_ip: int = 30  # any usernames from one address: password spraying
+    per_username: int = 20  # one username from anywhere, devices it never logged in from
+    minutes: int = 15
+
+
+def login_counters(username: str, ip: str, device: str | None,
+                   limits: LoginLimits) -> list[tuple[str, int, tuple[str, ...]]]:
+    """The counters a login attempt takes, in order, as (name, limit, identifiers).
+
+    From a device that logged in to this username before (`device`, its id): only that
+    device's own count, so nobody else's wrong passwords (from the same office address or from
+    anywhere) lock its owner out. From any other device: the username at this address, the
+    address (spraying many usernames), and the username everywhere (a distributed guess).
     """
-    recent = sorted(t for t in failures if now - window < t <= now)
-    if len(recent) < limit:
-        return None
-    return recent[-limit] + window
+    name = username.casefold()
+    if device:
+        return [("login-device", limits.per_username_ip, (name, device))]
+    return [("login-user-ip", limits.per_username_ip, (name, ip)),
+            ("login-ip", limits.per_ip, (ip,)),
+            ("login-user", limits.per_username, (name,))]
+
+
+def wait_minutes(until: datetime, now: datetime) -> int:
+    """Whole minutes to tell someone to wait (at least 1)."""
+    return max(1, int((until - now).total_seconds() + 59) // 60)
+
+
+# Sessions ----------------------------------------------------------------------------------
+
+def session_expired(started: object, seen: object, now: int, *, idle_seconds: int,
+                    max_seconds: int) -> bool:
+    """Whether a login session (its start and last request, in epoch seconds, as signed into
+    the session) has ended: idle too long, or older than the absolute lifetime. A session
+    without both stamps (from before they existed, or forged by no one) has ended."""
+    if not isinstance(started, int) or not isinstance(seen, int):
+        return True
+    return now - seen > idle_seconds or now - started > max_seconds

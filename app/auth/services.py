@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app import clock, history
 from app.auth import rules
+from app.auth.devices import Device
 from app.auth.models import (
     Account,
     AccountGrant,
@@ -27,7 +28,7 @@ from app.auth.permissions import Function, Level, normalise_grants
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput
 from app.notifications.services import queue_email
-from app.ratelimit import Rule, check, count_failure
+from app.ratelimit import Limit, Rule, check, count_failure, succeeded, take_each
 from app.stores.models import Store
 from app.tenancy import StoreScope
 
@@ -40,31 +41,29 @@ class LoginResult:
     message: str = ""
 
 
-def _lockout_window() -> tuple[int, timedelta]:
+def login_limits() -> rules.LoginLimits:
     cfg = current_app.config
-    return cfg["LOGIN_LOCKOUT_FAILURES"], timedelta(minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
+    return rules.LoginLimits(per_username_ip=cfg["LOGIN_LOCKOUT_FAILURES"],
+                             per_ip=cfg["LOGIN_IP_FAILURES"],
+                             per_username=cfg["LOGIN_USERNAME_FAILURES"],
+                             minutes=cfg["LOGIN_LOCKOUT_MINUTES"])
 
 
-def login_locked_until(username: str, at: datetime) -> datetime | None:
-    limit, window = _lockout_window()
-    last_success = db.session.scalar(
-        select(func.max(LoginEvent.at)).where(LoginEvent.username == username,
-                                              LoginEvent.success.is_(True))
-    )
-    since = max(at - window, last_success) if last_success else at - window
-    failures = db.session.scalars(
-        select(LoginEvent.at).where(
-            LoginEvent.username == username,
-            LoginEvent.success.is_(False),
-            LoginEvent.reason != "locked",  # attempts refused while locked do not extend it
-            LoginEvent.at > since,
-        )
-    ).all()
-    return rules.locked_until(list(failures), at, limit=limit, window=window)
+def _login_counters(username: str, ip: str, device_id: str | None) -> list[tuple[Limit, tuple]]:
+    limits = login_limits()
+    return [(Limit(name, amount, limits.minutes * 60), identifiers)
+            for name, amount, identifiers in rules.login_counters(username, ip, device_id, limits)]
 
 
-def authenticate(username: str, password: str, *, ip: str, user_agent: str) -> LoginResult:
-    """Check a login and record it in the login history, whatever the outcome."""
+def authenticate(username: str, password: str, *, ip: str, user_agent: str,
+                 device: Device | None = None) -> LoginResult:
+    """Check a login and record it in the login history, whatever the outcome.
+
+    Throttled before the password is looked at (app.auth.rules.login_counters): each counter
+    is taken atomically, so concurrent wrong passwords evaluate at most the limit; a success
+    clears its own (username, address or device) count and gives its attempt back to the
+    others. `device` is this browser's known-device cookie (app.auth.devices), if any.
+    """
     username = username.strip()[:40]
     at = clock.now()
     account = db.session.scalar(
@@ -79,15 +78,18 @@ def authenticate(username: str, password: str, *, ip: str, user_agent: str) -> L
         ))
         db.session.flush()
 
-    until = login_locked_until(username, at)
-    if until is not None:
+    known = device.id if device is not None and account is not None and device.knows(account.id) \
+        else None
+    counters = _login_counters(username, ip, known)
+    if (refused := take_each(counters)) is not None:
         log(False, "locked")
-        minutes = max(1, int((until - at).total_seconds() // 60) + 1)
-        return LoginResult(None, f"登入失敗次數過多，帳號已暫時鎖定，請於 {minutes} 分鐘後再試")
+        minutes = rules.wait_minutes(refused.retry_at, at)
+        return LoginResult(None, f"登入失敗次數過多，已暫時鎖定，請於 {minutes} 分鐘後再試")
     ok = verify_password(account.password_hash if account else None, password)
     if not ok or account is None or not account.is_active:
         log(False, "bad_password" if account else "unknown")
         return LoginResult(None, LOGIN_FAILED)
+    succeeded(counters)
     if needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
     log(True, "")
@@ -142,7 +144,28 @@ def change_own_password(account: Account, current: str, new: str) -> None:
 
 def _set_password(account: Account, new: str) -> None:
     account.password_hash = hash_password(new)
-    account.session_epoch += 1  # other sessions of this account end
+    end_sessions(account)  # other sessions of this account end
+
+
+# Sessions ---------------------------------------------------------------------------------
+# A login session carries the account's session epoch (Account.get_id); every request compares
+# it with the account row Flask-Login loads anyway (app.web load_user), so ending every session
+# of an account is one increment and costs a request no extra statement.
+
+STARTED, SEEN = "started", "seen"  # the login session's start and last request (epoch seconds)
+
+
+def end_sessions(account: Account) -> None:
+    """End every login session of `account`: a copied session cookie stops working at once."""
+    account.session_epoch += 1
+
+
+def sign_out_everywhere(actor: Account, account: Account) -> None:
+    """登出所有裝置: an operator ends every session of an account (of any store)."""
+    if not actor.is_operator:
+        raise Forbidden("僅平台管理員可將帳號登出所有裝置")
+    end_sessions(account)
+    history.record(account, "signed_out_everywhere", store_id=account.store_id)
 
 
 # 忘記密碼 (reset by e-mail) ---------------------------------------------------------------
@@ -321,7 +344,7 @@ def reset_sub_password(actor: Account, target: Account, new: str) -> None:
 def delete_sub_account(actor: Account, target: Account) -> None:
     _require_sub_of(actor, target)
     target.deleted_at = clock.now()
-    target.session_epoch += 1
+    end_sessions(target)
     for token in db.session.scalars(select(ApiToken).where(ApiToken.account_id == target.id,
                                                            ApiToken.revoked_at.is_(None))):
         token.revoked_at = target.deleted_at

@@ -21,7 +21,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest
 
-from app.auth import services
+from app import clock
+from app.auth import devices, services
 from app.auth.access import mode_of
 from app.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SwitchStoreForm
 from app.auth.permissions import Function, Level
@@ -97,23 +98,43 @@ def login():
         return redirect(_home_for(current_user))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
+        device = devices.read(request)
         result = services.authenticate(
             form.username.data, form.password.data,
             ip=request.remote_addr or "", user_agent=request.headers.get("User-Agent", ""),
+            device=device,
         )
         db.session.commit()  # the login history is kept whatever the outcome
         if result.account is not None:
-            session.clear()
-            login_user(result.account)
-            session.permanent = True
-            return redirect(_safe_next(form.next.data) or _home_for(result.account))
+            begin_session(result.account)
+            response = redirect(_safe_next(form.next.data) or _home_for(result.account))
+            devices.remember(response, device, result.account.id)
+            return response
         flash(result.message, "danger")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form)
 
 
+def begin_session(account, *, started: int | None = None,  # noqa: ANN001 - an Account
+                  store_id: int | None = None) -> None:
+    """A new login session: the old cookie's content is dropped and a new one issued (a new
+    CSRF token too), stamped with its start (kept on a store switch) and its last request."""
+    session.clear()
+    login_user(account)
+    now = int(clock.now().timestamp())
+    session[services.STARTED] = started if started is not None else now
+    session[services.SEEN] = now
+    if store_id is not None:
+        session["store_id"] = store_id
+    session.permanent = True
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        # every session of the account ends on the server: a copied cookie stops working too
+        services.end_sessions(current_user._get_current_object())  # type: ignore[attr-defined]
+        db.session.commit()
     logout_user()
     session.clear()
     flash("您已登出", "info")
@@ -133,7 +154,9 @@ def switch_store():
         abort(404)
     if store_id not in allowed:
         abort(404)
-    session["store_id"] = store_id
+    # a new session for the new store (the old cookie's content is not carried over)
+    begin_session(current_user._get_current_object(),  # type: ignore[attr-defined]
+                  started=session.get(services.STARTED), store_id=store_id)
     flash(f"已切換為 {allowed[store_id].label}", "success")
     return redirect(url_for("home.index"))
 

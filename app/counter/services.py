@@ -66,21 +66,21 @@ BY_ACTION: dict[Action, CounterPage] = {p.key: p for p in PAGES.values()}
 
 # The brute-force guard ---------------------------------------------------------------------
 
-def find(store: Store, typed: str, *, account_id: int, ip: str) -> Ticket:
+def find(store: Store, typed: str, *, account_id: int) -> Ticket:
     """The ticket a clerk typed or scanned, behind the brute-force guard.
 
-    Refused (429) while this account or this IP is over its limit of failed lookups, before
-    looking anything up. An unknown code, or one whose check character does not match, counts
-    one failure for each; a found ticket (or an empty field) counts nothing.
+    Refused (429) while this account is over its limit of failed lookups, before looking
+    anything up. An unknown code, or one whose check character does not match, counts one
+    failure for the account; a found ticket (or an empty field) counts nothing. Only the
+    account's own count: a branch's clerks share an address, and one clerk's typos must not
+    stop the others (an attacker needs an account, and each account is limited).
     """
     ratelimit.check(ratelimit.UNKNOWN_CODE_PER_ACCOUNT, account_id)
-    ratelimit.check(ratelimit.UNKNOWN_CODE_PER_IP, ip)
     try:
         return tickets.find_by_code(store, typed)
     except (NotFound, InvalidInput) as err:
         if isinstance(err, NotFound) or err.code == "malformed_code":
             ratelimit.count_failure(ratelimit.UNKNOWN_CODE_PER_ACCOUNT, account_id)
-            ratelimit.count_failure(ratelimit.UNKNOWN_CODE_PER_IP, ip)
         raise
 
 

@@ -141,8 +141,7 @@ def lookup(page: CounterPage):
     if not form.validate_on_submit():
         return _render(page, lookup=form, outcome=Outcome(False, _first_error(form)), status=422)
     try:
-        ticket = services.find(g.store, form.code.data or "", account_id=current_user.id,
-                               ip=request.remote_addr or "")
+        ticket = services.find(g.store, form.code.data or "", account_id=current_user.id)
     except DomainError as err:
         return _refused(page, err, lookup=form)
     # The card shows the code; the field is emptied so the next scan goes straight in.
@@ -201,8 +200,7 @@ def _unconfirmed(page: CounterPage, form: ActForm, ticket: Ticket) -> bool:
 def _find_again(form: ActForm) -> Ticket:
     """The ticket of the posted code, through the same visibility (and guard) as a lookup, and
     only if it is the ticket the card showed: a forged id cannot reach another ticket."""
-    ticket = services.find(g.store, form.code.data or "", account_id=current_user.id,
-                           ip=request.remote_addr or "")
+    ticket = services.find(g.store, form.code.data or "", account_id=current_user.id)
     if ticket.id != form.ticket_id.data:
         raise NotFound(UNKNOWN_CODE, code="unknown_code")
     return ticket

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from app import clock, history, jobs
+from app.auth import services as auth_services
 from app.auth.access import operator_required
 from app.auth.models import Account
 from app.billing import rates
@@ -149,6 +150,24 @@ def store_detail(store_id: int):
                      refusals=InvalidInput):
         return done
     return _store_page(store, form, status=422 if form.errors else 200)
+
+
+@bp.post("/stores/<int:store_id>/accounts/<int:account_id>/sign-out")
+@operator_required
+def sign_out_everywhere(store_id: int, account_id: int):
+    """登出所有裝置: every login session of one of the store's accounts ends at once."""
+    store = _store_or_404(store_id)
+    account = db.session.scalar(select(Account).where(Account.id == account_id,
+                                                      Account.store_id == store.id))
+    if account is None:
+        abort(404)
+    with committed() as outcome:
+        auth_services.sign_out_everywhere(current_user, account)
+    if outcome.saved:
+        flash(f"已將帳號 {account.username} 登出所有裝置", "success")
+    else:
+        outcome.flash_error()
+    return redirect_to(url_for("operator.store_detail", store_id=store.id) + "#accounts")
 
 
 # Fee rates (費率) ------------------------------------------------------------------------------

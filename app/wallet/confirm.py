@@ -2,8 +2,13 @@
 
 The holder types the last four digits of their mobile, or, when they have no mobile, a 6-digit
 code e-mailed to them (an HMAC of the link, its holder and a 10-minute window under SECRET_KEY:
-nothing to store). Wrong answers are counted per link and per IP address; past the limit the
-page answers 429 (請稍後再試) until the window moves on.
+nothing to store). Wrong answers are counted atomically (app.ratelimit.take) per link and
+address (5 in 15 minutes), per address across links (30), and per link from anywhere (10): past
+a limit the page answers 429 (請稍後再試) without looking at the answer, until its fixed
+15-minute window ends. So someone guessing a holder's digits locks out their own address, and
+at worst the link for the rest of one window (a bounded lock): the holder's right answer from
+their own address gets through again by the next window, however long the guessing goes on. A
+right answer clears its (link, address) count.
 
 A confirmed browser gets a signed cookie, HttpOnly, SameSite=Lax, Secure outside debug,
 scoped to the link's path (`Path=/t/<token>`) and kept 30 days. Its value names a digest of the
@@ -23,7 +28,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from app import clock, ratelimit
 from app.errors import DomainError, InvalidInput
 from app.notifications.services import queue_email
-from app.ratelimit import Rule
+from app.ratelimit import Limit, Rule
 from app.wallet import rules
 from app.wallet.links import Holding
 
@@ -32,8 +37,10 @@ REMEMBER_SECONDS = 30 * 24 * 3600
 CODE_MAIL = "wallet_code"
 
 TRY_LATER = "輸入錯誤次數過多，請稍後再試"
-WRONG_PER_LINK = Rule("wallet-wrong-link", "5/15 minutes", TRY_LATER)
-WRONG_PER_IP = Rule("wallet-wrong-ip", "30/15 minutes", TRY_LATER)
+WRONG_WINDOW = 15 * 60
+WRONG_PER_LINK_IP = Limit("wallet-wrong-link-ip", 5, WRONG_WINDOW)
+WRONG_PER_IP = Limit("wallet-wrong-ip", 30, WRONG_WINDOW)
+WRONG_PER_LINK = Limit("wallet-wrong-link", 10, WRONG_WINDOW)
 UNKNOWN_LINK_PER_IP = Rule("wallet-unknown-ip", "30/10 minutes", "無效連結的開啟次數過多，請稍後再試")
 CODE_MAILS_PER_LINK = Rule("wallet-code-link", "3/15 minutes", "驗證碼寄送次數過多，請稍後再試")
 CODE_MAILS_PER_IP = Rule("wallet-code-ip", "10/hour", "驗證碼寄送次數過多，請稍後再試")
@@ -104,11 +111,12 @@ def remember(response: Response, holding: Holding) -> None:
 def check_answer(holding: Holding, answer: str, ip: str) -> None:
     """Accept the holder's answer (mobile's last four, or the e-mailed code) or raise:
     InvalidInput (wrong, counted), TooManyAttempts (429, over the limit)."""
-    ratelimit.check(WRONG_PER_LINK, holding.subject)
-    ratelimit.check(WRONG_PER_IP, ip)
     how = method(holding)
     if how == "none":
         raise DomainError(NO_CONTACT, code="no_contact")
+    counters = answer_counters(holding, ip)
+    if ratelimit.take_each(counters) is not None:
+        raise ratelimit.TooManyAttempts(TRY_LATER)
     if how == "mobile":
         ok = rules.last_four_matches(holding.holder_mobile, answer)
         wrong = WRONG_DIGITS
@@ -116,9 +124,14 @@ def check_answer(holding: Holding, answer: str, ip: str) -> None:
         ok = rules.code_matches(_key(), _code_subject(holding), answer, clock.now())
         wrong = WRONG_CODE
     if not ok:
-        ratelimit.count_failure(WRONG_PER_LINK, holding.subject)
-        ratelimit.count_failure(WRONG_PER_IP, ip)
         raise InvalidInput(wrong, fields={"answer": wrong})
+    ratelimit.succeeded(counters)
+
+
+def answer_counters(holding: Holding, ip: str) -> ratelimit.Counters:
+    """The counters an answer takes, most specific first."""
+    return [(WRONG_PER_LINK_IP, (holding.subject, ip)), (WRONG_PER_IP, (ip,)),
+            (WRONG_PER_LINK, (holding.subject,))]
 
 
 def send_code(holding: Holding, ip: str) -> str:

@@ -80,28 +80,54 @@ def test_remark_rule(remark, expected):
 
 
 NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
-W = timedelta(minutes=15)
+LIMITS = rules.LoginLimits(per_username_ip=5, per_ip=30, per_username=20, minutes=15)
 
 
-def _ago(*minutes: float) -> list[datetime]:
-    return [NOW - timedelta(minutes=m) for m in minutes]
-
-
-@pytest.mark.parametrize(("failures", "expected"), [
-    ([], None),
-    (_ago(1, 2, 3, 4), None),  # four failures: not locked
-    (_ago(0, 2, 4, 6, 8), NOW - timedelta(minutes=8) + W),  # five: locked from the oldest
-    (_ago(0, 1, 2, 3, 4, 5, 6), NOW - timedelta(minutes=4) + W),  # the latest five count
-    (_ago(1, 2, 3, 4, 15), None),  # the fifth is exactly 15 minutes old: outside the window
-    (_ago(1, 2, 3, 4, 14.9), NOW - timedelta(minutes=14.9) + W),
-    (_ago(20, 21, 22, 23, 24), None),  # all old
-    ([NOW + timedelta(minutes=1)] * 5, None),  # failures in the future are ignored
+@pytest.mark.parametrize(("username", "ip", "device", "expected"), [
+    # an unknown device: the username at this address, the address, the username anywhere
+    ("Owner01", "10.0.0.1", None, [("login-user-ip", 5, ("owner01", "10.0.0.1")),
+                                   ("login-ip", 30, ("10.0.0.1",)),
+                                   ("login-user", 20, ("owner01",))]),
+    # a device that logged in to this username before: only its own count (no address, no
+    # username-wide lock someone else could fill)
+    ("owner01", "10.0.0.1", "dev-1", [("login-device", 5, ("owner01", "dev-1"))]),
+    ("OWNER01", "10.0.0.9", "dev-1", [("login-device", 5, ("owner01", "dev-1"))]),
+    ("", "", None, [("login-user-ip", 5, ("", "")), ("login-ip", 30, ("",)),
+                    ("login-user", 20, ("",))]),
 ])
-def test_locked_until(failures, expected):
-    assert rules.locked_until(failures, NOW) == expected
+def test_login_counters(username, ip, device, expected):
+    assert rules.login_counters(username, ip, device, LIMITS) == expected
 
 
-def test_locked_until_takes_its_limit_and_window():
-    failures = _ago(1, 2, 3)
-    assert rules.locked_until(failures, NOW, limit=3) == NOW - timedelta(minutes=3) + W
-    assert rules.locked_until(failures, NOW, limit=3, window=timedelta(minutes=2)) is None
+def test_login_limits_come_from_the_caller():
+    tight = rules.LoginLimits(per_username_ip=2, per_ip=3, per_username=4, minutes=1)
+    assert [limit for _, limit, _ in rules.login_counters("a", "b", None, tight)] == [2, 3, 4]
+
+
+@pytest.mark.parametrize(("until", "expected"), [
+    (NOW + timedelta(minutes=15), 15),
+    (NOW + timedelta(minutes=14, seconds=1), 15),
+    (NOW + timedelta(seconds=59), 1),
+    (NOW, 1),  # never "0 minutes"
+    (NOW - timedelta(minutes=1), 1),
+])
+def test_wait_minutes(until, expected):
+    assert rules.wait_minutes(until, NOW) == expected
+
+
+T = int(NOW.timestamp())
+IDLE, MAX = 30 * 60, 12 * 3600
+
+
+@pytest.mark.parametrize(("started", "seen", "now", "expired"), [
+    (T, T, T, False),
+    (T, T, T + IDLE, False),  # exactly the idle limit
+    (T, T, T + IDLE + 1, True),  # idle too long
+    (T, T + MAX - 60, T + MAX, False),  # busy all day, up to the absolute limit
+    (T, T + MAX, T + MAX + 1, True),  # past the absolute limit however busy
+    (None, T, T, True),  # no start stamp: a session from before, or a remember cookie
+    (T, None, T, True),
+    ("1", T, T, True),  # not a stamp we wrote
+])
+def test_session_expired(started, seen, now, expired):
+    assert rules.session_expired(started, seen, now, idle_seconds=IDLE, max_seconds=MAX) is expired

@@ -59,15 +59,34 @@ def test_wrong_digits_are_refused_with_a_message(bought, client):
     assert 'data-testid="wallet"' not in _page(client, bought.token)[1]
 
 
-def test_five_wrong_tries_lock_the_link_even_for_the_right_digits(bought, client):
+def test_five_wrong_tries_lock_the_link_for_that_address_only(bought, client):
     for _ in range(5):
         assert confirm(client, bought.token, "0000").status_code == 422
     response = confirm(client, bought.token)
     assert response.status_code == 429 and "請稍後再試" in response.get_data(as_text=True)
-    # from another address too: the count is the link's
-    other = client.post(f"/t/{bought.token}/confirm", data={"answer": "5678"},
-                        environ_base={"REMOTE_ADDR": "10.1.1.1"})
-    assert other.status_code == 429
+    # the holder answering from their own address is not locked by someone else's guesses
+    holder = client.post(f"/t/{bought.token}/confirm", data={"answer": "5678"},
+                         environ_base={"REMOTE_ADDR": "10.1.1.1"})
+    assert holder.status_code == 303
+
+
+def test_guesses_from_many_addresses_lock_the_link_for_one_window_only(bought, client):
+    clock.freeze(clock.taipei_datetime(2026, 11, 22, 10, 0))
+    for i in range(10):  # ten wrong answers from ten addresses: the link's own limit
+        wrong = client.post(f"/t/{bought.token}/confirm", data={"answer": "0000"},
+                            environ_base={"REMOTE_ADDR": f"192.0.2.{i + 1}"})
+        assert wrong.status_code == 422
+    holder = {"REMOTE_ADDR": "10.1.1.1"}
+    assert client.post(f"/t/{bought.token}/confirm", data={"answer": "5678"},
+                       environ_base=holder).status_code == 429
+    # the guessing goes on, but the lock ends with its 15-minute window
+    clock.freeze(clock.taipei_datetime(2026, 11, 22, 10, 14))
+    for i in range(5):
+        client.post(f"/t/{bought.token}/confirm", data={"answer": "0000"},
+                    environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"})
+    clock.freeze(clock.taipei_datetime(2026, 11, 22, 10, 15))
+    assert client.post(f"/t/{bought.token}/confirm", data={"answer": "5678"},
+                       environ_base=holder).status_code == 303
 
 
 def test_wrong_tries_are_counted_per_address_across_links(ctx, client):
