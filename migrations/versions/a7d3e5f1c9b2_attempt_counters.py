@@ -1,7 +1,7 @@
 """attempt counters
 
 Revision ID: a7d3e5f1c9b2
-Revises: c4e1a7b9d2f0
+Revises: e8b3f1a2c7d4
 Create Date: 2026-12-08 10:00:00.000000
 
 Atomic attempt counters (login, wallet confirmation) when no Redis is configured: one row per
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a7d3e5f1c9b2'
-down_revision = 'c4e1a7b9d2f0'
+down_revision = 'e8b3f1a2c7d4'
 branch_labels = None
 depends_on = None
 
