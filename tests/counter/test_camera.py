@@ -46,6 +46,7 @@ def _counter(page, base: str, username: str = "camclerk01") -> None:  # noqa: AN
     page.wait_for_url(lambda url: url.startswith(f"{base}/"))
     page.goto(f"{base}/counter/redeem")
     expect(page.locator("#counter-code")).to_be_focused()
+    expect(page.get_by_test_id("sound-toggle")).to_be_visible()  # the page's scripts (and HTMX) are ready
 
 
 def _status_of(app, code: str) -> str:  # noqa: ANN001
