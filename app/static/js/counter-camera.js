@@ -188,9 +188,12 @@
     continueButton.addEventListener("click", function () {
       if (state === "paused" && stream) scan();
     });
-    // Leaving the page (or the app going to the background on a phone) lets the camera go.
+    // Leaving the page, or the browser going to the background on a phone, lets the camera go.
     window.addEventListener("pagehide", function () {
       if (state !== "closed") close();
+    });
+    document.addEventListener("visibilitychange", function () {
+      if (document.hidden && state !== "closed") close();
     });
   });
 })();

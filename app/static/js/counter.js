@@ -159,6 +159,7 @@
     button.hidden = false;
     button.addEventListener("click", function () {
       setMuted(!mutedHere);
+      if (!mutedHere) context(); // a touch: the moment a browser lets sound start
       showSwitch(button);
     });
   });
