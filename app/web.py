@@ -29,10 +29,12 @@ from app.auth.permissions import Function, Level
 from app.auth.rules import session_expired
 from app.auth.services import (
     SEEN,
+    SESSION_ID,
     STARTED,
     account_for_token,
     request_account_options,
     scope_for,
+    session_ended,
     switchable_stores,
 )
 from app.columns import on_page
@@ -86,7 +88,9 @@ def init_app(app: Flask) -> None:
         account = db.session.get(Account, int(ident), options=request_account_options(),
                                  execution_options={"unscoped": True})
         if account is None or not account.is_active or account.session_epoch != int(epoch):
-            return None  # deleted, logged out, or the password changed since it began
+            return None  # deleted, signed out everywhere, or the password changed since it began
+        if session_ended(account, session.get(SESSION_ID)):
+            return None  # logged out in this browser (the cookie was copied before)
         if now - session[SEEN] >= 60:
             session[SEEN] = now  # the idle clock restarts (the cookie is re-signed once a minute)
         return account

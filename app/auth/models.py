@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
@@ -44,6 +44,9 @@ class Account(StoreScoped, db.Model):
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"), index=True)
     # Bumped on password change or deletion: sessions carrying an older epoch are logged out.
     session_epoch: Mapped[int] = mapped_column(default=0)
+    # The login sessions ended one by one (a logout in one browser): [session id, ended at (epoch
+    # seconds)] pairs, kept as long as a session can live. Read with the row every request loads.
+    ended_sessions: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     deleted_at: Mapped[datetime | None]
 

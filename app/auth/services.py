@@ -155,9 +155,39 @@ def _set_password(account: Account, new: str) -> None:
 STARTED, SEEN = "started", "seen"  # the login session's start and last request (epoch seconds)
 
 
+SESSION_ID = "sid"  # a login session's own random id, kept across a store switch
+ENDED_KEPT = 200  # ended session ids an account keeps; past it, all its sessions end instead
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
 def end_sessions(account: Account) -> None:
     """End every login session of `account`: a copied session cookie stops working at once."""
     account.session_epoch += 1
+    account.ended_sessions = []
+
+
+def end_session(account: Account, session_id: str, *, now: int, keep_seconds: int) -> None:
+    """End one login session (a logout in this browser): its cookie, copied or not, stops
+    working; the account's other browsers stay signed in.
+
+    The row is locked so that two logouts at once both count. Ids older than a session can live
+    are dropped; an account that somehow piles up more than ENDED_KEPT ends all its sessions.
+    """
+    db.session.flush()  # a refresh would drop changes not yet written
+    db.session.refresh(account, with_for_update=True)
+    ended = [[sid, at] for sid, at in account.ended_sessions if now - at < keep_seconds]
+    ended.append([session_id, now])
+    if len(ended) > ENDED_KEPT:
+        end_sessions(account)
+        return
+    account.ended_sessions = ended
+
+
+def session_ended(account: Account, session_id: str | None) -> bool:
+    return not session_id or any(sid == session_id for sid, _ in account.ended_sessions)
 
 
 def sign_out_everywhere(actor: Account, account: Account) -> None:

@@ -119,9 +119,11 @@ def begin_session(account, *, started: int | None = None,  # noqa: ANN001 - an A
                   store_id: int | None = None) -> None:
     """A new login session: the old cookie's content is dropped and a new one issued (a new
     CSRF token too), stamped with its start (kept on a store switch) and its last request."""
+    session_id = session.get(services.SESSION_ID) if started is not None else None
     session.clear()
     login_user(account)
     now = int(clock.now().timestamp())
+    session[services.SESSION_ID] = session_id or services.new_session_id()
     session[services.STARTED] = started if started is not None else now
     session[services.SEEN] = now
     if store_id is not None:
@@ -132,8 +134,12 @@ def begin_session(account, *, started: int | None = None,  # noqa: ANN001 - an A
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated:
-        # every session of the account ends on the server: a copied cookie stops working too
-        services.end_sessions(current_user._get_current_object())  # type: ignore[attr-defined]
+        # this browser's session ends on the server (a copied cookie stops working too); the
+        # account's other browsers stay signed in
+        services.end_session(current_user._get_current_object(),  # type: ignore[attr-defined]
+                             session.get(services.SESSION_ID, ""),
+                             now=int(clock.now().timestamp()),
+                             keep_seconds=current_app.config["SESSION_MAX_HOURS"] * 3600)
         db.session.commit()
     logout_user()
     session.clear()

@@ -48,6 +48,35 @@ def test_a_copied_cookie_stops_working_after_logout(app, client, ctx):
     assert _sent_to_login(client)
 
 
+def test_a_logout_ends_this_browsers_session_not_the_accounts_other_browsers(app, client, ctx):
+    make_account(make_store(), username="owner31b")
+    db.session.commit()
+    login(client, "owner31b")
+    laptop = app.test_client()
+    login(laptop, "owner31b")
+    thief = _copy(app, client)
+    assert client.post("/logout").status_code == 302
+    assert _sent_to_login(thief) and _sent_to_login(client)
+    assert _in(laptop)  # the other browser keeps working
+    login(client, "owner31b")  # logging in again starts a new session in the same browser
+    assert _in(client) and _sent_to_login(thief)
+
+
+def test_old_ended_sessions_are_dropped_and_a_pile_of_them_ends_every_session(app, client, ctx):
+    from app.auth import services
+
+    account = make_account(make_store(), username="owner31c")
+    db.session.commit()
+    services.end_session(account, "old", now=1_000, keep_seconds=3_600)
+    services.end_session(account, "new", now=5_000, keep_seconds=3_600)
+    assert account.ended_sessions == [["new", 5_000]]  # "old" can no longer be alive
+    epoch = account.session_epoch
+    for n in range(services.ENDED_KEPT):
+        services.end_session(account, f"s{n}", now=5_001 + n, keep_seconds=3_600)
+    assert account.session_epoch == epoch + 1 and account.ended_sessions == []
+    assert services.session_ended(account, None) and services.session_ended(account, "")
+
+
 def test_changing_ones_password_ends_the_other_sessions_not_this_one(app, client, ctx):
     make_account(make_store(), username="owner32")
     db.session.commit()
@@ -135,6 +164,10 @@ def test_the_session_cookie_is_reissued_at_login_and_on_a_store_switch(app, clie
     with client.session_transaction() as session:
         assert session["store_id"] == child.id and "csrf_token" not in session
     assert _in(client) and _in(stale)  # re-issued: the switch itself ends no session
+    with client.session_transaction() as session:
+        sid = session["sid"]
+    with stale.session_transaction() as session:
+        assert session["sid"] == sid  # the same login session, in a new cookie
 
 
 def test_an_idle_session_ends_after_the_configured_minutes(app, client, ctx):
