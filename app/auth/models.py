@@ -44,6 +44,8 @@ class Account(StoreScoped, db.Model):
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"), index=True)
     # Bumped on password change or deletion: sessions carrying an older epoch are logged out.
     session_epoch: Mapped[int] = mapped_column(default=0)
+    # 登入後台 IP設定: `;`-separated addresses or CIDR ranges a login may come from ("" = any).
+    login_ips: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     deleted_at: Mapped[datetime | None]
 

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
 from app import clock, history
-from app.auth import rules
+from app.auth import rules, twofactor
+from app.auth.login_notices import after_failed_login
 from app.auth.models import (
     Account,
     AccountGrant,
@@ -78,6 +79,8 @@ def authenticate(username: str, password: str, *, ip: str, user_agent: str) -> L
             user_agent=user_agent[:300], success=success, reason=reason,
         ))
         db.session.flush()
+        if not success:
+            after_failed_login(account, ip)  # 3-5: the repeated-failure notice, once a streak
 
     until = login_locked_until(username, at)
     if until is not None:
@@ -88,9 +91,12 @@ def authenticate(username: str, password: str, *, ip: str, user_agent: str) -> L
     if not ok or account is None or not account.is_active:
         log(False, "bad_password" if account else "unknown")
         return LoginResult(None, LOGIN_FAILED)
+    if refused := twofactor.login_refusal(account, ip):  # 登入後台 IP設定
+        log(False, "ip_not_allowed")
+        return LoginResult(None, refused)
     if needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
-    log(True, "")
+    log(True, twofactor.password_step_reason(account))
     return LoginResult(account)
 
 

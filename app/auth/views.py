@@ -21,7 +21,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest
 
-from app.auth import services
+from app.auth import services, twofactor_views
 from app.auth.access import mode_of
 from app.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SwitchStoreForm
 from app.auth.permissions import Function, Level
@@ -103,6 +103,9 @@ def login():
         )
         db.session.commit()  # the login history is kept whatever the outcome
         if result.account is not None:
+            if twofactor_views.second_step_needed(result.account):  # 雙因子驗證: not yet logged in
+                return twofactor_views.begin_second_step(
+                    result.account, _safe_next(form.next.data) or _home_for(result.account))
             session.clear()
             login_user(result.account)
             session.permanent = True

@@ -90,6 +90,8 @@ class Store(db.Model):
     finance_emails: Mapped[str] = mapped_column(String(500), default="")  # 帳務聯絡人, `;`-separated
     sales_emails: Mapped[str] = mapped_column(String(500), default="")
     technical_emails: Mapped[str] = mapped_column(String(500), default="")
+    # Set by the operator: every back-office account of the store must use two-factor login.
+    require_two_factor: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     parent: Mapped[Store | None] = relationship(remote_side=[id], back_populates="children")
