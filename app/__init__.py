@@ -61,6 +61,7 @@ def _import_models() -> None:
     from app import history, jobs, ratelimit  # noqa: F401
     from app.api import models as _api  # noqa: F401
     from app.auth import models as _auth  # noqa: F401
+    from app.auth import protection_models as _auth_protection  # noqa: F401
     from app.billing import models as _billing  # noqa: F401
     from app.bills import models as _bills  # noqa: F401
     from app.escrow import models as _escrow  # noqa: F401
@@ -91,6 +92,7 @@ def _connect_reactions() -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import bp as accounts_bp
     from app.api import bp as api_bp
+    from app.auth.twofactor_views import bp as twofactor_bp
     from app.auth.views import bp as auth_bp
     from app.bills.views import bp as billing_bp
     from app.branches.views import bp as branches_bp
@@ -126,5 +128,5 @@ def _register_blueprints(app: Flask) -> None:
                issuance_bp, notifications_bp, orders_bp, sms_bp, counter_bp, escrow_bp,
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,
                return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp,
-               billing_bp, search_bp, saved_filters_bp):
+               billing_bp, search_bp, saved_filters_bp, twofactor_bp):
         app.register_blueprint(bp)

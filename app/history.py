@@ -82,6 +82,10 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "contacts_updated": "修改聯絡人", "payout_notice_updated": "修改收付款通知設定",
     "basic_settings_updated": "修改基本設定",
     "ticket_page_updated": "修改票券頁面資訊",
+    # login protections
+    "two_factor_enabled": "啟用雙因子驗證", "two_factor_removed": "解除雙因子驗證",
+    "recovery_codes_regenerated": "重新產生復原碼", "login_ips_changed": "修改登入 IP 設定",
+    "login_notices_updated": "修改登入通知設定",
     # branches and binding
     "branch_bound": "綁定分店", "branch_rebound": "重設分店", "branch_unbound": "解除綁定分店",
     "sub_account_bound": "綁定子帳號", "sub_account_unbound": "解除綁定子帳號",
@@ -150,6 +154,11 @@ FIELD_LABELS: Mapping[str, str] = MappingProxyType({
     "installment_period_days": "核銷設定：每期天數", "periods": "期數",
     # fee rates
     "fee_kind": "費用項目", "effective_from": "生效日", "rate": "費率",
+    # login protections
+    "two_factor": "雙因子驗證", "login_ips": "登入 IP", "require_two_factor": "要求雙因子驗證",
+    "notify_failures": "登入失敗通知", "failure_threshold": "連續失敗次數",
+    "notify_new_device": "新裝置登入通知", "to_finance": "通知帳務聯絡人",
+    "to_sales": "通知業務聯絡人", "to_technical": "通知技術聯絡人",
 })
 
 

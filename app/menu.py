@@ -45,6 +45,8 @@ MERCHANT_MENU: tuple[Section, ...] = (
     Section("四、後台帳號管理", (
         Entry("後台子帳號", "accounts.list_sub_accounts", main_only=True),
         Entry("密碼設定", "accounts.password"),
+        Entry("雙因子驗證", "twofactor.index"),
+        Entry("登入 IP 設定", "accounts.login_ips", main_only=True),
     )),
     Section("五、系統開發管理", (
         Entry("錯誤代碼查詢", "merchant.error_codes"),
@@ -99,6 +101,7 @@ OPERATOR_MENU: tuple[Section, ...] = (
         Entry("價金保管同步", "escrow.runs"),
         Entry("排程作業", "operator.scheduled_runs"),
         Entry("平台列印作業", "platform_print.index"),
+        Entry("雙因子驗證", "twofactor.index"),
     )),
 )
 

@@ -14,6 +14,7 @@ from app import clock
 from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
+from app.auth.protection_models import TwoFactor
 from app.db import db
 from app.installments.models import InstallmentOrder, InstallmentPeriod, UnissuedOrder
 from app.installments.status import (
@@ -93,6 +94,14 @@ def make_sub(store: Store, username: str | None = None, *, branch: Branch | None
 
 def make_operator(username: str = "op0001") -> Account:
     return make_account(None, kind=AccountKind.OPERATOR, username=username)
+
+
+def make_totp(account: Account, secret: str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP") -> str:
+    """Two-factor login by authenticator app, enabled for `account`; returns the TOTP secret."""
+    db.session.add(TwoFactor(account_id=account.id, method="totp", secret=secret,
+                             enabled_at=clock.now()))
+    db.session.flush()
+    return secret
 
 
 def make_branch(store: Store, code: str | None = None, name: str | None = None, *,

@@ -86,3 +86,9 @@ def grants_from(formdata: Mapping, functions: Iterable[Function]) -> dict[Functi
         elif fn.value in view or fn.value in modify:
             out[fn] = Level.VIEW
     return out
+
+
+class LoginIpsForm(FlaskForm):
+    """登入後台 IP設定: checked by app.auth.twofactor_rules.parse_ip_list in the service."""
+
+    login_ips = StringField("允許登入的 IP", filters=[strip], validators=[Length(max=1000)])

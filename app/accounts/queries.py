@@ -51,3 +51,10 @@ def function_sections(mode: str | None) -> list[tuple[str, list[Function]]]:
     for fn in functions_for(mode):
         sections.setdefault(fn.info.section, []).append(fn)
     return list(sections.items())
+
+
+def login_ip_accounts(store_id: int) -> Select:
+    """The accounts whose login IPs the main account sets: itself first, then live sub-accounts."""
+    return (select(Account).where(Account.store_id == store_id, Account.deleted_at.is_(None),
+                                  Account.kind.in_((AccountKind.MAIN, AccountKind.SUB)))
+            .order_by(Account.kind == AccountKind.SUB, Account.username))

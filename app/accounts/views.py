@@ -12,17 +12,19 @@ from app.accounts.forms import (
     ApiTokenForm,
     DeleteForm,
     GrantsForm,
+    LoginIpsForm,
     NewSubAccountForm,
     OwnPasswordForm,
     RemarkForm,
     SubPasswordForm,
     grants_from,
 )
-from app.auth import rules, services
+from app.auth import rules, services, twofactor
 from app.auth.access import acting_account as _actor
 from app.auth.access import main_account_required, merchant_required, store_mode
 from app.auth.models import Account, AccountKind, ApiToken
 from app.auth.permissions import functions_for
+from app.auth.twofactor_rules import IP_LIST_MAX, IP_LIST_RULE
 from app.db import db
 from app.errors import DomainError
 from app.htmx import redirect_to, render
@@ -186,6 +188,34 @@ def password():
             outcome.error_on_form()
         status = 422
     return render("accounts/password.html", form=form, rule_text=rule_text), status
+
+
+# 登入後台 IP設定 --------------------------------------------------------------------------
+
+@bp.get("/login-ips")
+@main_account_required
+def login_ips():
+    accounts = db.session.scalars(queries.login_ip_accounts(g.store.id)).all()
+    return render("accounts/login_ips.html", accounts=accounts, ip=request.remote_addr or "")
+
+
+@bp.route("/login-ips/<int:account_id>", methods=["GET", "POST"])
+@main_account_required
+def edit_login_ips(account_id: int):
+    account = get_owned_or_404(Account, account_id)
+    if account.kind is AccountKind.OPERATOR or account.deleted_at is not None:
+        abort(404)
+    form = LoginIpsForm(obj=account) if request.method == "GET" else LoginIpsForm()
+    if done := saved(form, lambda: twofactor.set_login_ips(
+            _actor(), account, form.login_ips.data or "", current_ip=request.remote_addr or ""),
+            done=lambda changed: (f"已更新 {account.username} 的登入 IP 設定" if changed
+                                  else "登入 IP 設定未變更"),
+            to=url_for("accounts.login_ips"), refusal_on_form=True):
+        return done
+    return render("accounts/edit_login_ips.html", account=account, form=form,
+                  ip=request.remote_addr or "", rule=IP_LIST_RULE, limit=IP_LIST_MAX,
+                  entries=[e for e in history.entries_for(account)
+                           if e.action == "login_ips_changed"]), form_status(form)
 
 
 # API 金鑰 --------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ class Account(StoreScoped, db.Model):
     # The login sessions ended one by one (a logout in one browser): [session id, ended at (epoch
     # seconds)] pairs, kept as long as a session can live. Read with the row every request loads.
     ended_sessions: Mapped[list] = mapped_column(JSON, default=list)
+    # 登入後台 IP設定: `;`-separated addresses or CIDR ranges a login may come from ("" = any).
+    login_ips: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     deleted_at: Mapped[datetime | None]
 

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app import clock, history
-from app.auth import rules
+from app.auth import rules, twofactor
 from app.auth.devices import Device
+from app.auth.login_notices import after_failed_login
 from app.auth.models import (
     Account,
     AccountGrant,
@@ -77,6 +78,8 @@ def authenticate(username: str, password: str, *, ip: str, user_agent: str,
             user_agent=user_agent[:300], success=success, reason=reason,
         ))
         db.session.flush()
+        if not success:
+            after_failed_login(account, ip)  # 3-5: the repeated-failure notice, once a streak
 
     known = device.id if device is not None and account is not None and device.knows(account.id) \
         else None
@@ -89,10 +92,13 @@ def authenticate(username: str, password: str, *, ip: str, user_agent: str,
     if not ok or account is None or not account.is_active:
         log(False, "bad_password" if account else "unknown")
         return LoginResult(None, LOGIN_FAILED)
+    if refused := twofactor.login_refusal(account, ip):  # 登入後台 IP設定
+        log(False, "ip_not_allowed")
+        return LoginResult(None, refused)
     succeeded(counters)
     if needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
-    log(True, "")
+    log(True, twofactor.password_step_reason(account))
     return LoginResult(account)
 
 

@@ -17,14 +17,15 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest
 
 from app import clock
-from app.auth import devices, services
+from app.auth import devices, services, twofactor_views
 from app.auth.access import mode_of
 from app.auth.forms import ForgotPasswordForm, LoginForm, ResetPasswordForm, SwitchStoreForm
+from app.auth.login_session import begin_session, complete_login
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import InvalidInput
@@ -106,29 +107,17 @@ def login():
         )
         db.session.commit()  # the login history is kept whatever the outcome
         if result.account is not None:
-            begin_session(result.account)
-            response = redirect(_safe_next(form.next.data) or _home_for(result.account))
-            devices.remember(response, device, result.account.id)
+            target = _safe_next(form.next.data) or _home_for(result.account)
+            if twofactor_views.second_step_needed(result.account):  # 雙因子驗證: not yet logged in
+                return twofactor_views.begin_second_step(result.account, target)
+            response = complete_login(result.account, target, device=device,
+                                      ip=request.remote_addr or "",
+                                      user_agent=request.headers.get("User-Agent", ""))
+            db.session.commit()  # the new-device notice, if any
             return response
         flash(result.message, "danger")
         return render_template("auth/login.html", form=form), 401
     return render_template("auth/login.html", form=form)
-
-
-def begin_session(account, *, started: int | None = None,  # noqa: ANN001 - an Account
-                  store_id: int | None = None) -> None:
-    """A new login session: the old cookie's content is dropped and a new one issued (a new
-    CSRF token too), stamped with its start (kept on a store switch) and its last request."""
-    session_id = session.get(services.SESSION_ID) if started is not None else None
-    session.clear()
-    login_user(account)
-    now = int(clock.now().timestamp())
-    session[services.SESSION_ID] = session_id or services.new_session_id()
-    session[services.STARTED] = started if started is not None else now
-    session[services.SEEN] = now
-    if store_id is not None:
-        session["store_id"] = store_id
-    session.permanent = True
 
 
 @bp.route("/logout", methods=["POST"])

@@ -74,6 +74,13 @@ LOGIN_FAILURE_REASONS: dict[str, str] = {
     "bad_password": "密碼錯誤",
     "locked": "帳號鎖定",
     "unknown": "帳號不存在",
+    "ip_not_allowed": "IP 不在允許清單",
+    "bad_2fa": "雙因子驗證碼錯誤",
+}
+LOGIN_SUCCESS_REASONS: dict[str, str] = {
+    "2fa_pending": "密碼正確，待雙因子驗證",
+    "2fa": "雙因子驗證",
+    "recovery": "使用復原碼",
 }
 
 
@@ -113,6 +120,7 @@ def normalise_emails(raw: str | None, *, label: str) -> str:
 def login_result_label(success: bool, reason: str) -> str:
     """成功, or 失敗（密碼錯誤） with the reason in Chinese."""
     if success:
-        return "成功"
+        how = LOGIN_SUCCESS_REASONS.get(reason, reason)
+        return f"成功（{how}）" if how else "成功"
     why = LOGIN_FAILURE_REASONS.get(reason, reason)
     return f"失敗（{why}）" if why else "失敗"

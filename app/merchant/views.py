@@ -10,6 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app import history, spreadsheets
+from app.auth import login_notices
 from app.auth.access import may, merchant_required, requires, store_mode
 from app.auth.permissions import Function, Level
 from app.billing import rates
@@ -19,7 +20,7 @@ from app.db import db
 from app.errors import InvalidInput
 from app.htmx import redirect_to, render
 from app.merchant import errorcodes, manual, queries, services
-from app.merchant.forms import PHONE_HINT, ProfileForm
+from app.merchant.forms import PHONE_HINT, LoginNoticesForm, ProfileForm
 from app.merchant.rules import CONTACT_ROLES, login_result_label
 from app.news.models import NewsItem, published
 from app.pagination import paginate
@@ -172,10 +173,47 @@ LOGIN_COLUMNS = (  # the page and its Excel: rows of LoginEvent
 RESULT_FILTERS = {"": "全部", "success": "成功", "failure": "失敗"}
 
 
+def _may_set_notices() -> bool:
+    return current_user.is_main and g.store.id == current_user.store_id
+
+
+def _notice_context(form: LoginNoticesForm | None = None) -> dict:
+    settings = login_notices.settings_for(g.store.id)
+    return {
+        "notice_form": form or LoginNoticesForm(obj=settings),
+        "notice_settings": settings,
+        "may_set_notices": _may_set_notices(),
+        "notice_entries": history.entries_for(settings)[:HISTORY_SHOWN] if settings.id else [],
+        "contacts": services.contacts_of(g.store),
+    }
+
+
 @bp.get("/login-history")
 @requires(Function.LOGIN_HISTORY)
 @offers_saved_filters("start", "end", "result")
 def login_history():
+    return _login_history_page()
+
+
+@bp.post("/login-history/notices")
+@requires(Function.LOGIN_HISTORY)
+def update_login_notices():
+    if not _may_set_notices():
+        abort(403)
+    form = LoginNoticesForm()
+    if form.validate_on_submit():
+        with committed(form, refusals=InvalidInput) as outcome:
+            changed = login_notices.update_settings(current_user, g.store, **form.settings())
+        if outcome.saved:
+            flash("登入通知設定已儲存" if changed else "登入通知設定未變更",
+                  "success" if changed else "info")
+            return redirect_to(url_for("merchant.login_history") + "#login-notices")
+        outcome.error_on_form()
+    return _login_history_page(form, 422)
+
+
+def _login_history_page(notice_form: LoginNoticesForm | None = None, status: int = 200):
+    notices = _notice_context(notice_form)
     args = request.args
     result = args.get("result", "") if args.get("result", "") in RESULT_FILTERS else ""
     try:
@@ -183,7 +221,7 @@ def login_history():
     except InvalidInput as err:
         return render("merchant/login_history.html", error=err.message, page=None,
                       start=args.get("start", ""), end=args.get("end", ""), result=result,
-                      results=RESULT_FILTERS, columns=LOGIN_COLUMNS)
+                      results=RESULT_FILTERS, columns=LOGIN_COLUMNS, **notices), status
     stmt = queries.login_events(g.store.id, start, end, result=result)
     if args.get("format") == "xlsx":
         return xlsx_response(f"登入歷程_{g.store.merchant_code}_{start:%Y%m%d}-{end:%Y%m%d}.xlsx",
@@ -191,7 +229,7 @@ def login_history():
     page = paginate(stmt, per_page=50, max_per_page=200)
     return render("merchant/login_history.html", error=None, page=page, start=start.isoformat(),
                   end=end.isoformat(), result=result, results=RESULT_FILTERS,
-                  columns=LOGIN_COLUMNS)
+                  columns=LOGIN_COLUMNS, **notices), status
 
 
 # 5-1 錯誤代碼查詢 ---------------------------------------------------------------------------

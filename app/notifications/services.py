@@ -44,6 +44,9 @@ KIND_LABELS: Mapping[str, str] = MappingProxyType({
     "bill_notice": "帳單通知",
     "payout_notice": "收款通知",
     "password_reset": "重設密碼通知",
+    "two_factor_code": "雙因子驗證碼",
+    "login_failures": "登入失敗通知",
+    "login_new_device": "新裝置登入通知",
     "test": "測試訊息",
 })
 

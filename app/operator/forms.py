@@ -57,6 +57,8 @@ class StoreForm(FlaskForm):
                                description="多組請以半形分號 ; 分隔")
     technical_emails = StringField("技術聯絡人電子信箱", validators=[Rule(_emails_problem, strip=True)],
                                    description="多組請以半形分號 ; 分隔")
+    require_two_factor = BooleanField(
+        "要求雙因子驗證", description="勾選後，此商店所有後台帳號登入後須先完成雙因子驗證設定")
 
     def store_fields(self) -> StoreFields:
         return StoreFields(
@@ -70,6 +72,7 @@ class StoreForm(FlaskForm):
             finance_emails=self.finance_emails.data or "",
             sales_emails=self.sales_emails.data or "",
             technical_emails=self.technical_emails.data or "",
+            require_two_factor=bool(self.require_two_factor.data),
         )
 
 

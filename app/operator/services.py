@@ -37,6 +37,7 @@ class StoreFields:
     finance_emails: str = ""
     sales_emails: str = ""
     technical_emails: str = ""
+    require_two_factor: bool = False
 
 
 @dataclass
@@ -149,12 +150,13 @@ def store_snapshot(store: Store) -> dict[str, Any]:
         "finance_emails": store.finance_emails,
         "sales_emails": store.sales_emails,
         "technical_emails": store.technical_emails,
+        "require_two_factor": store.require_two_factor,
     }
 
 
 def _apply_store(store: Store, data: StoreFields) -> None:
     for name in ("merchant_code", "name", "tax_id", "responsible_person", "address", "website",
-                 "finance_emails", "sales_emails", "technical_emails"):
+                 "finance_emails", "sales_emails", "technical_emails", "require_two_factor"):
         setattr(store, name, getattr(data, name))
     store.parent = db.session.get(Store, data.parent_id) if data.parent_id else None
 
