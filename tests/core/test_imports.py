@@ -16,14 +16,15 @@ APP = Path(__file__).resolve().parents[2] / "app"
 # Bottom to top; a package may import its own layer (without a circle) and the ones below.
 LAYERS = [
     # platform
-    {"stores", "auth", "accounts", "uploads", "settings", "notifications", "news", "billing"},
+    {"stores", "auth", "accounts", "uploads", "settings", "notifications", "news", "billing",
+     "ecpay"},
     # catalog
     {"branches", "products"},
     # the ticket core
     {"tickets"},
     # features built on tickets
     {"issuance", "orders", "transfers", "return_applications", "printing", "escrow", "partners",
-     "sms", "installments", "bills"},
+     "sms", "installments", "bills", "checkout"},
     # screens and protocol adapters
     {"counter", "home", "reports", "wallet", "operator", "merchant", "api", "search"},
 ]
