@@ -115,12 +115,15 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "refund_secret_regenerated": "重新產生通知簽章金鑰",
     "refund_domain_allowed": "開通 URL Domain", "refund_domain_revoked": "撤銷 URL Domain",
     "refund_notice_resent": "重新發送退款通知",
+    # checkout (系統介接設定, AioCheckOut)
+    "ecpay_keys_rotated": "產生新的 HashKey／HashIV", "ecpay_allowed_ips_updated": "修改允許 IP",
+    "checkout_paid": "信用卡付款成功", "checkout_notice_resent": "重新發送付款結果通知",
 })
 
 
 # What a changed field is called on history pages, in one fixed table.
 FIELD_LABELS: Mapping[str, str] = MappingProxyType({
-    "name": "名稱", "username": "帳號", "remark": "備註", "grants": "權限", "status": "狀態",
+    "name": "名稱", "allowed_ips": "允許 IP", "username": "帳號", "remark": "備註", "grants": "權限", "status": "狀態",
     "finance_emails": "帳務聯絡人", "sales_emails": "業務聯絡人", "technical_emails": "技術聯絡人",
     "sms_on": "簡訊發送", "online_return_application": "電子票券申請退貨",
     "cs_phone": "客服電話", "cs_email": "客服 Email", "line_url": "LINE", "facebook_url": "Facebook",
