@@ -22,8 +22,8 @@ import ipaddress
 import os
 import secrets
 import string
-from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -45,8 +45,7 @@ MAX_IPS = 20
 UNSCOPED = {"unscoped": True}
 
 
-@dataclass(frozen=True)
-class Pair:
+class Pair(NamedTuple):
     hash_key: str
     hash_iv: str
 
