@@ -88,9 +88,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.api import bp as api_bp
     from app.auth.views import bp as auth_bp
     from app.bills.views import bp as billing_bp
+    from app.branches.views import bp as branches_bp
     from app.checkout.cashier_views import bp as cashier_bp
     from app.checkout.views import bp as checkout_bp
-    from app.branches.views import bp as branches_bp
     from app.counter.views import bp as counter_bp
     from app.escrow.views import bp as escrow_bp
     from app.home.views import bp as home_bp

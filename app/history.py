@@ -123,7 +123,8 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
 
 # What a changed field is called on history pages, in one fixed table.
 FIELD_LABELS: Mapping[str, str] = MappingProxyType({
-    "name": "名稱", "allowed_ips": "允許 IP", "username": "帳號", "remark": "備註", "grants": "權限", "status": "狀態",
+    "allowed_ips": "允許 IP",
+    "name": "名稱", "username": "帳號", "remark": "備註", "grants": "權限", "status": "狀態",
     "finance_emails": "帳務聯絡人", "sales_emails": "業務聯絡人", "technical_emails": "技術聯絡人",
     "sms_on": "簡訊發送", "online_return_application": "電子票券申請退貨",
     "cs_phone": "客服電話", "cs_email": "客服 Email", "line_url": "LINE", "facebook_url": "Facebook",

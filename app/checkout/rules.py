@@ -1,4 +1,4 @@
-"""The AioCheckOut rules that need no database: the request's fields (seed 004's table), the
+"""The AioCheckOut rules that need no database: the request's fields (ECPay's AioCheckOut V5 field table), the
 error codes and texts, our TradeNo, the installment offers, the card fee and the result fields.
 
 Order of checks (the whole request is refused at the first failure, nothing stored):

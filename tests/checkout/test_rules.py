@@ -1,4 +1,4 @@
-"""The AioCheckOut field table (seed 004), the installment offers, the card fee, the result
+"""The AioCheckOut field table (ECPay's AioCheckOut V5), the installment offers, the card fee, the result
 fields and the notice schedule: pure rules, tables of cases."""
 
 from __future__ import annotations
