@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, abort, make_response, render_template, request, url_for
 
-from app import clock
+from app import clock, ratelimit
 from app.checkout import rules, services
 from app.checkout.acquirer import read_card
 from app.checkout.models import OrderStatus
@@ -21,6 +21,13 @@ from app.htmx import redirect_to
 from app.web import CONTENT_SECURITY_POLICY
 
 bp = Blueprint("cashier", __name__, url_prefix="/Cashier")
+
+# Declined cards are counted: someone trying card numbers is stopped, a consumer who mistypes
+# once or twice is not.
+DECLINES_PER_IP = ratelimit.Rule("card-decline-ip", "10/10 minutes",
+                                 "付款失敗次數過多，請 10 分鐘後再試")
+MAX_DECLINES_PER_ORDER = 5
+ORDER_LOCKED = "此訂單付款失敗次數過多，請返回商店重新下單"
 
 
 def _error_page(error: rules.CheckoutError) -> Response:
@@ -75,6 +82,14 @@ def pay_submit(token: str):
     if order.status is OrderStatus.PAID:
         db.session.rollback()
         return redirect_to(url_for("cashier.pay", token=token))
+    ip = request.remote_addr or ""
+    try:
+        ratelimit.check(DECLINES_PER_IP, ip)
+        if order.failed_attempts >= MAX_DECLINES_PER_ORDER:
+            raise ratelimit.TooManyAttempts(ORDER_LOCKED)
+    except ratelimit.TooManyAttempts as refused:
+        db.session.rollback()
+        return _page(order, decline=refused.message, status=429)
     card, problems = read_card(request.form.get("card_number", ""), request.form.get("expiry", ""),
                                request.form.get("cvv", ""), today=clock.business_day())
     choice = services.parse_choice(order, request.form.get("plan", "once"))
@@ -86,6 +101,7 @@ def pay_submit(token: str):
     payment = services.pay(order, card, periods=choice[0], consumer_periods=choice[1])
     db.session.commit()
     if not payment.approved:
+        ratelimit.count_failure(DECLINES_PER_IP, ip)
         return _page(order, decline=payment.reason, status=422)
     return redirect_to(url_for("cashier.pay", token=token))
 

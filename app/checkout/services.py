@@ -5,7 +5,7 @@ a card, and what the result page and QueryTradeInfo answer. They flush, never co
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from flask import current_app
@@ -27,6 +27,11 @@ from app.ecpay import checkmac, keys
 from app.stores.models import Store
 
 UNSCOPED = {"unscoped": True}
+
+# What else happens, in the same transaction, when an order is paid: features built on checkout
+# register here (the unissued ticket orders will: a paid ticket order becomes 未發行訂單). Each is
+# called with the paid order and its card transaction; they flush, never commit.
+PAID_REACTIONS: list[Callable[[CheckoutOrder, CardTransaction], None]] = []
 
 
 @dataclass
@@ -185,6 +190,8 @@ def pay(order: CheckoutOrder, card: Card, *, periods: int = 0, consumer_periods:
                            created_at=now)
     db.session.add(notice)
     db.session.flush()
+    for react in PAID_REACTIONS:
+        react(order, txn)
     jobs.enqueue("app.checkout.jobs:send_payment_notice", notice.id, retries=(),
                  queue="notifications")
     return Payment(order, approved=True)

@@ -239,3 +239,27 @@ def test_query_trade_info(ctx, client) -> None:  # noqa: ANN001
     db.session.add(IntegrationSettings(store_id=store.id, allowed_ips="203.0.113.10"))
     db.session.commit()
     assert _query(client, store, "Q1")["TradeStatus"] == "10000103"
+
+
+def test_declines_are_limited_per_order(ctx, client) -> None:  # noqa: ANN001
+    store = make_checkout_store()
+    db.session.commit()
+    url = _pay_url(_checkout(client, aio_form(store, ReturnURL=LOCAL_RETURN)))
+    declined = CARD | {"card_number": "4000000000000002"}
+    assert [client.post(url, data=declined).status_code for _ in range(6)] == [422] * 5 + [429]
+    locked = client.post(url, data=CARD)
+    assert locked.status_code == 429 and "請返回商店重新下單" in locked.get_data(as_text=True)
+    assert _count(CardTransaction) == 0
+
+
+def test_paid_reactions_run_in_the_payment_transaction(ctx, client, monkeypatch) -> None:  # noqa: ANN001
+    from app.checkout import services
+
+    seen: list[tuple[str, str]] = []
+    monkeypatch.setattr(services, "PAID_REACTIONS",
+                        [lambda order, txn: seen.append((order.merchant_trade_no, txn.card_last4))])
+    store = make_checkout_store(ticket=True)
+    db.session.commit()
+    url = _pay_url(_checkout(client, aio_form(store, trade_no="TICKET1", ReturnURL=LOCAL_RETURN)))
+    client.post(url, data=CARD)
+    assert seen == [("TICKET1", "2222")]
