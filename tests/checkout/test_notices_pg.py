@@ -131,3 +131,23 @@ def test_racing_claims_send_one_try(pg_app) -> None:  # noqa: ANN001
 
     won = run_at_once(pg_app, take, range(6))
     assert sorted(won, key=lambda a: a or 0) == [None] * 5 + [2]
+
+
+def test_racing_requests_for_one_trade_no_store_one_order(pg_app) -> None:  # noqa: ANN001
+    from app.checkout.models import CheckoutOrder
+
+    with pg_app.app_context():
+        store = make_checkout_store()
+        db.session.commit()
+        forms = [aio_form(store, trade_no="RACE1", amount=str(1000 + n)) for n in range(4)]
+
+    def accept(form: dict[str, str], ready: Ready) -> str:
+        ready()
+        accepted = services.accept(form.items())
+        db.session.commit()
+        return "order" if accepted.order is not None else accepted.error.code
+
+    outcomes = run_at_once(pg_app, accept, forms)
+    assert sorted(outcomes) == ["10200047"] * 3 + ["order"]
+    with pg_app.app_context():
+        assert db.session.scalar(select(func.count(CheckoutOrder.id))) == 1
