@@ -64,6 +64,8 @@ def _import_models() -> None:
     from app.auth import protection_models as _auth_protection  # noqa: F401
     from app.billing import models as _billing  # noqa: F401
     from app.bills import models as _bills  # noqa: F401
+    from app.checkout import models as _checkout  # noqa: F401
+    from app.ecpay import models as _ecpay  # noqa: F401
     from app.escrow import models as _escrow  # noqa: F401
     from app.installments import models as _installments  # noqa: F401
     from app.issuance import models as _issuance  # noqa: F401
@@ -96,6 +98,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.auth.views import bp as auth_bp
     from app.bills.views import bp as billing_bp
     from app.branches.views import bp as branches_bp
+    from app.checkout.cashier_views import bp as cashier_bp
+    from app.checkout.views import bp as checkout_bp
     from app.counter.views import bp as counter_bp
     from app.escrow.views import bp as escrow_bp
     from app.home.views import bp as home_bp
@@ -128,5 +132,5 @@ def _register_blueprints(app: Flask) -> None:
                issuance_bp, notifications_bp, orders_bp, sms_bp, counter_bp, escrow_bp,
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,
                return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp,
-               billing_bp, search_bp, saved_filters_bp, twofactor_bp):
+               billing_bp, search_bp, saved_filters_bp, twofactor_bp, cashier_bp, checkout_bp):
         app.register_blueprint(bp)

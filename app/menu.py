@@ -51,6 +51,7 @@ MERCHANT_MENU: tuple[Section, ...] = (
     Section("五、系統開發管理", (
         Entry("錯誤代碼查詢", "merchant.error_codes"),
         Entry("API 金鑰", "accounts.api_tokens"),
+        Entry("系統介接設定", "checkout.integration", Function.SYSTEM_INTEGRATION),
     )),
     Section("六、帳單報表", (
         Entry("應繳費用", "billing.due", Function.BILLING),

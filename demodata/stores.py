@@ -15,6 +15,7 @@ from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
 from app.db import db
+from app.ecpay import keys
 from app.news.models import NewsItem
 from app.products.models import BranchRole, Product, ProductBranch, ProductKind, ProductPartner
 from app.settings.models import StoreSettings
@@ -106,6 +107,10 @@ def _product(store: Store, name: str, kind: ProductKind, face_value: int, *,
     return product
 
 
+# ECPay's published stage test HashKey/HashIV of merchant 3002607 (public, for testing only).
+STAGE_TEST_KEYS = ("pwFHCqoQZGmho4w6", "EkRm7iFT261dpevs")
+
+
 def load_demo() -> list[tuple[str, str]]:
     _account("operator", AccountKind.OPERATOR)
     issuer = _store("3002607", "示範票券發行商", mode=RedemptionMode.REDEEM_AFTER_USE,
@@ -150,6 +155,10 @@ def load_demo() -> list[tuple[str, str]]:
             PartnerRelation.partner_store_id == partner.id)) is None:
         db.session.add(PartnerRelation(store_id=issuer.id, partner_store_id=partner.id))
         db.session.flush()
+    # 系統介接設定: ECPay's published stage keys for 3002607, so ECPay's own SDK samples
+    # (AioCheckOut, DoAction) work against a local ectix by changing only the URL
+    if not keys.key_rows(issuer.id):
+        keys.install_pair(issuer.id, keys.Pair(*STAGE_TEST_KEYS))
     # 7-3 A 商品管理
     _product(issuer, "咖啡兌換券", ProductKind.PICKUP, 150, partners=(partner,))
     _product(issuer, "台北門市限定蛋糕券", ProductKind.PICKUP, 680, redeem=(a001,), returns=(a001,))

@@ -15,7 +15,9 @@ from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
 from app.auth.protection_models import TwoFactor
+from app.checkout.models import CheckoutOrder, OrderStatus
 from app.db import db
+from app.ecpay import checkmac, keys
 from app.installments.models import InstallmentOrder, InstallmentPeriod, UnissuedOrder
 from app.installments.status import (
     PeriodGroup,
@@ -289,3 +291,47 @@ def make_saved_filter(account: Account, store: Store | None, *, report: str = "r
     db.session.add(row)
     db.session.flush()
     return row
+
+
+# Checkout (AioCheckOut) ---------------------------------------------------------------------------
+
+STAGE_KEYS = keys.Pair("pwFHCqoQZGmho4w6", "EkRm7iFT261dpevs")
+
+
+def make_checkout_store(name: str | None = None, *, ticket: bool = False,
+                        pair: keys.Pair = STAGE_KEYS) -> Store:
+    """A store with integration keys (ECPay's stage pair by default); `ticket`: its contract has
+    the issuance service on, so its checkouts are ticket orders."""
+    store = make_store(name, issuance_active=ticket)
+    keys.install_pair(store.id, pair)
+    return store
+
+
+def aio_form(store: Store, *, pair: keys.Pair = STAGE_KEYS, trade_no: str | None = None,
+             amount: str = "1200", **extra: str) -> dict[str, str]:
+    """A signed AioCheckOut form (as an SDK posts it) for the store; `extra` adds or replaces
+    fields (an empty value is posted empty)."""
+    fields = {
+        "MerchantID": store.merchant_code,
+        "MerchantTradeNo": trade_no or f"T{next(_seq):09d}",
+        "MerchantTradeDate": "2026/11/21 14:05:00", "PaymentType": "aio",
+        "TotalAmount": amount, "TradeDesc": "ectix 票券訂單", "ItemName": "咖啡兌換券 x2#蛋糕券 x1",
+        "ReturnURL": "https://merchant.example/ecpay/return",
+        "OrderResultURL": "https://merchant.example/ecpay/result",
+        "ChoosePayment": "Credit", "EncryptType": "1", "CustomField1": "order:42",
+    } | extra
+    return checkmac.signed(fields, pair.hash_key, pair.hash_iv)
+
+
+def make_checkout_order(store: Store, *, amount: int = 1200, paid: bool = False) -> CheckoutOrder:
+    n = next(_seq)
+    order = CheckoutOrder(
+        store_id=store.id, merchant_trade_no=f"CK{n:08d}", trade_no=f"261121140500{n % 10000:04d}",
+        token=f"tok{n:020d}", total_amount=amount, item_name="咖啡兌換券", trade_desc="測試",
+        return_url="https://merchant.example/ecpay/return", merchant_trade_date="2026/11/21 14:05:00",
+        fields=aio_form(store, amount=str(amount)), is_ticket_order=False,
+        status=OrderStatus.PAID if paid else OrderStatus.PENDING,
+        paid_at=clock.now() if paid else None)
+    db.session.add(order)
+    db.session.flush()
+    return order

@@ -36,6 +36,8 @@ class Function(enum.Enum):
     VENDOR_PROFILE = "vendor_profile"
     LOGIN_HISTORY = "login_history"
     BILLING = "billing"
+    # 五 系統開發管理
+    SYSTEM_INTEGRATION = "system_integration"
     # 七 使用後核銷
     OPERATION_SETTINGS = "operation_settings"
     UNISSUED_ORDERS = "unissued_orders"
@@ -70,6 +72,7 @@ class Function(enum.Enum):
 
 
 _V = "三、廠商專區"
+_D = "五、系統開發管理"
 _B = "六、帳單報表"
 _R = "七、使用後核銷"
 _I = "八、分期核銷"
@@ -78,6 +81,9 @@ FUNCTIONS: dict[Function, FunctionInfo] = {
     Function.VENDOR_PROFILE: FunctionInfo("廠商基本資料", _V, Mode.ANY),
     Function.LOGIN_HISTORY: FunctionInfo("登入歷程", _V, Mode.ANY, has_modify=False),
     Function.BILLING: FunctionInfo("帳單報表", _B, Mode.ANY, has_modify=False),
+    # 查詢: the MerchantID, the key pair's dates, the checkout orders and their notices;
+    # 修改: a new HashKey/HashIV (shown once), the allowed IPs, re-sending a notice.
+    Function.SYSTEM_INTEGRATION: FunctionInfo("系統介接設定", _D, Mode.ANY),
     Function.OPERATION_SETTINGS: FunctionInfo("操作設定管理", _R, Mode.REDEEM_AFTER_USE),
     Function.UNISSUED_ORDERS: FunctionInfo("未發行訂單管理", _R, Mode.REDEEM_AFTER_USE),
     Function.PRODUCTS: FunctionInfo("商品管理", _R, Mode.REDEEM_AFTER_USE),

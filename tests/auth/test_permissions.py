@@ -19,7 +19,8 @@ R, INST = "redeem_after_use", "installment"
 V, M = Level.VIEW, Level.MODIFY
 INSTALLMENT_ONLY = {f for f, i in FUNCTIONS.items() if i.mode is Mode.INSTALLMENT}
 REDEEM_ONLY = {f for f, i in FUNCTIONS.items() if i.mode is Mode.REDEEM_AFTER_USE}
-COMMON = {Function.VENDOR_PROFILE, Function.LOGIN_HISTORY, Function.BILLING}
+COMMON = {Function.VENDOR_PROFILE, Function.LOGIN_HISTORY, Function.BILLING,
+          Function.SYSTEM_INTEGRATION}
 
 
 @pytest.mark.parametrize(("granted", "wanted", "allowed"), [

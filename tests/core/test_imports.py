@@ -17,14 +17,14 @@ APP = Path(__file__).resolve().parents[2] / "app"
 LAYERS = [
     # platform
     {"stores", "auth", "accounts", "uploads", "settings", "notifications", "news", "billing",
-     "saved_filters"},
+     "saved_filters", "ecpay"},
     # catalog
     {"branches", "products"},
     # the ticket core
     {"tickets"},
     # features built on tickets
     {"issuance", "orders", "transfers", "return_applications", "printing", "escrow", "partners",
-     "sms", "installments", "bills"},
+     "sms", "installments", "bills", "checkout"},
     # screens and protocol adapters
     {"counter", "home", "reports", "wallet", "operator", "merchant", "api", "search"},
 ]

@@ -24,6 +24,7 @@ from tests.factories import (
     login,
     make_account,
     make_branch,
+    make_checkout_order,
     make_installment_order,
     make_order,
     make_product,
@@ -36,7 +37,7 @@ from tests.factories import (
 
 # Blueprints that are not merchant-owned data: the operator console, public pages, login.
 NOT_MERCHANT = ("static", "operator.", "partners_admin.", "escrow.", "notifications.", "auth.", "uploads.",
-                "api.openapi", "platform_print.", "cvs.", "wallet.")
+                "api.openapi", "platform_print.", "cvs.", "wallet.", "cashier.")
 # URL variables that name rows every merchant may read (not store-owned).
 SHARED_ROWS = {"news_id"}
 
@@ -167,6 +168,7 @@ ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "run_id": _print_run,
     "filter_id": _saved_filter,
     "month": _bill_month,
+    "checkout_order_id": lambda store, main: make_checkout_order(store, paid=True).id,
 }
 
 # The installment routes' URL variables (their rows, for stores in installment mode).

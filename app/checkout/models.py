@@ -1,0 +1,154 @@
+"""Checkout orders (one AioCheckOut request each), the card transactions they create, and the
+result notices (付款結果通知) sent to the merchant's ReturnURL."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app import clock
+from app.db import db, enum_type
+from app.tenancy import StoreScoped
+
+
+class OrderStatus(enum.Enum):
+    PENDING = "pending"  # waiting for the consumer's card
+    PAID = "paid"  # a card transaction was authorised
+
+    @property
+    def label(self) -> str:
+        return {"pending": "待付款", "paid": "已付款"}[self.value]
+
+
+class CheckoutOrder(StoreScoped, db.Model):
+    """One accepted AioCheckOut request: the merchant's fields as posted and what became of it.
+
+    `is_ticket_order` is fixed when the order is accepted (app.checkout.rules.is_ticket_order):
+    ticket orders are paid in one go and, once paid, wait to be issued (未發行訂單)."""
+
+    __tablename__ = "checkout_orders"
+    __table_args__ = (
+        UniqueConstraint("store_id", "merchant_trade_no"),
+        UniqueConstraint("trade_no"),
+        UniqueConstraint("token"),
+        CheckConstraint("total_amount > 0", name="amount_positive"),
+        Index("ix_checkout_orders_store_created", "store_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_trade_no: Mapped[str] = mapped_column(String(20))
+    trade_no: Mapped[str] = mapped_column(String(20))  # ours: yyMMddHHmmss + 4 digits
+    token: Mapped[str] = mapped_column(String(64))  # the cashier page's unguessable address
+    total_amount: Mapped[int]
+    item_name: Mapped[str] = mapped_column(String(400))
+    trade_desc: Mapped[str] = mapped_column(String(200))
+    return_url: Mapped[str] = mapped_column(String(200))
+    order_result_url: Mapped[str] = mapped_column(String(200), default="")
+    client_back_url: Mapped[str] = mapped_column(String(200), default="")
+    merchant_trade_date: Mapped[str] = mapped_column(String(20))
+    store_code: Mapped[str] = mapped_column(String(20), default="")  # the request's StoreID
+    platform_id: Mapped[str] = mapped_column(String(10), default="")
+    need_extra_paid_info: Mapped[bool] = mapped_column(default=False)
+    credit_installments: Mapped[str] = mapped_column(String(20), default="")  # offered periods
+    is_ticket_order: Mapped[bool] = mapped_column(default=False)
+    fields: Mapped[dict] = mapped_column(default=dict)  # the request as posted (CheckMacValue too)
+    status: Mapped[OrderStatus] = mapped_column(enum_type(OrderStatus, "checkout_order_status"),
+                                                default=OrderStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)  # TradeDate
+    paid_at: Mapped[datetime | None]
+    failed_attempts: Mapped[int] = mapped_column(default=0)
+
+    transaction: Mapped[CardTransaction | None] = relationship(back_populates="order",
+                                                               uselist=False)
+
+
+class TransactionStatus(enum.Enum):
+    AUTHORISED = "authorised"  # 已授權; the credit back office adds the rest
+
+    @property
+    def label(self) -> str:
+        return {"authorised": "已授權"}[self.value]
+
+
+class CardTransaction(StoreScoped, db.Model):
+    """A card authorisation. Never the full card number nor the CVV: the first six and last four
+    digits, the brand, the acquirer's authorisation code and serial."""
+
+    __tablename__ = "card_transactions"
+    __table_args__ = (
+        UniqueConstraint("order_id"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_card_transactions_store_authorised", "store_id", "authorised_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("checkout_orders.id"))
+    status: Mapped[TransactionStatus] = mapped_column(
+        enum_type(TransactionStatus, "card_transaction_status"),
+        default=TransactionStatus.AUTHORISED)
+    amount: Mapped[int]
+    card_first6: Mapped[str] = mapped_column(String(6))
+    card_last4: Mapped[str] = mapped_column(String(4))
+    brand: Mapped[str] = mapped_column(String(20))
+    auth_code: Mapped[str] = mapped_column(String(6))
+    auth_serial: Mapped[str] = mapped_column(String(20))  # gwsr
+    eci: Mapped[str] = mapped_column(String(2), default="0")
+    acquirer: Mapped[str] = mapped_column(String(20))
+    installment_periods: Mapped[int] = mapped_column(default=0)  # merchant-paid (stage)
+    consumer_installment_periods: Mapped[int] = mapped_column(default=0)  # 自費分期
+    charge_fee: Mapped[int] = mapped_column(default=0)  # PaymentTypeChargeFee
+    authorised_at: Mapped[datetime] = mapped_column(default=clock.now)
+
+    order: Mapped[CheckoutOrder] = relationship(back_populates="transaction")
+
+
+class NoticeStatus(enum.Enum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SUCCEEDED = "succeeded"
+    GAVE_UP = "gave_up"
+
+    @property
+    def label(self) -> str:
+        return {"pending": "待通知", "sending": "通知中", "succeeded": "通知成功",
+                "gave_up": "通知失敗"}[self.value]
+
+
+class PaymentNotice(StoreScoped, db.Model):
+    """The payment result notice of one paid order to its ReturnURL, until `1|OK`."""
+
+    __tablename__ = "checkout_notices"
+    __table_args__ = (
+        UniqueConstraint("order_id"),
+        Index("ix_checkout_notices_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("checkout_orders.id"))
+    url: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict] = mapped_column(default=dict)  # the fields, CheckMacValue included
+    status: Mapped[NoticeStatus] = mapped_column(enum_type(NoticeStatus, "checkout_notice_status"),
+                                                 default=NoticeStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=clock.now)
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    succeeded_at: Mapped[datetime | None]
+
+
+class PaymentNoticeAttempt(db.Model):
+    """One POST of a payment notice and what came back."""
+
+    __tablename__ = "checkout_notice_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("checkout_notices.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+    trigger: Mapped[str] = mapped_column(String(10), default="auto")
+    http_status: Mapped[int | None]
+    body_excerpt: Mapped[str] = mapped_column(String(200), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    succeeded: Mapped[bool] = mapped_column(default=False)

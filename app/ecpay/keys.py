@@ -1,0 +1,194 @@
+"""系統介接設定: each store's HashKey/HashIV pair, generated here, shown once, rotatable, and
+kept sealed at rest; the allowed source IPs of server-to-server calls.
+
+- A pair is 16 + 16 characters (letters and digits), the size AES-128 and every ECPay client
+  expect. The protocols need the plain values to compute MACs, so they cannot be hashed: they
+  are sealed with AES-GCM under the server's data key (config DATA_KEY, from ECTIX_DATA_KEY;
+  derived from SECRET_KEY where it is unset, which production forbids), the store bound in as
+  associated data so a sealed pair copied to another store does not open.
+- Rotating retires the current pair: it keeps working for GRACE (24 h on the app clock) so a
+  merchant can roll its servers over; `pairs_for` answers the current pair first, then the
+  pairs retired less than GRACE ago.
+- The history records every rotation (who, when), never a key.
+
+Use cases flush and never commit.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import os
+import secrets
+import string
+from datetime import timedelta
+from typing import NamedTuple
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import current_app
+from sqlalchemy import or_, select, update
+
+from app import clock, history
+from app.auth import access
+from app.auth.permissions import Function
+from app.db import db, insert_ignoring_conflict
+from app.ecpay.models import IntegrationSettings, KeyPair
+from app.errors import InvalidInput
+
+GRACE = timedelta(hours=24)
+KEY_LENGTH = 16
+_ALPHABET = string.ascii_letters + string.digits
+NO_RIGHT = "您沒有修改系統介接設定的權限"
+MAX_IPS = 20
+UNSCOPED = {"unscoped": True}
+
+
+class Pair(NamedTuple):
+    hash_key: str
+    hash_iv: str
+
+
+def generate_pair() -> Pair:
+    return Pair("".join(secrets.choice(_ALPHABET) for _ in range(KEY_LENGTH)),
+                "".join(secrets.choice(_ALPHABET) for _ in range(KEY_LENGTH)))
+
+
+# Sealing ------------------------------------------------------------------------------------------
+
+def _data_key() -> bytes:
+    configured = current_app.config.get("DATA_KEY")
+    if configured:
+        return hashlib.sha256(b"ectix-data-key\0" + configured.encode("utf-8")).digest()
+    secret = current_app.config["SECRET_KEY"]
+    return hashlib.sha256(b"ectix-derived-data-key\0" + secret.encode("utf-8")).digest()
+
+
+def seal(pair: Pair, store_id: int) -> str:
+    nonce = os.urandom(12)
+    plain = f"{pair.hash_key}\n{pair.hash_iv}".encode("ascii")
+    box = AESGCM(_data_key()).encrypt(nonce, plain, f"ecpay-keys:{store_id}".encode("ascii"))
+    return base64.b64encode(nonce + box).decode("ascii")
+
+
+def unseal(sealed: str, store_id: int) -> Pair:
+    raw = base64.b64decode(sealed)
+    try:
+        plain = AESGCM(_data_key()).decrypt(raw[:12], raw[12:],
+                                            f"ecpay-keys:{store_id}".encode("ascii"))
+    except InvalidTag as exc:
+        raise RuntimeError("the store's key pair does not open under this data key") from exc
+    key, iv = plain.decode("ascii").split("\n")
+    return Pair(key, iv)
+
+
+# Reading --------------------------------------------------------------------------------------------
+
+def _live(store_id: int) -> list[KeyPair]:
+    cutoff = clock.now() - GRACE
+    return list(db.session.scalars(
+        select(KeyPair).where(KeyPair.store_id == store_id,
+                              or_(KeyPair.retired_at.is_(None), KeyPair.retired_at > cutoff))
+        .order_by(KeyPair.retired_at.is_not(None), KeyPair.created_at.desc(), KeyPair.id.desc())
+        .execution_options(**UNSCOPED)))
+
+
+def pairs_for(store_id: int) -> list[Pair]:
+    """The pairs a request from this store may be signed with: the current one first."""
+    return [unseal(row.sealed, store_id) for row in _live(store_id)]
+
+
+def current_pair(store_id: int) -> Pair | None:
+    pairs = pairs_for(store_id)
+    return pairs[0] if pairs else None
+
+
+def key_rows(store_id: int) -> list[KeyPair]:
+    """The current and still-working pairs' rows (dates only, for the page)."""
+    return _live(store_id)
+
+
+# Changing ---------------------------------------------------------------------------------------------
+
+def install_pair(store_id: int, pair: Pair) -> KeyPair:
+    """Make `pair` the store's current one, retiring the current pair (it keeps working for
+    GRACE). No permission check: the callers are `rotate` and the demo data."""
+    if len(pair.hash_key) != KEY_LENGTH or len(pair.hash_iv) != KEY_LENGTH \
+            or not (pair.hash_key + pair.hash_iv).isascii():
+        raise ValueError("HashKey and HashIV are 16 ASCII characters each")
+    now = clock.now()
+    db.session.execute(
+        update(KeyPair).where(KeyPair.store_id == store_id, KeyPair.retired_at.is_(None))
+        .values(retired_at=now).execution_options(synchronize_session=False, **UNSCOPED))
+    row = KeyPair(store_id=store_id, sealed=seal(pair, store_id), created_at=now)
+    db.session.add(row)
+    db.session.flush()
+    return row
+
+
+def rotate(actor, store) -> Pair:  # noqa: ANN001 - an Account and a Store
+    """A new pair for the store, returned in plain to be shown once; the old pair keeps working
+    for 24 hours."""
+    access.check(actor, store, Function.SYSTEM_INTEGRATION, no_right=NO_RIGHT)
+    pair = generate_pair()
+    row = install_pair(store.id, pair)
+    history.record(row, "ecpay_keys_rotated", store_id=store.id,
+                   reason="舊金鑰於 24 小時後失效")
+    return pair
+
+
+# Allowed IPs -------------------------------------------------------------------------------------------
+
+def parse_ips(text: str) -> list[str]:
+    """The allowed-IP list as typed (one IP or CIDR range a line, or separated by commas or
+    spaces), normalised; InvalidInput naming the first bad entry."""
+    entries = [e for e in text.replace(",", " ").split() if e]
+    if len(entries) > MAX_IPS:
+        message = f"最多可設定 {MAX_IPS} 筆 IP"
+        raise InvalidInput(message, fields={"allowed_ips": message})
+    out: list[str] = []
+    for entry in entries:
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError as exc:
+            message = f"「{entry[:50]}」不是有效的 IP 位址或網段"
+            raise InvalidInput(message, fields={"allowed_ips": message}) from exc
+        text_form = str(network.network_address) if network.num_addresses == 1 else str(network)
+        if text_form not in out:
+            out.append(text_form)
+    return out
+
+
+def ip_allowed(allowed: str, address: str) -> bool:
+    """Whether `address` is in the list (an empty list allows any address)."""
+    entries = allowed.split()
+    if not entries:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(e, strict=False) for e in entries)
+
+
+def settings_of(store_id: int) -> IntegrationSettings | None:
+    return db.session.scalar(select(IntegrationSettings)
+                             .where(IntegrationSettings.store_id == store_id)
+                             .execution_options(**UNSCOPED))
+
+
+def allowed_ips_of(store_id: int) -> str:
+    settings = settings_of(store_id)
+    return settings.allowed_ips if settings else ""
+
+
+def update_allowed_ips(actor, store, text: str) -> bool:  # noqa: ANN001
+    """Save the allowed-IP list; whether it changed."""
+    access.check(actor, store, Function.SYSTEM_INTEGRATION, no_right=NO_RIGHT)
+    value = "\n".join(parse_ips(text))
+    insert_ignoring_conflict(IntegrationSettings, store_id=store.id, allowed_ips="",
+                             updated_at=clock.now())
+    settings = settings_of(store.id)
+    assert settings is not None
+    return history.change(settings, "ecpay_allowed_ips_updated", {"allowed_ips": value})
