@@ -44,23 +44,39 @@ def whole_number(text: object, low: int = 0, high: int = INT_MAX) -> int | None:
     return value if low <= value <= high else None
 
 
+def digits_up_to(high: int) -> str:
+    """A regular expression of the decimal numbers from 0 to `high` (leading zeros allowed):
+    a URL whose number is beyond it does not match the rule at all, for any method (a value
+    refused only after matching would make Werkzeug answer another method's rule with 405)."""
+    text = str(high)
+    shorter = f"[0-9]{{1,{len(text) - 1}}}" if len(text) > 1 else None
+    same_length = [text]
+    for i, digit in enumerate(text):
+        if digit != "0":
+            rest = len(text) - i - 1
+            same_length.append(f"{text[:i]}[0-{int(digit) - 1}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    choices = ([shorter] if shorter else []) + same_length
+    return "0*(?:" + "|".join(choices) + ")"
+
+
 class IntConverter(IntegerConverter):
     """`<int:…>`: a non-negative id of an `Integer` column; beyond its range it does not match,
     so the URL is a 404 before any view or query runs."""
 
+    high = INT_MAX
+
     def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
                  max: int | None = None, signed: bool = False) -> None:  # noqa: A002
-        super().__init__(map, fixed_digits=fixed_digits, min=min,
-                         max=INT_MAX if max is None else max, signed=signed)
+        max = self.high if max is None else max  # noqa: A001
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+        if not signed and not fixed_digits:
+            self.regex = digits_up_to(max)
 
 
 class BigIntConverter(IntConverter):
     """`<bigint:…>`: an id of a `BigInteger` column (tickets)."""
 
-    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,  # noqa: A002
-                 max: int | None = None, signed: bool = False) -> None:  # noqa: A002
-        super().__init__(map, fixed_digits=fixed_digits, min=min,
-                         max=BIGINT_MAX if max is None else max, signed=signed)
+    high = BIGINT_MAX
 
 
 def nul_in(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> bool:
