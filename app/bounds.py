@@ -9,7 +9,7 @@ cannot contain NUL (0x00) characters").
   a ValueError: "²".isdigit() is True, int("²") is not a number).
 - `IntConverter` / `BigIntConverter`: the URL converters `int` and `bigint` the app registers in
   place of Werkzeug's `int`; a number beyond the column's range does not match (404).
-- `nul_in(value)`: whether a string, or any string inside a list or dict, holds a NUL.
+- `nul_fields(value)`: where a string, or any string inside a list or dict, holds a NUL.
 """
 
 from __future__ import annotations
@@ -79,21 +79,27 @@ class BigIntConverter(IntConverter):
     high = BIGINT_MAX
 
 
-def nul_in(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> bool:
-    """Whether `value` (a string, or lists and dicts of them, keys included) holds a NUL.
-    Walked without recursion; a structure deeper than `max_depth` raises ValueError."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
+def nul_fields(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> list[str]:
+    """Where `value` (a string, or lists and dicts of them, keys included) holds a NUL: each
+    place as a dotted path (`rows.0.email`; "" for `value` itself). Walked without recursion; a
+    structure deeper than `max_depth` raises ValueError."""
+    found: list[str] = []
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
     while stack:
-        item, depth = stack.pop()
+        item, path, depth = stack.pop()
         if depth > max_depth:
             raise ValueError("nested too deep")
         if isinstance(item, str):
             if NUL in item:
-                return True
+                found.append(path)
         elif isinstance(item, dict):
             for key, inner in item.items():
-                stack.append((key, depth + 1))
-                stack.append((inner, depth + 1))
+                name = str(key).replace(NUL, "")
+                inner_path = f"{path}.{name}" if path else name
+                if NUL in str(key):
+                    found.append(inner_path)
+                stack.append((inner, inner_path, depth + 1))
         elif isinstance(item, list | tuple):
-            stack.extend((inner, depth + 1) for inner in item)
-    return False
+            stack.extend((inner, f"{path}.{n}" if path else str(n), depth + 1)
+                         for n, inner in enumerate(item))
+    return sorted(found)

@@ -28,7 +28,7 @@ from app.auth.access import may
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.auth.services import account_for_token, request_account_options, scope_for, switchable_stores
-from app.bounds import NUL, NUL_MESSAGE, TOO_DEEP_MESSAGE, nul_in
+from app.bounds import NUL, NUL_MESSAGE, TOO_DEEP_MESSAGE, nul_fields
 from app.columns import on_page
 from app.db import db
 from app.errors import DomainError, InvalidInput, Malformed, NotFound
@@ -151,11 +151,11 @@ def refuse_unsafe_input() -> None:
         except ValueError:
             return  # not JSON: the view says so (422)
         try:
-            found = nul_in(body)
+            found = nul_fields(body)
         except ValueError:
             raise Malformed(TOO_DEEP_MESSAGE) from None
         if found:
-            raise InvalidInput(NUL_MESSAGE)
+            raise InvalidInput(NUL_MESSAGE, fields={path or "body": NUL_MESSAGE for path in found})
 
 
 def format_money(amount: int | None) -> str:

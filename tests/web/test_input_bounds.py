@@ -207,6 +207,7 @@ def test_a_nul_in_an_api_string_is_a_422_naming_it(merchant):
         "name": "咖啡\x00券", "kind": "pickup", "face_value": 100, "escrow_end": "2027-12-31"})
     assert response.status_code == 422
     assert "NUL" in response.get_json()["error"]["message"]
+    assert list(response.get_json()["error"]["fields"]) == ["name"]
     response = client.get("/api/v1/products?q=%00", headers=token)
     assert response.status_code == 422
 
