@@ -24,10 +24,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from app import htmx as htmx_helpers
     from app import web
+    from app.bounds import BigIntConverter, IntConverter
     from app.db import engine_options, render_migration_item
     from app.errors import register_error_handlers
     from app.extensions import babel, csrf, db, htmx, login_manager, migrate
 
+    # Before any rule is added: an id beyond its column's range is a 404, not a database error.
+    app.url_map.converters.update(int=IntConverter, bigint=BigIntConverter)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     db.init_app(app)

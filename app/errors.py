@@ -26,6 +26,13 @@ class InvalidInput(DomainError):
     code = "invalid"
 
 
+class Malformed(DomainError):
+    """A request no form could have sent (a NUL in a header, JSON nested without end): 400."""
+
+    status = 400
+    code = "bad_request"
+
+
 class Forbidden(DomainError):
     status = 403
     code = "forbidden"
@@ -79,7 +86,12 @@ def register_error_handlers(app: Flask) -> None:
         if status == 400 and err.description and "CSRF" in err.description:
             message = "表單已過期或來源不明（CSRF 驗證失敗），請重新整理頁面後再試"
         if wants_json():
-            return json_error(status, _HTTP_CODES.get(status, "error"), message)
+            response, _ = json_error(status, _HTTP_CODES.get(status, "error"), message)
+            response.status_code = status
+            for name, value in err.get_headers():  # a 405's Allow, a 429's Retry-After
+                if name.lower() != "content-type":
+                    response.headers[name] = value
+            return response
         response = err.get_response()
         response.set_data(render_template("error.html", status=status, message=message))
         response.content_type = "text/html; charset=utf-8"

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import wtforms
 from flask_wtf import FlaskForm
-from wtforms import DateField, DateTimeLocalField, Field, IntegerField
+from wtforms import DateField, DateTimeLocalField, Field
 from wtforms.i18n import get_translations
 from wtforms.validators import ValidationError
+
+from app.bounds import INT_MAX, RANGE_MESSAGE, whole_number
 
 _TRANSLATIONS = get_translations(["zh_TW"])
 
@@ -73,4 +76,37 @@ def _parsing(field: type[Field], message: str) -> type[Field]:
 
 TwDateField = _parsing(DateField, "日期格式不正確（YYYY-MM-DD）")
 TwDateTimeField = _parsing(DateTimeLocalField, "時間格式不正確")
-TwIntegerField = _parsing(IntegerField, "請輸入整數")
+
+
+class IntegerField(wtforms.IntegerField):
+    """The app's one integer field (use it, never WTForms' own): a whole number within
+    [`low`, `high`] (by default the range of an `Integer` column, so nothing posted can become
+    a database error), its messages in Traditional Chinese. A value beyond the range is a
+    field error, as is text that is not a whole number."""
+
+    def __init__(self, label: str | None = None, validators=None, *,  # noqa: ANN001
+                 low: int = -INT_MAX, high: int = INT_MAX, **kwargs: object) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.low, self.high = low, high
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if not valuelist:
+            return
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError("請輸入整數") from exc
+        if self.data is not None and not self.low <= self.data <= self.high:
+            self.data = None
+            raise ValueError(RANGE_MESSAGE)
+
+
+TwIntegerField = IntegerField
+
+
+def bounded_int(value: object) -> int:
+    """`coerce=` for a select of ids: a whole number within an `Integer` column's range, else
+    ValueError (the select's own "not a valid choice")."""
+    if (number := whole_number(value, -INT_MAX, INT_MAX)) is None:
+        raise ValueError(RANGE_MESSAGE)
+    return number

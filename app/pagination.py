@@ -15,6 +15,7 @@ from flask_sqlalchemy.pagination import SelectPagination
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import lazyload
 
+from app.bounds import INT_MAX, whole_number
 from app.db import db
 
 
@@ -30,7 +31,7 @@ class ScopedPagination(SelectPagination):
 def paginate(stmt: Select, *, per_page: int | None = None,
              max_per_page: int | None = None) -> SelectPagination:
     """A page of `stmt` (page number from `?page=`), counted under the same scope."""
-    return ScopedPagination(select=stmt, session=db.session(), page=None,
+    return ScopedPagination(select=stmt, session=db.session(), page=page_number(),
                             per_page=per_page or current_app.config["PAGE_SIZE"],
                             max_per_page=max_per_page, error_out=False, count=True)
 
@@ -69,9 +70,6 @@ def paginate_rows(stmt: Select | Callable[[int], Select], *, total: int | None =
 
 
 def page_number() -> int:
-    """`?page=` as Flask-SQLAlchemy reads it: a positive whole number, else 1."""
-    try:
-        page = int(request.args.get("page", 1))
-    except (TypeError, ValueError):
-        return 1
-    return page if page > 0 else 1
+    """`?page=` as Flask-SQLAlchemy reads it: a positive whole number (within an `Integer`
+    column's range, so its offset stays within PostgreSQL's), else 1."""
+    return whole_number(request.args.get("page", 1), 1, INT_MAX) or 1

@@ -11,13 +11,14 @@ messages.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
-from flask import Flask, Response, current_app, flash, g, redirect, request, session, url_for
+from flask import Flask, Response, abort, current_app, flash, g, redirect, request, session, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -37,9 +38,10 @@ from app.auth.services import (
     session_ended,
     switchable_stores,
 )
+from app.bounds import NUL, NUL_MESSAGE, TOO_DEEP_MESSAGE, nul_fields
 from app.columns import on_page
 from app.db import db
-from app.errors import DomainError, NotFound
+from app.errors import DomainError, InvalidInput, Malformed, NotFound
 from app.extensions import login_manager
 from app.forms import place_field_errors
 from app.history import Actor, action_label, field_label, set_actor
@@ -109,6 +111,8 @@ def init_app(app: Flask) -> None:
             db.session.commit()
         return found[0]
 
+    app.before_request(refuse_unsafe_input)
+
     @app.before_request
     def load_actor() -> None:
         set_scope(None)
@@ -160,6 +164,37 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(status_label, "status_label")
     app.add_template_filter(platform_label, "platform")
     app.add_template_filter(on_page, "on_page")  # a list's columns the page shows (app.columns)
+
+
+def refuse_unsafe_input() -> None:
+    """Before any view: input that no column can hold is refused here, never a database error.
+    A NUL in a path variable is a 404 (no row has that key); in a header, a 400; in a query,
+    form or JSON value (or key, or an uploaded file's name), a 422 naming the field. A JSON body
+    of the API nested deeper than `bounds.MAX_JSON_DEPTH` is a 400 before anything walks it."""
+    if any(isinstance(v, str) and NUL in v for v in (request.view_args or {}).values()):
+        abort(404)
+    if any(NUL in value for value in request.headers.values()):
+        raise Malformed(NUL_MESSAGE)
+    for source in (request.args, request.form):
+        for name, value in source.items(multi=True):
+            if NUL in name or NUL in value:
+                raise InvalidInput(NUL_MESSAGE, fields={name.replace(NUL, ""): NUL_MESSAGE})
+    for name, upload in request.files.items(multi=True):
+        if NUL in name or NUL in (upload.filename or ""):
+            raise InvalidInput(NUL_MESSAGE, fields={name.replace(NUL, ""): NUL_MESSAGE})
+    if request.is_json and request.path.startswith("/api/"):
+        try:
+            body = json.loads(request.get_data(cache=True))
+        except RecursionError:
+            raise Malformed(TOO_DEEP_MESSAGE) from None
+        except ValueError:
+            return  # not JSON: the view says so (422)
+        try:
+            found = nul_fields(body)
+        except ValueError:
+            raise Malformed(TOO_DEEP_MESSAGE) from None
+        if found:
+            raise InvalidInput(NUL_MESSAGE, fields={path or "body": NUL_MESSAGE for path in found})
 
 
 def format_money(amount: int | None) -> str:

@@ -17,6 +17,7 @@ from wtforms import fields as wtf
 from wtforms.fields.choices import SelectChoice
 
 from app.auth.permissions import Function, Level
+from app.bounds import BIGINT_MAX, INT_MAX
 
 OPENAPI_VERSION = "3.1.0"
 
@@ -53,7 +54,8 @@ LEVEL_LABELS = {Level.VIEW: "查詢", Level.MODIFY: "修改"}
 
 # Werkzeug converter → JSON Schema of the path parameter.
 _CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
-    "int": {"type": "integer", "minimum": 0},
+    "int": {"type": "integer", "minimum": 0, "maximum": INT_MAX},
+    "bigint": {"type": "integer", "minimum": 0, "maximum": BIGINT_MAX},
     "float": {"type": "number", "minimum": 0},
     "uuid": {"type": "string", "format": "uuid"},
     "string": {"type": "string"},

@@ -11,6 +11,7 @@ from sqlalchemy import Select
 from werkzeug.datastructures import MultiDict
 from wtforms import FieldList, Form, FormField
 
+from app.bounds import INT_MAX, whole_number
 from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.pagination import count
@@ -22,7 +23,8 @@ MAX_PER_PAGE = 100
 
 # Query parameters of a paginated list, for `api_route(query=...)`.
 PAGE_QUERY: dict[str, dict[str, Any]] = {
-    "page": {"type": "integer", "minimum": 1, "default": 1, "description": "頁碼（從 1 起）"},
+    "page": {"type": "integer", "minimum": 1, "maximum": INT_MAX, "default": 1,
+             "description": "頁碼（從 1 起）"},
     "per_page": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
                  "default": DEFAULT_PER_PAGE, "description": "每頁筆數"},
 }
@@ -141,16 +143,15 @@ def json_form(form_cls: type[FormT], **kwargs: Any) -> FormT:
 
 # Lists --------------------------------------------------------------------------------------
 
-def _int_arg(name: str, default: int, low: int, high: int | None = None) -> int:
+def int_arg(name: str, default: int, low: int, high: int = INT_MAX) -> int:
+    """The query parameter `name` as a whole number within [low, high] (`default` when absent);
+    422 naming it otherwise."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if value < low or (high is not None and value > high):
-        bound = f"{low} 至 {high}" if high is not None else f"至少 {low}"
+    value = whole_number(raw, low, high)
+    if value is None:
+        bound = f"{low} 至 {high}" if high != INT_MAX else f"至少 {low}"
         message = f"{name} 須為整數，{bound}"
         raise InvalidInput(message, fields={name: message})
     return value
@@ -173,8 +174,8 @@ def page_schema(item: Mapping[str, Any]) -> dict[str, Any]:
 def paginate(stmt: Select, serialise: Callable[[Any], Any]) -> dict[str, Any]:
     """One page of an ORM select (store scoping applies as for any query), by `page` and
     `per_page` query parameters; the statement should have a stable order_by."""
-    page = _int_arg("page", 1, 1)
-    per_page = _int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
+    page = int_arg("page", 1, 1)
+    per_page = int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
     total = count(stmt)
     rows = db.session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)).all()
     return {"items": [serialise(r) for r in rows], "page": page, "per_page": per_page,

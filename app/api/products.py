@@ -29,6 +29,7 @@ from app.tenancy import get_owned_or_404
 from app.uploads.views import url_for_upload
 
 _DATE = {"type": ["string", "null"], "format": "date"}
+_DATE_OR_EMPTY = {"type": "string", "anyOf": [{"format": "date"}, {"maxLength": 0}]}
 _IDS = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
 
 PRODUCT = schema("Product", {
@@ -96,8 +97,8 @@ LIST_QUERY: dict[str, dict[str, Any]] = {
     "q": {"type": "string", "description": "商品名稱包含"},
     "kind": {"enum": [k.value for k in ProductKind]},
     "listed": {"type": "boolean", "description": "true：上架中；false：已下架"},
-    "start": {"type": "string", "format": "date", "description": "建立日期起（含）"},
-    "end": {"type": "string", "format": "date", "description": "建立日期迄（含）；區間至多 1 年"},
+    "start": {**_DATE_OR_EMPTY, "description": "建立日期起（含；空字串：不限）"},
+    "end": {**_DATE_OR_EMPTY, "description": "建立日期迄（含）；區間至多 1 年"},
     **PAGE_QUERY,
 }
 

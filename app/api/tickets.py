@@ -109,7 +109,8 @@ HISTORY = schema("TicketHistory", {
 _REASON = {"type": ["string", "null"], "maxLength": REASON_MAX}
 REDEMPTION_REQUEST = {
     "type": "object", "required": ["code"], "additionalProperties": False,
-    "properties": {"code": {"type": "string", "description": "核銷代碼（不分大小寫；空白與 - 會略去）"}},
+    "properties": {"code": {"type": "string", "minLength": 1,
+                            "description": "核銷代碼（不分大小寫；空白與 - 會略去）"}},
 }
 CANCEL_REDEMPTION_REQUEST = {
     "type": "object", "additionalProperties": False,

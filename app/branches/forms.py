@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, ValidationError
 
+from app.bounds import INT_MAX, whole_number
 from app.branches import rules
 from app.forms import Rule, strip
 
@@ -15,7 +16,7 @@ STATUS_CHOICES = [SelectChoice(rules.ENABLED, "啟用"), SelectChoice(rules.DISA
 def _branch_id(value: object) -> int:
     """A chosen branch id; anything not a number becomes 0, which no branch has (→ 404)."""
     text = "" if value is None else str(value).strip()
-    return int(text) if text.isdigit() else 0
+    return whole_number(text, 0, INT_MAX) or 0
 
 
 class _StatusMixin:

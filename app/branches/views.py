@@ -11,6 +11,7 @@ from app.auth.access import acting_account as _actor
 from app.auth.access import requires
 from app.auth.models import Account, AccountKind
 from app.auth.permissions import Function, Level
+from app.bounds import INT_MAX, whole_number
 from app.branches import queries, rules, services
 from app.branches.forms import (
     BranchChoiceForm,
@@ -72,9 +73,10 @@ def _sub_account_or_404(account_id: int) -> Account:
 def _account_ids() -> list[int]:
     """The ticked sub-accounts; a value that is no id cannot name one of ours (→ 404)."""
     values = request.form.getlist("account_ids")
-    if not all(v.strip().isdigit() for v in values):
+    ids = [whole_number(v, 1, INT_MAX) for v in values]
+    if None in ids:
         raise NotFound(services.ACCOUNT_NOT_FOUND)
-    return [int(v) for v in values]
+    return [i for i in ids if i is not None]
 
 
 def _branch_choices(form: BranchChoiceForm) -> list[Branch]:
@@ -171,7 +173,7 @@ def branch_history(branch_id: int):
 
 def _binding_filters() -> tuple[int | None, str]:
     raw = request.args.get("branch_id", "").strip()
-    branch_id = int(raw) if raw.isdigit() else None
+    branch_id = whole_number(raw, 1, INT_MAX)
     return branch_id, request.args.get("q", "").strip()[:40]
 
 

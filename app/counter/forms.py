@@ -7,11 +7,12 @@ ticket services' rules (their messages are placed on these fields).
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import HiddenInput
 
-from app.forms import strip
+from app.bounds import BIGINT_MAX
+from app.forms import IntegerField, strip
 from app.tickets.codes import length_message
 from app.tickets.forms import fee_field, reason_field, seen_field
 
@@ -42,7 +43,8 @@ class ActForm(FlaskForm):
 
     code = StringField(widget=HiddenInput(), filters=[strip],
                        validators=[InputRequired(STALE_FORM), Length(max=64, message=STALE_FORM)])
-    ticket_id = IntegerField(widget=HiddenInput(), validators=[InputRequired(STALE_FORM)])
+    ticket_id = IntegerField(widget=HiddenInput(), low=0, high=BIGINT_MAX,
+                             validators=[InputRequired(STALE_FORM)])
     seen = seen_field(STALE_FORM)
     reason = reason_field()
     fee = fee_field()

@@ -4,11 +4,11 @@ return. Shapes only; the services hold the rules."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, StringField
+from wtforms import StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
-from app.forms import TwIntegerField, strip
+from app.forms import IntegerField, TwIntegerField, strip
 from app.installments.services import REASON_MAX
 
 FEE_MAX = 100_000_000  # beyond any order: the service checks it against the unused amount

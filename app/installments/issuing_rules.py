@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
 from typing import Any
 
+from app.bounds import whole_number
 from app.installments.status import expected_dates, split_face_values
 from app.issuance.columns import (
     MERCHANT_ORDER_NO_MAX,
@@ -107,7 +108,9 @@ def _amount(cell: object, period_count: int) -> tuple[int, str | None]:
         return 0, "請填寫訂單總金額"
     if not text.isascii() or not text.isdigit():
         return 0, "訂單總金額須為正整數（新台幣元）"
-    amount = int(text)
+    amount = whole_number(text, 0, TOTAL_MAX)
+    if amount is None:  # beyond the limit (and any column's range): not kept
+        return 0, f"訂單總金額最多 {TOTAL_MAX:,} 元"
     if amount < period_count:
         return amount, f"訂單總金額須至少 {period_count} 元（共 {period_count} 期，每期至少 1 元）"
     if amount > TOTAL_MAX:

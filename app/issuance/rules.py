@@ -32,6 +32,7 @@ from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 
+from app.bounds import INT_MAX, whole_number
 from app.issuance.columns import COLUMNS, HEADER_OF, MERCHANT_ORDER_NO_MAX, PURCHASER_NAME_MAX
 from app.phones import normalise_mobile
 from app.tickets.codes import MAX_TICKETS_PER_BATCH
@@ -228,10 +229,10 @@ def check_rows(rows: list[dict[str, Any]], *, method: str, kind: str | None,
         product = None
         if not product_id:
             wrong("product_id", "請填寫商品編號")
-        elif not product_id.isdigit() or int(product_id) not in products:
+        elif (number := whole_number(product_id, 1, INT_MAX)) is None or number not in products:
             wrong("product_id", "查無此商品編號")
         else:
-            product = products[int(product_id)]
+            product = products[number]
             if not product.listed:
                 wrong("product_id", "商品已下架，無法發行")
             elif kind and product.kind != kind:
@@ -240,10 +241,10 @@ def check_rows(rows: list[dict[str, Any]], *, method: str, kind: str | None,
             elif product.end_date < today:
                 wrong("product_id", "商品的價金保管期限已過，無法發行" if product.kind == "pickup"
                       else "商品的使用期限已過，無法發行")
-        row.values["product_id"] = int(product_id) if product_id.isdigit() else None
+        # Only a number a product id can be is kept: the preview looks the products up by it.
+        row.values["product_id"] = whole_number(product_id, 1, INT_MAX)
 
-        quantity_text = text_of(cells["quantity"])
-        quantity = int(quantity_text) if quantity_text.isdigit() else 0
+        quantity = whole_number(text_of(cells["quantity"]), 0, INT_MAX) or 0
         if not 1 <= quantity <= MAX_TICKETS_PER_BATCH:
             wrong("quantity", f"數量須為 1 到 {MAX_TICKETS_PER_BATCH} 的整數")
         else:

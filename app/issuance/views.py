@@ -20,6 +20,7 @@ from app.auth.access import acting_account as _actor
 from app.auth.access import may, requires
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
+from app.bounds import INT_MAX, whole_number
 from app.db import db
 from app.errors import DomainError
 from app.htmx import redirect_to, render
@@ -148,7 +149,10 @@ def upload():
 # 預覽發行明細 ----------------------------------------------------------------------------------
 
 def _products(batch: Batch) -> dict[int, Product]:
-    ids = {r["values"].get("product_id") for r in batch.rows} - {None}
+    # Kept rows are read as untrusted: a number no product id can be (an earlier reader kept
+    # 2147483648) is not looked up, so a stored preview cannot turn the page into an error.
+    ids = {n for r in batch.rows
+           if (n := whole_number(r["values"].get("product_id"), 1, INT_MAX)) is not None}
     if not ids:
         return {}
     return {p.id: p for p in db.session.scalars(

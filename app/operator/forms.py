@@ -20,6 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from app import clock
 from app.auth import rules as auth_rules
 from app.billing.rates import KINDS as RATE_KINDS
+from app.bounds import INT_MAX, whole_number
 from app.forms import Rule, TwDateField, TwDateTimeField, TwIntegerField
 from app.operator import rules
 from app.operator.services import ContractTerms, NewsFields, StoreFields
@@ -35,7 +36,8 @@ def _store_id(value: object) -> int:
     if value is None or value == "":
         return 0
     text = str(value)
-    return int(text) if text.isdigit() else -1
+    number = whole_number(text, 0, INT_MAX)
+    return -1 if number is None else number
 
 
 class StoreForm(FlaskForm):

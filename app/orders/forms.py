@@ -7,11 +7,11 @@ and e-mail and checks what each delivery type needs, as the authority.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectChoice, SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
-from app.forms import strip
+from app.forms import IntegerField, strip
 from app.stores.models import DeliveryType
 
 STALE_FORM = "表單已過期，請重新整理頁面後再試"

@@ -155,7 +155,7 @@ def resend(order_id: int):
 
 # 票券歷程 ------------------------------------------------------------------------------------
 
-@bp.get("/<int:order_id>/tickets/<int:ticket_id>/history")
+@bp.get("/<int:order_id>/tickets/<bigint:ticket_id>/history")
 @requires(Function.ISSUED_ORDERS)
 def ticket_history(order_id: int, ticket_id: int):
     order = get_owned_or_404(Order, order_id)

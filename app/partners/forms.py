@@ -6,13 +6,15 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectChoice, SelectMultipleField
 from wtforms.validators import InputRequired
 
+from app.forms import bounded_int
+
 STATUS_CHOICES = [SelectChoice("open", "開啟"), SelectChoice("dissolved", "解除關聯")]
 
 
 class AddPartnersForm(FlaskForm):
     """The ticked search results (【確定】). Choices are not fixed: the service checks each id."""
 
-    store_ids = SelectMultipleField("可核銷商店", coerce=int, validate_choice=False)
+    store_ids = SelectMultipleField("可核銷商店", coerce=bounded_int, validate_choice=False)
     q = HiddenField()
 
 

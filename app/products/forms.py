@@ -12,7 +12,6 @@ from wtforms import (
     BooleanField,
     DateField,
     HiddenField,
-    IntegerField,
     RadioField,
     SelectChoice,
     SelectMultipleField,
@@ -21,7 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from app.forms import strip
+from app.forms import IntegerField, bounded_int, strip
 from app.products.models import ProductKind
 from app.products.services import FACE_VALUE_MAX, FACE_VALUE_RULE, NAME_MAX, TEXT_MAX, ProductInput
 
@@ -31,11 +30,11 @@ class IdList(SelectMultipleField):
     a forged id gets the service's message rather than a generic one)."""
 
     def __init__(self, label: str, **kwargs: object) -> None:
-        super().__init__(label, coerce=int, validate_choice=False, choices=[], **kwargs)
+        super().__init__(label, coerce=bounded_int, validate_choice=False, choices=[], **kwargs)
 
     def process_formdata(self, valuelist: list[str]) -> None:
         try:
-            self.data = [int(v) for v in valuelist if str(v).strip()]
+            self.data = [bounded_int(v) for v in valuelist if str(v).strip()]
         except ValueError:
             self.data = []
             raise ValueError("選項格式錯誤") from None

@@ -20,6 +20,7 @@ from sqlalchemy.orm import aliased
 
 from app import clock
 from app.auth.models import Account
+from app.bounds import INT_MAX, whole_number
 from app.columns import Column, excel_only, values
 from app.db import db
 from app.errors import InvalidInput
@@ -61,7 +62,7 @@ def parse(scope: ReportScope, params: Mapping[str, object]) -> Query:
     raw = str(params.get("issuer") or "").strip()
     if not raw:
         return Query(period)
-    issuer_id = int(raw) if raw.isdigit() else -1
+    issuer_id = whole_number(raw, 1, INT_MAX) or -1
     if issuer_id not in dict(issuer_choices(scope)):
         raise InvalidInput(UNKNOWN_ISSUER, fields={"issuer": UNKNOWN_ISSUER})
     return Query(period, issuer_id)

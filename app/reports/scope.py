@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, select
 from app.auth.access import acting_account
 from app.auth.models import Account
 from app.auth.services import scope_for
+from app.bounds import INT_MAX, whole_number
 from app.db import db
 from app.errors import InvalidInput
 from app.issuance.models import Batch
@@ -62,10 +63,8 @@ def _int(value: object) -> int | None:
     text = str(value or "").strip()
     if not text:
         return None
-    try:
-        return int(text)
-    except ValueError:
-        return -1  # never an id: reported as unknown
+    number = whole_number(text, -INT_MAX, INT_MAX)
+    return -1 if number is None else number  # -1: never an id, reported as unknown
 
 
 def build(account: Account, acting: Store, readable: frozenset[int],

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app import clock, history
 from app.auth.access import acting_account, may, requires
 from app.auth.permissions import Function, Level
+from app.bounds import INT_MAX, whole_number
 from app.counter.services import PAGES
 from app.db import db
 from app.errors import InvalidInput
@@ -103,8 +104,7 @@ def _page_or_error(error: str | None = None, fields: dict | None = None):  # noq
     context = _base_context(scope, q, error, fields)
     if error is not None:
         return render("reports/tickets/index.html", **context), 422
-    page_no = request.args.get("page", "1")
-    number = int(page_no) if page_no.isdigit() else 1
+    number = whole_number(request.args.get("page", "1"), 1, INT_MAX) or 1
     context["result"] = report.page(scope, q, number, per_page=_per_page())
     context["row_urls"] = _row_urls()
     return render("reports/tickets/index.html", **context)
@@ -193,14 +193,14 @@ def _history_page(ticket: Ticket, *, form: NoteForm | None = None, message: str 
                   message=message), status
 
 
-@bp.get("/tickets/<int:ticket_id>/history")
+@bp.get("/tickets/<bigint:ticket_id>/history")
 @requires(Function.REPORT_TICKETS)
 def ticket_history(ticket_id: int):
     """歷程: every change of the ticket since issuance, with its notes (a modal or a page)."""
     return _history_page(_visible_or_404(ticket_id))
 
 
-@bp.post("/tickets/<int:ticket_id>/notes")
+@bp.post("/tickets/<bigint:ticket_id>/notes")
 @requires(Function.REPORT_TICKETS, Level.MODIFY)
 def ticket_note(ticket_id: int):
     """新增備註 on a ticket of the acting store (not on a child store's: switch first)."""
@@ -224,7 +224,7 @@ def ticket_note(ticket_id: int):
     return redirect_to(url_for("reports.ticket_history", ticket_id=ticket.id))
 
 
-@bp.get("/tickets/<int:ticket_id>/partners")
+@bp.get("/tickets/<bigint:ticket_id>/partners")
 @requires(Function.REPORT_TICKETS)
 def ticket_partners(ticket_id: int):
     """可核銷商店名單: the stores that may redeem this ticket's product."""

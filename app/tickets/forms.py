@@ -4,11 +4,11 @@ handling fee. Their shapes only; the action table checks what each action asks f
 
 from __future__ import annotations
 
-from wtforms import IntegerField, StringField
+from wtforms import StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import HiddenInput
 
-from app.forms import strip
+from app.forms import IntegerField, strip
 from app.tickets.actions import REASON_MAX, REASON_TOO_LONG
 
 

@@ -17,6 +17,7 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from flask_wtf.csrf import CSRFError
 
 from app import ratelimit
+from app.bounds import BIGINT_MAX, INT_MAX, whole_number
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
 from app.forms import place_field_errors
@@ -101,7 +102,8 @@ def _reopen(token: str) -> Holding:
 
 
 def _ids(name: str) -> list[int]:
-    return request.form.getlist(name, type=int)
+    """The ticked ticket ids; a value no ticket id can be is dropped."""
+    return [n for v in request.form.getlist(name) if (n := whole_number(v, 1, BIGINT_MAX)) is not None]
 
 
 def _entry(holding: Holding, *, form: AnswerForm | None = None, error: str | None = None,
@@ -216,7 +218,7 @@ def resend(token: str):
     if (refusal := _unconfirmed(holding)) is not None:
         return refusal
     with committed() as outcome:
-        made, channels = services.resend(holding, request.form.get("transfer_id", type=int))
+        made, channels = services.resend(holding, whole_number(request.form.get("transfer_id"), 1, INT_MAX))
         message = (f"已重新發送轉贈通知（{'、'.join(channels)}）給 {rules.mask_name(made.recipient_name)}"
                    f"（轉贈編號 {made.transfer_no}）")
     if outcome.refused:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
+from app.bounds import NUL_MESSAGE
 from app.db import db
 from app.history import HistoryEntry
 from app.installments import issuing
@@ -162,8 +163,7 @@ def test_an_uploaded_batch_number_is_taken_for_the_api_too(client, api_shop):
     ({"first_date": 20270101}, {"first_date": "first_date 須為字串（yyyy-mm-dd）或 null"}),
     ({"period_count": 3}, {"period_count": "不支援的欄位"}),
     ({"merchant_order_no": "A\u0000B", "purchaser_name": "王\u0000明", "email": "a\u0000@b.com"},
-     {"merchant_order_no": "廠商訂單編號限英數字，最多 25 字", "purchaser_name": "含有不允許的控制字元",
-      "email": "Email 格式錯誤"}),
+     {"merchant_order_no": NUL_MESSAGE, "purchaser_name": NUL_MESSAGE, "email": NUL_MESSAGE}),
 ])
 def test_wrong_fields_answer_422_with_the_uploads_messages(client, api_shop, overrides, fields):
     _, headers = api_shop
@@ -171,7 +171,7 @@ def test_wrong_fields_answer_422_with_the_uploads_messages(client, api_shop, ove
     assert response.status_code == 422, response.get_json()
     error = response.get_json()["error"]
     assert error["fields"] == fields
-    assert error["message"] in (next(iter(fields.values())), "不支援的欄位：period_count")
+    assert error["message"] in (next(iter(fields.values())), "不支援的欄位：period_count", NUL_MESSAGE)
     assert count(InstallmentOrder) == 0 and count(InstallmentBatch) == 0
 
 
@@ -185,8 +185,8 @@ def test_an_error_answer_is_kept_for_the_key_too(client, api_shop):
 
 
 @pytest.mark.parametrize(("data", "status", "code"), [
-    ("[" * 8_000 + "]" * 8_000, 422, "invalid"),  # deeper than the parser goes, under 16 KB
-    ('{"a":' * 2_500 + "1" + "}" * 2_500, 422, "invalid"),
+    ("[" * 8_000 + "]" * 8_000, 400, "bad_request"),  # deeper than the parser goes, under 16 KB
+    ('{"a":' * 2_500 + "1" + "}" * 2_500, 400, "bad_request"),
     ('{"merchant_order_no": "' + "A" * 20_000 + '"}', 413, "too_large"),
     ("[1, 2]", 422, "invalid"),
     ("not json", 422, "invalid"),
@@ -200,13 +200,13 @@ def test_hostile_bodies_are_refused_cleanly(client, api_shop, data, status, code
     assert count(InstallmentOrder) == 0
 
 
-def test_deep_json_is_422_not_a_crash_on_every_endpoint(client, ctx, token_for):  # noqa: F811
+def test_deep_json_is_400_not_a_crash_on_every_endpoint(client, ctx, token_for):  # noqa: F811
     owner = make_account(make_store(), username="ticketapi2")  # a ticket store: POST /batches
     db.session.commit()
     _, plain = token_for(owner)
     response = client.post("/api/v1/batches", headers=bearer(plain),
                            data="[" * 100_000 + "]" * 100_000, content_type="application/json")
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.get_json()["error"]["message"] == "請求內容的 JSON 巢狀層數過多"
 
 
@@ -215,7 +215,8 @@ def test_a_nul_byte_in_the_path_or_an_unknown_number_is_404(client, api_shop):
     for number in ("A%00B", "NOSUCH", "X" * 26, "%E7%8E%8B"):
         response = client.get(f"{URL}/{number}", headers=headers)
         assert response.status_code == 404
-        assert response.get_json()["error"]["message"] == "找不到此訂單（或不屬於此商店）"
+        assert response.get_json()["error"]["message"] in (
+            "找不到此訂單（或不屬於此商店）", "找不到此頁面或資料")  # a NUL: before the view
 
 
 def test_another_stores_order_is_404_and_its_numbers_are_its_own(client, api_shop, token_for):  # noqa: F811

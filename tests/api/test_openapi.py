@@ -113,7 +113,8 @@ def test_document_is_structurally_valid(document):
 def test_path_parameters_are_typed(document):
     op = document["paths"]["/tokens/{token_id}"]["delete"]
     assert op["parameters"] == [{"name": "token_id", "in": "path", "required": True,
-                                 "schema": {"type": "integer", "minimum": 0}}]
+                                 "schema": {"type": "integer", "minimum": 0,
+                                            "maximum": 2**31 - 1}}]
     tokens = document["components"]["schemas"]["ApiToken"]
     assert "token_hash" not in tokens["properties"]
     assert tokens["properties"]["revoked_at"]["format"] == "date-time"
@@ -123,9 +124,11 @@ def test_openapi_path_converts_flask_rules():
     path, params = openapi_path("/products/<int:product_id>/batches/<batch_no>")
     assert path == "/products/{product_id}/batches/{batch_no}"
     assert [(p.name, p.schema) for p in params] == [
-        ("product_id", {"type": "integer", "minimum": 0}),
+        ("product_id", {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}),
         ("batch_no", {"type": "string"}),
     ]
+    _, params = openapi_path("/tickets/<bigint:ticket_id>")
+    assert params[0].schema == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
     path, params = openapi_path("/tickets/<any(paper, cvs):kind>/<uuid:ref>/<path:rest>")
     assert path == "/tickets/{kind}/{ref}/{rest}"
     assert params[0].schema == {"type": "string", "enum": ["paper", "cvs"]}
