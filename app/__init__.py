@@ -15,6 +15,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(app_config.from_environment())
     if config:
         app.config.update(config)
+    from app import credentials
+
+    credentials.init_app(app)  # the key ring for codes and links; production needs its own key
 
     from app import htmx as htmx_helpers
     from app import web
