@@ -147,7 +147,8 @@ def masked_text(text: str) -> str:
 
 def mask(value: str, keep: int = 4) -> str:
     """All but the last `keep` characters as *."""
-    return "*" * max(len(value) - keep, 0) + value[-keep:]
+    shown = value[len(value) - keep:] if 0 < keep < len(value) else ("" if keep <= 0 else value)
+    return "*" * (len(value) - len(shown)) + shown
 
 
 # ---- the model attribute -----------------------------------------------------------------
