@@ -24,9 +24,9 @@ from app.auth.models import (
 )
 from app.auth.passwords import hash_password, needs_rehash, verify_password
 from app.auth.permissions import Function, Level, normalise_grants
+from app.credentials import conceal
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput
-from app.credentials import conceal
 from app.notifications.services import queue_email
 from app.ratelimit import Rule, check, count_failure
 from app.stores.models import Store

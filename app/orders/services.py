@@ -33,7 +33,6 @@ from app.orders import rules
 from app.phones import normalise_mobile
 from app.settings.services import settings_or_blank, sms_active
 from app.stores.models import DeliveryType, Store
-from app.tickets import codes
 from app.tickets.models import Order, Ticket
 
 PURCHASER_CHANGED = "purchaser_changed"

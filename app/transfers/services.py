@@ -21,9 +21,9 @@ from app import clock, history
 from app.auth import access
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
+from app.credentials import conceal
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
-from app.credentials import conceal
 from app.notifications.services import queue_email
 from app.orders.services import clean_purchaser
 from app.products.models import ProductKind

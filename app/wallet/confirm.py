@@ -21,8 +21,8 @@ from flask import Request, Response, current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import clock, ratelimit
-from app.errors import DomainError, InvalidInput
 from app.credentials import conceal, mask
+from app.errors import DomainError, InvalidInput
 from app.notifications.services import queue_email
 from app.ratelimit import Rule
 from app.wallet import rules

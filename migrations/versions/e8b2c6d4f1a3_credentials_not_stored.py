@@ -67,7 +67,7 @@ def upgrade():
             for row in rows:
                 salt = credentials.new_salt()
                 item = {'row_id': row[0], 'secret_salt': salt, 'secret_version': version}
-                for (plain, kind, digest, sealed, _), value in zip(secrets, row[1:], strict=True):
+                for (_plain, kind, digest, sealed, _), value in zip(secrets, row[1:], strict=True):
                     item[digest] = credentials.digest(key, kind, value) if value else None
                     item[sealed] = credentials.seal(key, f'{kind}:{salt}', value) if value else None
                 values.append(item)
