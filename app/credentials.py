@@ -223,3 +223,16 @@ def fresh_salt(row) -> None:  # noqa: ANN001
     """A new salt under the current key for a row whose credentials are about to be renewed."""
     row.secret_salt = new_salt()
     row.secret_version = current_version()
+
+
+def move_to_current_key(row, attributes: Iterable[Credential]) -> bool:  # noqa: ANN001
+    """Re-keep a row's credentials under the current key, their values unchanged (sealed under
+    the new key): after this the retired key is no longer needed for the row. False when the row
+    already uses the current key."""
+    if row.secret_version == current_version():
+        return False
+    values = [(attribute, attribute.__get__(row)) for attribute in attributes]
+    row.secret_version = current_version()
+    for attribute, value in values:
+        attribute.__set__(row, value)
+    return True

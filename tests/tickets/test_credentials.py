@@ -264,3 +264,30 @@ def test_the_migration_backfills_existing_codes_and_links(app):
             select(Message).execution_options(unscoped=True)))
         assert before["link"] in sent  # the outbox still sends the real link
         db.session.remove()
+
+
+# ---- rotation: a new key, the old codes keep working, then the old key can go ----------------
+
+def test_rotating_the_key_keeps_every_code_and_link(app, ctx):
+    store, owner, pickup, _ = shop("rotateshop")
+    order = issue_order(owner, store, pickup, quantity=2)
+    cvs = issue_order(owner, store, pickup, quantity=1, method=DeliveryMethod.IBON)
+    before = [t.code for t in tickets_of(order)], order.link_token, cvs.pickup_code
+    old_key = app.config["CODE_KEYS"][1]
+    app.config.update(CODE_KEY_VERSION=2, CODE_KEYS={1: old_key, 2: b"the new key"})
+    db.session.expire_all()
+    # during the rotation: old rows still found (one probe with both keys' digests)
+    assert tickets.find_by_code(store, before[0][0]).order_id == order.id
+    fresh = issue_order(owner, store, pickup, quantity=1)
+    assert tickets_of(fresh)[0].secret_version == 2
+
+    result = app.test_cli_runner().invoke(args=["secrets", "rotate", "--chunk", "2"])
+    assert result.exit_code == 0 and "tickets: 3 moved to key version 2" in result.output
+    app.config.update(CODE_KEYS={2: b"the new key"})  # the retired key removed
+    db.session.expire_all()
+    order, cvs = db.session.get(Order, order.id), db.session.get(Order, cvs.id)
+    assert ([t.code for t in tickets_of(order)], order.link_token, cvs.pickup_code) == before
+    assert tickets.find_by_code(store, before[0][1]).order_id == order.id
+    assert links.resolve(before[1]).order.id == order.id
+    assert printing.kiosk_order(before[2]).id == cvs.id
+    assert tickets_of(fresh)[0].code  # a ticket made under the new key is unaffected
