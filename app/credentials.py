@@ -43,7 +43,8 @@ def keys_from_environment(environ: dict[str, str], secret_key: str) -> tuple[int
     if current:
         ring[version] = current.encode()
     else:
-        ring[version] = hmac.new(secret_key.encode(), b"ectix code key", hashlib.sha256).digest()
+        ring[version] = hmac.new(secret_key.encode(), b"ectix code key",
+                                 hashlib.sha256).hexdigest().encode()
     return version, ring
 
 
