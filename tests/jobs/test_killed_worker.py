@@ -22,8 +22,8 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from app import clock, jobs, schedule
-from app.credentials import keys_from_environment
 from app.billing.models import Charge
+from app.credentials import keys_from_environment
 from app.db import db
 from app.history import HistoryEntry
 from app.issuance import jobs as issuance_jobs
