@@ -22,6 +22,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # scheme come from the X-Forwarded-* headers the nearest `proxies` proxies appended.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
+    from app import credentials
+
+    credentials.init_app(app)  # the key ring for codes and links; production needs its own key
+
     from app import htmx as htmx_helpers
     from app import web
     from app.bounds import BigIntConverter, IntConverter

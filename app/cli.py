@@ -7,15 +7,18 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from app import schedule
+from app import credentials, schedule
 from app.auth.models import Account
 from app.auth.services import create_api_token
 from app.db import db
 from app.errors import DomainError
 from app.jobs import run_now, tick
+from app.tickets.models import Order, Ticket
+from app.transfers.models import Transfer
 
 
 def init_app(app: Flask) -> None:
+    _init_secrets(app)
     jobs_group = click.Group("jobs", help="Recurring and background jobs.")
     app.cli.add_command(jobs_group)
 
@@ -60,3 +63,25 @@ def init_app(app: Flask) -> None:
             raise click.ClickException(err.message) from None
         db.session.commit()
         click.echo(plain)
+
+
+def _init_secrets(app: Flask) -> None:
+    secrets_group = click.Group("secrets", help="The key of codes and links (docs/operations.md).")
+    app.cli.add_command(secrets_group)
+
+    @secrets_group.command("rotate")
+    @click.option("--chunk", default=1000, show_default=True, help="Rows per transaction.")
+    def secrets_rotate(chunk: int) -> None:
+        """Move every code, link and pickup code made under a retired key to the current key,
+        keeping their values; afterwards the retired ECTIX_CODE_KEY_<n> may be removed."""
+        version = credentials.current_version()
+        for model, attributes in ((Ticket, [Ticket.code]),
+                                  (Order, [Order.link_token, Order.pickup_code]),
+                                  (Transfer, [Transfer.link_token])):
+            moved = 0
+            while rows := list(db.session.scalars(
+                    select(model).where(model.secret_version != version).order_by(model.id)
+                    .limit(chunk).execution_options(unscoped=True))):
+                moved += sum(credentials.move_to_current_key(row, attributes) for row in rows)
+                db.session.commit()
+            click.echo(f"{model.__tablename__}: {moved} moved to key version {version}")

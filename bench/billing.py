@@ -123,7 +123,8 @@ def _load(month: date) -> None:
                 for _ in range(per_day):
                     serial += 1
                     tickets.append({"store_id": s, "product_id": p, "order_id": o, "batch_id": b,
-                                    "serial": f"B{serial:015d}", "code": f"BILL{serial:014d}",
+                                    "serial": f"B{serial:015d}",
+                                    **Ticket.new_secret_values(f"B{serial:015d}"),
                                     "kind": ProductKind.PICKUP, "face_value": FACE_VALUE,
                                     "delivery_method": DeliveryMethod.IMMEDIATE,
                                     "status": TicketStatus.RETURNED, "status_changed_at": at,

@@ -50,12 +50,12 @@ def _make_tickets(url: str, count: int) -> tuple[list[str], str, list[int]]:
             services.confirm_batch(owner, store, batch)
             db.session.commit()
             batches.append(batch.id)
-        tickets = db.session.execute(
-            db.select(Ticket.id, Ticket.code).order_by(Ticket.id)).all()
+        tickets = [(t.id, t.code) for t in db.session.scalars(  # codes derive from the key
+            db.select(Ticket).order_by(Ticket.id).limit(2 * count))]
         db.session.remove()
         db.engine.dispose()
-    codes = [t.code for t in tickets[:count]]
-    bare_ids = [t.id for t in tickets[count:2 * count]]
+    codes = [code for _, code in tickets[:count]]
+    bare_ids = [ticket_id for ticket_id, _ in tickets[count:2 * count]]
     return codes, token, bare_ids
 
 

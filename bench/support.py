@@ -18,6 +18,9 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("ECTIX_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ECTIX_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# A PostgreSQL app outside tests needs its own code key (app/credentials.py); the benchmark's
+# processes (this one, `flask db upgrade`, the worker, gunicorn) inherit this one.
+os.environ.setdefault("ECTIX_CODE_KEY", "bench-code-key-not-a-secret")
 
 
 def _run(*cmd: str) -> str:

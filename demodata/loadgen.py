@@ -23,8 +23,9 @@ re-created after the load (checking every row), then VACUUM ANALYZE. Ids are ass
 (the sequences are moved past them at the end), so run it on a database nobody else writes to.
 Redemption codes come from a seeded `random.Random` (75 bits each, check character computed
 with tables built from `codes.check_character`, so `codes.is_well_formed` holds): fine for
-load data, not for real tickets, whose codes come from `secrets`. E-ticket link tokens still
-come from `secrets`.
+load data, not for real tickets, whose codes come from `secrets`; they are stored as the app
+keeps a given code (a keyed digest and the code sealed with the server key, app/credentials.py).
+Orders' and transfers' links and pickup codes are derived from the key as issuing does.
 
 Run it once per database: it refuses when its batches (import numbers LOAD-…) exist.
 """
@@ -47,7 +48,7 @@ from itertools import accumulate
 from flask import current_app
 from sqlalchemy import select, text, update
 
-from app import clock
+from app import clock, credentials
 from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
@@ -57,6 +58,7 @@ from app.products.models import Product, ProductKind, ProductPartner
 from app.settings.models import StoreSettings
 from app.stores.models import Branch, DeliveryMethod, PartnerRelation, RedemptionMode, RelationStatus, Store
 from app.tickets import codes, sales
+from app.tickets.models import Order
 from demodata.stores import DEMO_PASSWORD, _settings, _store, load_demo
 
 IMPORT_PREFIX = "LOAD-"
@@ -142,19 +144,22 @@ BATCH_COLUMNS = ("id", "store_id", "import_no", "delivery_method", "source", "st
                  "rights_statement", "created_by_id", "created_branch_id", "created_at",
                  "started_at", "finished_at", "printed_at")
 ORDER_COLUMNS = ("id", "store_id", "batch_id", "order_no", "merchant_order_no", "delivery_method",
-                 "purchaser_name", "purchaser_mobile", "purchaser_email", "link_token",
-                 "pickup_code", "platform_id", "ticket_count", "amount", "created_at")
-TICKET_COLUMNS = ("id", "store_id", "product_id", "order_id", "batch_id", "serial", "code", "kind",
+                 "purchaser_name", "purchaser_mobile", "purchaser_email", "link_token_digest",
+                 "pickup_code_digest", "platform_id", "ticket_count", "amount", "created_at",
+                 "secret_salt", "secret_version", "link_token_sealed", "pickup_code_sealed")
+TICKET_COLUMNS = ("id", "store_id", "product_id", "order_id", "batch_id", "serial", "code_digest",
+                  "kind",
                   "face_value", "delivery_method", "status", "status_changed_at", "issued_at",
                   "valid_from", "expires_on", "holder_name", "holder_mobile", "holder_email",
                   "platform_id", "redeemed_at", "redeemed_by_id", "redeemed_store_id",
                   "redeemed_branch_id", "returned_at", "returned_by_id", "returned_branch_id",
                   "return_fee", "return_reason", "transferred_at", "transfer_id", "printed_at",
-                  "print_count")
+                  "print_count", "secret_salt", "secret_version", "code_sealed")
 TRANSFER_COLUMNS = ("id", "store_id", "transfer_no", "order_id", "giver_name", "giver_mobile",
                     "giver_email", "recipient_name", "recipient_mobile", "recipient_email",
-                    "link_token", "status", "ticket_count", "created_at", "cancelled_at",
-                    "cancelled_by_id", "cancel_reason")
+                    "link_token_digest", "status", "ticket_count", "created_at", "cancelled_at",
+                    "cancelled_by_id", "cancel_reason", "secret_salt", "secret_version",
+                    "link_token_sealed")
 TRANSFER_ITEM_COLUMNS = ("id", "store_id", "transfer_id", "ticket_id", "state", "ended_at")
 APPLICATION_COLUMNS = ("id", "store_id", "ticket_id", "order_id", "applicant_name",
                        "applicant_mobile", "applicant_email", "reason", "status", "created_at",
@@ -536,8 +541,10 @@ class Generator:
         self.operator_id = db.session.scalar(select(Account.id).where(
             Account.kind == AccountKind.OPERATOR).order_by(Account.id))
         self.order_nos: set[str] = set(db.session.scalars(text("SELECT order_no FROM orders")))
-        self.pickup_codes: set[str] = set(db.session.scalars(
-            text("SELECT pickup_code FROM orders WHERE pickup_code IS NOT NULL")))
+        self.key_version = credentials.current_version()
+        self.key = credentials.key(self.key_version)
+        self.pickup_digests: set[str] = set(db.session.scalars(
+            text("SELECT pickup_code_digest FROM orders WHERE pickup_code_digest IS NOT NULL")))
         self.serial_days: set[str] = set(db.session.scalars(
             text("SELECT DISTINCT substr(serial, 1, 13) FROM tickets")))
         self.buffered_tickets = 0
@@ -659,15 +666,17 @@ class Generator:
                 if order_no not in self.order_nos:
                     self.order_nos.add(order_no)
                     break
-            pickup_code = None
+            while True:  # 12-digit pickup codes: skip the rare one already taken
+                secret = Order.new_secret_values(link=electronic, pickup=cvs)
+                if secret["pickup_code_digest"] not in self.pickup_digests:
+                    break
             if cvs:
-                while pickup_code is None or pickup_code in self.pickup_codes:
-                    pickup_code = str(100_000_000_000 + int(rnd() * 900_000_000_000))
-                self.pickup_codes.add(pickup_code)
+                self.pickup_digests.add(secret["pickup_code_digest"])
             self.buffers["orders"].append((
                 order_id, store.id, batch_id, order_no, f"LD{order_id:010d}", method_value,
-                name, mobile, email, secrets.token_urlsafe(24) if electronic else None,
-                pickup_code, platform_id, quantity, product.face_value * quantity, issued_at))
+                name, mobile, email, secret["link_token_digest"], secret["pickup_code_digest"],
+                platform_id, quantity, product.face_value * quantity, issued_at,
+                secret["secret_salt"], secret["secret_version"], None, None))
             valid_from = None
             valid_from_ts = 0.0
             if method is DeliveryMethod.DEFERRED:
@@ -779,12 +788,15 @@ class Generator:
             status = "unused_escrow_expired" if pickup else "expired"
             changed_ts = product.expiry_ts
         self.statuses[status] = self.statuses.get(status, 0) + 1
-        return [ticket_id, store.id, product.id, order_id, batch_id, serial, self.code(),
+        code, salt = self.code(), f"{self.rng.getrandbits(128):032x}"
+        return [ticket_id, store.id, product.id, order_id, batch_id, serial,
+                credentials.digest(self.key, "code", code),
                 kind, product.face_value, method_value, status,
                 issued_at if changed_ts == issued_ts else _dt(changed_ts), issued_at, valid_from,
                 product.end, name, mobile, email, platform_id, redeemed_at, redeemed_by,
                 redeemed_store, redeemed_branch, returned_at, returned_by, returned_branch, fee,
-                reason, None, None, None, 0]
+                reason, None, None, None, 0, salt, self.key_version,
+                credentials.seal(self.key, f"code:{salt}", code)]
 
     def _after_event(self, late: bool, day: int, sync_ts: float, pickup: bool, late_status: str,
                      fresh: str, at_bank: str, final: str) -> str:
@@ -824,11 +836,15 @@ class Generator:
                 self._id("transfer_items"), store.id, transfer_id, row[T_ID], item_state,
                 _dt(cancelled_ts) if cancelled_ts else None))
         day = _EPOCH + timedelta(days=_taipei_day(at_ts))
+        salt = credentials.new_salt()
         self.buffers["transfers"].append((
             transfer_id, store.id, f"TR{day:%Y%m%d}{transfer_id:08d}", order_id, *giver,
-            *recipient, secrets.token_urlsafe(24), "cancelled" if cancelled else "active",
+            *recipient, credentials.digest(
+                self.key, "transfer-link", codes.derive_link_token(self.key, "transfer", salt)),
+            "cancelled" if cancelled else "active",
             len(given), _dt(at_ts), _dt(cancelled_ts) if cancelled_ts else None,
-            store.owner.account_id if cancelled else None, "消費者要求取消轉贈" if cancelled else ""))
+            store.owner.account_id if cancelled else None, "消費者要求取消轉贈" if cancelled else "",
+            salt, self.key_version, None))
         self.summary.transfers += 1
 
     def _applications(self, store: StorePlan, order_id: int, rows: list[list],

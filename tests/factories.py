@@ -177,16 +177,17 @@ def make_order(store: Store, *, product: Product | None = None,
                   merchant_order_no=f"ROW{n:05d}", delivery_method=method.value,
                   purchaser_name="王小明", purchaser_mobile="0912345678",
                   purchaser_email="old@example.com",
-                  link_token=codes.new_link_token() if delivery is DeliveryType.ELECTRONIC else None,
-                  pickup_code=codes.new_pickup_code() if delivery is DeliveryType.CVS else None,
+                  **Order.new_secret_values(link=delivery is DeliveryType.ELECTRONIC,
+                                            pickup=delivery is DeliveryType.CVS),
                   ticket_count=quantity, amount=product.face_value * quantity, created_at=now)
     db.session.add(order)
     db.session.flush()
     prefix = codes.new_serial_prefix()
     for i in range(quantity):
+        serial = codes.serial(prefix, clock.business_day(), i)
         db.session.add(Ticket(
             store_id=store.id, product_id=product.id, order_id=order.id, batch_id=batch.id,
-            serial=codes.serial(prefix, clock.business_day(), i), code=codes.new_redemption_code(),
+            serial=serial, **Ticket.new_secret_values(serial),
             kind=product.kind, face_value=product.face_value, delivery_method=method.value,
             expires_on=product.end_date, holder_name=order.purchaser_name,
             holder_mobile=order.purchaser_mobile, holder_email=order.purchaser_email))

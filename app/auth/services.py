@@ -26,6 +26,7 @@ from app.auth.models import (
 )
 from app.auth.passwords import hash_password, needs_rehash, verify_password
 from app.auth.permissions import Function, Level, normalise_grants
+from app.credentials import conceal
 from app.db import db
 from app.errors import DomainError, Forbidden, InvalidInput
 from app.notifications.services import queue_email
@@ -249,7 +250,8 @@ def request_password_reset(username: str, *, ip: str) -> str | None:
     db.session.add(PasswordResetToken(account_id=account.id, token_hash=_digest(plain),
                                       created_at=now, expires_at=now + RESET_VALID_FOR,
                                       ip=ip[:45]))
-    link = f"{current_app.config['PUBLIC_BASE_URL']}/reset-password/{plain}"
+    link = conceal(f"{current_app.config['PUBLIC_BASE_URL']}/reset-password/{plain}",
+                   f"{current_app.config['PUBLIC_BASE_URL']}/reset-password/…")  # sealed in the outbox
     minutes = int(RESET_VALID_FOR.total_seconds() // 60)
     body = (f"您好：\n\n有人為 ECTicket 發行管理平台的帳號 {account.username}"
             f"（商店 {account.store.label}）申請重設密碼。\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import current_app
 from sqlalchemy import select
 
+from app.credentials import conceal, mask
 from app.db import db
 from app.issuance.models import Batch
 from app.notifications.models import Message
@@ -23,6 +24,13 @@ ISSUANCE_NOTICE = "issuance_notice"
 
 def wallet_url(order: Order) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/t/{order.link_token}"
+
+
+def concealed_wallet_url(order: Order) -> str:
+    """The link as an outbox message holds it: sealed, shown as …last four."""
+    token = order.link_token or ""
+    return conceal(wallet_url(order),
+                   f"{current_app.config['PUBLIC_BASE_URL']}/t/…{token[-4:]}")
 
 
 def _already_notified(order_ids: list[int], kind: str) -> set[int]:
@@ -46,7 +54,7 @@ def notice_texts(store: Store, order: Order, kind: str = ISSUANCE_NOTICE) -> tup
     head = {"issuance_notice": "發行通知", "resend": "補發通知",
             "purchaser_changed": "變更購買人通知"}.get(kind, "通知")
     if method.delivery_type.value == "electronic":
-        url = wallet_url(order)
+        url = concealed_wallet_url(order)
         subject = f"【{store.name}】電子票券{head}"
         body = (f"{order.purchaser_name} 您好：\n\n您在 {store.name} 的電子票券已發行（訂單編號 "
                 f"{order.order_no}，共 {order.ticket_count} 張）。\n請開啟以下連結查看票券與核銷代碼，"
@@ -54,10 +62,11 @@ def notice_texts(store: Store, order: Order, kind: str = ISSUANCE_NOTICE) -> tup
         sms = f"【{store.name}】您的電子票券已發行，共{order.ticket_count}張：{url}"
     else:
         subject = f"【{store.name}】超商票券{head}"
+        pickup = conceal(order.pickup_code or "", mask(order.pickup_code or ""))
         body = (f"{order.purchaser_name} 您好：\n\n您在 {store.name} 的票券已可至 7-ELEVEN ibon 列印"
                 f"（訂單編號 {order.order_no}，共 {order.ticket_count} 張）。\n"
-                f"取票代碼：{order.pickup_code}\n\n{service}\n此信件由系統自動發送，請勿直接回覆。")
-        sms = (f"【{store.name}】您的票券取票代碼：{order.pickup_code}，"
+                f"取票代碼：{pickup}\n\n{service}\n此信件由系統自動發送，請勿直接回覆。")
+        sms = (f"【{store.name}】您的票券取票代碼：{pickup}，"
                f"請至 ibon 列印，共{order.ticket_count}張")
     return subject, body, sms
 

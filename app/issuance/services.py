@@ -380,8 +380,7 @@ def insert_orders(batch: Batch, rows: list[dict], products: dict[int, Product],
             "merchant_order_no": v["merchant_order_no"], "delivery_method": method,
             "purchaser_name": v["purchaser_name"], "purchaser_mobile": v["mobile"],
             "purchaser_email": v["email"],
-            "link_token": codes.new_link_token() if electronic else None,
-            "pickup_code": codes.new_pickup_code() if cvs else None,
+            **Order.new_secret_values(link=electronic, pickup=cvs),
             "platform_id": batch.platform_id, "ticket_count": v["quantity"], "amount": amount,
             "created_at": now,
         }
@@ -406,10 +405,11 @@ def insert_tickets(batch: Batch, rows: list[dict], products: dict[int, Product],
         order_id = order_ids[v["merchant_order_no"]]
         valid_from = date.fromisoformat(v["valid_from"]) if v["valid_from"] else None
         for _ in range(v["quantity"]):
+            serial = codes.serial(prefix, day, len(values))
             values.append({
                 "store_id": batch.store_id, "product_id": product.id, "order_id": order_id,
-                "batch_id": batch.id, "serial": codes.serial(prefix, day, len(values)),
-                "code": codes.new_redemption_code(), "kind": product.kind,
+                "batch_id": batch.id, "serial": serial, **Ticket.new_secret_values(serial),
+                "kind": product.kind,
                 "face_value": product.face_value, "delivery_method": method,
                 "status": TicketStatus.UNUSED, "status_changed_at": now, "issued_at": now,
                 "valid_from": valid_from, "expires_on": product.end_date,

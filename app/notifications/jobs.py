@@ -87,10 +87,10 @@ def attempt(message_id: int, *, html: str | None = None) -> Outcome:
     try:
         if message.channel is Channel.EMAIL:
             delivery = mailer_for(current_app).send(
-                message.to_address, message.subject, message.body, html=html, reference=reference)
+                message.to_address, message.subject, message.revealed_body, html=html, reference=reference)
         else:
             delivery = sms_gateway_for(current_app).send(
-                message.to_address, message.body, reference=reference)
+                message.to_address, message.revealed_body, reference=reference)
     except SendFailed as failure:
         return _failed(message, failure.reason, permanent=failure.permanent)
     except Exception as exc:  # a transport bug must not leave the row silently in flight

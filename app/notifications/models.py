@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app import clock
+from app import clock, credentials
 from app.db import db, enum_type
 from app.tenancy import StoreScoped
 
@@ -56,3 +56,15 @@ class Message(StoreScoped, db.Model):
     billable: Mapped[bool] = mapped_column(default=False)  # SMS are billed per message
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     sent_at: Mapped[datetime | None]
+
+    # A link or code in `body` is a sealed marker (app/credentials.py `conceal`): the stored row
+    # carries nothing usable without the server key.
+    @property
+    def revealed_body(self) -> str:
+        """The body as sent: every credential opened (the transports, and nothing else)."""
+        return credentials.reveal_text(self.body)
+
+    @property
+    def shown_body(self) -> str:
+        """The body as the screens show it: every credential masked."""
+        return credentials.masked_text(self.body)

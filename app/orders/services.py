@@ -33,7 +33,6 @@ from app.orders import rules
 from app.phones import normalise_mobile
 from app.settings.services import settings_or_blank, sms_active
 from app.stores.models import DeliveryType, Store
-from app.tickets import codes
 from app.tickets.models import Order, Ticket
 
 PURCHASER_CHANGED = "purchaser_changed"
@@ -167,11 +166,8 @@ def _as_fields(p: Purchaser, prefix: str) -> dict[str, str]:
 
 
 def _renew_credential(order: Order, kind: str) -> None:
-    credential = rules.renewed_credential(kind)
-    if credential == "link_token":
-        order.link_token = codes.new_link_token()  # the old link now finds no order
-    elif credential == "pickup_code":
-        order.pickup_code = codes.new_pickup_code()
+    if rules.renewed_credential(kind) in {"link_token", "pickup_code"}:
+        order.renew_credentials()  # the old link or pickup code now finds no order
 
 
 def old_purchaser_texts(store: Store, order: Order, old: Purchaser) -> tuple[str, str]:

@@ -212,7 +212,7 @@ def kiosk_order(pickup_code: str) -> Order:
     if not rules.is_pickup_code(pickup_code):
         raise NotFound(INVALID_PICKUP_CODE)
     order = db.session.scalar(
-        select(Order).where(Order.pickup_code == pickup_code, Order.delivery_method == IBON)
+        select(Order).where(Order.pickup_code.matches(pickup_code), Order.delivery_method == IBON)
         .execution_options(unscoped=True))
     if order is None:
         raise NotFound(INVALID_PICKUP_CODE)
@@ -231,7 +231,7 @@ def kiosk_print(pickup_code: str) -> PrintJob:
     if not rules.is_pickup_code(pickup_code):
         raise NotFound(INVALID_PICKUP_CODE)
     order = db.session.scalar(
-        select(Order).where(Order.pickup_code == pickup_code, Order.delivery_method == IBON)
+        select(Order).where(Order.pickup_code.matches(pickup_code), Order.delivery_method == IBON)
         .with_for_update().execution_options(unscoped=True, populate_existing=True))
     if order is None:
         raise NotFound(INVALID_PICKUP_CODE)

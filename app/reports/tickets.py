@@ -537,7 +537,9 @@ def rows_statement(scope: ReportScope, q: TicketQuery, *, today: date | None = N
     if for_page:
         # what the row's buttons need: the stored status and facts for the status machine, the
         # code for the counter pages, whether the product has partner stores
-        exprs += [Ticket.status.label("stored_status"), Ticket.code.label("code"),
+        exprs += [Ticket.status.label("stored_status"), Ticket.secret_salt.label("secret_salt"),
+                  Ticket.secret_version.label("secret_version"),
+                  Ticket.code_digest.label("code_digest"), Ticket.code_sealed.label("code_sealed"),
                   exists().where(ProductPartner.product_id == Ticket.product_id).label("has_partners")]
     stmt = select(*exprs).select_from(Ticket)
     for target, on, outer in stmt_joins:
@@ -577,6 +579,11 @@ class PageRow:
             return self.row[key]
         except KeyError:
             raise AttributeError(key) from None
+
+    @property
+    def code(self) -> str:
+        """The ticket's code for the counter pages, derived from the key (not stored)."""
+        return Ticket.code.of(self)
 
     def actions(self, at: datetime) -> list[str]:
         """The counter actions the status machine allows on this ticket now (rights aside)."""

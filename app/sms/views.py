@@ -34,7 +34,7 @@ COLUMNS = (
     Column("order_no", "ECT訂單編號", lambda r: r.order_no or ""),
     Column("purchaser_name", "購買人姓名", lambda r: r.purchaser_name or ""),
     Column("to_address", "電話號碼", lambda r: r.Message.to_address),
-    Column("body", "簡訊內容", lambda r: r.Message.body, width=60),
+    Column("body", "簡訊內容", lambda r: r.Message.shown_body, width=60),
     Column("kind", "類型", lambda r: kind_label(r.Message.kind)),
     Column("status", "結果", lambda r: r.Message.status.label),
     Column("error", "失敗原因", lambda r: r.Message.error),

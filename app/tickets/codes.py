@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 import string
@@ -108,3 +110,32 @@ def new_order_no(issue_day: date) -> str:
 def new_pickup_code() -> str:
     """Convenience-store pickup code (取票代碼): 12 digits, the first never 0."""
     return f"{secrets.randbelow(9 * 10**11) + 10**11}"
+
+
+# ---- values derived from the server key (app/credentials.py): nothing usable is stored ----
+
+_URLSAFE = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+
+
+def derive_redemption_code(key: bytes, serial_no: str, salt: str) -> str:
+    """The ticket's code from the key, its serial and its salt: 15 uniformly random characters
+    of ALPHABET (75 bits of HMAC-SHA256) and the Damm check character, as new_redemption_code."""
+    number = int.from_bytes(_prf(key, f"code:{serial_no}:{salt}", 16)) >> (128 - 5 * CODE_BODY)
+    body = "".join(ALPHABET[(number >> (5 * i)) & 31] for i in reversed(range(CODE_BODY)))
+    return body + check_character(body)
+
+
+def derive_link_token(key: bytes, label: str, salt: str) -> str:
+    """An e-ticket link token (as new_link_token: 32 URL-safe characters, 192 bits)."""
+    number = int.from_bytes(_prf(key, f"link:{label}:{salt}", 24))
+    return "".join(_URLSAFE[(number >> (6 * i)) & 63] for i in reversed(range(32)))
+
+
+def derive_pickup_code(key: bytes, salt: str) -> str:
+    """A pickup code (as new_pickup_code: 12 digits, the first never 0)."""
+    number = int.from_bytes(_prf(key, f"pickup:{salt}", 16))
+    return f"{number % (9 * 10**11) + 10**11}"
+
+
+def _prf(key: bytes, label: str, size: int) -> bytes:
+    return hmac.new(key, label.encode(), hashlib.sha256).digest()[:size]

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -18,12 +19,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app import clock
+from app import clock, credentials
+from app.credentials import Credential
 from app.db import db, enum_type
 from app.products.models import Product, ProductKind
 from app.stores.models import DeliveryMethod
 from app.tenancy import StoreScoped
-from app.tickets import lifecycle
+from app.tickets import codes, lifecycle
 from app.tickets.status import TicketStatus
 
 BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
@@ -86,7 +88,11 @@ class Ticket(StoreScoped, db.Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
     serial: Mapped[str] = mapped_column(String(16), unique=True)  # 票券序號
-    code: Mapped[str] = mapped_column(String(18), unique=True)  # 核銷代碼
+    # 核銷代碼: not stored (app/credentials.py); derived from the key, the serial and the salt
+    secret_salt: Mapped[str] = mapped_column(String(32))
+    secret_version: Mapped[int] = mapped_column(SmallInteger)
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    code_sealed: Mapped[str | None] = mapped_column(String(80))  # a migrated or given code
     kind: Mapped[ProductKind] = mapped_column(enum_type(ProductKind, "ticket_kind"))
     face_value: Mapped[int]
     delivery_method: Mapped[DeliveryMethod] = mapped_column(
@@ -118,6 +124,18 @@ class Ticket(StoreScoped, db.Model):
     print_count: Mapped[int] = mapped_column(default=0)
 
     product: Mapped[Product] = relationship()
+
+    code = Credential("code", lambda row, key: codes.derive_redemption_code(
+        key, row.serial, row.secret_salt))
+
+    @staticmethod
+    def new_secret_values(serial: str) -> dict:
+        """The credential columns of a new ticket (bulk inserts): its code is derived."""
+        version, salt = credentials.current_version(), credentials.new_salt()
+        key = credentials.key(version)
+        code = codes.derive_redemption_code(key, serial, salt)
+        return {"secret_salt": salt, "secret_version": version,
+                "code_digest": credentials.digest(key, "code", code), "code_sealed": None}
 
     @property
     def current_status(self) -> TicketStatus:
@@ -152,11 +170,43 @@ class Order(StoreScoped, db.Model):
     purchaser_name: Mapped[str] = mapped_column(String(50), default="")
     purchaser_mobile: Mapped[str] = mapped_column(String(20), default="")
     purchaser_email: Mapped[str] = mapped_column(String(200), default="")
-    link_token: Mapped[str | None] = mapped_column(String(64), unique=True)  # e-ticket link
-    pickup_code: Mapped[str | None] = mapped_column(String(20), unique=True)  # 超商取票代碼
+    # The e-ticket link's token and the 超商取票代碼: not stored (app/credentials.py).
+    secret_salt: Mapped[str] = mapped_column(String(32), default=credentials.new_salt)
+    secret_version: Mapped[int] = mapped_column(SmallInteger, default=credentials.current_version)
+    link_token_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    link_token_sealed: Mapped[str | None] = mapped_column(String(160))
+    pickup_code_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    pickup_code_sealed: Mapped[str | None] = mapped_column(String(80))
     platform_id: Mapped[str | None] = mapped_column(String(20))
     ticket_count: Mapped[int] = mapped_column(default=0)
     amount: Mapped[int] = mapped_column(default=0)  # the tickets' face values, summed
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     tickets: Mapped[list[Ticket]] = relationship(order_by="Ticket.id")
+
+    link_token = Credential("link", lambda row, key: codes.derive_link_token(
+        key, "order", row.secret_salt))
+    pickup_code = Credential("pickup", lambda row, key: codes.derive_pickup_code(
+        key, row.secret_salt))
+
+    @staticmethod
+    def new_secret_values(*, link: bool, pickup: bool) -> dict:
+        """The credential columns of a new order (bulk inserts): its link or pickup code is
+        derived."""
+        version, salt = credentials.current_version(), credentials.new_salt()
+        key = credentials.key(version)
+        return {"secret_salt": salt, "secret_version": version,
+                "link_token_digest": credentials.digest(
+                    key, "link", codes.derive_link_token(key, "order", salt)) if link else None,
+                "pickup_code_digest": credentials.digest(
+                    key, "pickup", codes.derive_pickup_code(key, salt)) if pickup else None,
+                "link_token_sealed": None, "pickup_code_sealed": None}
+
+    def renew_credentials(self) -> None:
+        """New values for the order's link and pickup code (whichever it has): the old ones
+        find nothing any more."""
+        had_link, had_pickup = self.link_token_digest, self.pickup_code_digest
+        credentials.fresh_salt(self)
+        for attribute, had in ((Order.link_token, had_link), (Order.pickup_code, had_pickup)):
+            if had:
+                attribute.renew(self)

@@ -50,7 +50,7 @@ def find_by_code(store: Store, typed: str) -> Ticket:
     if not codes.is_well_formed(code):
         raise InvalidInput(MALFORMED_CODE, code="malformed_code", fields={"code": MALFORMED_CODE})
     # The product comes in the same query: every caller asks who may act on its tickets.
-    stmt = (select(Ticket).where(Ticket.code == code)
+    stmt = (select(Ticket).where(Ticket.code.matches(code))
             .options(joinedload(Ticket.product, innerjoin=True))
             .execution_options(unscoped=True))
     ticket = db.session.scalar(stmt)

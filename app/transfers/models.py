@@ -11,12 +11,14 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app import clock
+from app import clock, credentials
+from app.credentials import Credential
 from app.db import db, enum_type
 from app.tenancy import StoreScoped
+from app.tickets import codes
 
 
 class TransferStatus(enum.Enum):
@@ -56,7 +58,11 @@ class Transfer(StoreScoped, db.Model):
     recipient_name: Mapped[str] = mapped_column(String(50))
     recipient_mobile: Mapped[str] = mapped_column(String(20), default="")
     recipient_email: Mapped[str] = mapped_column(String(200), default="")
-    link_token: Mapped[str] = mapped_column(String(64), unique=True)  # the recipient's link
+    # the recipient's link: not stored (app/credentials.py), derived from the key and the salt
+    secret_salt: Mapped[str] = mapped_column(String(32), default=credentials.new_salt)
+    secret_version: Mapped[int] = mapped_column(SmallInteger, default=credentials.current_version)
+    link_token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    link_token_sealed: Mapped[str | None] = mapped_column(String(160))
     status: Mapped[TransferStatus] = mapped_column(
         enum_type(TransferStatus, "transfer_status"), default=TransferStatus.ACTIVE)
     ticket_count: Mapped[int] = mapped_column(default=0)
@@ -67,6 +73,14 @@ class Transfer(StoreScoped, db.Model):
 
     items: Mapped[list[TransferItem]] = relationship(order_by="TransferItem.id",
                                                      back_populates="transfer")
+
+    link_token = Credential("transfer-link", lambda row, key: codes.derive_link_token(
+        key, "transfer", row.secret_salt))
+
+    def new_link(self) -> None:
+        """A link derived under the current key (a new transfer)."""
+        credentials.fresh_salt(self)
+        Transfer.link_token.renew(self)
 
 
 class TransferItem(StoreScoped, db.Model):

@@ -21,6 +21,7 @@ from app import clock, history
 from app.auth import access
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
+from app.credentials import conceal
 from app.db import db
 from app.errors import DomainError, InvalidInput, NotFound
 from app.notifications.services import queue_email
@@ -29,7 +30,6 @@ from app.products.models import ProductKind
 from app.return_applications.services import pending_ticket_ids
 from app.stores.models import DeliveryType, Store
 from app.tickets import reactions
-from app.tickets.codes import new_link_token
 from app.tickets.lifecycle import Action
 from app.tickets.models import Order, Ticket
 from app.tickets.status import STATUS_GROUPS, StatusGroup
@@ -119,7 +119,8 @@ def give(order: Order, ticket_ids: Sequence[int], *, name: str | None, mobile: s
         giver_name=order.purchaser_name, giver_mobile=order.purchaser_mobile,
         giver_email=order.purchaser_email, recipient_name=recipient.name,
         recipient_mobile=recipient.mobile, recipient_email=recipient.email,
-        link_token=new_link_token(), ticket_count=len(tickets), created_at=now)
+        ticket_count=len(tickets), created_at=now)
+    transfer.new_link()
     db.session.add(transfer)
     db.session.flush()
     changed = db.session.execute(
@@ -149,6 +150,12 @@ def transfer_url(transfer: Transfer) -> str:
     return f"{current_app.config['PUBLIC_BASE_URL']}/t/{transfer.link_token}"
 
 
+def _concealed_url(transfer: Transfer) -> str:
+    """The link as the outbox holds it: sealed, shown as …last four (app/credentials.py)."""
+    return conceal(transfer_url(transfer),
+                   f"{current_app.config['PUBLIC_BASE_URL']}/t/…{transfer.link_token[-4:]}")
+
+
 def notify_recipient(transfer: Transfer, *, resend: bool = False) -> list[str]:
     """Queue the recipient's link by e-mail; the channels used (none without an e-mail)."""
     if not transfer.recipient_email:
@@ -157,7 +164,7 @@ def notify_recipient(transfer: Transfer, *, resend: bool = False) -> list[str]:
     head = "補發" if resend else ""
     body = (f"{transfer.recipient_name} 您好：\n\n{transfer.giver_name or '您的朋友'} 轉贈給您 "
             f"{store.name} 的電子票券 {transfer.ticket_count} 張（轉贈編號 {transfer.transfer_no}）。\n"
-            f"請開啟以下連結查看票券與核銷代碼：\n{transfer_url(transfer)}\n\n此信件由系統自動發送，請勿直接回覆。")
+            f"請開啟以下連結查看票券與核銷代碼：\n{_concealed_url(transfer)}\n\n此信件由系統自動發送，請勿直接回覆。")
     queue_email(store.id, transfer.recipient_email, f"【{store.name}】電子票券轉贈{head}通知", body,
                 kind=TRANSFER_NOTICE, order_id=transfer.order_id)
     return ["Email"]

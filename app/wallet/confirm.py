@@ -26,6 +26,7 @@ from flask import Request, Response, current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from app import clock, ratelimit
+from app.credentials import conceal, mask
 from app.errors import DomainError, InvalidInput
 from app.notifications.services import queue_email
 from app.ratelimit import Limit, Rule
@@ -146,7 +147,7 @@ def send_code(holding: Holding, ip: str) -> str:
     store = holding.store
     minutes = rules.CODE_WINDOW_SECONDS // 60
     queue_email(store.id, holding.holder_email, f"【{store.name}】電子票券驗證碼",
-                f"{holding.holder_name} 您好：\n\n您的電子票券驗證碼為：{code}\n"
+                f"{holding.holder_name} 您好：\n\n您的電子票券驗證碼為：{conceal(code, mask(code, 0))}\n"
                 f"請於 {minutes} 分鐘內在票券頁面輸入此驗證碼。若您沒有開啟票券連結，請忽略此信。\n\n"
                 "此信件由系統自動發送，請勿直接回覆。",
                 kind=CODE_MAIL, order_id=holding.order.id)

@@ -79,7 +79,7 @@ def resolve(token: str) -> Holding | None:
     """The holding behind `token`, or None (unknown, replaced, cancelled: all the same)."""
     if not token or not _TOKEN.fullmatch(token):
         return None
-    order = db.session.scalar(_unscoped(select(Order).where(Order.link_token == token)))
+    order = db.session.scalar(_unscoped(select(Order).where(Order.link_token.matches(token))))
     if order is not None:
         if not (order.link_token and hmac.compare_digest(order.link_token, token)
                 and _electronic(order)):
@@ -89,7 +89,8 @@ def resolve(token: str) -> Holding | None:
         transfers = {tr.id: tr for tr in db.session.scalars(_unscoped(
             select(Transfer).where(Transfer.order_id == order.id).order_by(Transfer.id.desc())))}
         return Holding(token, order, _store(order), None, tickets, transfers)
-    transfer = db.session.scalar(_unscoped(select(Transfer).where(Transfer.link_token == token)))
+    transfer = db.session.scalar(_unscoped(
+        select(Transfer).where(Transfer.link_token.matches(token))))
     if transfer is None or not hmac.compare_digest(transfer.link_token, token):
         return None
     if transfer.status is not TransferStatus.ACTIVE:

@@ -143,7 +143,7 @@ def _status_of(app, code):  # noqa: ANN001, ANN202
     from app.tickets.models import Ticket
 
     with app.app_context():
-        status = db.session.scalar(select(Ticket.status).where(Ticket.code == code)
+        status = db.session.scalar(select(Ticket.status).where(Ticket.code.matches(code))
                                    .execution_options(unscoped=True))
         db.session.remove()
     return status.value

@@ -23,6 +23,7 @@ from sqlalchemy.pool import NullPool
 
 from app import clock, jobs, schedule
 from app.billing.models import Charge
+from app.credentials import keys_from_environment
 from app.db import db
 from app.history import HistoryEntry
 from app.issuance import jobs as issuance_jobs
@@ -59,6 +60,8 @@ class Workers:
     def start(self, name: str) -> subprocess.Popen:
         env = {**os.environ, "DATABASE_URL": f"{self.database_url}?application_name={name}",
                "REDIS_URL": self.redis_url, "SECRET_KEY": "killed-worker-test",
+               # the test app's code key (derived from its SECRET_KEY): one key for both sides
+               "ECTIX_CODE_KEY": keys_from_environment({}, "test-secret-key")[1][1].decode(),
                "PYTHONPATH": str(ROOT)}
         env.pop("ECTIX_JOBS_MODE", None)
         with open(self.logs / f"{name}.log", "wb") as log:

@@ -54,7 +54,7 @@ def test_electronic_change_gives_a_new_link_and_tells_both_purchasers(ctx):
 
     order = db.session.get(Order, order.id)
     assert order.link_token and order.link_token != old_token
-    assert db.session.scalar(select(Order).where(Order.link_token == old_token)) is None
+    assert db.session.scalar(select(Order).where(Order.link_token.matches(old_token))) is None
     assert (order.purchaser_name, order.purchaser_mobile, order.purchaser_email) == (
         "陳小華", "0987654321", "New@example.com")
     assert {(t.holder_name, t.holder_mobile, t.holder_email) for t in tickets_of(order)} == {
@@ -63,7 +63,8 @@ def test_electronic_change_gives_a_new_link_and_tells_both_purchasers(ctx):
     new_notices = messages(order, kind="purchaser_changed")
     assert {(m.channel, m.to_address) for m in new_notices} == {
         (Channel.EMAIL, "New@example.com"), (Channel.SMS, "0987654321")}
-    assert all(order.link_token in m.body for m in new_notices)
+    assert all(order.link_token in m.revealed_body and order.link_token not in m.body
+               for m in new_notices)
     [old_mail] = messages(order, kind="purchaser_replaced")
     assert (old_mail.channel, old_mail.to_address) == (Channel.EMAIL, "old@example.com")
     assert old_mail.subject.endswith("票券變更購買人通知")
@@ -95,7 +96,7 @@ def test_cvs_change_gives_a_new_pickup_code(ctx):
     order = db.session.get(Order, order.id)
     assert order.pickup_code and order.pickup_code != old_code and order.link_token is None
     sms = messages(order, kind="purchaser_changed", channel=Channel.SMS)
-    assert [m.to_address for m in sms] == ["0987654321"] and order.pickup_code in sms[0].body
+    assert [m.to_address for m in sms] == ["0987654321"] and order.pickup_code in sms[0].revealed_body
     [old_mail] = messages(order, kind="purchaser_replaced")
     assert old_code not in old_mail.body and order.pickup_code not in old_mail.body
     [entry] = _history("orders", order.id, "purchaser_changed")
@@ -228,7 +229,7 @@ def test_electronic_resend_goes_to_the_original_purchaser_only(ctx):
     resent = messages(order, kind="resend")
     assert {(m.channel, m.to_address) for m in resent} == {
         (Channel.EMAIL, "old@example.com"), (Channel.SMS, "0912345678")}
-    assert all(order.link_token in m.body for m in resent)
+    assert all(order.link_token in m.revealed_body for m in resent)
     assert "Email、簡訊" in outcome.message
     assert len(_history("orders", order.id, "notice_resent")) == 1
 

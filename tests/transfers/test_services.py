@@ -76,7 +76,7 @@ def test_give_moves_the_tickets_to_the_recipient_with_history_and_an_email(shop)
 
     [mail] = messages(order, kind=services.TRANSFER_NOTICE)
     assert mail.channel is Channel.EMAIL and mail.to_address == FRIEND["email"]
-    assert f"/t/{transfer.link_token}" in mail.body and transfer.transfer_no in mail.body
+    assert f"/t/{transfer.link_token}" in mail.revealed_body and transfer.transfer_no in mail.body
     assert "2 張" in mail.body and BUYER[0] in mail.body
     assert messages(order, kind=services.TRANSFER_NOTICE, channel=Channel.SMS) == []  # SMS off
 
@@ -90,7 +90,7 @@ def test_rule_g_a_transfer_is_notified_by_email_only_even_with_sms_on(shop):
     transfer = give(order, tickets_of(order)[:1])
     assert messages(order, kind=services.TRANSFER_NOTICE, channel=Channel.SMS) == []
     [mail] = messages(order, kind=services.TRANSFER_NOTICE)
-    assert mail.channel is Channel.EMAIL and f"/t/{transfer.link_token}" in mail.body
+    assert mail.channel is Channel.EMAIL and f"/t/{transfer.link_token}" in mail.revealed_body
 
 
 def test_rule_g_a_recipient_needs_an_email_whether_or_not_sms_is_on(shop):
