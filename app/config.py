@@ -46,24 +46,11 @@ def _remittance_account() -> dict[str, str]:
             for key, value in defaults.items()}
 
 
-def _data_key() -> str | None:
-    """ECTIX_DATA_KEY: the server key that seals secrets kept at rest (the stores' HashKey and
-    HashIV). Required when ECTIX_ENV=production; elsewhere, when unset, one is derived from
-    SECRET_KEY (app.ecpay.keys)."""
-    key = os.environ.get("ECTIX_DATA_KEY") or None
-    if key is None and os.environ.get("ECTIX_ENV", "").strip().lower() == "production":
-        raise RuntimeError("ECTIX_DATA_KEY must be set in production (ECTIX_ENV=production)")
-    if key is not None and len(key) < 32:
-        raise RuntimeError("ECTIX_DATA_KEY must be at least 32 characters")
-    return key
-
-
 def from_environment() -> dict:
     debug = _flag("FLASK_DEBUG", False)
     redis_url = os.environ.get("REDIS_URL") or None
     return {
         "SECRET_KEY": _secret_key(),
-        "DATA_KEY": _data_key(),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{INSTANCE / 'ectix.sqlite3'}",
         "REDIS_URL": redis_url,

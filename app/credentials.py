@@ -18,6 +18,7 @@ Without ECTIX_CODE_KEY a development or test app derives one from SECRET_KEY; a 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -25,6 +26,8 @@ import re
 import secrets
 from collections.abc import Iterable
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app
 
 SALT_HEX = 32  # 16 random bytes per row
@@ -120,6 +123,34 @@ def unseal(key_bytes: bytes, label: str, sealed: str) -> str:
     data = bytes.fromhex(sealed)
     stream = prf(key_bytes, f"seal:{label}", len(data))
     return bytes(a ^ b for a, b in zip(data, stream, strict=True)).decode()
+
+
+# ---- secrets kept to be used again ---------------------------------------------------------
+# A secret the platform must read back in plain (a store's HashKey/HashIV, a TOTP key) is kept
+# encrypted and authenticated (AES-GCM) under a key derived from the current code key, its
+# version in front so that a rotation leaves older ones readable; `label` binds it to its row.
+
+def _aead(version: int) -> AESGCM:
+    return AESGCM(prf(key(version), "aead", 32))
+
+
+def seal_secret(label: str, plain: str) -> str:
+    version = current_version()
+    nonce = os.urandom(12)
+    box = _aead(version).encrypt(nonce, plain.encode(), f"secret:{label}".encode())
+    return f"v{version}:" + base64.urlsafe_b64encode(nonce + box).decode("ascii")
+
+
+def open_secret(label: str, sealed: str) -> str:
+    """The plain secret; RuntimeError when it does not open (another key, another row)."""
+    version, _, body = sealed.partition(":")
+    try:
+        raw = base64.urlsafe_b64decode(body)
+        plain = _aead(int(version.removeprefix("v"))).decrypt(raw[:12], raw[12:],
+                                                              f"secret:{label}".encode())
+    except (ValueError, InvalidTag) as exc:
+        raise RuntimeError(f"a sealed secret ({label}) does not open under the code key") from exc
+    return plain.decode()
 
 
 # ---- outbox markers --------------------------------------------------------------------

@@ -102,10 +102,37 @@ def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture
-def app(migrated_sqlite: Path, tmp_path: Path) -> Iterator[Flask]:
-    path = tmp_path / "test.sqlite3"
+@pytest.fixture(scope="session")
+def demo_sqlite(migrated_sqlite: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The migrated database with the demo data loaded, and the bank simulator's state the demo
+    left: made once, copied for every test that serves the app to a browser."""
+    from demodata.stores import load_demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    path, bank = folder / "demo.sqlite3", folder / "bank.json"
     shutil.copyfile(migrated_sqlite, path)
+    application = create_app(base_config(f"sqlite:///{path}")
+                             | {"UPLOAD_FOLDER": str(folder / "uploads"),
+                                "ESCROW_SIMULATOR_STATE": str(bank)})
+    with application.app_context():
+        load_demo()
+        db.session.commit()
+        db.engine.dispose()
+    return path, bank
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, migrated_sqlite: Path, tmp_path: Path) -> Iterator[Flask]:
+    """An app on its own copy of the migrated SQLite database; a test that also asks for
+    live_server gets the copy with the demo data loaded."""
+    path = tmp_path / "test.sqlite3"
+    if "live_server" in request.fixturenames:
+        demo, bank = request.getfixturevalue("demo_sqlite")
+        shutil.copyfile(demo, path)
+        if bank.exists():
+            shutil.copyfile(bank, tmp_path / "bank.json")
+    else:
+        shutil.copyfile(migrated_sqlite, path)
     application = create_app(base_config(f"sqlite:///{path}")
                              | {"UPLOAD_FOLDER": str(tmp_path / "uploads"),
                                 "ESCROW_SIMULATOR_STATE": str(tmp_path / "bank.json")})
@@ -231,14 +258,10 @@ def _free_port() -> int:
 
 @pytest.fixture
 def live_server(app: Flask) -> Iterator[str]:
-    """The app served over HTTP on loopback from a thread, with the demo data loaded."""
+    """The app served over HTTP on loopback from a thread, with the demo data loaded (the `app`
+    fixture gives a test that serves it a copy of `demo_sqlite`)."""
     from werkzeug.serving import make_server
 
-    from demodata.stores import load_demo
-
-    with app.app_context():
-        load_demo()
-        db.session.commit()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log in test output
     server = make_server("127.0.0.1", _free_port(), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app import clock
+from app import clock, credentials
 from app.auth.twofactor_rules import DEFAULT_FAILURE_THRESHOLD
 from app.db import db
 from app.tenancy import StoreScoped
@@ -28,7 +28,8 @@ class TwoFactor(db.Model):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
                                             unique=True)
     method: Mapped[str] = mapped_column(String(10))
-    secret: Mapped[str] = mapped_column(String(64), default="")
+    # the TOTP key, sealed (app.credentials.seal_secret) so a dump of the table logs nobody in
+    sealed_secret: Mapped[str] = mapped_column("secret", String(200), default="")
     last_step: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     enabled_at: Mapped[datetime | None]
@@ -36,6 +37,17 @@ class TwoFactor(db.Model):
     @property
     def enabled(self) -> bool:
         return self.enabled_at is not None
+
+    @property
+    def secret(self) -> str:
+        if not self.sealed_secret:
+            return ""
+        return credentials.open_secret(f"totp:{self.account_id}", self.sealed_secret)
+
+    @secret.setter
+    def secret(self, plain: str) -> None:
+        self.sealed_secret = (credentials.seal_secret(f"totp:{self.account_id}", plain)
+                              if plain else "")
 
     @property
     def method_label(self) -> str:

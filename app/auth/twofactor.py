@@ -6,11 +6,11 @@ their own; operator accounts have no store, so they use an authenticator app). S
 for a valid code first; removing asks for one too. Ten single-use recovery codes are shown once
 when the method is enabled and kept only as keyed hashes (HMAC-SHA256 under SECRET_KEY).
 
-The TOTP secret is kept as is: the platform has no encryption-key helper yet (see
-docs/accounts.md). A TOTP code is accepted once: the last accepted time step is stored and only
-a later step is accepted after it (compare-and-set, so two racing requests cannot both pass).
-Wrong codes count against the account and the IP (app.ratelimit); an e-mailed code expires
-after 10 minutes and is spent after 5 wrong tries.
+The TOTP secret is kept sealed under the server's code key (TwoFactor.secret). A TOTP code is
+accepted once: the last accepted time step is stored and only a later step is accepted after it
+(compare-and-set, so two racing requests cannot both pass). Wrong codes count against the
+account and the IP (app.ratelimit); an e-mailed code expires after 10 minutes and is spent after
+5 wrong tries.
 """
 
 from __future__ import annotations

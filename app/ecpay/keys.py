@@ -3,9 +3,8 @@ kept sealed at rest; the allowed source IPs of server-to-server calls.
 
 - A pair is 16 + 16 characters (letters and digits), the size AES-128 and every ECPay client
   expect. The protocols need the plain values to compute MACs, so they cannot be hashed: they
-  are sealed with AES-GCM under the server's data key (config DATA_KEY, from ECTIX_DATA_KEY;
-  derived from SECRET_KEY where it is unset, which production forbids), the store bound in as
-  associated data so a sealed pair copied to another store does not open.
+  are sealed (app.credentials.seal_secret: AES-GCM under the server's code key), the store
+  bound in so that a sealed pair copied to another store does not open.
 - Rotating retires the current pair: it keeps working for GRACE (24 h on the app clock) so a
   merchant can roll its servers over; `pairs_for` answers the current pair first, then the
   pairs retired less than GRACE ago.
@@ -16,21 +15,15 @@ Use cases flush and never commit.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import ipaddress
-import os
 import secrets
 import string
 from datetime import timedelta
 from typing import NamedTuple
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from flask import current_app
 from sqlalchemy import or_, select, update
 
-from app import clock, history
+from app import clock, credentials, history
 from app.auth import access
 from app.auth.permissions import Function
 from app.db import db, insert_ignoring_conflict
@@ -57,29 +50,12 @@ def generate_pair() -> Pair:
 
 # Sealing ------------------------------------------------------------------------------------------
 
-def _data_key() -> bytes:
-    configured = current_app.config.get("DATA_KEY")
-    if configured:
-        return hashlib.sha256(b"ectix-data-key\0" + configured.encode("utf-8")).digest()
-    secret = current_app.config["SECRET_KEY"]
-    return hashlib.sha256(b"ectix-derived-data-key\0" + secret.encode("utf-8")).digest()
-
-
 def seal(pair: Pair, store_id: int) -> str:
-    nonce = os.urandom(12)
-    plain = f"{pair.hash_key}\n{pair.hash_iv}".encode("ascii")
-    box = AESGCM(_data_key()).encrypt(nonce, plain, f"ecpay-keys:{store_id}".encode("ascii"))
-    return base64.b64encode(nonce + box).decode("ascii")
+    return credentials.seal_secret(f"ecpay-keys:{store_id}", f"{pair.hash_key}\n{pair.hash_iv}")
 
 
 def unseal(sealed: str, store_id: int) -> Pair:
-    raw = base64.b64decode(sealed)
-    try:
-        plain = AESGCM(_data_key()).decrypt(raw[:12], raw[12:],
-                                            f"ecpay-keys:{store_id}".encode("ascii"))
-    except InvalidTag as exc:
-        raise RuntimeError("the store's key pair does not open under this data key") from exc
-    key, iv = plain.decode("ascii").split("\n")
+    key, iv = credentials.open_secret(f"ecpay-keys:{store_id}", sealed).split("\n")
     return Pair(key, iv)
 
 

@@ -21,7 +21,7 @@ class KeyPair(StoreScoped, db.Model):
     __table_args__ = (Index("ix_ecpay_key_pairs_store_retired", "store_id", "retired_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sealed: Mapped[str] = mapped_column(Text)  # AES-GCM under the server's data key, base64
+    sealed: Mapped[str] = mapped_column(Text)  # credentials.seal_secret: AES-GCM under the code key
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     retired_at: Mapped[datetime | None]
 

@@ -30,7 +30,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('method', sa.String(length=10), nullable=False),
-    sa.Column('secret', sa.String(length=64), nullable=False),
+    sa.Column('secret', sa.String(length=200), nullable=False),
     sa.Column('last_step', sa.Integer(), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('enabled_at', sa.DateTime(timezone=True), nullable=True),

@@ -312,3 +312,20 @@ def test_no_notice_unless_asked_and_none_for_operators(app, ctx, smtp_server):
     assert notify_new_device_login(operator, "198.51.100.7", "UA") == []
     db.session.commit()
     assert smtp_server.messages == []
+
+
+def test_the_authenticator_secret_is_kept_sealed(ctx):
+    owner = make_account(make_store(), username="owner-sealed")
+    secret = make_totp(owner)
+    db.session.commit()
+    stored = db.session.execute(select(TwoFactor.__table__.c.secret)).scalar_one()
+    assert secret not in stored and stored.startswith("v1:")
+    db.session.expire_all()
+    factor = db.session.scalar(select(TwoFactor))
+    assert factor.secret == secret
+    other = make_account(make_store(), username="owner-sealed2")
+    db.session.execute(TwoFactor.__table__.insert().values(
+        account_id=other.id, method="totp", secret=stored))  # the row copied to another account
+    copied = db.session.scalar(select(TwoFactor).where(TwoFactor.account_id == other.id))
+    with pytest.raises(RuntimeError):
+        copied.secret  # noqa: B018 - does not open under another account's label

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 
 from app import clock
-from app import config as app_config
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.ecpay import keys
@@ -31,7 +30,8 @@ def test_pairs_are_sealed_and_bound_to_their_store(ctx) -> None:  # noqa: ANN001
     assert keys.unseal(row.sealed, store.id) == STAGE_KEYS
     with pytest.raises(RuntimeError):
         keys.unseal(row.sealed, store.id + 1)
-    ctx.config["DATA_KEY"] = "another-server-key-of-at-least-32-characters"
+    version = ctx.config["CODE_KEY_VERSION"]
+    ctx.config["CODE_KEYS"] = {version: b"another-server-key-of-at-least-32-characters"}
     with pytest.raises(RuntimeError):
         keys.unseal(row.sealed, store.id)
 
@@ -89,16 +89,3 @@ def test_allowed_ips_are_saved_with_history(ctx) -> None:  # noqa: ANN001
     assert not keys.update_allowed_ips(main, store, "203.0.113.10, 203.0.113.0/24")
 
 
-def test_production_requires_a_data_key(monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setenv("ECTIX_ENV", "production")
-    monkeypatch.delenv("ECTIX_DATA_KEY", raising=False)
-    with pytest.raises(RuntimeError):
-        app_config._data_key()
-    monkeypatch.setenv("ECTIX_DATA_KEY", "short")
-    with pytest.raises(RuntimeError):
-        app_config._data_key()
-    monkeypatch.setenv("ECTIX_DATA_KEY", "k" * 32)
-    assert app_config._data_key() == "k" * 32
-    monkeypatch.delenv("ECTIX_ENV")
-    monkeypatch.delenv("ECTIX_DATA_KEY")
-    assert app_config._data_key() is None
