@@ -9,8 +9,11 @@ from sqlalchemy import select
 
 from app import credentials, schedule
 from app.auth.models import Account
+from app.auth.protection_models import TwoFactor
 from app.auth.services import create_api_token
 from app.db import db
+from app.ecpay import keys
+from app.ecpay.models import KeyPair
 from app.errors import DomainError
 from app.jobs import run_now, tick
 from app.tickets.models import Order, Ticket
@@ -73,7 +76,8 @@ def _init_secrets(app: Flask) -> None:
     @click.option("--chunk", default=1000, show_default=True, help="Rows per transaction.")
     def secrets_rotate(chunk: int) -> None:
         """Move every code, link and pickup code made under a retired key to the current key,
-        keeping their values; afterwards the retired ECTIX_CODE_KEY_<n> may be removed."""
+        keeping their values, and seal the stores' integration keys and the authenticator keys
+        anew; afterwards the retired ECTIX_CODE_KEY_<n> may be removed."""
         version = credentials.current_version()
         for model, attributes in ((Ticket, [Ticket.code]),
                                   (Order, [Order.link_token, Order.pickup_code]),
@@ -85,3 +89,16 @@ def _init_secrets(app: Flask) -> None:
                 moved += sum(credentials.move_to_current_key(row, attributes) for row in rows)
                 db.session.commit()
             click.echo(f"{model.__tablename__}: {moved} moved to key version {version}")
+        # secrets kept to be read again: few rows, sealed anew under the current key
+        current = f"v{version}:"
+        pairs = [row for row in db.session.scalars(select(KeyPair).execution_options(
+            unscoped=True)) if not row.sealed.startswith(current)]
+        for row in pairs:
+            row.sealed = keys.seal(keys.unseal(row.sealed, row.store_id), row.store_id)
+        factors = [row for row in db.session.scalars(select(TwoFactor))
+                   if row.sealed_secret and not row.sealed_secret.startswith(current)]
+        for row in factors:
+            row.secret = row.secret
+        db.session.commit()
+        click.echo(f"integration keys: {len(pairs)}, authenticator keys: {len(factors)} "
+                   f"sealed anew under key version {version}")

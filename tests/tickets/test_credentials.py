@@ -12,8 +12,10 @@ from sqlalchemy import inspect, select, text
 
 from app import create_app, credentials
 from app.auth import services as auth
+from app.auth.protection_models import TwoFactor
 from app.auth.services import create_api_token
 from app.db import db
+from app.ecpay import keys
 from app.notifications.models import Channel, Message
 from app.orders import services as orders
 from app.printing import services as printing
@@ -24,7 +26,7 @@ from app.tickets.models import Order, Ticket
 from app.transfers.models import Transfer
 from app.wallet import links
 from tests.conftest import base_config
-from tests.factories import login, make_order, make_store
+from tests.factories import STAGE_KEYS, login, make_order, make_store, make_totp
 from tests.wallet.helpers import confirm, give, issue_order, shop, tickets_of
 
 PREVIOUS = "c4e1a7b9d2f0"  # the revision before the credentials left the tables
@@ -273,6 +275,9 @@ def test_rotating_the_key_keeps_every_code_and_link(app, ctx):
     order = issue_order(owner, store, pickup, quantity=2)
     cvs = issue_order(owner, store, pickup, quantity=1, method=DeliveryMethod.IBON)
     before = [t.code for t in tickets_of(order)], order.link_token, cvs.pickup_code
+    keys.install_pair(store.id, STAGE_KEYS)
+    totp = make_totp(owner)
+    db.session.commit()
     old_key = app.config["CODE_KEYS"][1]
     app.config.update(CODE_KEY_VERSION=2, CODE_KEYS={1: old_key, 2: b"the new key"})
     db.session.expire_all()
@@ -291,3 +296,6 @@ def test_rotating_the_key_keeps_every_code_and_link(app, ctx):
     assert links.resolve(before[1]).order.id == order.id
     assert printing.kiosk_order(before[2]).id == cvs.id
     assert tickets_of(fresh)[0].code  # a ticket made under the new key is unaffected
+    assert "integration keys: 1, authenticator keys: 1" in result.output
+    assert keys.current_pair(store.id) == STAGE_KEYS
+    assert db.session.scalar(select(TwoFactor)).secret == totp
