@@ -184,7 +184,8 @@ def end_session(account: Account, session_id: str, *, now: int, keep_seconds: in
     are dropped; an account that somehow piles up more than ENDED_KEPT ends all its sessions.
     """
     db.session.flush()  # a refresh would drop changes not yet written
-    db.session.refresh(account, with_for_update=True)
+    db.session.execute(select(Account.id).where(Account.id == account.id).with_for_update())
+    db.session.refresh(account, attribute_names=["session_epoch", "ended_sessions"])
     ended = [[sid, at] for sid, at in account.ended_sessions if now - at < keep_seconds]
     ended.append([session_id, now])
     if len(ended) > ENDED_KEPT:

@@ -51,7 +51,7 @@ def _counter(page, base: str, username: str = "camclerk01") -> None:  # noqa: AN
 
 def _status_of(app, code: str) -> str:  # noqa: ANN001
     with app.app_context():
-        status = db.session.scalar(select(Ticket.status).where(Ticket.code == code)
+        status = db.session.scalar(select(Ticket.status).where(Ticket.code.matches(code))
                                    .execution_options(unscoped=True))
         db.session.remove()
     return status.value

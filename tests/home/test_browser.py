@@ -54,8 +54,7 @@ def test_the_demo_issuer_switches_amount_and_count(live_server, page):
     money = _values(page, "orders-chart")
     assert len(money) == 30 and sum(money) == sum(_table(page, "orders-table", "data-amount")) > 0
     orders.get_by_role("link", name="筆數").click()
-    page.wait_for_function(
-        "document.querySelector('#home-orders [data-measure=count]').getAttribute('aria-pressed') === 'true'")
+    expect(orders.get_by_role("link", name="筆數")).to_have_attribute("aria-pressed", "true")
     assert _values(page, "orders-chart") == _table(page, "orders-table", "data-orders")
     expect(page.get_by_role("img", name="提貨券銷量前5名（服務開通至今）")).to_be_visible(timeout=10_000)
 
