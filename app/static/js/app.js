@@ -7,6 +7,12 @@ document.addEventListener("click", function (event) {
   }
 }, true);
 
+// The page's scripts have run and HTMX has taken over its forms (HTMX starts on this same event,
+// registered by its file before this one): from now on a scanner's keystrokes go through HTMX.
+document.addEventListener("DOMContentLoaded", function () {
+  document.documentElement.dataset.ready = "true";
+});
+
 // A page shown again with a form's errors (a refused post) opens at the first error, not at the
 // top: on a phone the menu and a long table would otherwise hide it. The field gets the focus.
 document.addEventListener("DOMContentLoaded", function () {
