@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
 from app.db import db, enum_type
+from app.notifications.models import NoticeStatus
 from app.tenancy import StoreScoped
 
 
@@ -103,18 +104,6 @@ class CardTransaction(StoreScoped, db.Model):
     authorised_at: Mapped[datetime] = mapped_column(default=clock.now)
 
     order: Mapped[CheckoutOrder] = relationship(back_populates="transaction")
-
-
-class NoticeStatus(enum.Enum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SUCCEEDED = "succeeded"
-    GAVE_UP = "gave_up"
-
-    @property
-    def label(self) -> str:
-        return {"pending": "待通知", "sending": "通知中", "succeeded": "通知成功",
-                "gave_up": "通知失敗"}[self.value]
 
 
 class PaymentNotice(StoreScoped, db.Model):

@@ -4,7 +4,6 @@ refund notices sent to that URL, and the paid orders not yet issued (未發行�
 
 from __future__ import annotations
 
-import enum
 from datetime import date, datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
@@ -14,6 +13,7 @@ from app import clock
 from app.db import db, enum_type
 from app.installments.status import Amounts, PeriodStatus, guarantee_end_text
 from app.issuance.models import BatchStatus
+from app.notifications.models import NoticeStatus
 from app.tenancy import StoreScoped
 from app.tickets.models import BigId
 
@@ -159,18 +159,6 @@ class InstallmentPeriod(StoreScoped, db.Model):
     return_fee: Mapped[int | None]  # this period's share of the order's handling fee
 
     order: Mapped[InstallmentOrder] = relationship(back_populates="periods")
-
-
-class NoticeStatus(enum.Enum):
-    PENDING = "pending"  # to be sent (again) at next_attempt_at
-    SENDING = "sending"  # a worker holds it (lease)
-    SUCCEEDED = "succeeded"  # the merchant answered 1|OK
-    GAVE_UP = "gave_up"  # every automatic try failed; the operator may re-send
-
-    @property
-    def label(self) -> str:
-        return {"pending": "待通知", "sending": "通知中", "succeeded": "通知成功",
-                "gave_up": "通知失敗"}[self.value]
 
 
 class RefundNotice(StoreScoped, db.Model):

@@ -68,3 +68,17 @@ class Message(StoreScoped, db.Model):
     def shown_body(self) -> str:
         """The body as the screens show it: every credential masked."""
         return credentials.masked_text(self.body)
+
+
+# Notices posted to a merchant's server (app.notifications.outgoing): the status every kind of
+# notice row shares.
+class NoticeStatus(enum.Enum):
+    PENDING = "pending"  # to be sent (again) at next_attempt_at
+    SENDING = "sending"  # a worker holds it (lease)
+    SUCCEEDED = "succeeded"  # the merchant answered 1|OK
+    GAVE_UP = "gave_up"  # every automatic try failed; it may still be re-sent
+
+    @property
+    def label(self) -> str:
+        return {"pending": "待通知", "sending": "通知中", "succeeded": "通知成功",
+                "gave_up": "通知失敗"}[self.value]

@@ -16,6 +16,7 @@ from app.checkout.acquirer import Card
 from app.checkout.models import CardTransaction, NoticeStatus, PaymentNotice, PaymentNoticeAttempt
 from app.db import db
 from app.ecpay import checkmac
+from app.notifications import outgoing
 from tests.concurrency import Ready, run_at_once
 from tests.factories import STAGE_KEYS, aio_form, make_checkout_store
 from tests.installments.notice_helpers import MerchantServer
@@ -97,7 +98,7 @@ def test_a_dead_workers_try_is_taken_back_and_logged(pg_app) -> None:  # noqa: A
         notice = _notice()
         assert notice.status is NoticeStatus.SUCCEEDED and notice.attempts == 2
         errors = db.session.scalars(select(PaymentNoticeAttempt.error)).all()
-    assert notices.INTERRUPTED in errors
+    assert outgoing.INTERRUPTED in errors
 
 
 def test_a_double_submitted_payment_is_authorised_once(pg_app) -> None:  # noqa: ANN001

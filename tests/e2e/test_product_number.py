@@ -46,6 +46,7 @@ def test_a_merchant_copies_the_number_and_uploads_the_prefilled_template(
     picker = page.get_by_test_id("product-picker")
     row = picker.get_by_test_id("picker-row").filter(has_text="咖啡兌換券")
     expect(row.locator("[data-number]")).to_have_text(str(product_id))
+    expect(page.locator("html")).to_have_attribute("data-ready", "true")  # copy.js has run
     button = row.get_by_test_id("copy-number")
     button.click()
     expect(button).to_contain_text("已複製")

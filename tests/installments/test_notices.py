@@ -12,6 +12,7 @@ from app import clock, jobs
 from app.db import db
 from app.installments import notices, settings
 from app.installments.models import NoticeStatus, RefundNotice
+from app.notifications import outgoing
 from tests.concurrency import Ready, run_at_once
 from tests.installments.notice_helpers import (
     MerchantServer,
@@ -253,7 +254,7 @@ def test_a_dead_workers_notice_is_taken_back_and_sent_again(loopback, ctx):
         run_job()  # taken back: the try counts as failed, the next one is a minute later
         notice = notice_of(order)
         assert (notice.status, notice.attempts) == (NoticeStatus.PENDING, 1)
-        assert [a.error for a in attempts_of(notice)] == [notices.INTERRUPTED]
+        assert [a.error for a in attempts_of(notice)] == [outgoing.INTERRUPTED]
 
         clock.move(timedelta(minutes=1))
         run_job()

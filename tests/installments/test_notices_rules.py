@@ -10,7 +10,9 @@ import pytest
 
 from app import clock
 from app.installments import notices
-from app.installments.notices import RefundedPeriod, Refused
+from app.installments.notices import RefundedPeriod
+from app.notifications import outgoing
+from app.notifications.outgoing import Refused
 
 M, H = timedelta(minutes=1), timedelta(hours=1)
 
@@ -46,8 +48,8 @@ def test_no_retry_before_a_failure():
     (None, "1|OK", False),
 ])
 def test_what_counts_as_the_merchants_success(status, body, ok):
-    assert notices.answered_ok(status, body) is ok
-    assert notices.Reply(status, body).succeeded is ok
+    assert outgoing.answered_ok(status, body) is ok
+    assert outgoing.Reply(status, body).succeeded is ok
 
 
 def test_refund_fields_subtract_the_fee_shares_of_the_returned_periods():
@@ -124,26 +126,26 @@ def _resolver(*addresses: str):  # noqa: ANN202
 ])
 def test_refused_destinations(url, addresses, allow, reason):
     with pytest.raises(Refused, match=reason):
-        notices.destination(url, allow_http_loopback=allow, resolve=_resolver(*addresses))
+        outgoing.destination(url, allow_http_loopback=allow, resolve=_resolver(*addresses))
 
 
 def test_a_public_destination_keeps_host_port_target_and_addresses():
-    where = notices.destination("https://API.Shop.example.com:8443/n?a=1",
+    where = outgoing.destination("https://API.Shop.example.com:8443/n?a=1",
                                 resolve=_resolver("8.8.8.8", "2606:4700::1111"))
     assert (where.scheme, where.host, where.port, where.target) == (
         "https", "api.shop.example.com", 8443, "/n?a=1")
     assert where.addresses == ("8.8.8.8", "2606:4700::1111")
-    assert notices.destination("https://shop.example.com", resolve=_resolver("8.8.8.8")).target == "/"
+    assert outgoing.destination("https://shop.example.com", resolve=_resolver("8.8.8.8")).target == "/"
 
 
 def test_the_test_switch_lets_http_reach_loopback_only():
-    where = notices.destination("http://127.0.0.1:8080/n", allow_http_loopback=True,
+    where = outgoing.destination("http://127.0.0.1:8080/n", allow_http_loopback=True,
                                 resolve=_resolver("127.0.0.1"))
     assert (where.scheme, where.port, where.addresses) == ("http", 8080, ("127.0.0.1",))
     with pytest.raises(Refused):
-        notices.destination("http://127.0.0.1:8080/n", resolve=_resolver("127.0.0.1"))
+        outgoing.destination("http://127.0.0.1:8080/n", resolve=_resolver("127.0.0.1"))
 
 
 def test_a_refused_url_is_a_failed_reply_not_an_exception():
-    reply = notices.post("http://shop.example.com/n", b"a=1", {}, resolve=_resolver("8.8.8.8"))
+    reply = outgoing.post("http://shop.example.com/n", b"a=1", {}, resolve=_resolver("8.8.8.8"))
     assert (reply.http_status, reply.succeeded, reply.reason) == (None, False, "通知網址須為 https://")
