@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import openpyxl
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -28,7 +29,7 @@ def test_amount_due_bill_detail_month_selector_excel_and_a_payment(app, live_ser
     _login(page, live_server, "issuer")
     page.get_by_role("navigation", name="主選單").get_by_role("link", name="應繳費用").click()
     assert page.get_by_test_id("status-unpaid").count() == 1
-    assert page.get_by_test_id("remittance").is_visible()
+    expect(page.get_by_test_id("remittance")).to_be_visible()
     due = _money(page.get_by_test_id("due-amount").inner_text())
     assert due > 0
 

@@ -5,6 +5,7 @@ change in the product history."""
 from datetime import date
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +25,7 @@ def test_issuer_sets_up_a_branch_limited_pickup_voucher(live_server, page):
     page.get_by_label("分店編號").fill("B100")
     page.get_by_label("分店名稱").fill("信義門市")
     page.get_by_role("button", name="確認新增").click()
-    assert page.get_by_role("cell", name="信義門市").is_visible()
+    expect(page.get_by_role("cell", name="信義門市")).to_be_visible()
 
     # 綁定子帳號: bind clerk2 to it
     page.get_by_role("link", name="綁定子帳號").first.click()
@@ -33,7 +34,7 @@ def test_issuer_sets_up_a_branch_limited_pickup_voucher(live_server, page):
     page.get_by_label("clerk2").check()
     page.get_by_role("button", name="確認綁定").click()
     row = page.get_by_role("row").filter(has_text="clerk2")
-    assert row.get_by_text("信義門市").is_visible()
+    expect(row.get_by_text("信義門市")).to_be_visible()
 
     # 商品管理: a pickup voucher redeemable and returnable only at B100, granted to the partner
     page.get_by_role("navigation", name="主選單").get_by_role("link", name="商品管理").click()
@@ -48,24 +49,24 @@ def test_issuer_sets_up_a_branch_limited_pickup_voucher(live_server, page):
     page.get_by_role("button", name="確認上架").click()
 
     row = page.get_by_test_id("product-row").filter(has_text="信義限定禮盒券")
-    assert row.get_by_text("上架中").is_visible()
-    assert row.get_by_text("信義門市").first.is_visible()
+    expect(row.get_by_text("上架中")).to_be_visible()
+    expect(row.get_by_text("信義門市").first).to_be_visible()
 
     # 整批下架, then 整批上架
     row.get_by_role("checkbox").check()
     page.get_by_role("button", name="整批下架").click()
     row = page.get_by_test_id("product-row").filter(has_text="信義限定禮盒券")
-    assert row.get_by_text("已下架").is_visible()
+    expect(row.get_by_text("已下架")).to_be_visible()
     row.get_by_role("checkbox").check()
     page.get_by_role("button", name="整批上架").click()
     row = page.get_by_test_id("product-row").filter(has_text="信義限定禮盒券")
-    assert row.get_by_text("上架中").is_visible()
+    expect(row.get_by_text("上架中")).to_be_visible()
 
     # 歷程: created, delisted and relisted, with the lists it was created with
     row.get_by_role("link", name="歷程").click()
     history = page.locator("main")
     for action in ("新增", "下架", "上架"):
-        assert history.get_by_text(action, exact=True).first.is_visible(), action
+        expect(history.get_by_text(action, exact=True).first).to_be_visible()
     created = page.get_by_role("row").filter(has_text="新增")
     assert "跨店核銷" in created.inner_text() and "核銷分店" in created.inner_text()
     created.get_by_role("link", name="查看修改紀錄").click()

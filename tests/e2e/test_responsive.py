@@ -6,6 +6,7 @@ stays put while the table scrolls), the operator outbox's fixed columns, and a r
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -36,8 +37,8 @@ def test_on_a_phone_the_menu_folds_behind_a_button(live_server, browser_instance
     try:
         nav = page.get_by_role("navigation", name="主選單")
         toggle = page.get_by_role("button", name="選單")
-        assert toggle.is_visible()
-        assert not nav.get_by_role("link", name="票券報表").is_visible()
+        expect(toggle).to_be_visible()
+        expect(nav.get_by_role("link", name="票券報表")).to_be_hidden()
         # the page's own content starts right under the top bar, not under the whole menu
         assert page.locator("#main").bounding_box()["y"] < 80
         assert _overflow(page) <= 0
@@ -47,7 +48,7 @@ def test_on_a_phone_the_menu_folds_behind_a_button(live_server, browser_instance
         link.wait_for(state="visible")
         link.click()
         page.get_by_test_id("ticket-report-form").wait_for()
-        assert not nav.get_by_role("link", name="票券報表").is_visible()
+        expect(nav.get_by_role("link", name="票券報表")).to_be_hidden()
         assert _overflow(page) <= 0
     finally:
         context.close()
@@ -56,9 +57,9 @@ def test_on_a_phone_the_menu_folds_behind_a_button(live_server, browser_instance
 def test_at_1366_the_menu_stands_beside_the_content(live_server, browser_instance):
     context, page = _context(browser_instance, DESKTOP, live_server, "issuer")
     try:
-        assert not page.get_by_role("button", name="選單").is_visible()
+        expect(page.get_by_role("button", name="選單")).to_be_hidden()
         nav = page.get_by_role("navigation", name="主選單")
-        assert nav.get_by_role("link", name="票券報表").is_visible()
+        expect(nav.get_by_role("link", name="票券報表")).to_be_visible()
         assert nav.bounding_box()["x"] == 0 and page.locator("#main").bounding_box()["x"] >= 200
     finally:
         context.close()
@@ -85,14 +86,14 @@ def test_the_ticket_report_with_every_column_group_at_1366_and_on_paper(live_ser
         assert first.bounding_box()["x"] == box_before["x"]  # the serial stays in view
 
         page.emulate_media(media="print")
-        assert not page.get_by_role("navigation", name="主選單").is_visible()
-        assert not page.get_by_test_id("ticket-report-form").is_visible()
-        assert not page.get_by_test_id("query").is_visible()
+        expect(page.get_by_role("navigation", name="主選單")).to_be_hidden()
+        expect(page.get_by_test_id("ticket-report-form")).to_be_hidden()
+        expect(page.get_by_test_id("query")).to_be_hidden()
         header = page.get_by_test_id("print-header")
-        assert header.is_visible()
+        expect(header).to_be_visible()
         text = header.inner_text()
         assert "示範票券發行商" in text and "票券報表" in text and "cols：holder" in text
-        assert table.is_visible()
+        expect(table).to_be_visible()
     finally:
         context.close()
 

@@ -2,6 +2,7 @@
 its menu and is refused (403) when it asks for a forbidden page directly."""
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +28,7 @@ def test_issuer_creates_a_limited_sub_account(live_server, page):
     matrix.get_by_label("登入歷程 查詢").check()
     matrix.get_by_label("廠商基本資料 查詢").check()
     page.get_by_role("button", name="新增子帳號").click()
-    assert page.get_by_text("counter01").first.is_visible()
+    expect(page.get_by_text("counter01").first).to_be_visible()
 
     page.get_by_role("button", name="登出").click()
     _login(page, live_server, "counter01", "Counter123")
@@ -38,7 +39,7 @@ def test_issuer_creates_a_limited_sub_account(live_server, page):
         assert hidden not in links
 
     page.get_by_role("link", name="登入歷程").click()
-    assert page.get_by_role("heading", name="登入歷程").is_visible()
+    expect(page.get_by_role("heading", name="登入歷程")).to_be_visible()
 
     forbidden = page.goto(f"{live_server}/accounts/sub-accounts")
     assert forbidden.status == 403

@@ -7,6 +7,7 @@ import time
 
 import pyotp
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +37,7 @@ def test_set_up_totp_log_in_with_it_and_with_a_recovery_code_once(live_server, p
     page.get_by_role("navigation", name="主選單").get_by_role("link", name="雙因子驗證").click()
     page.get_by_test_id("start-totp").click()
     page.wait_for_url(f"{live_server}/two-factor/setup")
-    assert page.get_by_test_id("qr").is_visible()
+    expect(page.get_by_test_id("qr")).to_be_visible()
     key = page.get_by_test_id("setup-key").inner_text().replace(" ", "")
     totp, used = pyotp.TOTP(key), set()
     page.get_by_label("驗證碼").fill(_fresh_code(totp, used))
@@ -44,7 +45,7 @@ def test_set_up_totp_log_in_with_it_and_with_a_recovery_code_once(live_server, p
     codes = page.get_by_test_id("recovery-codes").locator("code").all_inner_texts()
     assert len(codes) == 10
     page.get_by_role("link", name="我已保存復原碼").click()
-    assert page.get_by_test_id("enabled").get_by_text("已啟用").is_visible()
+    expect(page.get_by_test_id("enabled").get_by_text("已啟用")).to_be_visible()
 
     page.get_by_role("button", name="登出").click()
     _password_step(page, live_server)
@@ -68,6 +69,6 @@ def test_set_up_totp_log_in_with_it_and_with_a_recovery_code_once(live_server, p
     _password_step(page, live_server)
     page.get_by_label("驗證碼").fill(codes[0])
     page.get_by_role("button", name="驗證並登入").click()
-    assert page.get_by_text("驗證碼錯誤或已使用").is_visible()
+    expect(page.get_by_text("驗證碼錯誤或已使用")).to_be_visible()
     assert page.url == f"{live_server}/login/verify"
     assert [e for e in errors if "status of 422" not in e] == []  # the refused code's 422 only

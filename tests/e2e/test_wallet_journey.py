@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app import credentials
@@ -91,7 +92,7 @@ def test_wallet_journey_on_a_phone(app, live_server, browser_instance, tmp_path)
         first = _card(giver, first_serial)
         assert first.get_by_test_id("plain-status").inner_text() == "可使用"
         qr = first.get_by_test_id("qr")
-        assert qr.is_visible()
+        expect(qr).to_be_visible()
         assert _decode(qr.screenshot(), tmp_path) == first_code
         code = first.get_by_test_id("code")
         assert code.inner_text().replace("-", "") == first_code
@@ -150,7 +151,7 @@ def test_wallet_journey_on_a_phone(app, live_server, browser_instance, tmp_path)
 
         # the recipient's link is no longer valid; the ticket is back with the giver
         recipient.reload()
-        assert recipient.get_by_test_id("link-not-valid").is_visible()
+        expect(recipient.get_by_test_id("link-not-valid")).to_be_visible()
         assert recipient.get_by_test_id("qr").count() == 0
         recipient_context.close()
         giver.reload()

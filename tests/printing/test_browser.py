@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.db import db
@@ -73,7 +74,7 @@ def test_the_kiosk_prints_an_ibon_order_once(app, live_server, page, tmp_path):
     data = Path(info.value.path()).read_bytes()
     assert all(serial in pdf_text(data, tmp_path) for serial, _, _ in tickets)
     page.goto(f"{live_server}/cvs/{code}")
-    assert page.get_by_test_id("kiosk-printed").is_visible()
+    expect(page.get_by_test_id("kiosk-printed")).to_be_visible()
     assert page.locator("svg").count() == 0
     page.goto(f"{live_server}/cvs/999999999999")
     assert page.get_by_test_id("kiosk-message").inner_text() == "取票代碼無效"

@@ -8,6 +8,7 @@ import io
 
 import pytest
 from openpyxl import load_workbook
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +32,7 @@ def test_the_issuer_reads_its_reports_and_downloads_excel_and_a_partner_its_rede
     page.get_by_test_id("query").click()
     issued = page.get_by_test_id("issued").inner_text()
     assert "張" in issued and not issued.startswith("0 ")
-    assert page.get_by_test_id("circulation").get_by_text("流通在外").is_visible()
+    expect(page.get_by_test_id("circulation").get_by_text("流通在外")).to_be_visible()
     total = page.get_by_test_id("total-row").get_by_test_id("count").inner_text()
     with page.expect_download() as caught:
         page.get_by_test_id("excel").click()
@@ -43,12 +44,12 @@ def test_the_issuer_reads_its_reports_and_downloads_excel_and_a_partner_its_rede
     assert [r[7] for r in rows if r[5] == "合計"] == [int(total.replace(",", ""))]
 
     _menu(page, "跨店核銷報表")
-    assert page.get_by_text("查詢期間內沒有跨店核銷的票券").is_visible()  # the issuer redeems only its own
+    expect(page.get_by_text("查詢期間內沒有跨店核銷的票券")).to_be_visible()  # the issuer redeems only its own
 
     _menu(page, "分店報表")
     page.get_by_label("操作類型").select_option(label="核銷")
     page.get_by_test_id("query").click()
-    assert page.get_by_test_id("branch-summary").get_by_text("A001").first.is_visible()
+    expect(page.get_by_test_id("branch-summary").get_by_text("A001").first).to_be_visible()
     assert page.get_by_test_id("branch-lines").get_by_test_id("line").count() > 0
     assert set(page.get_by_test_id("line").locator("td").first.all_inner_texts()) <= {"核銷"}
 

@@ -9,6 +9,7 @@ import io
 
 import pytest
 from openpyxl import load_workbook
+from playwright.sync_api import expect
 from sqlalchemy import or_, select
 
 from app.auth.models import Account
@@ -63,7 +64,7 @@ def test_the_issuer_queries_adds_a_column_group_and_downloads_excel(app, live_se
     page.get_by_test_id("history-link").first.click()
     modal = page.get_by_test_id("row-modal-body")
     modal.get_by_test_id("ticket-history").wait_for()
-    assert modal.get_by_text("票券歷程").is_visible()
+    expect(modal.get_by_text("票券歷程")).to_be_visible()
     page.get_by_role("button", name="關閉").click()
 
     with page.expect_download() as caught:
