@@ -12,6 +12,7 @@ but every page other than the set-up ones sends it to set-up (ENROL_ENDPOINTS) u
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import qrcode
 import qrcode.image.svg
@@ -41,6 +42,7 @@ from app.htmx import redirect_to, render
 from app.ratelimit import TooManyAttempts
 
 bp = Blueprint("twofactor", __name__)
+CODE_SENT = "驗證碼已寄至技術聯絡人電子信箱"
 
 PENDING = "two_factor_pending"
 VERIFIED = "two_factor_ok"  # the account id whose required two-factor is known to be set up
@@ -197,15 +199,8 @@ def start_totp():
 @bp.post("/two-factor/email")
 @login_required
 def start_email():
-    try:
-        twofactor.start_email(acting_account())
-    except (DomainError, TooManyAttempts) as err:
-        db.session.rollback()
-        flash(err.message, "danger")
-        return redirect_to(url_for("twofactor.index"))
-    db.session.commit()
-    flash("驗證碼已寄至技術聯絡人電子信箱", "info")
-    return redirect_to(url_for("twofactor.setup"))
+    return _mail_code(lambda: twofactor.start_email(acting_account()), sent=CODE_SENT,
+                      then="twofactor.setup", refused_to="twofactor.index")
 
 
 @bp.post("/two-factor/setup/resend")
@@ -214,15 +209,22 @@ def resend_setup_code():
     factor = twofactor.two_factor_of(acting_account())
     if factor is None or factor.enabled or factor.method != "email":
         return redirect_to(url_for("twofactor.index"))
+    return _mail_code(lambda: twofactor.send_email_code(acting_account(), "setup"),
+                      sent="驗證碼已重新寄出", then="twofactor.setup", refused_to="twofactor.setup")
+
+
+def _mail_code(send: Callable[[], object], *, sent: str, then: str, refused_to: str) -> Response:
+    """Mail a code (or start the e-mail method, which mails one): commit and say so, or undo
+    and say why (too many codes this hour, no technical contact)."""
     try:
-        twofactor.send_email_code(acting_account(), "setup")
+        send()
     except (DomainError, TooManyAttempts) as err:
         db.session.rollback()
         flash(err.message, "danger")
-        return redirect_to(url_for("twofactor.setup"))
+        return redirect_to(url_for(refused_to))
     db.session.commit()
-    flash("驗證碼已重新寄出", "info")
-    return redirect_to(url_for("twofactor.setup"))
+    flash(sent, "info")
+    return redirect_to(url_for(then))
 
 
 def _recovery_codes_page(codes: list[str], *, first: bool) -> Response:
@@ -269,15 +271,8 @@ def send_code():
     form = EmailCodePurposeForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        twofactor.send_email_code(acting_account(), form.purpose.data)
-    except (DomainError, TooManyAttempts) as err:
-        db.session.rollback()
-        flash(err.message, "danger")
-        return redirect_to(url_for("twofactor.index"))
-    db.session.commit()
-    flash("驗證碼已寄至技術聯絡人電子信箱", "info")
-    return redirect_to(url_for("twofactor.index"))
+    return _mail_code(lambda: twofactor.send_email_code(acting_account(), form.purpose.data),
+                      sent=CODE_SENT, then="twofactor.index", refused_to="twofactor.index")
 
 
 @bp.post("/two-factor/remove")
