@@ -116,7 +116,8 @@ def load_demo() -> list[tuple[str, str]]:
     issuer = _store("3002607", "示範票券發行商", mode=RedemptionMode.REDEEM_AFTER_USE,
                     tax_id="12345675", responsible_person="王大明",
                     address="台北市內湖區瑞光路 1 號", website="https://issuer.example",
-                    finance_emails="finance@issuer.example")
+                    finance_emails="finance@issuer.example", finance_name="林小美",
+                    finance_phone="02-27001234#201")
     _account("issuer", AccountKind.MAIN, issuer)
     _account("clerk1", AccountKind.SUB, issuer, remark="A001 門市店員", grants={
         Function.REDEEM: Level.MODIFY,
