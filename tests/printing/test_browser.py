@@ -44,6 +44,8 @@ def test_the_issuer_prints_the_unprinted_paper_tickets(app, live_server, page, t
     page.get_by_label("列印狀態").select_option(label="未列印")
     page.get_by_role("button", name="查詢").click()
     rows = page.get_by_test_id("ticket-row")
+    expect(rows).to_have_count(len(unprinted))  # the answer to the query, not the page before
+    expect(page.locator("html")).to_have_attribute("data-ready", "true")  # select.js has run
     assert rows.count() == len(unprinted)
     page.get_by_label("全選本頁").check()
     assert page.locator("#selected-count").inner_text() == str(len(unprinted))

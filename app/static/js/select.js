@@ -20,6 +20,12 @@
     }
     refreshCounts();
   });
-  document.addEventListener("DOMContentLoaded", refreshCounts);
+  document.addEventListener("DOMContentLoaded", function () {
+    // a box ticked before this file ran (a fast click while the page loaded) still counts
+    document.querySelectorAll("input[data-check-all]:checked").forEach(function (box) {
+      box.dispatchEvent(new Event("change", {bubbles: true}));
+    });
+    refreshCounts();
+  });
   document.addEventListener("htmx:afterSettle", refreshCounts);
 })();
