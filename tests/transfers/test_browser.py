@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -27,6 +28,7 @@ def test_the_issuer_cancels_a_transfer_and_handles_a_return_application(live_ser
     assert row.count() == 1 and "轉贈中" in row.inner_text()
     row.get_by_role("link", name="取消轉贈").click()
     page.get_by_label("取消轉贈原因").fill("消費者來電要求取消")
+    expect(page.locator("html")).to_have_attribute("data-ready", "true")  # app.js asks first
 
     dialogs: list[str] = []
 
@@ -36,7 +38,10 @@ def test_the_issuer_cancels_a_transfer_and_handles_a_return_application(live_ser
 
     page.once("dialog", dismiss)
     page.get_by_role("button", name="取消轉贈").click()
-    page.wait_for_timeout(300)
+    for _ in range(50):  # until the question has been asked (and dismissed)
+        if dialogs:
+            break
+        page.wait_for_timeout(100)
     assert dialogs and "未使用的票券將返還給原購買人" in dialogs[0]
     assert page.get_by_test_id("transfer-status").inner_text() == "轉贈中"  # nothing was sent
 
