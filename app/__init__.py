@@ -87,15 +87,18 @@ def _import_models() -> None:
     from app.stores import models as _stores  # noqa: F401
     from app.tickets import models as _tickets  # noqa: F401
     from app.transfers import models as _transfers  # noqa: F401
+    from app.unissued import models as _unissued  # noqa: F401
     from app.uploads import models as _uploads  # noqa: F401
 
 
 def _connect_reactions() -> None:
-    """The features that react to a ticket's moves register with `app.tickets.reactions` when
-    imported; importing them here makes every process (web, worker, CLI) hear every move."""
+    """The features that react to a ticket's moves register with `app.tickets.reactions` (and
+    the unissued ticket orders with checkout, issuance and credit) when imported; importing them
+    here makes every process (web, worker, CLI) hear every move."""
     from app.escrow import ledger as _ledger  # noqa: F401
     from app.return_applications import services as _return_applications  # noqa: F401
     from app.transfers import services as _transfers  # noqa: F401
+    from app.unissued import services as _unissued  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -131,6 +134,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.settings.views import bp as settings_bp
     from app.sms.views import bp as sms_bp
     from app.transfers.views import bp as transfers_bp
+    from app.unissued.views import bp as unissued_bp
     from app.uploads.views import bp as uploads_bp
     from app.wallet.views import bp as wallet_bp
 
@@ -139,5 +143,6 @@ def _register_blueprints(app: Flask) -> None:
                issuance_bp, notifications_bp, orders_bp, sms_bp, counter_bp, escrow_bp,
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,
                return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp,
-               billing_bp, search_bp, saved_filters_bp, twofactor_bp, cashier_bp, checkout_bp):
+               billing_bp, search_bp, saved_filters_bp, twofactor_bp, cashier_bp, checkout_bp,
+               unissued_bp):
         app.register_blueprint(bp)

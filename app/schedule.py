@@ -63,6 +63,18 @@ SCHEDULE: list[Recurring] = [
         "每日 00:10 將已到預計核銷日的分期序號自動核銷（未使用 → 核銷中，於 01:00 送銀行）",
     ),
     Recurring(
+        "unissued_cancel",
+        "20 0 * * *",
+        "app.unissued.jobs:cancel_overdue",
+        "每日 00:20 取消交易後第 30 天仍未發行的票券訂單，並放棄其信用卡授權",
+    ),
+    Recurring(
+        "unissued_reminders",
+        "0 9 * * *",
+        "app.unissued.jobs:send_reminders",
+        "每日 09:00 寄送待發行通知信（交易滿 7 天及滿 19 天仍未發行的票券訂單）給財務聯絡人",
+    ),
+    Recurring(
         "escrow_sync",
         "0 1 * * *",
         "app.escrow.jobs:nightly_sync",

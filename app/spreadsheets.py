@@ -231,6 +231,14 @@ def xlsx_response(filename: str, headers: list[str], rows: Iterable[Sequence[obj
     return response
 
 
+def workbook_response(filename: str, data: bytes) -> Response:
+    """A download of a workbook already made (a template, an issuance file)."""
+    response = Response(data, mimetype=XLSX_MIMETYPE)
+    response.headers["Content-Disposition"] = content_disposition(_filename(filename))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading uploads
 # ---------------------------------------------------------------------------------------------

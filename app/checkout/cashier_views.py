@@ -95,10 +95,17 @@ def pay_submit(token: str):
     choice = services.parse_choice(order, request.form.get("plan", "once"))
     if choice is None:
         problems["plan"] = "請選擇付款方式"
-    if card is None or choice is None:
+    holder = None
+    if order.is_ticket_order:
+        holder, holder_problems = rules.read_holder(request.form.get("holder_name", ""),
+                                                    request.form.get("holder_mobile", ""),
+                                                    request.form.get("holder_email", ""))
+        problems.update(holder_problems)
+    if card is None or choice is None or (order.is_ticket_order and holder is None):
         db.session.rollback()
         return _page(order, problems=problems, status=422)
-    payment = services.pay(order, card, periods=choice[0], consumer_periods=choice[1])
+    payment = services.pay(order, card, periods=choice[0], consumer_periods=choice[1],
+                           holder=holder)
     db.session.commit()
     if not payment.approved:
         ratelimit.count_failure(DECLINES_PER_IP, ip)

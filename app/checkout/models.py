@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
@@ -67,11 +67,17 @@ class CheckoutOrder(StoreScoped, db.Model):
 
 
 class TransactionStatus(enum.Enum):
-    AUTHORISED = "authorised"  # 已授權; the credit back office adds the rest
+    """A card transaction's state (app.credit.states holds the moves)."""
+
+    AUTHORISED = "authorised"  # 已授權
+    CLOSE_REQUESTED = "close_requested"  # 要關帳: captured at the next close
+    CLOSED = "closed"  # 已關帳
+    ABANDONED = "abandoned"  # 已放棄: the authorisation released
 
     @property
     def label(self) -> str:
-        return {"authorised": "已授權"}[self.value]
+        return {"authorised": "已授權", "close_requested": "要關帳", "closed": "已關帳",
+                "abandoned": "已放棄"}[self.value]
 
 
 class CardTransaction(StoreScoped, db.Model):
@@ -102,6 +108,17 @@ class CardTransaction(StoreScoped, db.Model):
     consumer_installment_periods: Mapped[int] = mapped_column(default=0)  # 自費分期
     charge_fee: Mapped[int] = mapped_column(default=0)  # PaymentTypeChargeFee
     authorised_at: Mapped[datetime] = mapped_column(default=clock.now)
+    # The cardholder as typed on the payment page (ticket orders ask for them: the issuance
+    # file of 未發行訂單 is made from them).
+    holder_name: Mapped[str] = mapped_column(String(50), default="", server_default="")
+    holder_mobile: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    holder_email: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    # False: the daily auto-close leaves it alone (a ticket order until it is issued; any
+    # transaction after a cancelled close).
+    auto_close: Mapped[bool] = mapped_column(default=True, server_default=true())
+    close_requested_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    abandoned_at: Mapped[datetime | None]
 
     order: Mapped[CheckoutOrder] = relationship(back_populates="transaction")
 

@@ -16,6 +16,8 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from app import clock
+from app.notifications.services import email_problem
+from app.phones import normalise_mobile
 
 # Errors ------------------------------------------------------------------------------------------
 
@@ -270,3 +272,45 @@ def result_fields(paid: Paid, *, extra: bool, rtn_code: str = "1",
             "stast": str(first if paid.periods else 0), "staed": str(each if paid.periods else 0),
         }
     return fields
+
+
+def masked_card(first6: str, last4: str) -> str:
+    """A card number as the back office may show it: 431195******2222."""
+    if not first6 and not last4:
+        return ""
+    return f"{first6}******{last4}"
+
+
+# The cardholder of a ticket order ------------------------------------------------------------
+
+HOLDER_NAME_MAX = 50
+HOLDER_EMAIL_MAX = 100
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Whom a ticket order's tickets go to: the 未發行訂單 issuance file is made from it."""
+
+    name: str = ""
+    mobile: str = ""
+    email: str = ""
+
+
+def read_holder(name: str, mobile: str, email: str) -> tuple[Holder | None, dict[str, str]]:
+    """The cardholder fields of a ticket order's payment page: name and a Taiwanese mobile
+    required, e-mail optional. (Holder, {}) or (None, {field: problem})."""
+    problems: dict[str, str] = {}
+    name = " ".join((name or "").split())
+    if not name:
+        problems["holder_name"] = "請輸入持卡人姓名"
+    elif len(name) > HOLDER_NAME_MAX:
+        problems["holder_name"] = f"持卡人姓名最多 {HOLDER_NAME_MAX} 字"
+    normal = normalise_mobile((mobile or "").strip()[:30])
+    if normal is None:
+        problems["holder_mobile"] = "請輸入正確的手機號碼（09 開頭共 10 碼）"
+    email = (email or "").strip()
+    if email and (len(email) > HOLDER_EMAIL_MAX or email_problem(email)):
+        problems["holder_email"] = "電子郵件格式錯誤"
+    if problems:
+        return None, problems
+    return Holder(name, normal or "", email), {}

@@ -152,7 +152,8 @@ class Payment:
     problems: dict[str, str] = field(default_factory=dict)
 
 
-def pay(order: CheckoutOrder, card: Card, *, periods: int = 0, consumer_periods: int = 0) -> Payment:
+def pay(order: CheckoutOrder, card: Card, *, periods: int = 0, consumer_periods: int = 0,
+        holder: rules.Holder | None = None) -> Payment:
     """Authorise the card for the order (locked by the caller, still unpaid): on approval the
     order is paid, its card transaction written (authorised), its result notice created and its
     first try queued after the commit; on a decline, nothing but the count of declines."""
@@ -178,7 +179,10 @@ def pay(order: CheckoutOrder, card: Card, *, periods: int = 0, consumer_periods:
                           auth_code=result.auth_code, auth_serial=result.serial, eci=result.eci,
                           acquirer=acquirer.name, installment_periods=periods,
                           consumer_installment_periods=consumer_periods,
-                          charge_fee=rules.charge_fee(order.total_amount), authorised_at=now)
+                          charge_fee=rules.charge_fee(order.total_amount), authorised_at=now,
+                          holder_name=holder.name if holder else "",
+                          holder_mobile=holder.mobile if holder else "",
+                          holder_email=holder.email if holder else "")
     db.session.add(txn)
     db.session.flush()
     history.record(order, "checkout_paid", from_status=OrderStatus.PENDING.value,

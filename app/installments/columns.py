@@ -5,17 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.checkout.rules import masked_card
 from app.columns import Column
 from app.installments.queries import refund_state, state_of
 from app.installments.status import guarantee_end_text
-
-
-def masked_card(first6: str, last4: str) -> str:
-    """A card number as the back office may show it: 431195******2222."""
-    if not first6 and not last4:
-        return ""
-    return f"{first6}******{last4}"
-
 
 # 訂單明細: rows of order_rows (InstallmentOrder and its figures) ------------------------------
 

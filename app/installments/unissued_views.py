@@ -12,13 +12,14 @@ from wtforms.validators import Length
 from app import listing
 from app.auth.access import requires
 from app.auth.permissions import Function
+from app.checkout.rules import masked_card
 from app.db import db
 from app.errors import InvalidInput
 from app.forms import strip
 from app.htmx import render
 from app.installments import queries
 from app.installments.blueprint import bp
-from app.installments.columns import UNISSUED_COLUMNS, masked_card
+from app.installments.columns import UNISSUED_COLUMNS
 from app.installments.models import UnissuedOrder
 from app.pagination import paginate
 from app.tenancy import get_owned_or_404

@@ -190,12 +190,19 @@ def _check_purchasers(checked: list[CheckedRow]) -> None:
 
 def mark_taken(rows: list[dict[str, Any]], taken: Mapping[str, str]) -> list[dict[str, Any]]:
     """Checked rows (as stored) with the merchant order numbers `taken` since marked wrong."""
+    return mark_order_nos(rows, {number: order_no_taken(import_no)
+                                 for number, import_no in taken.items()})
+
+
+def mark_order_nos(rows: list[dict[str, Any]], errors: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Checked rows (as stored) with `errors` (merchant order number → message) added to the
+    rows of those numbers that had no error on that column yet."""
     header = HEADER_OF["merchant_order_no"]
     marked = []
     for row in rows:
         number = row["values"].get("merchant_order_no")
-        if number in taken and header not in row["errors"]:
-            row = {**row, "errors": {**row["errors"], header: order_no_taken(taken[number])}}
+        if number in errors and header not in row["errors"]:
+            row = {**row, "errors": {**row["errors"], header: errors[number]}}
         marked.append(row)
     return marked
 

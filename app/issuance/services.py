@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
@@ -91,6 +91,23 @@ def _product_facts(store: Store) -> dict[int, ProductFacts]:
             for p in products}
 
 
+# Features whose own orders become tickets through an ordinary batch (a ticket order paid by
+# card, 未發行訂單) register here. ORDER_NO_REFUSALS: given the store, the file's merchant order
+# numbers and today, the rows to refuse (number → message). ISSUED_REACTIONS: called in the
+# issuing transaction with the batch and {merchant order number: issued order id}; raising
+# DomainError fails the batch with its message (nothing issued).
+ORDER_NO_REFUSALS: list[Callable[[int, set[str], date], Mapping[str, str]]] = []
+ISSUED_REACTIONS: list[Callable[[Batch, dict[str, int]], None]] = []
+
+
+def order_no_refusals(store_id: int, order_nos: set[str], today: date) -> dict[str, str]:
+    refused: dict[str, str] = {}
+    if order_nos:
+        for refusals in ORDER_NO_REFUSALS:
+            refused.update(refusals(store_id, order_nos, today))
+    return refused
+
+
 def used_order_nos(store_id: int, order_nos: Iterable[str], but: int | None = None, *,
                    batches: Any = Batch, orders: Any = Order) -> dict[str, str]:
     """{merchant order number: import number} of those of `order_nos` another batch of the
@@ -132,6 +149,10 @@ def prepare_batch(actor: Account, store: Store, *, import_no: str, method: Deliv
                                       but=batch.id if batch is not None else None),
         today=clock.business_day(),
     )
+    checked_rows = [c.as_dict() for c in checked]
+    refused = order_no_refusals(store.id, rules.order_nos(rows), clock.business_day())
+    if refused:
+        checked_rows = rules.mark_order_nos(checked_rows, refused)
     if batch is None:
         batch = Batch(store_id=store.id, import_no=import_no)
         db.session.add(batch)
@@ -139,10 +160,10 @@ def prepare_batch(actor: Account, store: Store, *, import_no: str, method: Deliv
     batch.kind = kind.value if kind else ""
     batch.source = source
     batch.platform_id = platform_id
-    batch.rows = [c.as_dict() for c in checked]
-    batch.error_count = sum(not c.ok for c in checked)
+    batch.rows = checked_rows
+    batch.error_count = sum(1 for r in checked_rows if r["errors"])
     batch.error = "\n".join(batch_errors)
-    batch.ticket_count = sum(c.values["quantity"] for c in checked if c.ok)
+    batch.ticket_count = sum(r["values"]["quantity"] for r in checked_rows if not r["errors"])
     batch.created_by_id = actor.id
     batch.created_branch_id = actor.branch_id if actor.store_id == store.id else None
     batch.created_at = clock.now()
@@ -350,6 +371,8 @@ def issue_claimed_batch(batch_id: int, attempt: int) -> None:
         if product is None or not product.listed:
             raise DomainError(f"第 {row['row']} 列的商品已下架或不存在，發行未完成")
     order_ids = insert_orders(batch, rows, products, method, day, now)
+    for react in ISSUED_REACTIONS:
+        react(batch, order_ids)
     tickets = insert_tickets(batch, rows, products, order_ids, method, day, now)
     db.session.execute(
         update(Product).where(Product.id.in_(products), Product.first_issued_at.is_(None))

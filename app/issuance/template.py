@@ -40,6 +40,7 @@ RULES_SHEET = "規則說明"
 ISSUANCE_HEADERS = HEADERS  # the header row (app/issuance/columns.py)
 TEMPLATE_FILENAME = "票券發行範例模板.xlsx"
 PREFILLED_FILENAME = "票券發行範本_含我的商品.xlsx"
+ORDERS_FILENAME = "票券發行檔_未發行訂單.xlsx"
 PRODUCT_NAME_HEADER = "商品名稱（參考，不會匯入）"  # the pre-filled template's trailing column
 ERROR_COLUMN = "錯誤原因"  # the error file's last column (the views' 【下載錯誤明細】)
 MAX_ROWS = MAX_TICKETS_PER_BATCH  # each row is at least one ticket
@@ -254,6 +255,14 @@ def prefilled_workbook(products: Iterable[tuple[int, str]]) -> bytes:
     samples = [{"product_id": number, "product_name": name} for number, name in products]
     return build_workbook(replace(TICKETS, columns=(*COLUMNS, PRODUCT_NAME), samples=samples,
                                   filename=PREFILLED_FILENAME))
+
+
+def orders_workbook(rows: Iterable[Mapping[str, object]]) -> bytes:
+    """The template with `rows` (keys of the columns, plus `product_name` for the trailing
+    reference column) instead of the example rows: a file of orders to complete where a cell
+    is empty and upload as is (未發行訂單's 【輸出票券發行檔】)."""
+    return build_workbook(replace(TICKETS, columns=(*COLUMNS, PRODUCT_NAME), samples=list(rows),
+                                  filename=ORDERS_FILENAME))
 
 
 def read_issuance_rows(stream_or_bytes: IO[bytes] | bytes) -> list[dict[str, object]]:

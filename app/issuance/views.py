@@ -100,11 +100,7 @@ def index():
 @bp.get("/template", endpoint="template")
 @requires(Function.ISSUANCE)
 def template_download():
-    response = Response(template.template_workbook(), mimetype=spreadsheets.XLSX_MIMETYPE)
-    response.headers["Content-Disposition"] = spreadsheets.content_disposition(
-        template.TEMPLATE_FILENAME)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return spreadsheets.workbook_response(template.TEMPLATE_FILENAME, template.template_workbook())
 
 
 @bp.get("/template/mine", endpoint="my_template")
@@ -112,12 +108,8 @@ def template_download():
 def my_template_download():
     """下載範本（含我的商品）: one row per listed product, its 商品編號 filled."""
     products = [(p.id, p.name) for p in listed_products(g.store.id)]
-    response = Response(template.prefilled_workbook(products),
-                        mimetype=spreadsheets.XLSX_MIMETYPE)
-    response.headers["Content-Disposition"] = spreadsheets.content_disposition(
-        template.PREFILLED_FILENAME)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return spreadsheets.workbook_response(template.PREFILLED_FILENAME,
+                                          template.prefilled_workbook(products))
 
 
 @bp.get("/rules")

@@ -55,6 +55,8 @@ def test_pay_with_the_test_card_on_a_phone(app, live_server, browser_instance) -
             page.fill("#card_number", "4311-9522-2222-2222")
             page.fill("#expiry", "12/30")
             page.fill("#cvv", "222")
+            page.fill("#holder_name", "王小明")  # a ticket order: its tickets go to the cardholder
+            page.fill("#holder_mobile", "0912345678")
             page.get_by_test_id("pay").click()
             expect(page.locator("body")).to_contain_text("RESULT RECEIVED")
             assert page.url == f"http://127.0.0.1:{shop_port}/ecpay/result"

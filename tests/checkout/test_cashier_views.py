@@ -25,6 +25,7 @@ from tests.factories import STAGE_KEYS, aio_form, make_checkout_store
 
 LOCAL_RETURN = "https://127.0.0.1/ecpay/return"  # refused by the SSRF guard at once: no network
 CARD = {"card_number": "4311-9522-2222-2222", "expiry": "12/30", "cvv": "222", "plan": "once"}
+HOLDER = {"holder_name": "王小明", "holder_mobile": "0912-345-678", "holder_email": "ming@example.com"}
 
 
 def _count(model) -> int:  # noqa: ANN001
@@ -261,5 +262,29 @@ def test_paid_reactions_run_in_the_payment_transaction(ctx, client, monkeypatch)
     store = make_checkout_store(ticket=True)
     db.session.commit()
     url = _pay_url(_checkout(client, aio_form(store, trade_no="TICKET1", ReturnURL=LOCAL_RETURN)))
-    client.post(url, data=CARD)
+    client.post(url, data=CARD | HOLDER)
     assert seen == [("TICKET1", "2222")]
+
+
+def test_a_ticket_order_asks_for_the_cardholder(ctx, client) -> None:  # noqa: ANN001
+    store = make_checkout_store(ticket=True)
+    db.session.commit()
+    url = _pay_url(_checkout(client, aio_form(store, trade_no="TICKET2", ReturnURL=LOCAL_RETURN)))
+    page = client.get(url).get_data(as_text=True)
+    assert 'name="holder_name"' in page and 'name="holder_mobile"' in page
+    missing = client.post(url, data=CARD | {"holder_mobile": "12345"})
+    text = missing.get_data(as_text=True)
+    assert missing.status_code == 422
+    assert "請輸入持卡人姓名" in text and "請輸入正確的手機號碼" in text
+    assert _count(CardTransaction) == 0
+    client.post(url, data=CARD | HOLDER)
+    txn = db.session.scalar(select(CardTransaction))
+    assert (txn.holder_name, txn.holder_mobile, txn.holder_email) == (
+        "王小明", "0912345678", "ming@example.com")
+
+
+def test_other_orders_do_not_ask_for_the_cardholder(ctx, client) -> None:  # noqa: ANN001
+    store = make_checkout_store()
+    db.session.commit()
+    url = _pay_url(_checkout(client, aio_form(store, trade_no="PLAIN1", ReturnURL=LOCAL_RETURN)))
+    assert 'name="holder_name"' not in client.get(url).get_data(as_text=True)

@@ -24,7 +24,7 @@ LAYERS = [
     {"tickets"},
     # features built on tickets
     {"issuance", "orders", "transfers", "return_applications", "printing", "escrow", "partners",
-     "sms", "installments", "bills", "checkout"},
+     "sms", "installments", "bills", "checkout", "credit", "unissued"},
     # screens and protocol adapters
     {"counter", "home", "reports", "wallet", "operator", "merchant", "api", "search"},
 ]
