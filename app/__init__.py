@@ -141,3 +141,7 @@ def _register_blueprints(app: Flask) -> None:
                return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp,
                billing_bp, search_bp, saved_filters_bp, twofactor_bp, cashier_bp, checkout_bp):
         app.register_blueprint(bp)
+
+    from app.demo_shop import views as demo_shop_views
+
+    demo_shop_views.init_app(app)  # the sample shop: ECTIX_DEMO_SHOP=1 on a debug or test app
