@@ -25,11 +25,14 @@ demo: db
 	$(FLASK) demo-data
 
 ## make run: set up, migrate, load demo data and serve on http://127.0.0.1:5000, with the
-## escrow bank simulator on :5055 (stopped with the server)
+## escrow bank simulator on :5055 (stopped with the server) and the sample shop at /sample-shop/
+## (its ReturnURL is http on loopback, which only this debug server may post notices to)
 run: demo
+	@echo "範例商店（以測試卡付款）: http://127.0.0.1:5000/sample-shop/"
 	@$(BIN)/python -m app.escrow.simulator --port 5055 --state instance/bank.json \
 	  > instance/bank-simulator.log 2>&1 & sim=$$!; trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
-	ESCROW_BANK_URL=http://127.0.0.1:5055 $(FLASK) run --debug --host 127.0.0.1 --port 5000
+	ESCROW_BANK_URL=http://127.0.0.1:5055 ECTIX_DEMO_SHOP=1 ECTIX_NOTICE_ALLOW_LOOPBACK=1 \
+	  $(FLASK) run --debug --host 127.0.0.1 --port 5000
 
 ## make test: set up and run the whole suite
 test: setup

@@ -146,3 +146,7 @@ def _register_blueprints(app: Flask) -> None:
                billing_bp, search_bp, saved_filters_bp, twofactor_bp, cashier_bp, checkout_bp,
                unissued_bp):
         app.register_blueprint(bp)
+
+    from app.demo_shop import views as demo_shop_views
+
+    demo_shop_views.init_app(app)  # the sample shop: ECTIX_DEMO_SHOP=1 on a debug or test app

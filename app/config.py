@@ -88,4 +88,10 @@ def from_environment() -> dict:
         "BILLING_REMITTANCE_ACCOUNT": _remittance_account(),
         # Uploaded images live outside the code tree; served by /media/<token>.
         "UPLOAD_FOLDER": os.environ.get("ECTIX_UPLOAD_FOLDER") or str(INSTANCE / "uploads"),
+        # 範例商店 /sample-shop/ (docs/checkout.md): `make run` turns it on; only a debug or test
+        # app serves it.
+        "DEMO_SHOP": _flag("ECTIX_DEMO_SHOP", False),
+        # Payment notices by plain http to a loopback address (the sample shop's ReturnURL on the
+        # `make run` server): honoured by the debug server only.
+        "CHECKOUT_NOTICE_ALLOW_HTTP_LOOPBACK": debug and _flag("ECTIX_NOTICE_ALLOW_LOOPBACK", False),
     }

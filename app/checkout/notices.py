@@ -83,7 +83,7 @@ def claim(notice_id: int, *, trigger: str = "auto") -> tuple[int, str, bytes] | 
 
 def deliver(url: str, body: bytes) -> Reply:
     """The POST (outside any transaction). Plain http to loopback only where the app's config
-    allows it (the tests)."""
+    allows it (the tests; the `make run` debug server for its sample shop)."""
     allow = current_app.config.get("CHECKOUT_NOTICE_ALLOW_HTTP_LOOPBACK") is True
     return post(url, body, {"Content-Type": CONTENT_TYPE, "User-Agent": USER_AGENT},
                 timeout=10.0, allow_http_loopback=allow)
