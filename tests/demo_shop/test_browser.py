@@ -41,6 +41,8 @@ def test_buy_a_voucher_in_the_sample_shop_and_pay_with_the_test_card(app, live_s
         page.fill("#card_number", "4311-9522-2222-2222")
         page.fill("#expiry", "12/30")
         page.fill("#cvv", "222")
+        page.fill("#holder_name", "王小明")  # the demo issuer's orders are ticket orders
+        page.fill("#holder_mobile", "0912345678")
         page.get_by_test_id("pay").click()
         expect(page.get_by_test_id("paid")).to_contain_text("付款成功")
         assert page.url == f"{live_server}/sample-shop/result"
