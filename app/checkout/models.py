@@ -119,6 +119,10 @@ class CardTransaction(StoreScoped, db.Model):
     close_requested_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     abandoned_at: Mapped[datetime | None]
+    # The last close that failed (e.g. error_overDate) and when; "" once a close succeeds.
+    close_error: Mapped[str] = mapped_column(String(100), default="", server_default="")
+    close_failed_at: Mapped[datetime | None]
+    note: Mapped[str] = mapped_column(String(500), default="", server_default="")  # 備註
 
     order: Mapped[CheckoutOrder] = relationship(back_populates="transaction")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text, UniqueConstraint
+from sqlalchemy import Index, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -35,4 +35,6 @@ class IntegrationSettings(StoreScoped, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     allowed_ips: Mapped[str] = mapped_column(String(2000), default="")  # one IP or CIDR a line
+    # 自動關帳: authorised card transactions are closed each evening (20:15 Taipei).
+    auto_close: Mapped[bool] = mapped_column(default=True, server_default=true())
     updated_at: Mapped[datetime] = mapped_column(default=clock.now)
