@@ -15,7 +15,7 @@ from app.auth.models import Account, AccountGrant, AccountKind
 from app.auth.passwords import hash_password
 from app.auth.permissions import Function, Level
 from app.auth.protection_models import TwoFactor
-from app.checkout.models import CheckoutOrder, OrderStatus
+from app.checkout.models import CardTransaction, CheckoutOrder, OrderStatus
 from app.db import db
 from app.ecpay import checkmac, keys
 from app.installments.models import InstallmentOrder, InstallmentPeriod, UnissuedOrder
@@ -43,6 +43,7 @@ from app.stores.models import (
 )
 from app.tickets import codes
 from app.tickets.models import Order, Ticket
+from app.unissued.models import TicketOrder, TicketOrderState
 
 PASSWORD = "Passw0rd"
 # A product's end date unless the test gives one: a year (pickup: 價金保管迄日) or 90 days
@@ -336,3 +337,24 @@ def make_checkout_order(store: Store, *, amount: int = 1200, paid: bool = False)
     db.session.add(order)
     db.session.flush()
     return order
+
+
+def make_ticket_order(store: Store, *, amount: int = 300, item_name: str = "咖啡券 x 2",
+                      state: TicketOrderState = TicketOrderState.UNISSUED) -> TicketOrder:
+    """A ticket order paid by card (now) and waiting in 未發行訂單, with its authorisation."""
+    order = make_checkout_order(store, amount=amount, paid=True)
+    order.is_ticket_order = True
+    txn = CardTransaction(store_id=store.id, order_id=order.id, amount=amount,
+                          card_first6="431195", card_last4="2222", brand="VISA",
+                          auth_code="777777", auth_serial=f"{order.id:011d}", acquirer="sandbox",
+                          holder_name="王小明", holder_mobile="0912345678", auto_close=False)
+    db.session.add(txn)
+    db.session.flush()
+    row = TicketOrder(store_id=store.id, checkout_order_id=order.id, transaction_id=txn.id,
+                      merchant_order_no=order.merchant_trade_no, trade_no=order.trade_no,
+                      amount=amount, item_name=item_name, holder_name="王小明",
+                      holder_mobile="0912345678", paid_at=order.paid_at,
+                      paid_on=clock.business_day(order.paid_at), state=state)
+    db.session.add(row)
+    db.session.flush()
+    return row

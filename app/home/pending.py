@@ -36,6 +36,7 @@ from app.issuance.models import Batch, BatchStatus
 from app.return_applications.models import ApplicationStatus, ReturnApplication
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus
+from app.unissued.models import TicketOrder, TicketOrderState
 
 RECENT_FAILED_DAYS = 7
 ISSUE_DAYS = 20  # paid on T: issuable through T+20
@@ -103,6 +104,15 @@ def _unissued(store_id: int) -> int:
         UnissuedOrder.paid_at >= first, UnissuedOrder.paid_at < last))
 
 
+def _unissued_tickets(store_id: int) -> int:
+    """Ticket orders paid by card whose last issuing day is within NEAR_DAYS days."""
+    today = clock.business_day()
+    return _scalar(select(func.count()).select_from(TicketOrder).where(
+        TicketOrder.store_id == store_id, TicketOrder.state == TicketOrderState.UNISSUED,
+        TicketOrder.paid_on >= today - timedelta(days=ISSUE_DAYS),
+        TicketOrder.paid_on <= today - timedelta(days=ISSUE_DAYS - NEAR_DAYS)))
+
+
 def _compute() -> list[Item]:
     store = g.get("store")
     if store is None or not current_user.is_authenticated or current_user.is_operator:
@@ -117,6 +127,9 @@ def _compute() -> list[Item]:
             items.append(Item("rejected", "銀行拒絕待處理", _rejected(store.id, True),
                               url_for("installments.reports")))
         return items
+    if may(Function.UNISSUED_ORDERS, Level.VIEW):
+        items.append(Item("unissued", "未發行訂單即將逾期", _unissued_tickets(store.id),
+                          url_for("unissued.index", state="issuable")))
     if may(Function.RETURN, Level.VIEW):
         items.append(Item("applications", "待處理退貨申請", _applications(store.id),
                           url_for("return_applications.index")))

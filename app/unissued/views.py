@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, request, url_for
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import Length
 
 from app import clock, history, listing
@@ -40,7 +40,8 @@ class QueryForm(FlaskForm):
 
     start = StringField("交易日期（起）", filters=[strip], validators=[Length(max=10)])
     end = StringField("交易日期（迄）", filters=[strip], validators=[Length(max=10)])
-    state = SelectField("狀態", choices=queries.STATES, default="unissued", validate_choice=True)
+    state = SelectField("狀態", choices=[SelectChoice(v, label) for v, label in queries.STATES],
+                        default="unissued", validate_choice=True)
     order_no = StringField("訂單編號", filters=[strip], validators=[Length(max=20)])
     holder = StringField("持卡人姓名或手機", filters=[strip], validators=[Length(max=50)])
 
@@ -63,7 +64,7 @@ def index():
         holder=form.holder.data or "", state=form.state.data or "unissued"))
     if listing.excel_asked():
         return listing.excel(EXCEL_TITLE, COLUMNS,
-                             db.session.scalars(stmt.execution_options(yield_per=1_000)).unique())
+                             db.session.scalars(stmt.execution_options(yield_per=1_000)))
     context["page"] = paginate(stmt)
     return render("unissued/index.html", **context)
 
@@ -96,11 +97,11 @@ def export():
     return workbook_response(ORDERS_FILENAME, data)
 
 
-@bp.get("/<int:order_id>")
+@bp.get("/<int:ticket_order_id>")
 @requires(Function.UNISSUED_ORDERS)
-def detail(order_id: int):
+def detail(ticket_order_id: int):
     """【明細】: the order's cardholder, deadlines and history."""
-    row = get_owned_or_404(TicketOrder, order_id)
+    row = get_owned_or_404(TicketOrder, ticket_order_id)
     today = clock.business_day()
     txn = row.transaction
     return render("unissued/detail.html", row=row, txn=txn, rules=rules, today=today,
@@ -112,15 +113,15 @@ def detail(order_id: int):
                                  key=lambda e: (e.at, e.id), reverse=True))
 
 
-@bp.post("/<int:order_id>/abandon")
+@bp.post("/<int:ticket_order_id>/abandon")
 @requires(Function.UNISSUED_ORDERS, Level.MODIFY)
-def abandon(order_id: int):
+def abandon(ticket_order_id: int):
     """【放棄授權】: through T+29; the card authorisation is released."""
-    row = get_owned_or_404(TicketOrder, order_id, for_update=True)
+    row = get_owned_or_404(TicketOrder, ticket_order_id, for_update=True)
     with committed() as outcome:
         services.abandon(row)
     if outcome.refused:
         outcome.flash_error()
     else:
         flash(f"訂單 {row.merchant_order_no} 已放棄授權", "success")
-    return redirect_to(url_for("unissued.detail", order_id=order_id))
+    return redirect_to(url_for("unissued.detail", ticket_order_id=ticket_order_id))

@@ -15,6 +15,7 @@ from app.return_applications.models import ReturnApplication
 from app.stores.models import DeliveryMethod, RedemptionMode
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus
+from app.unissued.models import TicketOrderState
 from tests.factories import (
     login,
     make_account,
@@ -22,6 +23,7 @@ from tests.factories import (
     make_order,
     make_store,
     make_sub,
+    make_ticket_order,
     make_unissued_order,
 )
 
@@ -83,7 +85,7 @@ def test_home_counts_pending_work_with_links_and_badges_of_its_own_store_only(cl
     login(client, "pend01")
     html = client.get("/home").get_data(as_text=True)
     assert "待處理事項" in html
-    assert _pending(html) == {"applications": 2, "failed_batches": 1, "rejected": 1}
+    assert _pending(html) == {"applications": 2, "failed_batches": 1, "rejected": 1, "unissued": 0}
     assert 'href="/return-applications/"' in html or "return-applications" in html
     assert "/issuance/results" in html
     assert _badges(html) == {"applications": 2, "failed_batches": 1}
@@ -136,3 +138,20 @@ def test_unissued_orders_near_their_deadline_are_counted(client, ctx):
     assert _pending(html)["unissued"] == 2
     assert _badges(html) == {"unissued": 2}
     assert "/installments/unissued" in html
+
+
+def test_ticket_orders_near_their_issuing_deadline_are_counted(client, ctx):
+    store, other = make_store(), make_store()
+    make_account(store, username="pend04")
+    for days, state in ((17, TicketOrderState.UNISSUED), (20, TicketOrderState.UNISSUED),
+                        (10, TicketOrderState.UNISSUED), (21, TicketOrderState.UNISSUED),
+                        (18, TicketOrderState.ISSUED)):
+        row = make_ticket_order(store, state=state)
+        row.paid_on = clock.business_day() - timedelta(days=days)
+    make_ticket_order(other).paid_on = clock.business_day() - timedelta(days=18)
+    db.session.commit()
+    login(client, "pend04")
+    html = client.get("/home").get_data(as_text=True)
+    assert _pending(html)["unissued"] == 2  # T+17 (deadline in 3 days) and T+20 (today)
+    assert _badges(html)["unissued"] == 2
+    assert "/unissued-orders/?state=issuable" in html

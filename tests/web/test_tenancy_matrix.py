@@ -32,6 +32,7 @@ from tests.factories import (
     make_saved_filter,
     make_store,
     make_sub,
+    make_ticket_order,
     make_unissued_order,
 )
 
@@ -169,6 +170,7 @@ ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "filter_id": _saved_filter,
     "month": _bill_month,
     "checkout_order_id": lambda store, main: make_checkout_order(store, paid=True).id,
+    "ticket_order_id": lambda store, main: make_ticket_order(store).id,
 }
 
 # The installment routes' URL variables (their rows, for stores in installment mode).
