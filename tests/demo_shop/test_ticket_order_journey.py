@@ -1,0 +1,112 @@
+"""Browser, the whole card journey of a ticket order (issue: card checkout): the sample shop
+posts an AioCheckOut order, the consumer pays with the test card on a phone, the merchant's
+ReturnURL (a local HTTP server that fails once) receives a verified notice on the retry, the
+order appears in 未發行訂單管理, is ticked and exported as an issuance file, uploaded as a batch
+and issued as is — and its card authorisation is captured (要關帳)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from app import clock
+from app.checkout import jobs as checkout_jobs
+from app.checkout.models import TransactionStatus
+from app.db import db
+from app.ecpay import checkmac
+from app.tickets.models import Order
+from app.unissued.models import TicketOrder, TicketOrderState
+from tests.factories import STAGE_KEYS
+from tests.installments.notice_helpers import MerchantServer
+
+pytestmark = pytest.mark.browser
+
+
+def _pay_on_a_phone(browser_instance, live_server: str) -> str:  # noqa: ANN001
+    context = browser_instance.new_context(
+        locale="zh-TW", timezone_id="Asia/Taipei", viewport={"width": 390, "height": 844},
+        is_mobile=True, has_touch=True)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server}/sample-shop/")
+        expect(page.locator("html")).to_have_attribute("data-ready", "true")
+        page.select_option("#item", label="咖啡兌換券（NT$150）")
+        page.select_option("#quantity", "2")
+        page.fill("#buyer_name", "林小美")
+        page.fill("#buyer_email", "mei@example.com")
+        page.get_by_test_id("buy").click()
+        expect(page.get_by_test_id("amount")).to_have_text("NT$300")
+        page.fill("#card_number", "4311-9522-2222-2222")
+        page.fill("#expiry", "12/30")
+        page.fill("#cvv", "222")
+        page.fill("#holder_name", "林小美")
+        page.fill("#holder_mobile", "0911222333")
+        page.get_by_test_id("pay").click()
+        expect(page.get_by_test_id("paid")).to_contain_text("付款成功")
+        trade_no = page.locator("[data-field=MerchantTradeNo]").inner_text()
+        assert trade_no.startswith("DEMO")
+        return trade_no
+    finally:
+        context.close()
+
+
+def test_a_ticket_order_from_the_shop_to_issued_and_captured(app, live_server, browser_instance,
+                                                             page, tmp_path) -> None:  # noqa: ANN001
+    app.config["CHECKOUT_NOTICE_ALLOW_HTTP_LOOPBACK"] = True
+    with MerchantServer(script=[(500, "busy"), (200, "1|OK")]) as merchant:
+        app.config["DEMO_SHOP_RETURN_URL"] = merchant.url
+        trade_no = _pay_on_a_phone(browser_instance, live_server)
+        assert len(merchant.requests) == 1  # the first notice failed (HTTP 500)
+        with app.app_context():
+            clock.freeze(clock.now() + timedelta(minutes=6))
+            assert checkout_jobs.payment_notices(clock.now().isoformat()) == 1
+            clock.unfreeze()
+    notice = merchant.requests[-1].form
+    assert checkmac.verify(notice, *STAGE_KEYS)
+    assert (notice["RtnCode"], notice["MerchantTradeNo"], notice["TradeAmt"]) == ("1", trade_no, "300")
+
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.goto(f"{live_server}/login")
+    page.get_by_label("帳號").fill("issuer")
+    page.get_by_label("密碼").fill("Demo1234")
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url(f"{live_server}/home")
+    page.get_by_role("navigation", name="主選單").get_by_role("link", name="未發行訂單管理").click()
+    expect(page.locator("html")).to_have_attribute("data-ready", "true")
+    row = page.locator(f'[data-testid=unissued-row][data-order-no="{trade_no}"]')
+    expect(row.get_by_test_id("status")).to_have_text("可發行")
+    expect(row).to_contain_text("林小美")
+    row.get_by_role("checkbox").check()
+    with page.expect_download() as download:
+        page.get_by_test_id("export-selected").click()
+    issuance_file = tmp_path / "issue.xlsx"
+    download.value.save_as(issuance_file)
+
+    page.get_by_role("navigation", name="主選單").get_by_role("link", name="票券發行").click()
+    page.get_by_role("radio", name="電子票券", exact=True).check()
+    page.get_by_role("radio", name="即期票券", exact=True).check()
+    page.get_by_role("radio", name="提貨券", exact=True).check()
+    page.get_by_label("匯入單號").fill("CARD-1")
+    page.get_by_label("發行資料檔案（.xlsx）").set_input_files(str(issuance_file))
+    page.get_by_role("button", name="確認匯入").click()
+    expect(page.get_by_test_id("wrong-row")).to_have_count(0)
+    page.get_by_role("button", name="確認發行").click()
+    status = page.get_by_test_id("batch-row").first.get_by_test_id("batch-status")
+    expect(status).to_have_text("發行成功", timeout=15_000)
+
+    page.goto(f"{live_server}/unissued-orders/?state=issued")
+    issued = page.locator(f'[data-testid=unissued-row][data-order-no="{trade_no}"]')
+    expect(issued.get_by_test_id("status")).to_have_text("已發行")
+    issued.get_by_test_id("detail-link").click()
+    expect(page.get_by_test_id("txn-status")).to_have_text("要關帳")
+    with app.app_context():
+        row = db.session.scalar(select(TicketOrder).where(TicketOrder.merchant_order_no == trade_no))
+        order = db.session.get(Order, row.issued_order_id)
+        assert row.state is TicketOrderState.ISSUED
+        assert row.transaction.status is TransactionStatus.CLOSE_REQUESTED
+        assert (order.merchant_order_no, order.ticket_count, order.purchaser_name) == (
+            trade_no, 2, "林小美")
