@@ -96,6 +96,7 @@ def _connect_reactions() -> None:
     the unissued ticket orders with checkout, issuance and credit) when imported; importing them
     here makes every process (web, worker, CLI) hear every move."""
     from app.escrow import ledger as _ledger  # noqa: F401
+    from app.installments import checkout_orders as _installment_checkouts  # noqa: F401
     from app.return_applications import services as _return_applications  # noqa: F401
     from app.transfers import services as _transfers  # noqa: F401
     from app.unissued import services as _unissued  # noqa: F401

@@ -49,6 +49,7 @@ def aio_checkout():
 
 def _page(order, *, problems=None, decline: str = "", status: int = 200):  # noqa: ANN001, ANN202
     return render_template("checkout/pay.html", order=order, offers=services.offers(order),
+                           asks_holder=services.asks_holder(order),
                            problems=problems or {}, decline=decline,
                            lines=[line for line in order.item_name.split("#") if line]), status
 
@@ -96,12 +97,13 @@ def pay_submit(token: str):
     if choice is None:
         problems["plan"] = "請選擇付款方式"
     holder = None
-    if order.is_ticket_order:
+    asks_holder = services.asks_holder(order)
+    if asks_holder:
         holder, holder_problems = rules.read_holder(request.form.get("holder_name", ""),
                                                     request.form.get("holder_mobile", ""),
                                                     request.form.get("holder_email", ""))
         problems.update(holder_problems)
-    if card is None or choice is None or (order.is_ticket_order and holder is None):
+    if card is None or choice is None or (asks_holder and holder is None):
         db.session.rollback()
         return _page(order, problems=problems, status=422)
     payment = services.pay(order, card, periods=choice[0], consumer_periods=choice[1],

@@ -170,11 +170,18 @@ CONSUMER_INSTALLMENT_MIN = 1000
 CONSUMER_INSTALLMENT_PERIODS = (6, 12, 24, 30)
 
 
-def is_ticket_order(issuance_active: bool) -> bool:
-    """Whether an order is a ticket order: every checkout of a store whose contract has the
-    ECTicket issuance service on (ECT發行服務) is one. Ticket orders are paid in one go and wait
-    to be issued once paid."""
-    return issuance_active
+def is_ticket_order(issuance_active: bool, *, installment_mode: bool = False) -> bool:
+    """Whether an order is a ticket order: every checkout of a redeem-after-use store whose
+    contract has the ECTicket issuance service on (ECT發行服務) is one. Ticket orders are paid in
+    one go and wait to be issued once paid (未發行訂單管理). An installment-mode store's paid
+    orders wait in its own 8-2 未發行訂單 instead."""
+    return issuance_active and not installment_mode
+
+
+def asks_holder(*, ticket_order: bool, installment_mode: bool) -> bool:
+    """Whether the payment page asks for the cardholder (name, mobile, e-mail): the orders that
+    wait to be issued, whose tickets or periods go to that person."""
+    return ticket_order or installment_mode
 
 
 def merchant_installments(requested: str, *, ticket_order: bool) -> list[str]:

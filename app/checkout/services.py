@@ -24,7 +24,7 @@ from app.checkout.models import (
 )
 from app.db import db, insert_ignoring_conflict
 from app.ecpay import checkmac, keys
-from app.stores.models import Store
+from app.stores.models import RedemptionMode, Store
 
 UNSCOPED = {"unscoped": True}
 
@@ -93,7 +93,8 @@ def accept(items: Iterable[tuple[str, str]]) -> Accepted:
             return Accepted(order=existing)
         return Accepted(error=rules.trade_no_reused())
     contract = store.current_contract
-    ticket = rules.is_ticket_order(bool(contract and contract.issuance_active))
+    ticket = rules.is_ticket_order(bool(contract and contract.issuance_active),
+                                   installment_mode=installment_mode(store))
     now = clock.now()
     order_id = insert_ignoring_conflict(
         CheckoutOrder, store_id=store.id, merchant_trade_no=fields["MerchantTradeNo"],
@@ -113,6 +114,18 @@ def accept(items: Iterable[tuple[str, str]]) -> Accepted:
         return Accepted(error=rules.trade_no_reused())
     return Accepted(order=db.session.get(CheckoutOrder, order_id,
                                          execution_options=UNSCOPED))
+
+
+def installment_mode(store: Store) -> bool:
+    contract = store.current_contract
+    return bool(contract and contract.redemption_mode is RedemptionMode.INSTALLMENT)
+
+
+def asks_holder(order: CheckoutOrder) -> bool:
+    """Whether the order's payment page asks for the cardholder (rules.asks_holder)."""
+    store = db.session.get(Store, order.store_id)
+    return rules.asks_holder(ticket_order=order.is_ticket_order,
+                             installment_mode=store is not None and installment_mode(store))
 
 
 def order_by_token(token: str, *, lock: bool = False) -> CheckoutOrder | None:

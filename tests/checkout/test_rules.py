@@ -100,6 +100,10 @@ def test_merchant_paid_installments(requested: str, ticket: bool, offered: list)
 def test_ticket_orders_are_those_of_stores_with_the_issuance_service() -> None:
     assert rules.is_ticket_order(True) is True
     assert rules.is_ticket_order(False) is False
+    assert rules.is_ticket_order(True, installment_mode=True) is False  # 8-2, not 7-2
+    assert rules.asks_holder(ticket_order=True, installment_mode=False) is True
+    assert rules.asks_holder(ticket_order=False, installment_mode=True) is True
+    assert rules.asks_holder(ticket_order=False, installment_mode=False) is False
 
 
 @pytest.mark.parametrize(("amount", "periods", "split"), [
