@@ -1,7 +1,7 @@
 """The card back office's calendar, without a database: the daily close at 20:15 Taipei, the
 quiet window around it, and the day limits counted from the authorisation (Taipei days).
 
-- Daily auto-close at 20:15 (ECPay's seed 003 says 20:15, with no API calls 20:15–20:30: the
+- Daily auto-close at 20:15 (ECPay closes at 20:15 and takes no API calls 20:15–20:30: the
   DoAction API answers "busy" in that window).
 - Close within CLOSE_DAYS (21) days; later only the operator can (error_overDate).
 - On day NOTICE_DAY (80) the finance contacts are told of transactions still authorised.

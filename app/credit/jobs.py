@@ -154,9 +154,9 @@ def day_80_notices(slot: str) -> int:
                 .join(CheckoutOrder, CheckoutOrder.id == CardTransaction.order_id)
                 .where(CardTransaction.id.in_(marked))
                 .order_by(CardTransaction.authorised_at, CardTransaction.id)
-                .execution_options(**UNSCOPED)).tuples().all()
+                .execution_options(**UNSCOPED)).all()
             queue_email(store.id, store.finance_emails, notice_subject(today),
-                        notice_body(store, list(rows)), kind=NOTICE_KIND)
+                        notice_body(store, [(t, no) for t, no in rows]), kind=NOTICE_KIND)
             told += 1
         db.session.commit()
     return told
