@@ -72,6 +72,7 @@ def _import_models() -> None:
     from app.billing import models as _billing  # noqa: F401
     from app.bills import models as _bills  # noqa: F401
     from app.checkout import models as _checkout  # noqa: F401
+    from app.credit import models as _credit  # noqa: F401
     from app.ecpay import models as _ecpay  # noqa: F401
     from app.escrow import models as _escrow  # noqa: F401
     from app.installments import models as _installments  # noqa: F401

@@ -129,6 +129,8 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "ticket_order_paid": "票券訂單付款完成", "ticket_order_issued": "票券訂單已發行",
     "ticket_order_abandoned": "票券訂單放棄授權", "ticket_order_cancelled": "票券訂單逾期取消授權",
     "card_close": "要關帳", "card_cancel_close": "取消關帳", "card_abandon": "放棄授權",
+    "card_refund": "退刷", "card_refund_settled": "退刷已結算", "card_auto_close": "自動關帳",
+    "card_closed": "已關帳", "card_close_failed": "關帳失敗",
 })
 
 

@@ -75,6 +75,25 @@ SCHEDULE: list[Recurring] = [
         "每日 09:00 寄送待發行通知信（交易滿 7 天及滿 19 天仍未發行的票券訂單）給財務聯絡人",
     ),
     Recurring(
+        "credit_daily_close",
+        "15 20 * * *",
+        "app.credit.jobs:daily_close",
+        "每日 20:15 信用卡自動關帳（授權 21 天內者；逾期者標示 error_overDate），"
+        "關帳所有要關帳的交易，並結算待結算的退刷",
+    ),
+    Recurring(
+        "credit_expiry_notices",
+        "5 9 * * *",
+        "app.credit.jobs:day_80_notices",
+        "每日 09:05 寄送信用卡授權即將逾期通知（授權滿 80 天仍未關帳的交易）給財務聯絡人",
+    ),
+    Recurring(
+        "credit_auto_abandon",
+        "30 0 * * *",
+        "app.credit.jobs:auto_abandon",
+        "每日 00:30 放棄授權超過 90 天仍未關帳的信用卡交易",
+    ),
+    Recurring(
         "escrow_sync",
         "0 1 * * *",
         "app.escrow.jobs:nightly_sync",

@@ -123,6 +123,8 @@ class CardTransaction(StoreScoped, db.Model):
     close_error: Mapped[str] = mapped_column(String(100), default="", server_default="")
     close_failed_at: Mapped[datetime | None]
     note: Mapped[str] = mapped_column(String(500), default="", server_default="")  # 備註
+    # When the day-80 notice (the authorisation will be abandoned on day 91) was queued.
+    expiry_noticed_at: Mapped[datetime | None]
 
     order: Mapped[CheckoutOrder] = relationship(back_populates="transaction")
 

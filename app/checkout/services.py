@@ -21,6 +21,7 @@ from app.checkout.models import (
     NoticeStatus,
     OrderStatus,
     PaymentNotice,
+    TransactionStatus,
 )
 from app.db import db, insert_ignoring_conflict
 from app.ecpay import checkmac, keys
@@ -196,6 +197,8 @@ def pay(order: CheckoutOrder, card: Card, *, periods: int = 0, consumer_periods:
                           holder_name=holder.name if holder else "",
                           holder_mobile=holder.mobile if holder else "",
                           holder_email=holder.email if holder else "")
+    if card.brand == "UnionPay":  # UnionPay closes at authorisation
+        txn.status, txn.closed_at = TransactionStatus.CLOSED, now
     db.session.add(txn)
     db.session.flush()
     history.record(order, "checkout_paid", from_status=OrderStatus.PENDING.value,

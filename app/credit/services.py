@@ -2,6 +2,10 @@
 decision started from, with its history entry in the same transaction. They flush, never
 commit. A page, a job and an API call racing on one transaction give one winner: the loser's
 compare-and-set finds the state moved and is refused with the new state's reason.
+
+Every action first locks the transaction's row (SELECT … FOR UPDATE) and reloads it, so an
+action, a refund (app.credit.refunds) and the daily close's settling of refunds on one
+transaction are serialised: the refunds summed are the refunds there are.
 """
 
 from __future__ import annotations
@@ -9,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock, history
 from app.checkout.models import CardTransaction, TransactionStatus
 from app.credit import states
+from app.credit.models import CardRefund, RefundStatus
 from app.credit.states import Action, Decision
 from app.db import db
 from app.errors import DomainError
@@ -33,23 +38,70 @@ _ACTIONS = {Action.CLOSE: "card_close", Action.CANCEL_CLOSE: "card_cancel_close"
             Action.ABANDON: "card_abandon"}
 
 
+def lock(txn: CardTransaction) -> CardTransaction:
+    """Lock the transaction's row for the rest of the database transaction and reload it."""
+    db.session.execute(select(CardTransaction).where(CardTransaction.id == txn.id)
+                       .with_for_update()
+                       .execution_options(populate_existing=True, **UNSCOPED))
+    return txn
+
+
+def refund_sums(txn_id: int) -> tuple[int, int]:
+    """(refunded, pending): the amounts of the transaction's non-cancelled refunds and of those
+    still pending."""
+    rows = db.session.execute(
+        select(CardRefund.status, func.coalesce(func.sum(CardRefund.amount), 0))
+        .where(CardRefund.transaction_id == txn_id, CardRefund.status != RefundStatus.CANCELLED)
+        .group_by(CardRefund.status).execution_options(**UNSCOPED)).all()
+    sums = {status: int(total) for status, total in rows}
+    pending = sums.get(RefundStatus.PENDING, 0)
+    return pending + sums.get(RefundStatus.SETTLED, 0), pending
+
+
 def facts_of(txn: CardTransaction, *, today: datetime | None = None) -> states.Facts:
     age = (clock.business_day(today) - clock.business_day(txn.authorised_at)).days
-    return states.Facts(status=txn.status, amount=txn.amount, age_days=age,
+    refunded, pending = refund_sums(txn.id)
+    return states.Facts(status=txn.status, amount=txn.amount, refunded=refunded, pending=pending,
+                        age_days=age,
                         installment=bool(txn.installment_periods
                                          or txn.consumer_installment_periods))
 
 
+def cancel_pending_refunds(txn: CardTransaction) -> int:
+    """Cancel the transaction's pending refunds (compare-and-set on pending); the amount
+    cancelled."""
+    rows = db.session.execute(
+        update(CardRefund).where(CardRefund.transaction_id == txn.id,
+                                 CardRefund.status == RefundStatus.PENDING)
+        .values(status=RefundStatus.CANCELLED, cancelled_at=clock.now())
+        .returning(CardRefund.amount)
+        .execution_options(synchronize_session=False, **UNSCOPED)).all()
+    return sum(r.amount for r in rows)
+
+
 def perform(txn: CardTransaction, action: Action, *, reason: str = "",
             by_operator: bool = False) -> Decision:
-    """Close, cancel a close or abandon `txn` (DomainError when refused)."""
+    """Close, cancel a close or abandon `txn` (DomainError when refused).
+
+    Cancel a close (E) also cancels the transaction's pending refunds: of a close-requested
+    transaction (back to authorised, never auto-closed again), or of a closed one whose refunds
+    the next daily close has not settled yet (it stays closed)."""
     if action is Action.REFUND:
         raise ValueError("a refund is a negative entry with an amount, not a state change")
+    lock(txn)
     decision = states.decide(facts_of(txn), action, by_operator=by_operator)
     if not decision.allowed:
         raise DomainError(decision.error, code=decision.code or "transaction_state")
     assert decision.to is not None
     before = txn.status
+    if action is Action.CANCEL_CLOSE and before is TransactionStatus.CLOSED:
+        cancelled = cancel_pending_refunds(txn)
+        if not cancelled:  # settled meanwhile (the row lock makes this rare)
+            raise DomainError(states.NOTHING_TO_CANCEL, code="transaction_state")
+        history.record(txn, "card_cancel_close", from_status=before.value,
+                       to_status=before.value,
+                       reason=reason or f"取消關帳：取消待結算退刷 NT${cancelled:,}")
+        return decision
     now = clock.now()
     values: dict = {"status": decision.to}
     if decision.to in _STAMP:
@@ -67,6 +119,8 @@ def perform(txn: CardTransaction, action: Action, *, reason: str = "",
         raise DomainError(again.error or "此筆交易狀態已變更，請重新整理", code="transaction_state")
     for name, value in values.items():
         set_committed_value(txn, name, value)
+    if action is Action.CANCEL_CLOSE:
+        cancel_pending_refunds(txn)
     history.record(txn, _ACTIONS[action], from_status=before.value,
                    to_status=decision.to.value, reason=reason or action.label)
     if decision.to is TransactionStatus.ABANDONED:

@@ -9,8 +9,10 @@ where it leads, and the refusal (with ECPay's words where it has them) otherwise
 
 - `C` close (關帳): authorised only, within CLOSE_DAYS days of the authorisation; after that only
   the operator may (`error_overDate`).
-- `E` cancel a close (取消關帳): close requested only; the transaction is never auto-closed
-  again.
+- `E` cancel a close (取消關帳): close requested → authorised, and the transaction is never
+  auto-closed again; closed with refunds still pending (not yet settled by a daily close) → stays
+  closed and those refunds are cancelled (a refund can be undone until the next close).
+  Either way the pending refunds are cancelled.
 - `N` abandon (放棄): authorised only, always the whole amount; closing rules it out (a
   close-requested transaction is E then N).
 - `R` refund (退刷): a negative entry, never above what is left. Closed: partial or full. Close
@@ -44,6 +46,7 @@ class Facts:
     status: S
     amount: int
     refunded: int = 0  # refunds already taken (pending or settled)
+    pending: int = 0  # of which not yet settled by a daily close (E can still cancel them)
     age_days: int = 0  # Taipei days since the authorisation
     installment: bool = False
     bonus: bool = False
@@ -73,6 +76,7 @@ ALREADY_CLOSED = "此筆交易已關帳"
 ABANDONED = "此筆交易已放棄授權，無法再執行任何動作"
 OVER_DATE = f"授權已超過 {CLOSE_DAYS} 天，無法關帳，請聯繫客服"
 NOT_CLOSE_REQUESTED = "此筆交易未要求關帳，無法取消關帳"
+NOTHING_TO_CANCEL = "此筆交易已關帳，且沒有待結算的退刷可取消"
 CANCEL_THEN_ABANDON = "此筆交易已要求關帳，請先取消關帳再放棄"
 CLOSED_USE_REFUND = "此筆交易已關帳，請使用退刷"
 NOT_CLOSED_USE_ABANDON = "此筆交易尚未關帳，請使用放棄"
@@ -96,8 +100,10 @@ def decide(facts: Facts, action: Action, *, amount: int | None = None,
             return _no(OVER_DATE, "error_overDate")
         return Decision(S.CLOSE_REQUESTED)
     if action is Action.CANCEL_CLOSE:
+        if status is S.CLOSED:
+            return Decision(S.CLOSED) if facts.pending else _no(NOTHING_TO_CANCEL)
         if status is not S.CLOSE_REQUESTED:
-            return _no(ALREADY_CLOSED if status is S.CLOSED else NOT_CLOSE_REQUESTED)
+            return _no(NOT_CLOSE_REQUESTED)
         return Decision(S.AUTHORISED)
     if action is Action.ABANDON:
         if status is S.CLOSE_REQUESTED:

@@ -35,6 +35,7 @@ KIND_LABELS: Mapping[str, str] = MappingProxyType({
     "purchaser_replaced": "原購買人異動通知",
     "resend": "補發通知",
     "unissued_reminder": "未發行訂單提醒",
+    "card_expiry_notice": "信用卡授權即將逾期通知",
     "print_reminder": "多次列印提醒",
     "return_application": "退貨申請通知",
     "return_application_declined": "退貨申請結果通知",

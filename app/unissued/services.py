@@ -15,7 +15,8 @@ from sqlalchemy import select, update
 
 from app import clock, history
 from app.checkout import services as checkout
-from app.checkout.models import CardTransaction, CheckoutOrder
+from app.checkout.models import CardTransaction, CheckoutOrder, TransactionStatus
+from app.credit import refunds
 from app.credit import services as credit
 from app.credit.states import Action
 from app.db import db, insert_ignoring_conflict
@@ -102,8 +103,9 @@ def on_issued(batch: Batch, order_ids: dict[str, int]) -> None:
                 issued_order_id=order_ids[row.merchant_order_no]):
             raise DomainError(message or rules.NOT_UNISSUED.format(
                 no=row.merchant_order_no, state="狀態已變更"), code="ticket_order_state")
-        credit.perform(row.transaction, Action.CLOSE,
-                       reason=f"訂單 {row.merchant_order_no} 已發行票券，自動要求關帳")
+        if row.transaction.status is TransactionStatus.AUTHORISED:  # UnionPay: closed at once
+            credit.perform(row.transaction, Action.CLOSE,
+                           reason=f"訂單 {row.merchant_order_no} 已發行票券，自動要求關帳")
 
 
 # Abandoning and cancelling --------------------------------------------------------------------
@@ -117,8 +119,12 @@ def abandon(row: TicketOrder) -> None:
                 deadline=rules.abandon_deadline(row.paid_on)), code="too_late")
         raise DomainError(rules.NOT_ABANDONABLE.format(state=rules.STATE_LABELS[row.state]),
                           code="ticket_order_state")
-    credit.perform(row.transaction, Action.ABANDON,
-                   reason=f"未發行訂單 {row.merchant_order_no} 放棄授權")
+    reason = f"未發行訂單 {row.merchant_order_no} 放棄授權"
+    if row.transaction.status is TransactionStatus.CLOSED:  # UnionPay: refunded instead
+        if not _move(row, TicketOrderState.ABANDONED, reason):
+            raise DomainError(rules.NOT_ABANDONABLE.format(state="狀態已變更"),
+                              code="ticket_order_state")
+    _release(row.transaction, reason)
 
 
 def on_abandoned(txn: CardTransaction) -> None:
@@ -139,8 +145,17 @@ def cancel_overdue(row_id: int, today: date) -> bool:
     if not _move(row, TicketOrderState.CANCELLED,
                  f"逾期未發行（{rules.issue_deadline(row.paid_on):%Y/%m/%d} 前須發行），系統取消授權"):
         return False
-    credit.perform(row.transaction, Action.ABANDON, reason="未發行訂單逾期，系統自動取消授權")
+    _release(row.transaction, "未發行訂單逾期，系統自動取消授權")
     return True
+
+
+def _release(txn: CardTransaction, reason: str) -> None:
+    """Give the cardholder the money back: abandon the authorisation, or refund it in full when
+    it closed at authorisation (UnionPay)."""
+    if txn.status is TransactionStatus.CLOSED:
+        refunds.refund(txn, txn.amount, reason=reason)
+    else:
+        credit.perform(txn, Action.ABANDON, reason=reason)
 
 
 # The issuance file ----------------------------------------------------------------------------
