@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from app import clock
 from app.checkout import jobs as checkout_jobs
 from app.ecpay import checkmac
+from tests.browsing import pay_with_test_card, phone_context
 from tests.factories import STAGE_KEYS
 from tests.installments.notice_helpers import MerchantServer
 
@@ -41,10 +42,7 @@ def test_pay_with_the_test_card_on_a_phone(app, live_server, browser_instance) -
             "OrderResultURL": f"http://127.0.0.1:{shop_port}/ecpay/result",
             "ChoosePayment": "Credit", "EncryptType": "1", "CustomField1": "order:42",
         }, *STAGE_KEYS)
-        context = browser_instance.new_context(
-            locale="zh-TW", timezone_id="Asia/Taipei", viewport={"width": 390, "height": 844},
-            is_mobile=True, has_touch=True)
-        context.set_default_timeout(15_000)
+        context = phone_context(browser_instance)
         page = context.new_page()
         try:
             page.set_content(_merchant_page(f"{live_server}/Cashier/AioCheckOut/V5", fields))
@@ -52,12 +50,8 @@ def test_pay_with_the_test_card_on_a_phone(app, live_server, browser_instance) -
             expect(page.get_by_test_id("amount")).to_have_text("NT$1,200")
             expect(page.get_by_test_id("items")).to_contain_text("蛋糕券 x1")
             assert page.evaluate("document.documentElement.scrollWidth") <= 390
-            page.fill("#card_number", "4311-9522-2222-2222")
-            page.fill("#expiry", "12/30")
-            page.fill("#cvv", "222")
-            page.fill("#holder_name", "王小明")  # a ticket order: its tickets go to the cardholder
-            page.fill("#holder_mobile", "0912345678")
-            page.get_by_test_id("pay").click()
+            # a ticket order: its tickets go to the cardholder
+            pay_with_test_card(page, holder=("王小明", "0912345678"))
             expect(page.locator("body")).to_contain_text("RESULT RECEIVED")
             assert page.url == f"http://127.0.0.1:{shop_port}/ecpay/result"
         finally:

@@ -12,6 +12,7 @@ from playwright.sync_api import expect
 
 from app.demo_shop import rules
 from app.ecpay import checkmac
+from tests.browsing import pay_with_test_card, phone_context
 
 pytestmark = pytest.mark.browser
 
@@ -19,10 +20,7 @@ pytestmark = pytest.mark.browser
 def test_buy_a_voucher_in_the_sample_shop_and_pay_with_the_test_card(app, live_server,
                                                                      browser_instance):  # noqa: ANN001
     app.config["CHECKOUT_NOTICE_ALLOW_HTTP_LOOPBACK"] = True
-    context = browser_instance.new_context(
-        locale="zh-TW", timezone_id="Asia/Taipei", viewport={"width": 390, "height": 844},
-        is_mobile=True, has_touch=True)
-    context.set_default_timeout(15_000)
+    context = phone_context(browser_instance)
     page = context.new_page()
     try:
         page.goto(f"{live_server}/sample-shop/")
@@ -38,12 +36,8 @@ def test_buy_a_voucher_in_the_sample_shop_and_pay_with_the_test_card(app, live_s
         expect(page.get_by_test_id("amount")).to_have_text("NT$680")
         expect(page.get_by_test_id("items")).to_contain_text("台北門市限定蛋糕券 x 1")
         assert "/Cashier/pay/" in page.url
-        page.fill("#card_number", "4311-9522-2222-2222")
-        page.fill("#expiry", "12/30")
-        page.fill("#cvv", "222")
-        page.fill("#holder_name", "王小明")  # the demo issuer's orders are ticket orders
-        page.fill("#holder_mobile", "0912345678")
-        page.get_by_test_id("pay").click()
+        # the demo issuer's orders are ticket orders: the cardholder is asked for
+        pay_with_test_card(page, holder=("王小明", "0912345678"))
         expect(page.get_by_test_id("paid")).to_contain_text("付款成功")
         assert page.url == f"{live_server}/sample-shop/result"
         trade_no = page.locator("[data-field=MerchantTradeNo]").inner_text()

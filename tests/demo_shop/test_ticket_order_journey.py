@@ -19,6 +19,7 @@ from app.db import db
 from app.ecpay import checkmac
 from app.tickets.models import Order
 from app.unissued.models import TicketOrder, TicketOrderState
+from tests.browsing import log_in, pay_with_test_card, phone_context
 from tests.factories import STAGE_KEYS
 from tests.installments.notice_helpers import MerchantServer
 
@@ -26,10 +27,7 @@ pytestmark = pytest.mark.browser
 
 
 def _pay_on_a_phone(browser_instance, live_server: str) -> str:  # noqa: ANN001
-    context = browser_instance.new_context(
-        locale="zh-TW", timezone_id="Asia/Taipei", viewport={"width": 390, "height": 844},
-        is_mobile=True, has_touch=True)
-    context.set_default_timeout(15_000)
+    context = phone_context(browser_instance)
     page = context.new_page()
     try:
         page.goto(f"{live_server}/sample-shop/")
@@ -40,12 +38,7 @@ def _pay_on_a_phone(browser_instance, live_server: str) -> str:  # noqa: ANN001
         page.fill("#buyer_email", "mei@example.com")
         page.get_by_test_id("buy").click()
         expect(page.get_by_test_id("amount")).to_have_text("NT$300")
-        page.fill("#card_number", "4311-9522-2222-2222")
-        page.fill("#expiry", "12/30")
-        page.fill("#cvv", "222")
-        page.fill("#holder_name", "林小美")
-        page.fill("#holder_mobile", "0911222333")
-        page.get_by_test_id("pay").click()
+        pay_with_test_card(page, holder=("林小美", "0911222333"))
         expect(page.get_by_test_id("paid")).to_contain_text("付款成功")
         trade_no = page.locator("[data-field=MerchantTradeNo]").inner_text()
         assert trade_no.startswith("DEMO")
@@ -70,11 +63,7 @@ def test_a_ticket_order_from_the_shop_to_issued_and_captured(app, live_server, b
     assert (notice["RtnCode"], notice["MerchantTradeNo"], notice["TradeAmt"]) == ("1", trade_no, "300")
 
     page.on("dialog", lambda dialog: dialog.accept())
-    page.goto(f"{live_server}/login")
-    page.get_by_label("帳號").fill("issuer")
-    page.get_by_label("密碼").fill("Demo1234")
-    page.get_by_role("button", name="登入").click()
-    page.wait_for_url(f"{live_server}/home")
+    log_in(page, live_server, "issuer")
     page.get_by_role("navigation", name="主選單").get_by_role("link", name="未發行訂單管理").click()
     expect(page.locator("html")).to_have_attribute("data-ready", "true")
     row = page.locator(f'[data-testid=unissued-row][data-order-no="{trade_no}"]')
