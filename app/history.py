@@ -136,7 +136,7 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
 
 # What a changed field is called on history pages, in one fixed table.
 FIELD_LABELS: Mapping[str, str] = MappingProxyType({
-    "allowed_ips": "允許 IP",
+    "allowed_ips": "允許 IP", "note": "備註",
     "name": "名稱", "username": "帳號", "remark": "備註", "grants": "權限", "status": "狀態",
     "finance_emails": "帳務聯絡人", "sales_emails": "業務聯絡人", "technical_emails": "技術聯絡人",
     "finance_name": "帳務聯絡人姓名", "finance_phone": "帳務聯絡人電話", "sales_name": "業務聯絡人姓名",

@@ -89,6 +89,12 @@ MERCHANT_MENU: tuple[Section, ...] = (
               Function.INSTALLMENT_ORDER_CANCEL_RETURN, mode=INST),
         Entry("分期核銷訂單報表", "installments.reports", Function.INSTALLMENT_REPORTS, mode=INST),
     )),
+    Section("九、信用卡收單", (
+        Entry("交易明細查詢", "credit.transactions", Function.CREDIT_TRANSACTIONS),
+        Entry("要關帳列表", "credit.close_requested", Function.CREDIT_TRANSACTIONS),
+        Entry("已關帳列表", "credit.closed", Function.CREDIT_TRANSACTIONS),
+        Entry("關帳失敗列表", "credit.close_failed", Function.CREDIT_TRANSACTIONS),
+    )),
 )
 
 OPERATOR_MENU: tuple[Section, ...] = (

@@ -21,6 +21,7 @@ from app.products.models import BranchRole, Product, ProductBranch, ProductKind,
 from app.settings.models import StoreSettings
 from app.stores.models import Branch, Contract, DeliveryMethod, PartnerRelation, RedemptionMode, Store
 from demodata.billing import load_demo_billing, load_demo_rates
+from demodata.credit import load_demo_card_transactions
 from demodata.installments import load_demo_installments
 from demodata.ticket_orders import load_demo_ticket_orders
 from demodata.tickets import load_demo_tickets
@@ -172,6 +173,7 @@ def load_demo() -> list[tuple[str, str]]:
     load_demo_installments(installment)
     load_demo_billing(issuer, installment)  # three months of bills and payments
     load_demo_ticket_orders(issuer)  # 未發行訂單: paid by card, waiting to be issued
+    load_demo_card_transactions(issuer)  # 信用卡收單
     if db.session.scalar(select(NewsItem.id).limit(1)) is None:
         db.session.add(NewsItem(title="歡迎使用 ECTicket 發行管理平台",
                                 body="這是示範環境的公告。平台維護、服務通知與最新消息會顯示在訊息中心。",

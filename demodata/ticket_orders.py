@@ -20,9 +20,9 @@ from app.unissued.models import TicketOrder
 
 SHOP_RETURN_URL = "http://127.0.0.1:5000/sample-shop/notify"
 ORDERS = (  # (MerchantTradeNo, days ago, ItemName, amount, cardholder)
-    ("DEMOCARD0001", 2, "咖啡兌換券 x 2", 300, ("張雅婷", "0933111222", "ting@example.com")),
-    ("DEMOCARD0002", 18, "台北門市限定蛋糕券 x 1#咖啡兌換券 x 1", 830, ("陳志明", "0955666777", "")),
-    ("DEMOCARD0003", 24, "甜點招待券 x 3", 240, ("吳佩珊", "0988123456", "")),
+    ("DEMOTICKET0001", 2, "咖啡兌換券 x 2", 300, ("張雅婷", "0933111222", "ting@example.com")),
+    ("DEMOTICKET0002", 18, "台北門市限定蛋糕券 x 1#咖啡兌換券 x 1", 830, ("陳志明", "0955666777", "")),
+    ("DEMOTICKET0003", 24, "甜點招待券 x 3", 240, ("吳佩珊", "0988123456", "")),
 )
 
 

@@ -61,6 +61,8 @@ class Function(enum.Enum):
     INSTALLMENT_ORDER_RETURN = "installment_order_return"
     INSTALLMENT_ORDER_CANCEL_RETURN = "installment_order_cancel_return"
     INSTALLMENT_REPORTS = "installment_reports"
+    # 九 信用卡收單
+    CREDIT_TRANSACTIONS = "credit_transactions"
 
     @property
     def info(self) -> FunctionInfo:
@@ -76,6 +78,7 @@ _D = "五、系統開發管理"
 _B = "六、帳單報表"
 _R = "七、使用後核銷"
 _I = "八、分期核銷"
+_C = "九、信用卡收單"
 
 FUNCTIONS: dict[Function, FunctionInfo] = {
     Function.VENDOR_PROFILE: FunctionInfo("廠商基本資料", _V, Mode.ANY),
@@ -108,6 +111,9 @@ FUNCTIONS: dict[Function, FunctionInfo] = {
         "訂單取消退貨", _I, Mode.INSTALLMENT, False
     ),
     Function.INSTALLMENT_REPORTS: FunctionInfo("分期核銷訂單報表", _I, Mode.INSTALLMENT),
+    # 查詢: the card transactions, their lists and history; 修改: close, cancel a close,
+    # abandon, the batch close and the note (備註).
+    Function.CREDIT_TRANSACTIONS: FunctionInfo("信用卡收單", _C, Mode.ANY),
 }
 
 

@@ -89,6 +89,7 @@ class CardTransaction(StoreScoped, db.Model):
         UniqueConstraint("order_id"),
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_card_transactions_store_authorised", "store_id", "authorised_at"),
+        Index("ix_card_transactions_store_closed", "store_id", "closed_at"),  # 已關帳列表
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

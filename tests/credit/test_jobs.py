@@ -17,7 +17,7 @@ from app.db import db
 from app.ecpay.models import IntegrationSettings
 from app.notifications.models import Message
 from app.schedule import by_name
-from tests.credit.helpers import make_txn
+from tests.credit.helpers import make_card_transaction
 from tests.factories import make_checkout_store
 
 SLOT = clock.taipei_datetime(2026, 12, 7, 20, 15)
@@ -48,13 +48,13 @@ def test_the_2015_close(ctx):
     clock.freeze(SLOT - timedelta(days=30))
     on, off = make_checkout_store(), make_checkout_store()
     db.session.add(IntegrationSettings(store_id=off.id, auto_close=False))
-    today = make_txn(on, authorised_at=SLOT - timedelta(hours=8))
-    day_21 = make_txn(on, authorised_at=_days_ago(21, hour=0))
-    day_22 = make_txn(on, authorised_at=_days_ago(22, hour=23))
-    ticket = make_txn(on, authorised_at=_days_ago(1), auto_close=False)
-    store_off = make_txn(off, authorised_at=_days_ago(1))
-    requested_off = make_txn(off, status=S.CLOSE_REQUESTED, authorised_at=_days_ago(3))
-    closed = make_txn(on, status=S.CLOSED, authorised_at=_days_ago(3))
+    today = make_card_transaction(on, authorised_at=SLOT - timedelta(hours=8))
+    day_21 = make_card_transaction(on, authorised_at=_days_ago(21, hour=0))
+    day_22 = make_card_transaction(on, authorised_at=_days_ago(22, hour=23))
+    ticket = make_card_transaction(on, authorised_at=_days_ago(1), auto_close=False)
+    store_off = make_card_transaction(off, authorised_at=_days_ago(1))
+    requested_off = make_card_transaction(off, status=S.CLOSE_REQUESTED, authorised_at=_days_ago(3))
+    closed = make_card_transaction(on, status=S.CLOSED, authorised_at=_days_ago(3))
     refunds.refund(closed, 300)
     db.session.commit()
     clock.freeze(SLOT)
@@ -85,10 +85,10 @@ def test_the_2015_close(ctx):
 def test_what_came_after_the_slot_waits_for_the_next_close(ctx):
     clock.freeze(SLOT + timedelta(minutes=20))  # the run is late
     store = make_checkout_store()
-    late = make_txn(store)
-    requested = make_txn(store, status=S.CLOSE_REQUESTED, authorised_at=_days_ago(2))
+    late = make_card_transaction(store)
+    requested = make_card_transaction(store, status=S.CLOSE_REQUESTED, authorised_at=_days_ago(2))
     requested.close_requested_at = clock.now()
-    closed = make_txn(store, status=S.CLOSED, authorised_at=_days_ago(2))
+    closed = make_card_transaction(store, status=S.CLOSED, authorised_at=_days_ago(2))
     refunds.refund(closed, 100)
     db.session.commit()
     assert jobs.daily_close(SLOT.isoformat()) == 0
@@ -102,8 +102,8 @@ def test_what_came_after_the_slot_waits_for_the_next_close(ctx):
 def test_a_missed_day_is_caught_up_by_the_next_run(ctx):
     clock.freeze(SLOT - timedelta(days=25))
     store = make_checkout_store()
-    yesterday = make_txn(store, authorised_at=_days_ago(1))
-    turned_22 = make_txn(store, authorised_at=_days_ago(21))  # 21 on the missed day
+    yesterday = make_card_transaction(store, authorised_at=_days_ago(1))
+    turned_22 = make_card_transaction(store, authorised_at=_days_ago(21))  # 21 on the missed day
     db.session.commit()
     clock.freeze(SLOT)  # yesterday's 20:15 never ran
     assert jobs.daily_close(SLOT.isoformat()) == 2
@@ -118,11 +118,11 @@ def test_the_day_80_notice(ctx):
     clock.freeze(SLOT - timedelta(days=100))
     store, quiet = make_checkout_store(), make_checkout_store()
     store.finance_emails = "finance@example.com"
-    day_80 = make_txn(store, amount=1200, authorised_at=_days_ago(80, hour=1))
-    day_85 = make_txn(store, amount=800, authorised_at=_days_ago(85))
-    make_txn(store, authorised_at=_days_ago(79, hour=23))
-    make_txn(store, status=S.CLOSED, authorised_at=_days_ago(85))
-    make_txn(quiet, status=S.CLOSE_REQUESTED, authorised_at=_days_ago(85))
+    day_80 = make_card_transaction(store, amount=1200, authorised_at=_days_ago(80, hour=1))
+    day_85 = make_card_transaction(store, amount=800, authorised_at=_days_ago(85))
+    make_card_transaction(store, authorised_at=_days_ago(79, hour=23))
+    make_card_transaction(store, status=S.CLOSED, authorised_at=_days_ago(85))
+    make_card_transaction(quiet, status=S.CLOSE_REQUESTED, authorised_at=_days_ago(85))
     db.session.commit()
     clock.freeze(SLOT)
     assert jobs.day_80_notices(SLOT.isoformat()) == 1
@@ -147,9 +147,9 @@ def test_the_day_80_notice(ctx):
 def test_auto_abandon_after_90_days(ctx):
     clock.freeze(SLOT - timedelta(days=100))
     store = make_checkout_store()
-    day_90 = make_txn(store, authorised_at=_days_ago(90, hour=0))
-    day_91 = make_txn(store, authorised_at=_days_ago(91, hour=23))
-    closed = make_txn(store, status=S.CLOSED, authorised_at=_days_ago(95))
+    day_90 = make_card_transaction(store, authorised_at=_days_ago(90, hour=0))
+    day_91 = make_card_transaction(store, authorised_at=_days_ago(91, hour=23))
+    closed = make_card_transaction(store, status=S.CLOSED, authorised_at=_days_ago(95))
     db.session.commit()
     clock.freeze(SLOT)
     assert jobs.auto_abandon(SLOT.isoformat()) == 1

@@ -13,7 +13,7 @@ from app.credit.models import CardRefund, RefundStatus
 from app.credit.states import Action
 from app.db import db
 from app.errors import DomainError
-from tests.credit.helpers import make_txn
+from tests.credit.helpers import make_card_transaction
 from tests.factories import make_checkout_store
 
 NOW = clock.taipei_datetime(2026, 12, 7, 10)
@@ -28,7 +28,7 @@ def _refunds(txn) -> list[tuple[int, RefundStatus]]:  # noqa: ANN001
 
 def test_partial_refunds_up_to_the_amount_then_refused(ctx):
     clock.freeze(NOW)
-    txn = make_txn(make_checkout_store(), status=S.CLOSED)
+    txn = make_card_transaction(make_checkout_store(), status=S.CLOSED)
     row = refunds.refund(txn, 400, reason="客人退一件")
     assert (row.amount, row.status, row.reason, row.created_at) == (
         400, RefundStatus.PENDING, "客人退一件", NOW)
@@ -46,21 +46,21 @@ def test_partial_refunds_up_to_the_amount_then_refused(ctx):
 
 @pytest.mark.parametrize("amount", [0, -1, 1001, True, "100", None])
 def test_bad_amounts_are_refused_and_nothing_written(ctx, amount):
-    txn = make_txn(make_checkout_store(), status=S.CLOSED)
+    txn = make_card_transaction(make_checkout_store(), status=S.CLOSED)
     with pytest.raises(DomainError):
         refunds.refund(txn, amount)  # type: ignore[arg-type]
     assert _refunds(txn) == []
 
 
 def test_an_authorised_transaction_is_abandoned_not_refunded(ctx):
-    txn = make_txn(make_checkout_store())
+    txn = make_card_transaction(make_checkout_store())
     with pytest.raises(DomainError) as refused:
         refunds.refund(txn, 100)
     assert refused.value.message == states.NOT_CLOSED_USE_ABANDON
 
 
 def test_installment_transactions_refund_in_full_only(ctx):
-    txn = make_txn(make_checkout_store(), status=S.CLOSED, installment=3)
+    txn = make_card_transaction(make_checkout_store(), status=S.CLOSED, installment=3)
     with pytest.raises(DomainError) as refused:
         refunds.refund(txn, 300)
     assert refused.value.message == states.PARTIAL_NOT_ALLOWED
@@ -68,7 +68,7 @@ def test_installment_transactions_refund_in_full_only(ctx):
 
 
 def test_close_requested_refunds_partially_only(ctx):
-    txn = make_txn(make_checkout_store(), status=S.CLOSE_REQUESTED)
+    txn = make_card_transaction(make_checkout_store(), status=S.CLOSE_REQUESTED)
     with pytest.raises(DomainError) as refused:
         refunds.refund(txn, 1000)
     assert refused.value.message == states.FULL_REFUND_THEN
@@ -77,7 +77,7 @@ def test_close_requested_refunds_partially_only(ctx):
 
 def test_cancel_close_of_a_closed_transaction_cancels_its_pending_refunds(ctx):
     clock.freeze(NOW)
-    txn = make_txn(make_checkout_store(), status=S.CLOSED)
+    txn = make_card_transaction(make_checkout_store(), status=S.CLOSED)
     refunds.refund(txn, 300)
     refunds.refund(txn, 200)
     decision = services.perform(txn, Action.CANCEL_CLOSE)
@@ -97,7 +97,7 @@ def test_cancel_close_of_a_closed_transaction_cancels_its_pending_refunds(ctx):
 
 def test_settled_refunds_are_not_undone(ctx):
     clock.freeze(NOW)
-    txn = make_txn(make_checkout_store(), status=S.CLOSED)
+    txn = make_card_transaction(make_checkout_store(), status=S.CLOSED)
     refunds.refund(txn, 300)
     assert refunds.settle([txn.id], clock.now()) == [(txn.id, txn.store_id, 300)]
     with pytest.raises(DomainError) as refused:
@@ -109,7 +109,7 @@ def test_settled_refunds_are_not_undone(ctx):
 
 
 def test_cancel_close_of_a_close_request_cancels_its_pending_refunds_too(ctx):
-    txn = make_txn(make_checkout_store(), status=S.CLOSE_REQUESTED)
+    txn = make_card_transaction(make_checkout_store(), status=S.CLOSE_REQUESTED)
     refunds.refund(txn, 100)
     assert services.perform(txn, Action.CANCEL_CLOSE).to is S.AUTHORISED
     db.session.commit()

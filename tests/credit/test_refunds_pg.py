@@ -16,7 +16,7 @@ from app.credit.states import Action
 from app.db import db
 from app.errors import DomainError
 from tests.concurrency import Ready, run_at_once
-from tests.credit.helpers import make_txn
+from tests.credit.helpers import make_card_transaction
 from tests.factories import make_checkout_store
 
 pytestmark = pytest.mark.postgres
@@ -25,7 +25,7 @@ SLOT = clock.taipei_datetime(2026, 12, 7, 20, 15)
 
 def _closed_txn(pg_app) -> int:  # noqa: ANN001
     with pg_app.app_context():
-        txn = make_txn(make_checkout_store(), amount=1000, status=S.CLOSED)
+        txn = make_card_transaction(make_checkout_store(), amount=1000, status=S.CLOSED)
         db.session.commit()
         return txn.id
 
@@ -58,7 +58,7 @@ def test_cancel_close_racing_the_daily_close_settles_or_cancels_each_refund_once
     with pg_app.app_context():
         store = make_checkout_store()
         for _ in range(6):
-            txn = make_txn(store, status=S.CLOSED)
+            txn = make_card_transaction(store, status=S.CLOSED)
             refunds.refund(txn, 400)
             txn_ids.append(txn.id)
         db.session.commit()

@@ -19,17 +19,17 @@ def test_the_demo_issuer_has_unissued_ticket_orders(app, ctx, client) -> None:  
     db.session.commit()
     rows = db.session.scalars(select(TicketOrder).order_by(TicketOrder.merchant_order_no)).all()
     assert [(r.merchant_order_no, r.holder_name) for r in rows] == [
-        ("DEMOCARD0001", "張雅婷"), ("DEMOCARD0002", "陳志明"), ("DEMOCARD0003", "吳佩珊")]
+        ("DEMOTICKET0001", "張雅婷"), ("DEMOTICKET0002", "陳志明"), ("DEMOTICKET0003", "吳佩珊")]
     load_demo()  # idempotent
     db.session.commit()
     assert db.session.scalar(select(func.count()).select_from(TicketOrder)) == 3
     login(client, "issuer", "Demo1234")
     page = client.get("/unissued-orders/").get_data(as_text=True)
-    states = dict(re.findall(r'data-order-no="(DEMOCARD\d+)".*?data-testid="status">([^<]+)<',
+    states = dict(re.findall(r'data-order-no="(DEMOTICKET\d+)".*?data-testid="status">([^<]+)<',
                              page, re.S))
-    assert states == {"DEMOCARD0001": "可發行", "DEMOCARD0002": "可發行", "DEMOCARD0003": "逾期未發行"}
+    assert states == {"DEMOTICKET0001": "可發行", "DEMOTICKET0002": "可發行", "DEMOTICKET0003": "逾期未發行"}
     issuable = client.post("/unissued-orders/export", data={"order_id": [rows[1].id]})
     assert issuable.status_code == 200
     lines = read_issuance_rows(issuable.data)  # both lines name demo products: 商品編號 filled
-    assert [(r["數量"], r["廠商訂單編號"]) for r in lines] == [(1, "DEMOCARD0002"), (1, "DEMOCARD0002")]
+    assert [(r["數量"], r["廠商訂單編號"]) for r in lines] == [(1, "DEMOTICKET0002"), (1, "DEMOTICKET0002")]
     assert all(isinstance(r["商品編號"], int) for r in lines)

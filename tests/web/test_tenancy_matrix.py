@@ -20,6 +20,7 @@ from app.auth.services import create_api_token
 from app.db import db
 from app.installments.models import InstallmentBatch
 from app.stores.models import RedemptionMode, Store
+from tests.credit.helpers import make_card_transaction
 from tests.factories import (
     login,
     make_account,
@@ -171,6 +172,7 @@ ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "month": _bill_month,
     "checkout_order_id": lambda store, main: make_checkout_order(store, paid=True).id,
     "ticket_order_id": lambda store, main: make_ticket_order(store).id,
+    "transaction_id": lambda store, main: make_card_transaction(store).id,
 }
 
 # The installment routes' URL variables (their rows, for stores in installment mode).
