@@ -47,6 +47,12 @@ def refund(txn: CardTransaction, amount: int, *, reason: str = "") -> CardRefund
     return row
 
 
+def of(txn: CardTransaction) -> list[CardRefund]:
+    """The transaction's refunds, newest first (the detail page's 退刷紀錄)."""
+    return list(db.session.scalars(select(CardRefund).where(CardRefund.transaction_id == txn.id)
+                                   .order_by(CardRefund.id.desc())))
+
+
 def settle(txn_ids: list[int], until: datetime) -> list[tuple[int, int, int]]:
     """Settle the pending refunds made up to `until` of those of these transactions that are
     closed (their rows locked first, as a refund or a cancel close does). [(transaction id,

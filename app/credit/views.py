@@ -25,7 +25,7 @@ from app.auth.permissions import Function, Level
 from app.bounds import INT_MAX, whole_number
 from app.checkout.models import CardTransaction, OrderStatus, TransactionStatus
 from app.checkout.rules import masked_card
-from app.credit import batch, queries, services, states
+from app.credit import batch, queries, refunds, services, states
 from app.credit.columns import COLUMNS, installments_of
 from app.credit.states import Action
 from app.db import db
@@ -43,6 +43,8 @@ BAD_SELECTION = f"勾選的交易有誤（一次最多 {MAX_SELECTED} 筆），�
 NONE_SELECTED = "請先勾選要關帳的交易"
 BAD_ACTION = "不支援的操作"
 # The detail page's buttons, in order: what each is called and the confirmation it asks.
+# A refund is taken from a close-requested (partial) or closed (partial or full) transaction.
+REFUNDABLE = (TransactionStatus.CLOSE_REQUESTED, TransactionStatus.CLOSED)
 BUTTONS = (
     (Action.CLOSE, "關帳", "btn-primary",
      "確定將此筆交易關帳？系統將於今日 23:59 向銀行請款。"),
@@ -92,6 +94,13 @@ class NoteForm(FlaskForm):
     note = TextAreaField("備註", filters=[strip],
                          validators=[Length(max=batch.NOTE_MAX, message=batch.NOTE_TOO_LONG)],
                          render_kw={"rows": 3, "maxlength": batch.NOTE_MAX})
+
+
+class RefundForm(FlaskForm):
+    amount = StringField("退刷金額", filters=[strip], validators=[Length(max=9)],
+                         render_kw={"inputmode": "numeric", "maxlength": 9})
+    reason = StringField("退刷原因（選填）", filters=[strip], validators=[Length(max=100)],
+                         render_kw={"maxlength": 100})
 
 
 # The pages of lists: (title, what the page says, the date it reads, its form, its fixed filter).
@@ -213,9 +222,11 @@ def _status_label(value: str | None) -> str:
     return value or ""
 
 
-def _detail(txn: CardTransaction, note_form: NoteForm) -> str:
+def _detail(txn: CardTransaction, note_form: NoteForm,
+            refund_form: RefundForm | None = None) -> str:
     may_modify = may(Function.CREDIT_TRANSACTIONS, Level.MODIFY)
     facts = services.facts_of(txn)
+    may_refund = may_modify and txn.status in REFUNDABLE and facts.left > 0
     buttons = [(a, label, cls, confirm) for a, label, cls, confirm in BUTTONS
                if may_modify and states.decide(facts, a).allowed]
     entries = sorted([*history.entries_for(txn), *history.entries_for(txn.order)],
@@ -224,7 +235,9 @@ def _detail(txn: CardTransaction, note_form: NoteForm) -> str:
                   may_modify=may_modify, note_form=note_form, entries=entries,
                   card=masked_card(txn.card_first6, txn.card_last4),
                   installments=installments_of(txn), status_label=_status_label,
-                  close_days=states.CLOSE_DAYS, age_days=facts.age_days)
+                  close_days=states.CLOSE_DAYS, age_days=facts.age_days, facts=facts,
+                  may_refund=may_refund, refund_form=refund_form or RefundForm(),
+                  refunds=refunds.of(txn))
 
 
 @bp.get("/transactions/<int:transaction_id>")
@@ -249,7 +262,28 @@ def act(transaction_id: int):
     else:
         flash(f"交易 {txn.order.trade_no} 已{action.label}"
               f"（{txn.status.label}）", "success")
-    # 退刷 (R) is not here: it is a refund (a negative entry with an amount), not a state change.
+    return redirect_to(url_for("credit.detail", transaction_id=transaction_id))
+
+
+@bp.post("/transactions/<int:transaction_id>/refund")
+@requires(Function.CREDIT_TRANSACTIONS, Level.MODIFY)
+def refund(transaction_id: int):
+    """退刷 (R): a negative entry of the amount typed, settled at the next close."""
+    txn = get_owned_or_404(CardTransaction, transaction_id, for_update=True)
+    form = RefundForm()
+    amount = whole_number(form.amount.data, 1, 10**9) if form.validate() else None
+    if amount is None:
+        if not form.amount.errors:
+            form.amount.errors = [states.REFUND_AMOUNT]
+        db.session.rollback()
+        return _detail(txn, NoteForm(data={"note": txn.note}), form), 422
+    with committed(form) as outcome:
+        refunds.refund(txn, amount, reason=form.reason.data or "")
+    if outcome.refused:
+        db.session.refresh(txn)
+        form.amount.errors = [outcome.error or outcome.refusal.message]
+        return _detail(txn, NoteForm(data={"note": txn.note}), form), 422
+    flash(f"已退刷 NT${amount:,}（下次關帳時入帳，關帳前可取消）", "success")
     return redirect_to(url_for("credit.detail", transaction_id=transaction_id))
 
 

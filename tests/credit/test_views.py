@@ -15,6 +15,7 @@ from app.auth.permissions import Function, Level
 from app.checkout.models import CardTransaction
 from app.checkout.models import TransactionStatus as S
 from app.credit import views
+from app.credit.models import CardRefund
 from app.db import db
 from app.history import HistoryEntry
 from tests.credit.helpers import make_card_transaction
@@ -106,7 +107,7 @@ def test_the_detail_shows_the_fields_order_history_and_allowed_buttons(shop, cli
     assert 'data-testid="action-C"' in html and 'data-testid="action-N"' in html
     assert 'data-testid="action-E"' not in html and html.count("data-confirm=") >= 2
     html = client.get(f"/vendor/credit/transactions/{closed.id}").get_data(as_text=True)
-    assert 'data-testid="action-' not in html  # closed: only a refund (added later)
+    assert 'data-testid="action-' not in html and 'data-testid="refund-form"' in html
 
 
 def test_close_cancel_and_abandon_from_the_detail_with_history(shop, client) -> None:  # noqa: ANN001
@@ -195,6 +196,7 @@ def test_another_stores_transaction_is_404_everywhere(shop, client) -> None:  # 
     assert client.get(base).status_code == 404
     assert client.post(f"{base}/act", data={"action": "C"}).status_code == 404
     assert client.post(f"{base}/note", data={"note": "x"}).status_code == 404
+    assert client.post(f"{base}/refund", data={"amount": "1"}).status_code == 404
     batch = client.post("/vendor/credit/batch-close", data={"transaction_id": [mine.id, theirs.id]})
     assert batch.status_code == 404
     assert (_status(mine.id), _status(theirs.id)) == (S.AUTHORISED, S.AUTHORISED)
@@ -216,6 +218,7 @@ def test_permissions(shop, client) -> None:  # noqa: ANN001
     assert 'data-testid="note-form"' not in page
     assert client.post(f"/vendor/credit/transactions/{txn.id}/act", data={"action": "C"}).status_code == 403
     assert client.post(f"/vendor/credit/transactions/{txn.id}/note", data={"note": "x"}).status_code == 403
+    assert client.post(f"/vendor/credit/transactions/{txn.id}/refund", data={"amount": "1"}).status_code == 403
     assert client.post("/vendor/credit/batch-close", data={"transaction_id": txn.id}).status_code == 403
     client.post("/logout")
     login(client, outsider.username)
@@ -232,3 +235,47 @@ def test_the_menu_lists_the_pages(shop, client) -> None:  # noqa: ANN001
     assert "九、信用卡收單" in html
     for label in ("交易明細查詢", "要關帳列表", "已關帳列表", "關帳失敗列表"):
         assert label in html
+
+
+def _refunded(txn_id: int) -> list[tuple[int, str]]:
+    return [(r.amount, r.status.value) for r in db.session.scalars(
+        select(CardRefund).where(CardRefund.transaction_id == txn_id).order_by(CardRefund.id))]
+
+
+def test_refund_part_then_the_rest_of_a_closed_transaction(shop, client) -> None:  # noqa: ANN001
+    txn = make_card_transaction(shop, amount=1000, status=S.CLOSED)
+    db.session.commit()
+    url = f"/vendor/credit/transactions/{txn.id}/refund"
+    page = client.post(url, data={"amount": "300", "reason": "少一杯"}, follow_redirects=True)
+    assert "已退刷 NT$300" in page.get_data(as_text=True)
+    assert 'data-testid="refund-row"' in page.get_data(as_text=True)
+    over = client.post(url, data={"amount": "701"})
+    assert over.status_code == 422 and "不可超過可退金額" in over.get_data(as_text=True)
+    client.post(url, data={"amount": "700"})
+    assert _refunded(txn.id) == [(300, "pending"), (700, "pending")]
+    html = client.get(f"/vendor/credit/transactions/{txn.id}").get_data(as_text=True)
+    assert 'data-testid="refund-form"' not in html  # nothing left to refund
+    assert _actions(txn.id) == ["card_refund", "card_refund"]
+
+
+@pytest.mark.parametrize("amount", ["", "0", "-5", "1.5", "abc", "9" * 12, "１００"])
+def test_a_bad_refund_amount_is_a_clear_422(shop, client, amount) -> None:  # noqa: ANN001
+    txn = make_card_transaction(shop, status=S.CLOSED)
+    db.session.commit()
+    response = client.post(f"/vendor/credit/transactions/{txn.id}/refund", data={"amount": amount})
+    assert response.status_code == 422
+    assert 'data-testid="refund-error"' in response.get_data(as_text=True)
+    assert _refunded(txn.id) == []
+
+
+def test_refund_rules_from_the_page(shop, client) -> None:  # noqa: ANN001
+    requested = make_card_transaction(shop, amount=1000, status=S.CLOSE_REQUESTED)
+    authorised = make_card_transaction(shop)
+    db.session.commit()
+    full = client.post(f"/vendor/credit/transactions/{requested.id}/refund", data={"amount": "1000"})
+    assert full.status_code == 422 and "請先取消關帳再放棄" in full.get_data(as_text=True)
+    html = client.get(f"/vendor/credit/transactions/{authorised.id}").get_data(as_text=True)
+    assert 'data-testid="refund-form"' not in html
+    early = client.post(f"/vendor/credit/transactions/{authorised.id}/refund", data={"amount": "10"})
+    assert early.status_code == 422 and "尚未關帳，請使用放棄" in early.get_data(as_text=True)
+    assert _refunded(requested.id) == [] and _refunded(authorised.id) == []
