@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.checkout.cashier_views import bp as cashier_bp
     from app.checkout.views import bp as checkout_bp
     from app.counter.views import bp as counter_bp
+    from app.credit.api import bp as credit_api_bp
     from app.escrow.views import bp as escrow_bp
     from app.home.views import bp as home_bp
     from app.installments.views import bp as installments_bp
@@ -144,7 +145,7 @@ def _register_blueprints(app: Flask) -> None:
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,
                return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp,
                billing_bp, search_bp, saved_filters_bp, twofactor_bp, cashier_bp, checkout_bp,
-               unissued_bp):
+               unissued_bp, credit_api_bp):
         app.register_blueprint(bp)
 
     from app.demo_shop import views as demo_shop_views
