@@ -72,6 +72,7 @@ def _import_models() -> None:
     from app.billing import models as _billing  # noqa: F401
     from app.bills import models as _bills  # noqa: F401
     from app.checkout import models as _checkout  # noqa: F401
+    from app.credit import reject_models as _credit_reject  # noqa: F401
     from app.ecpay import models as _ecpay  # noqa: F401
     from app.escrow import models as _escrow  # noqa: F401
     from app.installments import models as _installments  # noqa: F401
@@ -95,6 +96,7 @@ def _connect_reactions() -> None:
     """The features that react to a ticket's moves register with `app.tickets.reactions` (and
     the unissued ticket orders with checkout, issuance and credit) when imported; importing them
     here makes every process (web, worker, CLI) hear every move."""
+    from app.credit import rejects as _rejects  # noqa: F401
     from app.escrow import ledger as _ledger  # noqa: F401
     from app.return_applications import services as _return_applications  # noqa: F401
     from app.transfers import services as _transfers  # noqa: F401
@@ -112,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.checkout.views import bp as checkout_bp
     from app.counter.views import bp as counter_bp
     from app.credit.api import bp as credit_api_bp
+    from app.credit.reject_views import bp as credit_reject_bp
     from app.escrow.views import bp as escrow_bp
     from app.home.views import bp as home_bp
     from app.installments.views import bp as installments_bp
@@ -145,7 +148,7 @@ def _register_blueprints(app: Flask) -> None:
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,
                return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp,
                billing_bp, search_bp, saved_filters_bp, twofactor_bp, cashier_bp, checkout_bp,
-               unissued_bp, credit_api_bp):
+               unissued_bp, credit_api_bp, credit_reject_bp):
         app.register_blueprint(bp)
 
     from app.demo_shop import views as demo_shop_views

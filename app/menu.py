@@ -52,6 +52,7 @@ MERCHANT_MENU: tuple[Section, ...] = (
         Entry("錯誤代碼查詢", "merchant.error_codes"),
         Entry("API 金鑰", "accounts.api_tokens"),
         Entry("系統介接設定", "checkout.integration", Function.SYSTEM_INTEGRATION),
+        Entry("拒絕名單", "credit_reject.index", Function.CREDIT_REJECT_LIST),
     )),
     Section("六、帳單報表", (
         Entry("應繳費用", "billing.due", Function.BILLING),
