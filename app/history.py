@@ -129,6 +129,8 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "ticket_order_paid": "票券訂單付款完成", "ticket_order_issued": "票券訂單已發行",
     "ticket_order_abandoned": "票券訂單放棄授權", "ticket_order_cancelled": "票券訂單逾期取消授權",
     "card_close": "要關帳", "card_cancel_close": "取消關帳", "card_abandon": "放棄授權",
+    "reject_card_added": "加入拒絕交易卡號", "reject_ip_added": "加入拒絕交易 IP",
+    "reject_entry_switched": "啟用／停用拒絕名單", "reject_entry_deleted": "刪除拒絕名單",
 })
 
 

@@ -72,18 +72,14 @@ def _page(kind: str, form: EntryForm | None = None, status: int = 200,  # noqa: 
 @bp.get("")
 @requires(Function.CREDIT_REJECT_LIST)
 def index():
-    return redirect_to(url_for("credit_reject.entries", kind="cards"))
+    return redirect_to(url_for("credit_reject.cards"))
 
 
-@bp.get("/<kind>")
-@requires(Function.CREDIT_REJECT_LIST)
-def entries(kind: str):
+def _entries(kind: str):  # noqa: ANN202
     return _page(kind)
 
 
-@bp.post("/<kind>")
-@requires(Function.CREDIT_REJECT_LIST, Level.MODIFY)
-def add(kind: str):
+def _add(kind: str):  # noqa: ANN202
     _kind(kind)
     form = EntryForm()
     if not form.validate_on_submit():
@@ -97,12 +93,10 @@ def add(kind: str):
     if not outcome.saved:
         return _page(kind, form, outcome.status, outcome.error or "")
     flash("已加入拒絕名單", "success")
-    return redirect_to(url_for("credit_reject.entries", kind=kind))
+    return redirect_to(url_for(f"credit_reject.{kind}"))
 
 
-@bp.post("/<kind>/import")
-@requires(Function.CREDIT_REJECT_LIST, Level.MODIFY)
-def import_file(kind: str):
+def _import(kind: str):  # noqa: ANN202
     _kind(kind)
     form = ImportForm()
     upload = request.files.get("file")
@@ -116,14 +110,12 @@ def import_file(kind: str):
         outcome.flash_error()
         return _page(kind, status=outcome.status)
     flash(f"已匯入 {result.added} 筆，{result.skipped} 筆已在名單中略過", "success")
-    return redirect_to(url_for("credit_reject.entries", kind=kind))
+    return redirect_to(url_for(f"credit_reject.{kind}"))
 
 
-@bp.post("/<kind>/<int:entry_id>/switch")
-@requires(Function.CREDIT_REJECT_LIST, Level.MODIFY)
-def switch(kind: str, entry_id: int):
+def _switch(kind: str, entry: int):  # noqa: ANN202
     model, _ = _kind(kind)
-    row = get_owned_or_404(model, entry_id)
+    row = get_owned_or_404(model, entry)
     active = request.form.get("active") == "1"
     with committed() as outcome:
         rejects.set_active(acting_account(), g.store, row, active)
@@ -131,21 +123,19 @@ def switch(kind: str, entry_id: int):
         flash("已啟用（拒收）" if active else "已停用（可交易）", "success")
     else:
         outcome.flash_error()
-    return redirect_to(url_for("credit_reject.entries", kind=kind))
+    return redirect_to(url_for(f"credit_reject.{kind}"))
 
 
-@bp.post("/<kind>/<int:entry_id>/delete")
-@requires(Function.CREDIT_REJECT_LIST, Level.MODIFY)
-def delete(kind: str, entry_id: int):
+def _delete(kind: str, entry: int):  # noqa: ANN202
     model, _ = _kind(kind)
-    row = get_owned_or_404(model, entry_id)
+    row = get_owned_or_404(model, entry)
     with committed() as outcome:
         rejects.remove(acting_account(), g.store, row)
     if outcome.saved:
         flash("已刪除", "success")
     else:
         outcome.flash_error()
-    return redirect_to(url_for("credit_reject.entries", kind=kind))
+    return redirect_to(url_for(f"credit_reject.{kind}"))
 
 
 @bp.post("/transactions/<int:card_transaction_id>")
@@ -163,4 +153,67 @@ def from_transaction(card_transaction_id: int):
         flash(f"卡號 ****{txn.card_last4} 已列入拒絕交易卡號", "success")
     else:
         outcome.flash_error()
-    return redirect_to(url_for("credit_reject.entries", kind="cards"))
+    return redirect_to(url_for("credit_reject.cards"))
+
+
+
+# Each list has its own fixed paths.
+
+@bp.get("/cards")
+@requires(Function.CREDIT_REJECT_LIST)
+def cards():
+    return _entries("cards")
+
+
+@bp.get("/ips")
+@requires(Function.CREDIT_REJECT_LIST)
+def ips():
+    return _entries("ips")
+
+
+@bp.post("/cards")
+@requires(Function.CREDIT_REJECT_LIST, Level.MODIFY)
+def cards_add():
+    return _add("cards")
+
+
+@bp.post("/ips")
+@requires(Function.CREDIT_REJECT_LIST, Level.MODIFY)
+def ips_add():
+    return _add("ips")
+
+
+@bp.post("/cards/import")
+@requires(Function.CREDIT_REJECT_LIST, Level.MODIFY)
+def cards_import():
+    return _import("cards")
+
+
+@bp.post("/ips/import")
+@requires(Function.CREDIT_REJECT_LIST, Level.MODIFY)
+def ips_import():
+    return _import("ips")
+
+
+@bp.post("/cards/<int:card_id>/switch")
+@requires(Function.CREDIT_REJECT_LIST, Level.MODIFY)
+def cards_switch(card_id: int):
+    return _switch("cards", card_id)
+
+
+@bp.post("/ips/<int:ip_id>/switch")
+@requires(Function.CREDIT_REJECT_LIST, Level.MODIFY)
+def ips_switch(ip_id: int):
+    return _switch("ips", ip_id)
+
+
+@bp.post("/cards/<int:card_id>/delete")
+@requires(Function.CREDIT_REJECT_LIST, Level.MODIFY)
+def cards_delete(card_id: int):
+    return _delete("cards", card_id)
+
+
+@bp.post("/ips/<int:ip_id>/delete")
+@requires(Function.CREDIT_REJECT_LIST, Level.MODIFY)
+def ips_delete(ip_id: int):
+    return _delete("ips", ip_id)

@@ -156,6 +156,7 @@ def test_the_pages_add_switch_delete_and_download(ctx, client) -> None:  # noqa:
     client.post(f"/vendor/credit/reject-list/cards/{row.id}/delete")
     assert _count(RejectedCard) == 0
     assert client.get("/vendor/credit/reject-list/other").status_code == 404
+    assert client.post("/vendor/credit/reject-list/ips/999999/delete").status_code == 404
 
 
 def test_another_stores_entries_are_404_and_viewers_cannot_change(ctx, client) -> None:  # noqa: ANN001
