@@ -180,7 +180,7 @@ def _act(store: Store, fields: dict[str, Any]) -> tuple[tuple[int, str], bool]:
     if amount != txn.amount:  # C, N: the authorised amount; E: the close amount (= the same)
         return AMOUNT_ERROR, False
     try:
-        services.perform(txn, action, reason=f"DoAction {action.value}")
+        services.perform(txn, action, reason=f"DoAction API：{action.label}")
     except DomainError as refused:
         if refused.code == "error_overDate":
             return OVER_DATE, False

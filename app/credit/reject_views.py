@@ -145,7 +145,7 @@ def from_transaction(card_transaction_id: int):
     txn = get_owned_or_404(CardTransaction, card_transaction_id)
     form = CategoryForm()
     if not form.validate_on_submit():
-        abort(400)
+        return _page("cards", status=422, error=rejects.BAD_CATEGORY)
     with committed() as outcome:
         rejects.add_from_transaction(acting_account(), g.store, txn,
                                      rejects.category_of(form.category.data or ""))

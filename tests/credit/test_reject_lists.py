@@ -106,6 +106,8 @@ def test_a_paid_card_can_be_listed_from_its_transaction_then_is_refused(ctx, cli
     txn = db.session.scalar(select(CardTransaction).execution_options(**U))
     assert len(txn.card_digest) == 64 and CARD_NUMBER not in txn.card_digest
     login(client, main.username)
+    detail = client.get(f"/vendor/integration/orders/{txn.order_id}").get_data(as_text=True)
+    assert f'action="/vendor/credit/reject-list/transactions/{txn.id}"' in detail
     added = client.post(f"/vendor/credit/reject-list/transactions/{txn.id}",
                         data={"category": "盜刷"})
     assert added.status_code in (302, 303)
@@ -115,6 +117,13 @@ def test_a_paid_card_can_be_listed_from_its_transaction_then_is_refused(ctx, cli
     refused = client.post(_checkout_page(client, store), data=CARD)
     assert refused.status_code == 422 and rejects.CARD_REFUSED in refused.get_data(as_text=True)
     assert _count(CardTransaction) == 1
+    login(client, main.username)
+    bad = client.post(f"/vendor/credit/reject-list/transactions/{txn.id}", data={"category": "x"})
+    assert bad.status_code == 422 and "請選擇問題類別" in bad.get_data(as_text=True)
+    again = client.post(f"/vendor/credit/reject-list/transactions/{txn.id}",
+                        data={"category": "盜刷"}, follow_redirects=True)
+    assert "此卡號已在拒絕名單中" in again.get_data(as_text=True)
+    assert _count(RejectedCard) == 1
 
 
 def test_a_listed_ip_is_refused_only_in_its_store(ctx, client) -> None:  # noqa: ANN001
