@@ -73,6 +73,7 @@ def _import_models() -> None:
     from app.bills import models as _bills  # noqa: F401
     from app.checkout import models as _checkout  # noqa: F401
     from app.credit import models as _credit  # noqa: F401
+    from app.credit import reject_models as _credit_reject  # noqa: F401
     from app.ecpay import models as _ecpay  # noqa: F401
     from app.escrow import models as _escrow  # noqa: F401
     from app.installments import models as _installments  # noqa: F401
@@ -96,6 +97,7 @@ def _connect_reactions() -> None:
     """The features that react to a ticket's moves register with `app.tickets.reactions` (and
     the unissued ticket orders with checkout, issuance and credit) when imported; importing them
     here makes every process (web, worker, CLI) hear every move."""
+    from app.credit import rejects as _rejects  # noqa: F401
     from app.escrow import ledger as _ledger  # noqa: F401
     from app.installments import checkout_orders as _installment_checkouts  # noqa: F401
     from app.return_applications import services as _return_applications  # noqa: F401
@@ -114,6 +116,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.checkout.views import bp as checkout_bp
     from app.counter.views import bp as counter_bp
     from app.credit.views import bp as credit_bp
+    from app.credit.api import bp as credit_api_bp
+    from app.credit.reject_views import bp as credit_reject_bp
     from app.escrow.views import bp as escrow_bp
     from app.home.views import bp as home_bp
     from app.installments.views import bp as installments_bp
@@ -147,7 +151,7 @@ def _register_blueprints(app: Flask) -> None:
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,
                return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp,
                billing_bp, search_bp, saved_filters_bp, twofactor_bp, cashier_bp, checkout_bp,
-               unissued_bp, credit_bp):
+               unissued_bp, credit_bp, credit_api_bp, credit_reject_bp):
         app.register_blueprint(bp)
 
     from app.demo_shop import views as demo_shop_views

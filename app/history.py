@@ -131,6 +131,8 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "card_close": "要關帳", "card_cancel_close": "取消關帳", "card_abandon": "放棄授權",
     "card_refund": "退刷", "card_refund_settled": "退刷已結算", "card_auto_close": "自動關帳",
     "card_closed": "已關帳", "card_close_failed": "關帳失敗",
+    "reject_card_added": "加入拒絕交易卡號", "reject_ip_added": "加入拒絕交易 IP",
+    "reject_entry_switched": "啟用／停用拒絕名單", "reject_entry_deleted": "刪除拒絕名單",
 })
 
 

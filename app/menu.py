@@ -94,6 +94,7 @@ MERCHANT_MENU: tuple[Section, ...] = (
         Entry("要關帳列表", "credit.close_requested", Function.CREDIT_TRANSACTIONS),
         Entry("已關帳列表", "credit.closed", Function.CREDIT_TRANSACTIONS),
         Entry("關帳失敗列表", "credit.close_failed", Function.CREDIT_TRANSACTIONS),
+        Entry("拒絕名單", "credit_reject.index", Function.CREDIT_REJECT_LIST),
     )),
 )
 

@@ -38,6 +38,8 @@ class Function(enum.Enum):
     BILLING = "billing"
     # 五 系統開發管理
     SYSTEM_INTEGRATION = "system_integration"
+    # 信用卡收單
+    CREDIT_REJECT_LIST = "credit_reject_list"
     # 七 使用後核銷
     OPERATION_SETTINGS = "operation_settings"
     UNISSUED_ORDERS = "unissued_orders"
@@ -87,6 +89,8 @@ FUNCTIONS: dict[Function, FunctionInfo] = {
     # 查詢: the MerchantID, the key pair's dates, the checkout orders and their notices;
     # 修改: a new HashKey/HashIV (shown once), the allowed IPs, re-sending a notice.
     Function.SYSTEM_INTEGRATION: FunctionInfo("系統介接設定", _D, Mode.ANY),
+    # 查詢: the reject lists and their Excel; 修改: add (one, from a transaction, xlsx), switch, delete.
+    Function.CREDIT_REJECT_LIST: FunctionInfo("拒絕名單", _C, Mode.ANY),
     Function.OPERATION_SETTINGS: FunctionInfo("操作設定管理", _R, Mode.REDEEM_AFTER_USE),
     Function.UNISSUED_ORDERS: FunctionInfo("未發行訂單管理", _R, Mode.REDEEM_AFTER_USE),
     Function.PRODUCTS: FunctionInfo("商品管理", _R, Mode.REDEEM_AFTER_USE),

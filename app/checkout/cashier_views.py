@@ -107,7 +107,7 @@ def pay_submit(token: str):
         db.session.rollback()
         return _page(order, problems=problems, status=422)
     payment = services.pay(order, card, periods=choice[0], consumer_periods=choice[1],
-                           holder=holder)
+                           holder=holder, ip=ip)
     db.session.commit()
     if not payment.approved:
         ratelimit.count_failure(DECLINES_PER_IP, ip)

@@ -100,6 +100,9 @@ class CardTransaction(StoreScoped, db.Model):
     amount: Mapped[int]
     card_first6: Mapped[str] = mapped_column(String(6))
     card_last4: Mapped[str] = mapped_column(String(4))
+    # The keyed digest of the full number (app.credentials.digest, kind "card"), so that the
+    # card can be put on a reject list later; "" for transactions paid before it was kept.
+    card_digest: Mapped[str] = mapped_column(String(64), default="", server_default="")
     brand: Mapped[str] = mapped_column(String(20))
     auth_code: Mapped[str] = mapped_column(String(6))
     auth_serial: Mapped[str] = mapped_column(String(20))  # gwsr

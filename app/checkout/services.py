@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app import clock, history, jobs
+from app import clock, credentials, history, jobs
 from app.checkout import rules
 from app.checkout.acquirer import Card, acquirer_named
 from app.checkout.models import (
@@ -33,6 +33,18 @@ UNSCOPED = {"unscoped": True}
 # register here (the unissued ticket orders will: a paid ticket order becomes 未發行訂單). Each is
 # called with the paid order and its card transaction; they flush, never commit.
 PAID_REACTIONS: list[Callable[[CheckoutOrder, CardTransaction], None]] = []
+
+# Checks run before a card is authorised (the store's reject lists, app.credit.rejects, register
+# here): each gets the order, the card and the consumer's IP and answers the refusal shown to
+# the consumer, or None. A refused payment stores nothing but the order's decline count.
+PAY_CHECKS: list[Callable[[CheckoutOrder, Card, str], str | None]] = []
+CARD_DIGEST_KIND = "card"
+
+
+def card_digest(number: str) -> str:
+    """The keyed digest a card number is kept as (never the number itself)."""
+    return credentials.digest(credentials.key(credentials.current_version()), CARD_DIGEST_KIND,
+                              number)
 
 
 @dataclass
@@ -167,10 +179,17 @@ class Payment:
 
 
 def pay(order: CheckoutOrder, card: Card, *, periods: int = 0, consumer_periods: int = 0,
-        holder: rules.Holder | None = None) -> Payment:
+        holder: rules.Holder | None = None, ip: str = "") -> Payment:
     """Authorise the card for the order (locked by the caller, still unpaid): on approval the
     order is paid, its card transaction written (authorised), its result notice created and its
-    first try queued after the commit; on a decline, nothing but the count of declines."""
+    first try queued after the commit; on a decline (or a PAY_CHECKS refusal, before the
+    acquirer is asked), nothing but the count of declines."""
+    refusal = next((r for r in (check(order, card, ip) for check in PAY_CHECKS) if r), None)
+    if refusal is not None:
+        db.session.execute(update(CheckoutOrder).where(CheckoutOrder.id == order.id)
+                           .values(failed_attempts=CheckoutOrder.failed_attempts + 1)
+                           .execution_options(synchronize_session=False, **UNSCOPED))
+        return Payment(order, reason=refusal)
     acquirer = acquirer_named(current_app.config.get("CHECKOUT_ACQUIRER", "sandbox"))
     result = acquirer.authorise(card, order.total_amount, reference=order.trade_no)
     if not result.approved:
@@ -189,7 +208,8 @@ def pay(order: CheckoutOrder, card: Card, *, periods: int = 0, consumer_periods:
     set_committed_value(order, "status", OrderStatus.PAID)
     set_committed_value(order, "paid_at", now)
     txn = CardTransaction(store_id=order.store_id, order_id=order.id, amount=order.total_amount,
-                          card_first6=card.first6, card_last4=card.last4, brand=card.brand,
+                          card_first6=card.first6, card_last4=card.last4,
+                          card_digest=card_digest(card.number), brand=card.brand,
                           auth_code=result.auth_code, auth_serial=result.serial, eci=result.eci,
                           acquirer=acquirer.name, installment_periods=periods,
                           consumer_installment_periods=consumer_periods,

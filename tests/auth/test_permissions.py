@@ -20,7 +20,8 @@ V, M = Level.VIEW, Level.MODIFY
 INSTALLMENT_ONLY = {f for f, i in FUNCTIONS.items() if i.mode is Mode.INSTALLMENT}
 REDEEM_ONLY = {f for f, i in FUNCTIONS.items() if i.mode is Mode.REDEEM_AFTER_USE}
 COMMON = {Function.VENDOR_PROFILE, Function.LOGIN_HISTORY, Function.BILLING,
-          Function.SYSTEM_INTEGRATION, Function.CREDIT_TRANSACTIONS}
+          Function.SYSTEM_INTEGRATION, Function.CREDIT_TRANSACTIONS,
+          Function.CREDIT_REJECT_LIST}
 
 
 @pytest.mark.parametrize(("granted", "wanted", "allowed"), [

@@ -153,6 +153,37 @@ def _bill_month(store: Store, main: Account) -> str:
     return "2026-09"
 
 
+def _card_transaction(store: Store, main: Account) -> int:
+    from app.checkout.models import CardTransaction
+
+    order = make_checkout_order(store, paid=True)
+    txn = CardTransaction(store_id=store.id, order_id=order.id, amount=order.total_amount,
+                          card_first6="431195", card_last4="2222", card_digest="d" * 64,
+                          brand="VISA", auth_code="777777", auth_serial="1", acquirer="sandbox")
+    db.session.add(txn)
+    db.session.flush()
+    return txn.id
+
+
+def _rejected_card(store: Store, main: Account) -> int:
+    from app.credit.reject_models import RejectCategory, RejectedCard
+
+    row = RejectedCard(store_id=store.id, card_digest="e" * 64, card_last4="2222",
+                       category=RejectCategory.FRAUD)
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
+def _rejected_ip(store: Store, main: Account) -> int:
+    from app.credit.reject_models import RejectCategory, RejectedIp
+
+    row = RejectedIp(store_id=store.id, ip="203.0.113.1", category=RejectCategory.FRAUD)
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
 ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "account_id": _sub_account,
     "token_id": _api_token,
@@ -173,6 +204,9 @@ ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "checkout_order_id": lambda store, main: make_checkout_order(store, paid=True).id,
     "ticket_order_id": lambda store, main: make_ticket_order(store).id,
     "transaction_id": lambda store, main: make_card_transaction(store).id,
+    "card_transaction_id": _card_transaction,
+    "card_id": _rejected_card,
+    "ip_id": _rejected_ip,
 }
 
 # The installment routes' URL variables (their rows, for stores in installment mode).

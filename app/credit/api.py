@@ -1,0 +1,44 @@
+"""The card back-office API for merchants' servers: `POST /1.0.0/Credit/DoAction`
+(app.credit.doaction). No session and no CSRF token: the AES envelope under the store's keys is
+the proof. Always HTTP 200 with a JSON body once the route matched (ECPay's clients throw on
+anything else); the result is in TransCode and, inside Data, RtnCode.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, json, request
+
+from app.credit import doaction
+from app.db import db
+from app.extensions import csrf
+
+bp = Blueprint("credit_api", __name__, url_prefix="/1.0.0/Credit")
+log = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+
+
+def _json(body: dict) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), 200,
+                    content_type="application/json; charset=utf-8")
+
+
+@bp.post("/DoAction")
+@csrf.exempt
+def do_action() -> Response:
+    raw = request.get_data(cache=False)[:MAX_BODY + 1]
+    if len(raw) > MAX_BODY:
+        db.session.rollback()
+        return _json(doaction.outer("", doaction.BAD_FORMAT))
+    try:
+        answer = doaction.handle(raw, request.remote_addr or "")
+    except Exception:  # noqa: BLE001 - the protocol answers 10099, never a 500 page
+        log.exception("DoAction failed")
+        db.session.rollback()
+        return _json(doaction.outer("", doaction.SYSTEM_ERROR))
+    if answer.changed:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return _json(answer.body)
