@@ -115,9 +115,9 @@ def _register_blueprints(app: Flask) -> None:
     from app.checkout.cashier_views import bp as cashier_bp
     from app.checkout.views import bp as checkout_bp
     from app.counter.views import bp as counter_bp
-    from app.credit.views import bp as credit_bp
     from app.credit.api import bp as credit_api_bp
     from app.credit.reject_views import bp as credit_reject_bp
+    from app.credit.views import bp as credit_bp
     from app.escrow.views import bp as escrow_bp
     from app.home.views import bp as home_bp
     from app.installments.views import bp as installments_bp

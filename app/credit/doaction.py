@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.checkout.models import CardTransaction, CheckoutOrder
-from app.credit import services
+from app.credit import calendar, refunds, services, states
 from app.credit.states import Action
 from app.db import db
 from app.ecpay import envelope, keys
@@ -49,7 +49,7 @@ NOT_FOUND = (2002, "Transaction not found")
 NOT_ALLOWED = 2003  # "Action not allowed in state {state}"
 AMOUNT_ERROR = (2004, "TotalAmount error")
 OVER_DATE = (2006, "error_overDate")
-NOT_SUPPORTED = (2003, "Action not supported: R")
+BUSY = (2007, "Auto-close in progress")  # 20:15–20:30 Taipei, stores with auto-close on
 
 _ACTIONS = {"C": Action.CLOSE, "E": Action.CANCEL_CLOSE, "N": Action.ABANDON, "R": Action.REFUND}
 _TEXT_FIELDS = {"MerchantTradeNo": 20, "TradeNo": 20}
@@ -138,7 +138,10 @@ def handle(raw: bytes, remote_ip: str) -> Answer:
         # A platform acting for a store bound to it would pass here; ectix has no such binding
         # yet, so Data.MerchantID must be the outer MerchantID.
         return Answer(outer(echo, MISMATCH))
-    result, changed = _act(store, fields)
+    if _auto_closes(store) and calendar.in_quiet_window(clock.now()):
+        result, changed = BUSY, False
+    else:
+        result, changed = _act(store, fields)
     inner: dict[str, Any] = {"RtnCode": result[0], "RtnMsg": result[1]}
     if platform:
         inner["PlatformID"] = platform
@@ -147,6 +150,11 @@ def handle(raw: bytes, remote_ip: str) -> Answer:
               "TradeNo": _text(fields.get("TradeNo")) or ""}
     encrypted, _ = envelope.encrypt_json(inner, pair.hash_key, pair.hash_iv)
     return Answer(outer(echo, (1, SUCCESS), encrypted), changed=changed)
+
+
+def _auto_closes(store: Store) -> bool:
+    settings = keys.settings_of(store.id)
+    return settings is None or settings.auto_close
 
 
 def _transaction(store: Store, merchant_trade_no: str, trade_no: str) -> CardTransaction | None:
@@ -190,8 +198,14 @@ def _act(store: Store, fields: dict[str, Any]) -> tuple[tuple[int, str], bool]:
 
 
 def refund_action(txn: CardTransaction, amount: int) -> tuple[tuple[int, str], bool]:
-    """`R` (退刷) answers 2003 "Action not supported: R" in this build: refunds (a negative
-    entry with its own rules, app.credit.refunds) are wired to DoAction where they are built.
-    Nothing is changed."""
-    del txn, amount
-    return NOT_SUPPORTED, False
+    """`R` (退刷): a refund of `amount` (app.credit.refunds, the pages' service). A refused
+    amount (not positive, above what is left, partial on an installment transaction) is 2004;
+    a state that takes no refund (authorised, a full refund while close requested) is 2003."""
+    try:
+        refunds.refund(txn, amount, reason="DoAction API：退刷")
+    except DomainError as refused:
+        db.session.refresh(txn)
+        if refused.message in (states.REFUND_AMOUNT, states.PARTIAL_NOT_ALLOWED):
+            return (AMOUNT_ERROR[0], f"TotalAmount error: {refused.message}"), False
+        return (NOT_ALLOWED, f"Action not allowed in state {txn.status.value}"), False
+    return SUCCEEDED, True

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.checkout.models import CardTransaction, CheckoutOrder, OrderStatus, TransactionStatus
 from app.credit import services
+from app.credit.models import CardRefund
 from app.credit.states import Action
 from app.db import db
 from app.ecpay import keys
@@ -272,7 +273,7 @@ def test_data_refusals(frozen, client) -> None:  # noqa: ANN001
              "Action not allowed in state authorised")
     _refused(client, store, old, _data(store, old, "C"), 2006, "error_overDate")
     _refused(client, store, txn, _data(store, txn, "R", TotalAmount=100), 2003,
-             "Action not supported: R")
+             "Action not allowed in state authorised")  # not closed: abandon it instead
     assert _call(client, store, _data(store, txn, "N"))[1]["RtnCode"] == 1
     for action in ("C", "E", "N"):
         _refused(client, store, txn, _data(store, txn, action), 2003,
@@ -332,5 +333,48 @@ def test_an_api_close_and_a_page_abandon_race_with_one_winner(pg_app) -> None:  
             else:
                 assert outcomes[0] == 2003
                 assert final.status is TransactionStatus.ABANDONED
+    finally:
+        clock.unfreeze()
+
+
+def test_refunds_through_the_api(frozen, client) -> None:  # noqa: ANN001
+    store = make_checkout_store()
+    closed = make_transaction(store, status=TransactionStatus.CLOSED)
+    requested = make_transaction(store, merchant_trade_no="M20260501002",
+                                 trade_no="2605011000001235",
+                                 status=TransactionStatus.CLOSE_REQUESTED)
+    db.session.commit()
+    outer, inner = _call(client, store, _data(store, closed, "R", TotalAmount=300))
+    assert (outer["TransCode"], inner["RtnCode"]) == (1, 1)
+    _refused(client, store, closed, _data(store, closed, "R", TotalAmount=901), 2004,
+             "TotalAmount error: 退刷金額須為正整數，且不可超過可退金額")
+    assert _call(client, store, _data(store, closed, "R", TotalAmount="900"))[1]["RtnCode"] == 1
+    _refused(client, store, closed, _data(store, closed, "R", TotalAmount=1), 2004,
+             "TotalAmount error: 退刷金額須為正整數，且不可超過可退金額")
+    # close requested: a partial refund is R, a full one is E then N
+    assert _call(client, store, _data(store, requested, "R", TotalAmount=200))[1]["RtnCode"] == 1
+    _refused(client, store, requested, _data(store, requested, "R", TotalAmount=1000), 2003,
+             "Action not allowed in state close_requested")
+    refunds = db.session.scalars(select(CardRefund.amount).where(
+        CardRefund.transaction_id.in_([closed.id, requested.id])).order_by(CardRefund.id)).all()
+    assert refunds == [300, 900, 200]
+
+
+def test_the_api_is_busy_during_the_evening_close(ctx, client) -> None:  # noqa: ANN001
+    store = make_checkout_store()
+    quiet = make_checkout_store()
+    txn = make_transaction(store)
+    other = make_transaction(quiet, merchant_trade_no="M20260501003", trade_no="2605011000001236")
+    db.session.add(IntegrationSettings(store_id=quiet.id, auto_close=False))
+    db.session.commit()
+    try:
+        clock.freeze(clock.taipei_datetime(2026, 5, 4, 20, 15))
+        _refused(client, store, txn, _data(store, txn, "C"), 2007, "Auto-close in progress")
+        clock.freeze(clock.taipei_datetime(2026, 5, 4, 20, 29, 59))
+        _refused(client, store, txn, _data(store, txn, "C"), 2007, "Auto-close in progress")
+        # a store with auto-close off is not being closed: its calls are answered
+        assert _call(client, quiet, _data(quiet, other, "C"))[1]["RtnCode"] == 1
+        clock.freeze(clock.taipei_datetime(2026, 5, 4, 20, 30))
+        assert _call(client, store, _data(store, txn, "C"))[1]["RtnCode"] == 1
     finally:
         clock.unfreeze()
