@@ -12,6 +12,7 @@ from flask import Blueprint, Response, json, request
 
 from app.credit import doaction
 from app.db import db
+from app.ecpay import json_api
 from app.extensions import csrf
 
 bp = Blueprint("credit_api", __name__, url_prefix="/1.0.0/Credit")
@@ -30,13 +31,13 @@ def do_action() -> Response:
     raw = request.get_data(cache=False)[:MAX_BODY + 1]
     if len(raw) > MAX_BODY:
         db.session.rollback()
-        return _json(doaction.outer("", doaction.BAD_FORMAT))
+        return _json(doaction.refusal(json_api.BAD_FORMAT))
     try:
         answer = doaction.handle(raw, request.remote_addr or "")
     except Exception:  # noqa: BLE001 - the protocol answers 10099, never a 500 page
         log.exception("DoAction failed")
         db.session.rollback()
-        return _json(doaction.outer("", doaction.SYSTEM_ERROR))
+        return _json(doaction.refusal(json_api.SYSTEM_ERROR))
     if answer.changed:
         db.session.commit()
     else:

@@ -13,7 +13,6 @@ pages and the jobs, so a call racing a page has one winner and the loser gets 20
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,23 +23,11 @@ from app.checkout.models import CardTransaction, CheckoutOrder
 from app.credit import calendar, refunds, services, states
 from app.credit.states import Action
 from app.db import db
-from app.ecpay import envelope, keys
+from app.ecpay import json_api, keys
 from app.errors import DomainError
 from app.stores.models import Store
 
 UNSCOPED = {"unscoped": True}
-TIMESTAMP_WINDOW = 600  # seconds either side of now
-SUCCESS = "Success"
-
-# Outer (envelope) failures: TransCode, TransMsg.
-BAD_FORMAT = (10001, "Invalid request format")
-BAD_PARAMETER = 10002  # "Invalid parameter: {name}"
-NOT_AUTHORISED = (10003, "Merchant not authorised")
-EXPIRED = (10004, "Timestamp expired")
-DECRYPT_FAILED = (10005, "Data decrypt failed")
-NOT_JSON = (10006, "Data is not valid JSON")
-MISMATCH = (10008, "MerchantID mismatch")
-SYSTEM_ERROR = (10099, "System error")
 
 # Inner results: RtnCode, RtnMsg.
 SUCCEEDED = (1, "Succeeded")
@@ -53,6 +40,7 @@ BUSY = (2007, "Auto-close in progress")  # 20:15–20:30 Taipei, stores with aut
 
 _ACTIONS = {"C": Action.CLOSE, "E": Action.CANCEL_CLOSE, "N": Action.ABANDON, "R": Action.REFUND}
 _TEXT_FIELDS = {"MerchantTradeNo": 20, "TradeNo": 20}
+_int, _text = json_api.int_field, json_api.text_field
 
 
 @dataclass
@@ -63,81 +51,21 @@ class Answer:
     changed: bool = False
 
 
-def outer(merchant_id: str, code: tuple[int, str], data: str = "") -> dict:
-    return {"MerchantID": merchant_id, "RpHeader": {"Timestamp": int(clock.now().timestamp())},
-            "TransCode": code[0], "TransMsg": code[1], "Data": data}
-
-
-def _int(value: Any) -> int | None:
-    """Lenient Int: a JSON integer or an ASCII-digit string ("" = absent → None)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 12:
-        return int(value)
-    return None
-
-
-def _text(value: Any) -> str | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value if isinstance(value, str) else None
-
-
-def _store_of(merchant_id: str) -> Store | None:
-    return db.session.scalar(select(Store).where(Store.merchant_code == merchant_id))
-
-
-def parse_body(raw: bytes) -> dict | None:
-    try:
-        value = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
+def refusal(code: tuple[int, str]) -> dict[str, Any]:
+    """An envelope refusal with nothing known of the caller (a body too large, an exception)."""
+    return json_api.refused(json_api.DO_ACTION, "", "", code)
 
 
 def handle(raw: bytes, remote_ip: str) -> Answer:
     """The response to one DoAction request body from `remote_ip`."""
-    body = parse_body(raw)
-    if body is None:
-        return Answer(outer("", BAD_FORMAT))
-    merchant_id = _text(body.get("MerchantID"))
-    echo = merchant_id if merchant_id and len(merchant_id) <= 10 else ""
-    header = body.get("RqHeader")
-    stamp = _int(header.get("Timestamp")) if isinstance(header, dict) else None
-    data = body.get("Data")
-    for name, bad in (("MerchantID", not echo), ("RqHeader.Timestamp", stamp is None),
-                      ("Data", not isinstance(data, str) or not data)):
-        if bad:
-            return Answer(outer(echo, (BAD_PARAMETER, f"Invalid parameter: {name}")))
-    assert merchant_id is not None and stamp is not None and isinstance(data, str)
-    store = _store_of(merchant_id)
-    pairs = keys.pairs_for(store.id) if store is not None else []
-    if store is None or not pairs \
-            or not keys.ip_allowed(keys.allowed_ips_of(store.id), remote_ip):
-        return Answer(outer(echo, NOT_AUTHORISED))
-    if abs(int(clock.now().timestamp()) - stamp) > TIMESTAMP_WINDOW:
-        return Answer(outer(echo, EXPIRED))
-    fields, pair = None, None
-    for candidate in pairs:
-        try:
-            fields, _ = envelope.decrypt_json(data, candidate.hash_key, candidate.hash_iv)
-        except envelope.NotJsonObject:
-            return Answer(outer(echo, NOT_JSON))
-        except envelope.DecryptError:
-            continue
-        pair = candidate
-        break
-    if fields is None or pair is None:
-        return Answer(outer(echo, DECRYPT_FAILED))
+    opened = json_api.open_request(json_api.DO_ACTION, raw, remote_ip)
+    if isinstance(opened, json_api.Refused):
+        return Answer(opened.body)
+    store, fields, merchant_id = opened.store, opened.fields, opened.merchant_id
     platform = _text(fields.get("PlatformID")) or ""
     if platform and platform != merchant_id:
-        return Answer(outer(echo, MISMATCH))
-    if _text(fields.get("MerchantID")) != merchant_id:
-        # A platform acting for a store bound to it would pass here; ectix has no such binding
-        # yet, so Data.MerchantID must be the outer MerchantID.
-        return Answer(outer(echo, MISMATCH))
+        # DoAction's PlatformID travels inside Data and must name the caller itself.
+        return Answer(json_api.refused(json_api.DO_ACTION, merchant_id, "", json_api.MISMATCH))
     if _auto_closes(store) and calendar.in_quiet_window(clock.now()):
         result, changed = BUSY, False
     else:
@@ -148,8 +76,7 @@ def handle(raw: bytes, remote_ip: str) -> Answer:
     inner |= {"MerchantID": merchant_id,
               "MerchantTradeNo": _text(fields.get("MerchantTradeNo")) or "",
               "TradeNo": _text(fields.get("TradeNo")) or ""}
-    encrypted, _ = envelope.encrypt_json(inner, pair.hash_key, pair.hash_iv)
-    return Answer(outer(echo, (1, SUCCESS), encrypted), changed=changed)
+    return Answer(json_api.answer(json_api.DO_ACTION, opened, inner), changed=changed)
 
 
 def _auto_closes(store: Store) -> bool:

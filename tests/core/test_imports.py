@@ -26,7 +26,7 @@ LAYERS = [
     {"issuance", "orders", "transfers", "return_applications", "printing", "escrow", "partners",
      "sms", "installments", "bills", "checkout", "credit", "unissued"},
     # screens and protocol adapters
-    {"counter", "home", "reports", "wallet", "operator", "merchant", "api", "search",
+    {"counter", "home", "reports", "wallet", "operator", "merchant", "api", "search", "ecticket",
      "demo_shop"},
 ]
 LAYER_OF = {pkg: n for n, layer in enumerate(LAYERS) for pkg in layer}

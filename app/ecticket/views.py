@@ -1,0 +1,75 @@
+"""The ECTicket API's routes: `POST /api/Ticket/<call>` and `POST /api/issuance/{issue,Refund}`.
+No session, no CSRF token: the envelope under the store's keys is the proof. Once a route
+matched the answer is HTTP 200 JSON (ECPay's clients throw on anything else): TransCode for the
+envelope, RtnCode inside the encrypted Data for the result."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, abort, json, request
+
+from app.db import db
+from app.ecpay import json_api
+from app.ecticket import items, protocol
+from app.ecticket.calls import Call, Handler
+from app.extensions import csrf
+
+bp = Blueprint("ecticket", __name__)
+log = logging.getLogger(__name__)
+
+# The calls, by the name in the path (/api/Ticket/<name>).
+HANDLERS: dict[str, Handler] = {
+    "QueryItemInfo": items.query_item_info,
+}
+# ECPay serves two calls under a second prefix too (價金保管 /api/issuance); the merchant's
+# contract, not the path, decides what they do.
+ISSUANCE_ALIASES = {"issue": "Issue", "Refund": "Refund"}
+
+
+def handler_for(prefix: str, name: str) -> Handler | None:
+    if prefix == "issuance":
+        name = ISSUANCE_ALIASES.get(name, "")
+    return HANDLERS.get(name)
+
+
+def _json(body: dict) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), 200,
+                    content_type="application/json; charset=utf-8")
+
+
+def _answer(prefix: str, name: str) -> Response:
+    handler = handler_for(prefix, name) or abort(404)
+    raw = request.get_data(cache=False)[:json_api.MAX_BODY + 1]
+    try:
+        opened = json_api.open_request(protocol.ECTICKET, raw, request.remote_addr or "")
+        if isinstance(opened, json_api.Refused):
+            db.session.rollback()
+            return _json(opened.body)
+        try:
+            result = handler(Call(opened, request.remote_addr or ""))
+        except protocol.Refused as refused:
+            db.session.rollback()
+            return _json(json_api.answer(protocol.ECTICKET, opened, protocol.failed(refused)))
+        body = json_api.answer(protocol.ECTICKET, opened, result.data)
+        if result.changed:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return _json(body)
+    except Exception:  # noqa: BLE001 - the protocol answers 10099, never a 500 page
+        log.exception("ECTicket %s/%s failed", prefix, name)
+        db.session.rollback()
+        return _json(json_api.refused(protocol.ECTICKET, "", "", json_api.SYSTEM_ERROR))
+
+
+@bp.post("/api/Ticket/<name>")
+@csrf.exempt
+def ticket_call(name: str) -> Response:
+    return _answer("Ticket", name)
+
+
+@bp.post("/api/issuance/<name>")
+@csrf.exempt
+def issuance_call(name: str) -> Response:
+    return _answer("issuance", name)

@@ -1,0 +1,149 @@
+"""The ECTicket envelope through the client written from the spec: the published vectors, an
+accepted call (QueryItemInfo), each envelope refusal answered with its TransCode and nothing
+else, PHP and JavaScript clients alike, a parent store calling for its child (PlatformID),
+and another merchant's keys touching nothing of this one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app import clock
+from app.db import db
+from app.ecpay import keys
+from app.products.models import ProductKind
+from tests.ecticket.client import Client, TransportError, check_mac_value, flask_poster
+from tests.factories import make_product, make_store
+
+VECTORS = json.loads((Path(__file__).parents[1] / "ecpay" / "vectors.json").read_text("utf-8"))
+PAIR = keys.Pair("7b53896b742849d3", "37a0ad3c6ffa428b")  # ECPay's ECTicket stage pair
+OTHER = keys.Pair("b15bd8514fed472c", "9c8458263def47cd")
+
+
+@pytest.mark.parametrize("name", sorted(VECTORS["C"]))
+def test_the_client_reproduces_the_published_mac_vectors(name: str) -> None:
+    vector = VECTORS["C"][name]
+    for style, key in (("php", "cmv_php_urlencode"), ("js", "cmv_encodeURIComponent")):
+        if key in vector:
+            assert check_mac_value(vector["plaintext_json"], vector["hashKey"], vector["hashIV"],
+                                   style) == vector[key]
+
+
+@pytest.fixture
+def shop(ctx, client):  # noqa: ANN001, ANN201
+    store = make_store()
+    keys.install_pair(store.id, PAIR)
+    product = make_product(store, "咖啡兌換券", kind=ProductKind.PICKUP, face_value=150)
+    db.session.commit()
+    return store, product
+
+
+def _client(client, store, *, style: str = "php", pair: keys.Pair = PAIR, **kw) -> Client:  # noqa: ANN001
+    return Client(store.merchant_code, pair.hash_key, pair.hash_iv, flask_poster(client),
+                  style=style, clock=lambda: clock.now().timestamp(), **kw)
+
+
+@pytest.mark.parametrize("style", ["php", "js"])
+def test_an_accepted_call_is_answered_in_data_with_its_mac(shop, client, style) -> None:  # noqa: ANN001
+    store, product = shop
+    answer = _client(client, store, style=style).call("QueryItemInfo", {"ItemNo": str(product.id)})
+    assert answer == {"RtnCode": 1, "RtnMsg": "Success", "ItemNo": str(product.id),
+                      "ItemName": "咖啡兌換券", "TicketType": "1", "TicketPrice": 150,
+                      "ItemStatus": "1", "EscrowExpiredDate": f"{product.escrow_end:%Y%m%d}"}
+    missing = _client(client, store).call("QueryItemInfo", {"ItemNo": "99999999"})
+    assert (missing["RtnCode"], missing["RtnMsg"]) == (3003, "Item not found: 99999999")
+
+
+def _raw(client, body) -> dict:  # noqa: ANN001
+    raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    response = client.post("/api/Ticket/QueryItemInfo", data=raw,
+                           content_type="application/json", csrf=False)
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def test_envelope_refusals(shop, client) -> None:  # noqa: ANN001
+    store, product = shop
+    good = _client(client, store).envelope({"ItemNo": str(product.id)})
+    cases = [
+        (b"not json", 10001), (b"[1,2]", 10001), (b"\xff\xfe", 10001),
+        ({k: v for k, v in good.items() if k != "MerchantID"}, 10002),
+        (good | {"MerchantID": 3}, 10003),
+        (good | {"MerchantID": "12345678901"}, 10002),
+        (good | {"RqHeader": {}}, 10002), (good | {"RqHeader": "x"}, 10002),
+        (good | {"RqHeader": {"Timestamp": "soon"}}, 10002),
+        ({k: v for k, v in good.items() if k != "Data"}, 10002), (good | {"Data": 5}, 10002),
+        ({k: v for k, v in good.items() if k != "CheckMacValue"}, 10002),
+        (good | {"CheckMacValue": "X" * 65}, 10002),
+        (good | {"MerchantID": "9999999"}, 10003),
+        (good | {"PlatformID": "9999999"}, 10003),
+        (good | {"RqHeader": {"Timestamp": good["RqHeader"]["Timestamp"] - 601}}, 10004),
+        (good | {"Data": "!!!notbase64"}, 10005), (good | {"Data": good["Data"][:-8]}, 10005),
+        (good | {"Data": "QUJD"}, 10005),
+        (good | {"CheckMacValue": "0" * 64}, 10007),
+    ]
+    for body, code in cases:
+        answer = _raw(client, body)
+        assert answer["TransCode"] == code, (body, answer)
+        assert answer["Data"] == "" and answer["CheckMacValue"] == ""
+    assert _raw(client, good)["TransCode"] == 1
+
+
+def test_data_for_another_merchant_is_a_mismatch(shop, client) -> None:  # noqa: ANN001
+    store, product = shop
+    sender = _client(client, store)
+    body = sender.envelope({"ItemNo": str(product.id)})
+    forged = Client("9999999", PAIR.hash_key, PAIR.hash_iv, sender.post)
+    data = forged.envelope({"ItemNo": str(product.id)})
+    body |= {"Data": data["Data"], "CheckMacValue": data["CheckMacValue"]}
+    assert _raw(client, body)["TransCode"] == 10008
+
+
+def test_another_merchants_keys_touch_nothing_here(shop, client) -> None:  # noqa: ANN001
+    store, product = shop
+    other = make_store()
+    keys.install_pair(other.id, OTHER)
+    db.session.commit()
+    with pytest.raises(TransportError) as refused:  # this store's number, the other's keys
+        _client(client, store, pair=OTHER).call("QueryItemInfo", {"ItemNo": str(product.id)})
+    assert refused.value.body["TransCode"] == 10005
+    theirs = _client(client, other, pair=OTHER).call("QueryItemInfo", {"ItemNo": str(product.id)})
+    assert theirs["RtnCode"] == 3003  # its own keys: this store's product does not exist there
+
+
+def test_a_parent_calls_for_its_child_with_its_own_keys(shop, client) -> None:  # noqa: ANN001
+    child, product = shop
+    parent = make_store()
+    keys.install_pair(parent.id, OTHER)
+    stranger = make_store()
+    keys.install_pair(stranger.id, OTHER)
+    db.session.commit()
+    with pytest.raises(TransportError) as refused:
+        _client(client, child, pair=OTHER, platform_id=parent.merchant_code).call(
+            "QueryItemInfo", {"ItemNo": str(product.id)})
+    assert refused.value.body["TransCode"] == 10003  # not its parent yet
+    child.parent_id = parent.id
+    db.session.commit()
+    answer = _client(client, child, pair=OTHER, platform_id=parent.merchant_code).call(
+        "QueryItemInfo", {"ItemNo": str(product.id)})
+    assert answer["ItemName"] == "咖啡兌換券"
+    with pytest.raises(TransportError):
+        _client(client, child, pair=OTHER, platform_id=stranger.merchant_code).call(
+            "QueryItemInfo", {"ItemNo": str(product.id)})
+
+
+def test_an_unknown_call_is_404_and_a_crash_is_10099(shop, client, monkeypatch) -> None:  # noqa: ANN001
+    store, product = shop
+    body = json.dumps(_client(client, store).envelope({"ItemNo": str(product.id)}))
+    assert client.post("/api/Ticket/Nope", data=body, content_type="application/json",
+                       csrf=False).status_code == 404
+
+    def broken(call):  # noqa: ANN001, ANN202
+        raise RuntimeError("boom")
+
+    from app.ecticket import views
+    monkeypatch.setitem(views.HANDLERS, "QueryItemInfo", broken)
+    answer = _raw(client, json.loads(body))
+    assert (answer["TransCode"], answer["TransMsg"]) == (10099, "System error")
