@@ -12,7 +12,7 @@ missing, unpaid or amount mismatch · 9999 system error.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,10 +107,16 @@ def one_of(fields: Mapping[str, Any], names: Mapping[str, int]) -> tuple[str, st
 
 @dataclass(frozen=True)
 class Result:
-    """A handler's answer: the inner Data (RtnCode 1 added) and whether it changed anything."""
+    """A handler's answer: the inner Data (RtnCode 1 added) and whether it changed anything.
+
+    `csv`: a call whose success is a file, not an envelope (OrderDetail): the CSV's text, in
+    pieces read lazily (streamed as the response body; `data` is then unused), and its
+    `filename`."""
 
     data: dict[str, Any]
     changed: bool = False
+    csv: Iterable[str] | None = None
+    filename: str = ""
 
 
 def ok(message: str = "Success", **data: Any) -> dict[str, Any]:

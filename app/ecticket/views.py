@@ -1,19 +1,23 @@
 """The ECTicket API's routes: `POST /api/Ticket/<call>` and `POST /api/issuance/{issue,Refund}`.
 No session, no CSRF token: the envelope under the store's keys is the proof. Once a route
 matched the answer is HTTP 200 JSON (ECPay's clients throw on anything else): TransCode for the
-envelope, RtnCode inside the encrypted Data for the result."""
+envelope, RtnCode inside the encrypted Data for the result. One exception: a call whose
+success is a file (OrderDetail) answers the file itself (`Result.csv`, streamed); its
+refusals are envelopes like any other."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 
-from flask import Blueprint, Response, abort, json, request
+from flask import Blueprint, Response, abort, json, request, stream_with_context
 
 from app.db import db
 from app.ecpay import json_api
-from app.ecticket import items, protocol, tickets
+from app.ecticket import catalog, items, orders, protocol, reports, tickets
 from app.ecticket.calls import Call, Handler
 from app.extensions import csrf
+from app.spreadsheets import content_disposition
 
 bp = Blueprint("ecticket", __name__)
 log = logging.getLogger(__name__)
@@ -24,6 +28,12 @@ HANDLERS: dict[str, Handler] = {
     "WriteOff": tickets.write_off,
     "Refund": tickets.refund,
     "QueryTicketStatus": tickets.query_ticket_status,
+    "QueryOrderInfo": orders.query_order_info,
+    "QueryRefundInfo": orders.query_refund_info,
+    "QueryPrintData": orders.query_print_data,
+    "BatchQueryItemInfo": catalog.batch_query_item_info,
+    "EscrowDay": catalog.escrow_day,
+    "OrderDetail": reports.order_detail,
 }
 # ECPay serves two calls under a second prefix too (價金保管 /api/issuance); the merchant's
 # contract, not the path, decides what they do.
@@ -41,6 +51,22 @@ def _json(body: dict) -> Response:
                     content_type="application/json; charset=utf-8")
 
 
+def _file(pieces: Iterable[str], filename: str, name: str) -> Response:
+    """A file answer: the pieces read (and encoded) as the body is sent. Its queries run then,
+    in a fresh read-only transaction; a failure midway ends the file short (logged)."""
+    def body(pieces: Iterable[str]) -> Iterator[bytes]:
+        try:
+            for piece in pieces:
+                yield piece.encode("utf-8")
+        except Exception:  # noqa: BLE001 - the status line is sent: end the file, log why
+            log.exception("ECTicket %s file failed", name)
+        finally:
+            db.session.rollback()
+
+    return Response(stream_with_context(body(pieces)), 200, content_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": content_disposition(filename)})
+
+
 def _answer(prefix: str, name: str) -> Response:
     handler = handler_for(prefix, name) or abort(404)
     raw = request.get_data(cache=False)[:json_api.MAX_BODY + 1]
@@ -54,6 +80,9 @@ def _answer(prefix: str, name: str) -> Response:
         except protocol.Refused as refused:
             db.session.rollback()
             return _json(json_api.answer(protocol.ECTICKET, opened, protocol.failed(refused)))
+        if result.csv is not None:
+            db.session.rollback()
+            return _file(result.csv, result.filename, name)
         body = json_api.answer(protocol.ECTICKET, opened, result.data)
         if result.changed:
             db.session.commit()

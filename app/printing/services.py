@@ -149,6 +149,26 @@ def print_tickets(actor: Account, store: Store, ticket_ids: Sequence[int]) -> Pr
     return PrintJob(run, tickets)
 
 
+def record_api_print(store: Store, ticket_ids: Sequence[int], *, actor_label: str) -> PrintJob:
+    """A merchant print asked through the ECTicket API (QueryPrintData: the merchant's system
+    prints the tickets itself). Recorded exactly like 列印所選 (a merchant PrintRun, the print
+    count, one history entry per ticket) but without an account: the request's envelope under
+    the store's keys is the authority, `actor_label` (e.g. "API:<Operator>") names who."""
+    ids = list(dict.fromkeys(ticket_ids))
+    if not ids:
+        raise InvalidInput(NOTHING_CHOSEN)
+    if len(ids) > rules.MAX_TICKETS_PER_PRINT:
+        raise InvalidInput(TOO_MANY)
+    tickets = _locked_tickets(Ticket.id.in_(ids), Ticket.store_id == store.id,
+                              Ticket.delivery_method == MERCHANT_PRINT)
+    if len(tickets) != len(ids):
+        raise NotFound(NOT_PRINTABLE)
+    run = _record_run(store.id, PrintKind.MERCHANT, tickets, account_id=None,
+                      actor_label=actor_label)
+    db.session.flush()
+    return PrintJob(run, tickets)
+
+
 def record_test_print(actor: Account, store: Store) -> PrintRun:
     """測試列印: recorded as a run without tickets; the page is `sample_pdf`."""
     _check_right(actor, store)
