@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, json, request
 
 from app.db import db
 from app.ecpay import json_api
-from app.ecticket import items, protocol
+from app.ecticket import issue, items, protocol
 from app.ecticket.calls import Call, Handler
 from app.extensions import csrf
 
@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 # The calls, by the name in the path (/api/Ticket/<name>).
 HANDLERS: dict[str, Handler] = {
     "QueryItemInfo": items.query_item_info,
+    "Issue": issue.issue,
+    "QueryIssueResult": issue.query_issue_result,
 }
 # ECPay serves two calls under a second prefix too (價金保管 /api/issuance); the merchant's
 # contract, not the path, decides what they do.
