@@ -133,6 +133,8 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "card_closed": "已關帳", "card_close_failed": "關帳失敗",
     "reject_card_added": "加入拒絕交易卡號", "reject_ip_added": "加入拒絕交易 IP",
     "reject_entry_switched": "啟用／停用拒絕名單", "reject_entry_deleted": "刪除拒絕名單",
+    # ECTicket API (Issue)
+    "ecticket_issue_received": "ECTicket API 發行受理", "ecticket_issue_retried": "ECTicket API 重新發行",
 })
 
 

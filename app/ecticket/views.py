@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, json, request, stream_with_context
 
 from app.db import db
 from app.ecpay import json_api
-from app.ecticket import catalog, items, orders, protocol, reports, tickets
+from app.ecticket import catalog, issue, items, orders, protocol, reports, tickets
 from app.ecticket.calls import Call, Handler
 from app.extensions import csrf
 from app.spreadsheets import content_disposition
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 # The calls, by the name in the path (/api/Ticket/<name>).
 HANDLERS: dict[str, Handler] = {
     "QueryItemInfo": items.query_item_info,
+    "Issue": issue.issue,
+    "QueryIssueResult": issue.query_issue_result,
     "WriteOff": tickets.write_off,
     "Refund": tickets.refund,
     "QueryTicketStatus": tickets.query_ticket_status,

@@ -98,6 +98,11 @@ def _product_facts(store: Store) -> dict[int, ProductFacts]:
 # DomainError fails the batch with its message (nothing issued).
 ORDER_NO_REFUSALS: list[Callable[[int, set[str], date], Mapping[str, str]]] = []
 ISSUED_REACTIONS: list[Callable[[Batch, dict[str, int]], None]] = []
+# ECT order numbers chosen before the batch issues (an API that answers with the number at
+# once): given the batch, {merchant order number: ECT order number} its orders take instead of
+# a fresh one. The feature registers the column holding them (numbering.register_order_nos) so
+# no other order draws them meanwhile.
+ORDER_NO_RESERVATIONS: list[Callable[[Batch], Mapping[str, str]]] = []
 
 
 def order_no_refusals(store_id: int, order_nos: set[str], today: date) -> dict[str, str]:
@@ -407,9 +412,13 @@ def insert_orders(batch: Batch, rows: list[dict], products: dict[int, Product],
             "platform_id": batch.platform_id, "ticket_count": v["quantity"], "amount": amount,
             "created_at": now,
         }
-    for order, order_no in zip(orders.values(), numbering.new_order_nos(day, len(orders)),
-                               strict=True):
-        order["order_no"] = order_no  # unique with every order's (app/issuance/numbering.py)
+    reserved: dict[str, str] = {}
+    for reservations in ORDER_NO_RESERVATIONS:
+        reserved.update(reservations(batch))
+    fresh = iter(numbering.new_order_nos(day, sum(1 for n in orders if n not in reserved)))
+    for merchant_no, order in orders.items():
+        # unique with every order's (app/issuance/numbering.py)
+        order["order_no"] = reserved.get(merchant_no) or next(fresh)
     result = db.session.execute(
         insert(Order).returning(Order.id, Order.merchant_order_no, sort_by_parameter_order=True),
         list(orders.values()))
