@@ -75,6 +75,7 @@ def _import_models() -> None:
     from app.credit import models as _credit  # noqa: F401
     from app.credit import reject_models as _credit_reject  # noqa: F401
     from app.ecpay import models as _ecpay  # noqa: F401
+    from app.ecticket import notice_models as _ecticket_notices  # noqa: F401
     from app.escrow import models as _escrow  # noqa: F401
     from app.installments import models as _installments  # noqa: F401
     from app.issuance import models as _issuance  # noqa: F401
@@ -98,6 +99,7 @@ def _connect_reactions() -> None:
     the unissued ticket orders with checkout, issuance and credit) when imported; importing them
     here makes every process (web, worker, CLI) hear every move."""
     from app.credit import rejects as _rejects  # noqa: F401
+    from app.ecticket import notices as _ecticket_notices  # noqa: F401
     from app.escrow import ledger as _ledger  # noqa: F401
     from app.installments import checkout_orders as _installment_checkouts  # noqa: F401
     from app.return_applications import services as _return_applications  # noqa: F401
