@@ -120,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.credit.api import bp as credit_api_bp
     from app.credit.reject_views import bp as credit_reject_bp
     from app.credit.views import bp as credit_bp
+    from app.ecticket.notice_views import bp as ecticket_notices_bp
     from app.ecticket.views import bp as ecticket_bp
     from app.escrow.views import bp as escrow_bp
     from app.home.views import bp as home_bp
@@ -156,6 +157,7 @@ def _register_blueprints(app: Flask) -> None:
                billing_bp, search_bp, saved_filters_bp, twofactor_bp, cashier_bp, checkout_bp,
                unissued_bp, credit_bp, credit_api_bp, credit_reject_bp, ecticket_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(ecticket_notices_bp)
 
     from app.demo_shop import views as demo_shop_views
 
