@@ -75,6 +75,7 @@ def _import_models() -> None:
     from app.credit import models as _credit  # noqa: F401
     from app.credit import reject_models as _credit_reject  # noqa: F401
     from app.ecpay import models as _ecpay  # noqa: F401
+    from app.ecticket import notice_models as _ecticket_notices  # noqa: F401
     from app.escrow import models as _escrow  # noqa: F401
     from app.installments import models as _installments  # noqa: F401
     from app.issuance import models as _issuance  # noqa: F401
@@ -98,6 +99,7 @@ def _connect_reactions() -> None:
     the unissued ticket orders with checkout, issuance and credit) when imported; importing them
     here makes every process (web, worker, CLI) hear every move."""
     from app.credit import rejects as _rejects  # noqa: F401
+    from app.ecticket import notices as _ecticket_notices  # noqa: F401
     from app.escrow import ledger as _ledger  # noqa: F401
     from app.installments import checkout_orders as _installment_checkouts  # noqa: F401
     from app.return_applications import services as _return_applications  # noqa: F401
@@ -118,6 +120,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.credit.api import bp as credit_api_bp
     from app.credit.reject_views import bp as credit_reject_bp
     from app.credit.views import bp as credit_bp
+    from app.ecticket.notice_views import bp as ecticket_notices_bp
     from app.ecticket.views import bp as ecticket_bp
     from app.escrow.views import bp as escrow_bp
     from app.home.views import bp as home_bp
@@ -154,6 +157,7 @@ def _register_blueprints(app: Flask) -> None:
                billing_bp, search_bp, saved_filters_bp, twofactor_bp, cashier_bp, checkout_bp,
                unissued_bp, credit_bp, credit_api_bp, credit_reject_bp, ecticket_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(ecticket_notices_bp)
 
     from app.demo_shop import views as demo_shop_views
 

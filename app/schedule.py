@@ -152,6 +152,14 @@ SCHEDULE: list[Recurring] = [
         keep_runs=False,
     ),
     Recurring(
+        "ecticket_notices",
+        "* * * * *",
+        "app.ecticket.jobs:notices_due",
+        "每分鐘 發送到期的 ECTicket 退款通知、使用狀態通知（失敗於 5 分、15 分、30 分後重試，"
+        "之後兩日每日 09、13、17、21 時各一次），並收回發送中斷的通知",
+        keep_runs=False,
+    ),
+    Recurring(
         "sweep_messages",
         "* * * * *",
         "app.notifications.jobs:sweep_messages",

@@ -111,6 +111,9 @@ def _product(store: Store, name: str, kind: ProductKind, face_value: int, *,
 
 # ECPay's published stage test HashKey/HashIV of merchant 3002607 (public, for testing only).
 STAGE_TEST_KEYS = ("pwFHCqoQZGmho4w6", "EkRm7iFT261dpevs")
+# ECPay's published ECTicket stage HashKey/HashIV (public, for testing only): issuer answers the
+# ECTicket API with it (an ECTicket-only pair), its card checkout keeps the pair above.
+STAGE_TICKET_KEYS = ("7b53896b742849d3", "37a0ad3c6ffa428b")
 
 
 def load_demo() -> list[tuple[str, str]]:
@@ -162,6 +165,8 @@ def load_demo() -> list[tuple[str, str]]:
     # (AioCheckOut, DoAction) work against a local ectix by changing only the URL
     if not keys.key_rows(issuer.id):
         keys.install_pair(issuer.id, keys.Pair(*STAGE_TEST_KEYS))
+    if not keys.key_rows(issuer.id, keys.TICKET):
+        keys.install_pair(issuer.id, keys.Pair(*STAGE_TICKET_KEYS), keys.TICKET)
     # 7-3 A 商品管理
     _product(issuer, "咖啡兌換券", ProductKind.PICKUP, 150, partners=(partner,))
     _product(issuer, "台北門市限定蛋糕券", ProductKind.PICKUP, 680, redeem=(a001,), returns=(a001,))

@@ -6,12 +6,13 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, true
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
 from app.db import db, enum_type
-from app.notifications.models import NoticeStatus
+from app.notifications.models import NoticeAttemptColumns, NoticeColumns
+from app.notifications.models import NoticeStatus as NoticeStatus  # re-exported
 from app.tenancy import StoreScoped
 
 
@@ -133,38 +134,26 @@ class CardTransaction(StoreScoped, db.Model):
     order: Mapped[CheckoutOrder] = relationship(back_populates="transaction")
 
 
-class PaymentNotice(StoreScoped, db.Model):
-    """The payment result notice of one paid order to its ReturnURL, until `1|OK`."""
+class PaymentNotice(NoticeColumns, StoreScoped, db.Model):
+    """The payment result notice of one paid order to its ReturnURL, until `1|OK`. Its url,
+    payload (the fields, CheckMacValue included), status and schedule: NoticeColumns."""
 
     __tablename__ = "checkout_notices"
     __table_args__ = (
         UniqueConstraint("order_id"),
         Index("ix_checkout_notices_due", "status", "next_attempt_at"),
     )
+    notice_url_size = 200
+    notice_status_name = "checkout_notice_status"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("checkout_orders.id"))
-    url: Mapped[str] = mapped_column(String(200))
-    payload: Mapped[dict] = mapped_column(default=dict)  # the fields, CheckMacValue included
-    status: Mapped[NoticeStatus] = mapped_column(enum_type(NoticeStatus, "checkout_notice_status"),
-                                                 default=NoticeStatus.PENDING)
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(default=clock.now)
-    lease_until: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    succeeded_at: Mapped[datetime | None]
 
 
-class PaymentNoticeAttempt(db.Model):
+class PaymentNoticeAttempt(NoticeAttemptColumns, db.Model):
     """One POST of a payment notice and what came back."""
 
     __tablename__ = "checkout_notice_attempts"
+    notice_table = "checkout_notices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    notice_id: Mapped[int] = mapped_column(ForeignKey("checkout_notices.id"), index=True)
-    at: Mapped[datetime] = mapped_column(default=clock.now)
-    trigger: Mapped[str] = mapped_column(String(10), default="auto")
-    http_status: Mapped[int | None]
-    body_excerpt: Mapped[str] = mapped_column(String(200), default="")
-    error: Mapped[str] = mapped_column(Text, default="")
-    succeeded: Mapped[bool] = mapped_column(default=False)

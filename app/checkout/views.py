@@ -7,18 +7,24 @@ Seeing needs 系統介接設定 at 查詢; changing anything needs 修改.
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, request, url_for
+import json
+
+from flask import Blueprint, current_app, flash, g, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import TextAreaField
 
+from app import clock
 from app.auth.access import acting_account, may, requires
 from app.auth.permissions import Function, Level
 from app.checkout import notices, services
 from app.checkout.models import CheckoutOrder, NoticeStatus
-from app.ecpay import keys
+from app.db import db
+from app.ecpay import envelope, keys
+from app.errors import InvalidInput
 from app.htmx import redirect_to, render
 from app.pagination import paginate
+from app.products.models import Product
 from app.tenancy import get_owned_or_404
 from app.web import committed, form_status, saved
 
@@ -33,26 +39,64 @@ class AllowedIpsForm(FlaskForm):
 def _context(**extra) -> dict:  # noqa: ANN003
     store = g.store
     return {"store": store, "key_rows": keys.key_rows(store.id),
+            "ticket_key_rows": keys.key_rows(store.id, keys.TICKET),
+            "platform_id": store.parent.merchant_code if store.parent_id else "",
+            "ticket_api_url": f"{current_app.config['PUBLIC_BASE_URL']}/api/Ticket/",
             "allowed_ips": keys.allowed_ips_of(store.id), "grace": keys.GRACE,
             "can_modify": may(Function.SYSTEM_INTEGRATION, Level.MODIFY)} | extra
+
+
+def _ticket_example(pair: keys.Pair | None) -> dict[str, str]:
+    """The ECTicket example request (QueryItemInfo of one of the store's products): signed with
+    `pair` when the page shows a pair just generated, else with placeholders (a pair is shown
+    once, so the example never carries one afterwards)."""
+    store = g.store
+    product_id = db.session.scalar(select(Product.id).where(Product.store_id == store.id)
+                                   .order_by(Product.id).limit(1))
+    data = {"MerchantID": store.merchant_code, "ItemNo": str(product_id or 1)}
+    plaintext = envelope.serialise(data)
+    stamp = int(clock.now().timestamp())
+    if pair is None:
+        body = {"PlatformID": "", "MerchantID": store.merchant_code,
+                "RqHeader": {"Timestamp": stamp},
+                "Data": "<AES-128-CBC(urlencode(Data 明文), HashKey, HashIV) 的 Base64>",
+                "CheckMacValue": "<UPPER(SHA256(lower(urlencode(HashKey + Data 明文 + HashIV))))>"}
+    else:
+        encrypted, plaintext = envelope.encrypt_json(data, pair.hash_key, pair.hash_iv)
+        body = {"PlatformID": "", "MerchantID": store.merchant_code,
+                "RqHeader": {"Timestamp": stamp}, "Data": encrypted,
+                "CheckMacValue": envelope.ticket_check_mac_value(plaintext, pair.hash_key,
+                                                                 pair.hash_iv)}
+    return {"url": f"{current_app.config['PUBLIC_BASE_URL']}/api/Ticket/QueryItemInfo",
+            "plaintext": plaintext, "signed": "1" if pair else "",
+            "body": json.dumps(body, ensure_ascii=False, indent=2)}
 
 
 @bp.get("")
 @requires(Function.SYSTEM_INTEGRATION)
 def integration():
-    return render("checkout/integration.html", **_context())
+    return render("checkout/integration.html", **_context(example=_ticket_example(None)))
 
 
 @bp.post("/keys")
 @requires(Function.SYSTEM_INTEGRATION, Level.MODIFY)
 def rotate_keys():
-    """【產生新金鑰】: the new pair is on this response only (never stored in plain)."""
+    """【產生新金鑰】 (purpose "" shared, "ticket" ECTicket only): the new pair is on this
+    response only (never stored in plain), with an ECTicket example signed with it."""
+    purpose = request.form.get("purpose", keys.SHARED)
+    if purpose not in keys.PURPOSES:
+        raise InvalidInput("金鑰用途不正確")
     with committed() as outcome:
-        pair = keys.rotate(acting_account(), g.store)
+        pair = keys.rotate(acting_account(), g.store, purpose)
     if not outcome.saved:
         outcome.flash_error()
         return redirect_to(url_for("checkout.integration"))
-    return render("checkout/integration.html", **_context(new_pair=pair))
+    ticket_pair = pair if purpose == keys.TICKET or not keys.key_rows(g.store.id, keys.TICKET) \
+        else None
+    return render("checkout/integration.html",
+                  **_context(new_pair=pair, new_purpose=purpose,
+                             new_purpose_label=keys.PURPOSES[purpose],
+                             example=_ticket_example(ticket_pair)))
 
 
 @bp.route("/ips", methods=["GET", "POST"])

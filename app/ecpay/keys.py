@@ -9,6 +9,11 @@ kept sealed at rest; the allowed source IPs of server-to-server calls.
   merchant can roll its servers over; `pairs_for` answers the current pair first, then the
   pairs retired less than GRACE ago.
 - The history records every rotation (who, when), never a key.
+- A pair has a purpose: "" the store's shared pair (card checkout, DoAction, QueryTradeInfo,
+  and the ECTicket API while the store has no pair of its own for it), or TICKET, a pair for
+  the ECTicket API only (ECPay gives its ECTicket merchants a separate pair). Each purpose
+  rotates on its own; `ticket_pairs_for` answers the ECTicket pairs if the store has any live
+  one, else the shared ones.
 
 Use cases flush and never commit.
 """
@@ -36,6 +41,9 @@ _ALPHABET = string.ascii_letters + string.digits
 NO_RIGHT = "您沒有修改系統介接設定的權限"
 MAX_IPS = 20
 UNSCOPED = {"unscoped": True}
+SHARED = ""
+TICKET = "ticket"
+PURPOSES = {SHARED: "共用金鑰", TICKET: "ECTicket 專用金鑰"}
 
 
 class Pair(NamedTuple):
@@ -61,18 +69,24 @@ def unseal(sealed: str, store_id: int) -> Pair:
 
 # Reading --------------------------------------------------------------------------------------------
 
-def _live(store_id: int) -> list[KeyPair]:
+def _live(store_id: int, purpose: str = SHARED) -> list[KeyPair]:
     cutoff = clock.now() - GRACE
     return list(db.session.scalars(
-        select(KeyPair).where(KeyPair.store_id == store_id,
+        select(KeyPair).where(KeyPair.store_id == store_id, KeyPair.purpose == purpose,
                               or_(KeyPair.retired_at.is_(None), KeyPair.retired_at > cutoff))
         .order_by(KeyPair.retired_at.is_not(None), KeyPair.created_at.desc(), KeyPair.id.desc())
         .execution_options(**UNSCOPED)))
 
 
-def pairs_for(store_id: int) -> list[Pair]:
+def pairs_for(store_id: int, purpose: str = SHARED) -> list[Pair]:
     """The pairs a request from this store may be signed with: the current one first."""
-    return [unseal(row.sealed, store_id) for row in _live(store_id)]
+    return [unseal(row.sealed, store_id) for row in _live(store_id, purpose)]
+
+
+def ticket_pairs_for(store_id: int) -> list[Pair]:
+    """The pairs of the store's ECTicket calls and notices: its ECTicket pairs (current first)
+    if it has any still working, else its shared pairs."""
+    return pairs_for(store_id, TICKET) or pairs_for(store_id, SHARED)
 
 
 def current_pair(store_id: int) -> Pair | None:
@@ -80,37 +94,49 @@ def current_pair(store_id: int) -> Pair | None:
     return pairs[0] if pairs else None
 
 
-def key_rows(store_id: int) -> list[KeyPair]:
+def current_ticket_pair(store_id: int) -> Pair | None:
+    pairs = ticket_pairs_for(store_id)
+    return pairs[0] if pairs else None
+
+
+def key_rows(store_id: int, purpose: str = SHARED) -> list[KeyPair]:
     """The current and still-working pairs' rows (dates only, for the page)."""
-    return _live(store_id)
+    return _live(store_id, purpose)
 
 
 # Changing ---------------------------------------------------------------------------------------------
 
-def install_pair(store_id: int, pair: Pair) -> KeyPair:
-    """Make `pair` the store's current one, retiring the current pair (it keeps working for
-    GRACE). No permission check: the callers are `rotate` and the demo data."""
+def install_pair(store_id: int, pair: Pair, purpose: str = SHARED) -> KeyPair:
+    """Make `pair` the store's current one of `purpose`, retiring the current pair of that
+    purpose (it keeps working for GRACE). No permission check: the callers are `rotate` and
+    the demo data."""
     if len(pair.hash_key) != KEY_LENGTH or len(pair.hash_iv) != KEY_LENGTH \
             or not (pair.hash_key + pair.hash_iv).isascii():
         raise ValueError("HashKey and HashIV are 16 ASCII characters each")
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown key purpose {purpose!r}")
     now = clock.now()
     db.session.execute(
-        update(KeyPair).where(KeyPair.store_id == store_id, KeyPair.retired_at.is_(None))
+        update(KeyPair).where(KeyPair.store_id == store_id, KeyPair.purpose == purpose,
+                              KeyPair.retired_at.is_(None))
         .values(retired_at=now).execution_options(synchronize_session=False, **UNSCOPED))
-    row = KeyPair(store_id=store_id, sealed=seal(pair, store_id), created_at=now)
+    row = KeyPair(store_id=store_id, purpose=purpose, sealed=seal(pair, store_id),
+                  created_at=now)
     db.session.add(row)
     db.session.flush()
     return row
 
 
-def rotate(actor, store) -> Pair:  # noqa: ANN001 - an Account and a Store
-    """A new pair for the store, returned in plain to be shown once; the old pair keeps working
-    for 24 hours."""
+def rotate(actor, store, purpose: str = SHARED) -> Pair:  # noqa: ANN001 - an Account, a Store
+    """A new pair of `purpose` for the store, returned in plain to be shown once; the old pair
+    of that purpose keeps working for 24 hours."""
     access.check(actor, store, Function.SYSTEM_INTEGRATION, no_right=NO_RIGHT)
+    if purpose not in PURPOSES:
+        raise InvalidInput("金鑰用途不正確")
     pair = generate_pair()
-    row = install_pair(store.id, pair)
+    row = install_pair(store.id, pair, purpose)
     history.record(row, "ecpay_keys_rotated", store_id=store.id,
-                   reason="舊金鑰於 24 小時後失效")
+                   reason=f"{PURPOSES[purpose]}；舊金鑰於 24 小時後失效")
     return pair
 
 

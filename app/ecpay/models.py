@@ -21,6 +21,9 @@ class KeyPair(StoreScoped, db.Model):
     __table_args__ = (Index("ix_ecpay_key_pairs_store_retired", "store_id", "retired_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # "" the store's shared pair (card checkout, DoAction, and ECTicket when it has no own pair);
+    # "ticket" a pair for the ECTicket API only (app.ecpay.keys.PURPOSES).
+    purpose: Mapped[str] = mapped_column(String(10), default="", server_default="")
     sealed: Mapped[str] = mapped_column(Text)  # credentials.seal_secret: AES-GCM under the code key
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     retired_at: Mapped[datetime | None]

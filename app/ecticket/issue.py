@@ -269,6 +269,8 @@ def issue(call: Call) -> Result:
                                        kind=ProductKind(kind), rows=rows, source="api",
                                        platform_id=call.request.platform_id or None)
         batch.created_branch_id = branch.id if branch else None
+        # where its tickets' use-status and refund notices go (app.ecticket.notices)
+        batch.refund_notify_url, batch.use_status_notify_url = refund_url, use_status_url
         if not issuance.batch_is_issuable(batch):
             raise _row_refusal(batch, field, lines, card)
         outcome = issuance.confirm_batch(actor, store, batch)

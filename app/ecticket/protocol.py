@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from app.ecpay import keys
 from app.ecpay.json_api import Flavour, int_field, text_field
 
 SUCCESS = 1
@@ -127,4 +128,6 @@ def failed(refusal: Refused) -> dict[str, Any]:
     return {"RtnCode": refusal.code, "RtnMsg": refusal.message, **refusal.extra}
 
 
-ECTICKET = Flavour(mac=True, outer_platform=True)
+# The ECTicket calls open and seal with the store's ECTicket pair if it has one, else its shared
+# pair (app.ecpay.keys.ticket_pairs_for).
+ECTICKET = Flavour(mac=True, outer_platform=True, pairs=keys.ticket_pairs_for)

@@ -78,7 +78,7 @@ from app.installments.status import Event
 from app.installments.status import PeriodStatus as PS
 from app.products.models import ProductKind
 from app.stores.models import Store
-from app.tickets import lifecycle
+from app.tickets import lifecycle, reactions
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus as S
 
@@ -257,7 +257,8 @@ class Night:
             for to, due_rows in due.items():
                 stores = {r.id: r.store_id for r in due_rows}
                 for ids in in_chunks(stores, CHUNK):
-                    done = _compare_and_set(ids, seen, to)
+                    done = _compare_and_set(ids, seen, to,
+                                            lifecycle.Action.FINALISE_WITHOUT_BANK)
                     _history([(i, stores[i]) for i in done], "finalised", seen, to, self.label)
                     moved["redeemed" if to is S.REDEEMED else "returned"] += len(done)
         self.save_counts({"gift": moved})
@@ -309,7 +310,7 @@ class Night:
         to = S.REDEEMING if kind is InstructionKind.RELEASE else S.RETURNING
         for chunk in in_chunks(due, CHUNK):
             by_id = {r.id: r for r in chunk}
-            moved = _compare_and_set(list(by_id), seen, to)
+            moved = _compare_and_set(list(by_id), seen, to, lifecycle.Action.SEND_TO_BANK)
             if not moved:
                 continue
             attempts = _attempts(kind, moved)
@@ -506,16 +507,20 @@ def _facts_select():  # noqa: ANN202
                   Ticket.returned_at, Ticket.return_fee)
 
 
-def _compare_and_set(ids: Sequence[int], seen: S, to: S) -> list[int]:
-    """UPDATE tickets SET status = :to WHERE id IN (:ids) AND status = :seen; the ids moved."""
+def _compare_and_set(ids: Sequence[int], seen: S, to: S,
+                     action: lifecycle.Action = lifecycle.Action.BANK_ACKNOWLEDGED) -> list[int]:
+    """UPDATE tickets SET status = :to WHERE id IN (:ids) AND status = :seen; the ids moved.
+    The move is announced to the after-move reactions (app.tickets.reactions) as a bulk move."""
     if not ids:
         return []
     assert (seen, to) in lifecycle.TRANSITIONS
-    return list(db.session.scalars(
+    rows = db.session.execute(
         update(Ticket).where(Ticket.id.in_(ids), Ticket.status == seen)
         .values(status=to, status_changed_at=clock.now())
-        .returning(Ticket.id)
-        .execution_options(synchronize_session=False, unscoped=True)))
+        .returning(Ticket.id, Ticket.store_id, Ticket.face_value, Ticket.expires_on)
+        .execution_options(synchronize_session=False, unscoped=True)).all()
+    reactions.bulk_moved(action, seen, to, [reactions.MovedRow(*row) for row in rows])
+    return [row[0] for row in rows]
 
 
 def _attempts(kind: InstructionKind, ticket_ids: Iterable[int], *,

@@ -13,7 +13,8 @@ from app import clock
 from app.db import db, enum_type
 from app.installments.status import Amounts, PeriodStatus, guarantee_end_text
 from app.issuance.models import BatchStatus
-from app.notifications.models import NoticeStatus
+from app.notifications.models import NoticeAttemptColumns, NoticeColumns
+from app.notifications.models import NoticeStatus as NoticeStatus  # re-exported
 from app.tenancy import StoreScoped
 from app.tickets.models import BigId
 
@@ -161,41 +162,30 @@ class InstallmentPeriod(StoreScoped, db.Model):
     order: Mapped[InstallmentOrder] = relationship(back_populates="periods")
 
 
-class RefundNotice(StoreScoped, db.Model):
-    """The refund notification of one order (退款結果主動通知), sent until the merchant says 1|OK."""
+class RefundNotice(NoticeColumns, StoreScoped, db.Model):
+    """The refund notification of one order (退款結果主動通知), sent until the merchant says 1|OK.
+    Its url, payload (the form fields, before signing), status and schedule: NoticeColumns."""
 
     __tablename__ = "installment_refund_notices"
     __table_args__ = (
         UniqueConstraint("order_id"),
         Index("ix_installment_refund_notices_due", "status", "next_attempt_at"),
     )
+    notice_url_size = 500
+    notice_status_name = "notice_status"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("installment_orders.id"))
-    url: Mapped[str] = mapped_column(String(500))
-    payload: Mapped[dict] = mapped_column(default=dict)  # the form fields, before signing
-    status: Mapped[NoticeStatus] = mapped_column(
-        enum_type(NoticeStatus, "notice_status"), default=NoticeStatus.PENDING)
-    attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime | None] = mapped_column(default=clock.now)
-    lease_until: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=clock.now)
-    succeeded_at: Mapped[datetime | None]
 
 
-class NoticeAttempt(db.Model):
+class NoticeAttempt(NoticeAttemptColumns, db.Model):
     """One POST of a refund notice and what came back."""
 
     __tablename__ = "installment_notice_attempts"
+    notice_table = "installment_refund_notices"
+    attempt_error_size = 300  # connection error, timeout
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    notice_id: Mapped[int] = mapped_column(ForeignKey("installment_refund_notices.id"), index=True)
-    at: Mapped[datetime] = mapped_column(default=clock.now)
-    trigger: Mapped[str] = mapped_column(String(10), default="auto")  # auto / manual
-    http_status: Mapped[int | None]
-    body_excerpt: Mapped[str] = mapped_column(String(200), default="")
-    error: Mapped[str] = mapped_column(String(300), default="")  # connection error, timeout
-    succeeded: Mapped[bool] = mapped_column(default=False)
 
 
 class UnissuedOrder(StoreScoped, db.Model):

@@ -58,3 +58,7 @@ class Batch(StoreScoped, db.Model):
     lease_until: Mapped[datetime | None]
     # Platform print (綠界列印): when the operator marked the batch's print run done.
     printed_at: Mapped[datetime | None]
+    # ECTicket Issue's RefundNotifyURL / UseStatusNotifyURL: where the notices of its tickets go
+    # (app.ecticket.notices); "" none.
+    refund_notify_url: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    use_status_notify_url: Mapped[str] = mapped_column(String(200), default="", server_default="")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import ForeignKey, Index, String, Text, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app import clock, credentials
 from app.db import db, enum_type
@@ -82,3 +83,53 @@ class NoticeStatus(enum.Enum):
     def label(self) -> str:
         return {"pending": "待通知", "sending": "通知中", "succeeded": "通知成功",
                 "gave_up": "通知失敗"}[self.value]
+
+
+class NoticeColumns:
+    """The columns every notice row shares (a declarative mixin; app.notifications.outgoing
+    reads and writes them). A kind names its URL size and its status column's enum name, as
+    its table was first created with."""
+
+    notice_url_size: ClassVar[int] = 500
+    notice_status_name: ClassVar[str] = "notice_status"
+
+    @declared_attr
+    def url(cls) -> Mapped[str]:  # noqa: N805 - declared_attr takes the class
+        return mapped_column(String(cls.notice_url_size))
+
+    payload: Mapped[dict] = mapped_column(default=dict)  # what is sent, fixed at creation
+
+    @declared_attr
+    def status(cls) -> Mapped[NoticeStatus]:  # noqa: N805
+        return mapped_column(enum_type(NoticeStatus, cls.notice_status_name),
+                             default=NoticeStatus.PENDING)
+
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=clock.now)
+    lease_until: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)
+    succeeded_at: Mapped[datetime | None] = mapped_column()
+
+
+class NoticeAttemptColumns:
+    """The columns of every notice's attempt log: one POST and what came back. A kind names its
+    notice table and the type of its error column."""
+
+    notice_table: ClassVar[str]
+    attempt_error_size: ClassVar[int | None] = None  # None: Text
+
+    @declared_attr
+    def notice_id(cls) -> Mapped[int]:  # noqa: N805
+        return mapped_column(ForeignKey(f"{cls.notice_table}.id"), index=True)
+
+    at: Mapped[datetime] = mapped_column(default=clock.now)
+    trigger: Mapped[str] = mapped_column(String(10), default="auto")  # auto / manual
+    http_status: Mapped[int | None] = mapped_column()
+    body_excerpt: Mapped[str] = mapped_column(String(200), default="")
+
+    @declared_attr
+    def error(cls) -> Mapped[str]:  # noqa: N805
+        size = cls.attempt_error_size
+        return mapped_column(Text if size is None else String(size), default="")
+
+    succeeded: Mapped[bool] = mapped_column(default=False)

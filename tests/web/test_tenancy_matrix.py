@@ -184,6 +184,18 @@ def _rejected_ip(store: Store, main: Account) -> int:
     return row.id
 
 
+def _ecticket_notice(store: Store, main: Account) -> int:
+    from app.ecticket.notice_models import TicketNotice, TicketNoticeKind
+
+    ticket = make_order(store).tickets[0]
+    row = TicketNotice(store_id=store.id, ticket_id=ticket.id, kind=TicketNoticeKind.USE_STATUS,
+                       use_status=2, ticket_no=ticket.serial, url="https://merchant.example/n",
+                       payload={"RtnCode": 1})
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
 ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "account_id": _sub_account,
     "token_id": _api_token,
@@ -207,6 +219,7 @@ ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "card_transaction_id": _card_transaction,
     "card_id": _rejected_card,
     "ip_id": _rejected_ip,
+    "notice_id": _ecticket_notice,
 }
 
 # The installment routes' URL variables (their rows, for stores in installment mode).
