@@ -79,7 +79,7 @@ def test_envelope_refusals(shop, client) -> None:  # noqa: ANN001
         (good | {"CheckMacValue": "X" * 65}, 10002),
         (good | {"MerchantID": "9999999"}, 10003),
         (good | {"PlatformID": "9999999"}, 10003),
-        (good | {"RqHeader": {"Timestamp": good["RqHeader"]["Timestamp"] - 601}}, 10004),
+        (good | {"RqHeader": {"Timestamp": good["RqHeader"]["Timestamp"] - 602}}, 10004),
         (good | {"Data": "!!!notbase64"}, 10005), (good | {"Data": good["Data"][:-8]}, 10005),
         (good | {"Data": "QUJD"}, 10005),
         (good | {"CheckMacValue": "0" * 64}, 10007),

@@ -39,7 +39,7 @@ from tests.factories import (
 
 # Blueprints that are not merchant-owned data: the operator console, public pages, login.
 NOT_MERCHANT = ("static", "operator.", "partners_admin.", "escrow.", "notifications.", "auth.", "uploads.",
-                "api.openapi", "platform_print.", "cvs.", "wallet.", "cashier.")
+                "api.openapi", "platform_print.", "cvs.", "wallet.", "cashier.", "ecticket.")
 # URL variables that name rows every merchant may read (not store-owned).
 SHARED_ROWS = {"news_id"}
 
