@@ -170,7 +170,7 @@ def refuse_unsafe_input() -> None:
     """Before any view: input that no column can hold is refused here, never a database error.
     A NUL in a path variable is a 404 (no row has that key); in a header, a 400; in a query,
     form or JSON value (or key, or an uploaded file's name), a 422 naming the field. A JSON body
-    of the API nested deeper than `bounds.MAX_JSON_DEPTH` is a 400 before anything walks it."""
+    of the REST API nested deeper than `bounds.MAX_JSON_DEPTH` is a 400 before anything walks it."""
     if any(isinstance(v, str) and NUL in v for v in (request.view_args or {}).values()):
         abort(404)
     if any(NUL in value for value in request.headers.values()):
@@ -182,7 +182,9 @@ def refuse_unsafe_input() -> None:
     for name, upload in request.files.items(multi=True):
         if NUL in name or NUL in (upload.filename or ""):
             raise InvalidInput(NUL_MESSAGE, fields={name.replace(NUL, ""): NUL_MESSAGE})
-    if request.is_json and request.path.startswith("/api/"):
+    # ECPay's JSON APIs (/api/Ticket, /api/issuance) answer every malformed body in their own
+    # envelope (TransCode, HTTP 200): only the REST API is refused here.
+    if request.is_json and request.path.startswith("/api/v1/"):
         try:
             body = json.loads(request.get_data(cache=True))
         except RecursionError:

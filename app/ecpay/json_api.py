@@ -135,7 +135,7 @@ def answer(flavour: Flavour, request: Request, inner: dict[str, Any]) -> dict[st
 
 
 def _store(merchant_id: str) -> Store | None:
-    if not merchant_id or len(merchant_id) > 10:
+    if not merchant_id or len(merchant_id) > 10 or "\x00" in merchant_id:
         return None
     return db.session.scalar(select(Store).where(Store.merchant_code == merchant_id))
 

@@ -5,6 +5,7 @@ and another merchant's keys touching nothing of this one."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -83,6 +84,14 @@ def test_envelope_refusals(shop, client) -> None:  # noqa: ANN001
         (good | {"Data": "!!!notbase64"}, 10005), (good | {"Data": good["Data"][:-8]}, 10005),
         (good | {"Data": "QUJD"}, 10005),
         (good | {"CheckMacValue": "0" * 64}, 10007),
+        (good | {"CheckMacValue": 12345}, 10002), (good | {"RqHeader": {"Timestamp": 1.5}}, 10002),
+        (good | {"PlatformID": ["x"]}, 10002), (good | {"MerchantID": None}, 10002),
+        (good | {"Data": base64.b64encode(b"0123456789abcdef").decode()}, 10005),  # bad padding
+        (good | {"Data": good["Data"] + "A"}, 10005),
+        (good | {"Pad": "x" * 300_000}, 10001),  # oversize
+        (json.dumps(good).replace("{", "[" * 5000, 1), 10001),  # deep and broken
+        ("[" * 100_000 + "]" * 100_000, 10001),  # deep
+        (good | {"MerchantID": "30\x0007"}, 10003), (good | {"PlatformID": "1\x00"}, 10003),
     ]
     for body, code in cases:
         answer = _raw(client, body)
