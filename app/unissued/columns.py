@@ -23,7 +23,9 @@ COLUMNS = (
     Column("holder_name", "持卡人姓名", lambda r: r.holder_name),
     Column("holder_mobile", "手機", lambda r: r.holder_mobile, "code"),
     Column("holder_email", "Email", lambda r: r.holder_email, excel_only=True),
-    Column("item_name", "商品名稱", lambda r: r.item_name),
+    # ItemName separates lines with `#` (AioCheckOut); the page lists them
+    Column("item_name", "商品名稱", lambda r: r.item_name,
+           shown=lambda r: "、".join(line for line in r.item_name.split("#") if line)),
     Column("card", "信用卡卡號", lambda r: masked_card(r.transaction.card_first6,
                                                         r.transaction.card_last4), "code",
            excel_only=True),
