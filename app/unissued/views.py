@@ -13,6 +13,7 @@ from app import clock, history, listing
 from app.auth.access import may, requires
 from app.auth.permissions import Function, Level
 from app.bounds import whole_number
+from app.checkout.models import TransactionStatus
 from app.checkout.rules import masked_card
 from app.db import db
 from app.errors import InvalidInput
@@ -110,7 +111,15 @@ def detail(ticket_order_id: int):
                   may_abandon=(may(Function.UNISSUED_ORDERS, Level.MODIFY)
                                and rules.abandonable(row.state, row.paid_on, today)),
                   entries=sorted([*history.entries_for(row), *history.entries_for(txn)],
-                                 key=lambda e: (e.at, e.id), reverse=True))
+                                 key=lambda e: (e.at, e.id), reverse=True),
+                  status_label=_status_label)
+
+
+def _status_label(value: str | None) -> str:
+    """A history entry's status (the order's or its card transaction's) in words."""
+    labels = {s.value: label for s, label in rules.STATE_LABELS.items()} | {
+        s.value: s.label for s in TransactionStatus}
+    return labels.get(value or "", value or "")
 
 
 @bp.post("/<int:ticket_order_id>/abandon")

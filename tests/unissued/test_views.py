@@ -121,6 +121,7 @@ def test_the_detail_shows_the_cardholder_and_the_deadlines(client, rows) -> None
     assert "王小明" in page and "431195******2222" in page and "0912345678" in page
     assert "2026/06/04" in page  # 5/15 + 20
     assert "票券訂單付款完成" in page
+    assert "→ 未發行" in page and "→ unissued" not in page  # statuses in words
     assert 'data-testid="abandon"' in page
 
 
