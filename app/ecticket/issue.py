@@ -271,6 +271,8 @@ def issue(call: Call) -> Result:
         batch.created_branch_id = branch.id if branch else None
         # where its tickets' use-status and refund notices go (app.ecticket.notices)
         batch.refund_notify_url, batch.use_status_notify_url = refund_url, use_status_url
+        if (refund_url or use_status_url) and not store.ticket_notices:
+            store.ticket_notices = True
         if not issuance.batch_is_issuable(batch):
             raise _row_refusal(batch, field, lines, card)
         outcome = issuance.confirm_batch(actor, store, batch)

@@ -197,6 +197,9 @@ def create_for(seen: TicketStatus, to: TicketStatus, ticket_ids: Sequence[int]) 
 
 @reactions.after_move
 def _ticket_moved(moved: reactions.Moved) -> None:
+    store = db.session.get(Store, moved.ticket.store_id)  # the request's store: no statement
+    if store is None or not store.ticket_notices:
+        return
     for notice_id in create_for(moved.seen, moved.to, [moved.ticket.id]):
         jobs.enqueue("app.ecticket.jobs:send_notice", notice_id, retries=(),
                      queue="notifications")

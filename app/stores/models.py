@@ -99,6 +99,9 @@ class Store(db.Model):
     technical_phone: Mapped[str] = mapped_column(String(30), default="", server_default="")
     # 收付款通知設定 / 收款通知: the finance contacts get a mail on each day money is paid out
     payout_notice: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # An ECTicket Issue call of this store asked for use-status or refund notices: only then do
+    # its tickets' moves look for a notice URL (the redemption path stays one statement lighter).
+    ticket_notices: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Set by the operator: every back-office account of the store must use two-factor login.
     require_two_factor: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=clock.now)

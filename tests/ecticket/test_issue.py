@@ -19,7 +19,7 @@ from app.ecticket.models import IssueCall
 from app.installments.models import AllowedDomain
 from app.issuance.models import Batch, BatchStatus
 from app.products.models import Product, ProductKind
-from app.stores.models import DeliveryMethod
+from app.stores.models import DeliveryMethod, Store
 from app.tickets.models import Order, Ticket
 from app.unissued.models import TicketOrder, TicketOrderState
 from tests.ecticket.client import Client, flask_poster
@@ -85,6 +85,11 @@ def test_an_electronic_pickup_order_of_several_products(shop, client, style, pre
                                             "https://merchant.example/ecticket/use")
     batch = db.session.get(Batch, call.batch_id)
     assert (batch.import_no, batch.source, batch.status) == ("ECT-M001", "api", BatchStatus.SUCCEEDED)
+    # the notices of its tickets go to the URLs asked for, and the store now looks for them
+    assert (batch.refund_notify_url, batch.use_status_notify_url) == (
+        "https://merchant.example/ecticket/refund", "https://merchant.example/ecticket/use")
+    db.session.expire_all()
+    assert db.session.get(Store, batch.store_id).ticket_notices is True
 
 
 def test_a_gift_order_by_free_trade_no_deferred(shop, client) -> None:  # noqa: ANN001

@@ -22,6 +22,7 @@ from app.ecticket.notice_models import TicketNotice, TicketNoticeAttempt, Ticket
 from app.escrow import sync
 from app.issuance.models import Batch
 from app.notifications.models import NoticeStatus
+from app.stores.models import Store
 from app.tickets import actions
 from app.tickets.lifecycle import Action
 from app.tickets.models import Order, Ticket
@@ -62,8 +63,11 @@ def shop(app, ctx):  # noqa: ANN001, ANN201
 
 
 def _with_urls(tickets: list[Ticket], url: str) -> None:
+    """As an Issue call asking for notices leaves them: the URLs on the batch, the store's flag."""
     db.session.execute(update(Batch).where(Batch.id == tickets[0].batch_id)
                        .values(refund_notify_url=url, use_status_notify_url=url))
+    db.session.execute(update(Store).where(Store.id == tickets[0].store_id)
+                       .values(ticket_notices=True))
     db.session.commit()
 
 
