@@ -103,7 +103,7 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "redeemed": "核銷", "redemption_cancelled": "取消核銷", "returned": "退貨",
     "return_cancelled": "取消退貨", "expired": "逾期", "note": "新增備註", "printed": "列印",
     "sent_to_bank": "上傳銀行", "bank_acknowledged": "銀行完成", "finalised": "結案",
-    "bank_rejected": "銀行拒絕",
+    "bank_rejected": "銀行拒絕", "bank_resend": "重新送出銀行",
     # billing
     "payment_recorded": "登錄繳費", "adjustment_recorded": "登錄帳單調整",
     "rate_added": "新增費率", "rate_deleted": "刪除費率",

@@ -1,18 +1,22 @@
 """The operator's view of the nightly bank escrow sync (價金保管同步): every run with what it
-sent and the bank's answers, entries the bank rejected across runs, and a forced re-run.
+sent and the bank's answers, entries the bank rejected across runs, a forced re-run, and 重新送出
+of a rejected release or refund (`app.escrow.resend`).
 
 A re-run commits as the job does (app.escrow.jobs commits each step before it calls the bank),
-so this view does not commit itself.
+so this view does not commit itself; a resend is committed here.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, request, url_for
-from sqlalchemy import func, or_, select
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.orm import aliased
 
 from app import clock
 from app.auth.access import operator_required
 from app.db import db
+from app.errors import DomainError
+from app.escrow import resend as resending
 from app.escrow.forms import RerunForm
 from app.escrow.jobs import sync_night
 from app.escrow.models import (
@@ -42,6 +46,7 @@ TRIGGER_LABELS = {"schedule": "排程", "manual": "手動重新執行", "retry":
 # Rejected entries still waiting: the ticket has not moved on since the bank refused.
 WAITING = (TicketStatus.REDEEMING, TicketStatus.RETURNING)
 PERIODS_WAITING = (PeriodStatus.REDEEMING, PeriodStatus.RETURNING)
+Later = aliased(BankInstruction)  # a later instruction of the same kind: the rejected one was resent
 
 
 def _choice(value: str, enum_cls):  # noqa: ANN001, ANN202
@@ -76,11 +81,12 @@ def _instruction_page(stmt):  # noqa: ANN001, ANN202
     days = dict(db.session.execute(
         select(BankSyncRun.id, BankSyncRun.business_day).where(BankSyncRun.id.in_(run_ids))).all()) \
         if run_ids else {}
-    return page, {"subjects": subjects, "stores": stores, "days": days}
+    return page, {"subjects": subjects, "stores": stores, "days": days,
+                  "resendable": resending.resendable(page.items)}
 
 
-def _filters() -> tuple[dict[str, str], list]:
-    args = request.args
+def _filters(args=None) -> tuple[dict[str, str], list]:  # noqa: ANN001
+    args = request.args if args is None else args
     status = _choice(args.get("status", ""), InstructionStatus)
     kind = _choice(args.get("kind", ""), InstructionKind)
     serial = args.get("serial", "").strip().upper()[:16]
@@ -114,11 +120,13 @@ def runs():
                     per_page=30, max_per_page=30)
     waiting = sum(db.session.scalar(
         select(func.count()).select_from(BankInstruction).join(model, model.id == column)
-        .where(BankInstruction.status == InstructionStatus.REJECTED, model.status.in_(statuses))
+        .where(BankInstruction.status == InstructionStatus.REJECTED, model.status.in_(statuses),
+               ~exists().where(Later.kind == BankInstruction.kind, Later.id > BankInstruction.id,
+                               later_column == column))
         .execution_options(unscoped=True)) or 0
-        for model, column, statuses in ((Ticket, BankInstruction.ticket_id, WAITING),
-                                        (InstallmentPeriod, BankInstruction.period_id,
-                                         PERIODS_WAITING)))
+        for model, column, later_column, statuses in (
+            (Ticket, BankInstruction.ticket_id, Later.ticket_id, WAITING),
+            (InstallmentPeriod, BankInstruction.period_id, Later.period_id, PERIODS_WAITING)))
     pending = db.session.scalar(select(func.count()).select_from(BankInstruction).where(
         BankInstruction.status == InstructionStatus.PENDING)) or 0
     return render("escrow/runs.html", page=page, form=RerunForm(day=clock.business_day()), waiting=waiting,
@@ -161,3 +169,57 @@ def rerun():
     else:
         flash(f"{run.business_day:%Y/%m/%d} 的價金保管同步失敗（#{run.id}）：{run.error}", "danger")
     return redirect_to(url_for("escrow.run_detail", run_id=run.id))
+
+
+def _back() -> str:
+    """Back to the instructions page with the filters the form carried."""
+    filters = {name: request.form.get(name, "")[:20] for name in ("status", "kind", "serial")}
+    return url_for("escrow.instructions", **{k: v for k, v in filters.items() if v})
+
+
+@bp.post("/instructions/<int:instruction_id>/resend")
+@operator_required
+def resend(instruction_id: int):
+    """重新送出 one rejected release or refund: queued for the next sync (or a forced re-run)."""
+    db.get_or_404(BankInstruction, instruction_id)
+    try:
+        done = resending.resend(instruction_id)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.message, "danger")
+        return redirect_to(_back())
+    db.session.commit()
+    flash(f"已重新送出 {done.serial} 的交易（{done.key}），將隨下一次價金保管同步送交銀行；"
+          "如需立即送出，請至價金保管同步重新執行今日的同步", "success")
+    return redirect_to(_back())
+
+
+@bp.post("/instructions/resend")
+@operator_required
+def resend_filtered():
+    """重新送出 every rejected entry still waiting among those the filters select (at most
+    BATCH_LIMIT), each in its own transaction so one refused leaves the others queued."""
+    _, conditions = _filters(request.form)
+    candidates = db.session.scalars(
+        select(BankInstruction.id).where(*conditions,
+                                         BankInstruction.status == InstructionStatus.REJECTED)
+        .order_by(BankInstruction.id).limit(resending.BATCH_LIMIT * 4)).all()
+    ids = resending.waiting_ids(candidates)[:resending.BATCH_LIMIT]
+    db.session.commit()
+    done, refused = 0, []
+    for instruction_id in ids:
+        try:
+            resending.resend(instruction_id)
+        except DomainError as exc:
+            db.session.rollback()
+            refused.append(exc.message)
+            continue
+        db.session.commit()
+        done += 1
+    if not ids:
+        flash("沒有可重新送出的銀行拒絕交易", "warning")
+    elif done:
+        flash(f"已重新送出 {done} 筆銀行拒絕的交易，將隨下一次價金保管同步送交銀行", "success")
+    for message in refused[:5]:
+        flash(message, "danger")
+    return redirect_to(_back())
