@@ -271,7 +271,6 @@ def _ticket_by_serial(serial: str) -> Ticket:
 @api_route("/redemptions", ["POST"], summary="核銷票券", request_schema=REDEMPTION_REQUEST,
            requires=(Function.REDEEM, Level.MODIFY), endpoint="redeem",
            responses={201: ("已核銷：票券（已送出核銷，票券狀態已變更）", TICKET),
-                      404: ("查無代碼、代碼格式或檢查碼不符、他店票券或不可核銷（回應完全相同）", _ERROR),
                       409: _REFUSED,
                       422: ("輸入錯誤（未填 code 或非字串）", _ERROR),
                       429: _RATE_LIMITED},
