@@ -5,14 +5,15 @@ GET /tickets/<serial>/history.
 The same services as the counter pages, so the same rules, windows and compare-and-set. What
 the API adds:
 
-- A code that is unknown, or that this account may not redeem (another store's ticket, a branch
-  not on the product's list, a dissolved partner relation), gets one and the same 404, so codes
-  cannot be probed; a mistyped one (its check character does not match) is 422
-  `malformed_code`, told apart without a lookup. Each of those counts as a failed lookup, per
-  account and per IP; over the limit every lookup answers 429 with `Retry-After`.
+- The same-answer rule (docs/tickets.md): a code that is unknown, malformed (wrong length,
+  alphabet or check character) or another store's, or that this account may not redeem (a
+  branch not on the product's list, a dissolved partner relation), gets one and the same 404,
+  byte for byte, so codes cannot be probed; the first three take one path (one digest, one
+  statement, no row). Each of those counts as a failed lookup, per account and per IP; over
+  the limit every lookup answers 429 with `Retry-After`.
 - Tickets are named by serial for the other actions: the issuer's, or for a partner store one
-  of a product granted to it (the visibility of a code lookup); anything else, and anything this
-  account may not do to the ticket, is 404.
+  of a product granted to it (the visibility of a code lookup, in the same one statement);
+  anything else, and anything this account may not do to the ticket, is 404.
 - Every POST takes an `Idempotency-Key` (app.api.idempotency); the views therefore do not
   commit: `@idempotent` commits the work together with the answer it keeps.
 """
@@ -257,16 +258,12 @@ def _failed_lookup() -> None:
 
 
 def _ticket_by_serial(serial: str) -> Ticket:
-    """A ticket this store may see (its own, or of a product granted to it), by serial; else 404."""
-    serial = (serial or "").strip().upper()
-    ticket = db.session.scalar(select(Ticket).where(Ticket.serial == serial)
-                               .execution_options(unscoped=True))
+    """A ticket this store may see (its own, or of a product granted to it), by serial; else 404:
+    unknown and invisible alike, in one statement."""
+    ticket = services.find_visible_by_serial(g.store, serial)
     if ticket is None:
         raise NotFound(UNKNOWN_SERIAL)
-    try:  # the very rule a code lookup applies
-        return services.find_by_code(g.store, ticket.code)
-    except NotFound:
-        raise NotFound(UNKNOWN_SERIAL) from None
+    return ticket
 
 
 # Routes ----------------------------------------------------------------------------------------
@@ -275,12 +272,12 @@ def _ticket_by_serial(serial: str) -> Ticket:
            requires=(Function.REDEEM, Level.MODIFY), endpoint="redeem",
            responses={201: ("已核銷：票券（已送出核銷，票券狀態已變更）", TICKET),
                       409: _REFUSED,
-                      422: ("輸入錯誤；核銷代碼檢查碼不符為 malformed_code", _ERROR),
+                      422: ("輸入錯誤（未填 code 或非字串）", _ERROR),
                       429: _RATE_LIMITED},
            description="以核銷代碼核銷票券（發行商店，或獲開放跨店核銷的可核銷商店）。同一張票券"
                        "只會核銷一次：已核銷回應 409 AlreadyRedeemed，並說明何時、何處、由誰核銷。"
-                       "查無代碼與無權核銷的回應完全相同；錯誤的代碼（含檢查碼不符）依帳號與 IP "
-                       "計次，過多時回應 429。查無代碼或不可核銷回應 404（not_found）。")
+                       "查無代碼、代碼格式或檢查碼不符、他店票券與無權核銷的回應完全相同（404 "
+                       "not_found），處理方式與耗時亦同；以上皆依帳號與 IP 計次，過多時回應 429。")
 @idempotent
 def redeem():
     code = _body({"code"}).get("code")
@@ -291,10 +288,6 @@ def redeem():
     try:
         ticket = services.find_by_code(g.store, code)
         done = services.redeem(_actor(), g.store, ticket)
-    except InvalidInput as refused:
-        if refused.code == "malformed_code":
-            _failed_lookup()
-        raise
     except (NotFound, NotAllowedHere):
         _failed_lookup()
         raise NotFound(services.UNKNOWN_CODE) from None

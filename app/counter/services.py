@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from app import ratelimit
 from app.auth.permissions import Function
-from app.errors import InvalidInput, NotFound
+from app.errors import NotFound
 from app.stores.models import Store
 from app.tickets import services as tickets
 from app.tickets.actions import ACTIONS, Reason, TicketAction
@@ -70,17 +70,17 @@ def find(store: Store, typed: str, *, account_id: int) -> Ticket:
     """The ticket a clerk typed or scanned, behind the brute-force guard.
 
     Refused (429) while this account is over its limit of failed lookups, before looking
-    anything up. An unknown code, or one whose check character does not match, counts one
-    failure for the account; a found ticket (or an empty field) counts nothing. Only the
-    account's own count: a branch's clerks share an address, and one clerk's typos must not
-    stop the others (an attacker needs an account, and each account is limited).
+    anything up. A code that finds nothing this store may see (unknown, another store's, or
+    malformed: one answer, the same-answer rule of `tickets.find_by_code`) counts one failure
+    for the account; a found ticket (or an empty field) counts nothing. Only the account's own
+    count: a branch's clerks share an address, and one clerk's typos must not stop the others
+    (an attacker needs an account, and each account is limited).
     """
     ratelimit.check(ratelimit.UNKNOWN_CODE_PER_ACCOUNT, account_id)
     try:
         return tickets.find_by_code(store, typed)
-    except (NotFound, InvalidInput) as err:
-        if isinstance(err, NotFound) or err.code == "malformed_code":
-            ratelimit.count_failure(ratelimit.UNKNOWN_CODE_PER_ACCOUNT, account_id)
+    except NotFound:
+        ratelimit.count_failure(ratelimit.UNKNOWN_CODE_PER_ACCOUNT, account_id)
         raise
 
 

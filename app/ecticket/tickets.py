@@ -14,8 +14,12 @@ history are the counter's. How the API acts:
   gives (store, branch) as for a clerk of that branch; `redeemed_by_id` / `returned_by_id` stay
   empty (no person's account acted), and the history line names who did:
   actor label "ECTicket API:<Operator>", with the store, the branch and the caller's IP.
-- A WriteOffNo that is unknown (or invisible to the store, or mistyped) is 3003 and counts one
-  failure against the store+IP; over the limit every code lookup is 3009 before looking.
+- The same-answer rule (docs/tickets.md): a WriteOffNo that is unknown, another store's
+  (invisible to the calling store) or malformed (wrong length, alphabet or check character) is
+  3003 with the one RtnMsg 「WriteOffNo not found: <the WriteOffNo sent>」, by one path (one
+  digest, one statement), and counts one failure against the store+IP; over the limit every
+  code lookup is 3009 before looking. A TicketNo unknown or invisible is 3003 alike, in one
+  statement.
 - Refusals: the ticket's state → 3004 with the service's message (「此票券已核銷（於 … 由 …）」);
   the same-day cancel window over → 3007; a handling fee the rules refuse → 3001 RefundFee; the
   unit's rights (branch lists, partner relation, issuer only) → 3008 with the reason.
@@ -116,14 +120,10 @@ def by_code(call: Call, code: str) -> Ticket:
 
 def by_serial(call: Call, serial: str) -> Ticket:
     """The ticket of a TicketNo the calling store may see (the visibility of a code lookup)."""
-    ticket = db.session.scalar(select(Ticket).where(Ticket.serial == serial.upper())
-                               .execution_options(unscoped=True))
-    try:
-        if ticket is not None:
-            return services.find_by_code(call.store, ticket.code)
-    except NotFound:
-        pass
-    raise Refused(protocol.NOT_FOUND, f"TicketNo not found: {serial}")
+    ticket = services.find_visible_by_serial(call.store, serial)
+    if ticket is None:
+        raise Refused(protocol.NOT_FOUND, f"TicketNo not found: {serial}")
+    return ticket
 
 
 def ticket_of(call: Call) -> Ticket:

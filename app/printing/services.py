@@ -228,13 +228,14 @@ def mark_platform_printed(operator: Account, batch_id: int) -> PlatformOutcome:
 # Convenience-store kiosk (超商 ibon) -------------------------------------------------------------
 
 def kiosk_order(pickup_code: str) -> Order:
-    """The convenience-store order of a pickup code; NotFound (取票代碼無效) otherwise."""
-    if not rules.is_pickup_code(pickup_code):
-        raise NotFound(INVALID_PICKUP_CODE)
+    """The convenience-store order of a pickup code; NotFound (取票代碼無效) otherwise. A
+    malformed code is looked up too (its row, if any, ignored): unknown and malformed take one
+    path, one statement (the same-answer rule, docs/tickets.md)."""
+    well_formed = rules.is_pickup_code(pickup_code)
     order = db.session.scalar(
         select(Order).where(Order.pickup_code.matches(pickup_code), Order.delivery_method == IBON)
         .execution_options(unscoped=True))
-    if order is None:
+    if order is None or not well_formed:
         raise NotFound(INVALID_PICKUP_CODE)
     return order
 
@@ -248,12 +249,11 @@ def order_tickets(order: Order) -> list[Ticket]:
 def kiosk_print(pickup_code: str) -> PrintJob:
     """The kiosk prints the order's tickets: all of them, once. Marks them printed (which ends
     change of purchaser and re-send); a second print of the same code is refused."""
-    if not rules.is_pickup_code(pickup_code):
-        raise NotFound(INVALID_PICKUP_CODE)
+    well_formed = rules.is_pickup_code(pickup_code)
     order = db.session.scalar(
         select(Order).where(Order.pickup_code.matches(pickup_code), Order.delivery_method == IBON)
         .with_for_update().execution_options(unscoped=True, populate_existing=True))
-    if order is None:
+    if order is None or not well_formed:
         raise NotFound(INVALID_PICKUP_CODE)
     tickets = _locked_tickets(Ticket.order_id == order.id, Ticket.store_id == order.store_id)
     if not tickets:

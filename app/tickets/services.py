@@ -3,7 +3,15 @@
 `find_by_code` is the one visibility rule for a typed or scanned code: the issuer sees its
 tickets; a partner store those of products granted to it, and those it redeemed itself (so it
 can still cancel its own redemption after the issuer un-grants the product; only a dissolved
-relation stops that, and `actions` says so). `redeem`, `cancel_redemption`, `return_ticket` and
+relation stops that, and `actions` says so). `find_visible_by_serial` applies the same rule to
+a serial.
+
+The same-answer rule (docs/tickets.md): a code that is unknown, another store's (invisible to
+the acting store) or malformed (wrong length, alphabet or check character) gets one answer,
+NotFound(UNKNOWN_CODE), by one path: the typed value's digest is computed and one statement
+runs, the visibility inside its WHERE, so the database returns no row for all three and the
+caller cannot tell them apart by answer, statement count or time. Only an empty field is told
+apart (nothing was looked up). `redeem`, `cancel_redemption`, `return_ticket` and
 `cancel_return` are `actions.perform` under the names the domain uses. Services flush; the
 caller commits.
 """
@@ -12,7 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import joinedload
 
 from app import history
@@ -29,39 +37,48 @@ from app.tickets.lifecycle import Action
 from app.tickets.models import Ticket
 
 UNKNOWN_CODE = "查無此核銷代碼，請確認是否輸入正確"
-MALFORMED_CODE = "核銷代碼有誤（檢查碼不符），請確認是否輸入正確"
 
 
-def _visible_to(ticket: Ticket, store: Store) -> bool:
-    if ticket.store_id == store.id or ticket.redeemed_store_id == store.id:
-        return True
-    return db.session.scalar(
-        select(ProductPartner.id).where(ProductPartner.product_id == ticket.product_id,
-                                        ProductPartner.partner_store_id == store.id)
-    ) is not None
+def _visible_to(store: Store):  # noqa: ANN202
+    """The visibility rule as a WHERE condition on Ticket (evaluated by the database, so a ticket
+    the store may not see is not even loaded)."""
+    return or_(Ticket.store_id == store.id, Ticket.redeemed_store_id == store.id,
+               exists().where(ProductPartner.product_id == Ticket.product_id,
+                              ProductPartner.partner_store_id == store.id))
 
 
 def find_by_code(store: Store, typed: str) -> Ticket:
-    """The ticket with this redemption code, if the acting store may see it. A mistyped code
-    (the check character does not match) is answered without touching the database."""
+    """The ticket with this redemption code, if the acting store may see it; NotFound
+    (UNKNOWN_CODE) for an unknown, invisible or malformed code alike (the same-answer rule:
+    a malformed one is looked up too, and its row, if any, ignored)."""
     code = codes.normalise_code(typed)
     if not code:
         raise InvalidInput("請輸入核銷代碼", fields={"code": "請輸入核銷代碼"})
-    if not codes.is_well_formed(code):
-        raise InvalidInput(MALFORMED_CODE, code="malformed_code", fields={"code": MALFORMED_CODE})
+    well_formed = codes.is_well_formed(code)
     # The product comes in the same query: every caller asks who may act on its tickets.
-    stmt = (select(Ticket).where(Ticket.code.matches(code))
+    stmt = (select(Ticket).where(Ticket.code.matches(code), _visible_to(store))
             .options(joinedload(Ticket.product, innerjoin=True))
             .execution_options(unscoped=True))
     ticket = db.session.scalar(stmt)
-    if ticket is None or not _visible_to(ticket, store):
+    if ticket is None or not well_formed:
         raise NotFound(UNKNOWN_CODE, code="unknown_code")
     return ticket
 
 
+def find_visible_by_serial(store: Store, serial: str) -> Ticket | None:
+    """The ticket of this serial if the acting store may see it (the code lookup's rule), else
+    None: unknown and invisible alike, in one statement."""
+    return db.session.scalar(
+        select(Ticket).where(Ticket.serial == (serial or "").strip().upper(), _visible_to(store))
+        .options(joinedload(Ticket.product, innerjoin=True))
+        .execution_options(unscoped=True))
+
+
 def find_by_serial(store: Store, serial: str) -> Ticket:
-    """A ticket of the acting store by serial (the issuer's pages)."""
-    ticket = db.session.scalar(select(Ticket).where(Ticket.serial == (serial or "").strip().upper()))
+    """A ticket of the acting store by serial (the issuer's pages); another store's serial is
+    not loaded (the store is in the WHERE), so it answers as an unknown one."""
+    ticket = db.session.scalar(select(Ticket).where(Ticket.serial == (serial or "").strip().upper(),
+                                                    Ticket.store_id == store.id))
     if ticket is None or ticket.store_id != store.id:
         raise NotFound("查無此票券序號", code="unknown_serial")
     return ticket

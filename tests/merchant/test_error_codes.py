@@ -18,10 +18,10 @@ def test_the_list_is_built_from_the_code(app, ctx):
     assert ("rate_limited", "操作太頻繁，請稍後再試") in codes
     by_code = {e.code: e for e in errorcodes.all_codes()}
     # raised with code=…, the message read from its constant, the status from the class
-    from app.tickets.services import MALFORMED_CODE
-    assert by_code["malformed_code"].message == MALFORMED_CODE
-    assert by_code["malformed_code"].status == 422
+    from app.tickets.services import UNKNOWN_CODE
+    assert by_code["unknown_code"].message == UNKNOWN_CODE
     assert by_code["unknown_code"].status == 404
+    assert "malformed_code" not in by_code  # a malformed code is answered as an unknown one
     assert "idempotency_key_reused" in by_code  # the API's
     assert all(e.message for e in errorcodes.all_codes())
     # every module-level Refusal of the app is listed

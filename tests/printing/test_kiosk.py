@@ -130,3 +130,17 @@ def test_printing_needs_the_csrf_token(cvs_order, client):
     store, owner, order, tickets = cvs_order
     assert client.post(f"/cvs/{order.pickup_code}/print", csrf=False).status_code == 400
     assert runs() == []
+
+
+def test_malformed_and_unknown_codes_take_one_path(cvs_order, client, count_queries):
+    """The same-answer rule (docs/tickets.md): a malformed code is looked up like an unknown one,
+    so the page, its status and the SQL statements are the same."""
+    answers = {}
+    for code in ("123456789012", "012345678901", "12345678901x"):
+        db.session.remove()
+        count_queries.clear()
+        response = client.get(f"/cvs/{code}")
+        answers[code] = (response.status_code, _html(response), list(count_queries))
+    unknown = answers["123456789012"]
+    assert unknown[0] == 404 and "取票代碼無效" in unknown[1] and unknown[2]
+    assert all(answer == unknown for answer in answers.values())
