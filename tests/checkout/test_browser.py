@@ -60,7 +60,8 @@ def test_pay_with_the_test_card_on_a_phone(app, live_server, browser_instance) -
         assert len(notify.requests) == 1
         with app.app_context():
             clock.freeze(clock.now() + timedelta(minutes=6))
-            assert checkout_jobs.payment_notices(clock.now().isoformat()) == 1
+            # the demo's own ticket orders have notices due too (to the sample shop): at least ours
+            assert checkout_jobs.payment_notices(clock.now().isoformat()) >= 1
     assert len(notify.requests) == 2
     notice = notify.requests[-1].form
     assert checkmac.verify(notice, *STAGE_KEYS)
