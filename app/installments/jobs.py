@@ -14,6 +14,7 @@ from app.installments import issuing, notices, services
 from app.installments.models import InstallmentBatch, InstallmentOrder
 from app.issuance.jobs import run_claimed
 from app.issuance.models import BatchStatus
+from app.notifications.jobs import queue_due_notices, send_claimed_notice
 
 log = logging.getLogger(__name__)
 
@@ -42,30 +43,20 @@ def refund_notices(slot: str) -> int:
     sender died, and queue a sending job for each notice due (the new ones at once). Safe to
     run twice: each send claims its attempt. How many were queued."""
     created = notices.create_notices()
-    taken_back = notices.sweep()
-    due = notices.due_notice_ids()
-    for notice_id in due:
-        jobs.enqueue(send_refund_notice, notice_id, retries=(), queue="notifications")
-    db.session.commit()
-    if created or taken_back:
-        log.info("refund notices: %s created, %s taken back, %s queued", created, taken_back,
-                 len(due))
-    return len(due)
+    if created:
+        log.info("refund notices: %s created", created)
+    return queue_due_notices(notices.sweep, notices.due_notice_ids, _queue_send,
+                             "refund notices")
+
+
+def _queue_send(notice_id: int) -> None:
+    jobs.enqueue(send_refund_notice, notice_id, retries=(), queue="notifications")
 
 
 def send_refund_notice(notice_id: int, trigger: str = "auto") -> str:
-    """One attempt of one notice: claim it (committed before the POST), POST it outside any
-    transaction, then log it and write the outcome. What happened ("skipped" when the notice is
-    not to be sent now or another worker holds it)."""
-    held = notices.claim(notice_id, trigger=trigger)
-    db.session.commit()
-    if held is None:
-        return "skipped"
-    reply = notices.deliver(held)
-    outcome = notices.finish(held, reply)
-    db.session.commit()
-    log.info("refund notice %s attempt %s (%s): %s", notice_id, held.attempt, trigger, outcome)
-    return outcome
+    """One attempt of one notice (claim, POST, outcome)."""
+    return send_claimed_notice(notice_id, trigger, notices.claim, notices.deliver,
+                               notices.finish, "refund notice")
 
 
 # Issuing orders (分期核銷訂單發行) --------------------------------------------------------------

@@ -27,7 +27,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 from flask import current_app
 from sqlalchemy import or_, select, update
@@ -149,3 +150,37 @@ def sweep_messages(slot: str) -> int:
         jobs.enqueue(send_message, message_id, queue="notifications")
     db.session.commit()
     return len(queued)
+
+
+# Merchant notices (payment results, refunds, ECTicket use-status): the two job steps every kind
+# takes, with its own claim / deliver / finish (app.notifications.outgoing underneath).
+
+def queue_due_notices(sweep: Callable[[], int], due_ids: Callable[[], list[int]],
+                      enqueue_send: Callable[[int], object], label: str) -> int:
+    """Take back tries whose sender died, queue the feature's sending job for every notice due
+    (`enqueue_send`), commit. How many were queued."""
+    taken_back = sweep()
+    due = due_ids()
+    for notice_id in due:
+        enqueue_send(notice_id)
+    db.session.commit()
+    if taken_back:
+        log.info("%s: %s taken back, %s queued", label, taken_back, len(due))
+    return len(due)
+
+
+def send_claimed_notice(notice_id: int, trigger: str, claim: Callable[..., Any],
+                        deliver: Callable[[Any], Any], finish: Callable[[Any, Any], str],
+                        label: str) -> str:
+    """One try of one notice: claim it (committed before the POST), POST it outside any
+    transaction, then write and log the outcome; "skipped" when it is not to be sent now or
+    another worker holds it."""
+    held = claim(notice_id, trigger=trigger)
+    db.session.commit()
+    if held is None:
+        return "skipped"
+    reply = deliver(held)
+    outcome = finish(held, reply)
+    db.session.commit()
+    log.info("%s %s (%s): %s", label, notice_id, trigger, outcome)
+    return outcome
