@@ -40,9 +40,11 @@ _ACTIONS = {Action.CLOSE: "card_close", Action.CANCEL_CLOSE: "card_cancel_close"
 
 def lock(txn: CardTransaction) -> CardTransaction:
     """Lock the transaction's row for the rest of the database transaction and reload it."""
+    # the row must be fetched for populate_existing to refresh `txn` (a lock alone would leave
+    # the state read before it, and a refund could be taken on a close cancelled meanwhile)
     db.session.execute(select(CardTransaction).where(CardTransaction.id == txn.id)
                        .with_for_update()
-                       .execution_options(populate_existing=True, **UNSCOPED))
+                       .execution_options(populate_existing=True, **UNSCOPED)).scalar_one()
     return txn
 
 

@@ -337,6 +337,52 @@ def test_an_api_close_and_a_page_abandon_race_with_one_winner(pg_app) -> None:  
         clock.unfreeze()
 
 
+@pytest.mark.postgres
+def test_an_api_refund_and_a_page_cancel_close_leave_no_refund_on_an_open_authorisation(pg_app) -> None:  # noqa: ANN001, E501
+    """Whichever wins, the end agrees: a refund taken first is cancelled with the close; a
+    cancel-close first leaves an authorised transaction the refund is refused on."""
+    clock.freeze(NOW)
+    try:
+        seen = set()
+        for round_ in range(4):
+            with pg_app.app_context():
+                store = make_checkout_store()
+                txn = make_transaction(store, status=TransactionStatus.CLOSE_REQUESTED,
+                                       merchant_trade_no=f"R{round_}",
+                                       trade_no=f"26050110000099{round_:02d}")
+                body = ecpay.request_body(store.merchant_code,
+                                          _data(store, txn, "R", TotalAmount=300), K, IV,
+                                          timestamp=int(NOW.timestamp()))
+                txn_id = txn.id
+                db.session.commit()
+
+            def work(who: str, ready: Ready, body: dict = body, txn_id: int = txn_id):  # noqa: ANN202
+                if who == "api":
+                    client = pg_app.test_client()
+                    ready()
+                    response = client.post(URL, data=json.dumps(body),
+                                           content_type="application/json", csrf=False)
+                    return ecpay.decrypt(response.get_json()["Data"], K, IV)["RtnCode"]
+                row = db.session.get(CardTransaction, txn_id, execution_options={"unscoped": True})
+                ready()
+                services.perform(row, Action.CANCEL_CLOSE)
+                return 1
+
+            outcomes = run_at_once(pg_app, work, ["api", "page"])
+            with pg_app.app_context():
+                final = db.session.get(CardTransaction, txn_id,
+                                       execution_options={"unscoped": True})
+                pending = db.session.scalars(select(CardRefund.status).where(
+                    CardRefund.transaction_id == txn_id)).all()
+                assert outcomes[1] == 1 and final.status is TransactionStatus.AUTHORISED
+                assert all(status.value == "cancelled" for status in pending), pending
+                assert (outcomes[0] == 1) == (len(pending) == 1), (outcomes, pending)
+                seen.add(outcomes[0])
+        assert seen <= {1, 2003}
+    finally:
+        clock.unfreeze()
+
+
 def test_refunds_through_the_api(frozen, client) -> None:  # noqa: ANN001
     store = make_checkout_store()
     closed = make_transaction(store, status=TransactionStatus.CLOSED)
