@@ -134,19 +134,7 @@ def print_tickets(actor: Account, store: Store, ticket_ids: Sequence[int]) -> Pr
     or a reprint of a lost or damaged ticket: both are recorded). Any id that is not such a
     ticket of this store refuses the whole print (404), so nothing is printed by mistake."""
     _check_right(actor, store)
-    ids = list(dict.fromkeys(ticket_ids))
-    if not ids:
-        raise InvalidInput(NOTHING_CHOSEN)
-    if len(ids) > rules.MAX_TICKETS_PER_PRINT:
-        raise InvalidInput(TOO_MANY)
-    tickets = _locked_tickets(Ticket.id.in_(ids), Ticket.store_id == store.id,
-                              Ticket.delivery_method == MERCHANT_PRINT)
-    if len(tickets) != len(ids):
-        raise NotFound(NOT_PRINTABLE)
-    run = _record_run(store.id, PrintKind.MERCHANT, tickets, account_id=actor.id,
-                      actor_label=actor.username)
-    db.session.flush()
-    return PrintJob(run, tickets)
+    return _merchant_print(store, ticket_ids, account_id=actor.id, actor_label=actor.username)
 
 
 def record_api_print(store: Store, ticket_ids: Sequence[int], *, actor_label: str) -> PrintJob:
@@ -154,6 +142,11 @@ def record_api_print(store: Store, ticket_ids: Sequence[int], *, actor_label: st
     prints the tickets itself). Recorded exactly like 列印所選 (a merchant PrintRun, the print
     count, one history entry per ticket) but without an account: the request's envelope under
     the store's keys is the authority, `actor_label` (e.g. "API:<Operator>") names who."""
+    return _merchant_print(store, ticket_ids, account_id=None, actor_label=actor_label)
+
+
+def _merchant_print(store: Store, ticket_ids: Sequence[int], *, account_id: int | None,
+                    actor_label: str) -> PrintJob:
     ids = list(dict.fromkeys(ticket_ids))
     if not ids:
         raise InvalidInput(NOTHING_CHOSEN)
@@ -163,7 +156,7 @@ def record_api_print(store: Store, ticket_ids: Sequence[int], *, actor_label: st
                               Ticket.delivery_method == MERCHANT_PRINT)
     if len(tickets) != len(ids):
         raise NotFound(NOT_PRINTABLE)
-    run = _record_run(store.id, PrintKind.MERCHANT, tickets, account_id=None,
+    run = _record_run(store.id, PrintKind.MERCHANT, tickets, account_id=account_id,
                       actor_label=actor_label)
     db.session.flush()
     return PrintJob(run, tickets)

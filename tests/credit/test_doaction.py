@@ -291,7 +291,9 @@ def test_a_system_error_is_10099_and_no_500(frozen, client, monkeypatch) -> None
     monkeypatch.setattr(services, "perform", broken)
     body = ecpay.request_body(store.merchant_code, _data(store, txn, "C"), K, IV,
                               timestamp=int(NOW.timestamp()))
-    _envelope_refused(client, body, 10099, "System error")
+    answer = _envelope_refused(client, body, 10099, "System error")
+    assert answer["MerchantID"] == ""  # nothing of the request is echoed after a crash
+    assert _status(txn) is TransactionStatus.AUTHORISED
 
 
 # A race on PostgreSQL ------------------------------------------------------------------------------
