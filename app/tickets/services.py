@@ -79,7 +79,7 @@ def find_by_serial(store: Store, serial: str) -> Ticket:
     not loaded (the store is in the WHERE), so it answers as an unknown one."""
     ticket = db.session.scalar(select(Ticket).where(Ticket.serial == (serial or "").strip().upper(),
                                                     Ticket.store_id == store.id))
-    if ticket is None or ticket.store_id != store.id:
+    if ticket is None:
         raise NotFound("查無此票券序號", code="unknown_serial")
     return ticket
 
