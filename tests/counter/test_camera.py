@@ -220,6 +220,8 @@ def test_typed_codes_sound_a_rising_tone_on_success_a_low_one_on_refusal_and_the
     field.fill(other)
     field.press("Enter")
     expect(page.get_by_test_id("ticket-card")).to_contain_text("未使用")
+    # HTMX moves the focus to 【核銷】 when the swap settles; typing before that could lose it
+    expect(page.get_by_test_id("act-button")).to_be_focused()
     field.fill(codes.new_redemption_code())
     field.press("Enter")
     expect(page.get_by_test_id("counter-error")).to_be_visible()
@@ -238,6 +240,7 @@ def test_typed_codes_sound_a_rising_tone_on_success_a_low_one_on_refusal_and_the
     field.fill(other)
     field.press("Enter")
     expect(page.get_by_test_id("ticket-card")).to_contain_text("未使用")
+    expect(page.get_by_test_id("act-button")).to_be_focused()
     switch.click()
     field.fill(codes.new_redemption_code())
     field.press("Enter")
