@@ -105,11 +105,7 @@ def init_app(app: Flask) -> None:
         if not header.startswith("Bearer "):
             return None
         found = account_for_token(header[len("Bearer "):].strip())
-        if found is None:
-            return None
-        if db.session.dirty:  # last_used_at, at most once a minute (a commit expires everything)
-            db.session.commit()
-        return found[0]
+        return None if found is None else found[0]
 
     app.before_request(refuse_unsafe_input)
 

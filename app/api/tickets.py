@@ -39,7 +39,7 @@ from app.products.models import ProductKind
 from app.stores.models import Branch, Store
 from app.tickets import services
 from app.tickets.actions import NotAllowedHere
-from app.tickets.models import Order, Ticket
+from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus
 
 UNKNOWN_SERIAL = "查無此票券序號"
@@ -202,8 +202,6 @@ def ticket_json(ticket: Ticket, viewer: Store | None = None) -> dict[str, Any]:
         branch = (db.session.get(Branch, ticket.redeemed_branch_id, execution_options={"unscoped": True})
                   if ticket.redeemed_branch_id is not None else None)
         redeemed_by = {"store": store.name if store else "", "branch": branch.name if branch else None}
-    order_no = db.session.scalar(select(Order.order_no).where(Order.id == ticket.order_id)
-                                 .execution_options(unscoped=True))
     return {
         "serial": ticket.serial,
         "code": ticket.code if viewer is not None and ticket.store_id == viewer.id else None,
@@ -213,7 +211,7 @@ def ticket_json(ticket: Ticket, viewer: Store | None = None) -> dict[str, Any]:
         "valid_from": iso(ticket.valid_from), "expires_on": iso(ticket.expires_on),
         "redeemed_at": iso(ticket.redeemed_at), "redeemed_by": redeemed_by,
         "returned_at": iso(ticket.returned_at), "return_fee": ticket.return_fee,
-        "order_no": order_no,
+        "order_no": ticket.order_no,  # undeferred by the lookups, else one query
     }
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
 
 from app import clock, history
 from app.auth import rules, twofactor
@@ -421,6 +422,7 @@ def revoke_api_token(actor: Account, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = clock.now()
         history.record(token, "revoked")
+    forget_api_token(token)
 
 
 def request_account_options(via: Any = None) -> list[Any]:
@@ -434,18 +436,63 @@ def request_account_options(via: Any = None) -> list[Any]:
             store.joinedload(Store.contracts)]
 
 
+TOKEN_CACHE_SECONDS = 5.0  # how long a worker may still honour a token revoked elsewhere
+
+
+@dataclass(frozen=True)
+class _CachedToken:
+    token: ApiToken  # detached, with its account, branch, store, children and contracts loaded
+    until: float  # time.monotonic()
+
+
+def _token_cache() -> dict[str, _CachedToken]:
+    return current_app.extensions.setdefault("ectix.api_tokens", {})
+
+
+def forget_api_token(token: ApiToken) -> None:
+    """Drop a token from this process's cache (revoked here: refused from the next request)."""
+    _token_cache().pop(token.token_hash, None)
+
+
+def _load_token(digest: str) -> ApiToken | None:
+    """The token with what every request reads of its account, from a session of its own: the
+    objects outlive it (detached, for the cache), and `last_used_at` is written and committed
+    there, at most once a minute, so the request's own transaction neither writes nor expires."""
+    account = joinedload(ApiToken.account)
+    with Session(db.engine, expire_on_commit=False) as session:
+        token = session.scalars(
+            select(ApiToken).where(ApiToken.token_hash == digest)
+            .options(account, *request_account_options(account))
+            .execution_options(unscoped=True)
+        ).unique().one_or_none()
+        if token is None:
+            return None
+        now = clock.now()
+        if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+            token.last_used_at = now  # coarse: an API call does not write on every request
+            session.commit()
+        session.expunge_all()
+    return token
+
+
 def account_for_token(plain: str) -> tuple[Account, ApiToken] | None:
+    """The live token's account, in the request's session. A found token is kept for
+    TOKEN_CACHE_SECONDS in this process (copied into each request's session without a
+    query), so a revocation or a deleted account takes effect within seconds everywhere and at
+    once in the process that revoked it."""
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
         return None
-    account = joinedload(ApiToken.account)
-    token = db.session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == _digest(plain))
-        .options(account, *request_account_options(account))
-        .execution_options(unscoped=True)
-    ).unique().one_or_none()
-    if token is None or token.revoked_at is not None or not token.account.is_active:
+    digest = _digest(plain)
+    cache = _token_cache()
+    cached = cache.get(digest)
+    if cached is None or cached.until <= time.monotonic():
+        token = _load_token(digest)
+        if token is None:
+            cache.pop(digest, None)
+            return None
+        cached = _CachedToken(token, time.monotonic() + TOKEN_CACHE_SECONDS)
+        cache[digest] = cached
+    if cached.token.revoked_at is not None or not cached.token.account.is_active:
         return None
-    now = clock.now()
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now  # coarse, to keep API calls from writing on every request
+    token = db.session.merge(cached.token, load=False)
     return token.account, token

@@ -7,6 +7,7 @@ checked too, so a caller gets one answer: None, or the Refusal to show.
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Protocol
 
 from sqlalchemy import select
@@ -37,13 +38,30 @@ def unit_for(account: Account, acting_store: Store) -> Unit:
     return Unit(acting_store.id, branch.id, branch.enabled)
 
 
+class _LoadedLists:
+    """A product's lists as the rules read them (`ProductLists`), each loaded from the product
+    only when a rule asks: the issuer's head office acting on its own ticket reads none, so the
+    commonest redemption costs no query for them."""
+
+    def __init__(self, product: Product) -> None:
+        self._product = product
+        self.issuer_store_id = product.store_id
+
+    @cached_property
+    def redeem_branch_ids(self) -> frozenset[int]:
+        return self._product.branch_ids(BranchRole.REDEEM)
+
+    @cached_property
+    def return_branch_ids(self) -> frozenset[int]:
+        return self._product.branch_ids(BranchRole.RETURN)
+
+    @cached_property
+    def partner_store_ids(self) -> frozenset[int]:
+        return self._product.partner_store_ids
+
+
 def lists_of(product: Product) -> ProductLists:
-    return ProductLists(
-        issuer_store_id=product.store_id,
-        redeem_branch_ids=product.branch_ids(BranchRole.REDEEM),
-        return_branch_ids=product.branch_ids(BranchRole.RETURN),
-        partner_store_ids=product.partner_store_ids,
-    )
+    return _LoadedLists(product)  # type: ignore[return-value]  # ProductLists, read lazily
 
 
 def relation_open(issuer_store_id: int, partner_store_id: int) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import inspect, update
+from sqlalchemy import update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock, history
@@ -254,31 +254,30 @@ def performed_by_text(ticket: Ticket, *, redeemed: bool) -> str:
     return f"（於 {clock.taipei(at):%Y/%m/%d %H:%M} 由 {where}{who}）"
 
 
-def _ticket_columns() -> tuple[tuple[str, Any], ...]:
-    return tuple((prop.key, getattr(Ticket, prop.key)) for prop in inspect(Ticket).column_attrs)
-
-
 def _compare_and_set(ticket: Ticket, seen: TicketStatus, move: Move, action: TicketAction,
                      values: dict[str, Any], reason: str,
                      decide_again: Callable[[Facts], Move | Refusal]) -> None:
-    """Change the status only if it is still `seen`; otherwise tell the loser why. The winner's
-    row comes back from the UPDATE (RETURNING) into the ticket object, so the ticket and its
-    loaded product stay as they are, in step with the database, without reading them again."""
-    columns = _ticket_columns()
-    row = db.session.execute(
+    """Change the status only if it is still `seen`; otherwise tell the loser why. The winner
+    knows every value it wrote (no column is computed by the database), so they are set on the
+    ticket as committed without reading the row back: the ticket and its loaded product stay as
+    they are, in step with the database. The history row is one Core INSERT in the same
+    transaction (no unit-of-work flush at commit)."""
+    changes = {"status": move.to, **values}
+    won = db.session.execute(
         update(Ticket)
         .where(Ticket.id == ticket.id, Ticket.status == seen)
-        .values(status=move.to, **values)
-        .returning(*(column for _, column in columns))
+        .values(**changes)
+        .returning(Ticket.id)
         .execution_options(synchronize_session=False, unscoped=True)
     ).first()
-    if row is None:
+    if won is None:
         db.session.refresh(ticket)  # someone else changed it first: why can't we now?
         decision = decide_again(Facts.of(ticket))
         raise refused(decision if isinstance(decision, Refusal) else lifecycle.NOT_APPLICABLE,
                       ticket)
-    for (key, _), value in zip(columns, row, strict=True):
+    for key, value in changes.items():
         set_committed_value(ticket, key, value)
     sales.moved(ticket, seen, move.to)
-    history.record(ticket, action.history, store_id=ticket.store_id, from_status=seen.value,
-                   to_status=move.to.value, reason=reason)
+    history.record_many(Ticket.__tablename__, action.history,
+                        [{"subject_id": ticket.id, "store_id": ticket.store_id}],
+                        from_status=seen.value, to_status=move.to.value, reason=reason)

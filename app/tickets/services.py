@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import exists, or_, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, undefer
 
 from app import history
 from app.auth import access
@@ -55,9 +55,10 @@ def find_by_code(store: Store, typed: str) -> Ticket:
     if not code:
         raise InvalidInput("請輸入核銷代碼", fields={"code": "請輸入核銷代碼"})
     well_formed = codes.is_well_formed(code)
-    # The product comes in the same query: every caller asks who may act on its tickets.
+    # The product comes in the same query (every caller asks who may act on its tickets), and
+    # the order number (every answer shows it).
     stmt = (select(Ticket).where(Ticket.code.matches(code), _visible_to(store))
-            .options(joinedload(Ticket.product, innerjoin=True))
+            .options(joinedload(Ticket.product, innerjoin=True), undefer(Ticket.order_no))
             .execution_options(unscoped=True))
     ticket = db.session.scalar(stmt)
     if ticket is None or not well_formed:
@@ -70,7 +71,7 @@ def find_visible_by_serial(store: Store, serial: str) -> Ticket | None:
     None: unknown and invisible alike, in one statement."""
     return db.session.scalar(
         select(Ticket).where(Ticket.serial == (serial or "").strip().upper(), _visible_to(store))
-        .options(joinedload(Ticket.product, innerjoin=True))
+        .options(joinedload(Ticket.product, innerjoin=True), undefer(Ticket.order_no))
         .execution_options(unscoped=True))
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
 from app import clock
 from app.auth.models import ApiToken
-from app.auth.services import create_api_token, delete_sub_account
+from app.auth import services as auth_services
+from app.auth.services import create_api_token, delete_sub_account, revoke_api_token
 from app.db import db
 from app.errors import Forbidden
 from tests.api.conftest import bearer
@@ -37,13 +40,34 @@ def test_unknown_or_malformed_token_is_401(client, ctx, header):
     _assert_unauthorized(client.get("/api/v1/me", headers={"Authorization": header}))
 
 
-def test_revoked_token_is_401(client, ctx, token_for):
+def test_a_token_revoked_here_is_401_at_once(client, ctx, token_for):
+    account = make_account(make_store())
+    token_id, plain = token_for(account)
+    assert client.get("/api/v1/me", headers=bearer(plain)).status_code == 200  # now cached
+    revoke_api_token(account, db.session.get(ApiToken, token_id))
+    db.session.commit()
+    _assert_unauthorized(client.get("/api/v1/me", headers=bearer(plain)))
+
+
+def test_a_token_revoked_by_another_process_is_401_within_the_cache_time(
+        client, ctx, token_for, monkeypatch):
     account = make_account(make_store())
     token_id, plain = token_for(account)
     assert client.get("/api/v1/me", headers=bearer(plain)).status_code == 200
-    db.session.get(ApiToken, token_id).revoked_at = clock.now()
+    db.session.get(ApiToken, token_id).revoked_at = clock.now()  # as another worker would
     db.session.commit()
+    later = time.monotonic() + auth_services.TOKEN_CACHE_SECONDS
+    monkeypatch.setattr(auth_services.time, "monotonic", lambda: later)
     _assert_unauthorized(client.get("/api/v1/me", headers=bearer(plain)))
+
+
+def test_a_cached_token_costs_no_statement_and_no_write(client, ctx, token_for, count_queries):
+    token_id, plain = token_for(make_account(make_store()))
+    assert client.get("/api/v1/me", headers=bearer(plain)).status_code == 200
+    count_queries.clear()
+    assert client.get("/api/v1/me", headers=bearer(plain)).status_code == 200
+    assert not [s for s in count_queries if "api_tokens" in s or "accounts" in s], count_queries
+    assert not [s for s in count_queries if s.split()[0].upper() in {"UPDATE", "INSERT"}]
 
 
 def test_deleted_accounts_token_is_401(client, ctx, token_for):
