@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app
+from sqlalchemy import bindparam
 
 SALT_HEX = 32  # 16 random bytes per row
 MISSING_KEY = ("ECTIX_CODE_KEY is not set: a production server needs its own key for codes and "
@@ -242,6 +243,14 @@ class Credential:
         column = getattr(self.owner, self.digest_attr)
         found = digests(self.kind, value)
         return column == found[0] if len(found) == 1 else column.in_(found)
+
+    def matches_bound(self, name: str):  # noqa: ANN201
+        """`matches` for a statement built once: the digests are bound at execution as the
+        parameter `name` (`digests_of(typed)`)."""
+        return getattr(self.owner, self.digest_attr).in_(bindparam(name, expanding=True))
+
+    def digests_of(self, value: str) -> list[str]:
+        return digests(self.kind, value)
 
     def renew(self, row) -> None:  # noqa: ANN001
         """A fresh value derived under the current key (the row's other credentials of the same

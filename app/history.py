@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from flask import g, has_app_context, has_request_context, request
-from sqlalchemy import ForeignKey, Index, String, Text, insert, select
+from sqlalchemy import CTE, ForeignKey, Index, String, Text, bindparam, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -247,6 +247,15 @@ def change(subject: Any, action: str, after: dict[str, Any], *, store_id: int | 
     return True
 
 
+def _shared_values(actor: Actor, subject_type: str, action: str, *, from_status: str | None,
+                   to_status: str | None, reason: str) -> dict[str, Any]:
+    """The columns every entry of one write shares (all but the subject and its store)."""
+    return {"at": clock.now(), "actor_id": actor.account_id, "actor_label": actor.label[:60],
+            "actor_store_id": actor.store_id, "actor_branch_id": actor.branch_id, "ip": actor.ip,
+            "subject_type": subject_type, "action": action, "changes": {},
+            "from_status": from_status, "to_status": to_status, "reason": reason}
+
+
 def record_many(subject_type: str, action: str, rows: Iterable[Mapping[str, Any]], *,
                 actor: Actor | None = None, from_status: str | None = None,
                 to_status: str | None = None, reason: str = "") -> int:
@@ -254,19 +263,41 @@ def record_many(subject_type: str, action: str, rows: Iterable[Mapping[str, Any]
     (issuing a batch, printing, the expiry job, the bank sync). Each row names `subject_id` and
     `store_id` and may override `reason`, `from_status`, `to_status` and `changes`; the actor is
     the current one unless given. The number of entries written."""
-    actor = actor or current_actor()
-    now = clock.now()
+    shared = _shared_values(actor or current_actor(), subject_type, action,
+                            from_status=from_status, to_status=to_status, reason=reason)
     values = [{
-        "at": now, "store_id": row["store_id"], "actor_id": actor.account_id,
-        "actor_label": actor.label[:60], "actor_store_id": actor.store_id,
-        "actor_branch_id": actor.branch_id, "ip": actor.ip, "subject_type": subject_type,
-        "subject_id": row["subject_id"], "action": action, "changes": row.get("changes") or {},
+        **shared, "store_id": row["store_id"], "subject_id": row["subject_id"],
+        "changes": row.get("changes") or {},
         "from_status": row.get("from_status", from_status),
         "to_status": row.get("to_status", to_status), "reason": row.get("reason", reason),
     } for row in rows]
     if values:
         db.session.execute(insert(HistoryEntry), values)
     return len(values)
+
+
+_SHARED = ("at", "actor_id", "actor_label", "actor_store_id", "actor_branch_id", "ip",
+           "subject_type", "action", "changes", "from_status", "to_status", "reason")
+
+
+def recorded_with(change: CTE) -> CTE:
+    """The history of a change made by a data-modifying CTE (`UPDATE … RETURNING id, store_id`)
+    as a CTE of its own: one entry per row it changed, written by the same statement
+    (PostgreSQL), so a change and its history cost one round trip. Built once; the values are
+    bound at execution from `recorded_params` (`record_many`'s values)."""
+    columns = HistoryEntry.__table__.c
+    rows = select(*(bindparam(f"history_{name}", type_=columns[name].type) for name in _SHARED),
+                  change.c.store_id, change.c.id)
+    return (insert(HistoryEntry).from_select([*_SHARED, "store_id", "subject_id"], rows)
+            .cte(f"{change.name}_history"))
+
+
+def recorded_params(subject_type: str, action: str, *, from_status: str | None = None,
+                    to_status: str | None = None, reason: str = "") -> dict[str, Any]:
+    """The parameters of a `recorded_with` statement: this entry's values, the current actor."""
+    shared = _shared_values(current_actor(), subject_type, action, from_status=from_status,
+                            to_status=to_status, reason=reason)
+    return {f"history_{name}": shared[name] for name in _SHARED}
 
 
 def entries_for(subject: Any, **options: Any) -> list[HistoryEntry]:

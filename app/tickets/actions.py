@@ -22,9 +22,10 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Executable, bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock, history
@@ -254,22 +255,43 @@ def performed_by_text(ticket: Ticket, *, redeemed: bool) -> str:
     return f"（於 {clock.taipei(at):%Y/%m/%d %H:%M} 由 {where}{who}）"
 
 
+@cache
+def _change(columns: tuple[str, ...], with_history: bool) -> Executable:
+    """The compare-and-set of a move setting `columns`, built once per action (the hot path):
+    `UPDATE tickets SET … WHERE id = :ticket_id AND status = :seen RETURNING id, store_id`,
+    with, on PostgreSQL (`with_history`), the history INSERT reading its RETURNING in the same
+    statement (a data-modifying CTE): one round trip for the change and its history."""
+    table = Ticket.__table__.c
+    change = (update(Ticket)
+              .where(Ticket.id == bindparam("ticket_id"),
+                     Ticket.status == bindparam("seen", type_=table["status"].type))
+              .values({name: bindparam(f"new_{name}", type_=table[name].type) for name in columns})
+              .returning(Ticket.id, Ticket.store_id))
+    if not with_history:
+        return change.execution_options(synchronize_session=False, unscoped=True)
+    moved = change.cte("moved")
+    return select(moved.c.id).add_cte(history.recorded_with(moved)).execution_options(unscoped=True)
+
+
 def _compare_and_set(ticket: Ticket, seen: TicketStatus, move: Move, action: TicketAction,
                      values: dict[str, Any], reason: str,
                      decide_again: Callable[[Facts], Move | Refusal]) -> None:
-    """Change the status only if it is still `seen`; otherwise tell the loser why. The winner
-    knows every value it wrote (no column is computed by the database), so they are set on the
-    ticket as committed without reading the row back: the ticket and its loaded product stay as
-    they are, in step with the database. The history row is one Core INSERT in the same
-    transaction (no unit-of-work flush at commit)."""
+    """Change the status only if it is still `seen`; otherwise tell the loser why. On
+    PostgreSQL the change and its history row are one statement, elsewhere two in the same
+    transaction. The winner knows every value it wrote (none is computed by the database), so
+    they are set on the ticket as committed without reading the row back: the ticket and its
+    loaded product stay as they are, in step with the database."""
     changes = {"status": move.to, **values}
-    won = db.session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.status == seen)
-        .values(**changes)
-        .returning(Ticket.id)
-        .execution_options(synchronize_session=False, unscoped=True)
-    ).first()
+    entry = {"from_status": seen.value, "to_status": move.to.value, "reason": reason}
+    one_statement = db.session.get_bind().dialect.name == "postgresql"
+    params = {"ticket_id": ticket.id, "seen": seen,
+              **{f"new_{name}": value for name, value in changes.items()}}
+    if one_statement:
+        params |= history.recorded_params(Ticket.__tablename__, action.history, **entry)
+    won = db.session.execute(_change(tuple(changes), one_statement), params).first()
+    if won is not None and not one_statement:
+        history.record_many(Ticket.__tablename__, action.history,
+                            [{"subject_id": ticket.id, "store_id": ticket.store_id}], **entry)
     if won is None:
         db.session.refresh(ticket)  # someone else changed it first: why can't we now?
         decision = decide_again(Facts.of(ticket))
@@ -278,6 +300,3 @@ def _compare_and_set(ticket: Ticket, seen: TicketStatus, move: Move, action: Tic
     for key, value in changes.items():
         set_committed_value(ticket, key, value)
     sales.moved(ticket, seen, move.to)
-    history.record_many(Ticket.__tablename__, action.history,
-                        [{"subject_id": ticket.id, "store_id": ticket.store_id}],
-                        from_status=seen.value, to_status=move.to.value, reason=reason)

@@ -19,8 +19,9 @@ caller commits.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.orm import joinedload, undefer
 
 from app import history
@@ -39,12 +40,24 @@ from app.tickets.models import Ticket
 UNKNOWN_CODE = "查無此核銷代碼，請確認是否輸入正確"
 
 
-def _visible_to(store: Store):  # noqa: ANN202
-    """The visibility rule as a WHERE condition on Ticket (evaluated by the database, so a ticket
-    the store may not see is not even loaded)."""
-    return or_(Ticket.store_id == store.id, Ticket.redeemed_store_id == store.id,
+def _visible_to(store_id):  # noqa: ANN001, ANN202
+    """The visibility rule as a WHERE condition on Ticket for the acting store's id (a value or
+    a bound parameter), evaluated by the database, so a ticket the store may not see is not
+    even loaded."""
+    return or_(Ticket.store_id == store_id, Ticket.redeemed_store_id == store_id,
                exists().where(ProductPartner.product_id == Ticket.product_id,
-                              ProductPartner.partner_store_id == store.id))
+                              ProductPartner.partner_store_id == store_id))
+
+
+@cache
+def _by_code() -> Select:
+    """The code lookup, built once (the hot path of every scan): the digests and the store are
+    bound at execution. The product comes in the same statement (every caller asks who may act
+    on its tickets), and the order number (every answer shows it)."""
+    return (select(Ticket)
+            .where(Ticket.code.matches_bound("digests"), _visible_to(bindparam("store_id")))
+            .options(joinedload(Ticket.product, innerjoin=True), undefer(Ticket.order_no))
+            .execution_options(unscoped=True))
 
 
 def find_by_code(store: Store, typed: str) -> Ticket:
@@ -55,12 +68,8 @@ def find_by_code(store: Store, typed: str) -> Ticket:
     if not code:
         raise InvalidInput("請輸入核銷代碼", fields={"code": "請輸入核銷代碼"})
     well_formed = codes.is_well_formed(code)
-    # The product comes in the same query (every caller asks who may act on its tickets), and
-    # the order number (every answer shows it).
-    stmt = (select(Ticket).where(Ticket.code.matches(code), _visible_to(store))
-            .options(joinedload(Ticket.product, innerjoin=True), undefer(Ticket.order_no))
-            .execution_options(unscoped=True))
-    ticket = db.session.scalar(stmt)
+    ticket = db.session.scalar(_by_code(), {"digests": Ticket.code.digests_of(code),
+                                            "store_id": store.id})
     if ticket is None or not well_formed:
         raise NotFound(UNKNOWN_CODE, code="unknown_code")
     return ticket
@@ -70,7 +79,7 @@ def find_visible_by_serial(store: Store, serial: str) -> Ticket | None:
     """The ticket of this serial if the acting store may see it (the code lookup's rule), else
     None: unknown and invisible alike, in one statement."""
     return db.session.scalar(
-        select(Ticket).where(Ticket.serial == (serial or "").strip().upper(), _visible_to(store))
+        select(Ticket).where(Ticket.serial == (serial or "").strip().upper(), _visible_to(store.id))
         .options(joinedload(Ticket.product, innerjoin=True), undefer(Ticket.order_no))
         .execution_options(unscoped=True))
 
