@@ -32,8 +32,8 @@ from app.auth.services import (
     SEEN,
     SESSION_ID,
     STARTED,
+    account_for_session,
     account_for_token,
-    request_account_options,
     scope_for,
     session_ended,
     switchable_stores,
@@ -87,8 +87,7 @@ def init_app(app: Flask) -> None:
                            idle_seconds=config["SESSION_IDLE_MINUTES"] * 60,
                            max_seconds=config["SESSION_MAX_HOURS"] * 3600):
             return None  # idle too long, or past its absolute lifetime (or a remember cookie)
-        account = db.session.get(Account, int(ident), options=request_account_options(),
-                                 execution_options={"unscoped": True})
+        account = account_for_session(int(ident))
         if account is None or not account.is_active or account.session_epoch != int(epoch):
             return None  # deleted, signed out everywhere, or the password changed since it began
         if session_ended(account, session.get(SESSION_ID)):

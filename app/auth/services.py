@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from app import clock, history
-from app.auth import rules, twofactor
+from app.auth import request_cache, rules, twofactor
 from app.auth.devices import Device
 from app.auth.login_notices import after_failed_login
 from app.auth.models import (
@@ -436,22 +435,9 @@ def request_account_options(via: Any = None) -> list[Any]:
             store.joinedload(Store.contracts)]
 
 
-TOKEN_CACHE_SECONDS = 5.0  # how long a worker may still honour a token revoked elsewhere
-
-
-@dataclass(frozen=True)
-class _CachedToken:
-    token: ApiToken  # detached, with its account, branch, store, children and contracts loaded
-    until: float  # time.monotonic()
-
-
-def _token_cache() -> dict[str, _CachedToken]:
-    return current_app.extensions.setdefault("ectix.api_tokens", {})
-
-
 def forget_api_token(token: ApiToken) -> None:
     """Drop a token from this process's cache (revoked here: refused from the next request)."""
-    _token_cache().pop(token.token_hash, None)
+    request_cache.forget(("token", token.token_hash))
 
 
 def _load_token(digest: str) -> ApiToken | None:
@@ -476,23 +462,29 @@ def _load_token(digest: str) -> ApiToken | None:
 
 
 def account_for_token(plain: str) -> tuple[Account, ApiToken] | None:
-    """The live token's account, in the request's session. A found token is kept for
-    TOKEN_CACHE_SECONDS in this process (copied into each request's session without a
-    query), so a revocation or a deleted account takes effect within seconds everywhere and at
-    once in the process that revoked it."""
+    """The live token's account, in the request's session, from this process's request cache
+    (`app.auth.request_cache`): a revocation or a deleted account takes effect within seconds
+    everywhere, and at once in the process that made it."""
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
         return None
     digest = _digest(plain)
-    cache = _token_cache()
-    cached = cache.get(digest)
-    if cached is None or cached.until <= time.monotonic():
-        token = _load_token(digest)
-        if token is None:
-            cache.pop(digest, None)
-            return None
-        cached = _CachedToken(token, time.monotonic() + TOKEN_CACHE_SECONDS)
-        cache[digest] = cached
-    if cached.token.revoked_at is not None or not cached.token.account.is_active:
+    cached = request_cache.get(("token", digest), lambda: _load_token(digest))
+    if cached is None or cached.revoked_at is not None or not cached.account.is_active:
         return None
-    token = db.session.merge(cached.token, load=False)
+    token = db.session.merge(cached, load=False)
     return token.account, token
+
+
+def _load_account(account_id: int) -> Account | None:
+    with Session(db.engine) as session:
+        account = session.get(Account, account_id, options=request_account_options(),
+                              execution_options={"unscoped": True})
+        session.expunge_all()
+    return account
+
+
+def account_for_session(account_id: int) -> Account | None:
+    """A logged-in session's account, in the request's session, from this process's request
+    cache (the caller checks it is active and the session's epoch)."""
+    cached = request_cache.get(("account", account_id), lambda: _load_account(account_id))
+    return None if cached is None else db.session.merge(cached, load=False)

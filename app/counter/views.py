@@ -182,8 +182,11 @@ def act(page: CounterPage):
         if isinstance(err, actions.CardStale):
             return _refused(page, err, ticket=ticket)  # the fresh card, its button focused
         return _refused(page, err, ticket=ticket, focus="code")
+    # Rendered before the commit, which would expire the ticket and have the answer read it
+    # again; a commit that fails still answers the error, never this page.
+    answer = _render(page, outcome=Outcome(True, done.message), done=done.ticket)
     db.session.commit()
-    return _render(page, outcome=Outcome(True, done.message), done=done.ticket)
+    return answer
 
 
 def _unconfirmed(page: CounterPage, form: ActForm, ticket: Ticket) -> bool:

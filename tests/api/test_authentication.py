@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from app import clock
+from app.auth import request_cache
 from app.auth.models import ApiToken
-from app.auth import services as auth_services
 from app.auth.services import create_api_token, delete_sub_account, revoke_api_token
 from app.db import db
 from app.errors import Forbidden
@@ -56,8 +56,8 @@ def test_a_token_revoked_by_another_process_is_401_within_the_cache_time(
     assert client.get("/api/v1/me", headers=bearer(plain)).status_code == 200
     db.session.get(ApiToken, token_id).revoked_at = clock.now()  # as another worker would
     db.session.commit()
-    later = time.monotonic() + auth_services.TOKEN_CACHE_SECONDS
-    monkeypatch.setattr(auth_services.time, "monotonic", lambda: later)
+    later = time.monotonic() + request_cache.SECONDS
+    monkeypatch.setattr(request_cache.time, "monotonic", lambda: later)
     _assert_unauthorized(client.get("/api/v1/me", headers=bearer(plain)))
 
 
