@@ -7,6 +7,7 @@ the machine and the commit.
 
     python -m bench                 # all benchmarks
     python -m bench issuance        # one of them
+    python -m bench redemption      # bare statement, framework ceiling, API, counter (wrk)
     python -m bench installments    # a 1000-order installment upload, confirm → done
     python -m bench reports         # 1M tickets (ECTIX_BENCH_TICKETS), report pages, export
     python -m bench print           # a 1000-ticket paper print to PDF

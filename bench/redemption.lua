@@ -68,7 +68,7 @@ function request()
       ["Content-Type"] = "application/x-www-form-urlencoded",
       ["Cookie"] = cookie,
       ["HX-Request"] = "true",
-      ["HX-Current-URL"] = "http://127.0.0.1/counter/redeem",
+      ["HX-Current-URL"] = "http://" .. wrk.host .. ":" .. wrk.port .. "/counter/redeem",
       ["HX-Target"] = "counter",
     }, "action=redeem&code=" .. item[1] .. "&ticket_id=" .. item[2] ..
        "&seen=unused&reason=&fee=&csrf_token=" .. form_escape(csrf))

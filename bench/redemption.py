@@ -255,11 +255,24 @@ def _codes_files(directory: Path, codes: list[str], ids: list[int]) -> tuple[Pat
     return warm_up, measured
 
 
-def _api_phase(url: str, files: tuple[Path, Path], token: str,
+def _check_redeemed(url: str, ids: list[int], result: dict) -> None:
+    """The successes wrk counted are tickets really redeemed (at least as many: requests still in
+    flight when wrk stopped may have redeemed a few more), so a success answer cannot hide a
+    failure (an error page or a login form served with 200)."""
+    with psycopg.connect(psycopg_url(url)) as conn:
+        used = conn.execute("SELECT count(*) FROM tickets WHERE status = 'used' AND id = ANY(%s)",
+                            (ids[:-WARM_UP_TICKETS],)).fetchone()[0]
+    if used < result["ok"]:
+        raise BenchError(f"{result['ok']} successes answered but {used} tickets redeemed")
+
+
+def _api_phase(url: str, files: tuple[Path, Path], token: str, ids: list[int],
                extra_env: dict | None = None) -> dict:
     _reset(url)
     with _server("bench.serve:api_app()", url, extra_env):
-        return _load(files, {"BENCH_MODE": "api", "BENCH_TOKEN": token}, 201)
+        result = _load(files, {"BENCH_MODE": "api", "BENCH_TOKEN": token}, 201)
+    _check_redeemed(url, ids, result)
+    return result
 
 
 # 5. In process --------------------------------------------------------------------------------
@@ -348,9 +361,10 @@ def run() -> list[dict]:
         _reset(url)
         with _server("bench.ceiling:create_app()", url):
             ceiling = _load(files, {"BENCH_MODE": "api", "BENCH_TOKEN": token}, 201)
+        _check_redeemed(url, ids, ceiling)
         _print(f"framework ceiling ({server})", ceiling)
 
-        api = _api_phase(url, files, token)
+        api = _api_phase(url, files, token, ids)
         _print(f"redemption API ({server})", api)
 
         _reset(url)
@@ -358,6 +372,7 @@ def run() -> list[dict]:
             cookie, csrf = _session(f"http://{HOST}:{PORT}")
             counter = _load(files, {"BENCH_MODE": "counter", "BENCH_COOKIE": cookie,
                                     "BENCH_CSRF": csrf}, 200)
+        _check_redeemed(url, ids, counter)
         _print(f"counter redemption ({server})", counter)
 
         _reset(url)
@@ -418,7 +433,7 @@ def compare(models: list[str]) -> None:
                    "ECTIX_BENCH_THREADS": str(threads)}
             pool = math.ceil(CLIENTS / workers) if worker_class == "gevent" else threads
             try:
-                result = _api_phase(url, files, token, env)
+                result = _api_phase(url, files, token, ids, env)
             except BenchError as err:
                 print(f"  {model}: {err}", flush=True)
                 continue
