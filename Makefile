@@ -39,8 +39,16 @@ test: setup
 	$(BIN)/ruff check app demodata tests bench worker.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## make bench: benchmarks on PostgreSQL and Redis; figures go to bench/results/
+## make bench: benchmarks on PostgreSQL and Redis; figures go to bench/results/. The redemption
+## benchmark drives HTTP with wrk (Debian's package), installed here when missing.
 bench: setup
+	@command -v wrk >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing wrk"; export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	  else \
+	    echo "make bench needs wrk: run 'sudo apt-get install wrk' (or make bench as root)" >&2; exit 1; \
+	  fi; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: setup
