@@ -288,7 +288,10 @@ def _compare_and_set(ticket: Ticket, seen: TicketStatus, move: Move, action: Tic
               **{f"new_{name}": value for name, value in changes.items()}}
     if one_statement:
         params |= history.recorded_params(Ticket.__tablename__, action.history, **entry)
-    won = db.session.execute(_change(tuple(changes), one_statement), params).first()
+    # A Core statement on the session's connection (its transaction), without the ORM's
+    # execution layer: the hot path. Pending ORM changes go first, as autoflush would send them.
+    db.session.flush()
+    won = db.session.connection().execute(_change(tuple(changes), one_statement), params).first()
     if won is not None and not one_statement:
         history.record_many(Ticket.__tablename__, action.history,
                             [{"subject_id": ticket.id, "store_id": ticket.store_id}], **entry)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from redis import Redis
 
 from app import clock, ratelimit
 from app.db import db
@@ -80,3 +81,27 @@ def test_a_serial_unknown_or_another_stores_answers_alike(client, world, count_q
     assert unknown[0] == 404
     assert json.loads(unknown[1]) == {"error": {"code": "not_found", "message": "查無此票券序號"}}
     assert theirs == unknown
+
+
+def test_a_code_that_finds_nothing_costs_one_statement_and_the_limiter_none_on_redis(
+        app, client, world, count_queries, redis_url):
+    """With Redis configured the failures are counted there: a lookup that finds nothing runs
+    its one lookup statement, and once over the limit the 429 runs no SQL at all."""
+    app.config["RATELIMIT_STORAGE_URL"] = redis_url
+    ratelimit.reset(app)
+    try:
+        status, _, statements = _answer(client, count_queries, ("POST", f"{API}/redemptions"),
+                                        world["headers"], {"code": codes.new_redemption_code()})
+        assert status == 404
+        assert len(statements) == 1 and "FROM tickets" in statements[0], statements
+        limit = ratelimit.UNKNOWN_CODE_PER_ACCOUNT.item.amount
+        for _ in range(limit - 1):
+            client.post(f"{API}/redemptions", headers=world["headers"],
+                        json={"code": codes.new_redemption_code()})
+        status, _, statements = _answer(client, count_queries, ("POST", f"{API}/redemptions"),
+                                        world["headers"], {"code": codes.new_redemption_code()})
+        assert status == 429
+        assert statements == []
+        assert any(b"code-account" in key for key in Redis.from_url(redis_url).keys("*"))
+    finally:
+        ratelimit.reset(app)
