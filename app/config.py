@@ -46,6 +46,11 @@ def _remittance_account() -> dict[str, str]:
             for key, value in defaults.items()}
 
 
+def _pool_options() -> dict:
+    size = _int("ECTIX_DB_POOL_SIZE", 0)
+    return {"pool_size": size, "max_overflow": 0} if size > 0 else {}
+
+
 def from_environment() -> dict:
     debug = _flag("FLASK_DEBUG", False)
     redis_url = os.environ.get("REDIS_URL") or None
@@ -54,6 +59,9 @@ def from_environment() -> dict:
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{INSTANCE / 'ectix.sqlite3'}",
         "REDIS_URL": redis_url,
+        # Connections each process keeps (README, Production: its threads, so none waits for
+        # one and none is opened that it cannot use); unset: SQLAlchemy's 5 + 10 overflow.
+        "SQLALCHEMY_ENGINE_OPTIONS": _pool_options(),
         # "rq": a separate `python worker.py`; "thread": RQ on an in-memory Redis inside this
         # process (the default, needs no server); "inline": run right after commit (tests).
         "JOBS_MODE": os.environ.get("ECTIX_JOBS_MODE") or ("rq" if redis_url else "thread"),

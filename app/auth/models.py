@@ -9,7 +9,7 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
-from app.auth.permissions import Function, Level, functions_for, grant_allows
+from app.auth.permissions import Function, Level, exists_for, grant_allows
 from app.db import db, enum_type
 from app.stores.models import Branch, Store
 from app.tenancy import StoreScoped
@@ -102,7 +102,7 @@ class Account(StoreScoped, db.Model):
             return False
         if level is Level.MODIFY and self.branch_disabled:
             return False
-        if mode is not None and function not in functions_for(mode):
+        if mode is not None and not exists_for(function, mode):
             return False
         if self.is_main:
             return True
