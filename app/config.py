@@ -76,6 +76,9 @@ def from_environment() -> dict:
         "SESSION_IDLE_MINUTES": _int("ECTIX_SESSION_IDLE_MINUTES", 30),
         "SESSION_MAX_HOURS": _int("ECTIX_SESSION_MAX_HOURS", 12),
         "PERMANENT_SESSION_LIFETIME": _int("ECTIX_SESSION_MAX_HOURS", 12) * 3600,
+        # The cookie is signed again when the session changes (its idle clock, once a minute),
+        # not on every request: a counter scan does not pay for a signature it does not need.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are trusted (0: none,
         # the client address is the connection's).
         "TRUSTED_PROXIES": _int("ECTIX_TRUSTED_PROXIES", 0),

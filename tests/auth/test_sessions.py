@@ -184,6 +184,19 @@ def test_an_idle_session_ends_after_the_configured_minutes(app, client, ctx):
     assert _sent_to_login(client)
 
 
+def test_the_cookie_is_signed_again_only_when_the_idle_clock_moves(app, client, ctx):
+    make_account(make_store(), username="owner39")
+    db.session.commit()
+    clock.freeze(clock.taipei_datetime(2026, 11, 22, 9, 0))
+    login(client, "owner39")
+    assert client.get("/home").status_code == 200  # the first page keeps its CSRF token
+    clock.move(timedelta(seconds=20))
+    assert "Set-Cookie" not in client.get("/home").headers  # a scan a second: no new signature
+    clock.move(timedelta(seconds=60))
+    response = client.get("/home")
+    assert response.status_code == 200 and "session=" in response.headers["Set-Cookie"]
+
+
 def test_a_busy_session_ends_at_its_absolute_lifetime(app, client, ctx):
     app.config.update(SESSION_IDLE_MINUTES=30, SESSION_MAX_HOURS=12)
     parent = make_store()
