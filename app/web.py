@@ -113,17 +113,17 @@ def init_app(app: Flask) -> None:
         set_scope(None)
         g.store = None
         ip = request.remote_addr or ""
-        if not current_user.is_authenticated:
+        user = current_user._get_current_object()  # type: ignore[attr-defined]  # once, not per read
+        if not user.is_authenticated:
             set_actor(Actor(None, "訪客", None, None, ip))
             return
-        if current_user.is_operator:
-            set_actor(Actor(current_user.id, current_user.username, None, None, ip))
+        if user.is_operator:
+            set_actor(Actor(user.id, user.username, None, None, ip))
             return
-        store, scope = scope_for(current_user, session.get("store_id"))
+        store, scope = scope_for(user, session.get("store_id"))
         g.store = store
         set_scope(scope)
-        set_actor(Actor(current_user.id, current_user.username, store.id,
-                        getattr(current_user, "branch_id", None), ip))
+        set_actor(Actor(user.id, user.username, store.id, getattr(user, "branch_id", None), ip))
 
     @app.before_request
     def start_local_jobs() -> None:
