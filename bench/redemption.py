@@ -45,7 +45,7 @@ import psycopg
 
 from bench import gunicorn_conf
 from bench.ceiling import psycopg_url
-from bench.support import ROOT, fresh_database
+from bench.support import ROOT, fresh_database, stop
 
 CLIENTS = gunicorn_conf.CLIENTS
 WRK_THREADS = 2
@@ -181,12 +181,7 @@ def _server(app_spec: str, url: str, extra_env: dict[str, str] | None = None) ->
             raise BenchError(f"gunicorn ({app_spec}) did not answer in 30 s")
         yield
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, 15)
 
 
 def _wrk(codes_file: Path, seconds: int, env: dict[str, str], *, may_run_out: bool = False) -> dict:

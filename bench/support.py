@@ -85,12 +85,18 @@ def worker(database_url: str) -> Iterator[subprocess.Popen]:
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, 10)
         log.close()
+
+
+def stop(proc: subprocess.Popen, timeout: float) -> None:
+    """Terminate a process the benchmark started, killing it if it outlasts `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def stats(samples: list[float]) -> dict[str, float]:
