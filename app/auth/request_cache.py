@@ -22,8 +22,10 @@ from typing import Any, TypeVar
 
 from flask import current_app, has_app_context
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from app.auth.models import Account, ApiToken
+from app.db import db
 from app.stores.models import Branch, Contract, Store
 
 SECONDS = 5.0
@@ -53,6 +55,18 @@ def get(key: Hashable, load: Callable[[], T | None]) -> T | None:
         found = _Entry(value, time.monotonic() + SECONDS)
         entries[key] = found
     return found.value
+
+
+def load_detached(read: Callable[[Session], T | None]) -> T | None:
+    """`read(session)` in a session of its own, on its own connection: what it returns outlives
+    the session (detached, every loaded attribute kept), and what it changed is committed there
+    (a token's last use), so the request's transaction never writes or expires for it."""
+    with Session(db.engine, expire_on_commit=False) as session:
+        found = read(session)
+        if session.dirty:
+            session.commit()
+        session.expunge_all()
+    return found
 
 
 def forget(key: Hashable) -> None:

@@ -441,24 +441,23 @@ def forget_api_token(token: ApiToken) -> None:
 
 
 def _load_token(digest: str) -> ApiToken | None:
-    """The token with what every request reads of its account, from a session of its own: the
-    objects outlive it (detached, for the cache), and `last_used_at` is written and committed
-    there, at most once a minute, so the request's own transaction neither writes nor expires."""
+    """The token with what every request reads of its account, detached for the cache; its
+    `last_used_at` is written at most once a minute, on the loader's own connection."""
     account = joinedload(ApiToken.account)
-    with Session(db.engine, expire_on_commit=False) as session:
+
+    def read(session: Session) -> ApiToken | None:
         token = session.scalars(
             select(ApiToken).where(ApiToken.token_hash == digest)
             .options(account, *request_account_options(account))
             .execution_options(unscoped=True)
         ).unique().one_or_none()
-        if token is None:
-            return None
         now = clock.now()
-        if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        if token is not None and (token.last_used_at is None
+                                  or now - token.last_used_at > timedelta(minutes=1)):
             token.last_used_at = now  # coarse: an API call does not write on every request
-            session.commit()
-        session.expunge_all()
-    return token
+        return token
+
+    return request_cache.load_detached(read)
 
 
 def account_for_token(plain: str) -> tuple[Account, ApiToken] | None:
@@ -476,11 +475,9 @@ def account_for_token(plain: str) -> tuple[Account, ApiToken] | None:
 
 
 def _load_account(account_id: int) -> Account | None:
-    with Session(db.engine) as session:
-        account = session.get(Account, account_id, options=request_account_options(),
-                              execution_options={"unscoped": True})
-        session.expunge_all()
-    return account
+    return request_cache.load_detached(lambda session: session.get(
+        Account, account_id, options=request_account_options(),
+        execution_options={"unscoped": True}))
 
 
 def account_for_session(account_id: int) -> Account | None:

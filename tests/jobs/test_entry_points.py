@@ -64,7 +64,8 @@ def test_every_enqueued_function_is_a_job_entry_point():
 # /api/v1 `@api_route(...)`), jobs, and these. Everything else (services, rules, queries) flushes.
 EDGES = {
     "app/cli.py": "the command line",
-    "app/web.py": "the request hooks (a token's last use)",
+    "app/web.py": "`committed`, a form post's one commit",
+    "app/auth/request_cache.py": "the request cache's own session (a token's last use)",
     "app/jobs.py": "the job runner and the schedule's run records",
     "app/api/idempotency.py": "the /api/v1 decorator that commits once per request",
 }
