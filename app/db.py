@@ -89,10 +89,15 @@ def enum_type(enum_cls: type[enum.Enum], name: str) -> SAEnum:
     )
 
 
+def on_postgresql() -> bool:
+    """Whether the session's database is PostgreSQL (else SQLite, the embedded default)."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def conflict_insert(model: Any) -> Any:
     """INSERT for `model` in the session's dialect, so it takes ON CONFLICT (PostgreSQL and
     SQLite spell it the same way, through different classes)."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

@@ -127,11 +127,6 @@ def _existing(mode: str | None) -> tuple[Function, ...]:
     return tuple(f for f, i in FUNCTIONS.items() if i.mode is Mode.ANY or i.mode.value == mode)
 
 
-@cache
-def _existing_set(mode: str | None) -> frozenset[Function]:
-    return frozenset(_existing(mode))
-
-
 def functions_for(mode: str | None) -> list[Function]:
     """The functions that exist for a store whose contract has this redemption mode."""
     return list(_existing(mode))
@@ -139,7 +134,7 @@ def functions_for(mode: str | None) -> list[Function]:
 
 def exists_for(function: Function, mode: str | None) -> bool:
     """Whether `function` exists for a store of this mode (asked on every permission check)."""
-    return function in _existing_set(mode)
+    return function in _existing(mode)
 
 
 def grant_allows(granted: Level | None, wanted: Level) -> bool:

@@ -69,10 +69,6 @@ def load_detached(read: Callable[[Session], T | None]) -> T | None:
     return found
 
 
-def forget(key: Hashable) -> None:
-    _entries().pop(key, None)
-
-
 def clear() -> None:
     if has_app_context():
         _entries().clear()

@@ -421,7 +421,6 @@ def revoke_api_token(actor: Account, token: ApiToken) -> None:
     if token.revoked_at is None:
         token.revoked_at = clock.now()
         history.record(token, "revoked")
-    forget_api_token(token)
 
 
 def request_account_options(via: Any = None) -> list[Any]:
@@ -433,11 +432,6 @@ def request_account_options(via: Any = None) -> list[Any]:
     store = load(Account.store)
     return [load(Account.branch), store.joinedload(Store.children),
             store.joinedload(Store.contracts)]
-
-
-def forget_api_token(token: ApiToken) -> None:
-    """Drop a token from this process's cache (revoked here: refused from the next request)."""
-    request_cache.forget(("token", token.token_hash))
 
 
 def _load_token(digest: str) -> ApiToken | None:

@@ -60,7 +60,7 @@ from typing import Any
 from sqlalchemy import exists, func, insert, select, text, update
 
 from app import clock, history, jobs
-from app.db import conflict_insert, db, in_chunks
+from app.db import conflict_insert, db, in_chunks, on_postgresql
 from app.errors import InvalidInput
 from app.escrow import payouts, periods
 from app.escrow.bank import BankAnswer, BankEntry, EscrowBank
@@ -121,7 +121,7 @@ def empty_counts() -> dict[str, dict[str, int]]:
 
 def _lock_night(day: date) -> None:
     """Serialise claims for a day until this transaction ends."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         db.session.execute(text("SELECT pg_advisory_xact_lock(:ns, :day)"),
                            {"ns": _LOCK_NAMESPACE, "day": day.toordinal()})
     else:  # SQLite: the first write of a transaction takes the database's one write lock

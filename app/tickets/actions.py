@@ -31,7 +31,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app import clock, history
 from app.auth.models import Account
 from app.auth.permissions import Function
-from app.db import db
+from app.db import db, on_postgresql
 from app.errors import DomainError, InvalidInput
 from app.products import access, rights
 from app.products.models import ProductKind
@@ -283,7 +283,7 @@ def _compare_and_set(ticket: Ticket, seen: TicketStatus, move: Move, action: Tic
     loaded product stay as they are, in step with the database."""
     changes = {"status": move.to, **values}
     entry = {"from_status": seen.value, "to_status": move.to.value, "reason": reason}
-    one_statement = db.session.get_bind().dialect.name == "postgresql"
+    one_statement = on_postgresql()
     params = {"ticket_id": ticket.id, "seen": seen,
               **{f"new_{name}": value for name, value in changes.items()}}
     if one_statement:
