@@ -244,13 +244,16 @@ class Credential:
         found = digests(self.kind, value)
         return column == found[0] if len(found) == 1 else column.in_(found)
 
-    def matches_bound(self, name: str):  # noqa: ANN201
-        """`matches` for a statement built once: the digests are bound at execution as the
-        parameter `name` (`digests_of(typed)`)."""
-        return getattr(self.owner, self.digest_attr).in_(bindparam(name, expanding=True))
+    def matches_bound(self, name: str, count: int):  # noqa: ANN201
+        """`matches` for a statement built once, for `count` configured keys: the digests are
+        bound at execution (`bound_digests`) as `name_0` … `name_{count-1}`, so the statement's
+        text never changes (an expanding IN would be rendered again at every execution)."""
+        column = getattr(self.owner, self.digest_attr)
+        return column.in_([bindparam(f"{name}_{n}", type_=column.type) for n in range(count)])
 
-    def digests_of(self, value: str) -> list[str]:
-        return digests(self.kind, value)
+    def bound_digests(self, name: str, value: str) -> dict[str, str]:
+        """The parameters of `matches_bound(name, len(result))` for a typed value."""
+        return {f"{name}_{n}": found for n, found in enumerate(digests(self.kind, value))}
 
     def renew(self, row) -> None:  # noqa: ANN001
         """A fresh value derived under the current key (the row's other credentials of the same

@@ -11,7 +11,6 @@ messages.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,8 +102,7 @@ def init_app(app: Flask) -> None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        found = account_for_token(header[len("Bearer "):].strip())
-        return None if found is None else found[0]
+        return account_for_token(header[len("Bearer "):].strip())
 
     app.before_request(refuse_unsafe_input)
 
@@ -161,6 +159,9 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(on_page, "on_page")  # a list's columns the page shows (app.columns)
 
 
+HEADER_KEYS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH")  # werkzeug's EnvironHeaders
+
+
 def refuse_unsafe_input() -> None:
     """Before any view: input that no column can hold is refused here, never a database error.
     A NUL in a path variable is a 404 (no row has that key); in a header, a 400; in a query,
@@ -168,7 +169,10 @@ def refuse_unsafe_input() -> None:
     of the REST API nested deeper than `bounds.MAX_JSON_DEPTH` is a 400 before anything walks it."""
     if any(isinstance(v, str) and NUL in v for v in (request.view_args or {}).values()):
         abort(404)
-    if any(NUL in value for value in request.headers.values()):
+    # The headers as the WSGI server passed them (what request.headers reads), without building
+    # a Headers view of the environ on every request.
+    if any(NUL in value for name, value in request.environ.items()
+           if name.startswith(HEADER_KEYS) and isinstance(value, str)):
         raise Malformed(NUL_MESSAGE)
     for source in (request.args, request.form):
         for name, value in source.items(multi=True):
@@ -181,10 +185,11 @@ def refuse_unsafe_input() -> None:
     # envelope (TransCode, HTTP 200): only the REST API is refused here.
     if request.is_json and request.path.startswith("/api/v1/"):
         try:
-            body = json.loads(request.get_data(cache=True))
+            # Parsed once: the view's get_json reads the parsed body from the request's cache.
+            body = request.get_json(silent=True)
         except RecursionError:
             raise Malformed(TOO_DEEP_MESSAGE) from None
-        except ValueError:
+        if body is None:
             return  # not JSON: the view says so (422)
         try:
             found = nul_fields(body)

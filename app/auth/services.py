@@ -454,18 +454,18 @@ def _load_token(digest: str) -> ApiToken | None:
     return request_cache.load_detached(read)
 
 
-def account_for_token(plain: str) -> tuple[Account, ApiToken] | None:
+def account_for_token(plain: str) -> Account | None:
     """The live token's account, in the request's session, from this process's request cache
     (`app.auth.request_cache`): a revocation or a deleted account takes effect within seconds
-    everywhere, and at once in the process that made it."""
+    everywhere, and at once in the process that made it. Only the account is copied into the
+    session (the token itself is not needed there)."""
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
         return None
     digest = _digest(plain)
     cached = request_cache.get(("token", digest), lambda: _load_token(digest))
     if cached is None or cached.revoked_at is not None or not cached.account.is_active:
         return None
-    token = db.session.merge(cached, load=False)
-    return token.account, token
+    return db.session.merge(cached.account, load=False)
 
 
 def _load_account(account_id: int) -> Account | None:

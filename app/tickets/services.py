@@ -22,7 +22,7 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import Select, bindparam, exists, or_, select
-from sqlalchemy.orm import joinedload, undefer
+from sqlalchemy.orm import contains_eager, joinedload, undefer
 
 from app import history
 from app.auth import access
@@ -50,13 +50,14 @@ def _visible_to(store_id):  # noqa: ANN001, ANN202
 
 
 @cache
-def _by_code() -> Select:
-    """The code lookup, built once (the hot path of every scan): the digests and the store are
-    bound at execution. The product comes in the same statement (every caller asks who may act
-    on its tickets), and the order number (every answer shows it)."""
-    return (select(Ticket)
-            .where(Ticket.code.matches_bound("digests"), _visible_to(bindparam("store_id")))
-            .options(joinedload(Ticket.product, innerjoin=True), undefer(Ticket.order_no))
+def _by_code(keys: int) -> Select:
+    """The code lookup for `keys` configured code keys, built once (the hot path of every scan):
+    the digests and the store are bound at execution. The product comes in the same statement,
+    joined without an alias (every caller asks who may act on its tickets), and the order
+    number (every answer shows it)."""
+    return (select(Ticket).join(Ticket.product)
+            .where(Ticket.code.matches_bound("digest", keys), _visible_to(bindparam("store_id")))
+            .options(contains_eager(Ticket.product), undefer(Ticket.order_no))
             .execution_options(unscoped=True))
 
 
@@ -68,8 +69,8 @@ def find_by_code(store: Store, typed: str) -> Ticket:
     if not code:
         raise InvalidInput("請輸入核銷代碼", fields={"code": "請輸入核銷代碼"})
     well_formed = codes.is_well_formed(code)
-    ticket = db.session.scalar(_by_code(), {"digests": Ticket.code.digests_of(code),
-                                            "store_id": store.id})
+    digests = Ticket.code.bound_digests("digest", code)
+    ticket = db.session.scalar(_by_code(len(digests)), {**digests, "store_id": store.id})
     if ticket is None or not well_formed:
         raise NotFound(UNKNOWN_CODE, code="unknown_code")
     return ticket
