@@ -31,13 +31,21 @@ def _long_enough(form: FlaskForm, field: StringField) -> None:
         raise ValidationError(message)
 
 
-class LookupForm(FlaskForm):
+class CounterForm(FlaskForm):
+    class Meta:
+        # The app-wide CSRFProtect checks every POST's token before a view runs, and the page
+        # renders it once (the `csrf` macro): a form of its own would check it a second time and
+        # sign a fresh one at every scan.
+        csrf = False
+
+
+class LookupForm(CounterForm):
     code = StringField("核銷代碼", filters=[strip], render_kw=CODE_FIELD,
                        validators=[Length(max=64, message="核銷代碼過長，請確認是否輸入正確"),
                                    _long_enough])
 
 
-class ActForm(FlaskForm):
+class ActForm(CounterForm):
     """The button under the card: which ticket (its code again, and its id and the status the
     clerk saw, both checked against what the code finds), a reason and a fee where asked."""
 

@@ -497,3 +497,20 @@ def test_an_unknown_counter_action_is_404(client, shop):
     login(client, "issuer01")
     assert client.post("/counter/lookup", data={"action": "refund", "code": "x"}).status_code == 404
     assert client.post("/counter/act", data={"code": "x"}).status_code == 404
+
+
+def test_the_card_carries_one_csrf_token_and_a_press_without_it_changes_nothing(client, shop):
+    """The counter forms leave the token to the app-wide CSRF check (it runs before any view):
+    the card still carries it, once, and a press without it is refused with the ticket unused."""
+    store, owner, pickup, _ = shop
+    [ticket] = issue(owner, store, pickup)
+    login(client, "issuer01")
+    card = text(lookup(client, "redeem", ticket.code))
+    form = card.split('data-testid="act-form"')[1].split("</form>")[0]
+    assert form.count('name="csrf_token"') == 1
+
+    refused = act(client, "redeem", ticket, csrf=False, htmx=True)
+    assert refused.status_code == 400
+    assert reload(ticket).status is S.UNUSED and entries(ticket, "redeemed") == []
+    assert act(client, "redeem", ticket).status_code == 200  # with the token: redeemed
+    assert reload(ticket).status is S.USED
