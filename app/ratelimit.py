@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from flask import Flask, current_app
 from limits import RateLimitItem, parse
@@ -47,9 +48,9 @@ class Rule:
     limit: str  # e.g. "20/10 minutes"
     message: str
 
-    @property
+    @cached_property
     def item(self) -> RateLimitItem:
-        return parse(self.limit)
+        return parse(self.limit)  # parsed once: every code lookup checks two rules
 
 
 UNKNOWN_CODE_PER_ACCOUNT = Rule("code-account", "20/10 minutes",
