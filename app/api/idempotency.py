@@ -55,6 +55,7 @@ from app.api.models import IdempotencyKey
 from app.api.openapi import openapi_path
 from app.db import db, insert_ignoring_conflict
 from app.errors import DomainError, InvalidInput
+from app.web import commit_answered
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -98,7 +99,7 @@ def idempotent(view: View | None = None, *, required: bool = False) -> Any:
         if key is None:
             response = current_app.make_response(view(*args, **kwargs))
             if response.status_code < 400:
-                db.session.commit()
+                commit_answered()
             else:
                 db.session.rollback()
             return response
@@ -220,3 +221,4 @@ def _document_idempotent_operations(build: Callable[[], dict[str, Any]]) -> Call
 if not getattr(api.document, "documents_idempotency", False):
     api.document = _document_idempotent_operations(api.document)  # type: ignore[method-assign]
     api.document.documents_idempotency = True  # type: ignore[attr-defined]
+

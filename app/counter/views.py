@@ -41,6 +41,7 @@ from app.tickets.codes import display_code
 from app.tickets.models import Ticket
 from app.tickets.services import UNKNOWN_CODE
 from app.uploads.views import url_for_upload
+from app.web import commit_answered
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
 
@@ -185,7 +186,7 @@ def act(page: CounterPage):
     # Rendered before the commit, which would expire the ticket and have the answer read it
     # again; a commit that fails still answers the error, never this page.
     answer = _render(page, outcome=Outcome(True, done.message), done=done.ticket)
-    db.session.commit()
+    commit_answered()
     return answer
 
 
