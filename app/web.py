@@ -160,6 +160,7 @@ def init_app(app: Flask) -> None:
 
 
 HEADER_KEYS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH")  # werkzeug's EnvironHeaders
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def refuse_unsafe_input() -> None:
@@ -174,11 +175,13 @@ def refuse_unsafe_input() -> None:
     if any(NUL in value for name, value in request.environ.items()
            if name.startswith(HEADER_KEYS) and isinstance(value, str)):
         raise Malformed(NUL_MESSAGE)
-    for source in (request.args, request.form):
+    # Only these bodies are parsed into form fields and files (werkzeug): a JSON body is not.
+    form_body = request.mimetype in FORM_TYPES
+    for source in (request.args, request.form) if form_body else (request.args,):
         for name, value in source.items(multi=True):
             if NUL in name or NUL in value:
                 raise InvalidInput(NUL_MESSAGE, fields={name.replace(NUL, ""): NUL_MESSAGE})
-    for name, upload in request.files.items(multi=True):
+    for name, upload in request.files.items(multi=True) if form_body else ():
         if NUL in name or NUL in (upload.filename or ""):
             raise InvalidInput(NUL_MESSAGE, fields={name.replace(NUL, ""): NUL_MESSAGE})
     # ECPay's JSON APIs (/api/Ticket, /api/issuance) answer every malformed body in their own
