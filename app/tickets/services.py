@@ -30,7 +30,7 @@ from app.auth.models import Account
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import InvalidInput, NotFound
-from app.products.models import ProductPartner
+from app.products.models import Product, ProductPartner
 from app.stores.models import Store
 from app.tickets import codes
 from app.tickets.actions import Done, perform
@@ -49,6 +49,12 @@ def _visible_to(store_id):  # noqa: ANN001, ANN202
                               ProductPartner.partner_store_id == store_id))
 
 
+# What the rules and the answers read of a found ticket's product (who may act, its name and
+# picture on the card): its descriptions and dates are not fetched on every scan.
+_PRODUCT_READ = (Product.id, Product.store_id, Product.name, Product.kind, Product.image_upload_id,
+                 Product.escrow_end)
+
+
 @cache
 def _by_code(keys: int) -> Select:
     """The code lookup for `keys` configured code keys, built once (the hot path of every scan):
@@ -57,7 +63,7 @@ def _by_code(keys: int) -> Select:
     number (every answer shows it)."""
     return (select(Ticket).join(Ticket.product)
             .where(Ticket.code.matches_bound("digest", keys), _visible_to(bindparam("store_id")))
-            .options(contains_eager(Ticket.product), undefer(Ticket.order_no))
+            .options(contains_eager(Ticket.product).load_only(*_PRODUCT_READ), undefer(Ticket.order_no))
             .execution_options(unscoped=True))
 
 
