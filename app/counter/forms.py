@@ -17,11 +17,6 @@ from app.tickets.codes import length_message
 from app.tickets.forms import fee_field, reason_field, seen_field
 
 STALE_FORM = "表單已過期，請重新查詢核銷代碼"
-CODE_FIELD = {
-    "autocomplete": "off", "autocapitalize": "characters", "autocorrect": "off",
-    "spellcheck": "false", "inputmode": "text", "maxlength": 64,
-    "placeholder": "輸入或掃描核銷代碼後按 Enter",
-}
 
 
 def _long_enough(form: FlaskForm, field: StringField) -> None:
@@ -40,7 +35,9 @@ class CounterForm(FlaskForm):
 
 
 class LookupForm(CounterForm):
-    code = StringField("核銷代碼", filters=[strip], render_kw=CODE_FIELD,
+    """The code field's checks; counter/page.html writes the field itself."""
+
+    code = StringField("核銷代碼", filters=[strip],
                        validators=[Length(max=64, message="核銷代碼過長，請確認是否輸入正確"),
                                    _long_enough])
 

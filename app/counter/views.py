@@ -88,7 +88,7 @@ def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Tick
     store: Store = g.store
     now = clock.now()
     context: dict[str, Any] = {
-        "page": page, "pages": PAGES, "lookup": lookup or LookupForm(formdata=None),
+        "page": page, "pages": PAGES, "lookup": lookup,
         "outcome": outcome, "done": done, "ticket": ticket, "act": act,
         "may_act": may(page.function, Level.MODIFY), "display_code": display_code,
     }
