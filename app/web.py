@@ -62,6 +62,9 @@ CONTENT_SECURITY_POLICY = "; ".join((
 ))
 HSTS = "max-age=31536000; includeSubDomains"
 CACHEABLE_ENDPOINTS = frozenset({"static", "favicon"})
+SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "DENY"),
+                    ("Referrer-Policy", "same-origin"),
+                    ("Content-Security-Policy", CONTENT_SECURITY_POLICY))
 
 
 def init_app(app: Flask) -> None:
@@ -130,16 +133,19 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):  # noqa: ANN001, ANN202
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        # Each header unless the view set its own: one pass over the response's headers, not
+        # one per header (this runs on every response).
+        headers = response.headers
+        present = {name.lower() for name in headers.keys()}
+        for name, value in SECURITY_HEADERS:
+            if name.lower() not in present:
+                headers.add(name, value)
+        if request.is_secure and "strict-transport-security" not in present:
+            headers.add("Strict-Transport-Security", HSTS)
         if request.endpoint not in CACHEABLE_ENDPOINTS:
             # Pages and fragments carry personal data or a CSRF token: never kept by a browser or
             # a proxy, so the back button after logout or a shared computer shows nothing.
-            response.headers["Cache-Control"] = "no-store"
+            headers["Cache-Control"] = "no-store"
         return response
 
     @app.context_processor
