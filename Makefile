@@ -40,14 +40,15 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make bench: benchmarks on PostgreSQL and Redis; figures go to bench/results/. The redemption
-## benchmark drives HTTP with wrk (Debian's package), installed here when missing.
+## benchmark drives HTTP with wrk and counts instructions with valgrind (Debian's packages),
+## installed here when missing.
 bench: setup
-	@command -v wrk >/dev/null || { \
+	@{ command -v wrk && command -v valgrind; } >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing wrk"; export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	    echo "installing wrk and valgrind"; export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq wrk valgrind >/dev/null; \
 	  else \
-	    echo "make bench needs wrk: run 'sudo apt-get install wrk' (or make bench as root)" >&2; exit 1; \
+	    echo "make bench needs wrk and valgrind: run 'sudo apt-get install wrk valgrind' (or make bench as root)" >&2; exit 1; \
 	  fi; }
 	$(BIN)/python -m bench $(BENCH_ARGS)
 

@@ -15,6 +15,9 @@ store, so a reset ticket redeems again exactly as a new one; only history rows a
    logged-in session cookie and its CSRF token.
 5. In process: the server CPU one API redemption takes (prebuilt WSGI environs, no HTTP), and
    the SQL statements a code that finds nothing costs.
+6. Instructions per API redemption and per counter press, counted by valgrind's callgrind
+   (bench/instructions.py): the one figure this shared VM's noise cannot move, so a change of a
+   few percent shows from one run to the next.
 
 wrk (Debian's package; `make bench` installs it) drives the HTTP phases with bench/redemption.lua:
 2 threads, 32 connections, a one-second warm-up on codes of its own so every worker is up, then
@@ -43,7 +46,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench import gunicorn_conf
+from bench import gunicorn_conf, instructions
 from bench.ceiling import psycopg_url
 from bench.support import ROOT, fresh_database, stop
 
@@ -66,6 +69,9 @@ CEILING = ("redemption: framework ceiling (minimal Flask, cached token, 1 statem
 API = "redemption API: POST /api/v1/redemptions (real app; same gunicorn, wrk 32 connections)"
 COUNTER = ("counter redemption: HTMX POST /counter/act (session cookie + CSRF; same gunicorn, "
            "wrk 32 connections)")
+INSTRUCTIONS = "{}: instructions per call (callgrind, in process; the machine's noise cannot move it)"
+API_CALL = "redemption API"
+COUNTER_CALL = "counter redemption"
 
 
 class BenchError(RuntimeError):
@@ -393,6 +399,15 @@ def run() -> list[dict]:
         print(f"  in process: {cpu_ms:.2f} ms CPU per redemption; nothing found: {statements} "
               "statements", flush=True)
 
+        _reset(url)
+        pairs = list(zip(codes, ids, strict=True))
+        per_call = instructions.CALLS + instructions.WARM_UP
+        api_instructions = instructions.count("api", url, token, pairs[:per_call], Path(tmp))
+        counter_instructions = instructions.count("counter", url, token,
+                                                  pairs[per_call:2 * per_call], Path(tmp))
+        print(f"  instructions per call (callgrind): API {api_instructions / 1e6:.2f} M, counter "
+              f"{counter_instructions / 1e6:.2f} M", flush=True)
+
     def http_figures(name: str, r: dict, p99_target: float | None = None) -> list[dict]:
         common = {"server": server, "requests": r["requests"], "seconds": r["duration_s"],
                   "answers": r["statuses"]}
@@ -421,6 +436,10 @@ def run() -> list[dict]:
          "value": cpu_ms, "unit": "ms", "target": 1.5},
         {"name": "redemption API: nothing-found lookup: statements", "value": statements,
          "unit": "", "target": 2},
+        {"name": INSTRUCTIONS.format(API_CALL), "value": api_instructions / 1e6,
+         "unit": "M", "target": None, "calls": instructions.CALLS},
+        {"name": INSTRUCTIONS.format(COUNTER_CALL), "value": counter_instructions / 1e6,
+         "unit": "M", "target": None, "calls": instructions.CALLS},
     ]
 
 
