@@ -221,4 +221,3 @@ def _document_idempotent_operations(build: Callable[[], dict[str, Any]]) -> Call
 if not getattr(api.document, "documents_idempotency", False):
     api.document = _document_idempotent_operations(api.document)  # type: ignore[method-assign]
     api.document.documents_idempotency = True  # type: ignore[attr-defined]
-
