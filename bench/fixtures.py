@@ -12,6 +12,7 @@ from app.installments.models import InstallmentSettings
 from app.products.models import Product, ProductKind
 from app.settings.models import StoreSettings
 from app.stores.models import Contract, DeliveryMethod, RedemptionMode, Store
+from bench.support import OWNER, PASSWORD
 
 
 def issuer_with_product() -> tuple[Store, Account, Product]:
@@ -26,8 +27,8 @@ def issuer_with_product() -> tuple[Store, Account, Product]:
     db.session.add(StoreSettings(store_id=store.id, sms_on=True, basic_completed_at=now,
                                  cs_phone="02-1234-5678", rights_statement="權益說明",
                                  ticket_page_completed_at=now))
-    owner = Account(store_id=store.id, kind=AccountKind.MAIN, username="benchowner",
-                    password_hash=hash_password("Bench1234"))
+    owner = Account(store_id=store.id, kind=AccountKind.MAIN, username=OWNER,
+                    password_hash=hash_password(PASSWORD))
     product = Product(store_id=store.id, name="效能測試提貨券", kind=ProductKind.PICKUP,
                       face_value=100, escrow_end=clock.business_day() + timedelta(days=365))
     db.session.add_all([owner, product])
@@ -52,7 +53,7 @@ def installment_issuer(period_count: int = 12, period_days: int = 30) -> tuple[S
     db.session.add(store)
     db.session.flush()
     owner = Account(store_id=store.id, kind=AccountKind.MAIN, username="benchinstall",
-                    password_hash=hash_password("Bench1234"))
+                    password_hash=hash_password(PASSWORD))
     db.session.add_all([owner, InstallmentSettings(store_id=store.id,
                                                    refund_notify_url="https://bench.example/refund")])
     db.session.commit()

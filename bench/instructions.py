@@ -23,10 +23,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.support import ROOT, stop
+from bench.support import OWNER, PASSWORD, ROOT, csrf_token_of, stop
 
 CALLS, WARM_UP = 200, 60
-OWNER, PASSWORD = "benchowner", "Bench1234"  # bench/fixtures.py issuer_with_product
 
 
 class Unavailable(RuntimeError):
@@ -81,13 +80,17 @@ def count(kind: str, url: str, token: str, pairs: list[tuple[str, int]], workdir
 
 # The child --------------------------------------------------------------------------------------
 
-def _api_calls(app, token: str, pairs: list[tuple[str, int]]) -> Callable[[int], None]:  # noqa: ANN001
+def api_environ(code: str, token: str) -> dict:
+    """The WSGI environ of `POST /api/v1/redemptions` for `code` with the bearer token."""
     from werkzeug.test import EnvironBuilder
 
-    environs = [EnvironBuilder(path="/api/v1/redemptions", method="POST", json={"code": code},
-                               headers={"Authorization": f"Bearer {token}"},
-                               environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
-                for code, _ in pairs]
+    return EnvironBuilder(path="/api/v1/redemptions", method="POST", json={"code": code},
+                          headers={"Authorization": f"Bearer {token}"},
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
+
+
+def _api_calls(app, token: str, pairs: list[tuple[str, int]]) -> Callable[[int], None]:  # noqa: ANN001
+    environs = [api_environ(code, token) for code, _ in pairs]
     return _caller(app, environs, "201", b'"used"')
 
 
@@ -98,16 +101,13 @@ def _counter_calls(app, pairs: list[tuple[str, int]]) -> Callable[[int], None]: 
 
     client = app.test_client()
 
-    def csrf_of(html: str) -> str:
-        return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
-
     login = client.get("/login").get_data(as_text=True)
     client.post("/login", data={"username": OWNER, "password": PASSWORD,
-                                "csrf_token": csrf_of(login)})
+                                "csrf_token": csrf_token_of(login)})
     page = client.get("/counter/redeem")
     if page.status_code != 200:
         raise RuntimeError(f"the counter page answered {page.status_code}")
-    csrf = csrf_of(page.get_data(as_text=True))
+    csrf = csrf_token_of(page.get_data(as_text=True))
     name = app.config["SESSION_COOKIE_NAME"]
     cookie = f"{name}={client.get_cookie(name).value}"
     headers = {"Cookie": cookie, "HX-Request": "true", "HX-Target": "counter",

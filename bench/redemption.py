@@ -33,7 +33,6 @@ import http.client
 import json
 import math
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -48,7 +47,7 @@ import psycopg
 
 from bench import gunicorn_conf, instructions
 from bench.ceiling import psycopg_url
-from bench.support import ROOT, fresh_database, stop
+from bench.support import OWNER, PASSWORD, ROOT, csrf_token_of, fresh_database, stop
 
 CLIENTS = gunicorn_conf.CLIENTS
 WRK_THREADS = 2
@@ -60,7 +59,6 @@ TICKETS = int(os.environ.get("ECTIX_BENCH_REDEMPTION_TICKETS") or
 CPU_CALLS, CPU_WARM_UP, CPU_BATCHES = 500, 100, 5
 HOST = "127.0.0.1"
 PORT = 5077
-OWNER, PASSWORD = "benchowner", "Bench1234"  # bench/fixtures.py issuer_with_product
 LUA = Path(__file__).resolve().parent / "redemption.lua"
 
 BARE = "redemption: bare statement (1 UPDATE, autocommit, 32 psycopg connections)"
@@ -229,23 +227,16 @@ def _session(base: str) -> tuple[str, str]:
     header and the CSRF token the page's forms carry."""
     import requests
 
-    def csrf_of(html: str) -> str:
-        found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-            r'value="([^"]+)"[^>]*name="csrf_token"', html)
-        if not found:
-            raise BenchError("no CSRF token on the page")
-        return found.group(1)
-
     browser = requests.Session()
     login = browser.get(f"{base}/login", timeout=30)
     answer = browser.post(f"{base}/login", timeout=30, data={
-        "username": OWNER, "password": PASSWORD, "csrf_token": csrf_of(login.text)})
+        "username": OWNER, "password": PASSWORD, "csrf_token": csrf_token_of(login.text)})
     page = browser.get(f"{base}/counter/redeem", timeout=30, allow_redirects=False)
     if page.status_code != 200:
         raise BenchError(f"the counter page answered {page.status_code} after logging in "
                          f"(login answered {answer.status_code} at {answer.url})")
     cookie = "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
-    return cookie, csrf_of(page.text)
+    return cookie, csrf_token_of(page.text)
 
 
 def _codes_files(directory: Path, codes: list[str], ids: list[int]) -> tuple[Path, Path]:
@@ -289,18 +280,15 @@ def _api_phase(url: str, files: tuple[Path, Path], token: str, ids: list[int],
 def _in_process(url: str, codes: list[str], token: str) -> tuple[float, int]:
     """(server CPU ms per API redemption, statements of a lookup that finds nothing)."""
     from sqlalchemy import event
-    from werkzeug.test import EnvironBuilder
 
     from app import create_app
     from app.db import db
     from app.tickets.codes import new_redemption_code
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "JOBS_MODE": "inline", "SECRET_KEY": "bench"})
-    headers = {"Authorization": f"Bearer {token}"}
 
     def environ(code: str) -> dict:
-        return EnvironBuilder(path="/api/v1/redemptions", method="POST", json={"code": code},
-                              headers=headers, environ_base={"REMOTE_ADDR": HOST}).get_environ()
+        return instructions.api_environ(code, token)
 
     statuses: list[str] = []
 

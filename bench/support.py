@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -18,6 +19,9 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("ECTIX_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("ECTIX_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+OWNER, PASSWORD = "benchowner", "Bench1234"  # the issuer's main account (bench/fixtures.py)
+_CSRF = (re.compile(r'name="csrf_token"[^>]*value="([^"]+)"'),
+         re.compile(r'value="([^"]+)"[^>]*name="csrf_token"'))
 # A PostgreSQL app outside tests needs its own code key (app/credentials.py); the benchmark's
 # processes (this one, `flask db upgrade`, the worker, gunicorn) inherit this one.
 os.environ.setdefault("ECTIX_CODE_KEY", "bench-code-key-not-a-secret")
@@ -87,6 +91,14 @@ def worker(database_url: str) -> Iterator[subprocess.Popen]:
     finally:
         stop(proc, 10)
         log.close()
+
+
+def csrf_token_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    for pattern in _CSRF:
+        if found := pattern.search(html):
+            return found.group(1)
+    raise ValueError("no CSRF token on the page")
 
 
 def stop(proc: subprocess.Popen, timeout: float) -> None:

@@ -22,7 +22,7 @@ from datetime import datetime
 from functools import cache
 
 from sqlalchemy import Select, bindparam, exists, or_, select
-from sqlalchemy.orm import contains_eager, joinedload, undefer
+from sqlalchemy.orm import contains_eager, undefer
 
 from app import history
 from app.auth import access
@@ -55,16 +55,20 @@ _PRODUCT_READ = (Product.id, Product.store_id, Product.name, Product.kind, Produ
                  Product.escrow_end)
 
 
+def _ticket_with_product() -> Select:
+    """A ticket to act on or answer about, with its product joined without an alias (every
+    caller asks who may act on its tickets) and its order number (every answer shows it)."""
+    return (select(Ticket).join(Ticket.product)
+            .options(contains_eager(Ticket.product).load_only(*_PRODUCT_READ), undefer(Ticket.order_no))
+            .execution_options(unscoped=True))
+
+
 @cache
 def _by_code(keys: int) -> Select:
     """The code lookup for `keys` configured code keys, built once (the hot path of every scan):
-    the digests and the store are bound at execution. The product comes in the same statement,
-    joined without an alias (every caller asks who may act on its tickets), and the order
-    number (every answer shows it)."""
-    return (select(Ticket).join(Ticket.product)
-            .where(Ticket.code.matches_bound("digest", keys), _visible_to(bindparam("store_id")))
-            .options(contains_eager(Ticket.product).load_only(*_PRODUCT_READ), undefer(Ticket.order_no))
-            .execution_options(unscoped=True))
+    the digests and the store are bound at execution."""
+    return _ticket_with_product().where(Ticket.code.matches_bound("digest", keys),
+                                        _visible_to(bindparam("store_id")))
 
 
 def find_by_code(store: Store, typed: str) -> Ticket:
@@ -85,10 +89,8 @@ def find_by_code(store: Store, typed: str) -> Ticket:
 def find_visible_by_serial(store: Store, serial: str) -> Ticket | None:
     """The ticket of this serial if the acting store may see it (the code lookup's rule), else
     None: unknown and invisible alike, in one statement."""
-    return db.session.scalar(
-        select(Ticket).where(Ticket.serial == (serial or "").strip().upper(), _visible_to(store.id))
-        .options(joinedload(Ticket.product, innerjoin=True), undefer(Ticket.order_no))
-        .execution_options(unscoped=True))
+    return db.session.scalar(_ticket_with_product().where(
+        Ticket.serial == (serial or "").strip().upper(), _visible_to(store.id)))
 
 
 def find_by_serial(store: Store, serial: str) -> Ticket:
