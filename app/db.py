@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import enum
+import weakref
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, TypeVar
 
+import psycopg
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
 from sqlalchemy import Enum as SAEnum
@@ -54,15 +56,56 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+class DescribedCursor(psycopg.Cursor):
+    """psycopg's cursor, describing a result shape once per connection.
+
+    SQLAlchemy reads `cursor.description` after every statement, and psycopg builds it anew
+    each time: a Column object per column, its name decoded and its type looked up. For the
+    41 columns of a ticket lookup that was a fifth of the lookup's instructions (measured with
+    callgrind: 1.79 M per lookup, 1.48 M with this cursor). The columns are kept per
+    connection under the result's own signature (every column's name, type and modifier, read
+    from the result), so a statement returning another shape, or the same text after a schema
+    change, is described afresh."""
+
+    SHAPES = 512  # distinct result shapes kept per connection before the cache starts over
+
+    @property
+    def description(self) -> list[psycopg.Column] | None:
+        result = self.pgresult
+        if result is None or not result.nfields:
+            return super().description
+        fields = range(result.nfields)
+        shape = (*map(result.fname, fields), *map(result.ftype, fields), *map(result.fmod, fields))
+        shapes = _shapes_of(self.connection)
+        columns = shapes.get(shape)
+        if columns is None:
+            if len(shapes) >= self.SHAPES:
+                shapes.clear()
+            columns = shapes[shape] = super().description or []
+        return list(columns)  # the caller's own list; the Column objects are immutable
+
+
+_SHAPES: weakref.WeakKeyDictionary[psycopg.Connection, dict[tuple, list[psycopg.Column]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _shapes_of(connection: psycopg.Connection) -> dict[tuple, list[psycopg.Column]]:
+    shapes = _SHAPES.get(connection)
+    if shapes is None:
+        shapes = _SHAPES[connection] = {}
+    return shapes
+
+
 def engine_options(uri: str, options: dict[str, Any]) -> dict[str, Any]:
-    """The engine options, plus a UTC session time zone on PostgreSQL. Every timestamp column
-    is timestamptz, so the zone changes no stored value; but psycopg then returns values
-    tagged datetime.UTC straight from its C loader, which UTCDateTime passes through instead
-    of converting each one (an export reads 300,000 of them)."""
+    """The engine options; on PostgreSQL also a UTC session time zone and DescribedCursor.
+    Every timestamp column is timestamptz, so the zone changes no stored value; but psycopg
+    then returns values tagged datetime.UTC straight from its C loader, which UTCDateTime
+    passes through instead of converting each one (an export reads 300,000 of them)."""
     if not uri.startswith("postgresql"):
         return options
     connect_args = dict(options.get("connect_args") or {})
     connect_args.setdefault("options", "-c TimeZone=UTC")
+    connect_args.setdefault("cursor_factory", DescribedCursor)
     return {**options, "connect_args": connect_args}
 
 

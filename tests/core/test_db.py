@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import psycopg
 import pytest
 from sqlalchemy import select, text
 
-from app.db import UTCDateTime, db, engine_options
+from app.db import DescribedCursor, UTCDateTime, db, engine_options
 from app.history import HistoryEntry
 
 TAIPEI = timezone(timedelta(hours=8))
@@ -18,10 +19,11 @@ def test_engine_options_add_a_utc_session_on_postgresql_only():
     pool = {"pool_size": 5, "connect_args": {"connect_timeout": 3}}
     options = engine_options("postgresql+psycopg://u@h/db", pool)
     assert options == {"pool_size": 5, "connect_args": {"connect_timeout": 3,
-                                                        "options": "-c TimeZone=UTC"}}
+                                                        "options": "-c TimeZone=UTC",
+                                                        "cursor_factory": DescribedCursor}}
     assert pool == {"pool_size": 5, "connect_args": {"connect_timeout": 3}}  # not changed in place
     assert engine_options("postgresql://u@h/db", {"connect_args": {"options": "-c x=1"}}) == {
-        "connect_args": {"options": "-c x=1"}}  # a caller's own options win
+        "connect_args": {"options": "-c x=1", "cursor_factory": DescribedCursor}}  # a caller's own options win
     assert engine_options("sqlite:///x.db", {"pool_size": 1}) == {"pool_size": 1}
 
 
@@ -52,3 +54,43 @@ def test_postgresql_sessions_run_in_utc_and_read_back_aware_utc(pg_app):
         read = _round_trip()
         assert read == datetime(2026, 11, 22, 8, 30, tzinfo=UTC) and read.tzinfo is UTC
         db.session.remove()
+
+
+def _plain(columns) -> list[tuple]:  # noqa: ANN001
+    return [(c.name, c.type_code, c.display_size, c.internal_size, c.precision, c.scale)
+            for c in columns]
+
+
+@pytest.mark.postgres
+def test_a_result_shape_is_described_once_per_connection_and_exactly_as_psycopg_does(pg_app):
+    with pg_app.app_context():
+        connection = db.session.connection().connection.dbapi_connection
+        cursor = connection.cursor()
+        assert isinstance(cursor, DescribedCursor)  # the app's engine makes these
+        statement = ("SELECT 1 AS n, 'x'::varchar(7) AS label, now() AS at, "
+                     "12.5::numeric(6, 2) AS amount")
+        cursor.execute(statement)
+        first = cursor.description
+        reference = psycopg_description(connection, statement)
+        assert _plain(first) == _plain(reference)
+        cursor.execute(statement.replace("1 AS n", "2 AS n"))  # same shape, other values
+        again = cursor.description
+        assert again is not first and all(a is b for a, b in zip(again, first, strict=True))
+        cursor.execute("SELECT 1 AS n, 'x'::varchar(9) AS label")  # another shape
+        other = cursor.description
+        assert _plain(other) == _plain(psycopg_description(connection,
+                                                          "SELECT 1 AS n, 'x'::varchar(9) AS label"))
+        assert other[0] is not first[0]
+        cursor.execute("SELECT")  # tuples without columns, and a command without tuples
+        assert cursor.description == []
+        cursor.execute("SET LOCAL statement_timeout = 0")
+        assert cursor.description is None
+        db.session.rollback()
+        db.session.remove()
+
+
+def psycopg_description(connection, statement: str) -> list:  # noqa: ANN001
+    """What psycopg's own cursor says of `statement`."""
+    with psycopg.Cursor(connection) as plain:
+        plain.execute(statement)
+        return plain.description
