@@ -125,7 +125,8 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "saved_filter_added": "儲存篩選條件", "saved_filter_deleted": "刪除篩選條件",
     # checkout (系統介接設定, AioCheckOut)
     "ecpay_keys_rotated": "產生新的 HashKey／HashIV", "ecpay_allowed_ips_updated": "修改允許 IP",
-    "checkout_paid": "信用卡付款成功", "checkout_notice_resent": "重新發送付款結果通知",
+    "checkout_paid": "信用卡付款成功", "checkout_declined": "信用卡付款失敗",
+    "checkout_failed": "訂單付款失敗（不再受理付款）", "checkout_notice_resent": "重新發送付款結果通知",
     "ecticket_notice_resent": "重新發送 ECTicket 通知",
     "ticket_order_paid": "票券訂單付款完成", "ticket_order_issued": "票券訂單已發行",
     "ticket_order_abandoned": "票券訂單放棄授權", "ticket_order_cancelled": "票券訂單逾期取消授權",

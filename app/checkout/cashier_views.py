@@ -26,8 +26,6 @@ bp = Blueprint("cashier", __name__, url_prefix="/Cashier")
 # once or twice is not.
 DECLINES_PER_IP = ratelimit.Rule("card-decline-ip", "10/10 minutes",
                                  "付款失敗次數過多，請 10 分鐘後再試")
-MAX_DECLINES_PER_ORDER = 5
-ORDER_LOCKED = "此訂單付款失敗次數過多，請返回商店重新下單"
 
 
 def _error_page(error: rules.CheckoutError) -> Response:
@@ -50,16 +48,17 @@ def aio_checkout():
 def _page(order, *, problems=None, decline: str = "", status: int = 200):  # noqa: ANN001, ANN202
     return render_template("checkout/pay.html", order=order, offers=services.offers(order),
                            asks_holder=services.asks_holder(order),
+                           may_give_up=services.may_give_up(order),
                            problems=problems or {}, decline=decline,
                            lines=[line for line in order.item_name.split("#") if line]), status
 
 
 def _result(order):  # noqa: ANN001, ANN202
-    """The finished page: posts the result to OrderResultURL (a small script submits it; the
-    button does without), else offers ClientBackURL."""
+    """The finished page (paid, or failed): posts the result to OrderResultURL (a small script
+    submits it; the button does without), else offers ClientBackURL."""
     fields = services.result_for_browser(order) if order.order_result_url else None
     response = make_response(render_template("checkout/result.html", order=order,
-                                             fields=fields,
+                                             fields=fields, paid=order.status is OrderStatus.PAID,
                                              txn=services.transaction_of(order)))
     if fields is not None:
         parts = urlsplit(order.order_result_url.strip())
@@ -72,7 +71,7 @@ def _result(order):  # noqa: ANN001, ANN202
 @bp.get("/pay/<token>")
 def pay(token: str):
     order = services.order_by_token(token) or abort(404)
-    if order.status is OrderStatus.PAID:
+    if order.status is not OrderStatus.PENDING:
         return _result(order)
     return _page(order)
 
@@ -80,14 +79,16 @@ def pay(token: str):
 @bp.post("/pay/<token>")
 def pay_submit(token: str):
     order = services.order_by_token(token, lock=True) or abort(404)
-    if order.status is OrderStatus.PAID:
+    if order.status is not OrderStatus.PENDING:
         db.session.rollback()
+        return redirect_to(url_for("cashier.pay", token=token))
+    if order.failed_attempts >= services.MAX_DECLINES_PER_ORDER:  # locked before it could fail
+        services.fail(order, services.ORDER_LOCKED)
+        db.session.commit()
         return redirect_to(url_for("cashier.pay", token=token))
     ip = request.remote_addr or ""
     try:
         ratelimit.check(DECLINES_PER_IP, ip)
-        if order.failed_attempts >= MAX_DECLINES_PER_ORDER:
-            raise ratelimit.TooManyAttempts(ORDER_LOCKED)
     except ratelimit.TooManyAttempts as refused:
         db.session.rollback()
         return _page(order, decline=refused.message, status=429)
@@ -111,7 +112,18 @@ def pay_submit(token: str):
     db.session.commit()
     if not payment.approved:
         ratelimit.count_failure(DECLINES_PER_IP, ip)
-        return _page(order, decline=payment.reason, status=422)
+        if not payment.failed:
+            return _page(order, decline=payment.reason, status=422)
+    return redirect_to(url_for("cashier.pay", token=token))
+
+
+@bp.post("/pay/<token>/give-up")
+def give_up(token: str):
+    """【放棄付款，返回商店】 after a decline: the order fails and the page sends its result to
+    the merchant (OrderResultURL, else the ClientBackURL link)."""
+    order = services.order_by_token(token, lock=True) or abort(404)
+    services.give_up(order)
+    db.session.commit()
     return redirect_to(url_for("cashier.pay", token=token))
 
 

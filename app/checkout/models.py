@@ -19,10 +19,11 @@ from app.tenancy import StoreScoped
 class OrderStatus(enum.Enum):
     PENDING = "pending"  # waiting for the consumer's card
     PAID = "paid"  # a card transaction was authorised
+    FAILED = "failed"  # declined and given up (by the consumer, or locked after too many declines)
 
     @property
     def label(self) -> str:
-        return {"pending": "待付款", "paid": "已付款"}[self.value]
+        return {"pending": "待付款", "paid": "已付款", "failed": "付款失敗"}[self.value]
 
 
 class CheckoutOrder(StoreScoped, db.Model):
@@ -62,6 +63,9 @@ class CheckoutOrder(StoreScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=clock.now)  # TradeDate
     paid_at: Mapped[datetime | None]
     failed_attempts: Mapped[int] = mapped_column(default=0)
+    # The last decline's reason as the consumer saw it: the RtnMsg of a failed order's result.
+    last_decline: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    failed_at: Mapped[datetime | None]  # when it became FAILED (its result's PaymentDate)
 
     transaction: Mapped[CardTransaction | None] = relationship(back_populates="order",
                                                                uselist=False)

@@ -227,6 +227,10 @@ def ecpay_time(at: datetime) -> str:
 
 
 SUCCESS_MESSAGE = "交易成功"
+# [our decision] A failed payment's RtnCode (the protocol only says ≠ 1; merchants test
+# RtnCode == 1) and the RtnMsg when no decline reason was kept.
+FAILED_CODE = "10100248"
+FAILED_MESSAGE = "交易失敗"
 PAYMENT_TYPE = "Credit_CreditCard"
 EXTRA_EMPTY = ("AlipayID", "AlipayTradeNo", "ATMAccBank", "ATMAccNo", "ExecTimes", "Frequency",
                "PayFrom", "PaymentNo", "PeriodAmount", "PeriodType", "TenpayTradeNo",

@@ -176,6 +176,66 @@ class Payment:
     approved: bool = False
     reason: str = ""
     problems: dict[str, str] = field(default_factory=dict)
+    failed: bool = False  # the decline was the last the order takes: it is FAILED now
+
+
+# Declines one order takes; the last one fails it (its result goes to the merchant's page).
+MAX_DECLINES_PER_ORDER = 5
+ORDER_LOCKED = "此訂單付款失敗次數過多，請返回商店重新下單"
+
+
+def _declined(order: CheckoutOrder, reason: str) -> Payment:
+    """Count a decline (the caller holds the order's row lock) and keep its reason; the
+    MAX_DECLINES_PER_ORDER-th fails the order."""
+    count = order.failed_attempts + 1
+    db.session.execute(update(CheckoutOrder).where(CheckoutOrder.id == order.id)
+                       .values(failed_attempts=CheckoutOrder.failed_attempts + 1,
+                               last_decline=reason[:200])
+                       .execution_options(synchronize_session=False, **UNSCOPED))
+    set_committed_value(order, "failed_attempts", count)
+    set_committed_value(order, "last_decline", reason[:200])
+    history.record(order, "checkout_declined", reason=f"第 {count} 次付款失敗：{reason}")
+    if count >= MAX_DECLINES_PER_ORDER:
+        return Payment(order, reason=reason, failed=fail(order, ORDER_LOCKED))
+    return Payment(order, reason=reason)
+
+
+def may_give_up(order: CheckoutOrder) -> bool:
+    """Whether the payment page offers 【放棄付款，返回商店】: an unpaid order after a decline."""
+    return order.status is OrderStatus.PENDING and order.failed_attempts > 0
+
+
+def fail(order: CheckoutOrder, why: str) -> bool:
+    """PENDING → FAILED (the caller holds the row lock): the consumer gave up after a decline,
+    or the order took its last decline. Its result (RtnCode FAILED_CODE, RtnMsg the last
+    decline) is posted to OrderResultURL by the browser; no ReturnURL notice is sent for an
+    unpaid order. Whether it changed."""
+    now = clock.now()
+    taken = db.session.execute(
+        update(CheckoutOrder).where(CheckoutOrder.id == order.id,
+                                    CheckoutOrder.status == OrderStatus.PENDING)
+        .values(status=OrderStatus.FAILED, failed_at=now)
+        .execution_options(synchronize_session=False, **UNSCOPED)).rowcount
+    if not taken:
+        return False
+    set_committed_value(order, "status", OrderStatus.FAILED)
+    set_committed_value(order, "failed_at", now)
+    history.record(order, "checkout_failed", from_status=OrderStatus.PENDING.value,
+                   to_status=OrderStatus.FAILED.value,
+                   reason=f"{why}（最後一次失敗：{order.last_decline}）" if order.last_decline
+                   else why)
+    return True
+
+
+GAVE_UP = "消費者放棄付款"
+
+
+def give_up(order: CheckoutOrder) -> bool:
+    """【放棄付款，返回商店】 (the caller holds the row lock): an unpaid order after a decline
+    fails; otherwise nothing changes. Whether it failed."""
+    if not may_give_up(order):
+        return False
+    return fail(order, GAVE_UP)
 
 
 def pay(order: CheckoutOrder, card: Card, *, periods: int = 0, consumer_periods: int = 0,
@@ -183,20 +243,15 @@ def pay(order: CheckoutOrder, card: Card, *, periods: int = 0, consumer_periods:
     """Authorise the card for the order (locked by the caller, still unpaid): on approval the
     order is paid, its card transaction written (authorised), its result notice created and its
     first try queued after the commit; on a decline (or a PAY_CHECKS refusal, before the
-    acquirer is asked), nothing but the count of declines."""
+    acquirer is asked), nothing but the count of declines and the last one's reason — and the
+    MAX_DECLINES_PER_ORDER-th fails the order (`fail`)."""
     refusal = next((r for r in (check(order, card, ip) for check in PAY_CHECKS) if r), None)
     if refusal is not None:
-        db.session.execute(update(CheckoutOrder).where(CheckoutOrder.id == order.id)
-                           .values(failed_attempts=CheckoutOrder.failed_attempts + 1)
-                           .execution_options(synchronize_session=False, **UNSCOPED))
-        return Payment(order, reason=refusal)
+        return _declined(order, refusal)
     acquirer = acquirer_named(current_app.config.get("CHECKOUT_ACQUIRER", "sandbox"))
     result = acquirer.authorise(card, order.total_amount, reference=order.trade_no)
     if not result.approved:
-        db.session.execute(update(CheckoutOrder).where(CheckoutOrder.id == order.id)
-                           .values(failed_attempts=CheckoutOrder.failed_attempts + 1)
-                           .execution_options(synchronize_session=False, **UNSCOPED))
-        return Payment(order, reason=result.reason)
+        return _declined(order, result.reason)
     now = clock.now()
     taken = db.session.execute(
         update(CheckoutOrder).where(CheckoutOrder.id == order.id,
@@ -259,8 +314,37 @@ def signed_result(order: CheckoutOrder, txn: CardTransaction) -> dict[str, str]:
     return checkmac.signed(fields, pair.hash_key, pair.hash_iv)
 
 
+def failed_facts(order: CheckoutOrder) -> rules.Paid:
+    """A failed order's result facts: no card transaction (no fee, no authorisation), the
+    time it failed as PaymentDate."""
+    f = order.fields
+    assert order.failed_at is not None
+    return rules.Paid(
+        merchant_id=f["MerchantID"], merchant_trade_no=order.merchant_trade_no,
+        store_code=order.store_code,
+        custom_fields=(f.get("CustomField1", ""), f.get("CustomField2", ""),
+                       f.get("CustomField3", ""), f.get("CustomField4", "")),
+        trade_no=order.trade_no, amount=order.total_amount, trade_date=order.created_at,
+        payment_date=order.failed_at, charge_fee=0, card_first6="", card_last4="",
+        auth_code="", auth_serial="", eci="", periods=0)
+
+
+def signed_failure(order: CheckoutOrder) -> dict[str, str]:
+    """A failed order's result (RtnCode FAILED_CODE, RtnMsg its last decline) with its
+    CheckMacValue under the store's current key pair."""
+    pair = keys.current_pair(order.store_id)
+    assert pair is not None
+    fields = rules.result_fields(failed_facts(order), extra=order.need_extra_paid_info,
+                                 rtn_code=rules.FAILED_CODE,
+                                 rtn_msg=order.last_decline or rules.FAILED_MESSAGE)
+    return checkmac.signed(fields, pair.hash_key, pair.hash_iv)
+
+
 def result_for_browser(order: CheckoutOrder) -> dict[str, str] | None:
-    """What the browser posts to OrderResultURL: the notice's fields (same MAC)."""
+    """What the browser posts to OrderResultURL: a paid order's notice fields (same MAC), a
+    failed order's failure result; None for an order still unpaid."""
+    if order.status is OrderStatus.FAILED:
+        return signed_failure(order)
     notice = db.session.scalar(select(PaymentNotice).where(PaymentNotice.order_id == order.id)
                                .execution_options(**UNSCOPED))
     return dict(notice.payload) if notice is not None else None

@@ -4,13 +4,15 @@ result page and QueryTradeInfo/V5."""
 from __future__ import annotations
 
 import re
+from html import unescape
 from urllib.parse import parse_qsl
 
 import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from app import clock
+from app import clock, history
+from app.checkout import rules
 from app.checkout.models import (
     CardTransaction,
     CheckoutOrder,
@@ -242,15 +244,133 @@ def test_query_trade_info(ctx, client) -> None:  # noqa: ANN001
     assert _query(client, store, "Q1")["TradeStatus"] == "10000103"
 
 
-def test_declines_are_limited_per_order(ctx, client) -> None:  # noqa: ANN001
+def _posted(html: str) -> dict[str, str]:
+    """The hidden fields of the result page's form to OrderResultURL."""
+    return {k: unescape(v) for k, v in re.findall(r'name="([^"]+)" value="([^"]*)"', html)
+            if k != "csrf_token"}
+
+
+def _history_actions(order: CheckoutOrder) -> list[str]:
+    return [e.action for e in history.entries_for(order, unscoped=True)]
+
+
+def test_the_last_decline_fails_the_order_and_posts_the_failure(ctx, client) -> None:  # noqa: ANN001
+    store = make_checkout_store()
+    db.session.commit()
+    url = _pay_url(_checkout(client, aio_form(store, trade_no="LOCKME1", ReturnURL=LOCAL_RETURN)))
+    declined = CARD | {"card_number": "4000000000000002"}
+    assert [client.post(url, data=declined).status_code for _ in range(5)] == [422] * 4 + [303]
+    page = client.get(url)
+    html = page.get_data(as_text=True)
+    assert 'data-testid="failed"' in html and 'data-testid="paid"' not in html
+    assert 'action="https://merchant.example/ecpay/result"' in html and "data-autosubmit" in html
+    assert "form-action 'self' https://merchant.example" in page.headers["Content-Security-Policy"]
+    posted = _posted(html)
+    assert checkmac.verify(posted, *STAGE_KEYS)
+    assert posted["RtnCode"] == rules.FAILED_CODE != "1"
+    assert posted["RtnMsg"] == "發卡銀行拒絕交易（測試拒絕卡）"
+    assert (posted["MerchantTradeNo"], posted["TradeAmt"], posted["CustomField1"]) == (
+        "LOCKME1", "1200", "order:42")
+    # the order takes no more cards, is not paid, and no ReturnURL notice goes out
+    assert client.post(url, data=CARD).status_code == 303
+    db.session.expire_all()
+    order = db.session.scalar(select(CheckoutOrder).execution_options(unscoped=True))
+    assert order.status is OrderStatus.FAILED and order.failed_attempts == 5
+    assert _count(CardTransaction) == 0 and _count(PaymentNotice) == 0
+    assert _history_actions(order).count("checkout_declined") == 5
+    assert "checkout_failed" in _history_actions(order)
+    assert _query(client, store, "LOCKME1")["TradeStatus"] == "0"
+    _refused(client, aio_form(store, trade_no="LOCKME1", ReturnURL=LOCAL_RETURN), "10200047")
+
+
+def test_giving_up_after_a_decline_posts_the_failure_to_order_result_url(ctx, client) -> None:  # noqa: ANN001
+    store = make_checkout_store()
+    db.session.commit()
+    url = _pay_url(_checkout(client, aio_form(store, trade_no="GIVEUP1", ReturnURL=LOCAL_RETURN,
+                                              NeedExtraPaidInfo="Y")))
+    assert 'data-testid="give-up"' not in client.get(url).get_data(as_text=True)
+    declined = client.post(url, data=CARD | {"cvv": "123"})
+    text = declined.get_data(as_text=True)
+    assert declined.status_code == 422 and "安全碼錯誤" in text
+    assert 'data-testid="give-up"' in text and "放棄付款，返回商店" in text
+    assert client.post(url, data=CARD | {"cvv": "124"}).status_code == 422  # may retry
+    given_up = client.post(f"{url}/give-up")
+    assert given_up.status_code == 303 and given_up.headers["Location"].endswith(url)
+    html = client.get(url).get_data(as_text=True)
+    posted = _posted(html)
+    assert checkmac.verify(posted, *STAGE_KEYS)
+    assert (posted["RtnCode"], posted["RtnMsg"]) == (rules.FAILED_CODE, "安全碼錯誤，交易未授權")
+    assert (posted["MerchantTradeNo"], posted["TradeAmt"], posted["PaymentTypeChargeFee"]) == (
+        "GIVEUP1", "1200", "0")
+    assert posted["auth_code"] == "" and posted["card4no"] == ""
+    # the same field set as a paid order's result (NeedExtraPaidInfo=Y)
+    paid_url = _pay_url(_checkout(client, aio_form(store, trade_no="PAIDOK1", ReturnURL=LOCAL_RETURN,
+                                                   NeedExtraPaidInfo="Y")))
+    client.post(paid_url, data=CARD)
+    assert set(_posted(client.get(paid_url).get_data(as_text=True))) == set(posted)
+    db.session.expire_all()
+    order = db.session.scalar(select(CheckoutOrder).where(CheckoutOrder.merchant_trade_no == "GIVEUP1")
+                              .execution_options(unscoped=True))
+    assert order.status is OrderStatus.FAILED and order.failed_at is not None
+    assert _count(CardTransaction) == 1 and _count(PaymentNotice) == 1  # the paid order's only
+    assert client.post(url, data=CARD).status_code == 303
+    assert _count(CardTransaction) == 1
+
+
+def test_giving_up_before_any_decline_changes_nothing(ctx, client) -> None:  # noqa: ANN001
     store = make_checkout_store()
     db.session.commit()
     url = _pay_url(_checkout(client, aio_form(store, ReturnURL=LOCAL_RETURN)))
-    declined = CARD | {"card_number": "4000000000000002"}
-    assert [client.post(url, data=declined).status_code for _ in range(6)] == [422] * 5 + [429]
-    locked = client.post(url, data=CARD)
-    assert locked.status_code == 429 and "請返回商店重新下單" in locked.get_data(as_text=True)
-    assert _count(CardTransaction) == 0
+    assert client.post(f"{url}/give-up").status_code == 303
+    db.session.expire_all()
+    order = db.session.scalar(select(CheckoutOrder).execution_options(unscoped=True))
+    assert order.status is OrderStatus.PENDING
+    assert client.post(url, data=CARD).status_code == 303
+    db.session.expire_all()
+    assert order.status is OrderStatus.PAID
+    assert client.post("/Cashier/pay/nope/give-up").status_code == 404
+
+
+def test_a_failed_order_without_order_result_url_links_to_client_back_url(ctx, client) -> None:  # noqa: ANN001
+    store = make_checkout_store()
+    db.session.commit()
+    url = _pay_url(_checkout(client, aio_form(store, ReturnURL=LOCAL_RETURN, OrderResultURL="",
+                                              ClientBackURL="https://merchant.example/shop")))
+    page = client.post(url, data=CARD | {"card_number": "4000000000000002"}).get_data(as_text=True)
+    # after a decline the give-up button stands in for the plain link
+    assert 'data-testid="give-up"' in page and 'href="https://merchant.example/shop"' not in page
+    client.post(f"{url}/give-up")
+    html = client.get(url).get_data(as_text=True)
+    assert 'data-testid="failed"' in html and "發卡銀行拒絕交易" in html
+    assert 'data-testid="result-form"' not in html
+    assert _client_back(html) == "https://merchant.example/shop"
+    assert _count(PaymentNotice) == 0
+
+
+def _client_back(html: str) -> str | None:
+    found = re.search(r'<a [^>]*href="([^"]*)"[^>]*data-testid="client-back"', html)
+    return unescape(found.group(1)) if found else None
+
+
+def _paid_result(client, store, **extra: str) -> str:  # noqa: ANN001
+    url = _pay_url(_checkout(client, aio_form(store, ReturnURL=LOCAL_RETURN, **extra)))
+    assert client.post(url, data=CARD).status_code == 303
+    return client.get(url).get_data(as_text=True)
+
+
+def test_the_result_page_links_back_to_client_back_url(ctx, client) -> None:  # noqa: ANN001
+    store = make_checkout_store()
+    db.session.commit()
+    back = "https://merchant.example/shop?from=ectix&order=42"
+    html = _paid_result(client, store, OrderResultURL="", ClientBackURL=back)
+    assert 'data-testid="paid"' in html and 'data-testid="result-form"' not in html
+    assert _client_back(html) == back and ">返回商店</a>" in html
+    # neither URL: no link to nowhere, the page says it may be closed
+    html = _paid_result(client, store, OrderResultURL="")
+    assert _client_back(html) is None and 'data-testid="no-back"' in html
+    # OrderResultURL wins over ClientBackURL (the result is posted there instead)
+    html = _paid_result(client, store, ClientBackURL=back)
+    assert _client_back(html) is None and 'data-testid="result-form"' in html
 
 
 def test_paid_reactions_run_in_the_payment_transaction(ctx, client, monkeypatch) -> None:  # noqa: ANN001

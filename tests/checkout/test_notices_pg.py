@@ -152,3 +152,47 @@ def test_racing_requests_for_one_trade_no_store_one_order(pg_app) -> None:  # no
     assert sorted(outcomes) == ["10200047"] * 3 + ["order"]
     with pg_app.app_context():
         assert db.session.scalar(select(func.count(CheckoutOrder.id))) == 1
+
+
+def test_giving_up_and_paying_at_once_end_in_one_state(pg_app) -> None:  # noqa: ANN001
+    clock.freeze(START)
+    with pg_app.app_context():
+        order_id = _accepted_order("https://127.0.0.1/r")
+        order = db.session.get(services.CheckoutOrder, order_id, with_for_update=True,
+                               execution_options={"unscoped": True})
+        assert not services.pay(order, Card("4000000000000002", 12, 2030, "123")).approved
+        db.session.commit()
+
+    def act(n: int, ready: Ready) -> str:
+        ready()
+        order = db.session.get(services.CheckoutOrder, order_id, with_for_update=True,
+                               execution_options={"unscoped": True})
+        if order.status is not services.OrderStatus.PENDING:
+            db.session.rollback()
+            return "late"
+        outcome = "failed" if n % 2 == 0 and services.give_up(order) else \
+            "paid" if services.pay(order, TEST_CARD).approved else "declined"
+        db.session.commit()
+        return outcome
+
+    outcomes = run_at_once(pg_app, act, range(4))
+    assert outcomes.count("late") == 3 and len(set(outcomes) - {"late"}) == 1
+    with pg_app.app_context():
+        order = db.session.get(services.CheckoutOrder, order_id, execution_options={"unscoped": True})
+        txns = db.session.scalar(select(func.count(CardTransaction.id)))
+        sent = db.session.scalar(select(func.count(PaymentNotice.id)))
+        if order.status is services.OrderStatus.FAILED:
+            assert (txns, sent, order.last_decline) == (0, 0, "發卡銀行拒絕交易（測試拒絕卡）")
+            assert services.signed_failure(order)["RtnCode"] != "1"
+        else:
+            assert (order.status, txns, sent) == (services.OrderStatus.PAID, 1, 1)
+        # whichever won the race, a given-up order is stored as failed on PostgreSQL
+        other_id = _accepted_order("https://127.0.0.1/r")
+        other = db.session.get(services.CheckoutOrder, other_id, with_for_update=True,
+                               execution_options={"unscoped": True})
+        services.pay(other, Card("4000000000000002", 12, 2030, "123"))
+        assert services.give_up(other)
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(services.CheckoutOrder, other_id, execution_options={
+            "unscoped": True}).status is services.OrderStatus.FAILED

@@ -14,7 +14,14 @@ from sqlalchemy import select
 
 from app import clock
 from app.checkout import jobs as checkout_jobs
-from app.checkout.models import TransactionStatus
+from app.checkout import notices as checkout_notices
+from app.checkout.models import (
+    CheckoutOrder,
+    NoticeStatus,
+    PaymentNotice,
+    PaymentNoticeAttempt,
+    TransactionStatus,
+)
 from app.db import db
 from app.ecpay import checkmac
 from app.tickets.models import Order
@@ -55,13 +62,30 @@ def test_a_ticket_order_from_the_shop_to_issued_and_captured(app, live_server, b
         trade_no = _pay_on_a_phone(browser_instance, live_server)
         assert len(merchant.requests) == 1  # the first notice failed (HTTP 500)
         with app.app_context():
+            ours = db.session.scalar(
+                select(PaymentNotice).join(CheckoutOrder, CheckoutOrder.id == PaymentNotice.order_id)
+                .where(CheckoutOrder.merchant_trade_no == trade_no).execution_options(unscoped=True))
+            assert (ours.status, ours.attempts) == (NoticeStatus.PENDING, 1)
+            assert ours.id not in checkout_notices.due_notice_ids()  # not before its 5 minutes
             clock.freeze(clock.now() + timedelta(minutes=6))
-            # the demo's own ticket orders have notices due too (to the sample shop): at least ours
+            # the demo's own ticket orders may have notices due too (to the sample shop): ours is
+            # among those the job queues
+            assert ours.id in checkout_notices.due_notice_ids()
             assert checkout_jobs.payment_notices(clock.now().isoformat()) >= 1
             clock.unfreeze()
-    notice = merchant.requests[-1].form
-    assert checkmac.verify(notice, *STAGE_KEYS)
-    assert (notice["RtnCode"], notice["MerchantTradeNo"], notice["TradeAmt"]) == ("1", trade_no, "300")
+            db.session.expire_all()
+            assert (ours.status, ours.attempts) == (NoticeStatus.SUCCEEDED, 2)
+            tries = db.session.scalars(select(PaymentNoticeAttempt)
+                                       .where(PaymentNoticeAttempt.notice_id == ours.id)
+                                       .order_by(PaymentNoticeAttempt.id)).all()
+            assert [(t.http_status, t.succeeded) for t in tries] == [(500, False), (200, True)]
+    # exactly two requests: the first answered HTTP 500 "busy", the second 1|OK (the script)
+    assert len(merchant.requests) == 2
+    refused, accepted = (r.form for r in merchant.requests)
+    assert refused == accepted  # the retry sends the same notice, same CheckMacValue
+    assert checkmac.verify(accepted, *STAGE_KEYS)
+    assert (accepted["RtnCode"], accepted["MerchantTradeNo"], accepted["TradeAmt"]) == (
+        "1", trade_no, "300")
 
     page.on("dialog", lambda dialog: dialog.accept())
     log_in(page, live_server, "issuer")
