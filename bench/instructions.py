@@ -117,16 +117,27 @@ def _counter_calls(app, pairs: list[tuple[str, int]]) -> Callable[[int], None]: 
                                      "seen": "unused", "reason": "", "fee": "", "csrf_token": csrf},
                                environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_environ()
                 for code, ticket_id in pairs]
-    return _caller(app, environs, "200", b'data-testid="counter-success"')
+    return _caller(app, environs, "200", b'data-testid="counter-success"', follow_cookie=name)
 
 
-def _caller(app, environs: list[dict], status: str, success: bytes) -> Callable[[int], None]:  # noqa: ANN001
+def _caller(app, environs: list[dict], status: str, success: bytes,  # noqa: ANN001
+            follow_cookie: str | None = None) -> Callable[[int], None]:
+    """Calls of the prebuilt `environs`; with `follow_cookie`, the session cookie a response
+    sets is sent with the next call, as a browser does (the server re-signs it once a minute:
+    under valgrind the calls span minutes, and a stale cookie would be re-signed every time)."""
     answered: list[str] = []
+    cookie = [environs[0].get("HTTP_COOKIE", "")] if environs else [""]
 
     def start_response(line: str, headers: list, exc_info: object = None) -> None:
         answered.append(line)
+        for header, value in headers:
+            if follow_cookie and header.lower() == "set-cookie" and \
+                    value.startswith(f"{follow_cookie}="):
+                cookie[0] = value.split(";", 1)[0]
 
     def call(n: int) -> None:
+        if follow_cookie:
+            environs[n]["HTTP_COOKIE"] = cookie[0]
         body = b"".join(app(environs[n], start_response))
         if not answered[-1].startswith(status) or success not in body:
             raise RuntimeError(f"call {n} answered {answered[-1]}: {body[:300]!r}")
