@@ -14,12 +14,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from app import create_app
 from app.db import db
 from app.ecpay import keys
 from app.products.models import ProductKind
-from tests.conftest import base_config
+from tests.conftest import base_config, empty_pg
 from tests.ecticket.client import Client, http_poster
 from tests.factories import make_account, make_product, make_store
 from tests.settings.helpers import mark_complete
@@ -78,6 +79,8 @@ def server(pg_database_url, monkeypatch):  # noqa: ANN001, ANN201
     finally:
         process.terminate()
         process.wait(15)
+        # The database is shared by the session's PostgreSQL tests: leave it empty, as pg_app does.
+        empty_pg(create_app(base_config(pg_database_url)))
 
 
 def test_issue_query_redeem_cancel_refund_through_gunicorn(server) -> None:  # noqa: ANN001
@@ -128,3 +131,16 @@ def test_issue_query_redeem_cancel_refund_through_gunicorn(server) -> None:  # n
     assert (order["RedeemCount"], order["RefundCount"], order["UnUsedCount"]) == (9, 5, 86)
     status = api.call("QueryTicketStatus", {"TicketNo": redeemed[1]["TicketNo"], "WriteOffNo": ""})
     assert status["TicketList"][0]["UseStatus"] == 2
+
+
+def test_the_end_to_end_run_leaves_the_shared_database_empty(pg_database_url) -> None:  # noqa: ANN001
+    """Runs after the test above (file order): its server fixture emptied what it wrote, so the
+    session's next PostgreSQL test (the WriteOff race counts tickets) starts from nothing."""
+    app = create_app(base_config(pg_database_url))
+    with app.app_context():
+        tables = [t for t in db.metadata.sorted_tables if t.name != "alembic_version"]
+        left = {t.name: n for t in tables
+                if (n := db.session.scalar(select(func.count()).select_from(t)))}
+        db.session.remove()
+        db.engine.dispose()
+    assert left == {}
