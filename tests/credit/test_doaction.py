@@ -194,6 +194,8 @@ def test_envelope_refusals(frozen, client) -> None:  # noqa: ANN001
     _envelope_refused(client, b"\xff\xfe", 10001, "Invalid request format")
     for name, body in (("MerchantID", good | {"MerchantID": ""}),
                        ("MerchantID", good | {"MerchantID": ["x"]}),
+                       # a String: its own number as a JSON integer is mistyped, not its digits
+                       ("MerchantID", good | {"MerchantID": int(store.merchant_code)}),
                        ("RqHeader.Timestamp", good | {"RqHeader": {}}),
                        ("RqHeader.Timestamp", good | {"RqHeader": {"Timestamp": "soon"}}),
                        ("Data", good | {"Data": 5})):

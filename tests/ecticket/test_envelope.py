@@ -71,7 +71,7 @@ def test_envelope_refusals(shop, client) -> None:  # noqa: ANN001
     cases = [
         (b"not json", 10001), (b"[1,2]", 10001), (b"\xff\xfe", 10001),
         ({k: v for k, v in good.items() if k != "MerchantID"}, 10002),
-        (good | {"MerchantID": 3}, 10003),
+        (good | {"MerchantID": 3}, 10002),
         (good | {"MerchantID": "12345678901"}, 10002),
         (good | {"RqHeader": {}}, 10002), (good | {"RqHeader": "x"}, 10002),
         (good | {"RqHeader": {"Timestamp": "soon"}}, 10002),
@@ -98,6 +98,20 @@ def test_envelope_refusals(shop, client) -> None:  # noqa: ANN001
         assert answer["TransCode"] == code, (body, answer)
         assert answer["Data"] == "" and answer["CheckMacValue"] == ""
     assert _raw(client, good)["TransCode"] == 1
+
+
+def test_a_number_for_merchant_id_or_platform_id_is_the_wrong_type(shop, client) -> None:  # noqa: ANN001
+    """MerchantID and PlatformID are Strings: the store's own number sent as a JSON integer is
+    refused as mistyped (10002), not read as its digits and accepted."""
+    store, product = shop
+    good = _client(client, store).envelope({"ItemNo": str(product.id)})
+    for name, body in (("MerchantID", good | {"MerchantID": int(store.merchant_code)}),
+                       ("PlatformID", good | {"PlatformID": int(store.merchant_code)})):
+        answer = _raw(client, body)
+        assert (answer["TransCode"], answer["TransMsg"]) == (10002, f"Invalid parameter: {name}")
+        assert (answer["Data"], answer["CheckMacValue"]) == ("", "")
+    assert _raw(client, good | {"PlatformID": ""})["TransCode"] == 1  # "" = absent
+    assert _raw(client, good | {"PlatformID": store.merchant_code})["TransCode"] == 1
 
 
 def test_data_for_another_merchant_is_a_mismatch(shop, client) -> None:  # noqa: ANN001
