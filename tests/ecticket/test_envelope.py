@@ -13,7 +13,7 @@ import pytest
 
 from app import clock
 from app.db import db
-from app.ecpay import keys
+from app.ecpay import json_api, keys
 from app.products.models import ProductKind
 from tests.ecticket.client import Client, TransportError, check_mac_value, flask_poster
 from tests.factories import make_product, make_store
@@ -98,6 +98,41 @@ def test_envelope_refusals(shop, client) -> None:  # noqa: ANN001
         assert answer["TransCode"] == code, (body, answer)
         assert answer["Data"] == "" and answer["CheckMacValue"] == ""
     assert _raw(client, good)["TransCode"] == 1
+
+
+CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/plain",
+                 "multipart/form-data")
+
+
+def _post_as(client, raw: bytes | str, content_type: str, path: str = "/api/Ticket/QueryItemInfo",
+             ) -> dict:  # noqa: ANN001
+    response = client.post(path, data=raw, content_type=content_type, csrf=False)
+    assert (response.status_code, response.content_type) == (200, "application/json; charset=utf-8")
+    return response.get_json()
+
+
+@pytest.mark.parametrize("path", ["/api/Ticket/QueryItemInfo", "/api/issuance/issue"])
+def test_a_body_over_the_limit_is_10001_in_the_envelope_never_a_413(shop, app, client, path) -> None:  # noqa: ANN001
+    """Past the API's own limit (json_api.MAX_BODY) and past the app's (MAX_CONTENT_LENGTH, where
+    the rest of the app answers 413): HTTP 200 and the envelope's 10001, whatever the
+    Content-Type."""
+    store, product = shop
+    good = json.dumps(_client(client, store).envelope({"ItemNo": str(product.id)}))
+    padded = good + " " * (json_api.MAX_BODY - len(good))  # still JSON: the limit itself is fine
+    for raw in (padded + " ", b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)):
+        for content_type in CONTENT_TYPES:
+            answer = _post_as(client, raw, content_type, path)
+            assert (answer["TransCode"], answer["TransMsg"]) == (10001, "Invalid request format")
+            assert (answer["Data"], answer["CheckMacValue"], answer["MerchantID"]) == ("", "", "")
+    assert _post_as(client, padded, "application/json")["TransCode"] == 1
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+def test_the_body_is_json_whatever_the_content_type(shop, client, content_type) -> None:  # noqa: ANN001
+    store, product = shop
+    api = _client(client, store)
+    raw = json.dumps(api.envelope({"ItemNo": str(product.id)}))
+    assert api.open(_post_as(client, raw, content_type))["ItemName"] == "咖啡兌換券"
 
 
 def test_a_number_for_merchant_id_or_platform_id_is_the_wrong_type(shop, client) -> None:  # noqa: ANN001

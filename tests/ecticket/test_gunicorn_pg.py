@@ -4,6 +4,8 @@ redeems 10, cancels one redemption, returns 5 and queries the refunds."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
 import subprocess
@@ -131,6 +133,19 @@ def test_issue_query_redeem_cancel_refund_through_gunicorn(server) -> None:  # n
     assert (order["RedeemCount"], order["RefundCount"], order["UnUsedCount"]) == (9, 5, 86)
     status = api.call("QueryTicketStatus", {"TicketNo": redeemed[1]["TicketNo"], "WriteOffNo": ""})
     assert status["TicketList"][0]["UseStatus"] == 2
+
+    # A body past the API's 256 KiB, its length declared or streamed in chunks: the real server
+    # reads it to its end and answers HTTP 200 with the envelope's 10001, never a 413.
+    for body, headers in ((b"x" * (1024 * 1024), {}),
+                          ((b"x" * 65536 for _ in range(5)), {"Transfer-Encoding": "chunked"})):
+        connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=30)
+        connection.request("POST", "/api/Ticket/WriteOff", body=body,
+                           headers={"Content-Type": "application/json", **headers},
+                           encode_chunked=bool(headers))
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        connection.close()
+        assert (response.status, answer["TransCode"], answer["Data"]) == (200, 10001, "")
 
 
 def test_the_end_to_end_run_leaves_the_shared_database_empty(pg_database_url) -> None:  # noqa: ANN001
