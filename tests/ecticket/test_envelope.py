@@ -15,7 +15,14 @@ from app import clock
 from app.db import db
 from app.ecpay import json_api, keys
 from app.products.models import ProductKind
-from tests.ecticket.client import Client, TransportError, check_mac_value, flask_poster
+from tests.ecticket.client import (
+    Client,
+    TransportError,
+    check_mac_value,
+    encrypt_text,
+    flask_poster,
+    php_urlencode,
+)
 from tests.factories import make_product, make_store
 
 VECTORS = json.loads((Path(__file__).parents[1] / "ecpay" / "vectors.json").read_text("utf-8"))
@@ -147,6 +154,43 @@ def test_a_number_for_merchant_id_or_platform_id_is_the_wrong_type(shop, client)
         assert (answer["Data"], answer["CheckMacValue"]) == ("", "")
     assert _raw(client, good | {"PlatformID": ""})["TransCode"] == 1  # "" = absent
     assert _raw(client, good | {"PlatformID": store.merchant_code})["TransCode"] == 1
+
+
+def _sealed(store, plaintext: str, mac: str | None = None) -> dict:  # noqa: ANN001
+    """An envelope whose Data is `plaintext` exactly (PHP urlencode, AES), signed over it."""
+    return {"MerchantID": store.merchant_code,
+            "RqHeader": {"Timestamp": round(clock.now().timestamp())},
+            "Data": encrypt_text(php_urlencode(plaintext), PAIR.hash_key, PAIR.hash_iv),
+            "CheckMacValue": mac or check_mac_value(plaintext, PAIR.hash_key, PAIR.hash_iv)}
+
+
+def test_data_that_is_not_a_json_object_is_10006(shop, client) -> None:  # noqa: ANN001
+    """Data decrypts (right keys, padding, URL-encoding) and is signed, but its plaintext is not
+    a JSON object: 10006, checked before the MAC (a wrong MAC over it is still 10006)."""
+    store, product = shop
+    whole = f'{{"MerchantID":"{store.merchant_code}","ItemNo":"{product.id}"}}'
+    for plaintext in (whole[:-1], "{not json", '{"MerchantID":"1",}', "[1,2]", '"text"', "12",
+                      whole + "x", "{'MerchantID':'1'}", ""):
+        for mac in (None, "0" * 64):
+            answer = _raw(client, _sealed(store, plaintext, mac))
+            assert (answer["TransCode"], answer["TransMsg"]) == (10006, "Data is not valid JSON"), \
+                plaintext
+            assert (answer["Data"], answer["CheckMacValue"]) == ("", "")
+    assert _raw(client, _sealed(store, whole))["TransCode"] == 1
+    assert _raw(client, _sealed(store, whole, "0" * 64))["TransCode"] == 10007
+
+
+def test_a_timestamp_more_than_600_seconds_ahead_is_expired(shop, client) -> None:  # noqa: ANN001
+    store, product = shop
+    clock.freeze(clock.now().replace(microsecond=0))
+    api = _client(client, store)
+    now = int(clock.now().timestamp())
+    for ahead, code in ((601, 10004), (3600, 10004), (10**9, 10004), (600, 1), (-600, 1),
+                        (-601, 10004)):
+        answer = _raw(client, api.envelope({"ItemNo": str(product.id)}, timestamp=now + ahead))
+        assert answer["TransCode"] == code, ahead
+        if code != 1:
+            assert (answer["TransMsg"], answer["Data"]) == ("Timestamp expired", "")
 
 
 def test_data_for_another_merchant_is_a_mismatch(shop, client) -> None:  # noqa: ANN001
