@@ -40,6 +40,7 @@ from app.auth.services import (
 from app.bounds import NUL, NUL_MESSAGE, TOO_DEEP_MESSAGE, nul_fields
 from app.columns import on_page
 from app.db import db
+from app.ecpay import wire
 from app.errors import DomainError, InvalidInput, Malformed, NotFound
 from app.extensions import login_manager
 from app.forms import place_field_errors
@@ -181,8 +182,10 @@ def refuse_unsafe_input() -> None:
     if any(NUL in value for name, value in request.environ.items()
            if name.startswith(HEADER_KEYS) and isinstance(value, str)):
         raise Malformed(NUL_MESSAGE)
-    # Only these bodies are parsed into form fields and files (werkzeug): a JSON body is not.
-    form_body = request.mimetype in FORM_TYPES
+    # Only these bodies are parsed into form fields and files (werkzeug): a JSON body is not,
+    # nor the body of ECPay's JSON APIs, JSON whatever its Content-Type (app.ecpay.wire).
+    form_body = request.mimetype in FORM_TYPES and not wire.takes_json_body(
+        current_app.view_functions.get(request.endpoint or ""))
     for source in (request.args, request.form) if form_body else (request.args,):
         for name, value in source.items(multi=True):
             if NUL in name or NUL in value:

@@ -220,6 +220,12 @@ def pg_app(pg_database_url: str) -> Iterator[Flask]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 60, "max_overflow": 10, "pool_timeout": 10}})
     application.test_client_class = CsrfClient
     yield application
+    empty_pg(application)
+
+
+def empty_pg(application: Flask) -> None:
+    """Empty every table of the app's (shared, session-wide) PostgreSQL test database, as the
+    next test expects to find it, and close the app's connections."""
     with application.app_context():
         tables = [t.name for t in db.metadata.sorted_tables if t.name != "alembic_version"]
         db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, json, request
+from flask import Blueprint, Response, request
 
 from app.credit import doaction
 from app.db import db
-from app.ecpay import json_api
+from app.ecpay import json_api, wire
 from app.extensions import csrf
 
 bp = Blueprint("credit_api", __name__, url_prefix="/1.0.0/Credit")
@@ -20,26 +20,22 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024
 
 
-def _json(body: dict) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), 200,
-                    content_type="application/json; charset=utf-8")
-
-
 @bp.post("/DoAction")
 @csrf.exempt
+@wire.json_body
 def do_action() -> Response:
-    raw = request.get_data(cache=False)[:MAX_BODY + 1]
-    if len(raw) > MAX_BODY:
+    raw = wire.read_body(MAX_BODY)
+    if raw is None:  # longer than MAX_BODY (or unreadable): not a JSON object we read
         db.session.rollback()
-        return _json(doaction.refusal(json_api.BAD_FORMAT))
+        return wire.answer(doaction.refusal(json_api.BAD_FORMAT))
     try:
         answer = doaction.handle(raw, request.remote_addr or "")
     except Exception:  # noqa: BLE001 - the protocol answers 10099, never a 500 page
         log.exception("DoAction failed")
         db.session.rollback()
-        return _json(doaction.refusal(json_api.SYSTEM_ERROR))
+        return wire.answer(doaction.refusal(json_api.SYSTEM_ERROR))
     if answer.changed:
         db.session.commit()
     else:
         db.session.rollback()
-    return _json(answer.body)
+    return wire.answer(answer.body)

@@ -9,6 +9,7 @@ Checks, in order (each answers `TransCode`/`TransMsg` with `Data` = "" and chang
 |---|---|---|
 | 1 | the body is not a JSON object | 10001 |
 | 2 | MerchantID, RqHeader.Timestamp, Data (ECTicket: CheckMacValue) missing or mistyped | 10002 |
+|   | (ECTicket) a PlatformID neither absent, "" nor a string of at most 10 | 10002 |
 | 3 | merchant unknown or keyless, an address not allowed, a PlatformID not its parent | 10003 |
 | 4 | Timestamp more than 10 minutes from now | 10004 |
 | 5 | Data: Base64, AES, padding, URL-decoding, UTF-8 | 10005 |
@@ -19,6 +20,11 @@ Checks, in order (each answers `TransCode`/`TransMsg` with `Data` = "" and chang
 A platform (PlatformID, ECTicket) is a parent store (母商店) calling for one of its children:
 its own keys sign and encrypt. An accepted request is answered `TransCode` 1 with the result
 encrypted under the pair the request came with (and, ECTicket, its CheckMacValue).
+
+Outer types are the spec's: MerchantID and PlatformID are Strings, so a JSON number there is
+mistyped (10002), never read as its digits. The lenient reading of PHP clients (a number for a
+String, digits for an Int: `text_field`, `int_field`) is for the fields inside Data — and for
+RqHeader.Timestamp, which PHP clients may send as digits.
 """
 
 from __future__ import annotations
@@ -97,6 +103,11 @@ def text_field(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def string_field(value: Any) -> str | None:
+    """An outer String field (MerchantID, PlatformID): a JSON string, else None (mistyped)."""
+    return value if isinstance(value, str) else None
+
+
 def parse_body(raw: bytes) -> dict | None:
     if len(raw) > MAX_BODY:
         return None
@@ -149,9 +160,9 @@ def open_request(flavour: Flavour, raw: bytes, remote_ip: str) -> Request | Refu
     body = parse_body(raw)
     if body is None:
         return Refused(refused(flavour, "", "", BAD_FORMAT))
-    merchant_id = text_field(body.get("MerchantID"))
+    merchant_id = string_field(body.get("MerchantID"))
     given_platform = body.get("PlatformID") if flavour.outer_platform else None
-    platform_id = "" if given_platform in (None, "") else text_field(given_platform)
+    platform_id = "" if given_platform is None else string_field(given_platform)
     echo, echo_platform = _short(merchant_id), _short(platform_id)
 
     def no(code: tuple[int, str]) -> Refused:

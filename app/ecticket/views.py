@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 
-from flask import Blueprint, Response, abort, json, request, stream_with_context
+from flask import Blueprint, Response, abort, request, stream_with_context
 
 from app.db import db
-from app.ecpay import json_api
+from app.ecpay import json_api, wire
 from app.ecticket import catalog, issue, items, orders, protocol, reports, tickets
 from app.ecticket.calls import Call, Handler
 from app.extensions import csrf
@@ -48,9 +48,6 @@ def handler_for(prefix: str, name: str) -> Handler | None:
     return HANDLERS.get(name)
 
 
-def _json(body: dict) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), 200,
-                    content_type="application/json; charset=utf-8")
 
 
 def _file(pieces: Iterable[str], filename: str, name: str) -> Response:
@@ -71,17 +68,20 @@ def _file(pieces: Iterable[str], filename: str, name: str) -> Response:
 
 def _answer(prefix: str, name: str) -> Response:
     handler = handler_for(prefix, name) or abort(404)
-    raw = request.get_data(cache=False)[:json_api.MAX_BODY + 1]
+    raw = wire.read_body(json_api.MAX_BODY)
     try:
+        if raw is None:  # longer than MAX_BODY (or unreadable): not a JSON object we read
+            db.session.rollback()
+            return wire.answer(json_api.refused(protocol.ECTICKET, "", "", json_api.BAD_FORMAT))
         opened = json_api.open_request(protocol.ECTICKET, raw, request.remote_addr or "")
         if isinstance(opened, json_api.Refused):
             db.session.rollback()
-            return _json(opened.body)
+            return wire.answer(opened.body)
         try:
             result = handler(Call(opened, request.remote_addr or ""))
         except protocol.Refused as refused:
             db.session.rollback()
-            return _json(json_api.answer(protocol.ECTICKET, opened, protocol.failed(refused)))
+            return wire.answer(json_api.answer(protocol.ECTICKET, opened, protocol.failed(refused)))
         if result.csv is not None:
             db.session.rollback()
             return _file(result.csv, result.filename, name)
@@ -90,20 +90,22 @@ def _answer(prefix: str, name: str) -> Response:
             db.session.commit()
         else:
             db.session.rollback()
-        return _json(body)
+        return wire.answer(body)
     except Exception:  # noqa: BLE001 - the protocol answers 10099, never a 500 page
         log.exception("ECTicket %s/%s failed", prefix, name)
         db.session.rollback()
-        return _json(json_api.refused(protocol.ECTICKET, "", "", json_api.SYSTEM_ERROR))
+        return wire.answer(json_api.refused(protocol.ECTICKET, "", "", json_api.SYSTEM_ERROR))
 
 
 @bp.post("/api/Ticket/<name>")
 @csrf.exempt
+@wire.json_body
 def ticket_call(name: str) -> Response:
     return _answer("Ticket", name)
 
 
 @bp.post("/api/issuance/<name>")
 @csrf.exempt
+@wire.json_body
 def issuance_call(name: str) -> Response:
     return _answer("issuance", name)

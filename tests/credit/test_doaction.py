@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.checkout.models import CardTransaction, CheckoutOrder, OrderStatus, TransactionStatus
 from app.credit import services
+from app.credit.api import MAX_BODY
 from app.credit.models import CardRefund
 from app.credit.states import Action
 from app.db import db
@@ -194,6 +195,8 @@ def test_envelope_refusals(frozen, client) -> None:  # noqa: ANN001
     _envelope_refused(client, b"\xff\xfe", 10001, "Invalid request format")
     for name, body in (("MerchantID", good | {"MerchantID": ""}),
                        ("MerchantID", good | {"MerchantID": ["x"]}),
+                       # a String: its own number as a JSON integer is mistyped, not its digits
+                       ("MerchantID", good | {"MerchantID": int(store.merchant_code)}),
                        ("RqHeader.Timestamp", good | {"RqHeader": {}}),
                        ("RqHeader.Timestamp", good | {"RqHeader": {"Timestamp": "soon"}}),
                        ("Data", good | {"Data": 5})):
@@ -294,6 +297,49 @@ def test_a_system_error_is_10099_and_no_500(frozen, client, monkeypatch) -> None
     answer = _envelope_refused(client, body, 10099, "System error")
     assert answer["MerchantID"] == ""  # nothing of the request is echoed after a crash
     assert _status(txn) is TransactionStatus.AUTHORISED
+
+
+def _post_as(client, raw: bytes | str, content_type: str) -> dict:  # noqa: ANN001
+    response = client.post(URL, data=raw, content_type=content_type, csrf=False)
+    assert (response.status_code, response.content_type) == (200, "application/json; charset=utf-8")
+    return response.get_json()
+
+
+FORM_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/plain",
+              "multipart/form-data")
+
+
+def test_a_body_over_the_limit_is_10001_in_the_envelope_never_a_413(frozen, app, client) -> None:  # noqa: ANN001
+    """Past DoAction's own limit (64 KiB) and past the app's (MAX_CONTENT_LENGTH, where the
+    rest of the app answers 413): HTTP 200 and the envelope's 10001, whatever the Content-Type."""
+    store = make_checkout_store()
+    txn = make_transaction(store)
+    db.session.commit()
+    good = json.dumps(ecpay.request_body(store.merchant_code, _data(store, txn, "C"), K, IV,
+                                         timestamp=int(NOW.timestamp())))
+    padded = good + " " * (MAX_BODY - len(good))  # still JSON: accepted at the limit, not past it
+    for raw in (padded + " ", b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)):
+        for content_type in FORM_TYPES:
+            before = _history()
+            outer = _post_as(client, raw, content_type)
+            assert (outer["TransCode"], outer["TransMsg"], outer["Data"]) == (
+                10001, "Invalid request format", ""), (len(raw), content_type)
+            assert _history() == before
+    assert _status(txn) is TransactionStatus.AUTHORISED
+    assert _post_as(client, padded, "application/json")["TransCode"] == 1
+    assert _status(txn) is TransactionStatus.CLOSE_REQUESTED
+
+
+@pytest.mark.parametrize("content_type", FORM_TYPES)
+def test_the_body_is_json_whatever_the_content_type(frozen, client, content_type) -> None:  # noqa: ANN001
+    store = make_checkout_store()
+    txn = make_transaction(store)
+    db.session.commit()
+    body = ecpay.request_body(store.merchant_code, _data(store, txn, "C"), K, IV,
+                              timestamp=int(NOW.timestamp()))
+    outer = _post_as(client, json.dumps(body), content_type)
+    assert ecpay.decrypt(outer["Data"], K, IV)["RtnCode"] == 1
+    assert _status(txn) is TransactionStatus.CLOSE_REQUESTED
 
 
 # A race on PostgreSQL ------------------------------------------------------------------------------

@@ -13,9 +13,16 @@ import pytest
 
 from app import clock
 from app.db import db
-from app.ecpay import keys
+from app.ecpay import json_api, keys
 from app.products.models import ProductKind
-from tests.ecticket.client import Client, TransportError, check_mac_value, flask_poster
+from tests.ecticket.client import (
+    Client,
+    TransportError,
+    check_mac_value,
+    encrypt_text,
+    flask_poster,
+    php_urlencode,
+)
 from tests.factories import make_product, make_store
 
 VECTORS = json.loads((Path(__file__).parents[1] / "ecpay" / "vectors.json").read_text("utf-8"))
@@ -71,7 +78,7 @@ def test_envelope_refusals(shop, client) -> None:  # noqa: ANN001
     cases = [
         (b"not json", 10001), (b"[1,2]", 10001), (b"\xff\xfe", 10001),
         ({k: v for k, v in good.items() if k != "MerchantID"}, 10002),
-        (good | {"MerchantID": 3}, 10003),
+        (good | {"MerchantID": 3}, 10002),
         (good | {"MerchantID": "12345678901"}, 10002),
         (good | {"RqHeader": {}}, 10002), (good | {"RqHeader": "x"}, 10002),
         (good | {"RqHeader": {"Timestamp": "soon"}}, 10002),
@@ -98,6 +105,92 @@ def test_envelope_refusals(shop, client) -> None:  # noqa: ANN001
         assert answer["TransCode"] == code, (body, answer)
         assert answer["Data"] == "" and answer["CheckMacValue"] == ""
     assert _raw(client, good)["TransCode"] == 1
+
+
+CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/plain",
+                 "multipart/form-data")
+
+
+def _post_as(client, raw: bytes | str, content_type: str, path: str = "/api/Ticket/QueryItemInfo",
+             ) -> dict:  # noqa: ANN001
+    response = client.post(path, data=raw, content_type=content_type, csrf=False)
+    assert (response.status_code, response.content_type) == (200, "application/json; charset=utf-8")
+    return response.get_json()
+
+
+@pytest.mark.parametrize("path", ["/api/Ticket/QueryItemInfo", "/api/issuance/issue"])
+def test_a_body_over_the_limit_is_10001_in_the_envelope_never_a_413(shop, app, client, path) -> None:  # noqa: ANN001
+    """Past the API's own limit (json_api.MAX_BODY) and past the app's (MAX_CONTENT_LENGTH, where
+    the rest of the app answers 413): HTTP 200 and the envelope's 10001, whatever the
+    Content-Type."""
+    store, product = shop
+    good = json.dumps(_client(client, store).envelope({"ItemNo": str(product.id)}))
+    padded = good + " " * (json_api.MAX_BODY - len(good))  # still JSON: the limit itself is fine
+    for raw in (padded + " ", b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)):
+        for content_type in CONTENT_TYPES:
+            answer = _post_as(client, raw, content_type, path)
+            assert (answer["TransCode"], answer["TransMsg"]) == (10001, "Invalid request format")
+            assert (answer["Data"], answer["CheckMacValue"], answer["MerchantID"]) == ("", "", "")
+    assert _post_as(client, padded, "application/json")["TransCode"] == 1
+
+
+@pytest.mark.parametrize("content_type", CONTENT_TYPES)
+def test_the_body_is_json_whatever_the_content_type(shop, client, content_type) -> None:  # noqa: ANN001
+    store, product = shop
+    api = _client(client, store)
+    raw = json.dumps(api.envelope({"ItemNo": str(product.id)}))
+    assert api.open(_post_as(client, raw, content_type))["ItemName"] == "咖啡兌換券"
+
+
+def test_a_number_for_merchant_id_or_platform_id_is_the_wrong_type(shop, client) -> None:  # noqa: ANN001
+    """MerchantID and PlatformID are Strings: the store's own number sent as a JSON integer is
+    refused as mistyped (10002), not read as its digits and accepted."""
+    store, product = shop
+    good = _client(client, store).envelope({"ItemNo": str(product.id)})
+    for name, body in (("MerchantID", good | {"MerchantID": int(store.merchant_code)}),
+                       ("PlatformID", good | {"PlatformID": int(store.merchant_code)})):
+        answer = _raw(client, body)
+        assert (answer["TransCode"], answer["TransMsg"]) == (10002, f"Invalid parameter: {name}")
+        assert (answer["Data"], answer["CheckMacValue"]) == ("", "")
+    assert _raw(client, good | {"PlatformID": ""})["TransCode"] == 1  # "" = absent
+    assert _raw(client, good | {"PlatformID": store.merchant_code})["TransCode"] == 1
+
+
+def _sealed(store, plaintext: str, mac: str | None = None) -> dict:  # noqa: ANN001
+    """An envelope whose Data is `plaintext` exactly (PHP urlencode, AES), signed over it."""
+    return {"MerchantID": store.merchant_code,
+            "RqHeader": {"Timestamp": round(clock.now().timestamp())},
+            "Data": encrypt_text(php_urlencode(plaintext), PAIR.hash_key, PAIR.hash_iv),
+            "CheckMacValue": mac or check_mac_value(plaintext, PAIR.hash_key, PAIR.hash_iv)}
+
+
+def test_data_that_is_not_a_json_object_is_10006(shop, client) -> None:  # noqa: ANN001
+    """Data decrypts (right keys, padding, URL-encoding) and is signed, but its plaintext is not
+    a JSON object: 10006, checked before the MAC (a wrong MAC over it is still 10006)."""
+    store, product = shop
+    whole = f'{{"MerchantID":"{store.merchant_code}","ItemNo":"{product.id}"}}'
+    for plaintext in (whole[:-1], "{not json", '{"MerchantID":"1",}', "[1,2]", '"text"', "12",
+                      whole + "x", "{'MerchantID':'1'}", ""):
+        for mac in (None, "0" * 64):
+            answer = _raw(client, _sealed(store, plaintext, mac))
+            assert (answer["TransCode"], answer["TransMsg"]) == (10006, "Data is not valid JSON"), \
+                plaintext
+            assert (answer["Data"], answer["CheckMacValue"]) == ("", "")
+    assert _raw(client, _sealed(store, whole))["TransCode"] == 1
+    assert _raw(client, _sealed(store, whole, "0" * 64))["TransCode"] == 10007
+
+
+def test_a_timestamp_more_than_600_seconds_ahead_is_expired(shop, client) -> None:  # noqa: ANN001
+    store, product = shop
+    clock.freeze(clock.now().replace(microsecond=0))
+    api = _client(client, store)
+    now = int(clock.now().timestamp())
+    for ahead, code in ((601, 10004), (3600, 10004), (10**9, 10004), (600, 1), (-600, 1),
+                        (-601, 10004)):
+        answer = _raw(client, api.envelope({"ItemNo": str(product.id)}, timestamp=now + ahead))
+        assert answer["TransCode"] == code, ahead
+        if code != 1:
+            assert (answer["TransMsg"], answer["Data"]) == ("Timestamp expired", "")
 
 
 def test_data_for_another_merchant_is_a_mismatch(shop, client) -> None:  # noqa: ANN001

@@ -4,6 +4,8 @@ redeems 10, cancels one redemption, returns 5 and queries the refunds."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
 import subprocess
@@ -14,12 +16,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from app import create_app
 from app.db import db
 from app.ecpay import keys
 from app.products.models import ProductKind
-from tests.conftest import base_config
+from tests.conftest import base_config, empty_pg
 from tests.ecticket.client import Client, http_poster
 from tests.factories import make_account, make_product, make_store
 from tests.settings.helpers import mark_complete
@@ -78,6 +81,8 @@ def server(pg_database_url, monkeypatch):  # noqa: ANN001, ANN201
     finally:
         process.terminate()
         process.wait(15)
+        # The database is shared by the session's PostgreSQL tests: leave it empty, as pg_app does.
+        empty_pg(create_app(base_config(pg_database_url)))
 
 
 def test_issue_query_redeem_cancel_refund_through_gunicorn(server) -> None:  # noqa: ANN001
@@ -128,3 +133,29 @@ def test_issue_query_redeem_cancel_refund_through_gunicorn(server) -> None:  # n
     assert (order["RedeemCount"], order["RefundCount"], order["UnUsedCount"]) == (9, 5, 86)
     status = api.call("QueryTicketStatus", {"TicketNo": redeemed[1]["TicketNo"], "WriteOffNo": ""})
     assert status["TicketList"][0]["UseStatus"] == 2
+
+    # A body past the API's 256 KiB, its length declared or streamed in chunks: the real server
+    # reads it to its end and answers HTTP 200 with the envelope's 10001, never a 413.
+    for body, headers in ((b"x" * (1024 * 1024), {}),
+                          ((b"x" * 65536 for _ in range(5)), {"Transfer-Encoding": "chunked"})):
+        connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=30)
+        connection.request("POST", "/api/Ticket/WriteOff", body=body,
+                           headers={"Content-Type": "application/json", **headers},
+                           encode_chunked=bool(headers))
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        connection.close()
+        assert (response.status, answer["TransCode"], answer["Data"]) == (200, 10001, "")
+
+
+def test_the_end_to_end_run_leaves_the_shared_database_empty(pg_database_url) -> None:  # noqa: ANN001
+    """Runs after the test above (file order): its server fixture emptied what it wrote, so the
+    session's next PostgreSQL test (the WriteOff race counts tickets) starts from nothing."""
+    app = create_app(base_config(pg_database_url))
+    with app.app_context():
+        tables = [t for t in db.metadata.sorted_tables if t.name != "alembic_version"]
+        left = {t.name: n for t in tables
+                if (n := db.session.scalar(select(func.count()).select_from(t)))}
+        db.session.remove()
+        db.engine.dispose()
+    assert left == {}
