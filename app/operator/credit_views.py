@@ -1,8 +1,9 @@
 """The operator's card closes (逾期未關帳信用卡交易): a store's card transactions still authorised
 more than 21 days after their authorisation. The store, its pages and its DoAction calls get
 error_overDate for them; only the platform operator may still close them (ECPay: 「產生錯誤
-訊息 error_overDate 須通知客服協助關帳」; docs/checkout.md §9). The close is app.credit.services.operator_close —
-the same compare-and-set as the merchant's close — and its history names the operator.
+訊息 error_overDate 須通知客服協助關帳」; docs/checkout.md §9). The close is
+app.credit.services.operator_close — the same compare-and-set as the merchant's close — and
+its history names the operator.
 """
 
 from __future__ import annotations
