@@ -125,6 +125,7 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "saved_filter_added": "儲存篩選條件", "saved_filter_deleted": "刪除篩選條件",
     # checkout (系統介接設定, AioCheckOut)
     "ecpay_keys_rotated": "產生新的 HashKey／HashIV", "ecpay_allowed_ips_updated": "修改允許 IP",
+    "ecpay_auto_close_updated": "修改每日自動關帳",
     "checkout_paid": "信用卡付款成功", "checkout_declined": "信用卡付款失敗",
     "checkout_failed": "訂單付款失敗（不再受理付款）", "checkout_notice_resent": "重新發送付款結果通知",
     "ecticket_notice_resent": "重新發送 ECTicket 通知",
@@ -142,7 +143,7 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
 
 # What a changed field is called on history pages, in one fixed table.
 FIELD_LABELS: Mapping[str, str] = MappingProxyType({
-    "allowed_ips": "允許 IP", "note": "備註",
+    "allowed_ips": "允許 IP", "note": "備註", "auto_close": "每日自動關帳",
     "name": "名稱", "username": "帳號", "remark": "備註", "grants": "權限", "status": "狀態",
     "finance_emails": "帳務聯絡人", "sales_emails": "業務聯絡人", "technical_emails": "技術聯絡人",
     "finance_name": "帳務聯絡人姓名", "finance_phone": "帳務聯絡人電話", "sales_name": "業務聯絡人姓名",

@@ -12,7 +12,7 @@ import json
 from flask import Blueprint, current_app, flash, g, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import TextAreaField
+from wtforms import SelectChoice, SelectField, TextAreaField
 
 from app import clock
 from app.auth.access import acting_account, may, requires
@@ -36,6 +36,12 @@ class AllowedIpsForm(FlaskForm):
                                 render_kw={"rows": 5, "autocomplete": "off"})
 
 
+class AutoCloseForm(FlaskForm):
+    auto_close = SelectField("每日自動關帳",
+                             choices=[SelectChoice("on", "開啟"), SelectChoice("off", "關閉")],
+                             validate_choice=True)
+
+
 def _context(**extra) -> dict:  # noqa: ANN003
     store = g.store
     return {"store": store, "key_rows": keys.key_rows(store.id),
@@ -43,6 +49,7 @@ def _context(**extra) -> dict:  # noqa: ANN003
             "platform_id": store.parent.merchant_code if store.parent_id else "",
             "ticket_api_url": f"{current_app.config['PUBLIC_BASE_URL']}/api/Ticket/",
             "allowed_ips": keys.allowed_ips_of(store.id), "grace": keys.GRACE,
+            "auto_close": keys.auto_close_of(store.id),
             "can_modify": may(Function.SYSTEM_INTEGRATION, Level.MODIFY)} | extra
 
 
@@ -111,6 +118,22 @@ def allowed_ips():
                      to=url_for("checkout.integration")):
         return done
     return render("checkout/allowed_ips.html", form=form, **_context()), form_status(form)
+
+
+@bp.route("/auto-close", methods=["GET", "POST"])
+@requires(Function.SYSTEM_INTEGRATION, Level.MODIFY)
+def auto_close():
+    """每日自動關帳 (信用卡交易設定): on by default; off, the store closes its card transactions
+    itself within 21 days and its DoAction calls are answered 20:15–20:30 too."""
+    form = AutoCloseForm(data={"auto_close": "on" if keys.auto_close_of(g.store.id) else "off"}) \
+        if request.method == "GET" else AutoCloseForm()
+    if done := saved(form, lambda: keys.update_auto_close(acting_account(), g.store,
+                                                          form.auto_close.data == "on"),
+                     done=lambda changed: ("每日自動關帳設定已更新", "success") if changed
+                     else ("每日自動關帳設定未變更", "info"),
+                     to=url_for("checkout.integration")):
+        return done
+    return render("checkout/auto_close.html", form=form, **_context()), form_status(form)
 
 
 @bp.get("/orders")

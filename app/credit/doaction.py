@@ -35,6 +35,7 @@ PARAMETER_ERROR = 2001  # "Parameter error: {name}"
 NOT_FOUND = (2002, "Transaction not found")
 NOT_ALLOWED = 2003  # "Action not allowed in state {state}"
 AMOUNT_ERROR = (2004, "TotalAmount error")
+INSUFFICIENT_BALANCE = (2005, "Insufficient balance")  # app.credit.balance
 OVER_DATE = (2006, "error_overDate")
 BUSY = (2007, "Auto-close in progress")  # 20:15–20:30 Taipei, stores with auto-close on
 
@@ -112,7 +113,8 @@ def _act(store: Store, fields: dict[str, Any]) -> tuple[tuple[int, str], bool]:
         return NOT_FOUND, False
     if action is Action.REFUND:
         return refund_action(txn, amount)
-    if amount != txn.amount:  # C, N: the authorised amount; E: the close amount (= the same)
+    services.lock(txn)  # the amount required is read under the lock the action takes
+    if amount != required_amount(txn, action):
         return AMOUNT_ERROR, False
     try:
         services.perform(txn, action, reason=f"DoAction API：{action.label}")
@@ -124,14 +126,27 @@ def _act(store: Store, fields: dict[str, Any]) -> tuple[tuple[int, str], bool]:
     return SUCCEEDED, True
 
 
+def required_amount(txn: CardTransaction, action: Action) -> int:
+    """The TotalAmount C, E and N take: the authorised amount, but for E (cancel) on a closed
+    transaction with refunds pending, the sum of those refunds (what the cancel undoes)."""
+    if action is Action.CANCEL_CLOSE and txn.status is states.S.CLOSED:
+        pending = services.refund_sums(txn.id)[1]
+        if pending:
+            return pending
+    return txn.amount
+
+
 def refund_action(txn: CardTransaction, amount: int) -> tuple[tuple[int, str], bool]:
     """`R` (退刷): a refund of `amount` (app.credit.refunds, the pages' service). A refused
     amount (not positive, above what is left, partial on an installment transaction) is 2004;
-    a state that takes no refund (authorised, a full refund while close requested) is 2003."""
+    a state that takes no refund (authorised, a full refund while close requested) is 2003; a
+    refund above the store's card balance (app.credit.balance) is 2005."""
     try:
         refunds.refund(txn, amount, reason="DoAction API：退刷")
     except DomainError as refused:
         db.session.refresh(txn)
+        if refused.code == "insufficient_balance":
+            return INSUFFICIENT_BALANCE, False
         if refused.message in (states.REFUND_AMOUNT, states.PARTIAL_NOT_ALLOWED):
             return (AMOUNT_ERROR[0], f"TotalAmount error: {refused.message}"), False
         return (NOT_ALLOWED, f"Action not allowed in state {txn.status.value}"), False

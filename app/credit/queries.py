@@ -6,13 +6,14 @@ searched) and loaded with the row."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import contains_eager
 
 from app import clock
 from app.checkout.models import CardTransaction, CheckoutOrder, TransactionStatus
+from app.credit.states import CLOSE_DAYS
 from app.db import db
 
 # What a date filter reads: the page's choices first (授權日期 / 關帳日期), then the lists' own.
@@ -70,3 +71,15 @@ def owned(store_id: int, ids: list[int]) -> list[CardTransaction]:
                                           CardTransaction.id.in_(ids))
             .order_by(CardTransaction.id))
     return list(db.session.scalars(stmt))
+
+
+def over_date(store_id: int, today: date) -> Select:
+    """The store's transactions still authorised more than CLOSE_DAYS Taipei days after their
+    authorisation (error_overDate: only the operator may close them), oldest first."""
+    return (select(CardTransaction).join(CardTransaction.order)
+            .where(CardTransaction.store_id == store_id,
+                   CardTransaction.status == TransactionStatus.AUTHORISED,
+                   CardTransaction.authorised_at
+                   < clock.day_start(today - timedelta(days=CLOSE_DAYS)))
+            .options(contains_eager(CardTransaction.order))
+            .order_by(CardTransaction.authorised_at, CardTransaction.id))

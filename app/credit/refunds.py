@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from app import clock, history
 from app.checkout.models import CardTransaction
-from app.credit import services, states
+from app.credit import balance, services, states
 from app.credit.models import CardRefund, RefundStatus
 from app.credit.states import Action
 from app.db import db
@@ -20,15 +20,18 @@ UNSCOPED = {"unscoped": True}
 REASON_LIMIT = 200
 
 
-def refund(txn: CardTransaction, amount: int, *, reason: str = "") -> CardRefund:
-    """Refund `amount` of `txn` (DomainError when refused: see app.credit.states.decide).
+def refund(txn: CardTransaction, amount: int, *, reason: str = "",
+           check_balance: bool = True) -> CardRefund:
+    """Refund `amount` of `txn` (DomainError when refused: see app.credit.states.decide; code
+    "insufficient_balance" when the store's card balance cannot cover it).
 
     The transaction's row is locked before its refunds are summed, so refunds racing on one
-    transaction are taken one after the other and never add up to more than its amount.
+    transaction are taken one after the other and never add up to more than its amount; the
+    store's balance is locked before it is read (app.credit.balance), so refunds of one store
+    racing on different transactions never overdraw it.
 
-    Not modelled: ECPay also refuses a refund when the merchant's account balance cannot cover
-    it ("needs enough account balance"). We keep no balance ledger of card money, so that check
-    is not made here; it would belong beside the settlement of card money when there is one.
+    `check_balance` False: the platform giving back an unissued ticket order's payment (its
+    money was never paid out to the store), not a merchant's refund.
     """
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise DomainError(states.REFUND_AMOUNT, code="refund_amount")
@@ -36,6 +39,12 @@ def refund(txn: CardTransaction, amount: int, *, reason: str = "") -> CardRefund
     decision = states.decide(services.facts_of(txn), Action.REFUND, amount=amount)
     if not decision.allowed:
         raise DomainError(decision.error, code=decision.code or "refund_refused")
+    if check_balance:
+        balance.lock(txn.store_id)
+        available = balance.of(txn.store_id)
+        if amount > available:
+            raise DomainError(balance.INSUFFICIENT.format(balance=max(available, 0)),
+                              code="insufficient_balance")
     reason = reason.strip()[:REASON_LIMIT]
     row = CardRefund(store_id=txn.store_id, transaction_id=txn.id, amount=amount,
                      status=RefundStatus.PENDING, reason=reason, created_at=clock.now())

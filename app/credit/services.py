@@ -129,3 +129,17 @@ def perform(txn: CardTransaction, action: Action, *, reason: str = "",
         for react in ABANDONED_REACTIONS:
             react(txn)
     return decision
+
+
+NOT_OVER_DATE = f"此筆交易授權未超過 {states.CLOSE_DAYS} 天，請由商店自行關帳"
+OPERATOR_CLOSE_REASON = f"平台管理員代為關帳（授權已超過 {states.CLOSE_DAYS} 天，error_overDate）"
+
+
+def operator_close(txn: CardTransaction) -> Decision:
+    """The platform operator closes an over-date transaction (authorised more than CLOSE_DAYS
+    days ago: error_overDate for the store, its pages and its API). A transaction still within
+    the limit is the store's to close."""
+    lock(txn)
+    if txn.status is TransactionStatus.AUTHORISED and facts_of(txn).age_days <= states.CLOSE_DAYS:
+        raise DomainError(NOT_OVER_DATE, code="transaction_state")
+    return perform(txn, Action.CLOSE, reason=OPERATOR_CLOSE_REASON, by_operator=True)

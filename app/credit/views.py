@@ -25,7 +25,7 @@ from app.auth.permissions import Function, Level
 from app.bounds import INT_MAX, whole_number
 from app.checkout.models import CardTransaction, OrderStatus, TransactionStatus
 from app.checkout.rules import masked_card
-from app.credit import batch, queries, refunds, services, states
+from app.credit import balance, batch, queries, refunds, services, states
 from app.credit.columns import COLUMNS, installments_of
 from app.credit.states import Action
 from app.db import db
@@ -237,7 +237,8 @@ def _detail(txn: CardTransaction, note_form: NoteForm,
                   installments=installments_of(txn), status_label=_status_label,
                   close_days=states.CLOSE_DAYS, age_days=facts.age_days, facts=facts,
                   may_refund=may_refund, refund_form=refund_form or RefundForm(),
-                  refunds=refunds.of(txn))
+                  refunds=refunds.of(txn),
+                  card_balance=balance.of(txn.store_id) if may_refund else 0)
 
 
 @bp.get("/transactions/<int:transaction_id>")

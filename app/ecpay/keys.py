@@ -194,3 +194,26 @@ def update_allowed_ips(actor, store, text: str) -> bool:  # noqa: ANN001
     settings = settings_of(store.id)
     assert settings is not None
     return history.change(settings, "ecpay_allowed_ips_updated", {"allowed_ips": value})
+
+
+def auto_close_of(store_id: int) -> bool:
+    """每日自動關帳: on by default (no settings row)."""
+    settings = settings_of(store_id)
+    return settings is None or settings.auto_close
+
+
+def update_auto_close(actor, store, on: bool) -> bool:  # noqa: ANN001
+    """Turn the store's daily auto-close (20:15 Taipei) on or off, its row locked; whether it
+    changed. Off: the evening close leaves the store's authorised transactions for it to close
+    (within 21 days), and its DoAction calls are not refused as busy 20:15–20:30."""
+    access.check(actor, store, Function.SYSTEM_INTEGRATION, no_right=NO_RIGHT)
+    insert_ignoring_conflict(IntegrationSettings, store_id=store.id, allowed_ips="",
+                             updated_at=clock.now())
+    settings = db.session.scalars(select(IntegrationSettings)
+                                  .where(IntegrationSettings.store_id == store.id)
+                                  .with_for_update()
+                                  .execution_options(populate_existing=True, **UNSCOPED)).one()
+    changed = history.change(settings, "ecpay_auto_close_updated", {"auto_close": bool(on)})
+    if changed:
+        settings.updated_at = clock.now()
+    return changed

@@ -27,6 +27,7 @@ from app.installments.models import InstallmentOrder, NoticeStatus, RefundNotice
 from app.news.models import NewsItem
 from app.operator import (
     billing_views,  # noqa: F401 - the billing pages, on this blueprint
+    credit_views,  # noqa: F401 - 逾期未關帳信用卡交易, on this blueprint
     overview,  # noqa: F401 - 平台總覽, on this blueprint
     services,
 )

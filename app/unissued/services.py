@@ -153,7 +153,7 @@ def _release(txn: CardTransaction, reason: str) -> None:
     """Give the cardholder the money back: abandon the authorisation, or refund it in full when
     it closed at authorisation (UnionPay)."""
     if txn.status is TransactionStatus.CLOSED:
-        refunds.refund(txn, txn.amount, reason=reason)
+        refunds.refund(txn, txn.amount, reason=reason, check_balance=False)
     else:
         credit.perform(txn, Action.ABANDON, reason=reason)
 

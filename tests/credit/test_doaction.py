@@ -24,7 +24,7 @@ from app.errors import DomainError
 from app.history import HistoryEntry
 from tests.concurrency import Ready, run_at_once
 from tests.credit import doaction_client as ecpay
-from tests.factories import STAGE_KEYS, make_checkout_store
+from tests.factories import STAGE_KEYS, login, make_account, make_checkout_store
 
 VECTORS = json.loads((Path(__file__).parents[1] / "ecpay" / "vectors.json").read_text("utf-8"))
 URL = "/1.0.0/Credit/DoAction"
@@ -425,6 +425,69 @@ def test_an_api_refund_and_a_page_cancel_close_leave_no_refund_on_an_open_author
                 assert outcomes[1] == 1 and final.status is TransactionStatus.AUTHORISED
                 assert all(status.value == "cancelled" for status in pending), pending
                 assert (outcomes[0] == 1) == (len(pending) == 1), (outcomes, pending)
+                seen.add(outcomes[0])
+        assert seen <= {1, 2003}
+    finally:
+        clock.unfreeze()
+
+
+@pytest.mark.postgres
+def test_a_page_close_and_an_api_refund_race_to_one_consistent_outcome(pg_app) -> None:  # noqa: ANN001
+    """A merchant presses 關帳 on the page while its server sends R for the same authorised
+    transaction: the close always lands; the refund lands only if the close came first (then
+    it is a partial refund of a close-requested transaction), else 2003; the history has one
+    entry per change, the close before the refund."""
+    clock.freeze(NOW)
+    try:
+        seen = set()
+        for round_ in range(4):
+            with pg_app.app_context():
+                store = make_checkout_store()
+                main = make_account(store)
+                txn = make_transaction(store, merchant_trade_no=f"P{round_}",
+                                       trade_no=f"26050110000088{round_:02d}")
+                body = ecpay.request_body(store.merchant_code,
+                                          _data(store, txn, "R", TotalAmount=300), K, IV,
+                                          timestamp=int(NOW.timestamp()))
+                txn_id = txn.id
+                db.session.commit()
+                page_client = pg_app.test_client()
+                login(page_client, main.username)
+
+            def work(who: str, ready: Ready, body: dict = body, txn_id: int = txn_id,  # noqa: ANN202
+                     page_client=page_client):  # noqa: ANN001
+                if who == "api":
+                    client = pg_app.test_client()
+                    ready()
+                    response = client.post(URL, data=json.dumps(body),
+                                           content_type="application/json", csrf=False)
+                    return ecpay.decrypt(response.get_json()["Data"], K, IV)["RtnCode"]
+                ready()
+                response = page_client.post(f"/vendor/credit/transactions/{txn_id}/act",
+                                            data={"action": "C"})
+                return response.status_code
+
+            outcomes = run_at_once(pg_app, work, ["api", "page"])
+            with pg_app.app_context():
+                final = db.session.get(CardTransaction, txn_id,
+                                       execution_options={"unscoped": True})
+                rows = db.session.scalars(select(CardRefund).where(
+                    CardRefund.transaction_id == txn_id)
+                    .execution_options(unscoped=True)).all()
+                entries = db.session.scalars(select(HistoryEntry).where(
+                    HistoryEntry.subject_type == "card_transactions",
+                    HistoryEntry.subject_id == txn_id).order_by(HistoryEntry.id)
+                    .execution_options(unscoped=True)).all()
+                assert outcomes[1] in (302, 303), outcomes
+                assert final.status is TransactionStatus.CLOSE_REQUESTED
+                assert outcomes[0] in (1, 2003), outcomes
+                if outcomes[0] == 1:
+                    assert [(r.amount, r.status.value) for r in rows] == [(300, "pending")]
+                    assert [e.action for e in entries] == ["card_close", "card_refund"]
+                else:
+                    assert rows == []
+                    assert [e.action for e in entries] == ["card_close"]
+                assert entries[0].actor_label == main.username
                 seen.add(outcomes[0])
         assert seen <= {1, 2003}
     finally:

@@ -15,6 +15,7 @@ from app.credit.models import CardRefund, RefundStatus
 from app.credit.states import Action
 from app.db import db
 from app.errors import DomainError
+from app.history import HistoryEntry
 from tests.concurrency import Ready, run_at_once
 from tests.credit.helpers import make_card_transaction
 from tests.factories import make_checkout_store
@@ -49,7 +50,13 @@ def test_fifty_refunds_at_once_never_exceed_the_amount(pg_app):
     with pg_app.app_context():
         total = db.session.scalar(select(func.sum(CardRefund.amount))
                                   .execution_options(unscoped=True))
+        entries = db.session.scalars(select(HistoryEntry).where(
+            HistoryEntry.subject_type == "card_transactions", HistoryEntry.subject_id == txn_id,
+            HistoryEntry.action == "card_refund").execution_options(unscoped=True)).all()
     assert total == 1000
+    # one history entry per accepted refund, their amounts adding up to what was refunded
+    assert len(entries) == 10
+    assert sum(e.changes["amount"][1] for e in entries) == total
 
 
 def test_cancel_close_racing_the_daily_close_settles_or_cancels_each_refund_once(pg_app):

@@ -190,3 +190,39 @@ def test_another_stores_entries_are_404_and_viewers_cannot_change(ctx, client) -
     login(client, nobody.username, PASSWORD)
     assert client.get("/vendor/credit/reject-list/ips").status_code == 403
     assert _count(RejectedIp) == 1
+
+
+def _sheet_rows(client, url: str) -> list[tuple]:  # noqa: ANN001
+    response = client.get(url, query_string={"format": "xlsx"})
+    assert response.status_code == 200
+    return list(load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True))
+
+
+def test_the_ip_list_downloads_as_excel(ctx, client) -> None:  # noqa: ANN001
+    store = make_checkout_store()
+    main = make_account(store)
+    rejects.add_ip(main, store, "203.0.113.9", RejectCategory.DISPUTE)
+    off = rejects.add_ip(main, store, "2001:db8::1", RejectCategory.ABNORMAL)
+    rejects.set_active(main, store, off, False)
+    db.session.commit()
+    login(client, main.username)
+    rows = _sheet_rows(client, "/vendor/credit/reject-list/ips")
+    assert list(rows[0][:4]) == ["IP", "問題類別", "狀態", "拒絕次數"]
+    assert sorted(r[:4] for r in rows[1:]) == [("2001:db8::1", "異常交易", "停用", 0),
+                                               ("203.0.113.9", "爭議款", "啟用", 0)]
+
+
+def test_store_b_never_sees_store_as_reject_entries(ctx, client) -> None:  # noqa: ANN001
+    a, b = make_checkout_store(), make_checkout_store()
+    main_a, main_b = make_account(a), make_account(b)
+    rejects.add_card(main_a, a, "4311950000009999", RejectCategory.FRAUD)
+    rejects.add_ip(main_a, a, "198.51.100.7", RejectCategory.FRAUD)
+    rejects.add_card(main_b, b, "4311950000001111", RejectCategory.OTHER)
+    db.session.commit()
+    login(client, main_b.username)
+    cards = client.get("/vendor/credit/reject-list/cards").get_data(as_text=True)
+    assert "************1111" in cards and "9999" not in cards
+    assert "198.51.100.7" not in client.get("/vendor/credit/reject-list/ips").get_data(as_text=True)
+    assert [r[0] for r in _sheet_rows(client, "/vendor/credit/reject-list/cards")[1:]] \
+        == ["************1111"]
+    assert _sheet_rows(client, "/vendor/credit/reject-list/ips")[1:] == []

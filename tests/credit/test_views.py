@@ -279,3 +279,22 @@ def test_refund_rules_from_the_page(shop, client) -> None:  # noqa: ANN001
     early = client.post(f"/vendor/credit/transactions/{authorised.id}/refund", data={"amount": "10"})
     assert early.status_code == 422 and "尚未關帳，請使用放棄" in early.get_data(as_text=True)
     assert _refunded(requested.id) == [] and _refunded(authorised.id) == []
+
+
+def test_store_b_never_sees_store_as_rows_in_any_list_or_excel(shop, client) -> None:  # noqa: ANN001
+    store_a = make_checkout_store()  # the client is store B's (shop)
+    for status, last4 in ((S.AUTHORISED, "9991"), (S.CLOSE_REQUESTED, "9992"),
+                          (S.CLOSED, "9993")):
+        make_card_transaction(store_a, status=status, last4=last4)
+    make_card_transaction(store_a, last4="9994", close_error="error_overDate")
+    mine = make_card_transaction(shop, status=S.CLOSED, last4="1234")
+    db.session.commit()
+    for url in LISTS:
+        for args in ({}, {"state": "authorised"}):
+            html = client.get(url, query_string=args).get_data(as_text=True)
+            assert not any(f"******999{n}" in html for n in range(1, 5)), (url, args)
+        sheet = load_workbook(io.BytesIO(client.get(url, query_string={"format": "xlsx"}).data))
+        cards = {r[3][-4:] for r in list(sheet.active.iter_rows(values_only=True))[1:]}
+        assert cards <= {"1234"}, url
+    assert "******1234" in client.get(LISTS[2]).get_data(as_text=True)
+    assert mine.store_id == shop.id

@@ -15,7 +15,7 @@ SAFE = {"HEAD", "OPTIONS"}
 def _operator_requests(app, store, news_id):  # noqa: ANN001, ANN202
     values = {"store_id": store.id, "contract_id": store.contracts[0].id, "news_id": news_id,
               "name": "prune_login_events", "domain_id": 1, "notice_id": 1, "rate_id": 1,
-              "account_id": 1}
+              "account_id": 1, "transaction_id": 1}
     adapter = app.url_map.bind("localhost")
     out = []
     for rule in app.url_map.iter_rules():
