@@ -95,6 +95,9 @@ class CardTransaction(StoreScoped, db.Model):
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_card_transactions_store_authorised", "store_id", "authorised_at"),
         Index("ix_card_transactions_store_closed", "store_id", "closed_at"),  # 已關帳列表
+        # the card balance (app.credit.balance): one store's close-requested transactions and
+        # those closed since its last payout, without reading its whole history
+        Index("ix_card_transactions_store_status_closed", "store_id", "status", "closed_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

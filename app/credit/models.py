@@ -34,6 +34,9 @@ class CardRefund(StoreScoped, db.Model):
         CheckConstraint("amount > 0", name="amount_positive"),
         Index("ix_card_refunds_transaction_status", "transaction_id", "status"),
         Index("ix_card_refunds_status_created", "status", "created_at"),
+        # the card balance a refund is checked against (app.credit.balance): one store's
+        # pending refunds and those settled since its last payout, however many it has made
+        Index("ix_card_refunds_store_status_settled", "store_id", "status", "settled_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
