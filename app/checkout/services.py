@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -292,18 +293,26 @@ def pay(order: CheckoutOrder, card: Card, *, periods: int = 0, consumer_periods:
     return Payment(order, approved=True)
 
 
-def paid_facts(order: CheckoutOrder, txn: CardTransaction) -> rules.Paid:
+def _result_facts(order: CheckoutOrder, txn: CardTransaction | None,
+                  payment_date: datetime) -> rules.Paid:
+    """The result notice's facts of an order: its card transaction's if it has one (paid),
+    none otherwise (failed: no fee, no authorisation)."""
     f = order.fields
-    assert order.paid_at is not None
     return rules.Paid(
         merchant_id=f["MerchantID"], merchant_trade_no=order.merchant_trade_no,
         store_code=order.store_code,
         custom_fields=(f.get("CustomField1", ""), f.get("CustomField2", ""),
                        f.get("CustomField3", ""), f.get("CustomField4", "")),
         trade_no=order.trade_no, amount=order.total_amount, trade_date=order.created_at,
-        payment_date=order.paid_at, charge_fee=txn.charge_fee, card_first6=txn.card_first6,
-        card_last4=txn.card_last4, auth_code=txn.auth_code, auth_serial=txn.auth_serial,
-        eci=txn.eci, periods=txn.installment_periods)
+        payment_date=payment_date, charge_fee=txn.charge_fee if txn else 0,
+        card_first6=txn.card_first6 if txn else "", card_last4=txn.card_last4 if txn else "",
+        auth_code=txn.auth_code if txn else "", auth_serial=txn.auth_serial if txn else "",
+        eci=txn.eci if txn else "", periods=txn.installment_periods if txn else 0)
+
+
+def paid_facts(order: CheckoutOrder, txn: CardTransaction) -> rules.Paid:
+    assert order.paid_at is not None
+    return _result_facts(order, txn, order.paid_at)
 
 
 def signed_result(order: CheckoutOrder, txn: CardTransaction) -> dict[str, str]:
@@ -315,18 +324,9 @@ def signed_result(order: CheckoutOrder, txn: CardTransaction) -> dict[str, str]:
 
 
 def failed_facts(order: CheckoutOrder) -> rules.Paid:
-    """A failed order's result facts: no card transaction (no fee, no authorisation), the
-    time it failed as PaymentDate."""
-    f = order.fields
+    """A failed order's result facts: no card transaction, the time it failed as PaymentDate."""
     assert order.failed_at is not None
-    return rules.Paid(
-        merchant_id=f["MerchantID"], merchant_trade_no=order.merchant_trade_no,
-        store_code=order.store_code,
-        custom_fields=(f.get("CustomField1", ""), f.get("CustomField2", ""),
-                       f.get("CustomField3", ""), f.get("CustomField4", "")),
-        trade_no=order.trade_no, amount=order.total_amount, trade_date=order.created_at,
-        payment_date=order.failed_at, charge_fee=0, card_first6="", card_last4="",
-        auth_code="", auth_serial="", eci="", periods=0)
+    return _result_facts(order, None, order.failed_at)
 
 
 def signed_failure(order: CheckoutOrder) -> dict[str, str]:

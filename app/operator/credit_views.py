@@ -8,8 +8,7 @@ its history names the operator.
 
 from __future__ import annotations
 
-from flask import abort, flash, url_for
-from sqlalchemy import select
+from flask import flash, url_for
 
 from app import clock
 from app.auth.access import operator_required
@@ -20,7 +19,7 @@ from app.credit import services as credit
 from app.credit.states import CLOSE_DAYS
 from app.db import db
 from app.htmx import redirect_to, render
-from app.operator.blueprint import bp
+from app.operator.blueprint import bp, of_store_or_404
 from app.pagination import paginate
 from app.stores.models import Store
 from app.web import committed
@@ -28,14 +27,6 @@ from app.web import committed
 PER_PAGE = 50
 CONFIRM = ("確定代商店將此筆授權逾 {days} 天的交易關帳？交易將改為「要關帳」，於當日自動關帳時向銀行請款，"
            "且無法由平台取消。")
-
-
-def _transaction_or_404(store: Store, transaction_id: int) -> CardTransaction:
-    txn = db.session.scalar(select(CardTransaction).where(CardTransaction.id == transaction_id,
-                                                          CardTransaction.store_id == store.id))
-    if txn is None:
-        abort(404)
-    return txn
 
 
 @bp.get("/stores/<int:store_id>/card-transactions/over-date")
@@ -52,7 +43,7 @@ def over_date_cards(store_id: int):
 @operator_required
 def close_over_date_card(store_id: int, transaction_id: int):
     store = db.get_or_404(Store, store_id)
-    txn = _transaction_or_404(store, transaction_id)
+    txn = of_store_or_404(CardTransaction, store, transaction_id)
     with committed() as outcome:
         credit.operator_close(txn)
     if outcome.saved:

@@ -31,7 +31,7 @@ from app.operator import (
     overview,  # noqa: F401 - 平台總覽, on this blueprint
     services,
 )
-from app.operator.blueprint import bp
+from app.operator.blueprint import bp, of_store_or_404
 from app.operator.forms import (
     ContractForm,
     NewsForm,
@@ -60,15 +60,6 @@ def _parent_choices(store: Store | None = None) -> list[SelectChoice]:
 
 def _store_or_404(store_id: int) -> Store:
     return db.get_or_404(Store, store_id)
-
-
-def _contract_or_404(store: Store, contract_id: int) -> Contract:
-    contract = db.session.scalar(
-        select(Contract).where(Contract.id == contract_id, Contract.store_id == store.id)
-    )
-    if contract is None:
-        abort(404)
-    return contract
 
 
 # Stores and contracts ----------------------------------------------------------------------
@@ -227,7 +218,7 @@ def new_contract(store_id: int):
 @operator_required
 def edit_contract(store_id: int, contract_id: int):
     store = _store_or_404(store_id)
-    contract = _contract_or_404(store, contract_id)
+    contract = of_store_or_404(Contract, store, contract_id)
     if request.method == "GET":
         form = ContractForm(obj=contract)
         form.redemption_mode.data = contract.redemption_mode.value
@@ -354,14 +345,6 @@ def revoke_refund_domain(store_id: int, domain_id: int):
     return redirect_to(_to_domains(store))
 
 
-def _notice_or_404(store: Store, notice_id: int) -> RefundNotice:
-    notice = db.session.scalar(select(RefundNotice).where(RefundNotice.id == notice_id,
-                                                          RefundNotice.store_id == store.id))
-    if notice is None:
-        abort(404)
-    return notice
-
-
 @bp.get("/stores/<int:store_id>/refund-notices")
 @operator_required
 def refund_notices_list(store_id: int):
@@ -383,7 +366,7 @@ def refund_notices_list(store_id: int):
 @operator_required
 def refund_notice_detail(store_id: int, notice_id: int):
     store = _store_or_404(store_id)
-    notice = _notice_or_404(store, notice_id)
+    notice = of_store_or_404(RefundNotice, store, notice_id)
     order = db.session.get(InstallmentOrder, notice.order_id)
     return render("operator/refund_notice.html", store=store, notice=notice, order=order,
                   attempts=refund_notices.attempts_of(notice), entries=history.entries_for(notice),
@@ -394,7 +377,7 @@ def refund_notice_detail(store_id: int, notice_id: int):
 @operator_required
 def resend_refund_notice(store_id: int, notice_id: int):
     store = _store_or_404(store_id)
-    notice = _notice_or_404(store, notice_id)
+    notice = of_store_or_404(RefundNotice, store, notice_id)
     with committed() as outcome:
         refund_notices.request_resend(current_user, notice)
     if outcome.saved:
