@@ -69,6 +69,9 @@ class CheckoutOrder(StoreScoped, db.Model):
 
     transaction: Mapped[CardTransaction | None] = relationship(back_populates="order",
                                                                uselist=False)
+    # The ReturnURL notice of a paid order (read only here: app.checkout.notices writes it);
+    # a list loads it with its rows (app.checkout.queries).
+    notice: Mapped[PaymentNotice | None] = relationship(uselist=False, viewonly=True)
 
 
 class TransactionStatus(enum.Enum):

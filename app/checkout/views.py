@@ -12,16 +12,19 @@ import json
 from flask import Blueprint, current_app, flash, g, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectChoice, SelectField, TextAreaField
+from wtforms import SelectChoice, SelectField, StringField, TextAreaField
+from wtforms.validators import Length
 
-from app import clock
+from app import clock, listing
 from app.auth.access import acting_account, may, requires
 from app.auth.permissions import Function, Level
-from app.checkout import notices, services
+from app.checkout import notices, queries, services
+from app.checkout.columns import COLUMNS
 from app.checkout.models import CheckoutOrder, NoticeStatus
 from app.db import db
 from app.ecpay import envelope, keys
 from app.errors import InvalidInput
+from app.forms import strip
 from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.products.models import Product
@@ -29,6 +32,21 @@ from app.tenancy import get_owned_or_404
 from app.web import committed, form_status, saved
 
 bp = Blueprint("checkout", __name__, url_prefix="/vendor/integration")
+
+
+ORDERS_TITLE = "信用卡付款紀錄"
+
+
+class OrdersQueryForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    start = StringField("建立日期（起）", filters=[strip], validators=[Length(max=10)])
+    end = StringField("建立日期（迄）", filters=[strip], validators=[Length(max=10)])
+    status = SelectField("狀態", choices=[SelectChoice(v, label) for v, label in queries.STATUSES],
+                         default="", validate_choice=True)
+    order_no = StringField("訂單編號", filters=[strip], validators=[Length(max=20)],
+                           description="特店訂單編號（MerchantTradeNo）或交易編號")
 
 
 class AllowedIpsForm(FlaskForm):
@@ -139,9 +157,23 @@ def auto_close():
 @bp.get("/orders")
 @requires(Function.SYSTEM_INTEGRATION)
 def orders():
-    page = paginate(select(CheckoutOrder).order_by(CheckoutOrder.created_at.desc(),
-                                                   CheckoutOrder.id.desc()))
-    return render("checkout/orders.html", page=page)
+    """信用卡付款紀錄: by 建立日期 (the last 30 days unless typed, at most three months) or an
+    order number, and status; a page of them or the Excel of the query."""
+    form = OrdersQueryForm(formdata=request.args)
+    context = {"form": form, "columns": COLUMNS, "page": None, "error": None}
+    try:
+        start, end = listing.checked_period(form, narrowed=bool(form.order_no.data))
+    except InvalidInput as err:
+        context["error"] = err.message
+        return render("checkout/orders.html", **context), 422
+    stmt = queries.orders(queries.Filter(store_id=g.store.id, start=start, end=end,
+                                         status=form.status.data or "",
+                                         order_no=form.order_no.data or ""))
+    if listing.excel_asked():
+        return listing.excel(ORDERS_TITLE, COLUMNS,
+                             db.session.scalars(stmt.execution_options(yield_per=1_000)))
+    context["page"] = paginate(stmt)
+    return render("checkout/orders.html", **context)
 
 
 @bp.get("/orders/<int:checkout_order_id>")

@@ -5,9 +5,11 @@ IPs, orders and notices."""
 
 from __future__ import annotations
 
+import io
 import re
 from urllib.parse import parse_qsl
 
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from app import clock
@@ -157,6 +159,16 @@ def test_the_orders_list_and_notices_show_only_the_own_store(ctx, client) -> Non
     assert "MINEB1" in listing
     assert "SECRETA1" not in listing and order_a.trade_no not in listing
     assert f'data-order-id="{order_a.id}"' not in listing
+    # nor in the Excel, nor found by its number (the number's query needs no period)
+    for query in ("", "&order_no=SECRETA1", f"&order_no={order_a.trade_no}"):
+        excel = client.get(f"/vendor/integration/orders?format=xlsx{query}")
+        assert excel.status_code == 200
+        cells = [c.value for row in load_workbook(io.BytesIO(excel.data)).active.iter_rows()
+                 for c in row]
+        assert "SECRETA1" not in cells and order_a.trade_no not in cells
+        assert ("MINEB1" in cells) is (query == "")
+    searched = client.get("/vendor/integration/orders?order_no=SECRETA1").get_data(as_text=True)
+    assert "SECRETA1" not in searched.split('data-testid="checkout-orders"')[1]
     # A's order, its notice and its re-send are not B's to see or touch
     assert client.get(f"/vendor/integration/orders/{order_a.id}").status_code == 404
     attempts = _count(PaymentNoticeAttempt)
