@@ -5,10 +5,11 @@ searched) and loaded with the row."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, exists, or_, select
 from sqlalchemy.orm import contains_eager
 
 from app import clock
@@ -73,13 +74,31 @@ def owned(store_id: int, ids: list[int]) -> list[CardTransaction]:
     return list(db.session.scalars(stmt))
 
 
+# Transactions no one closes from the back office, the page, the API or the operator's console:
+# an unissued ticket order's authorisation is captured by issuing its tickets (app.unissued).
+# A feature registers a condition on CardTransaction, true for such a transaction, and the
+# message a close is refused with.
+CLOSE_EXCLUSIONS: list[tuple[Callable[[], ColumnElement[bool]], str]] = []
+
+
+def close_exclusion(txn_id: int) -> str | None:
+    """Why the transaction may not be closed from the back office (None: nothing stops it)."""
+    for condition, message in CLOSE_EXCLUSIONS:
+        if db.session.scalar(select(exists().where(CardTransaction.id == txn_id, condition()))
+                             .execution_options(unscoped=True)):
+            return message
+    return None
+
+
 def over_date(store_id: int, today: date) -> Select:
     """The store's transactions still authorised more than CLOSE_DAYS Taipei days after their
-    authorisation (error_overDate: only the operator may close them), oldest first."""
+    authorisation (error_overDate: only the operator may close them), oldest first; not those
+    a close is refused for (CLOSE_EXCLUSIONS)."""
     return (select(CardTransaction).join(CardTransaction.order)
             .where(CardTransaction.store_id == store_id,
                    CardTransaction.status == TransactionStatus.AUTHORISED,
                    CardTransaction.authorised_at
-                   < clock.day_start(today - timedelta(days=CLOSE_DAYS)))
+                   < clock.day_start(today - timedelta(days=CLOSE_DAYS)),
+                   *(~condition() for condition, _ in CLOSE_EXCLUSIONS))
             .options(contains_eager(CardTransaction.order))
             .order_by(CardTransaction.authorised_at, CardTransaction.id))

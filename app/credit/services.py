@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock, history
 from app.checkout.models import CardTransaction, TransactionStatus
-from app.credit import states
+from app.credit import queries, states
 from app.credit.models import CardRefund, RefundStatus
 from app.credit.states import Action, Decision
 from app.db import db
@@ -91,6 +91,8 @@ def perform(txn: CardTransaction, action: Action, *, reason: str = "",
     if action is Action.REFUND:
         raise ValueError("a refund is a negative entry with an amount, not a state change")
     lock(txn)
+    if action is Action.CLOSE and (excluded := queries.close_exclusion(txn.id)):
+        raise DomainError(excluded, code="transaction_state")
     decision = states.decide(facts_of(txn), action, by_operator=by_operator)
     if not decision.allowed:
         raise DomainError(decision.error, code=decision.code or "transaction_state")

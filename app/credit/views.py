@@ -47,7 +47,7 @@ BAD_ACTION = "不支援的操作"
 REFUNDABLE = (TransactionStatus.CLOSE_REQUESTED, TransactionStatus.CLOSED)
 BUTTONS = (
     (Action.CLOSE, "關帳", "btn-primary",
-     "確定將此筆交易關帳？系統將於今日 23:59 向銀行請款。"),
+     "確定將此筆交易關帳？系統將於每日 20:15 的關帳作業向銀行請款。"),
     (Action.CANCEL_CLOSE, "取消關帳", "btn-outline-secondary",
      "確定取消關帳？取消後此筆交易不會再自動關帳，需要請款時請再按【關帳】。"),
     (Action.ABANDON, "放棄（取消授權）", "btn-outline-danger",
@@ -109,8 +109,8 @@ LISTS = {
                             "查詢信用卡交易，並可勾選未關帳的交易【批次關帳】。點選【明細】可查看交易明細、"
                             "歷程，並進行關帳、取消關帳、放棄（取消授權）及編輯備註。"),
     "credit.close_requested": ("要關帳列表",
-                               "「要關帳」的交易將於每日 23:59 向銀行請款；選擇「未關帳」可查詢尚未關帳的"
-                               "授權交易並勾選【批次關帳】。"),
+                               "「要關帳」的交易將於每日 20:15 的關帳作業向銀行請款；選擇「未關帳」"
+                               "可查詢尚未關帳的授權交易並勾選【批次關帳】。"),
     "credit.closed": ("已關帳列表", "已關帳並向銀行請款的交易，依關帳日期查詢。"),
     "credit.close_failed": ("關帳失敗列表",
                             "最近一次關帳失敗的交易，依關帳失敗日期查詢。若要再關帳請款，請點選【明細】"

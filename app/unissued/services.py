@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, exists, select, update
 
 from app import clock, history
 from app.checkout import services as checkout
 from app.checkout.models import CardTransaction, CheckoutOrder, TransactionStatus
-from app.credit import refunds
+from app.credit import queries, refunds
 from app.credit import services as credit
 from app.credit.states import Action
 from app.db import db, insert_ignoring_conflict
@@ -127,6 +127,18 @@ def abandon(row: TicketOrder) -> None:
     _release(row.transaction, reason)
 
 
+AWAITING_ISSUE = ("此筆為待發行的票券訂單，於發行票券時自動請款；請至「未發行訂單管理」發行票券或"
+                  "放棄授權")
+
+
+def awaiting_issue() -> ColumnElement[bool]:
+    """The transaction is a ticket order's still waiting to be issued: issuing captures it
+    (on_issued), and no one closes it before (the money would be taken for tickets that may
+    never be issued)."""
+    return exists().where(TicketOrder.transaction_id == CardTransaction.id,
+                          TicketOrder.state == TicketOrderState.UNISSUED)
+
+
 def on_abandoned(txn: CardTransaction) -> None:
     """An authorisation abandoned (here or from the credit back office): its order, if still
     unissued, is abandoned too."""
@@ -197,3 +209,4 @@ checkout.PAID_REACTIONS.append(on_paid)
 issuance.ORDER_NO_REFUSALS.append(refusals)
 issuance.ISSUED_REACTIONS.append(on_issued)
 credit.ABANDONED_REACTIONS.append(on_abandoned)
+queries.CLOSE_EXCLUSIONS.append((awaiting_issue, AWAITING_ISSUE))

@@ -1,7 +1,8 @@
-"""Browser, the card back office (信用卡收單) after a sale: a consumer pays in the sample shop;
-the merchant finds the transaction, batch-closes it, refunds part of it, puts the card on the
-reject list (拒絕名單); the next checkout with that card is refused with the reason and nothing
-is charged."""
+"""Browser, the card back office (信用卡收單) after a sale: a consumer pays in the sample shop (a
+ticket order: the demo issuer runs the ECTicket issuance service); the merchant finds the
+transaction, whose close is refused until its tickets are issued, batch-closes a card sale that
+is not a ticket order, refunds part of it, puts the consumer's card on the reject list (拒絕名單);
+the next checkout with that card is refused with the reason and nothing is charged."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.browsing import log_in, pay_with_test_card, phone_context
 
 pytestmark = pytest.mark.browser
 HOLDER = ("林小美", "0911222333")
+PLAIN_SALE = "DEMOCARD0001"  # the demo's card sale that is not a ticket order, authorised
 
 
 def _buy(browser_instance, live_server: str) -> object:  # noqa: ANN001
@@ -52,9 +54,17 @@ def test_close_refund_and_refuse_the_card(app, live_server, browser_instance, pa
     expect(row.get_by_test_id("status")).to_have_text("已授權")
     row.locator("input.txn-check").check()
     page.get_by_test_id("batch-close").click()
+    expect(page.get_by_test_id("closed-count")).to_have_text("0")
+    expect(page.get_by_test_id("refusal")).to_contain_text("待發行的票券訂單")
+
+    page.goto(f"{live_server}/vendor/credit/transactions?order_no={PLAIN_SALE}")
+    row = page.get_by_test_id("txn-row")
+    expect(row.get_by_test_id("status")).to_have_text("已授權")
+    row.locator("input.txn-check").check()
+    page.get_by_test_id("batch-close").click()
     expect(page.get_by_test_id("closed-count")).to_have_text("1")
 
-    page.goto(f"{live_server}/vendor/credit/transactions?order_no={trade_no}")
+    page.goto(f"{live_server}/vendor/credit/transactions?order_no={PLAIN_SALE}")
     page.get_by_test_id("txn-row").get_by_test_id("detail-link").click()
     expect(page.get_by_test_id("status")).to_have_text("要關帳")
     page.get_by_label("退刷金額").fill("100")
@@ -74,10 +84,13 @@ def test_close_refund_and_refuse_the_card(app, live_server, browser_instance, pa
     finally:
         context.close()
     with app.app_context():
-        txn = db.session.scalar(select(CardTransaction).join(CardTransaction.order).where(
+        sale = db.session.scalar(select(CardTransaction).join(CardTransaction.order).where(
             CheckoutOrder.merchant_trade_no == trade_no))
-        assert txn.status is TransactionStatus.CLOSE_REQUESTED
+        assert sale.status is TransactionStatus.AUTHORISED  # captured when its tickets are issued
+        plain = db.session.scalar(select(CardTransaction).join(CardTransaction.order).where(
+            CheckoutOrder.merchant_trade_no == PLAIN_SALE))
+        assert plain.status is TransactionStatus.CLOSE_REQUESTED
         assert db.session.scalar(select(CardRefund.amount).where(
-            CardRefund.transaction_id == txn.id)) == 100
+            CardRefund.transaction_id == plain.id)) == 100
         assert db.session.scalar(select(func.count()).select_from(CardTransaction).where(
-            CardTransaction.card_last4 == "2222", CardTransaction.id > txn.id)) == 0
+            CardTransaction.card_last4 == "2222", CardTransaction.id > sale.id)) == 0

@@ -14,6 +14,9 @@ from app import clock
 from app.checkout import services as checkout
 from app.checkout.acquirer import read_card
 from app.checkout.models import CardTransaction, TransactionStatus
+from app.credit import queries as credit_queries
+from app.credit import services as credit
+from app.credit.states import Action
 from app.db import db
 from app.errors import DomainError
 from app.issuance import services as issuance
@@ -89,6 +92,40 @@ def test_the_issuance_file_uploads_as_is_and_issuing_captures(ctx) -> None:  # n
     assert db.session.scalar(select(func.count()).select_from(Ticket)) == 1
     assert second.transaction.status is TransactionStatus.CLOSE_REQUESTED  # 要關帳: captured
     assert db.session.get(TicketOrder, first.id).state is TicketOrderState.UNISSUED
+
+
+def test_only_issuing_captures_a_waiting_ticket_orders_authorisation(ctx) -> None:  # noqa: ANN001
+    """Neither the merchant's back office (page, batch close, DoAction) nor the operator's
+    over-date close may take the money of a ticket order still waiting to be issued: past T+20
+    it can never be issued, and T+30 gives the money back."""
+    store, owner, *_ = ticket_store()
+    row = pay_ticket_order(store, "CARD1", at=taipei(MAY_1))
+    txn_id = row.transaction.id
+    with pytest.raises(DomainError, match="待發行的票券訂單"):
+        credit.perform(row.transaction, Action.CLOSE)
+    db.session.rollback()
+    clock.freeze(taipei(date(2026, 5, 26), 10))  # T+25: over-date, past the issuing day
+    assert db.session.scalars(credit_queries.over_date(store.id, clock.business_day())).all() == []
+    with pytest.raises(DomainError, match="待發行的票券訂單"):
+        credit.operator_close(db.session.get(CardTransaction, txn_id))
+    db.session.rollback()
+    txn = db.session.get(CardTransaction, txn_id)
+    assert txn.status is TransactionStatus.AUTHORISED and txn.close_requested_at is None
+    # another store's plain card payment of the same age is listed for the operator
+    plain_store = make_checkout_store(ticket=False)
+    db.session.commit()
+    clock.freeze(taipei(MAY_1, 12))
+    order = checkout.accept(aio_form(plain_store, trade_no="PLAIN9").items()).order
+    card, _ = read_card("4311952222222222", "12/35", "222", today=clock.business_day())
+    assert checkout.pay(order, card).approved
+    db.session.commit()
+    clock.freeze(taipei(date(2026, 5, 26), 10))
+    assert len(db.session.scalars(credit_queries.over_date(plain_store.id,
+                                                           clock.business_day())).all()) == 1
+    # T+30 gives the ticket order's money back
+    assert jobs.cancel_overdue(taipei(date(2026, 5, 31), 0).isoformat()) == 1
+    db.session.expire_all()
+    assert db.session.get(CardTransaction, txn_id).status is TransactionStatus.ABANDONED
 
 
 def test_after_t_plus_20_the_order_cannot_be_issued(ctx) -> None:  # noqa: ANN001
