@@ -206,21 +206,29 @@ def may_give_up(order: CheckoutOrder) -> bool:
     return order.status is OrderStatus.PENDING and order.failed_attempts > 0
 
 
+def _leave_pending(order: CheckoutOrder, to: OrderStatus, stamp: str) -> datetime | None:
+    """PENDING → `to` (compare-and-set), the time in the column `stamp`: that time, or None
+    when the order left PENDING meanwhile."""
+    now = clock.now()
+    taken = db.session.execute(
+        update(CheckoutOrder).where(CheckoutOrder.id == order.id,
+                                    CheckoutOrder.status == OrderStatus.PENDING)
+        .values(status=to, **{stamp: now})
+        .execution_options(synchronize_session=False, **UNSCOPED)).rowcount
+    if not taken:
+        return None
+    set_committed_value(order, "status", to)
+    set_committed_value(order, stamp, now)
+    return now
+
+
 def fail(order: CheckoutOrder, why: str) -> bool:
     """PENDING → FAILED (the caller holds the row lock): the consumer gave up after a decline,
     or the order took its last decline. Its result (RtnCode FAILED_CODE, RtnMsg the last
     decline) is posted to OrderResultURL by the browser; no ReturnURL notice is sent for an
     unpaid order. Whether it changed."""
-    now = clock.now()
-    taken = db.session.execute(
-        update(CheckoutOrder).where(CheckoutOrder.id == order.id,
-                                    CheckoutOrder.status == OrderStatus.PENDING)
-        .values(status=OrderStatus.FAILED, failed_at=now)
-        .execution_options(synchronize_session=False, **UNSCOPED)).rowcount
-    if not taken:
+    if _leave_pending(order, OrderStatus.FAILED, "failed_at") is None:
         return False
-    set_committed_value(order, "status", OrderStatus.FAILED)
-    set_committed_value(order, "failed_at", now)
     history.record(order, "checkout_failed", from_status=OrderStatus.PENDING.value,
                    to_status=OrderStatus.FAILED.value,
                    reason=f"{why}（最後一次失敗：{order.last_decline}）" if order.last_decline
@@ -253,16 +261,9 @@ def pay(order: CheckoutOrder, card: Card, *, periods: int = 0, consumer_periods:
     result = acquirer.authorise(card, order.total_amount, reference=order.trade_no)
     if not result.approved:
         return _declined(order, result.reason)
-    now = clock.now()
-    taken = db.session.execute(
-        update(CheckoutOrder).where(CheckoutOrder.id == order.id,
-                                    CheckoutOrder.status == OrderStatus.PENDING)
-        .values(status=OrderStatus.PAID, paid_at=now)
-        .execution_options(synchronize_session=False, **UNSCOPED)).rowcount
-    if not taken:  # paid meanwhile (the row lock makes this rare)
+    now = _leave_pending(order, OrderStatus.PAID, "paid_at")
+    if now is None:  # paid meanwhile (the row lock makes this rare)
         return Payment(order, approved=True)
-    set_committed_value(order, "status", OrderStatus.PAID)
-    set_committed_value(order, "paid_at", now)
     txn = CardTransaction(store_id=order.store_id, order_id=order.id, amount=order.total_amount,
                           card_first6=card.first6, card_last4=card.last4,
                           card_digest=card_digest(card.number), brand=card.brand,
