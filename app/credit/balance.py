@@ -30,8 +30,8 @@ from app import clock
 from app.checkout.models import CardTransaction
 from app.checkout.models import TransactionStatus as S
 from app.credit.models import CardRefund, RefundStatus
-from app.db import db, insert_ignoring_conflict
-from app.ecpay.models import IntegrationSettings
+from app.db import db
+from app.ecpay import keys
 from app.stores.models import Contract, Store
 
 UNSCOPED = {"unscoped": True}
@@ -41,11 +41,7 @@ INSUFFICIENT = "帳戶餘額不足，無法退刷（可退刷餘額 NT${balance:
 
 def lock(store_id: int) -> None:
     """Lock the store's card balance until the end of the database transaction."""
-    insert_ignoring_conflict(IntegrationSettings, store_id=store_id, allowed_ips="",
-                             updated_at=clock.now())
-    db.session.execute(select(IntegrationSettings.id)
-                       .where(IntegrationSettings.store_id == store_id)
-                       .with_for_update().execution_options(**UNSCOPED)).scalar_one()
+    keys.locked_settings(store_id)
 
 
 def payout_delay(store_id: int) -> int:

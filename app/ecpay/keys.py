@@ -180,6 +180,17 @@ def settings_of(store_id: int) -> IntegrationSettings | None:
                              .execution_options(**UNSCOPED))
 
 
+def locked_settings(store_id: int) -> IntegrationSettings:
+    """The store's settings row, made with its defaults when missing, locked until the end of
+    the database transaction and read afresh under the lock."""
+    insert_ignoring_conflict(IntegrationSettings, store_id=store_id, allowed_ips="",
+                             updated_at=clock.now())
+    return db.session.scalars(select(IntegrationSettings)
+                              .where(IntegrationSettings.store_id == store_id)
+                              .with_for_update()
+                              .execution_options(populate_existing=True, **UNSCOPED)).one()
+
+
 def allowed_ips_of(store_id: int) -> str:
     settings = settings_of(store_id)
     return settings.allowed_ips if settings else ""
@@ -189,11 +200,8 @@ def update_allowed_ips(actor, store, text: str) -> bool:  # noqa: ANN001
     """Save the allowed-IP list; whether it changed."""
     access.check(actor, store, Function.SYSTEM_INTEGRATION, no_right=NO_RIGHT)
     value = "\n".join(parse_ips(text))
-    insert_ignoring_conflict(IntegrationSettings, store_id=store.id, allowed_ips="",
-                             updated_at=clock.now())
-    settings = settings_of(store.id)
-    assert settings is not None
-    return history.change(settings, "ecpay_allowed_ips_updated", {"allowed_ips": value})
+    return history.change(locked_settings(store.id), "ecpay_allowed_ips_updated",
+                          {"allowed_ips": value})
 
 
 def auto_close_of(store_id: int) -> bool:
@@ -207,12 +215,7 @@ def update_auto_close(actor, store, on: bool) -> bool:  # noqa: ANN001
     changed. Off: the evening close leaves the store's authorised transactions for it to close
     (within 21 days), and its DoAction calls are not refused as busy 20:15–20:30."""
     access.check(actor, store, Function.SYSTEM_INTEGRATION, no_right=NO_RIGHT)
-    insert_ignoring_conflict(IntegrationSettings, store_id=store.id, allowed_ips="",
-                             updated_at=clock.now())
-    settings = db.session.scalars(select(IntegrationSettings)
-                                  .where(IntegrationSettings.store_id == store.id)
-                                  .with_for_update()
-                                  .execution_options(populate_existing=True, **UNSCOPED)).one()
+    settings = locked_settings(store.id)
     changed = history.change(settings, "ecpay_auto_close_updated", {"auto_close": bool(on)})
     if changed:
         settings.updated_at = clock.now()

@@ -48,8 +48,6 @@ def handler_for(prefix: str, name: str) -> Handler | None:
     return HANDLERS.get(name)
 
 
-
-
 def _file(pieces: Iterable[str], filename: str, name: str) -> Response:
     """A file answer: the pieces read (and encoded) as the body is sent. Its queries run then,
     in a fresh read-only transaction; a failure midway ends the file short (logged)."""
