@@ -28,6 +28,7 @@ def scrub(body: str, typed: str) -> str:
     for form in {typed, codes.normalise_code(typed), display_code(codes.normalise_code(typed))}:
         body = body.replace(form, "«CODE»")
     body = re.sub(r'nonce="[^"]*"', 'nonce=""', body)
+    body = re.sub(r'(name="csrf-token" content=")[^"]*"', r'\1"', body)  # the page's meta tag
     return re.sub(r'(name="csrf_token"[^>]*value=")[^"]*"', r'\1"', body)
 
 
