@@ -10,11 +10,14 @@ near-native speed), says so with a file, the parent switches instrumentation on
 off. The figure is the instructions collected divided by CALLS: the WSGI call and its answer,
 the database driver's side of the round trips included, PostgreSQL's excluded.
 
-    python -m bench.instructions api|counter URL TOKEN CODES_FILE DIR   (the child, run by count)
+    python -m bench.instructions api|counter|ceiling URL TOKEN CODES_FILE DIR   (the child)
+
+"ceiling" calls bench/ceiling.py's app with the API's request: the framework ceiling's share.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -44,7 +47,8 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float) -> None:
 
 def count(kind: str, url: str, token: str, pairs: list[tuple[str, int]], workdir: Path) -> float:
     """Instructions per call of `kind` ("api": POST /api/v1/redemptions; "counter": the HTMX
-    press of 【核銷】), each call redeeming one of `pairs` (code, ticket id), all unused."""
+    press of 【核銷】; "ceiling": the API's request to bench/ceiling.py's app), each call
+    redeeming one of `pairs` (code, ticket id), all unused."""
     valgrind, control = shutil.which("valgrind"), shutil.which("callgrind_control")
     if not valgrind or not control:
         raise Unavailable("valgrind is not installed: `make bench` installs it")
@@ -156,9 +160,15 @@ def _child(kind: str, url: str, token: str, codes_file: str, workdir: str) -> No
     request_cache.SECONDS = 24 * 3600.0
     pairs = [(code, int(ticket_id)) for code, ticket_id in
              (line.split() for line in Path(codes_file).read_text().splitlines())]
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "JOBS_MODE": "inline", "SECRET_KEY": "bench",
-                      "SESSION_COOKIE_SECURE": False})
-    call = _api_calls(app, token, pairs) if kind == "api" else _counter_calls(app, pairs)
+    if kind == "ceiling":
+        from bench import ceiling
+
+        os.environ["DATABASE_URL"] = url
+        app = ceiling.create_app()
+    else:
+        app = create_app({"SQLALCHEMY_DATABASE_URI": url, "JOBS_MODE": "inline",
+                          "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False})
+    call = _counter_calls(app, pairs) if kind == "counter" else _api_calls(app, token, pairs)
     for n in range(WARM_UP):
         call(n)
     gc.collect()
