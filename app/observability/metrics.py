@@ -1,4 +1,5 @@
-"""Prometheus metrics at `GET /metrics` (the text format, by the `prometheus_client` library).
+"""Prometheus metrics at `GET /metrics` (the `prometheus_client` library: its text format, or
+OpenMetrics when the scraper asks for it).
 
 The route exists only with ECTIX_METRICS_TOKEN set (METRICS_TOKEN; otherwise 404, as an unknown
 URL) and answers only a request carrying it as `Authorization: Bearer <token>` (401 otherwise;
@@ -8,9 +9,12 @@ Counted as things happen, in the process that serves them:
 - `ectix_http_requests_total{route, method, status}` and the latency histogram
   `ectix_http_request_duration_seconds{route, method}`: `route` is the URL rule
   (`/api/v1/products/<int:product_id>`), never the path, so ids add no series; a path no rule
-  matches is `<unmatched>`, a method outside the usual ones `other`. Two cheap hooks: a clock
-  read before the first before-request function, and after the last after-request function a
-  dict lookup and two increments; nothing reads the database.
+  matches is `<unmatched>`, a method outside the usual ones `other`. One cheap hook, around
+  the WSGI app: a clock read when the request comes in, and when the answer starts (its
+  `start_response`, while Flask's request object is still in the environ) the request's
+  `url_rule` read off that object, a dict lookup and two increments. No context-local lookup,
+  nothing read from the database; the time covers every before- and after-request function,
+  the session's cookie included.
 - `ectix_ticket_redemptions_total`: tickets redeemed (核銷), heard through the ticket core's
   after-move reactions and counted when the redemption's transaction commits (a rolled-back
   one is not counted).
@@ -44,18 +48,17 @@ import hashlib
 import hmac
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from time import perf_counter
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from redis import Redis
-from rq import Queue
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, object_session
 
@@ -87,47 +90,49 @@ disable_created_metrics()
 REQUESTS = Counter("ectix_http_requests", "HTTP requests answered, by URL rule, method and status",
                    ("route", "method", "status"), registry=None)
 LATENCY = Histogram("ectix_http_request_duration_seconds",
-                    "Time from the first before-request hook to the last after-request hook, "
-                    "by URL rule and method", ("route", "method"), buckets=BUCKETS, registry=None)
+                    "Time from the request's arrival to the start of its answer, by URL rule "
+                    "and method", ("route", "method"), buckets=BUCKETS, registry=None)
 REDEMPTIONS = Counter("ectix_ticket_redemptions", "Tickets redeemed (committed)", registry=None)
 COUNTED = (REQUESTS, LATENCY, REDEMPTIONS)
 
-_STARTED = "_metrics_started"
 _REDEEMED = "ectix_redeemed"  # redemptions of the session's open transaction (Session.info)
 # (route, method, status) -> the labelled counter and histogram: labels() takes a lock and
 # builds a tuple each time, a dict lookup does not (this runs on every request).
-_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
 
 bp = Blueprint("metrics", __name__)
 
 
 def init_app(app: Flask) -> None:
-    # The timer starts before every other before-request function and stops after every other
-    # after-request function (Flask runs those last-registered first), whatever the order of
-    # create_app: a request refused by an earlier hook is counted and timed too.
-    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
-    app.after_request_funcs.setdefault(None, []).insert(0, _count_request)
+    app.wsgi_app = RequestMetrics(app.wsgi_app)  # type: ignore[method-assign]
     app.register_blueprint(bp)
 
 
-def _start_timer() -> None:
-    setattr(g, _STARTED, perf_counter())
+class RequestMetrics:
+    """WSGI middleware counting and timing every request by its URL rule and status (module
+    docstring). It wraps whatever the app's WSGI callable is (ProxyFix included): a request a
+    before-request function refuses is counted and timed like any other."""
 
+    def __init__(self, wsgi_app: Callable[..., Any]) -> None:
+        self.wsgi_app = wsgi_app
 
-def _count_request(response: Response) -> Response:
-    rule = request.url_rule
-    method = request.method
-    key = (rule.rule if rule is not None else UNMATCHED,
-           method if method in METHODS else "other", response.status_code)
-    children = _children.get(key)
-    if children is None:
-        children = _children[key] = (REQUESTS.labels(key[0], key[1], str(key[2])),
-                                     LATENCY.labels(key[0], key[1]))
-    children[0].inc()
-    started = g.get(_STARTED)
-    if started is not None:
-        children[1].observe(perf_counter() - started)
-    return response
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        started = perf_counter()
+
+        def answer(status: str, headers: list, exc_info: Any = None) -> Any:
+            flask_request = environ.get("werkzeug.request")  # until its context is popped
+            rule = getattr(flask_request, "url_rule", None)
+            method = environ.get("REQUEST_METHOD", "")
+            key = (rule.rule if rule is not None else UNMATCHED,
+                   method if method in METHODS else "other", status[:3])
+            children = _children.get(key)
+            if children is None:
+                children = _children[key] = (REQUESTS.labels(*key), LATENCY.labels(*key[:2]))
+            children[0].inc()
+            children[1].observe(perf_counter() - started)
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, answer)
 
 
 # Redemptions -------------------------------------------------------------------------------
@@ -259,6 +264,8 @@ class StateCollector:
         yield failed_work
 
     def _redis(self) -> Iterator[Metric]:
+        from rq import Queue  # as in app.jobs: rq stays out of the web process's import time
+
         depth = GaugeMetricFamily("ectix_queue_depth", "Jobs waiting in each RQ queue",
                                   labels=("queue",))
         failed = GaugeMetricFamily("ectix_queue_failed_jobs",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -147,6 +148,30 @@ def test_a_path_no_rule_matches_is_one_series_whatever_the_path(metrics_app, cli
 def redeemed() -> float:
     [family] = metrics.REDEMPTIONS.collect()
     return next(s.value for s in family.samples if s.name.endswith("_total"))
+
+
+def test_the_latency_is_the_requests_own_and_a_refused_request_is_counted(app, client):
+    def slow(n: int) -> str:
+        time.sleep(0.3)
+        return "slept"
+
+    app.add_url_rule("/test-slow/<int:n>", "test_slow", slow)  # before the app's first request
+    app.config.update(METRICS_TOKEN=TOKEN, REDIS_URL=None)
+    before = scrape(client)
+    assert client.get("/test-slow/42").status_code == 200
+    assert client.get("/healthz?q=a%00b").status_code == 422  # refused before any view
+    after = scrape(client)
+
+    rule = "/test-slow/<int:n>"
+    bucket = "ectix_http_request_duration_seconds_bucket"
+
+    def grew(le: str) -> float:
+        return (value(after, bucket, route=rule, method="GET", le=le)
+                - value(before, bucket, route=rule, method="GET", le=le))
+
+    assert (grew("0.25"), grew("0.5"), grew("+Inf")) == (0, 1, 1)
+    assert requests(after, rule, "GET", 200) - requests(before, rule, "GET", 200) == 1
+    assert requests(after, "/healthz", "GET", 422) - requests(before, "/healthz", "GET", 422) == 1
 
 
 def test_a_redemption_counts_when_it_commits_and_not_when_it_rolls_back(metrics_app, ctx):
