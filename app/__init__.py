@@ -53,6 +53,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _import_models()
     _connect_reactions()
     _register_blueprints(app)
+    from app.observability import health, metrics
+
+    health.init_app(app)  # /healthz, /readyz
+    metrics.init_app(app)  # /metrics and the request counters
     from app.wallet.logredact import install as redact_link_tokens_in_logs
 
     redact_link_tokens_in_logs(app)

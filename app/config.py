@@ -105,4 +105,7 @@ def from_environment() -> dict:
         # Payment notices by plain http to a loopback address (the sample shop's ReturnURL on the
         # `make run` server): honoured by the debug server only.
         "CHECKOUT_NOTICE_ALLOW_HTTP_LOOPBACK": debug and _flag("ECTIX_NOTICE_ALLOW_LOOPBACK", False),
+        # The bearer token Prometheus sends to GET /metrics (app.observability.metrics); unset:
+        # /metrics answers 404, as if it were not there.
+        "METRICS_TOKEN": os.environ.get("ECTIX_METRICS_TOKEN", "").strip() or None,
     }

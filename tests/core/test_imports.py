@@ -27,7 +27,7 @@ LAYERS = [
      "sms", "installments", "bills", "checkout", "credit", "unissued"},
     # screens and protocol adapters
     {"counter", "home", "reports", "wallet", "operator", "merchant", "api", "search", "ecticket",
-     "demo_shop"},
+     "demo_shop", "observability"},
 ]
 LAYER_OF = {pkg: n for n, layer in enumerate(LAYERS) for pkg in layer}
 
