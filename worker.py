@@ -53,8 +53,7 @@ def _background(app, queues: list[Queue], stop: threading.Event) -> None:  # noq
 
 
 def main(argv: list[str]) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    app = create_app()
+    app = create_app()  # logging as the settings say (app.observability.logs): JSON by default
     if not app.config.get("REDIS_URL"):
         print("REDIS_URL is not set: without it jobs run inside the web process", file=sys.stderr)
         return 2
@@ -68,7 +67,9 @@ def main(argv: list[str]) -> int:
     background.start()
     try:
         # SimpleWorker runs jobs in this process: no fork, so database pools stay sound.
-        SimpleWorker(queues, connection=connection).work()
+        # RQ's lines at the app's level, through the app's handler (RQ adds none of its own when
+        # the root logger has one); a job's own lines carry its id (app.jobs.run_job).
+        SimpleWorker(queues, connection=connection).work(logging_level=app.config["LOG_LEVEL"])
     finally:
         stop.set()
         background.join(5)

@@ -22,6 +22,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # scheme come from the X-Forwarded-* headers the nearest `proxies` proxies appended.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
+    from app.observability import logs
+
+    logs.init_app(app)  # request ids, JSON lines, the access line: first, so every line has them
+
     from app import credentials
 
     credentials.init_app(app)  # the key ring for codes and links; production needs its own key

@@ -51,6 +51,17 @@ def _pool_options() -> dict:
     return {"pool_size": size, "max_overflow": 0} if size > 0 else {}
 
 
+def log_settings() -> dict:
+    """How the processes log (app.observability.logs): read by create_app, and by gunicorn.conf.py
+    before any app exists. ECTIX_LOG_FORMAT "json" or "text"; unset: JSON, except text for a
+    debug app (`make run`) and in tests. ECTIX_LOG_LEVEL: the root logger's level (INFO: one
+    access line per request)."""
+    return {
+        "LOG_FORMAT": (os.environ.get("ECTIX_LOG_FORMAT") or "").strip().lower() or None,
+        "LOG_LEVEL": (os.environ.get("ECTIX_LOG_LEVEL") or "").strip().upper() or "INFO",
+    }
+
+
 def from_environment() -> dict:
     debug = _flag("FLASK_DEBUG", False)
     redis_url = os.environ.get("REDIS_URL") or None
@@ -108,4 +119,5 @@ def from_environment() -> dict:
         # The bearer token Prometheus sends to GET /metrics (app.observability.metrics); unset:
         # /metrics answers 404, as if it were not there.
         "METRICS_TOKEN": os.environ.get("ECTIX_METRICS_TOKEN", "").strip() or None,
+        **log_settings(),
     }

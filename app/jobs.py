@@ -30,6 +30,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,6 +113,13 @@ def _drop_on_rollback(session: Session, previous_transaction: Any) -> None:
 # Running ---------------------------------------------------------------------------------
 
 _app: Flask | None = None
+# (id, path) of the job this thread or task runs: RQ's job id, or its path when run inline.
+# Log records carry it (app.observability.logs), so a job's lines can be found together.
+_running: ContextVar[tuple[str, str] | None] = ContextVar("ectix_running_job", default=None)
+
+
+def running_job() -> tuple[str, str] | None:
+    return _running.get()
 
 
 def bind_app(app: Flask) -> None:
@@ -122,7 +130,11 @@ def bind_app(app: Flask) -> None:
 
 def run_job(path: str, *args: Any) -> Any:
     """Entry point for every job: a fresh app context and session, cleaned up afterwards."""
+    from rq import get_current_job
+
     app = _app or current_app._get_current_object()  # type: ignore[attr-defined]
+    rq_job = get_current_job()
+    running = _running.set((rq_job.id if rq_job is not None else path, path))
     with app.app_context():
         try:
             return resolve(path)(*args)
@@ -131,6 +143,7 @@ def run_job(path: str, *args: Any) -> Any:
             raise
         finally:
             db.session.remove()
+            _running.reset(running)
 
 
 def dispatch(job: PendingJob) -> None:

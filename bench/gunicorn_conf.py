@@ -28,6 +28,10 @@ threads = int(os.environ.get("ECTIX_BENCH_THREADS") or MODELS.get(worker_class, 
 bind = os.environ.get("ECTIX_BENCH_BIND", "127.0.0.1:5077")
 loglevel = "warning"
 accesslog = None
+# The app's access line (one per request, app.observability.logs) is left out like gunicorn's:
+# the framework ceiling (bench/ceiling.py) writes none, and its cost is measured apart (README,
+# Production).
+raw_env = ["ECTIX_LOG_LEVEL=WARNING"]
 keepalive = 5  # wrk keeps its connections open (the sync worker closes them anyway)
 backlog = 256
 graceful_timeout = 5

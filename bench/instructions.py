@@ -166,8 +166,10 @@ def _child(kind: str, url: str, token: str, codes_file: str, workdir: str) -> No
         os.environ["DATABASE_URL"] = url
         app = ceiling.create_app()
     else:
+        # No access line per call, as in the gunicorn phases (bench/gunicorn_conf.py).
         app = create_app({"SQLALCHEMY_DATABASE_URI": url, "JOBS_MODE": "inline",
-                          "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False})
+                          "SECRET_KEY": "bench", "SESSION_COOKIE_SECURE": False,
+                          "LOG_LEVEL": "WARNING"})
     call = _counter_calls(app, pairs) if kind == "counter" else _api_calls(app, token, pairs)
     for n in range(WARM_UP):
         call(n)

@@ -289,7 +289,9 @@ def _in_process(url: str, codes: list[str], token: str) -> tuple[float, int]:
     from app.db import db
     from app.tickets.codes import new_redemption_code
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "JOBS_MODE": "inline", "SECRET_KEY": "bench"})
+    # No access line per call, as in the gunicorn phases (bench/gunicorn_conf.py).
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "JOBS_MODE": "inline", "SECRET_KEY": "bench",
+                      "LOG_LEVEL": "WARNING"})
 
     def environ(code: str) -> dict:
         return instructions.api_environ(code, token)

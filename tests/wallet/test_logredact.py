@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 from werkzeug.serving import make_server
 
-from app.wallet.logredact import RedactLinkTokens, redact
+from app.wallet.logredact import RedactSecrets, redact
 
 
 @pytest.mark.parametrize(("line", "masked"), [
@@ -72,7 +72,7 @@ def test_installing_twice_adds_one_filter(app):
 
     install(app)
     werkzeug = logging.getLogger("werkzeug")
-    assert sum(isinstance(f, RedactLinkTokens) for f in werkzeug.filters) == 1
+    assert sum(isinstance(f, RedactSecrets) for f in werkzeug.filters) == 1
 
 
 def test_a_traceback_under_a_wallet_line_hides_the_token_too(app, caplog):
