@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test bench lint setup db demo lock clean
+.PHONY: run test scale bench lint setup db demo lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ run: demo
 test: setup
 	$(BIN)/ruff check app demodata tests bench worker.py
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## make scale: the scale harness (tests/scale) at full size: two gunicorn hosts and two workers
+## with their schedulers on one PostgreSQL and Redis (ECTIX_TEST_PG_URL, ECTIX_TEST_REDIS_URL),
+## killed workers resumed on the real clock (about 8 minutes); its figures are printed at the
+## end. `make test` runs the same tests bounded.
+scale: setup
+	ECTIX_SCALE_FULL=1 ECTIX_REQUIRE_SERVICES=1 $(BIN)/python -m pytest tests/scale $(PYTEST_ARGS)
 
 ## make bench: benchmarks on PostgreSQL and Redis; figures go to bench/results/. The redemption
 ## benchmark drives HTTP with wrk and counts instructions with valgrind (Debian's packages),

@@ -2,9 +2,10 @@
 (default: every queue, the `default` queue first, then `notifications`).
 
 Runs jobs from Redis inside the app, one at a time, in this process. A background thread
-enqueues, every second, the retries RQ has scheduled (RQ's scheduler), and every 30 seconds the
-recurring jobs that are due (`app.jobs.tick`; safe with any number of workers: each slot is
-claimed by one unique row, as RQ's scheduler claims each queue with a lock in Redis).
+enqueues, every second, the retries RQ has scheduled (RQ's scheduler), and every 30 seconds
+(ECTIX_TICK_SECONDS) the recurring jobs that are due (`app.jobs.tick`; safe with any number of
+workers: each slot is claimed by one unique row, as RQ's scheduler claims each queue with a lock
+in Redis). The worker that claimed a slot logs it.
 
 Nothing is forked: RQ's own `with_scheduler` forks a scheduler process, which outlives a worker
 killed with SIGKILL and keeps the worker's database sockets open, so the killed job's
@@ -15,6 +16,7 @@ queues (app.jobs, leases). Here the process dies whole.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -26,7 +28,8 @@ from rq.scheduler import RQScheduler
 from app import create_app
 from app.jobs import QUEUES, bind_app, tick
 
-TICK_SECONDS = 30
+# A slot is due at most a tick late; a test cluster ticks faster to see its jobs run at once.
+TICK_SECONDS = float(os.environ.get("ECTIX_TICK_SECONDS") or 30)
 SCHEDULER_SECONDS = 1
 
 log = logging.getLogger("ectix.worker")
@@ -40,7 +43,8 @@ def _background(app, queues: list[Queue], stop: threading.Event) -> None:  # noq
             next_tick = time.monotonic() + TICK_SECONDS
             try:
                 with app.app_context():
-                    tick()
+                    if claimed := tick():
+                        log.info("schedule: queued %s", ", ".join(claimed))
             except Exception:  # the next tick tries again
                 log.exception("schedule tick failed")
         try:

@@ -11,7 +11,10 @@
   path ("app.issuance.jobs:issue_batch"), as the schedule does, since the job imports the service.
 - Recurring jobs live in `app.schedule.SCHEDULE`; `tick()` enqueues each one's latest due slot
   once (a unique row per slot is the lock), which also catches up on slots missed while nothing
-  ran: a recurring job always processes everything eligible, so one run covers them all.
+  ran: a recurring job always processes everything eligible, so one run covers them all. A run
+  starts by a compare-and-set (queued → running), and one left behind by a dead process is
+  handed out again by a compare-and-set too: any number of schedulers (every `worker.py` has
+  one) runs each slot once.
 - Leases: a job that moves a row into a working state (a batch issuing, an export running, a bank
   sync run, a message being sent) claims it with a compare-and-set that counts the attempt and
   sets `lease_until = now + LEASE`; long work renews the lease as it goes, and the job's final
@@ -37,7 +40,19 @@ from typing import Any
 
 from croniter import croniter
 from flask import Flask, current_app
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, event, select, update
+from sqlalchemy import (
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    and_,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app import clock, schedule
@@ -290,15 +305,22 @@ def _claim(name: str, slot: datetime, trigger: str) -> int | None:
 
 
 def _requeue_stale(at: datetime) -> None:
-    """Runs left queued or running by a process that died are handed out again."""
-    stale = db.session.scalars(
-        select(ScheduledRun).where(ScheduledRun.status.in_(("queued", "running")),
-                                   ScheduledRun.created_at < at - STALE_AFTER)
-    ).all()
-    for run in stale:
-        run.created_at = at
-        run.status = "queued"
-        enqueue(run_scheduled, run.id, retries=())
+    """Runs left queued or running by a process that died are handed out again: queued for
+    STALE_AFTER (its job was lost), or running for STALE_AFTER since it started (longer than RQ
+    lets a job run). Each is taken with a compare-and-set on the same condition, so of several
+    schedulers one hands it out, and a run that started meanwhile is left to finish: a run
+    waiting long in the queue and then running is not also run a second time."""
+    cutoff = at - STALE_AFTER
+    stale = or_(and_(ScheduledRun.status == "queued", ScheduledRun.created_at < cutoff),
+                and_(ScheduledRun.status == "running",
+                     func.coalesce(ScheduledRun.started_at, ScheduledRun.created_at) < cutoff))
+    for run_id in db.session.scalars(select(ScheduledRun.id).where(stale)).all():
+        taken = db.session.execute(
+            update(ScheduledRun).where(ScheduledRun.id == run_id, stale)
+            .values(status="queued", created_at=at).execution_options(synchronize_session=False)
+        ).rowcount
+        if taken:
+            enqueue(run_scheduled, run_id, retries=())
 
 
 def run_scheduled(run_id: int) -> None:

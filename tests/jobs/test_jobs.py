@@ -110,6 +110,23 @@ def test_a_run_left_behind_by_a_dead_process_is_handed_out_again(ctx, marker_sch
     assert count_news(f"recurring {clock.taipei_datetime(2026, 7, 3, 1).isoformat()}") == 1
 
 
+def test_a_run_that_waited_long_in_the_queue_is_not_run_again_while_it_runs(ctx, marker_schedule):
+    """Stale is measured from the start for a running run: one queued behind a backlog for 35
+    minutes and running since is left alone (handing it out would run it a second time)."""
+    clock.freeze(clock.taipei_datetime(2026, 7, 3, 1, 40))
+    db.session.add(ScheduledRun(name="marker", slot=clock.taipei_datetime(2026, 7, 3, 1),
+                                status="running", created_at=clock.taipei_datetime(2026, 7, 3, 1, 0, 5),
+                                started_at=clock.taipei_datetime(2026, 7, 3, 1, 35)))
+    db.session.commit()
+    assert tick() == []
+    assert [r.status for r in _runs()] == ["running"]
+    assert count_news(f"recurring {clock.taipei_datetime(2026, 7, 3, 1).isoformat()}") == 0
+    clock.move(timedelta(minutes=26))  # 31 minutes since it started: its process died
+    tick()
+    assert [r.status for r in _runs()] == ["done"]
+    assert count_news(f"recurring {clock.taipei_datetime(2026, 7, 3, 1).isoformat()}") == 1
+
+
 def test_cli_runs_a_job_by_name(app, ctx):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["jobs", "run", "prune_login_events"])

@@ -8,12 +8,9 @@ runs with the clock past the lease, and the batch must end issued exactly once.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,7 +20,6 @@ from sqlalchemy.pool import NullPool
 
 from app import clock, jobs, schedule
 from app.billing.models import Charge
-from app.credentials import keys_from_environment
 from app.db import db
 from app.history import HistoryEntry
 from app.issuance import jobs as issuance_jobs
@@ -34,66 +30,14 @@ from app.products.models import ProductKind
 from app.stores.models import DeliveryMethod
 from app.tickets.models import Order, Ticket
 from tests.issuance.helpers import ready_store, rows
+from tests.processes import Workers, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-ROOT = Path(__file__).resolve().parents[2]  # this checkout: the worker must run its code
-
-
-def _wait_for(what: str, predicate: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Workers:
-    """`python worker.py default` processes of this checkout, each with a name its database
-    connections carry (application_name), all stopped at the end."""
-
-    def __init__(self, database_url: str, redis_url: str, logs: Path) -> None:
-        self.database_url, self.redis_url, self.logs = database_url, redis_url, logs
-        self.started: list[subprocess.Popen] = []
-
-    def start(self, name: str) -> subprocess.Popen:
-        env = {**os.environ, "DATABASE_URL": f"{self.database_url}?application_name={name}",
-               "REDIS_URL": self.redis_url, "SECRET_KEY": "killed-worker-test",
-               # the test app's code key (derived from its SECRET_KEY): one key for both sides
-               "ECTIX_CODE_KEY": keys_from_environment({}, "test-secret-key")[1][1].decode(),
-               "PYTHONPATH": str(ROOT)}
-        env.pop("ECTIX_JOBS_MODE", None)
-        with open(self.logs / f"{name}.log", "wb") as log:
-            process = subprocess.Popen([sys.executable, str(ROOT / "worker.py"), "default"],
-                                       cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       start_new_session=True)  # its own group, for the cleanup
-        self.started.append(process)
-        return process
-
-    def log(self, name: str) -> str:
-        return (self.logs / f"{name}.log").read_text(errors="replace")
-
-    def stop_all(self) -> None:
-        """Stop each worker, then anything left in its process group (a forked child)."""
-        for process in self.started:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.started:
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 @pytest.fixture
 def workers(pg_database_url, redis_url, tmp_path) -> Iterator[Workers]:  # noqa: ANN001
-    started = Workers(pg_database_url, redis_url, tmp_path)
+    started = Workers(pg_database_url, redis_url, tmp_path, env={"SECRET_KEY": "killed-worker-test"})
     try:
         yield started
     finally:
@@ -147,8 +91,8 @@ def test_rule_j_a_worker_killed_mid_issue_leaves_the_batch_issued_once(pg_app, p
             assert services.confirm_batch(owner, store, batch)
             db.session.commit()  # the job goes to Redis
 
-            first = workers.start("ectix-worker-killed")
-            _wait_for("the first worker to block inside the issuing transaction",
+            first = workers.start("ectix-worker-killed", "default")
+            wait_for("the first worker to block inside the issuing transaction",
                       lambda: "Lock" in _backends("ectix-worker-killed"))
             assert _fresh_batch(batch_id).status is BatchStatus.ISSUING
 
@@ -161,17 +105,17 @@ def test_rule_j_a_worker_killed_mid_issue_leaves_the_batch_issued_once(pg_app, p
             first.send_signal(signal.SIGKILL)  # kill -9, mid-transaction
             first.wait(10)
             blocker.rollback()  # the lock goes; the dead worker's transaction is rolled back
-            _wait_for("the killed worker's connections to close",
+            wait_for("the killed worker's connections to close",
                       lambda: not _backends("ectix-worker-killed"))
             stuck = _fresh_batch(batch_id)
             assert (stuck.status, stuck.attempts) == (BatchStatus.ISSUING, 1)  # 發行中, forever
             assert _count(Ticket) == _count(Order) == _count(Charge) == 0  # nothing half-issued
 
-            workers.start("ectix-worker-second")
+            workers.start("ectix-worker-second", "default")
             clock.freeze(clock.now() + jobs.LEASE + timedelta(seconds=5))
             sweep = jobs.run_now("sweep_batches")  # the recurring sweeper, past the lease
             assert sweep.status == "done", sweep.error
-            _wait_for("the second worker to issue the batch",
+            wait_for("the second worker to issue the batch",
                       lambda: _fresh_batch(batch_id).status is BatchStatus.SUCCEEDED)
 
             issued = _fresh_batch(batch_id)
@@ -188,16 +132,14 @@ def test_rule_j_a_worker_killed_mid_issue_leaves_the_batch_issued_once(pg_app, p
             jobs.enqueue(issuance_jobs.issue_batch, batch_id, job_id="duplicate-issue")
             db.session.commit()
             duplicate = Job.fetch("duplicate-issue", connection=Redis.from_url(redis_url))
-            _wait_for("the duplicate job to run",
+            wait_for("the duplicate job to run",
                       lambda: duplicate.get_status(refresh=True) == JobStatus.FINISHED)
             clock.move(jobs.LEASE * 3)
             assert issuance_jobs.sweep_batches(clock.now().isoformat()) == 0
             assert _fresh_batch(batch_id).status is BatchStatus.SUCCEEDED
             assert _count(Ticket) == 1000 and _count(Order) == 10 and _count(Charge) == 1
     except AssertionError:
-        for process, name in zip(workers.started, ("ectix-worker-killed", "ectix-worker-second"),
-                                 strict=False):
-            print(f"--- {name} (exit {process.poll()}) ---\n{workers.log(name)[-3000:]}")
+        workers.dump_logs()
         raise
     finally:
         blocker.close()
@@ -227,12 +169,12 @@ def test_worker_py_runs_scheduled_retries_on_a_thread_and_forks_nothing(pg_app, 
                                         slot=clock.now() + timedelta(days=365)))
         jobs.enqueue(flaky_write_news, "retried by worker.py", retries=(1,))
         db.session.commit()
-        worker = workers.start("ectix-worker-retry")
+        worker = workers.start("ectix-worker-retry", "default")
 
         def written() -> bool:
             db.session.rollback()
             return count_news("retried by worker.py") == 1
 
-        _wait_for("the retry RQ scheduled to run", written)
+        wait_for("the retry RQ scheduled to run", written)
         assert "first attempt fails" in workers.log("ectix-worker-retry")
         assert worker.poll() is None and _children(worker.pid) == []
