@@ -52,6 +52,9 @@ def clone_primary(pg_database_url: str) -> Iterator[Callable[[], str]]:
     def clone() -> str:
         name = f"{urlsplit(PG_URL).path.lstrip('/')}_replica_{uuid.uuid4().hex[:6]}"
         with admin.connect() as conn:
+            # TEMPLATE needs the source without sessions: end any a disposed pool left behind
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": source})
             conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
         made.append(name)
         return urlsplit(pg_database_url)._replace(path=f"/{name}").geturl()
