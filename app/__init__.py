@@ -33,7 +33,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from app import htmx as htmx_helpers
     from app import web
     from app.bounds import BigIntConverter, IntConverter
-    from app.db import engine_options, render_migration_item
+    from app.db import REPORTS_BIND, engine_options, render_migration_item, replica_engine_options
     from app.errors import register_error_handlers
     from app.extensions import babel, csrf, db, htmx, login_manager, migrate
 
@@ -41,6 +41,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.url_map.converters.update(int=IntConverter, bigint=BigIntConverter)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"], app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if replica := app.config.get("REPORTS_DATABASE_URL"):
+        # the reports' read replica, an engine beside the primary (app.db.RoutingSession)
+        app.config["SQLALCHEMY_BINDS"] = {
+            **(app.config.get("SQLALCHEMY_BINDS") or {}),
+            REPORTS_BIND: replica_engine_options(replica, app.config["SQLALCHEMY_ENGINE_OPTIONS"])}
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app_config.ROOT / "migrations"),
                      render_as_batch=True, compare_type=True,

@@ -69,6 +69,9 @@ def from_environment() -> dict:
         "SECRET_KEY": _secret_key(),
         "SQLALCHEMY_DATABASE_URI": os.environ.get("DATABASE_URL")
         or f"sqlite:///{INSTANCE / 'ectix.sqlite3'}",
+        # A read replica of DATABASE_URL for the reports (app.db.RoutingSession says which
+        # reads go there and why the rest stay on the primary); unset: everything reads the primary.
+        "REPORTS_DATABASE_URL": os.environ.get("REPORTS_DATABASE_URL") or None,
         "REDIS_URL": redis_url,
         # Connections each process keeps (README, Production: its threads, so none waits for
         # one and none is opened that it cannot use); unset: SQLAlchemy's 5 + 10 overflow.

@@ -10,10 +10,13 @@ from itertools import islice
 from typing import Any, TypeVar
 
 import psycopg
+from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, SessionTransaction, registry
 
 T = TypeVar("T")
 
@@ -109,6 +112,85 @@ def engine_options(uri: str, options: dict[str, Any]) -> dict[str, Any]:
     return {**options, "connect_args": connect_args}
 
 
+def replica_engine_options(uri: str, primary: dict[str, Any]) -> dict[str, Any]:
+    """The reports replica's engine (REPORTS_DATABASE_URL, a Flask-SQLAlchemy bind): the
+    primary's pool settings, the same session settings, and on PostgreSQL read-only
+    transactions. A hot standby refuses writes by itself; this makes a replica URL that points
+    at a writable server (by mistake, or the tests' stand-in) refuse them too."""
+    options = engine_options(uri, {k: v for k, v in primary.items() if k != "connect_args"})
+    if uri.startswith("postgresql"):
+        connect_args = dict(options["connect_args"])
+        connect_args["options"] += " -c default_transaction_read_only=on"
+        options["connect_args"] = connect_args
+    return {"url": uri, **options}
+
+
+REPORTS_BIND = "reports"  # the bind key of the replica engine, when REPORTS_DATABASE_URL is set
+REPLICA = "replica"  # execution option: a report's read that the replica may answer
+_WROTE = "ectix_wrote"  # session.info: the current transaction has written (or locked rows)
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+class RoutingSession(FlaskSession):
+    """`db.session`: every statement goes to the primary database, except a report's read,
+    which goes to the read replica (REPORTS_DATABASE_URL) when one is configured.
+
+    This is the one place the choice is made. A statement opts in with the execution option
+    `replica=True`; the report statements carry it where they are built (the ticket report's
+    rows and count, the circulation, cross-store and branch reports' figures and lines, the
+    home dashboard's figures), so their pages, their 下載Excel and the background export
+    (app.reports.jobs) follow. Everything else reads the primary, on purpose:
+
+    - reads that must see the user's own change a moment ago: the counter and the API (a
+      redemption's lookup and its compare-and-set), the ticket page (app.reports.ticket_page,
+      where the counter card and 新增備註 land), a report row's 歷程 and 可核銷商店名單 (a
+      note added in the modal shows at once), the menu's pending counts and the home page's
+      待辦 (gone as soon as handled), saved filters, the merchant list pages (已發行訂單, 轉贈紀錄,
+      退貨申請 … and the 分期核銷訂單報表, which 訂單退貨 links to: each is where a change lands)
+      and their Excel, which must match the page just seen;
+    - who may see what: the account, its rights, the acting store and its children, a
+      report's branch and store choices (app.reports.scope) — never a lagging copy;
+    - anything in a transaction that has written or locked rows (a flush, an INSERT, UPDATE
+      or DELETE, SELECT … FOR UPDATE): the rest of that transaction reads its own writes;
+    - anything in a request other than GET or HEAD: a page rendered in answer to a change
+      shows it.
+
+    So a report may lag the primary by the replication delay (docs/deployment.md), and nothing
+    a user just did is missing from the page that answers it. Tenancy is unaffected: it is the
+    same session, so `app.tenancy`'s do_orm_execute filter applies before the engine is chosen,
+    and a report's explicit store filter travels with its statement. Without
+    REPORTS_DATABASE_URL there is no replica engine and every statement goes to the primary,
+    as before."""
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, bind: Any = None,
+                 **kwargs: Any) -> Any:
+        if bind is None and clause is not None:
+            if not getattr(clause, "is_select", False) \
+                    or getattr(clause, "_for_update_arg", None) is not None:
+                self.info[_WROTE] = True
+            elif clause._execution_options.get(REPLICA) and self._may_use_replica():
+                replica: Engine | None = self._db.engines.get(REPORTS_BIND)
+                if replica is not None:
+                    return replica
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+    def _may_use_replica(self) -> bool:
+        if self._flushing or self.info.get(_WROTE):
+            return False
+        return not has_request_context() or request.method in _SAFE_METHODS
+
+
+@event.listens_for(RoutingSession, "after_flush")
+def _wrote(session: RoutingSession, flush_context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(RoutingSession, "after_transaction_end")
+def _transaction_over(session: RoutingSession, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outermost: the next transaction starts clean
+        session.info.pop(_WROTE, None)
+
+
 class Base(DeclarativeBase):
     registry = registry(
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
@@ -116,7 +198,7 @@ class Base(DeclarativeBase):
     )
 
 
-db = SQLAlchemy(model_class=Base)
+db = SQLAlchemy(model_class=Base, session_options={"class_": RoutingSession})
 
 
 def enum_type(enum_cls: type[enum.Enum], name: str) -> SAEnum:

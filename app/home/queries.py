@@ -2,7 +2,9 @@
 
 No figure walks tickets in Python: the database counts and sums, and Python only receives a
 handful of rows (three totals, one row per day of the period, ten products). The meaning of
-each figure is written down in app.home.rules.
+each figure is written down in app.home.rules. The figures may be read from the reports
+replica (`replica=True`, app.db.RoutingSession); the fees in force are the store's settings and
+read the primary.
 
 Indexes (PostgreSQL; measured on 1M tickets, see the helper's report). Each figure is an
 index-only scan with these; without them PostgreSQL reads the ticket rows:
@@ -117,7 +119,7 @@ def status_totals(scope: ReportScope, today: date) -> StatusTotals:
                func.coalesce(func.sum(Ticket.face_value), 0).label("amount")).where(*conditions)
         for name, conditions in parts))
     figures = {name: Figure(n, amount) for name, n, amount in db.session.execute(
-        select(stmt.subquery()).execution_options(readable=True))}
+        select(stmt.subquery()).execution_options(readable=True, replica=True))}
     return StatusTotals(since_day, figures["redeemed"], figures["returned"], figures.get("unused"))
 
 
@@ -129,7 +131,7 @@ def orders_by_day(scope: ReportScope, start: date, end: date) -> list[tuple[date
         .where(Order.store_id.in_(scope.store_ids),
                Order.created_at >= clock.day_start(start), Order.created_at <= clock.day_end(end))
         .group_by(day)
-        .execution_options(readable=True)
+        .execution_options(readable=True, replica=True)
     ).all()
     return rules.daily(start, end, {d: OrderFigure(n, tickets or 0, amount or 0)
                                     for d, n, tickets, amount in rows})
@@ -165,7 +167,7 @@ def top_products(scope: ReportScope,
                ranked.c.sold_count, ranked.c.sold_amount)
         .where(ranked.c.rank <= limit)
         .order_by(ranked.c.kind, ranked.c.rank)
-        .execution_options(readable=True)
+        .execution_options(readable=True, replica=True)
     ).all()
     out: dict[ProductKind, list[ProductSales]] = {kind: [] for kind in ProductKind}
     for kind, product_id, name, store_id, count, amount in rows:
@@ -177,7 +179,7 @@ def has_tickets(scope: ReportScope) -> bool:
     """Whether any ticket was ever issued in the scope (else the dashboard greets a new store)."""
     return bool(db.session.scalar(
         select(exists().where(Ticket.store_id.in_(scope.store_ids)))
-        .execution_options(readable=True)))
+        .execution_options(readable=True, replica=True)))
 
 
 # 分期核銷 home --------------------------------------------------------------------------------
@@ -206,6 +208,7 @@ def installment_issued(store_ids: tuple[int, ...], start: date, end: date) -> Is
         .join(period, period.order_id == InstallmentOrder.id)
         .where(InstallmentOrder.store_id.in_(store_ids), period.store_id.in_(store_ids),
                _between(InstallmentOrder.created_at, start, end))
+        .execution_options(replica=True)
     ).one()
     orders, *values = row
     figures = [Figure(values[i] or 0, values[i + 1] or 0) for i in range(0, len(values), 2)]
@@ -221,6 +224,7 @@ def installment_redeemed(store_ids: tuple[int, ...], start: date,
                *_period_figure(period.status == PeriodStatus.REDEEMED))
         .where(period.store_id.in_(store_ids), _between(period.redeemed_at, start, end),
                installment_queries.in_group(PeriodGroup.REDEEMED))
+        .execution_options(replica=True)
     ).one()
     return RedeemedFigures(Figure(row[0] or 0, row[1] or 0), Figure(row[2] or 0, row[3] or 0))
 
@@ -238,6 +242,7 @@ def installment_returned(store_ids: tuple[int, ...], start: date,
                InstallmentOrder.returned_at.is_not(None),
                _between(InstallmentOrder.returned_at, start, end),
                installment_queries.in_group(PeriodGroup.RETURNED))
+        .execution_options(replica=True)
     ).one()
     return ReturnedFigures(row[0] or 0, Figure(row[1] or 0, row[2] or 0))
 

@@ -151,7 +151,7 @@ def summarise(scope: ReportScope, query: Query) -> Summary:
     """Per branch and operation, the count and face value (one grouped query)."""
     ops = operations(scope, query)
     grouped = (select(ops.c.branch_id, ops.c.op, func.count(), func.sum(ops.c.face_value))
-               .group_by(ops.c.branch_id, ops.c.op).execution_options(unscoped=True))
+               .group_by(ops.c.branch_id, ops.c.op).execution_options(unscoped=True, replica=True))
     names = dict(db.session.execute(select(Store.id, Store.name).where(Store.id.in_(scope.store_ids))
                                     .execution_options(unscoped=True)).all())
     branches = {b.id: BranchFigures(b, names.get(b.store_id, "")) for b in scope.branches()
@@ -221,8 +221,9 @@ def lines(scope: ReportScope, query: Query, *, first: int | None = None) -> Sele
         .join(Product, Product.id == Ticket.product_id)
         .outerjoin(Account, Account.id == ops.c.account_id)
         .order_by(ops.c.at.desc(), ops.c.ticket_id.desc(), ops.c.op)
-        # the store filter is explicit above; redeemed tickets may be other issuers'
-        .execution_options(unscoped=True)
+        # the store filter is explicit above; redeemed tickets may be other issuers'. The
+        # replica may answer it (app.db.RoutingSession).
+        .execution_options(unscoped=True, replica=True)
     )
 
 

@@ -77,8 +77,9 @@ def _where(stmt: Select, scope: ReportScope, query: Query) -> Select:
         stmt = stmt.where(Ticket.redeemed_branch_id == scope.branch_id)
     if query.issuer_id is not None:
         stmt = stmt.where(Ticket.store_id == query.issuer_id)
-    # Other issuers' rows: read across the tenancy filter, limited to the scope above.
-    return stmt.execution_options(unscoped=True)
+    # Other issuers' rows: read across the tenancy filter, limited to the scope above; the
+    # replica may answer it (app.db.RoutingSession).
+    return stmt.execution_options(unscoped=True, replica=True)
 
 
 def totals(scope: ReportScope, query: Query) -> Figure:

@@ -323,7 +323,8 @@ def count_statement(scope: ReportScope, q: TicketQuery, *, cap: int | None = Non
     inner = inner.where(*_conditions(scope, q, today or clock.business_day()))
     if cap is not None:
         inner = inner.limit(cap + 1)
-    return select(func.count()).select_from(inner.subquery()).execution_options(unscoped=True)
+    return (select(func.count()).select_from(inner.subquery())
+            .execution_options(unscoped=True, replica=True))
 
 
 def count(scope: ReportScope, q: TicketQuery, *, cap: int | None = None) -> int:
@@ -544,8 +545,9 @@ def rows_statement(scope: ReportScope, q: TicketQuery, *, today: date | None = N
     stmt = select(*exprs).select_from(Ticket)
     for target, on, outer in stmt_joins:
         stmt = stmt.join(target, on, isouter=outer)
+    # the replica may answer it (app.db.RoutingSession): the page, its Excel and the export
     return (stmt.where(*_conditions(scope, q, today)).order_by(*_ordering(q))
-            .execution_options(unscoped=True))
+            .execution_options(unscoped=True, replica=True))
 
 
 def stream_rows(scope: ReportScope, q: TicketQuery) -> Iterator[Row]:
