@@ -128,7 +128,9 @@ def _claims_in_logs(cluster: Cluster, name: str) -> Counter:
     found: Counter = Counter()
     for worker in WORKER_NAMES:
         for line in cluster.workers.log(worker).splitlines():
-            if match := re.search(r"schedule: queued (.*)$", line):
+            # worker.py logs JSON lines (app.observability.logs) unless told to write text
+            message = json.loads(line).get("message", "") if line.startswith("{") else line
+            if match := re.search(r"schedule: queued (.*)$", message):
                 found[worker] += name in match.group(1).split(", ")
     return found
 
