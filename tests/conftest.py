@@ -15,6 +15,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -189,8 +190,9 @@ def _pg_admin_engine():
     return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
 
 
-@pytest.fixture(scope="session")
-def pg_database_url() -> Iterator[str]:
+@contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database named `<prefix>_<pid>_<hex>`, migrated; dropped at the end."""
     engine = _pg_admin_engine()
     try:
         with engine.connect() as conn:
@@ -198,11 +200,10 @@ def pg_database_url() -> Iterator[str]:
     except Exception as exc:  # noqa: BLE001
         engine.dispose()
         service_missing(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    name = f"ectix_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    parts = urlsplit(PG_URL)
-    url = parts._replace(path=f"/{name}").geturl()
+    url = urlsplit(PG_URL)._replace(path=f"/{name}").geturl()
     try:
         _upgrade(url)
         yield url
@@ -210,6 +211,12 @@ def pg_database_url() -> Iterator[str]:
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database_url() -> Iterator[str]:
+    with fresh_pg_database("ectix_test") as url:
+        yield url
 
 
 @pytest.fixture

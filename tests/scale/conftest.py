@@ -24,24 +24,20 @@ figures (`figure(...)`) are printed at the end of the run.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from redis import Redis
-from sqlalchemy import text
 from werkzeug.serving import make_server
 
 from app import create_app, schedule
 from app.db import db
 from app.escrow.simulator import make_simulator
 from app.jobs import ScheduledRun
-from tests.conftest import PG_URL, REDIS_URL, _pg_admin_engine, _upgrade, base_config, service_missing
+from tests.conftest import REDIS_URL, base_config, fresh_pg_database, service_missing
 from tests.escrow.conftest import BANK_KEY, bank, simulator  # noqa: F401
 from tests.processes import Hosts, Workers
 from tests.scale import harness
@@ -55,29 +51,6 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001
         for name, value in harness.FIGURES:
             terminalreporter.write_line(f"{name:<{width}}  {value}")
 
-
-@contextmanager
-def _fresh_database() -> Iterator[str]:
-    """A database of the harness's own, migrated, dropped at the end (its processes write to it
-    on their own schedule: the session's shared test database stays out of their reach)."""
-    engine = _pg_admin_engine()
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001
-        engine.dispose()
-        service_missing(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    name = f"ectix_scale_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = urlsplit(PG_URL)._replace(path=f"/{name}").geturl()
-        _upgrade(url)
-        yield url
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
 
 
 def _redis() -> Redis:
@@ -124,7 +97,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     redis = _redis()
     redis.flushdb()
     logs = tmp_path_factory.mktemp("scale-logs")
-    with _fresh_database() as url, _bank() as gated:
+    # A database of the harness's own (its processes write to it on their own schedule: the
+    # session's shared test database stays out of their reach).
+    with fresh_pg_database("ectix_scale") as url, _bank() as gated:
         app = create_app(base_config(url) | {
             "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 10, "max_overflow": 10, "pool_timeout": 10},
             "ESCROW_BANK_URL": gated.url, "ESCROW_BANK_KEY": BANK_KEY})
