@@ -42,6 +42,11 @@ def main(argv: list[str]) -> int:
         return run_id
 
     jobs._claim = counting_claim
+    # Each process walks the nights on a frozen clock of its own, so one that falls a step behind
+    # lives a day before the other, whose runs would look a day old, hence stale, and be handed
+    # out again: no real deployment has clocks a day apart. Here only the claims are raced; the
+    # stale hand-out has its own race test (test_two_schedulers_finding_the_same_stale_run_...).
+    jobs.STALE_AFTER = timedelta(days=365 * 10)
     claimed = 0
     with app.app_context():
         db.session.execute(text("SELECT 1"))  # the connection is open before the start
