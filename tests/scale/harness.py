@@ -15,7 +15,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,16 @@ from redis import Redis
 from rq import Queue, Worker
 from sqlalchemy import delete, text
 
+from app import clock
 from app.db import db
 from app.escrow.simulator import BankSimulator
+from app.issuance.models import Batch
 from app.jobs import ScheduledRun
+from app.tickets import services as tickets
 from app.tickets.codes import MAX_TICKETS_PER_BATCH
 from app.tickets.models import Ticket
 from tests.factories import PASSWORD
+from tests.issuance.helpers import ready_store
 from tests.processes import Hosts, Workers
 from tests.tickets.helpers import issue
 
@@ -50,6 +54,39 @@ def issue_many(owner: Any, store: Any, product: Any, quantity: int) -> list[Tick
     while len(issued) < quantity:
         issued += issue(owner, store, product, quantity=min(MAX_TICKETS_PER_BATCH, quantity - len(issued)))
     return issued
+
+
+def fresh_batch(batch_id: int) -> Batch:
+    """The batch as the workers left it (a new transaction, the row read again)."""
+    db.session.rollback()
+    batch = db.session.get(Batch, batch_id, populate_existing=True)
+    assert batch is not None
+    return batch
+
+
+@dataclass
+class SyncNight:
+    """Tickets a nightly escrow sync has to send: issued two nights before it, half redeemed and
+    a quarter returned the day before."""
+    store: Any
+    owner: Any
+    sold: list[Ticket]
+    redeemed: list[Ticket]
+    returned: list[Ticket]
+
+
+def sync_night(name: str, night: date, n: int) -> SyncNight:
+    with clock.frozen(clock.day_start(night - timedelta(days=2)) + timedelta(hours=9)):
+        store, owner, pickup, _ = ready_store(name)
+        sold = issue_many(owner, store, pickup, n)
+    redeemed, returned = sold[: n // 2], sold[n // 2: n // 2 + n // 4]
+    with clock.frozen(clock.day_start(night - timedelta(days=1)) + timedelta(hours=10)):
+        for ticket in redeemed:
+            tickets.redeem(owner, store, ticket)
+        for ticket in returned:
+            tickets.return_ticket(owner, store, ticket, reason="退貨")
+        db.session.commit()
+    return SyncNight(store, owner, sold, redeemed, returned)
 
 
 # Figures ---------------------------------------------------------------------------------------

@@ -19,14 +19,14 @@ from app.db import db
 from app.escrow.models import LedgerEntry, LedgerKind
 from app.history import HistoryEntry
 from app.issuance import services as issuance
-from app.issuance.models import Batch, BatchStatus
+from app.issuance.models import BatchStatus
 from app.products.models import ProductKind
 from app.stores.models import DeliveryMethod
 from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus as S
 from tests.issuance.helpers import ready_store, rows
 from tests.processes import wait_for
-from tests.scale.harness import CSRF, RoundRobin, figure, issue_many, login, size
+from tests.scale.harness import CSRF, RoundRobin, figure, fresh_batch, issue_many, login, size
 from tests.tickets.helpers import issue
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -156,13 +156,6 @@ def test_redemptions_through_two_hosts(cluster, seeding):
            f"p95 {latencies[int(len(latencies) * 0.95)] * 1000:.0f} ms)")
 
 
-def _batch(batch_id: int) -> Batch:
-    db.session.rollback()
-    batch = db.session.get(Batch, batch_id, populate_existing=True)
-    assert batch is not None
-    return batch
-
-
 def test_a_batch_confirmed_from_both_hosts_at_once_is_issued_once(cluster, seeding):
     store, owner, pickup, _ = ready_store("scalebatch")
     count, quantity = size(10, 50), size(10, 20)
@@ -197,8 +190,8 @@ def test_a_batch_confirmed_from_both_hosts_at_once_is_issued_once(cluster, seedi
     assert said == ["已確認發行", "已確認發行過"]
 
     took = wait_for("a worker to issue the batch",
-                    lambda: _batch(batch_id).status is BatchStatus.SUCCEEDED, 120)
-    issued = _batch(batch_id)
+                    lambda: fresh_batch(batch_id).status is BatchStatus.SUCCEEDED, 120)
+    issued = fresh_batch(batch_id)
     assert (issued.issued_count, issued.attempts) == (count * quantity, 1)
     assert db.session.scalar(select(func.count()).select_from(Ticket).where(
         Ticket.batch_id == batch_id)) == count * quantity

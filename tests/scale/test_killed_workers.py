@@ -28,16 +28,15 @@ from app.escrow.models import BankSyncRun, LedgerEntry, LedgerKind, SyncRunStatu
 from app.escrow.sync import ABANDONED_RETRY
 from app.history import HistoryEntry
 from app.issuance import services as issuance
-from app.issuance.models import Batch, BatchStatus
+from app.issuance.models import BatchStatus
 from app.jobs import latest_slot
 from app.products.models import ProductKind
 from app.stores.models import DeliveryMethod
-from app.tickets import services as tickets
 from app.tickets.models import Order, Ticket
 from app.tickets.status import TicketStatus as S
 from tests.issuance.helpers import ready_store, rows
 from tests.processes import wait_for
-from tests.scale.harness import CSRF, FULL, Cluster, figure, issue_many, login, size
+from tests.scale.harness import CSRF, FULL, Cluster, figure, fresh_batch, login, size, sync_night
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -51,13 +50,6 @@ def _sweep_past_the_lease(cluster: Cluster, sweeper: str) -> None:
     with clock.frozen(clock.now() + jobs.LEASE + timedelta(seconds=5)), cluster.via_rq():
         run = jobs.run_now(sweeper)
     assert run.status == "done", run.error
-
-
-def _batch(batch_id: int) -> Batch:
-    db.session.rollback()
-    batch = db.session.get(Batch, batch_id, populate_existing=True)
-    assert batch is not None
-    return batch
 
 
 def test_a_worker_killed_mid_batch_the_other_issues_it_once(cluster, seeding):
@@ -91,24 +83,24 @@ def test_a_worker_killed_mid_batch_the_other_issues_it_once(cluster, seeding):
         killed_at = time.monotonic()
         blocker.rollback()  # the lock goes; the dead worker's transaction is rolled back
         wait_for("the killed worker's connections to close", lambda: not cluster.backends(victim))
-        stuck = _batch(batch_id)
+        stuck = fresh_batch(batch_id)
         assert (stuck.status, stuck.attempts) == (BatchStatus.ISSUING, 1)  # 發行中, until swept
         assert db.session.scalar(select(func.count()).select_from(Ticket).where(
             Ticket.batch_id == batch_id)) == 0  # nothing half-issued
 
         if FULL:
             detected = wait_for("the surviving worker's sweeper to take the batch back",
-                                lambda: _batch(batch_id).attempts > 1
-                                or _batch(batch_id).status is not BatchStatus.ISSUING,
+                                lambda: fresh_batch(batch_id).attempts > 1
+                                or fresh_batch(batch_id).status is not BatchStatus.ISSUING,
                                 DETECTION_LIMIT)
         else:
             _sweep_past_the_lease(cluster, "sweep_batches")
             detected = None
         wait_for("the surviving worker to issue the batch",
-                 lambda: _batch(batch_id).status is BatchStatus.SUCCEEDED, 120)
+                 lambda: fresh_batch(batch_id).status is BatchStatus.SUCCEEDED, 120)
         resumed = time.monotonic() - killed_at
 
-        issued = _batch(batch_id)
+        issued = fresh_batch(batch_id)
         assert (issued.attempts, issued.issued_count, issued.lease_until) == (2, count * quantity, None)
         assert db.session.scalar(select(func.count()).select_from(Ticket).where(
             Ticket.batch_id == batch_id)) == count * quantity
@@ -154,16 +146,8 @@ def test_a_worker_killed_mid_sync_the_other_finishes_the_night_once(cluster, see
     night_slot = latest_slot("0 1 * * *", clock.now()) - timedelta(days=1)
     night = clock.business_day(night_slot)
     n = size(40, 1200)
-    with clock.frozen(clock.day_start(night - timedelta(days=2)) + timedelta(hours=9)):
-        store, owner, pickup, _ = ready_store("scalekillsync")
-        sold = issue_many(owner, store, pickup, n)
-    redeemed, returned = sold[: n // 2], sold[n // 2: n // 2 + n // 4]
-    with clock.frozen(clock.day_start(night - timedelta(days=1)) + timedelta(hours=10)):
-        for ticket in redeemed:
-            tickets.redeem(owner, store, ticket)
-        for ticket in returned:
-            tickets.return_ticket(owner, store, ticket, reason="退貨")
-        db.session.commit()
+    prepared = sync_night("scalekillsync", night, n)
+    sold, redeemed, returned = prepared.sold, prepared.redeemed, prepared.returned
     serials = {t.serial for t in sold}
     ids = {t.id for t in sold}
 

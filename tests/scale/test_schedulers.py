@@ -34,7 +34,6 @@ from app.jobs import ScheduledRun, latest_slot, tick
 from app.news.models import NewsItem
 from app.schedule import Recurring
 from app.stores.models import RedemptionMode
-from app.tickets import services as tickets
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus as S
 from tests.concurrency import Ready, run_at_once
@@ -42,7 +41,7 @@ from tests.factories import make_account, make_installment_order, make_store
 from tests.issuance.helpers import ready_store
 from tests.jobs.sample_jobs import count_news
 from tests.processes import ROOT, stop, wait_for
-from tests.scale.harness import WORKER_NAMES, Cluster, figure, issue_many, size
+from tests.scale.harness import WORKER_NAMES, Cluster, figure, size, sync_night
 from tests.tickets.helpers import issue
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -161,16 +160,8 @@ def test_two_schedulers_run_the_nightly_and_monthly_jobs_once(cluster, seeding):
     n, orders = size(30, 600), size(5, 200)
 
     # The sync's night: tickets issued two days before it, redeemed and returned the day before.
-    with clock.frozen(clock.day_start(night - timedelta(days=2)) + timedelta(hours=9)):
-        store, owner, pickup, _ = ready_store("scalenight")
-        sold = issue_many(owner, store, pickup, n)
-    redeemed, returned = sold[: n // 2], sold[n // 2: n // 2 + n // 4]
-    with clock.frozen(clock.day_start(night - timedelta(days=1)) + timedelta(hours=10)):
-        for ticket in redeemed:
-            tickets.redeem(owner, store, ticket)
-        for ticket in returned:
-            tickets.return_ticket(owner, store, ticket, reason="退貨")
-        db.session.commit()
+    prepared = sync_night("scalenight", night, n)
+    store, sold, redeemed, returned = prepared.store, prepared.sold, prepared.redeemed, prepared.returned
     # The bills' month: gift vouchers (no bank) issued in the month before the bill day.
     with clock.frozen(clock.day_start(bill_day - timedelta(days=5)) + timedelta(hours=9)):
         bill_store, bill_owner, _, gift = ready_store("scalebill")
