@@ -13,10 +13,12 @@ import psycopg
 from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import JSON, Date, DateTime, MetaData, TypeDecorator, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, SessionTransaction, registry
+from sqlalchemy.sql.expression import FunctionElement
 
 T = TypeVar("T")
 
@@ -253,3 +255,23 @@ def in_chunks(rows: Iterable[T], size: int = 500) -> Iterator[list[T]]:
     it = iter(rows)
     while chunk := list(islice(it, size)):
         yield chunk
+
+
+class taipei_date(FunctionElement):  # noqa: N801 - used like a SQL function
+    """The Taipei calendar day of a UTC timestamp column, computed by the database."""
+
+    type = Date()
+    inherit_cache = True
+
+
+@compiles(taipei_date, "postgresql")
+def _taipei_date_pg(element, compiler, **kw):  # noqa: ANN001, ANN202
+    (column,) = element.clauses
+    return f"CAST(({compiler.process(column, **kw)} AT TIME ZONE 'Asia/Taipei') AS DATE)"
+
+
+@compiles(taipei_date)
+def _taipei_date_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
+    # SQLite keeps UTC as text; Taiwan has had no daylight saving time since 1979.
+    (column,) = element.clauses
+    return f"date({compiler.process(column, **kw)}, '+8 hours')"

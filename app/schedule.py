@@ -160,6 +160,13 @@ SCHEDULE: list[Recurring] = [
         keep_runs=False,
     ),
     Recurring(
+        "fold_figures",
+        "* * * * *",
+        "app.reports.jobs:fold_figures",
+        "每分鐘 將票券與訂單的每日統計異動併入報表的每日統計（首頁、分店報表、流通報表）",
+        keep_runs=False,
+    ),
+    Recurring(
         "sweep_messages",
         "* * * * *",
         "app.notifications.jobs:sweep_messages",

@@ -50,23 +50,28 @@ TICKET_REPORT_ENDPOINT = "reports.tickets"
 TICKET_REPORT_URL = "/reports/tickets?mode=date&date_type=issued&start={start}&end={end}"
 HOME_ENDPOINT = "home.index"
 HOME_URL = "/home"
-# Further pages measured without a target (the date types and reports the indexes serve).
+# Further pages: the date types and reports the indexes and the daily figures serve, each with
+# its target (ms, on the median and the p95; None: measured only).
 EXTRA_PAGES = {
     "ticket report, by redemption date": (
         TICKET_REPORT_ENDPOINT, "/reports/tickets?mode=date&date_type=redeemed&start={start}&end={end}"),
     "ticket report, by return date": (
         TICKET_REPORT_ENDPOINT, "/reports/tickets?mode=date&date_type=returned&start={start}&end={end}"),
     "branch report": ("reports.branch", "/reports/branch?start={start}&end={end}"),
+    "circulation report": ("reports.circulation", "/reports/circulation?start={start}&end={end}"),
     "cross-store report": ("reports.cross_store", "/reports/cross-store?start={start}&end={end}"),
 }
+EXTRA_TARGETS_MS = {"ticket report, by redemption date": None, "ticket report, by return date": None,
+                    "branch report": 300, "circulation report": 500, "cross-store report": 150}
 EXPORT_REPORT = "tickets"
-EXPORT_ROWS = int(os.environ.get("ECTIX_BENCH_EXPORT_ROWS", "100000"))
+# At 10M tickets the export is the background export of a million rows (the target).
+EXPORT_ROWS = int(os.environ.get("ECTIX_BENCH_EXPORT_ROWS", str(max(100_000, TICKETS // 10))))
 
 TARGET_REPORT_MS = 150
 TARGET_HOME_MS = 300
-TARGET_EXPORT_S = 10
-TARGET_EXPORT_MB = 200
-TARGET_LOAD_S = 180
+TARGET_EXPORT_S = 10 if EXPORT_ROWS < 1_000_000 else 120
+TARGET_EXPORT_MB = 200  # flat: the same bound at 100k rows and at 1M
+TARGET_LOAD_S = 180 if TICKETS <= 1_000_000 else None  # the load itself has no target at 10M
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -175,7 +180,7 @@ def measure(browser: Browser, path: str) -> dict:
 
 def serve(url: str) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "ECTIX_JOBS_MODE": "inline", "SECRET_KEY": "bench",
-           "ECTIX_SECURE_COOKIES": "0"}
+           "ECTIX_SECURE_COOKIES": "0", "ECTIX_LOG_LEVEL": "WARNING"}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "app:create_app()", "-b", f"127.0.0.1:{PORT}",
          "-w", "2", "--threads", "4", "-k", "gthread", "--timeout", "300",
@@ -296,7 +301,8 @@ def run() -> list[dict]:
             extras = {}
             for name, (_, path) in EXTRA_PAGES.items():
                 extras[name] = measure(browser, path.format(**window))
-                print(f"  {name}: median {extras[name]['median']:.0f} ms", flush=True)
+                print(f"  {name}: median {extras[name]['median']:.0f} ms, "
+                      f"p95 {extras[name]['p95']:.0f} ms", flush=True)
         finally:
             server.terminate()
             server.wait(10)
@@ -316,8 +322,8 @@ def run() -> list[dict]:
          "target": TARGET_HOME_MS, "samples": home["samples"]},
         {"name": "reports: home dashboard (p95)", "value": home["p95"], "unit": "ms",
          "target": TARGET_HOME_MS},
-        *({"name": f"reports: {name} (median)", "value": m["median"], "unit": "ms", "target": None}
-          for name, m in extras.items()),
+        *({"name": f"reports: {name} ({stat})", "value": m[stat], "unit": "ms",
+           "target": EXTRA_TARGETS_MS[name]} for name, m in extras.items() for stat in ("median", "p95")),
         {"name": f"reports: Excel export of {exported['rows']:,} rows", "value": exported["seconds"],
          "unit": "s", "target": TARGET_EXPORT_S},
         {"name": "reports: Excel export, peak RSS of its process", "value": exported["peak_rss_mb"],

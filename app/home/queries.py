@@ -6,21 +6,13 @@ each figure is written down in app.home.rules. The figures may be read from the 
 replica (`replica=True`, app.db.RoutingSession); the fees in force are the store's settings and
 read the primary.
 
-Indexes (PostgreSQL; measured on 1M tickets, see the helper's report). Each figure is an
-index-only scan with these; without them PostgreSQL reads the ticket rows:
-- 核銷: tickets (store_id, redeemed_at) INCLUDE (status, face_value, redeemed_branch_id)
-  WHERE redeemed_at IS NOT NULL (the existing (redeemed_store_id, redeemed_at) names the
-  redeeming store, not the issuer);
-- 退貨: tickets (store_id, returned_at) INCLUDE (status, face_value, returned_branch_id)
-  WHERE returned_at IS NOT NULL;
-- 未使用: tickets (store_id, issued_at) INCLUDE (kind, status, expires_on, face_value)
-  WHERE status IN ('unused', 'unused_escrow_expired') (the existing (store_id, issued_at)
-  works too, reading the rows);
+Where each figure comes from:
+- 近90天發行狀況 (核銷 / 退貨 / 未使用) and 已發行訂單: the daily figures of app.reports.figures,
+  kept by database triggers: a few hundred rows per store and quarter, however many tickets
+  (at 10M tickets counting the tickets themselves took 420 ms; bench/reports.py);
 - 商品銷量: since the service opened, so it is read from the per-product counters of
   app.tickets.sales (product_sales (store_id, kind, sold_count)) rather than counted from
-  every ticket of the store (140-190 ms on 1M tickets, even index-only);
-- 已發行訂單: orders (store_id, created_at), existing; INCLUDE (ticket_count, amount) makes it
-  index-only.
+  every ticket of the store.
 
 The installment home's figures (app.home.rules) are three grouped statements, each one row:
 - 發行統計: installment orders (store_id, created_at), then each order's periods through the
@@ -36,9 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Date, and_, bindparam, exists, func, literal, select, union_all
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy import and_, exists, func, literal, select, union_all
+from sqlalchemy.sql.expression import ColumnElement
 
 from app import clock
 from app.billing.models import FeeKind, FeeRate
@@ -50,46 +41,10 @@ from app.installments.models import InstallmentOrder, InstallmentPeriod
 from app.installments.status import PeriodGroup, PeriodStatus
 from app.products.models import Product, ProductKind
 from app.products.models import ProductSales as ProductSalesRow
-from app.reports import status_sql
+from app.reports import figures, status_sql
 from app.reports.scope import ReportScope
-from app.tickets.models import Order, Ticket
+from app.tickets.models import Ticket
 from app.tickets.status import STATUS_GROUPS, StatusGroup
-
-
-class taipei_date(FunctionElement):  # noqa: N801 - used like a SQL function
-    """The Taipei calendar day of a UTC timestamp column, computed by the database."""
-
-    type = Date()
-    inherit_cache = True
-
-
-@compiles(taipei_date, "postgresql")
-def _taipei_date_pg(element, compiler, **kw):  # noqa: ANN001, ANN202
-    (column,) = element.clauses
-    return f"CAST(({compiler.process(column, **kw)} AT TIME ZONE 'Asia/Taipei') AS DATE)"
-
-
-@compiles(taipei_date)
-def _taipei_date_sqlite(element, compiler, **kw):  # noqa: ANN001, ANN202
-    # SQLite keeps UTC as text; Taiwan has had no daylight saving time since 1979.
-    (column,) = element.clauses
-    return f"date({compiler.process(column, **kw)}, '+8 hours')"
-
-
-def _group(group: StatusGroup) -> ColumnElement[bool]:
-    """In a status group, the statuses written into the SQL as constants so that PostgreSQL can
-    match a partial index on them whatever plan it caches."""
-    return Ticket.status.in_(bindparam(f"{group.value}_group", list(STATUS_GROUPS[group]),
-                                       expanding=True, literal_execute=True))
-
-
-def unused_now(today: date) -> ColumnElement[bool]:
-    """In the unused group as of today, as Ticket.current_status shows it (the reports' shared
-    rule, app.reports.status_sql): a pickup voucher past its escrow end is 未使用且價金保管逾期
-    (still unused); a gift voucher past its validity end is already expired, whatever the stored
-    status says until the nightly job runs. The stored-status condition in front lets
-    PostgreSQL use the partial index of unused tickets."""
-    return and_(_group(StatusGroup.UNUSED), status_sql.in_group(today, StatusGroup.UNUSED))
 
 
 @dataclass(frozen=True)
@@ -101,40 +56,43 @@ class StatusTotals:
 
 
 def status_totals(scope: ReportScope, today: date) -> StatusTotals:
-    """近90天發行狀況: one statement, one aggregate per figure (UNION ALL), each over its own
-    index: redemption time, return time, issue time of unused tickets."""
-    since_day = rules.status_since(today)
-    since = clock.day_start(since_day)
-    mine = Ticket.store_id.in_(scope.store_ids)
-    redeemed = [mine, Ticket.redeemed_at >= since, _group(StatusGroup.REDEEMED)]
-    returned = [mine, Ticket.returned_at >= since, _group(StatusGroup.RETURNED)]
+    """近90天發行狀況: one statement over the daily figures (app.reports.figures), one aggregate
+    per figure (UNION ALL): tickets redeemed and returned since the day, still in their group;
+    tickets issued since the day, unused as of today (`status_sql`'s rule on the figures' status,
+    kind and end date)."""
+    since = rules.status_since(today)
+    rows = figures.ticket_rows()
+    mine = [rows.c.store_id.in_(scope.store_ids), rows.c.day >= since]
+    redeemed = [*mine, rows.c.measure == figures.REDEEMED,
+                rows.c.status.in_(STATUS_GROUPS[StatusGroup.REDEEMED])]
+    returned = [*mine, rows.c.measure == figures.RETURNED,
+                rows.c.status.in_(STATUS_GROUPS[StatusGroup.RETURNED])]
     if scope.branch_id is not None:
-        redeemed.append(Ticket.redeemed_branch_id == scope.branch_id)
-        returned.append(Ticket.returned_branch_id == scope.branch_id)
+        redeemed.append(rows.c.branch_id == scope.branch_id)
+        returned.append(rows.c.branch_id == scope.branch_id)
     parts = [("redeemed", redeemed), ("returned", returned)]
     if scope.branch_id is None:
-        parts.append(("unused", [mine, Ticket.issued_at >= since, unused_now(today)]))
-    stmt = union_all(*(
-        select(literal(name).label("figure"), func.count().label("n"),
-               func.coalesce(func.sum(Ticket.face_value), 0).label("amount")).where(*conditions)
-        for name, conditions in parts))
-    figures = {name: Figure(n, amount) for name, n, amount in db.session.execute(
-        select(stmt.subquery()).execution_options(readable=True, replica=True))}
-    return StatusTotals(since_day, figures["redeemed"], figures["returned"], figures.get("unused"))
+        parts.append(("unused", [*mine, rows.c.measure == figures.ISSUED,
+                                 status_sql.in_group(today, StatusGroup.UNUSED, rows.c)]))
+    stmt = union_all(*(select(literal(name).label("figure"), *figures.summed(rows)).where(*conditions)
+                       for name, conditions in parts))
+    totals = {name: Figure(n, amount) for name, n, amount in db.session.execute(
+        select(stmt.subquery()).execution_options(replica=True))}
+    return StatusTotals(since, totals["redeemed"], totals["returned"], totals.get("unused"))
 
 
 def orders_by_day(scope: ReportScope, start: date, end: date) -> list[tuple[date, OrderFigure]]:
-    """已發行訂單: per Taipei day of [start, end], the orders, their tickets and amount."""
-    day = taipei_date(Order.created_at)
-    rows = db.session.execute(
-        select(day, func.count(), func.sum(Order.ticket_count), func.sum(Order.amount))
-        .where(Order.store_id.in_(scope.store_ids),
-               Order.created_at >= clock.day_start(start), Order.created_at <= clock.day_end(end))
-        .group_by(day)
-        .execution_options(readable=True, replica=True)
+    """已發行訂單: per Taipei day of [start, end], the orders, their tickets and amount (from the
+    daily order figures)."""
+    rows = figures.order_rows()
+    found = db.session.execute(
+        select(rows.c.day, *(figures.total(rows.c[c]) for c in ("n", "tickets", "amount")))
+        .where(rows.c.store_id.in_(scope.store_ids), rows.c.day >= start, rows.c.day <= end)
+        .group_by(rows.c.day)
+        .execution_options(replica=True)
     ).all()
     return rules.daily(start, end, {d: OrderFigure(n, tickets or 0, amount or 0)
-                                    for d, n, tickets, amount in rows})
+                                    for d, n, tickets, amount in found if n})
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ when the account that did it is bound to that branch:
 
 The head office (no branch) is not a branch and is left out. The page shows, per branch, the
 count and face value of each operation (one grouped query over a UNION ALL of the three), and
-the detail list (one row per operation, paginated, and what 下載Excel writes). A sub-account
+the detail list (one row per operation, paginated, and what 下載Excel writes). The figures come
+from the daily figures of app.reports.figures (at 10M tickets counting the operations
+themselves took 1.7 s); the detail list reads the tickets, newest first. A sub-account
 bound to a branch sees only its branch; a sub-account without a branch may pick any.
 """
 
@@ -24,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Row, Select, String, func, literal_column, select, union_all
+from sqlalchemy import Row, Select, String, and_, literal_column, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from app import clock
@@ -34,6 +36,7 @@ from app.db import db
 from app.errors import InvalidInput
 from app.issuance.models import Batch
 from app.products.models import Product, ProductKind
+from app.reports import figures
 from app.reports.export import Sheet, register, streamed
 from app.reports.periods import Figure, Period, parse_period, ticket_columns, total
 from app.reports.scope import ReportScope
@@ -148,16 +151,29 @@ class Summary:
 
 
 def summarise(scope: ReportScope, query: Query) -> Summary:
-    """Per branch and operation, the count and face value (one grouped query)."""
-    ops = operations(scope, query)
-    grouped = (select(ops.c.branch_id, ops.c.op, func.count(), func.sum(ops.c.face_value))
-               .group_by(ops.c.branch_id, ops.c.op).execution_options(unscoped=True, replica=True))
+    """Per branch and operation, the count and face value: one grouped query over the daily
+    figures (app.reports.figures), which count each operation as `operations` lists it."""
+    rows = figures.ticket_rows()
+    in_period = [rows.c.day >= query.period.start, rows.c.day <= query.period.end,
+                 rows.c.branch_id == scope.branch_id if scope.branch_id is not None
+                 else rows.c.branch_id != 0]
+    # The issuer's tickets it issued or returned; any issuer's tickets its branches redeemed.
+    whose = {Operation.ISSUED: rows.c.store_id, Operation.REDEEMED: rows.c.other_store_id,
+             Operation.RETURNED: rows.c.store_id}
+    wanted = [query.operation] if query.operation else list(Operation)
+    grouped = (select(rows.c.branch_id, rows.c.measure, *figures.summed(rows))
+               .where(*in_period, or_(*(and_(rows.c.measure == op.value,
+                                             whose[op].in_(scope.store_ids)) for op in wanted)))
+               .group_by(rows.c.branch_id, rows.c.measure)
+               .execution_options(replica=True))
     names = dict(db.session.execute(select(Store.id, Store.name).where(Store.id.in_(scope.store_ids))
                                     .execution_options(unscoped=True)).all())
     branches = {b.id: BranchFigures(b, names.get(b.store_id, "")) for b in scope.branches()
                 if scope.branch_id is None or b.id == scope.branch_id}
     counted = 0
     for branch_id, op, n, amount in db.session.execute(grouped):
+        if not n:
+            continue
         counted += n
         if branch_id in branches:
             branches[branch_id].figures[Operation(op)] = Figure(n, amount or 0)

@@ -13,7 +13,9 @@ The seed: 「可查詢所有店、特定分店在特定期間內已發行票券�
   bound to it (`Batch.created_branch_id`). Counting a branch's redemptions instead would make its
   outstanding amount always zero, which says nothing; the branch report (N) has what a branch
   redeemed and returned. A sub-account bound to a branch sees only its branch's tickets.
-- One grouped query (GROUP BY store, status) on `ix_tickets_store_id_issued_at`.
+- One grouped query (GROUP BY store, status) over the daily figures of app.reports.figures (the
+  issued measure: per issue day, branch, kind, stored status and end date), to which the
+  as-of-today rule applies as it would to the tickets.
 """
 
 from __future__ import annotations
@@ -22,19 +24,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app import clock
 from app.columns import Column
 from app.db import db
 from app.errors import InvalidInput
 from app.products.models import ProductKind
+from app.reports import figures
 from app.reports.export import Sheet, register
 from app.reports.periods import Figure, Period, parse_period, total
-from app.reports.scope import ReportScope, issued_by_branch
+from app.reports.scope import ReportScope
 from app.reports.status_sql import effective_status
 from app.stores.models import Branch, Store
-from app.tickets.models import Ticket
 from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 
 TITLE = "流通報表"
@@ -114,23 +116,26 @@ class Circulation:
 
 
 def _grouped(scope: ReportScope, query: Query):  # noqa: ANN202 - a Select of (store, status, n, sum)
-    today = clock.business_day()
-    tickets = (
-        select(Ticket.store_id.label("store_id"), effective_status(today).label("status_now"),
-               Ticket.face_value.label("face_value"))
-        .where(Ticket.store_id.in_(scope.store_ids),
-               Ticket.issued_at >= query.period.start_at, Ticket.issued_at <= query.period.end_at)
+    rows = figures.ticket_rows()
+    issued = (
+        select(rows.c.store_id.label("store_id"),
+               effective_status(clock.business_day(), rows.c).label("status_now"),
+               rows.c.n.label("n"), rows.c.amount.label("amount"))
+        .where(rows.c.measure == figures.ISSUED, rows.c.store_id.in_(scope.store_ids),
+               rows.c.day >= query.period.start, rows.c.day <= query.period.end)
     )
     if query.kind is not None:
-        tickets = tickets.where(Ticket.kind == query.kind)
+        issued = issued.where(rows.c.kind == query.kind)
     if scope.branch_id is not None:
-        tickets = tickets.where(issued_by_branch(scope, scope.branch_id))
+        issued = issued.where(rows.c.branch_id == scope.branch_id)
     # Group outside: PostgreSQL would not match a CASE with its own bind parameters in GROUP BY.
-    inner = tickets.subquery("t")
-    return (select(inner.c.store_id, inner.c.status_now, func.count(), func.sum(inner.c.face_value))
+    inner = issued.subquery("t")
+    return (select(inner.c.store_id, inner.c.status_now, figures.total(inner.c.n),
+                   figures.total(inner.c.amount))
             .group_by(inner.c.store_id, inner.c.status_now)
+            .having(figures.total(inner.c.n) != 0)
             # the store filter is explicit, from the scope; the replica may answer it
-            .execution_options(unscoped=True, replica=True))
+            .execution_options(replica=True))
 
 
 def report(scope: ReportScope, query: Query) -> Circulation:

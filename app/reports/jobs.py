@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from app import jobs
 from app.db import db
-from app.reports import export
+from app.reports import export, figures
 from app.reports.models import ExportJob, ExportStatus
 
 log = logging.getLogger(__name__)
@@ -77,3 +77,10 @@ def sweep_exports(slot: str) -> int:
         jobs.enqueue(run_export, job_id)
     db.session.commit()
     return len(queued)
+
+
+def fold_figures(slot: str) -> None:
+    """Move the daily figures' pending changes into their totals (app.reports.figures). Safe at
+    any moment and from any number of workers at once; the slot is not needed."""
+    figures.fold()
+    db.session.commit()

@@ -15,6 +15,7 @@ is the same as "the Taipei business day of that instant is after it"; callers pa
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from sqlalchemy import and_, case, literal
 from sqlalchemy.sql.elements import ColumnElement
@@ -24,19 +25,21 @@ from app.tickets.models import Ticket
 from app.tickets.status import STATUS_GROUPS, StatusGroup, TicketStatus
 
 
-def effective_status(today: date) -> ColumnElement[TicketStatus]:
+def effective_status(today: date, of: Any = Ticket) -> ColumnElement[TicketStatus]:
     """A CASE giving each ticket's status as of `today` (a Taipei business day); it reads back
-    as a `TicketStatus` and compares with `TicketStatus` members."""
+    as a `TicketStatus` and compares with `TicketStatus` members. `of`: whatever has the
+    ticket's `status`, `kind` and `expires_on` columns (the tickets, or the columns of
+    app.reports.figures' rows, keyed by them)."""
     status_type = Ticket.__table__.c.status.type
-    past_end = and_(Ticket.status == TicketStatus.UNUSED, Ticket.expires_on < today)
+    past_end = and_(of.status == TicketStatus.UNUSED, of.expires_on < today)
     return case(
-        (and_(past_end, Ticket.kind == ProductKind.PICKUP),
+        (and_(past_end, of.kind == ProductKind.PICKUP),
          literal(TicketStatus.UNUSED_ESCROW_EXPIRED, status_type)),
         (past_end, literal(TicketStatus.EXPIRED, status_type)),
-        else_=Ticket.status,
+        else_=of.status,
     )
 
 
-def in_group(today: date, group: StatusGroup) -> ColumnElement[bool]:
+def in_group(today: date, group: StatusGroup, of: Any = Ticket) -> ColumnElement[bool]:
     """Tickets whose status as of `today` is in `group` (票券狀態)."""
-    return effective_status(today).in_(STATUS_GROUPS[group])
+    return effective_status(today, of).in_(STATUS_GROUPS[group])

@@ -217,3 +217,4 @@ class Order(StoreScoped, db.Model):
 # brings it in the ticket's own statement, so an answer showing it needs no second query.
 Ticket.order_no = column_property(
     select(Order.order_no).where(Order.id == Ticket.order_id).scalar_subquery(), deferred=True)
+
