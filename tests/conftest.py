@@ -22,11 +22,17 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import create_engine, event, text
 
 from app import clock, create_app
 from app.db import db
+
+# Property tests are judged on their examples, not their speed: the per-example deadline
+# (200 ms by default) failed them on a machine busy with the browser and server tests.
+settings.register_profile("ectix", deadline=None)
+settings.load_profile("ectix")
 
 REQUIRE_SERVICES = os.environ.get("ECTIX_REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("ECTIX_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
