@@ -17,11 +17,14 @@ function that cannot be imported, a page answering anything but 200.
 
     python -m bench reports                      # as part of `make bench`
     python -m bench.reports                      # alone; writes bench/results/reports-<time>.json
+    python -m bench.reports again DATABASE_URL   # the pages and the export again, on a database
+                                                 # loaded earlier (ECTIX_BENCH_TICKETS: its size)
     python -m bench.reports explain DATABASE_URL # EXPLAIN ANALYZE the SQL behind the pages
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -30,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -278,14 +282,27 @@ def _window() -> dict[str, str]:
     return {"start": start.isoformat(), "end": today.isoformat()}
 
 
-def run() -> list[dict]:
-    preflight()
-    # Other processes on the machine change every figure here: the load average goes with them.
-    details: dict = {"tickets": TICKETS, "load_average_before": os.getloadavg()}
+@contextlib.contextmanager
+def loaded_database(details: dict, existing: str | None) -> Iterator[str]:
+    """A fresh database loaded with TICKETS tickets (dropped afterwards), or `existing`: one an
+    earlier `demo-data --tickets N` loaded (kept; its load is not timed again)."""
+    if existing is not None:
+        details["existing_database"] = True
+        details["load_seconds"] = None
+        yield existing
+        return
     with fresh_database() as url:
         print(f"  loading the demo data and {TICKETS:,} tickets…", flush=True)
         details["load_seconds"] = load(url, TICKETS)
         print(f"  loaded in {details['load_seconds']:.1f} s", flush=True)
+        yield url
+
+
+def run(existing: str | None = None) -> list[dict]:
+    preflight()
+    # Other processes on the machine change every figure here: the load average goes with them.
+    details: dict = {"tickets": TICKETS, "load_average_before": os.getloadavg()}
+    with loaded_database(details, existing) as url:
         server = serve(url)
         try:
             browser = Browser(PORT)
@@ -311,9 +328,11 @@ def run() -> list[dict]:
               f"peak RSS {exported['peak_rss_mb']:.0f} MB", flush=True)
         details.update(report_url=report_path, report=report, home_url=HOME_URL, home=home,
                        extras=extras, export=exported, load_average_after=os.getloadavg())
-    figures = [
+    loaded = [] if existing else [
         {"name": f"reports: load demo + {TICKETS:,} tickets (demo-data --tickets)",
-         "value": details["load_seconds"], "unit": "s", "target": TARGET_LOAD_S},
+         "value": details["load_seconds"], "unit": "s", "target": TARGET_LOAD_S}]
+    figures = [
+        *loaded,
         {"name": "reports: ticket report by issue date, page 1 (median)", "value": report["median"],
          "unit": "ms", "target": TARGET_REPORT_MS, "samples": report["samples"]},
         {"name": "reports: ticket report by issue date, page 1 (p95)", "value": report["p95"],
@@ -395,7 +414,7 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["explain"]:
         explain(sys.argv[2], *(float(a) for a in sys.argv[3:4]))
         raise SystemExit(0)
-    for figure in run():
+    for figure in run(sys.argv[2] if sys.argv[1:2] == ["again"] else None):
         target = figure["target"]
         print(f"{figure['name']:<64} {figure['value']:>10.1f} {figure['unit']:<3} "
               f"{'' if target is None else target}")

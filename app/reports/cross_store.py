@@ -6,7 +6,8 @@ redeemed in the period (at most three months). Cancelling a redemption clears th
 by itself, as the seed says. A sub-account bound to a branch sees only what its branch redeemed.
 
 These tickets belong to other stores, so the tenancy filter would hide them: the queries run
-unscoped and filter on the redeemer explicitly (`ix_tickets_redeemed_store_id_redeemed_at`).
+unscoped and filter on the redeemer explicitly (`ix_tickets_cross_store_redeemed_at`); the totals,
+which also give the list its number of pages, come from the daily figures.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.orm import aliased
 
 from app import clock
@@ -25,6 +26,7 @@ from app.columns import Column, excel_only, values
 from app.db import db
 from app.errors import InvalidInput
 from app.products.models import Product, ProductKind
+from app.reports import figures
 from app.reports.export import Sheet, register, streamed
 from app.reports.periods import Figure, Period, parse_period, ticket_columns
 from app.reports.scope import ReportScope
@@ -83,9 +85,21 @@ def _where(stmt: Select, scope: ReportScope, query: Query) -> Select:
 
 
 def totals(scope: ReportScope, query: Query) -> Figure:
-    count, amount = db.session.execute(_where(
-        select(func.count(), func.sum(Ticket.face_value)), scope, query)).one()
-    return Figure(count, amount or 0)
+    """The tickets `lines` lists and their face value, from the daily figures (app.reports.
+    figures: the redeemed measure keeps the redeeming store beside the issuer). At 10M tickets
+    PostgreSQL counted the lines themselves with a scan of every ticket (2.5 s): it cannot tell
+    how few tickets another store redeemed."""
+    rows = figures.ticket_rows()
+    stmt = select(*figures.summed(rows)).where(
+        rows.c.measure == figures.REDEEMED, rows.c.other_store_id.in_(scope.store_ids),
+        rows.c.store_id != rows.c.other_store_id,
+        rows.c.day >= query.period.start, rows.c.day <= query.period.end)
+    if scope.branch_id is not None:
+        stmt = stmt.where(rows.c.branch_id == scope.branch_id)
+    if query.issuer_id is not None:
+        stmt = stmt.where(rows.c.store_id == query.issuer_id)
+    count, amount = db.session.execute(stmt.execution_options(replica=True)).one()
+    return Figure(count, amount)
 
 
 @dataclass(frozen=True)

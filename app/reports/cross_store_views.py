@@ -28,9 +28,10 @@ def _page():  # noqa: ANN202
         try:
             query = cross_store.parse(scope, request.args)
             form.show_period(query.period.start.isoformat(), query.period.end.isoformat())
-            page = paginate_rows(cross_store.lines(scope, query))
+            totals = cross_store.totals(scope, query)
+            page = paginate_rows(cross_store.lines(scope, query), total=totals.count)
             context.update(page=page, lines=[cross_store.to_line(row) for row in page.items],
-                           totals=cross_store.totals(scope, query))
+                           totals=totals)
         except InvalidInput as err:
             error = err.message
     html = render("reports/cross_store.html", form=form, scope=scope, error=error,
