@@ -212,6 +212,7 @@ def test_the_empty_state_on_the_ticket_page_and_in_the_report(app, shop):
     for body in (client.get(f"/tickets/{fresh.serial}").get_data(as_text=True),
                  client.get(f"/reports/tickets/{fresh.id}/ledger", headers=HTMX).get_data(as_text=True)):
         assert "尚無價金保管紀錄" in body and LEDGER_ROW not in body
+        assert 'data-testid="ledger-empty"' in body and 'data-testid="escrow-ledger-table"' not in body
         assert 'data-testid="ledger-export"' not in body  # nothing to download
         assert "目前價金保管餘額" in body and "NT$0" in body
 
