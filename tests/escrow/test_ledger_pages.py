@@ -281,3 +281,32 @@ def test_the_reports_held_column_costs_no_statement_per_row(app, shop, count_que
     after, ledger_after, held = page()
     assert sorted(held) == ["NT$0"] + ["NT$150"] * 5 + ["NT$90"] * 2  # the 7/4 night deposited them
     assert (after, ledger_after) == (before, ledger_before) == (after, 1)
+
+
+# What the bank has not acknowledged ----------------------------------------------------------------
+
+def test_a_rejected_deposit_shows_until_a_later_night_sends_it_again(app, ctx, bank):
+    at(2026, 6, 29, 9, 0)
+    store, owner, pickup, _ = ready_store()
+    at(2026, 7, 1, 9, 0)
+    [ticket] = issue(owner, store, pickup)
+    bank.control(reject_serials=[ticket.serial])
+    at(2026, 7, 2, 1, 0)
+    run_sync(day(7, 2))
+    ticket = reload(ticket)
+    view = queries.ticket_ledger(ticket)
+    assert view.lines == [] and [(o.kind, o.status.value) for o in view.outstanding] == [
+        (InstructionKind.DEPOSIT, "rejected")]
+    client = _client(app, "issuer01")
+    body = client.get(f"/tickets/{ticket.serial}").get_data(as_text=True)
+    assert '<li data-kind="deposit" data-status="rejected">' in body
+    assert "將於下次價金保管同步重新送出" in body and "尚無價金保管紀錄" in body
+
+    bank.control(reject_serials=[])
+    at(2026, 7, 3, 1, 0)
+    run_sync(day(7, 3))  # a second attempt, a new key: acknowledged
+    view = queries.ticket_ledger(reload(ticket))
+    assert [(line.kind.value, line.balance) for line in view.lines] == [("deposit", 150)]
+    assert view.outstanding == []  # the rejected first attempt was sent again: not shown
+    body = client.get(f"/tickets/{ticket.serial}").get_data(as_text=True)
+    assert 'data-testid="escrow-outstanding"' not in body and body.count(LEDGER_ROW) == 1
