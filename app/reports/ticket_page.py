@@ -1,5 +1,6 @@
-"""票券明細: one ticket of the acting store (the issuer), its full history, notes (備註), and
-buttons to the counter pages for the actions it may take now.
+"""票券明細: one ticket of the acting store (the issuer), its escrow ledger (價金保管帳, with its
+下載Excel), its full history, notes (備註), and buttons to the counter pages for the actions it
+may take now.
 
 The counter card links here by serial number for the issuer only; another store's serial (a
 partner's, a child store's while not switched into it) answers 404.
@@ -14,12 +15,15 @@ from sqlalchemy import select
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from app import history
+from app import clock, history
 from app.auth.access import acting_account, may, merchant_required, requires
 from app.auth.permissions import Function, Level
+from app.columns import xlsx_response
 from app.counter.services import PAGES, mask_mobile
 from app.db import db
 from app.errors import InvalidInput, NotFound
+from app.escrow import columns as ledger_columns
+from app.escrow.queries import TicketLedger, ticket_ledger
 from app.htmx import redirect_to, render
 from app.issuance.models import Batch
 from app.return_applications import queries as application_queries
@@ -102,13 +106,29 @@ def _render_detail(ticket: Ticket, form: NoteForm, status: int = 200):  # noqa: 
         may_note=services.may_note(acting_account(), g.store, ticket),
         transfers=transfer_queries.of_ticket(ticket),
         return_application=application_queries.pending_for(ticket),
-        holder_mobile=holder_mobile, holder_email=holder_email), status
+        holder_mobile=holder_mobile, holder_email=holder_email, ledger=ticket_ledger(ticket),
+        ledger_columns=ledger_columns.LEDGER_COLUMNS,
+        ledger_export=url_for("tickets.ledger_export", serial=ticket.serial)), status
 
 
 @bp.get("/<serial>")
 @merchant_required
 def detail(serial: str):
     return _render_detail(_ticket_or_404(serial), NoteForm(formdata=None))
+
+
+def ledger_download(ledger: TicketLedger):  # noqa: ANN201
+    """下載Excel of a voucher's 價金保管帳: the page's columns, and the Excel-only ones."""
+    name = ledger_columns.filename(ledger.serial, f"{clock.business_day():%Y%m%d}")
+    return xlsx_response(name, ledger_columns.LEDGER_COLUMNS, ledger.lines,
+                         sheet_title=ledger_columns.SHEET_TITLE)
+
+
+@bp.get("/<serial>/ledger/export")
+@merchant_required
+def ledger_export(serial: str):
+    """The ticket's 價金保管帳 as Excel: whoever may open the ticket page may download it."""
+    return ledger_download(ticket_ledger(_ticket_or_404(serial)))
 
 
 @bp.post("/<serial>/notes")

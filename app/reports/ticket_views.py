@@ -1,6 +1,7 @@
 """票券報表 pages (7-3 J): the query form and its results, 下載Excel of the query, and per row
-the history (歷程), a note (備註), the partner-store list (可核銷商店名單) and the counter
-actions (退貨 / 取消核銷 / 取消退貨) the ticket may take now.
+the history (歷程), a note (備註), the escrow ledger (價金保管帳, and its 下載Excel), the
+partner-store list (可核銷商店名單) and the counter actions (退貨 / 取消核銷 / 取消退貨) the ticket
+may take now.
 
 The scope comes from `app.reports.scope` on every request: a parent store sees its children's
 rows read-only (no note, no action on them), a sub-account bound to a branch sees only the
@@ -19,11 +20,13 @@ from app.bounds import INT_MAX, whole_number
 from app.counter.services import PAGES
 from app.db import db
 from app.errors import InvalidInput
+from app.escrow.columns import LEDGER_COLUMNS
+from app.escrow.queries import ticket_ledger as ledger_of
 from app.htmx import is_fragment_request, redirect_to, render
 from app.reports import scope as report_scope
 from app.reports import tickets as report
 from app.reports.export_views import excel_download
-from app.reports.ticket_page import NoteForm
+from app.reports.ticket_page import NoteForm, ledger_download
 from app.reports.views import bp
 from app.saved_filters.pages import offers_saved_filters
 from app.stores.models import Branch, DeliveryMethod, DeliveryType, Store
@@ -124,6 +127,7 @@ def _row_urls() -> dict[str, str | None]:
     detail = "tickets.detail" in current_app.view_functions
     return {"history": pattern("reports.ticket_history", ticket_id=ROW_ID),
             "partners": pattern("reports.ticket_partners", ticket_id=ROW_ID),
+            "ledger": pattern("reports.ticket_ledger", ticket_id=ROW_ID),
             "detail": pattern("tickets.detail", serial=ROW_ID) if detail else None}
 
 
@@ -222,6 +226,24 @@ def ticket_note(ticket_id: int):
         return _history_page(ticket, message=NOTE_ADDED)
     flash(NOTE_ADDED, "success")
     return redirect_to(url_for("reports.ticket_history", ticket_id=ticket.id))
+
+
+@bp.get("/tickets/<bigint:ticket_id>/ledger")
+@requires(Function.REPORT_TICKETS)
+def ticket_ledger(ticket_id: int):
+    """價金保管帳: the ticket's escrow ledger entries with the running balance held in trust and
+    the bank's acknowledgements (a modal or a page); the same as the ticket page's."""
+    ticket = _visible_or_404(ticket_id)
+    return render("reports/tickets/ledger.html", ticket=ticket, status_now=ticket.current_status,
+                  ledger=ledger_of(ticket), columns=LEDGER_COLUMNS,
+                  export_url=url_for("reports.ticket_ledger_export", ticket_id=ticket.id))
+
+
+@bp.get("/tickets/<bigint:ticket_id>/ledger/export")
+@requires(Function.REPORT_TICKETS)
+def ticket_ledger_export(ticket_id: int):
+    """下載Excel of the ticket's 價金保管帳 (a child store's too, for its parent)."""
+    return ledger_download(ledger_of(_visible_or_404(ticket_id)))
 
 
 @bp.get("/tickets/<bigint:ticket_id>/partners")

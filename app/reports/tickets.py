@@ -27,7 +27,11 @@ Scale (1M tickets): a page is LIMIT/OFFSET on `ORDER BY <date> DESC, id DESC` ov
 (store_id, <date>); the total shown under the table is counted up to COUNT_CAP rows only, so a
 page view never counts a whole three months of tickets. The Excel download streams the rows
 (`yield_per`) and joins what its columns need, so neither memory nor the number of statements
-grows with the rows.
+grows with the rows. The 價金保管資訊 group's balance is a scalar subquery per row read, over the
+ledger's ticket_id index (`app.escrow.queries.held_in_escrow`), in the same statement.
+
+Each row also opens the ticket's 價金保管帳 (its ledger entries with the running balance and
+the bank's acknowledgements, `app.escrow.queries.ticket_ledger`) and its Excel.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from app.counter.services import BY_ACTION
 from app.daterange import parse_range
 from app.db import db
 from app.errors import InvalidInput
+from app.escrow.queries import held_in_escrow
 from app.products.models import Product, ProductKind, ProductPartner
 from app.reports.export import Sheet, register
 from app.reports.scope import ReportScope, issued_by_branch
@@ -70,8 +75,10 @@ MODES = {"date": "日期查詢", "serial": "票券序號查詢", "holder": "持�
 DATE_TYPES = {"issued": "發行日", "redeemed": "核銷日", "returned": "退貨日"}
 BRANCH_TYPES = {"": "發行、核銷或退貨分店", "issued": "發行分店", "redeemed": "核銷分店",
                 "returned": "退貨分店"}
+# (價金保管資訊 comes last: the ECTicket OrderDetail file has every group's columns in this order,
+# so a group added later adds columns at the end of its lines.)
 GROUPS = {"issuer": "發行商資訊", "ticket": "票券資訊", "order": "訂單資訊", "operators": "操作人員",
-          "holder": "持票人資訊"}
+          "holder": "持票人資訊", "escrow": "價金保管資訊"}
 DEFAULT_GROUPS = ("issuer", "ticket")  # shown until the form is submitted (see `submitted`)
 # The query parameters the report reads (`parse`, the scope's store and branch): what a saved
 # filter of it may keep.
@@ -428,6 +435,9 @@ GROUP_COLUMNS: tuple[Column, ...] = (
             Column("holder_name", "持票人姓名", _get("holder_name")),
             Column("holder_mobile", "持票人手機", _get("holder_mobile")),
             Column("holder_email", "持票人 Email", _get("holder_email"))),
+    # what the trust holds for the ticket now (its ledger's running balance; blank for a gift)
+    *_group("escrow",
+            Column("held_in_escrow", "價金保管餘額", _get("held_in_escrow"), "money")),
 )
 
 
@@ -535,6 +545,8 @@ def rows_statement(scope: ReportScope, q: TicketQuery, *, today: date | None = N
     if "holder" in groups:
         exprs += [Ticket.holder_name.label("holder_name"), Ticket.holder_mobile.label("holder_mobile"),
                   Ticket.holder_email.label("holder_email")]
+    if "escrow" in groups:
+        exprs.append(held_in_escrow().label("held_in_escrow"))
     if for_page:
         # what the row's buttons need: the stored status and facts for the status machine, the
         # code for the counter pages, whether the product has partner stores

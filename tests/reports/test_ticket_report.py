@@ -290,8 +290,8 @@ def test_headers_follow_the_chosen_groups(tw):
         "持票人姓名", "持票人手機", "持票人 Email"]
     every = report.headers(scope, report.parse(q(cols=list(reversed(ALL_GROUPS)))))
     assert every[:9] == base + ["商店代號", "發行商名稱", "平台商編號（PlatformID）"]  # the form's order
-    assert every[-8:] == ["核銷商店", "核銷分店", "核銷人員", "退貨分店", "退貨人員",
-                          "持票人姓名", "持票人手機", "持票人 Email"]
+    assert every[-9:] == ["核銷商店", "核銷分店", "核銷人員", "退貨分店", "退貨人員",
+                          "持票人姓名", "持票人手機", "持票人 Email", "價金保管餘額"]
     assert len(every) == len(base) + len(report.GROUP_COLUMNS)
 
 

@@ -53,7 +53,7 @@ from tests.factories import (
 from tests.settings.helpers import mark_complete
 
 TODAY = date(2026, 11, 21)
-ALL_GROUPS = ("issuer", "ticket", "order", "operators", "holder")
+ALL_GROUPS = ("issuer", "ticket", "order", "operators", "holder", "escrow")
 CLERK_GRANTS = {Function.REPORT_TICKETS: Level.VIEW, Function.REDEEM: Level.MODIFY,
                 Function.CANCEL_REDEMPTION: Level.MODIFY, Function.RETURN: Level.MODIFY,
                 Function.CANCEL_RETURN: Level.MODIFY}
