@@ -402,7 +402,8 @@ class _Pop3Handler(socketserver.StreamRequestHandler):
                 if not present:
                     self.say("-ERR no such message")
                     continue
-                lines = box[number - 1].replace(b"\r\n", b"\n").split(b"\n")
+                text = box[number - 1].replace(b"\r\n", b"\n")
+                lines = (text[:-1] if text.endswith(b"\n") else text).split(b"\n")
                 if verb == "TOP":
                     parts = arg.split()
                     keep = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
