@@ -97,7 +97,7 @@ def pop3_settings(app: Flask) -> Pop3Settings:
     )
 
 
-def bounce_mailbox_for(app: Flask) -> Pop3Mailbox | None:
+def bounce_mailbox_for(app: Flask) -> BounceMailbox | None:
     """The configured bounce mailbox, or None (no BOUNCE_POP3_HOST: no reports are read)."""
     settings = pop3_settings(app)
     return Pop3Mailbox(settings) if settings.configured else None
