@@ -140,6 +140,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.installments.views import bp as installments_bp
     from app.issuance.views import bp as issuance_bp
     from app.merchant.views import bp as merchant_bp
+    from app.notifications.views import bp as delivery_receipts_bp
     from app.operator.outbox_views import bp as notifications_bp
     from app.operator.views import bp as operator_bp
     from app.orders.views import bp as orders_bp
@@ -168,7 +169,8 @@ def _register_blueprints(app: Flask) -> None:
                tickets_bp, exports_bp, reports_bp, wallet_bp, transfers_bp,
                return_applications_bp, printing_bp, platform_print_bp, cvs_bp, installments_bp,
                billing_bp, search_bp, saved_filters_bp, twofactor_bp, cashier_bp, checkout_bp,
-               unissued_bp, credit_bp, credit_api_bp, credit_reject_bp, ecticket_bp):
+               unissued_bp, credit_bp, credit_api_bp, credit_reject_bp, ecticket_bp,
+               delivery_receipts_bp):
         app.register_blueprint(bp)
     app.register_blueprint(ecticket_notices_bp)
 

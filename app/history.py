@@ -99,6 +99,7 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "previewed": "上傳預覽", "confirmed": "確認發行", "issued": "發行", "issue_failed": "發行失敗",
     "order_nos_taken": "廠商訂單編號已被使用", "requeued": "重新排入發行",
     "purchaser_changed": "變更購買人", "notice_resent": "補發通知", "holder_changed": "變更持票人",
+    "notice_delivered": "通知已送達", "notice_failed": "通知發送失敗",
     # tickets
     "redeemed": "核銷", "redemption_cancelled": "取消核銷", "returned": "退貨",
     "return_cancelled": "取消退貨", "expired": "逾期", "note": "新增備註", "printed": "列印",

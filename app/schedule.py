@@ -173,6 +173,14 @@ SCHEDULE: list[Recurring] = [
         "每分鐘 將發送中斷的電子郵件、簡訊重新排入發送，中斷 3 次則標示發送失敗",
         keep_runs=False,
     ),
+    Recurring(
+        "read_bounces",
+        "*/5 * * * *",
+        "app.notifications.jobs:read_bounces",
+        "每 5 分鐘 讀取退信信箱（BOUNCE_POP3_HOST）的郵件傳遞狀態通知，將退信的電子郵件標示為發送失敗"
+        "（附原因），回報送達者標示為已送達；未設定退信信箱時不執行任何動作",
+        keep_runs=False,
+    ),
 ]
 
 

@@ -15,11 +15,14 @@
   MAX_ATTEMPTS. Whether a dead attempt reached the server is unknown, so such a retry may
   deliver a message twice; the reference (`ectix-<id>`, the e-mail's Message-ID) is the same.
 - Success: SENT (or RECORDED when no transport is configured), `sent_at`, `provider_ref`.
+  Whether it then reached the recipient comes later, from the gateway's status callback or the
+  mail server's delivery status notification (app.notifications.receipts).
 - Failure: the reason goes to `error` ("第 n 次發送失敗：…"). Before the last attempt the row
   goes back to QUEUED and the job re-raises, so RQ retries it (SEND_RETRIES, 5 s / 30 s / ...).
   At the last attempt (MAX_ATTEMPTS), or when retrying cannot help (the server refused the
   recipient), the row becomes FAILED and the job returns normally: the failure is on the row,
-  visible in the outbox, and an SMS that was never delivered is not billable.
+  visible in the outbox (and in the order's history), and an SMS that was never delivered is
+  not billable. A failed message is final (app.notifications.rules): it is never claimed again.
 - JOBS_MODE=inline (tests) has no RQ to retry, and an exception would escape from the caller's
   commit; so inline, the job makes its attempts itself, one after the other, and never raises.
 """
@@ -35,7 +38,12 @@ from sqlalchemy import or_, select, update
 
 from app import clock, jobs
 from app.db import db
+from app.notifications import rules
+from app.notifications.bounces import parse_dsn
+from app.notifications.mailbox import bounce_mailbox_for
 from app.notifications.models import Channel, Message, MessageStatus
+from app.notifications.outcomes import record_outcome
+from app.notifications.receipts import Applied, apply_bounce
 from app.notifications.transports import SendFailed, mailer_for, sms_gateway_for
 
 log = logging.getLogger(__name__)
@@ -46,7 +54,7 @@ ABANDONED = "發送中斷（系統程序終止），未確認是否送達"
 
 Outcome = Literal["sent", "recorded", "failed", "skipped"]
 
-_OPEN = (MessageStatus.QUEUED, MessageStatus.FAILED)
+_OPEN = (MessageStatus.QUEUED,)  # failed is final (app.notifications.rules): a re-send is new
 
 
 def send_message(message_id: int, html: str | None = None) -> Outcome:
@@ -97,7 +105,8 @@ def attempt(message_id: int, *, html: str | None = None) -> Outcome:
     except Exception as exc:  # a transport bug must not leave the row silently in flight
         log.exception("message %s: unexpected error while sending", message_id)
         return _failed(message, f"發送時發生未預期的錯誤（{type(exc).__name__}）", permanent=False)
-    message.status = MessageStatus.RECORDED if delivery.recorded_only else MessageStatus.SENT
+    message.status = rules.check(
+        message.status, MessageStatus.RECORDED if delivery.recorded_only else MessageStatus.SENT)
     message.sent_at = clock.now()
     message.provider_ref = delivery.provider_ref[:100]
     message.billable = message.channel is Channel.SMS
@@ -110,10 +119,12 @@ def _failed(message: Message, reason: str, *, permanent: bool) -> Outcome:
     message.error = f"第 {message.attempts} 次發送失敗：{reason}"
     message.sent_at = None
     if final:
-        message.status = MessageStatus.FAILED
+        message.status = rules.check(message.status, MessageStatus.FAILED)
         message.billable = False
+        message.failed_at = clock.now()
+        record_outcome(message, MessageStatus.QUEUED, MessageStatus.FAILED, reason=message.error)
     else:
-        message.status = MessageStatus.QUEUED
+        message.status = rules.check(message.status, MessageStatus.QUEUED)
     message_id, attempts = message.id, message.attempts
     db.session.commit()
     if final:
@@ -137,19 +148,49 @@ def sweep_messages(slot: str) -> int:
         reason = ABANDONED if final else f"第 {message.attempts} 次發送中斷（系統程序終止），將重新發送"
         values = {"sent_at": None, "error": reason}
         if final:
-            values |= {"status": MessageStatus.FAILED, "billable": False}
+            values |= {"status": rules.check(message.status, MessageStatus.FAILED),
+                       "billable": False, "failed_at": clock.now()}
         taken = db.session.execute(
             update(Message).where(Message.id == message.id, Message.status == MessageStatus.QUEUED,
                                   Message.attempts == message.attempts,
                                   Message.sent_at == message.sent_at)
             .values(**values).execution_options(unscoped=True, synchronize_session=False)
         ).rowcount
-        if taken and not final:
+        if taken and final:
+            record_outcome(message, MessageStatus.QUEUED, MessageStatus.FAILED, reason=ABANDONED)
+        elif taken:
             queued.append(message.id)
     for message_id in queued:
         jobs.enqueue(send_message, message_id, queue="notifications")
     db.session.commit()
     return len(queued)
+
+
+BOUNCES_PER_RUN = 200
+
+
+def read_bounces(slot: str) -> int:
+    """Every 5 minutes: read the bounce mailbox (app.notifications.mailbox), apply every delivery
+    status notification in it to the e-mail it is about (app.notifications.receipts), commit,
+    then delete what was read. Nothing configured: nothing to do. A mailbox that cannot be
+    opened fails the run (the operator's job list shows it); a run that fails part way deletes
+    nothing, and the next one reads the same reports again, which change nothing twice.
+    Returns how many messages moved."""
+    mailbox = bounce_mailbox_for(current_app)
+    if mailbox is None:
+        return 0
+    read = moved = 0
+    with mailbox.session() as box:
+        for mail in box.messages(BOUNCES_PER_RUN):
+            read += 1
+            for report in parse_dsn(mail.raw):
+                if apply_bounce(report) is Applied.UPDATED:
+                    moved += 1
+            box.delete(mail.key)
+        db.session.commit()  # the outcomes first: the mailbox deletes them only after this
+    if read:
+        log.info("bounce mailbox: %s read, %s message(s) moved", read, moved)
+    return moved
 
 
 # Merchant notices (payment results, refunds, ECTicket use-status): the two job steps every kind

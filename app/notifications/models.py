@@ -20,15 +20,24 @@ class Channel(enum.Enum):
 
 
 class MessageStatus(enum.Enum):
+    """Where a message is; app.notifications.rules holds the moves between these."""
+
     QUEUED = "queued"  # 待發送
     SENT = "sent"  # 已發送 (handed to the SMTP server or the SMS gateway)
     RECORDED = "recorded"  # 已記錄 (no transport configured: kept in the outbox only)
-    FAILED = "failed"  # 發送失敗 (after the retries)
+    DELIVERED = "delivered"  # 已送達 (the gateway's receipt, or the mail server's success DSN)
+    FAILED = "failed"  # 發送失敗 (after the retries; or not delivered: a receipt or a bounce)
 
     @property
     def label(self) -> str:
         return {"queued": "待發送", "sent": "已發送", "recorded": "已記錄（未設定寄送服務）",
-                "failed": "發送失敗"}[self.value]
+                "delivered": "已送達", "failed": "發送失敗"}[self.value]
+
+    @property
+    def colour(self) -> str:
+        """The Bootstrap colour of its badge (the outbox and the SMS log)."""
+        return {"queued": "secondary", "sent": "primary", "recorded": "info",
+                "delivered": "success", "failed": "danger"}[self.value]
 
 
 class Message(StoreScoped, db.Model):
@@ -36,6 +45,9 @@ class Message(StoreScoped, db.Model):
     __table_args__ = (
         Index("ix_messages_store_id_channel_created_at", "store_id", "channel", "created_at"),
         Index("ix_messages_order_id", "order_id"),
+        # a delivery receipt (the SMS gateway's callback, a bounce) finds its message by the
+        # provider's reference, never by our id
+        Index("ix_messages_provider_ref", "provider_ref"),
         # the daily settlement counts one day's billable SMS across stores
         Index("ix_messages_billable_sent_at", "sent_at",
               postgresql_where=text("billable"), sqlite_where=text("billable")),
@@ -57,6 +69,8 @@ class Message(StoreScoped, db.Model):
     billable: Mapped[bool] = mapped_column(default=False)  # SMS are billed per message
     created_at: Mapped[datetime] = mapped_column(default=clock.now)
     sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]  # when the gateway or the mail server reported it
+    failed_at: Mapped[datetime | None]  # when it became FAILED (the reason is in `error`)
 
     # A link or code in `body` is a sealed marker (app/credentials.py `conceal`): the stored row
     # carries nothing usable without the server key.

@@ -6,59 +6,31 @@ never commit: nothing leaves before the caller's commit, and a rollback drops th
 
 A bad address never raises (an issuance must not fail because one purchaser typed a wrong
 number): the Message is created FAILED with the reason, is never sent, and shows in the outbox
-(and, later, in the merchant's SMS log). Message rows are the log themselves, so no history
-entries are written for them.
+(and in the merchant's SMS log). A message of an order that fails (here, or when it is sent, or
+when its delivery report says so) or is delivered also gets an entry in the order's history
+(app.notifications.outcomes).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from types import MappingProxyType
 
 from email_validator import EmailNotValidError, validate_email
 
 from app import clock, jobs
 from app.db import db
 from app.notifications.jobs import send_message
+from app.notifications.kinds import KIND_LABELS, kind_label  # noqa: F401  (re-exported)
 from app.notifications.models import Channel, Message, MessageStatus
+from app.notifications.outcomes import record_outcome
 from app.phones import normalise_mobile  # noqa: F401  (re-exported)
 
 # Retry intervals (seconds) of the sending job under RQ; see app.notifications.jobs.
 SEND_RETRIES: tuple[int, ...] = jobs.DEFAULT_RETRY_INTERVALS
 
-# What each kind of message is, for the outbox and the SMS log. Later features add theirs.
-KIND_LABELS: Mapping[str, str] = MappingProxyType({
-    "issuance_notice": "發行通知",
-    "pickup_code": "取貨碼通知",
-    "purchaser_changed": "變更購買人通知",
-    "purchaser_replaced": "原購買人異動通知",
-    "resend": "補發通知",
-    "unissued_reminder": "未發行訂單提醒",
-    "card_expiry_notice": "信用卡授權即將逾期通知",
-    "print_reminder": "多次列印提醒",
-    "return_application": "退貨申請通知",
-    "return_application_declined": "退貨申請結果通知",
-    "transfer_notice": "轉贈通知",
-    "transfer_cancelled": "取消轉贈通知",
-    "wallet_code": "電子票券驗證碼",
-    "bill_notice": "帳單通知",
-    "payout_notice": "收款通知",
-    "password_reset": "重設密碼通知",
-    "two_factor_code": "雙因子驗證碼",
-    "login_failures": "登入失敗通知",
-    "login_new_device": "新裝置登入通知",
-    "test": "測試訊息",
-})
-
 ADDRESS_LIMIT = 200  # Message.to_address
 SUBJECT_LIMIT = 200  # Message.subject
 KIND_LIMIT = 40  # Message.kind
-
-
-
-def kind_label(kind: str) -> str:
-    return KIND_LABELS.get(kind, kind)
 
 
 def split_addresses(field: str | None) -> list[str]:
@@ -91,9 +63,12 @@ def _add(channel: Channel, store_id: int | None, to: str, subject: str, body: st
         status=MessageStatus.FAILED if problem else MessageStatus.QUEUED,
         error=problem or "",
         billable=channel is Channel.SMS and problem is None,
+        failed_at=clock.now() if problem else None,
     )
     db.session.add(message)
     db.session.flush()
+    if problem:
+        record_outcome(message, MessageStatus.QUEUED, MessageStatus.FAILED, reason=problem)
     return message
 
 

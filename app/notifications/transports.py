@@ -2,13 +2,20 @@
 for SMS. Chosen from the settings each time a message is sent.
 
 Settings are read from `app.config` first, then from the environment (SMTP_HOST, SMTP_PORT,
-SMTP_USERNAME, SMTP_PASSWORD, SMTP_STARTTLS, MAIL_FROM, SMTP_TIMEOUT; SMS_GATEWAY_URL,
-SMS_GATEWAY_KEY, SMS_TIMEOUT). Without SMTP_HOST (or SMS_GATEWAY_URL) nothing is sent and the
-message is only recorded in the outbox (`MessageStatus.RECORDED`), so a development machine shows
-every message a consumer or merchant would receive.
+SMTP_USERNAME, SMTP_PASSWORD, SMTP_STARTTLS, MAIL_FROM, SMTP_TIMEOUT, MAIL_RETURN_PATH,
+MAIL_DSN_SUCCESS; SMS_GATEWAY_URL, SMS_GATEWAY_KEY, SMS_TIMEOUT, SMS_STATUS_SECRET). Without
+SMTP_HOST (or SMS_GATEWAY_URL) nothing is sent and the message is only recorded in the outbox
+(`MessageStatus.RECORDED`), so a development machine shows every message a consumer or
+merchant would receive.
 
 A transport either returns a `Delivery` or raises `SendFailed` with a readable reason. Secrets
-(the SMTP password, the gateway key) never appear in a reason, a log line or a Message row.
+(the SMTP password, the gateway key, the status secret) never appear in a reason, a log line or a Message row.
+
+Delivery reports come back another way: the SMTP envelope's sender is MAIL_RETURN_PATH (the
+bounce mailbox that app.notifications.mailbox reads), and when the server offers DSN the
+mailer asks for failure reports (and for success reports too with MAIL_DSN_SUCCESS=1), with
+only the headers returned; the gateway posts its status callback, signed with
+SMS_STATUS_SECRET, to /notifications/sms/status (app.notifications.receipts).
 
 Tests and later code can swap a transport: `use_transports(app, mailer=..., sms=...)` installs
 any object that follows the `Mailer` / `SmsGateway` protocol.
@@ -112,6 +119,8 @@ class MailSettings:
     starttls: bool
     mail_from: str
     timeout: float
+    return_path: str = ""  # the envelope sender: where bounces go ("": the From address)
+    dsn_success: bool = False  # also ask for a report when a message is delivered
 
     @property
     def configured(self) -> bool:
@@ -123,6 +132,7 @@ class SmsSettings:
     url: str
     key: str = field(repr=False)
     timeout: float
+    status_secret: str = field(default="", repr=False)  # signs the gateway's status callback
 
     @property
     def configured(self) -> bool:
@@ -140,6 +150,8 @@ def mail_settings(app: Flask) -> MailSettings:
         mail_from=str(_setting(app, "MAIL_FROM", DEFAULT_MAIL_FROM)).strip() or DEFAULT_MAIL_FROM,
         timeout=_number(_setting(app, "SMTP_TIMEOUT", DEFAULT_SMTP_TIMEOUT), DEFAULT_SMTP_TIMEOUT,
                         "SMTP_TIMEOUT"),
+        return_path=str(_setting(app, "MAIL_RETURN_PATH", "")).strip(),
+        dsn_success=_flag(_setting(app, "MAIL_DSN_SUCCESS", "0")),
     )
 
 
@@ -149,6 +161,7 @@ def sms_settings(app: Flask) -> SmsSettings:
         key=str(_setting(app, "SMS_GATEWAY_KEY", "")),
         timeout=_number(_setting(app, "SMS_TIMEOUT", DEFAULT_SMS_TIMEOUT), DEFAULT_SMS_TIMEOUT,
                         "SMS_TIMEOUT"),
+        status_secret=str(_setting(app, "SMS_STATUS_SECRET", "")),
     )
 
 
@@ -235,7 +248,9 @@ class SmtpMailer:
                     smtp.ehlo()
                 if settings.username:
                     smtp.login(settings.username, settings.password)
-                smtp.send_message(msg)
+                mail_options, rcpt_options = self.dsn_options(smtp)
+                smtp.send_message(msg, from_addr=settings.return_path or None,
+                                  mail_options=mail_options, rcpt_options=rcpt_options)
         except smtplib.SMTPRecipientsRefused as exc:
             detail = "; ".join(f"{code} {_text(reply)}" for code, reply in exc.recipients.values())
             raise SendFailed(self._reason(f"郵件伺服器拒收收件人：{detail}"),
@@ -258,6 +273,16 @@ class SmtpMailer:
                 f"無法寄送至郵件伺服器 {where}：{type(exc).__name__}: {exc}")) from exc
         log.info("e-mail %s handed to %s", reference, where)
         return Delivery(provider_ref=str(msg["Message-ID"])[:100])
+
+    def dsn_options(self, smtp: smtplib.SMTP) -> tuple[list[str], list[str]]:
+        """MAIL and RCPT parameters asking for delivery status notifications (RFC 3461) when the
+        server offers them: failures always (and successes with MAIL_DSN_SUCCESS), the
+        original's headers only, not its body. The report names the original's Message-ID,
+        which is how it finds its message (app.notifications.bounces)."""
+        if not smtp.has_extn("dsn"):
+            return [], []
+        notify = "SUCCESS,FAILURE" if self.settings.dsn_success else "FAILURE"
+        return ["RET=HDRS"], [f"NOTIFY={notify}"]
 
     def _reason(self, text: str) -> str:
         return _scrub(text, self.settings.password)

@@ -25,8 +25,7 @@ bp = Blueprint("notifications", __name__)
 
 PER_PAGE = 50
 CHANNEL_LABELS = {Channel.EMAIL: "電子郵件", Channel.SMS: "簡訊"}
-STATUS_COLOURS = {MessageStatus.QUEUED: "secondary", MessageStatus.SENT: "success",
-                  MessageStatus.RECORDED: "info", MessageStatus.FAILED: "danger"}
+STATUS_COLOURS = {status: status.colour for status in MessageStatus}
 
 _URL = re.compile(r"https?://[^\s<>\"'，。、；）」]+")
 

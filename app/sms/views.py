@@ -1,6 +1,11 @@
 """7-3 L 簡訊發送紀錄: every SMS the store's notices sent (issuance, change of purchaser,
 re-send), at most three months per query, with the content and the result; Excel of the query.
 
+The result follows the SMS to the end: queued, sent (taken by the gateway), delivered or failed
+with the reason (the gateway's status callback, app.notifications.receipts). A failed order
+notice offers 補發, which is the issued-order page's own re-send (app.orders: its rules and its
+right), sending the notice again as new messages.
+
 Paper tickets get no SMS. Message is store-scoped: the query names the acting store too.
 """
 
@@ -9,15 +14,18 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 
 from app import listing
-from app.auth.access import requires
-from app.auth.permissions import Function
+from app.auth.access import may, requires
+from app.auth.permissions import Function, Level
 from app.columns import Column
 from app.daterange import too_long_message
 from app.db import db
 from app.errors import InvalidInput
 from app.htmx import render
-from app.notifications.models import MessageStatus
+from app.issuance.notices import ISSUANCE_NOTICE
+from app.notifications.models import Message
+from app.notifications.rules import may_resend
 from app.notifications.services import kind_label
+from app.orders.services import PURCHASER_CHANGED, RESEND
 from app.pagination import paginate_rows
 from app.saved_filters.pages import offers_saved_filters
 from app.settings.services import sms_active, sms_available
@@ -37,10 +45,18 @@ COLUMNS = (
     Column("body", "簡訊內容", lambda r: r.Message.shown_body, width=60),
     Column("kind", "類型", lambda r: kind_label(r.Message.kind)),
     Column("status", "結果", lambda r: r.Message.status.label),
+    Column("reported_at", "送達／失敗時間",
+           lambda r: r.Message.delivered_at or r.Message.failed_at, "datetime"),
     Column("error", "失敗原因", lambda r: r.Message.error),
 )
-STATUS_COLOURS = {MessageStatus.QUEUED: "secondary", MessageStatus.SENT: "success",
-                  MessageStatus.RECORDED: "info", MessageStatus.FAILED: "danger"}
+# The notices 補發 (app.orders) sends again: the order's issuance notice to its purchaser.
+RESENT_BY_ORDER = frozenset({ISSUANCE_NOTICE, PURCHASER_CHANGED, RESEND})
+
+
+def offers_resend(message: Message) -> bool:
+    """Whether the row offers 補發: a failed notice of an order that 補發 sends again."""
+    return (may_resend(message.status) and message.order_id is not None
+            and message.kind in RESENT_BY_ORDER)
 
 
 @bp.get("/")
@@ -49,7 +65,8 @@ STATUS_COLOURS = {MessageStatus.QUEUED: "secondary", MessageStatus.SENT: "succes
 def index():
     form = SmsQueryForm(formdata=request.args)
     context = {"form": form, "columns": COLUMNS, "page": None, "error": None,
-               "colours": STATUS_COLOURS,
+               "offers_resend": offers_resend,
+               "may_resend": may(Function.ISSUED_ORDERS, Level.MODIFY),
                "sms_available": sms_available(g.store), "sms_active": sms_active(g.store)}
     try:
         start, end = listing.checked_period(form)

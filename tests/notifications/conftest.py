@@ -1,17 +1,28 @@
-"""Fixtures for the notification tests: a local SMTP server, a local SMS gateway, the outbox."""
+"""Fixtures for the notification tests: a local SMTP server (with its POP3 bounce mailbox), a
+local SMS gateway (with its status callbacks), the app served over HTTP for them to call."""
 
 from __future__ import annotations
 
+import logging
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from werkzeug.serving import make_server
 
 from tests.notifications.sms_gateway import SmsGatewayStub
 from tests.notifications.smtp_server import SmtpTestServer
 
 SETTINGS = ("SMTP_HOST", "SMTP_PORT", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_STARTTLS",
-            "SMTP_TIMEOUT", "MAIL_FROM", "SMS_GATEWAY_URL", "SMS_GATEWAY_KEY", "SMS_TIMEOUT")
+            "SMTP_TIMEOUT", "MAIL_FROM", "SMS_GATEWAY_URL", "SMS_GATEWAY_KEY", "SMS_TIMEOUT",
+            "SMS_STATUS_SECRET", "MAIL_RETURN_PATH", "MAIL_DSN_SUCCESS", "BOUNCE_POP3_HOST",
+            "BOUNCE_POP3_PORT", "BOUNCE_POP3_USERNAME", "BOUNCE_POP3_PASSWORD", "BOUNCE_POP3_TLS",
+            "BOUNCE_POP3_TIMEOUT")
+BOUNCES = "bounces@ectix.test"  # the platform's return path: a mailbox on the test relay
+BOUNCE_PASSWORD = "pop-secret-42"
+STATUS_SECRET = "status-secret-9f3"
 
 
 @pytest.fixture(autouse=True)
@@ -46,3 +57,52 @@ def use_gateway(app: Flask, gateway: SmsGatewayStub, **settings: object) -> None
 def outbox_routes(app: Flask) -> Flask:
     """The app (the factory registers the outbox blueprint)."""
     return app
+
+
+@pytest.fixture
+def relay() -> Iterator[SmtpTestServer]:
+    """The test SMTP server as the relay of a deployment: it bounces what it cannot deliver to
+    the return path, a mailbox of its own that its POP3 server serves."""
+    with SmtpTestServer(local_mailboxes={BOUNCES},
+                        mailbox_passwords={BOUNCES: BOUNCE_PASSWORD}) as server:
+        yield server
+
+
+def use_relay(app: Flask, server: SmtpTestServer, **settings: object) -> None:
+    """Mail through the relay, its bounces to BOUNCES, read back over POP3."""
+    use_smtp(app, server, **({"MAIL_RETURN_PATH": BOUNCES, "BOUNCE_POP3_HOST": "127.0.0.1",
+                              "BOUNCE_POP3_PORT": server.pop3_port, "BOUNCE_POP3_TLS": "none",
+                              "BOUNCE_POP3_USERNAME": BOUNCES,
+                              "BOUNCE_POP3_PASSWORD": BOUNCE_PASSWORD,
+                              "BOUNCE_POP3_TIMEOUT": 5} | settings))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_server(app: Flask) -> Iterator[str]:
+    """The app served over HTTP on loopback from a thread (on the test's own empty database),
+    for the SMS gateway to post its status callbacks to."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()
+
+
+@pytest.fixture
+def reporting_gateway(app: Flask, app_server: str, sms_gateway: SmsGatewayStub) -> SmsGatewayStub:
+    """The SMS gateway in use by the app, posting its signed status callbacks to it."""
+    use_gateway(app, sms_gateway, SMS_STATUS_SECRET=STATUS_SECRET)
+    sms_gateway.callback_url = f"{app_server}/notifications/sms/status"
+    sms_gateway.callback_secret = STATUS_SECRET
+    return sms_gateway

@@ -97,7 +97,7 @@ def test_excel_of_the_current_query(shops, client):
     rows = [list(r) for r in wb.active.iter_rows(values_only=True)]
     wb.close()
     assert rows[0] == ["發送時間", "建立時間", "ECT訂單編號", "購買人姓名", "電話號碼", "簡訊內容",
-                       "類型", "結果", "失敗原因"]
+                       "類型", "結果", "送達／失敗時間", "失敗原因"]
     assert len(rows) == 3
     by_phone = {r[4]: r for r in rows[1:]}
     assert by_phone["0966000666"][2] == order.order_no and by_phone["0966000666"][6] == "發行通知"
