@@ -1,7 +1,7 @@
 """message delivery receipts: delivered, when it was delivered or failed, provider_ref indexed
 
 Revision ID: 1a68d139858f
-Revises: c3f1a7d9e2b4
+Revises: 7c6ed1fcd558
 Create Date: 2026-12-08 10:00:00.000000
 
 A message handed to the SMS gateway or the SMTP server may later be reported delivered
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '1a68d139858f'
-down_revision = 'c3f1a7d9e2b4'
+down_revision = '7c6ed1fcd558'
 branch_labels = None
 depends_on = None
 
