@@ -50,6 +50,7 @@ NOT_THIS_CLERK = "此筆離線核銷由其他帳號操作，須由該帳號登�
 UNKNOWN_TICKET = "查無此票券，或此票券不屬於本商店可核銷的範圍"
 KEY_REUSED = "此離線核銷的識別碼已用於另一張票券"
 HANDLED_ALREADY = "此衝突已標記為已處理"
+RETRY = "此筆離線核銷正在處理中，稍後將再同步"
 
 _CONFLICT_OF_REFUSAL = {
     lifecycle.ALREADY_REDEEMED.code: Conflict.REDEEMED_ELSEWHERE,
@@ -214,8 +215,8 @@ def _replayed(store: Store, entry: Queued) -> Answer:
     record = db.session.scalar(
         select(OfflineRedemption).where(OfflineRedemption.store_id == store.id,
                                         OfflineRedemption.key == entry.key))
-    if record is None:  # another store's key, by chance the same: never theirs to read
-        raise NotFound(UNKNOWN_TICKET)
+    if record is None:  # claimed by a request that has since rolled back: send it again
+        return Answer(entry.key, "skipped", RETRY)
     if record.claimed_ticket_id != entry.ticket_id:
         return Answer(entry.key, "skipped", KEY_REUSED)
     answer = _answer(record)

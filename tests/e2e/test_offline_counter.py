@@ -10,6 +10,7 @@ The page refuses a kept snapshot whose signature is wrong, and one too old to tr
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -137,6 +138,7 @@ def test_offline_redemptions_sync_and_a_conflict_is_reported(app, live_server, p
 
     # the merchant's list of conflicts
     page.get_by_role("button", name="登出").click()
+    page.wait_for_url(lambda url: "/login" in url)
     _login(page, live_server, "offe2eowner")
     page.goto(f"{live_server}/counter/offline/conflicts")
     rows = page.get_by_test_id("conflict-rows").locator("tbody tr")
@@ -193,3 +195,30 @@ def test_the_page_refuses_a_snapshot_whose_signature_or_age_is_wrong(live_server
     expect(page.get_by_test_id("counter-error")).to_contain_text("超過 24 小時未更新，無法離線核銷")
     expect(page.get_by_test_id("offline-card")).to_have_count(0)
     expect(panel).to_have_attribute("data-snapshot-state", "refused")
+
+
+KEPT = """async () => {
+  const db = await new Promise((ok, fail) => {
+    const r = indexedDB.open("ectix-counter-offline", 1);
+    r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error);
+  });
+  const snapshots = await new Promise(ok => {
+    const r = db.transaction("snapshots").objectStore("snapshots").count();
+    r.onsuccess = () => ok(r.result);
+  });
+  const page = await caches.match("/counter/redeem");
+  return {snapshots, page: Boolean(page)};
+}"""
+
+
+def test_logging_out_forgets_the_snapshot_and_the_kept_page(live_server, page, counter):
+    _login(page, live_server, "offe2eclerk")
+    _open_counter(page, live_server)
+    assert page.evaluate(KEPT) == {"snapshots": 1, "page": True}
+    page.get_by_role("button", name="登出").click()
+    page.wait_for_url(lambda url: "/login" in url)
+    # the worker forgets them (it outlives the page that logged out): soon after, not at once
+    deadline = time.monotonic() + 10
+    while page.evaluate(KEPT) != {"snapshots": 0, "page": False} and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    assert page.evaluate(KEPT) == {"snapshots": 0, "page": False}

@@ -25,6 +25,7 @@
     snapshotUrl: panel.dataset.snapshotUrl, syncUrl: panel.dataset.syncUrl,
     workerUrl: panel.dataset.workerUrl, manifestUrl: panel.dataset.manifestUrl,
     conflictsUrl: panel.dataset.conflictsUrl, healthUrl: panel.dataset.healthUrl,
+    logoutUrl: panel.dataset.logoutUrl,
     publicKey: panel.dataset.publicKey,
     store: Number(panel.dataset.store), account: Number(panel.dataset.account),
     branch: panel.dataset.branch === "" ? null : Number(panel.dataset.branch),
@@ -696,6 +697,18 @@
       if (registration.active) registration.active.postMessage({type: "keep", urls: urls});
     }).catch(function () { /* no worker: the page still redeems offline while it stays open */ });
   }
+
+  // Logging out here: the device is no longer this clerk's counter. This clerk's snapshot and
+  // the kept page are forgotten (nothing to redeem from, no page to open without a network);
+  // redemptions not yet synced stay, for this clerk to sync at the next login. The worker does
+  // it (it outlives this page, which is leaving); without one, the page starts it itself.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.action || new URL(form.action, window.location.href).pathname !== cfg.logoutUrl) return;
+    var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+    if (worker) worker.postMessage({type: "forget", scope: SCOPE});
+    else remove("snapshots", SCOPE);
+  }, true);
 
   // Start ------------------------------------------------------------------------------------
   window.addEventListener("online", function () {

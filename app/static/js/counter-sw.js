@@ -7,7 +7,8 @@
 // - Everything else (the snapshot, the sync, every POST) goes to the network untouched: what a
 //   clerk may redeem is never answered from here.
 // The page tells the worker which files to keep ({type: "keep", urls: [...]}) once registered,
-// and is answered {type: "kept"} when they are in the cache.
+// and is answered {type: "kept"} when they are in the cache; {type: "forget"} (the clerk logs
+// out) removes the kept pages.
 "use strict";
 
 var CACHE = "ectix-counter-v1";
@@ -53,8 +54,42 @@ function keep(urls) {
   });
 }
 
+// The clerk logged out: no counter page is kept any more (the files may stay), and that
+// clerk's snapshot is deleted (the queue of redemptions not yet synced stays).
+function forgetSnapshot(scope) {
+  return new Promise(function (resolve) {
+    var request = indexedDB.open("ectix-counter-offline", 1);
+    request.onupgradeneeded = function () { request.transaction.abort(); };
+    request.onerror = function () { resolve(); };
+    request.onsuccess = function () {
+      var db = request.result;
+      var tx = db.transaction("snapshots", "readwrite");
+      tx.objectStore("snapshots").delete(scope);
+      tx.oncomplete = tx.onerror = tx.onabort = function () {
+        db.close();
+        resolve();
+      };
+    };
+  });
+}
+
+function forget(scope) {
+  var pages = caches.open(CACHE).then(function (cache) {
+    return cache.keys().then(function (requests) {
+      return Promise.all(requests.filter(function (request) {
+        return isCounterPage(request.url);
+      }).map(function (request) { return cache.delete(request); }));
+    });
+  });
+  return Promise.all([pages, typeof scope === "string" ? forgetSnapshot(scope) : null]);
+}
+
 self.addEventListener("message", function (event) {
   var data = event.data || {};
+  if (data.type === "forget") {
+    event.waitUntil(forget(data.scope));
+    return;
+  }
   if (data.type !== "keep" || !Array.isArray(data.urls)) return;
   var source = event.source;
   event.waitUntil(keep(data.urls).then(function () {
