@@ -427,13 +427,30 @@ def test_the_sync_needs_the_session_its_csrf_token_and_the_right(shop, client):
     login(client, "offclerk01")
     body["entries"][0]["clerk"] = _account_id("offclerk01")
     assert client.post(SYNC, json=body, csrf=False).status_code == 400
+    clerk(shop["store"], "offnoright", shop["north"], grants={Function.REPORT_TICKETS: Level.VIEW})
+    stranger = client.application.test_client()
+    login(stranger, "offnoright")
+    body["entries"][0]["clerk"] = _account_id("offnoright")
+    refused = stranger.post(SYNC, json=body)
+    assert refused.status_code == 403 and refused.get_json()["error"]["message"]
+    assert reload(ticket).status is S.UNUSED
+    assert db.session.query(OfflineRedemption).count() == 0
+
+
+def test_a_clerk_who_lost_the_right_or_whose_branch_was_disabled_is_heard_as_a_conflict(
+        shop, client):
+    first, second = issue(shop["owner"], shop["store"], shop["pickup"], quantity=2)
     clerk(shop["store"], "offviewer2", shop["north"], grants={Function.REDEEM: Level.VIEW})
     viewer = client.application.test_client()
     login(viewer, "offviewer2")
-    body["entries"][0]["clerk"] = _account_id("offviewer2")
-    refused = viewer.post(SYNC, json=body)
-    assert refused.status_code == 403 and refused.get_json()["error"]["message"]
-    assert reload(ticket).status is S.UNUSED
+    answer = _conflict(viewer, first.id, "offviewer2")
+    assert answer["conflict"] == Conflict.NOT_ALLOWED.value and "權限" in answer["message"]
+    login(client, "offclerk01")
+    shop["north"].enabled = False
+    db.session.commit()
+    answer = _conflict(client, second.id, "offclerk01")
+    assert answer["conflict"] == Conflict.NOT_ALLOWED.value and "停用" in answer["message"]
+    assert reload(first).status is S.UNUSED and reload(second).status is S.UNUSED
 
 
 @pytest.mark.parametrize("body, status", [
