@@ -106,7 +106,8 @@ function pageFirst(request) {
       return cache.match(request.url).then(function (kept) {
         if (!kept) return undefined;
         if (keepable(response, request)) return cache.put(request.url, copy);
-        if (response.redirected) return cache.delete(request.url);
+        // A navigation's redirect reaches the worker unfollowed (opaqueredirect): to the login page.
+        if (response.redirected || response.type === "opaqueredirect") return cache.delete(request.url);
         return undefined;
       });
     });
