@@ -9,6 +9,13 @@ written into the ticket's history. The server never takes the device's word for 
 voucher redeemed offline at 23:55 of its last day and heard of at 00:05 is a conflict
 (不在可核銷期間) for the merchant to look at, not a redemption dated by a device clock.
 
+A ticket id alone redeems nothing: ids are not secret, and at the counter a redemption needs the
+code, that is the ticket in hand. Each entry carries a proof that the device had the code —
+SHA-256 of the entry's key and the normalised code (`possession_proof`), computed when the clerk
+redeemed and kept instead of the code — which the server checks against the ticket's code. A
+wrong proof is answered as an unknown ticket, so a forged queue cannot redeem a store's tickets
+by walking their ids, nor learn which ids it may see.
+
 Each entry is recorded once per (store, key) before anything is done (an INSERT that ignores a
 duplicate): a queue replayed twice, or two replays racing, redeem once, and the later replay
 is answered what the first was. A refusal is recorded as a conflict with both sides' facts and
@@ -19,6 +26,8 @@ Services flush; the view commits.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +45,7 @@ from app.db import db, insert_ignoring_conflict
 from app.errors import DomainError, InvalidInput, Malformed, NotFound
 from app.products import access
 from app.stores.models import Store
-from app.tickets import actions, lifecycle
+from app.tickets import actions, codes, lifecycle
 from app.tickets import services as tickets
 from app.tickets.actions import NotAllowedHere, TicketRefused
 from app.tickets.lifecycle import Action
@@ -45,6 +54,7 @@ from app.tickets.status import TicketStatus
 
 MAX_ENTRIES = 200  # one request's queue; a longer one is sent in parts
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{8,64}")
+PROOF_PATTERN = re.compile(r"[0-9a-f]{64}")
 BAD_QUEUE = "離線核銷佇列格式不符"
 NOT_THIS_CLERK = "此筆離線核銷由其他帳號操作，須由該帳號登入後同步"
 UNKNOWN_TICKET = "查無此票券，或此票券不屬於本商店可核銷的範圍"
@@ -68,6 +78,7 @@ class Queued:
     ticket_id: int
     offline_at: datetime
     clerk: int
+    proof: str  # possession_proof(key, code)
     snapshot_at: datetime | None = None
 
 
@@ -109,8 +120,18 @@ def _entry(item: Any) -> Queued:
     offline_at = _time(item.get("at"))
     if offline_at is None:
         raise InvalidInput(f"{BAD_QUEUE}（時間）", code="bad_queue")
+    proof = item.get("proof")
+    if not isinstance(proof, str) or not PROOF_PATTERN.fullmatch(proof):
+        raise InvalidInput(f"{BAD_QUEUE}（核銷代碼證明）", code="bad_queue")
     snapshot_at = _time(item.get("snapshot_at")) if item.get("snapshot_at") is not None else None
-    return Queued(key, ticket_id, offline_at, clerk, snapshot_at)
+    return Queued(key, ticket_id, offline_at, clerk, proof, snapshot_at)
+
+
+def possession_proof(key: str, typed: str) -> str:
+    """What a device keeps of the code it redeemed: SHA-256 of the entry's key, a colon and the
+    normalised code (the page computes it with WebCrypto). The key is new for every entry, so
+    a proof only says "this code" to someone who already has the code."""
+    return hashlib.sha256(f"{key}:{codes.normalise_code(typed)}".encode()).hexdigest()
 
 
 def _time(value: Any) -> datetime | None:
@@ -171,7 +192,8 @@ def _replay_one(actor: Account, store: Store, device: str, entry: Queued) -> Ans
         return _replayed(store, entry)
     record = db.session.get(OfflineRedemption, claimed)
     ticket = tickets.find_visible_by_id(store, entry.ticket_id)
-    if ticket is None:
+    if ticket is None or not hmac.compare_digest(possession_proof(entry.key, ticket.code),
+                                                 entry.proof):
         _conflict(record, Conflict.UNKNOWN_TICKET, UNKNOWN_TICKET, None)
         return _answer(record)
     record.ticket_id = ticket.id

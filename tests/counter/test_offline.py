@@ -25,13 +25,14 @@ from sqlalchemy import func, select
 from app import clock
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
-from app.counter import snapshot
+from app.counter import offline, snapshot
 from app.counter.models import Conflict, OfflineRedemption, Outcome
 from app.db import db
 from app.history import HistoryEntry
 from app.products.models import BranchRole, ProductBranch
 from app.settings import services as settings
 from app.tickets import services as ticket_services
+from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus as S
 from tests.concurrency import run_at_once
 from tests.counter.helpers import act, clerk, entries, lookup, reload
@@ -89,9 +90,16 @@ def _public_key_on_page(client) -> str:  # noqa: ANN001
     return found.group(1)
 
 
-def _entry(ticket_id: int, clerk_id: int, *, key: str | None = None, at: str | None = None) -> dict:
-    return {"key": key or str(uuid.uuid4()), "ticket_id": ticket_id, "clerk": clerk_id,
-            "at": at or clock.now().isoformat(), "snapshot_at": clock.now().isoformat()}
+def _entry(ticket: Ticket | int, clerk_id: int, *, key: str | None = None, at: str | None = None,
+           code: str | None = None) -> dict:
+    """A queued redemption as the page sends it: of `ticket` (its code proven), or of a bare
+    ticket id with the proof of `code` (a forged entry)."""
+    key = key or str(uuid.uuid4())
+    ticket_id = ticket if isinstance(ticket, int) else ticket.id
+    typed = code if code is not None else ticket.code if not isinstance(ticket, int) else "0" * 16
+    return {"key": key, "ticket_id": ticket_id, "clerk": clerk_id,
+            "at": at or clock.now().isoformat(), "snapshot_at": clock.now().isoformat(),
+            "proof": offline.possession_proof(key, typed)}
 
 
 def _sync(client, *entries_, device: str = DEVICE, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
@@ -275,7 +283,7 @@ def test_a_synced_redemption_goes_through_the_counter_and_keeps_the_device_in_hi
     login(client, "offclerk01")
     clerk_id = _account_id("offclerk01")
     offline_at = T(2026, 7, 1, 8, 55)
-    response = _sync(client, _entry(ticket.id, clerk_id, key="k-synced-1",
+    response = _sync(client, _entry(ticket, clerk_id, key="k-synced-1",
                                     at=offline_at.isoformat()))
     assert response.status_code == 200
     [answer] = response.get_json()["results"]
@@ -294,7 +302,7 @@ def test_a_synced_redemption_goes_through_the_counter_and_keeps_the_device_in_hi
 def test_replaying_a_queue_twice_redeems_once(shop, client):
     ticket = issue(shop["owner"], shop["store"], shop["pickup"], quantity=1)[0]
     login(client, "offclerk01")
-    entry = _entry(ticket.id, _account_id("offclerk01"), key="k-replay-01")
+    entry = _entry(ticket, _account_id("offclerk01"), key="k-replay-01")
     first = _sync(client, entry).get_json()["results"][0]
     second = _sync(client, entry).get_json()["results"][0]
     assert first["outcome"] == second["outcome"] == "synced"
@@ -314,9 +322,8 @@ def test_two_replays_at_once_redeem_once(pg_app):
         store, owner, pickup, _ = ready_store("offowner9")
         account = clerk(store, "offclerk09")
         ticket = issue(owner, store, pickup, quantity=1)[0]
-        ticket_id, clerk_id = ticket.id, account.id
+        entry = _entry(ticket, account.id, key="k-race-0001")
         db.session.remove()
-    entry = _entry(ticket_id, clerk_id, key="k-race-0001")
 
     def replay(_: int, ready):  # noqa: ANN001, ANN202
         client = pg_app.test_client()
@@ -332,8 +339,8 @@ def test_two_replays_at_once_redeem_once(pg_app):
             HistoryEntry.action == "redeemed")) == 1
 
 
-def _conflict(client, ticket_id: int, username: str) -> dict:  # noqa: ANN001
-    response = _sync(client, _entry(ticket_id, _account_id(username)))
+def _conflict(client, ticket: Ticket | int, username: str) -> dict:  # noqa: ANN001
+    response = _sync(client, _entry(ticket, _account_id(username)))
     assert response.status_code == 200
     [answer] = response.get_json()["results"]
     assert answer["outcome"] == "conflict"
@@ -346,7 +353,7 @@ def test_a_ticket_redeemed_elsewhere_meanwhile_is_a_conflict_with_both_sides(sho
     login(other, "offclerk02")
     assert act(other, "redeem", ticket).status_code == 200  # another counter, online
     login(client, "offclerk01")
-    answer = _conflict(client, ticket.id, "offclerk01")
+    answer = _conflict(client, ticket, "offclerk01")
     assert answer["conflict"] == Conflict.REDEEMED_ELSEWHERE.value
     assert "此票券已核銷" in answer["message"] and "offclerk02" in answer["message"]
     assert len(entries(ticket, "redeemed")) == 1  # still the one redemption
@@ -362,7 +369,7 @@ def test_a_returned_ticket_is_a_conflict(shop, client):
     ticket_services.return_ticket(shop["owner"], shop["store"], ticket, reason="顧客退貨")
     db.session.commit()
     login(client, "offclerk01")
-    answer = _conflict(client, ticket.id, "offclerk01")
+    answer = _conflict(client, ticket, "offclerk01")
     assert answer["conflict"] == Conflict.RETURNED.value and "已退貨" in answer["message"]
     assert reload(ticket).status is S.RETURN_PENDING
 
@@ -372,7 +379,7 @@ def test_a_window_closed_by_the_time_of_the_sync_is_a_conflict(shop, client):
     login(client, "offclerk01")
     offline_at = clock.day_end(ticket.expires_on) - timedelta(minutes=5)  # valid when redeemed
     clock.freeze(clock.day_end(ticket.expires_on) + timedelta(minutes=5))  # heard of after it
-    response = _sync(client, _entry(ticket.id, _account_id("offclerk01"),
+    response = _sync(client, _entry(ticket, _account_id("offclerk01"),
                                     at=offline_at.isoformat()))
     [answer] = response.get_json()["results"]
     assert answer["outcome"] == "conflict"
@@ -389,7 +396,7 @@ def test_a_ticket_outside_the_branchs_rights_is_a_conflict(shop, client):
     db.session.add(ProductBranch(product_id=shop["pickup"].id, branch_id=shop["south"].id,
                                  role=BranchRole.REDEEM))
     db.session.commit()
-    answer = _conflict(client, ticket.id, "offclerk01")
+    answer = _conflict(client, ticket, "offclerk01")
     assert answer["conflict"] == Conflict.NOT_ALLOWED.value
     assert "核銷分店名單" in answer["message"]
     assert reload(ticket).status is S.UNUSED
@@ -399,7 +406,7 @@ def test_another_stores_ticket_in_a_forged_queue_is_never_redeemed(shop, client)
     stranger, stranger_owner, stranger_product, _ = ready_store("offowner2")
     foreign = issue(stranger_owner, stranger, stranger_product, quantity=1)[0]
     login(client, "offclerk01")
-    answer = _conflict(client, foreign.id, "offclerk01")
+    answer = _conflict(client, foreign, "offclerk01")
     assert answer["conflict"] == Conflict.UNKNOWN_TICKET.value
     assert answer["serial"] == "" and answer["product"] == ""  # nothing said of it
     assert foreign.serial not in json.dumps(answer)
@@ -411,10 +418,26 @@ def test_another_stores_ticket_in_a_forged_queue_is_never_redeemed(shop, client)
     assert _conflict(client, 2**62, "offclerk01")["conflict"] == Conflict.UNKNOWN_TICKET.value
 
 
+def test_a_ticket_id_without_its_code_redeems_nothing(shop, client):
+    """A forged queue naming the store's own tickets by id, without having their codes (a proof
+    of another code, or none that matches), is told 查無此票券 and redeems nothing."""
+    mine, other = issue(shop["owner"], shop["store"], shop["pickup"], quantity=2)
+    login(client, "offclerk01")
+    clerk_id = _account_id("offclerk01")
+    for forged in (_entry(mine.id, clerk_id, code=other.code),  # another ticket's code
+                   _entry(mine.id, clerk_id),  # a well-formed guess
+                   dict(_entry(mine, clerk_id), proof="0" * 64)):
+        [answer] = _sync(client, forged).get_json()["results"]
+        assert answer["outcome"] == "conflict"
+        assert answer["conflict"] == Conflict.UNKNOWN_TICKET.value and answer["serial"] == ""
+    assert reload(mine).status is S.UNUSED and reload(other).status is S.UNUSED
+    assert _sync(client, _entry(mine, clerk_id)).get_json()["results"][0]["outcome"] == "synced"
+
+
 def test_another_clerks_entries_are_left_for_that_clerk(shop, client):
     ticket = issue(shop["owner"], shop["store"], shop["pickup"], quantity=1)[0]
     login(client, "offclerk01")
-    [answer] = _sync(client, _entry(ticket.id, _account_id("offclerk02"))).get_json()["results"]
+    [answer] = _sync(client, _entry(ticket, _account_id("offclerk02"))).get_json()["results"]
     assert answer["outcome"] == "skipped"
     assert reload(ticket).status is S.UNUSED
     assert db.session.query(OfflineRedemption).count() == 0
@@ -422,7 +445,7 @@ def test_another_clerks_entries_are_left_for_that_clerk(shop, client):
 
 def test_the_sync_needs_the_session_its_csrf_token_and_the_right(shop, client):
     ticket = issue(shop["owner"], shop["store"], shop["pickup"], quantity=1)[0]
-    body = {"device": DEVICE, "entries": [_entry(ticket.id, 1)]}
+    body = {"device": DEVICE, "entries": [_entry(ticket, 1)]}
     assert client.post(SYNC, json=body).status_code == 302  # no session: the login page
     login(client, "offclerk01")
     body["entries"][0]["clerk"] = _account_id("offclerk01")
@@ -443,12 +466,12 @@ def test_a_clerk_who_lost_the_right_or_whose_branch_was_disabled_is_heard_as_a_c
     clerk(shop["store"], "offviewer2", shop["north"], grants={Function.REDEEM: Level.VIEW})
     viewer = client.application.test_client()
     login(viewer, "offviewer2")
-    answer = _conflict(viewer, first.id, "offviewer2")
+    answer = _conflict(viewer, first, "offviewer2")
     assert answer["conflict"] == Conflict.NOT_ALLOWED.value and "權限" in answer["message"]
     login(client, "offclerk01")
     shop["north"].enabled = False
     db.session.commit()
-    answer = _conflict(client, second.id, "offclerk01")
+    answer = _conflict(client, second, "offclerk01")
     assert answer["conflict"] == Conflict.NOT_ALLOWED.value and "停用" in answer["message"]
     assert reload(first).status is S.UNUSED and reload(second).status is S.UNUSED
 
@@ -469,6 +492,10 @@ def test_a_clerk_who_lost_the_right_or_whose_branch_was_disabled_is_heard_as_a_c
     ('{"device": "device-0001", "entries": [{"key": "k-12345678", "ticket_id": 1, "clerk": 1,'
      ' "at": "2026-07-01T09:00:00"}]}', 422),
     ('{"device": "x", "entries": []}', 422),
+    ('{"device": "device-0001", "entries": [{"key": "k-12345678", "ticket_id": 1, "clerk": 1,'
+     ' "at": "2026-07-01T09:00:00+08:00"}]}', 422),  # no proof of the code
+    ('{"device": "device-0001", "entries": [{"key": "k-12345678", "ticket_id": 1, "clerk": 1,'
+     ' "at": "2026-07-01T09:00:00+08:00", "proof": "XYZ"}]}', 422),
 ])
 def test_malformed_queues_are_refused_with_a_4xx(shop, client, body, status):
     login(client, "offclerk01")
@@ -493,8 +520,8 @@ def _two_conflicts(shop, client) -> tuple:  # noqa: ANN001
         ticket_services.redeem(shop["owner"], shop["store"], ticket)
     db.session.commit()
     login(client, "offclerk01")
-    _conflict(client, first.id, "offclerk01")
-    _conflict(client, second.id, "offclerk01")
+    _conflict(client, first, "offclerk01")
+    _conflict(client, second, "offclerk01")
     return first, second
 
 

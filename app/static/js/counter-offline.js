@@ -6,8 +6,8 @@
 // answer) a scanned or typed code is normalised as the server does (app/tickets/codes.py),
 // hashed (SHA-256 of the snapshot's salt and the code, first 48 bits) and looked up in the
 // snapshot; the ticket is shown, and 【離線核銷】 marks it here and queues the redemption
-// (idempotency key, ticket id, clerk, time, this device's id). The page says 「離線中 — 連線後將
-// 同步」. Back online the queue is sent to data-sync-url, where each entry goes through the
+// (idempotency key, ticket id, a proof of the code, clerk, time, this device's id). The page
+// says 「離線中 — 連線後將同步」. Back online the queue is sent to data-sync-url, where each entry goes through the
 // counter's own redemption; the answer of each (synced, or a conflict: redeemed elsewhere
 // meanwhile, returned, window closed, not this branch's) is shown here, and conflicts are
 // listed for the merchant (離線核銷衝突).
@@ -57,7 +57,8 @@
     noSignatureSupport: "此瀏覽器不支援簽章驗證（Ed25519），無法離線核銷",
   };
 
-  var state = {snapshot: null, refusal: M.noSnapshot, unreachable: false, syncing: false, fetching: false};
+  var state = {snapshot: null, refusal: M.noSnapshot, unreachable: false, syncing: false, fetching: false,
+    worker: null};
 
   // IndexedDB -------------------------------------------------------------------------------
   var dbPromise = null;
@@ -512,7 +513,8 @@
     return codeHash(snapshot.saltBytes, code).then(function (digest) {
       var entry = snapshot.tickets[digest];
       if (!entry) return refuse(M.notInSnapshot);
-      var found = {ticket: entry[0], status: entry[1], product: entry[2], from: entry[3], end: entry[4]};
+      var found = {ticket: entry[0], status: entry[1], product: entry[2], from: entry[3], end: entry[4],
+        code: code};
       return queuedFor(found.ticket).then(function (queued) {
         if (queued.length) return refuse(M.already.replace("{at}", when(queued[0].at)));
         var now = Date.now();
@@ -526,12 +528,27 @@
     });
   }
 
+  // What the queue keeps of the code: SHA-256 of the entry's key, ":" and the code, which the
+  // server checks against the ticket's code (a ticket id alone redeems nothing). Not the code.
+  function possessionProof(key, code) {
+    return crypto.subtle.digest("SHA-256", new TextEncoder().encode(key + ":" + code)).then(function (digest) {
+      return hex(new Uint8Array(digest));
+    });
+  }
+
   function redeemOffline(found, product) {
     var record = {
       key: newKey(), ticket_id: found.ticket, store: cfg.store, clerk: cfg.account, device: DEVICE,
       at: new Date().toISOString(), snapshot_at: state.snapshot.issued_at, product: product.name,
       serial: "", state: "pending",
     };
+    return possessionProof(record.key, found.code).then(function (proof) {
+      record.proof = proof;
+      return queue(record, found);
+    });
+  }
+
+  function queue(record, found) {
     return withStore("queue", "readwrite", function (store) {
       // Checked again in the same transaction: two presses never queue one ticket twice.
       return asPromise(store.index("ticket").getAll([cfg.store, found.ticket])).then(function (queued) {
@@ -616,7 +633,8 @@
     var body = {
       device: DEVICE,
       entries: batch.map(function (r) {
-        return {key: r.key, ticket_id: r.ticket_id, at: r.at, clerk: r.clerk, snapshot_at: r.snapshot_at};
+        return {key: r.key, ticket_id: r.ticket_id, at: r.at, clerk: r.clerk, snapshot_at: r.snapshot_at,
+          proof: r.proof};
       }),
     };
     return fetch(cfg.syncUrl, {
@@ -694,6 +712,7 @@
         urls.push(node.getAttribute("src") || node.getAttribute("href"));
       });
       document.querySelectorAll("[data-scanner-src]").forEach(function (node) { urls.push(node.dataset.scannerSrc); });
+      state.worker = registration.active; // this page may not be its client yet
       if (registration.active) registration.active.postMessage({type: "keep", urls: urls});
     }).catch(function () { /* no worker: the page still redeems offline while it stays open */ });
   }
@@ -705,7 +724,7 @@
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.action || new URL(form.action, window.location.href).pathname !== cfg.logoutUrl) return;
-    var worker = navigator.serviceWorker && navigator.serviceWorker.controller;
+    var worker = state.worker || (navigator.serviceWorker && navigator.serviceWorker.controller);
     if (worker) worker.postMessage({type: "forget", scope: SCOPE});
     else remove("snapshots", SCOPE);
   }, true);
