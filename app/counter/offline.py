@@ -14,7 +14,9 @@ code, that is the ticket in hand. Each entry carries a proof that the device had
 SHA-256 of the entry's key and the normalised code (`possession_proof`), computed when the clerk
 redeemed and kept instead of the code — which the server checks against the ticket's code. A
 wrong proof is answered as an unknown ticket, so a forged queue cannot redeem a store's tickets
-by walking their ids, nor learn which ids it may see.
+by walking their ids, nor learn which ids it may see; it counts as a failed look-up of the
+counter's brute-force guard (`counter.services.find`), whose limit then holds the clerk's
+further entries back (sent again later) as it holds the clerk's look-ups.
 
 Each entry is recorded once per (store, key) before anything is done (an INSERT that ignores a
 duplicate): a queue replayed twice, or two replays racing, redeem once, and the later replay
@@ -36,7 +38,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
-from app import clock, history
+from app import clock, history, ratelimit
 from app.auth.models import Account
 from app.bounds import BIGINT_MAX, NUL, nul_fields
 from app.columns import Column
@@ -180,6 +182,10 @@ def replay(actor: Account, store: Store, queue: Queue) -> list[Answer]:
 def _replay_one(actor: Account, store: Store, device: str, entry: Queued) -> Answer:
     if entry.clerk != actor.id:
         return Answer(entry.key, "skipped", NOT_THIS_CLERK)
+    try:  # the counter's brute-force guard: wrong proofs count as failed look-ups
+        ratelimit.check(ratelimit.UNKNOWN_CODE_PER_ACCOUNT, actor.id)
+    except ratelimit.TooManyAttempts as refused:
+        return Answer(entry.key, "skipped", refused.message)
     now = clock.now()
     unit = access.unit_for(actor, store)
     claimed = insert_ignoring_conflict(
@@ -192,8 +198,11 @@ def _replay_one(actor: Account, store: Store, device: str, entry: Queued) -> Ans
         return _replayed(store, entry)
     record = db.session.get(OfflineRedemption, claimed)
     ticket = tickets.find_visible_by_id(store, entry.ticket_id)
-    if ticket is None or not hmac.compare_digest(possession_proof(entry.key, ticket.code),
-                                                 entry.proof):
+    if ticket is not None and not hmac.compare_digest(possession_proof(entry.key, ticket.code),
+                                                      entry.proof):
+        ratelimit.count_failure(ratelimit.UNKNOWN_CODE_PER_ACCOUNT, actor.id)
+        ticket = None  # answered as an unknown ticket: nothing is said of it
+    if ticket is None:
         _conflict(record, Conflict.UNKNOWN_TICKET, UNKNOWN_TICKET, None)
         return _answer(record)
     record.ticket_id = ticket.id

@@ -434,6 +434,19 @@ def test_a_ticket_id_without_its_code_redeems_nothing(shop, client):
     assert _sync(client, _entry(mine, clerk_id)).get_json()["results"][0]["outcome"] == "synced"
 
 
+def test_wrong_proofs_count_against_the_counters_brute_force_guard(shop, client):
+    tickets = issue(shop["owner"], shop["store"], shop["pickup"], quantity=2)
+    login(client, "offclerk01")
+    clerk_id = _account_id("offclerk01")
+    forged = [_entry(tickets[0].id, clerk_id) for _ in range(20)]  # 20 guesses of its code
+    answers = _sync(client, *forged).get_json()["results"]
+    assert {a["conflict"] for a in answers} == {Conflict.UNKNOWN_TICKET.value}
+    [held] = _sync(client, _entry(tickets[1], clerk_id)).get_json()["results"]
+    assert held["outcome"] == "skipped" and "次數過多" in held["message"]
+    assert reload(tickets[1]).status is S.UNUSED
+    assert lookup(client, "redeem", tickets[1].code).status_code == 429  # the counter too
+
+
 def test_another_clerks_entries_are_left_for_that_clerk(shop, client):
     ticket = issue(shop["owner"], shop["store"], shop["pickup"], quantity=1)[0]
     login(client, "offclerk01")
