@@ -272,7 +272,7 @@ def _offline_mode(page: CounterPage) -> dict[str, Any] | None:
         "worker": url_for("counter.service_worker"), "manifest": url_for("counter.manifest"),
         "conflicts": url_for("counter.offline_conflicts"),
         "health": url_for("observability.healthz"),
-        "public_key": snapshot.public_key_text(key), "key_id": snapshot.key_id(key),
+        "public_key": snapshot.public_key_text(key),
         "store": g.store.id, "branch": unit_for(_actor(), g.store).branch_id,
         "account": current_user.id, "max_age": int(snapshot.max_age().total_seconds()),
         "refresh": snapshot.refresh_seconds(),

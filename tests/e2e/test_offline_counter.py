@@ -96,7 +96,8 @@ def test_offline_redemptions_sync_and_a_conflict_is_reported(app, live_server, p
     _ready(page)
     expect(panel).to_have_attribute("data-snapshot-state", "ready")
 
-    _redeem_offline(page, dashed(first_code))  # typed as a clerk might: lower case, dashes
+    # typed as a clerk might: lower case, dashes, o for 0 and l for 1 (normalised as the server does)
+    _redeem_offline(page, dashed(first_code).replace("0", "o").replace("1", "l"))
     _redeem_offline(page, second_code)
     expect(page.get_by_test_id("offline-banner")).to_have_text("離線中 — 連線後將同步（待同步 2 筆）")
     _scan(page, first_code)  # the same ticket again, on this device

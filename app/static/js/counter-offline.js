@@ -116,9 +116,13 @@
     return withStore(name, "readonly", function (store) { return asPromise(store.getAll()); });
   }
 
+  function pendingOf(records) { // a conflict already heard is not "waiting to sync"
+    return records.filter(function (r) { return r.state === "pending"; });
+  }
+
   function queuedFor(ticketId) {
     return withStore("queue", "readonly", function (store) {
-      return asPromise(store.index("ticket").getAll([cfg.store, ticketId]));
+      return asPromise(store.index("ticket").getAll([cfg.store, ticketId])).then(pendingOf);
     });
   }
 
@@ -366,7 +370,7 @@
     panel.hidden = false;
     all("queue").then(function (records) {
       var mine = records.filter(function (r) { return r.store === cfg.store; });
-      var pending = mine.filter(function (r) { return r.state === "pending"; });
+      var pending = pendingOf(mine);
       panel.dataset.pending = String(pending.length);
       banner.hidden = !offline();
       banner.textContent = M.offline + (pending.length ? "（待同步 " + pending.length + " 筆）" : "");
@@ -551,8 +555,8 @@
   function queue(record, found) {
     return withStore("queue", "readwrite", function (store) {
       // Checked again in the same transaction: two presses never queue one ticket twice.
-      return asPromise(store.index("ticket").getAll([cfg.store, found.ticket])).then(function (queued) {
-        if (queued.length) return false;
+      return asPromise(store.index("ticket").getAll([cfg.store, found.ticket])).then(function (records) {
+        if (pendingOf(records).length) return false;
         store.put(record);
         return true;
       });
