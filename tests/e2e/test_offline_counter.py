@@ -22,8 +22,11 @@ from app.db import db
 from app.history import HistoryEntry
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus as S
+from tests.counter.helpers import browser_login as _login
 from tests.counter.helpers import clerk, dashed
-from tests.factories import PASSWORD, login, make_branch
+from tests.counter.helpers import ready as _ready
+from tests.counter.helpers import scan as _scan
+from tests.factories import login, make_branch
 from tests.issuance.helpers import ready_store
 from tests.tickets.helpers import issue
 
@@ -41,24 +44,6 @@ def counter(app, live_server):  # noqa: ANN001, ANN201
         tickets = [(t.code, t.serial, t.id) for t in issue(owner, store, pickup, quantity=2)]
         db.session.remove()
     return tickets
-
-
-def _login(page, base: str, username: str) -> None:  # noqa: ANN001
-    page.goto(f"{base}/login")
-    page.get_by_label("帳號").fill(username)
-    page.get_by_label("密碼").fill(PASSWORD)
-    page.get_by_role("button", name="登入").click()
-    page.wait_for_url(lambda url: url in (f"{base}/home", f"{base}/counter/redeem"))
-
-
-def _ready(page) -> None:  # noqa: ANN001
-    expect(page.locator("html")).to_have_attribute("data-ready", "true")
-    expect(page.locator("#counter-code")).to_be_focused()
-
-
-def _scan(page, code: str) -> None:  # noqa: ANN001
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
 
 
 def _open_counter(page, base: str) -> object:  # noqa: ANN001
