@@ -85,6 +85,7 @@ def _import_models() -> None:
     from app.billing import models as _billing  # noqa: F401
     from app.bills import models as _bills  # noqa: F401
     from app.checkout import models as _checkout  # noqa: F401
+    from app.counter import models as _counter  # noqa: F401
     from app.credit import models as _credit  # noqa: F401
     from app.credit import reject_models as _credit_reject  # noqa: F401
     from app.ecpay import models as _ecpay  # noqa: F401

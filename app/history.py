@@ -82,6 +82,7 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     "contacts_updated": "修改聯絡人", "payout_notice_updated": "修改收付款通知設定",
     "basic_settings_updated": "修改基本設定",
     "ticket_page_updated": "修改票券頁面資訊",
+    "offline_settings_updated": "修改櫃台離線核銷設定",
     # login protections
     "two_factor_enabled": "啟用雙因子驗證", "two_factor_removed": "解除雙因子驗證",
     "recovery_codes_regenerated": "重新產生復原碼", "login_ips_changed": "修改登入 IP 設定",
@@ -103,6 +104,7 @@ ACTION_LABELS: Mapping[str, str] = MappingProxyType({
     # tickets
     "redeemed": "核銷", "redemption_cancelled": "取消核銷", "returned": "退貨",
     "return_cancelled": "取消退貨", "expired": "逾期", "note": "新增備註", "printed": "列印",
+    "offline_redemption_conflict": "離線核銷衝突", "offline_conflict_handled": "處理離線核銷衝突",
     "sent_to_bank": "上傳銀行", "bank_acknowledged": "銀行完成", "finalised": "結案",
     "bank_rejected": "銀行拒絕", "bank_resend": "重新送出銀行",
     # billing
@@ -151,6 +153,7 @@ FIELD_LABELS: Mapping[str, str] = MappingProxyType({
     "sales_phone": "業務聯絡人電話", "technical_name": "技術聯絡人姓名",
     "technical_phone": "技術聯絡人電話", "payout_notice": "收款通知",
     "sms_on": "簡訊發送", "online_return_application": "電子票券申請退貨",
+    "offline_enabled": "櫃台離線核銷", "handled_at": "處理時間", "handled_by_id": "處理人員",
     "cs_phone": "客服電話", "cs_email": "客服 Email", "line_url": "LINE", "facebook_url": "Facebook",
     "instagram_url": "Instagram", "rights_statement": "權益說明", "logo_upload_id": "Logo",
     "banner_upload_id": "橫幅圖片", "basic_completed_at": "基本設定完成時間",

@@ -15,25 +15,28 @@ them into the page.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, g, request
+from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, request, url_for
 from flask_login import current_user, login_required
 
 from app import clock, listing
 from app.auth.access import acting_account as _actor
 from app.auth.access import may, why_not
-from app.auth.permissions import Level
-from app.counter import services, today
+from app.auth.permissions import Function, Level
+from app.counter import offline, services, snapshot, today
 from app.counter.forms import STALE_FORM, ActForm, LookupForm
 from app.counter.services import PAGES, CounterPage
 from app.db import db
-from app.errors import DomainError, InvalidInput, NotFound
-from app.htmx import render
-from app.products.access import NO_PERMISSION
+from app.errors import DomainError, InvalidInput, Malformed, NotFound, json_error
+from app.htmx import redirect_to, render
+from app.pagination import paginate
+from app.products.access import NO_PERMISSION, unit_for
+from app.settings.services import offline_enabled
 from app.stores.models import Store
 from app.tickets import actions
 from app.tickets.actions import Done
@@ -41,9 +44,10 @@ from app.tickets.codes import display_code
 from app.tickets.models import Ticket
 from app.tickets.services import UNKNOWN_CODE
 from app.uploads.views import url_for_upload
-from app.web import commit_answered
+from app.web import commit_answered, committed
 
 bp = Blueprint("counter", __name__, url_prefix="/counter")
+SERVICE_WORKER = "js/counter-sw.js"
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,8 @@ def counter_page(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Ticket | None = None,
             act: ActForm | None = None, outcome: Outcome | None = None, done: Ticket | None = None,
-            focus: str | None = None, status: int = 200):  # noqa: ANN202
+            focus: str | None = None, status: int = 200,
+            offline_mode: dict[str, Any] | None = None):  # noqa: ANN202
     """The counter area (HTMX) or the whole page: the code field, the answer, the card.
 
     `focus` names what gets the keyboard: the code field (default, and after every answer),
@@ -91,6 +96,7 @@ def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Tick
         "page": page, "pages": PAGES, "lookup": lookup,
         "outcome": outcome, "done": done, "ticket": ticket, "act": act,
         "may_act": may(page.function, Level.MODIFY), "display_code": display_code,
+        "offline": offline_mode,
     }
     if ticket is not None:
         status_now = actions.effective_status(ticket, now)
@@ -126,7 +132,7 @@ def _refused(page: CounterPage, err: DomainError, *, lookup: LookupForm | None =
 
 @counter_page
 def show(page: CounterPage):
-    return _render(page)
+    return _render(page, offline_mode=_offline_mode(page))
 
 
 for _page in PAGES.values():  # /counter/redeem → counter.redeem, and so on
@@ -244,3 +250,146 @@ def today_list():
     return render("counter/today.html", page=None, pages=PAGES, rows=found, totals=today.totals(found),
                   columns=today.COLUMNS, day=clock.business_day(),
                   by_branch=current_user.branch_id is not None)
+
+
+# 離線核銷 (offline mode) ---------------------------------------------------------------------
+# The redeem page works as an installable web app: a manifest, a service worker (scope
+# /counter/) keeping the page and its files, and counter-offline.js, which keeps a signed
+# snapshot (app.counter.snapshot) while online, redeems from it while offline and replays its
+# queue here when the network is back (app.counter.offline).
+
+def _offline_mode(page: CounterPage) -> dict[str, Any] | None:
+    """What the redeem page needs to offer offline redemption, or None where it may not: only
+    票券核銷, for an account that may redeem, in a store that has not turned it off, on a
+    server with a signing key."""
+    if page.slug != "redeem" or not may(Function.REDEEM, Level.MODIFY):
+        return None
+    key = snapshot.signing_key()
+    if key is None or not offline_enabled(g.store):
+        return None
+    return {
+        "snapshot": url_for("counter.offline_snapshot"), "sync": url_for("counter.offline_sync"),
+        "worker": url_for("counter.service_worker"), "manifest": url_for("counter.manifest"),
+        "conflicts": url_for("counter.offline_conflicts"),
+        "health": url_for("observability.healthz"),
+        "public_key": snapshot.public_key_text(key),
+        "store": g.store.id, "branch": unit_for(_actor(), g.store).branch_id,
+        "account": current_user.id, "max_age": int(snapshot.max_age().total_seconds()),
+        "refresh": snapshot.refresh_seconds(),
+    }
+
+
+def _merchant_counter() -> None:
+    """A merchant account, else 403 (the operator has no counter)."""
+    if current_user.is_operator or g.get("store") is None:
+        abort(403)
+
+
+@bp.get("/sw.js")
+def service_worker():
+    """The service worker, served from /counter/ so that its scope covers the counter pages
+    (a worker's scope is at most the folder it is served from)."""
+    response = current_app.send_static_file(SERVICE_WORKER)
+    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    return response
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """The web app manifest: the redeem page installs as 櫃台核銷."""
+    body = {
+        "name": "ECTicket 櫃台核銷", "short_name": "櫃台核銷", "lang": "zh-Hant-TW",
+        "start_url": url_for("counter.redeem"), "scope": url_for("counter.redeem").rsplit("/", 1)[0] + "/",
+        "display": "standalone", "background_color": "#ffffff", "theme_color": "#212529",
+        "icons": [{"src": url_for("static", filename="favicon.svg"), "sizes": "any",
+                   "type": "image/svg+xml", "purpose": "any"}],
+    }
+    return Response(json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json")
+
+
+@bp.get("/offline/snapshot")
+@login_required
+def offline_snapshot():
+    """This counter's signed snapshot: 403 without the right to redeem, 404 where offline mode
+    is off (the store turned it off, or the server has no signing key)."""
+    _merchant_counter()
+    if not may(Function.REDEEM, Level.MODIFY):
+        abort(403)
+    key = snapshot.signing_key()
+    if key is None or not offline_enabled(g.store):
+        abort(404)
+    return jsonify(snapshot.sign(snapshot.build(snapshot.Counter(g.store, _actor())), key))
+
+
+@bp.post("/offline/sync")
+@login_required
+def offline_sync():
+    """A device's queue of offline redemptions, replayed (app.counter.offline): JSON in, one
+    answer per entry out. The session and its CSRF token (X-CSRFToken), as the counter's other
+    requests. Heard whatever changed since the device redeemed: the store turned offline mode
+    off, the branch was disabled, the clerk lost the right to redeem (票券核銷 at 查詢 is
+    enough to be heard): what was handed out at the counter is recorded either way, as a
+    conflict where the counter's rules now refuse it."""
+    _merchant_counter()
+    if not may(Function.REDEEM, Level.VIEW):
+        return json_error(403, "forbidden", NO_PERMISSION[Function.REDEEM].message)
+    try:
+        queue = offline.parse_queue(_json_body())
+        answers = offline.replay(_actor(), g.store, queue)
+    except DomainError as err:
+        db.session.rollback()
+        return json_error(err.status, err.code, err.message)
+    response = jsonify({"results": [answer.as_json() for answer in answers]})
+    commit_answered()
+    return response
+
+
+def _json_body() -> Any:
+    if not request.is_json:
+        raise InvalidInput("請以 JSON 格式送出離線核銷佇列", code="bad_queue")
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:
+        raise Malformed("請求內容的 JSON 巢狀層數過多") from None
+    if body is None:
+        raise InvalidInput("離線核銷佇列不是有效的 JSON", code="bad_queue")
+    return body
+
+
+CONFLICT_FILTERS = {"open": False, "handled": True, "all": None}
+
+
+@bp.get("/offline/conflicts")
+@login_required
+def offline_conflicts():
+    """離線核銷衝突: what devices redeemed offline that the server refused when they synced,
+    with both sides' facts; a clerk bound to a branch sees its branch's. ?format=xlsx
+    downloads the list. Any counter page's function at 查詢."""
+    _merchant_counter()
+    if not any(may(p.function, Level.VIEW) for p in PAGES.values()):
+        abort(403)
+    shown = request.args.get("show", "open")
+    if shown not in CONFLICT_FILTERS:
+        shown = "open"
+    branch_id = unit_for(_actor(), g.store).branch_id
+    stmt = offline.conflicts_query(g.store, branch_id, handled=CONFLICT_FILTERS[shown])
+    if listing.excel_asked():
+        return listing.excel("離線核銷衝突", offline.COLUMNS, db.session.scalars(stmt))
+    return render("counter/offline_conflicts.html", page=None, pages=PAGES, tab="conflicts",
+                  found=paginate(stmt), columns=offline.COLUMNS, shown=shown,
+                  may_handle=may(Function.REDEEM, Level.MODIFY), by_branch=branch_id is not None)
+
+
+@bp.post("/offline/conflicts/<bigint:record_id>/handled")
+@login_required
+def offline_conflict_handled(record_id: int):
+    """處理完畢: the merchant has dealt with a conflict (票券核銷 at 修改)."""
+    _merchant_counter()
+    if not may(Function.REDEEM, Level.MODIFY):
+        abort(403)
+    with committed() as outcome:
+        offline.mark_handled(_actor(), g.store, record_id, unit_for(_actor(), g.store).branch_id)
+    if outcome.saved:
+        flash("已標記為處理完畢", "success")
+    outcome.flash_error()
+    return redirect_to(url_for("counter.offline_conflicts", show=request.args.get("show", "open")))

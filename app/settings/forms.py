@@ -21,6 +21,10 @@ class BasicSettingsForm(FlaskForm):
     online_return_application = BooleanField("開啟電子票券申請退貨")
 
 
+class OfflineSettingsForm(FlaskForm):
+    offline_enabled = BooleanField("開啟櫃台離線核銷")
+
+
 class TicketPageForm(FlaskForm):
     cs_phone = StringField("客服電話", validators=[Rule(rules.phone_problem)],
                            render_kw={"maxlength": rules.PHONE_MAX, "inputmode": "tel"})

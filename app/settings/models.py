@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app import clock
@@ -21,6 +21,8 @@ class StoreSettings(StoreScoped, db.Model):
     # 基本設定
     sms_on: Mapped[bool] = mapped_column(default=False)
     online_return_application: Mapped[bool] = mapped_column(default=False)  # 電子票券申請退貨
+    # 櫃台離線核銷: the counter keeps a signed snapshot to redeem from while the network is down
+    offline_enabled: Mapped[bool] = mapped_column(default=True, server_default=true())
     basic_completed_at: Mapped[datetime | None]
     # 票券頁面資訊
     cs_phone: Mapped[str] = mapped_column(String(30), default="")

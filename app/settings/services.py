@@ -46,7 +46,8 @@ def settings_for(store: Store) -> StoreSettings:
     """The store's settings, created empty (flushed) the first time they are asked for."""
     found = _existing(store)
     if found is None:
-        found = StoreSettings(store_id=store.id, sms_on=False, online_return_application=False)
+        found = StoreSettings(store_id=store.id, sms_on=False, online_return_application=False,
+                              offline_enabled=True)
         db.session.add(found)
         db.session.flush()
     return found
@@ -59,7 +60,7 @@ def settings_or_blank(store: Store) -> StoreSettings:
     if found is not None:
         return found
     return StoreSettings(store_id=store.id, sms_on=False, online_return_application=False,
-                         cs_phone="", cs_email="", line_url="", facebook_url="",
+                         offline_enabled=True, cs_phone="", cs_email="", line_url="", facebook_url="",
                          instagram_url="", rights_statement="")
 
 
@@ -73,6 +74,13 @@ def sms_active(store: Store) -> bool:
     """Whether notices to consumers go out by SMS too: the contract allows it AND it is on."""
     found = _existing(store)
     return sms_available(store) and bool(found and found.sms_on)
+
+
+def offline_enabled(store: Store) -> bool:
+    """Whether the store's counters may redeem offline from a snapshot (櫃台離線核銷): on
+    unless the store turned it off."""
+    found = _existing(store)
+    return found is None or found.offline_enabled
 
 
 CONTRACT_ENDED = "ECTicket 合約已到期，無法發行票券，請聯繫所屬業務"
@@ -130,6 +138,15 @@ def update_basic(actor: Account, store: Store, *, sms_on: bool,
     return history.change(settings, "basic_settings_updated", {
         "sms_on": bool(sms_on), "online_return_application": bool(online_return_application),
         "basic_completed_at": settings.basic_completed_at or clock.now()})
+
+
+def update_offline(actor: Account, store: Store, *, enabled: bool) -> bool:
+    """Turn 櫃台離線核銷 on or off. Off: the counters are given no snapshot (their copies stop
+    being used at once, the page offering offline no more); what a device redeemed offline
+    before still syncs. Returns whether it changed; the change is in the settings' history."""
+    _check_right(actor, store)
+    return history.change(settings_for(store), "offline_settings_updated",
+                          {"offline_enabled": bool(enabled)})
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from app.auth.access import requires
 from app.auth.permissions import Function, Level
 from app.htmx import render
 from app.settings import rules, services
-from app.settings.forms import BasicSettingsForm, TicketPageForm
+from app.settings.forms import BasicSettingsForm, OfflineSettingsForm, TicketPageForm
 from app.settings.models import StoreSettings
 from app.uploads.views import url_for_upload
 from app.web import form_status, saved
@@ -69,6 +69,18 @@ def edit_basic():
             done=lambda changed: _said(changed, "基本設定"), to=url_for("settings.index")):
         return done
     return _form_page("settings/edit_basic.html", form)
+
+
+@bp.route("/offline", methods=["GET", "POST"])
+@requires(Function.OPERATION_SETTINGS, Level.MODIFY)
+def edit_offline():
+    settings = services.settings_or_blank(g.store)
+    form = OfflineSettingsForm(obj=settings) if request.method == "GET" else OfflineSettingsForm()
+    if done := saved(form, lambda: services.update_offline(
+            _actor(), g.store, enabled=form.offline_enabled.data),
+            done=lambda changed: _said(changed, "櫃台離線核銷設定"), to=url_for("settings.index")):
+        return done
+    return _form_page("settings/edit_offline.html", form)
 
 
 @bp.route("/ticket-page", methods=["GET", "POST"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from app.auth.models import Account
@@ -12,7 +13,7 @@ from app.db import db
 from app.history import HistoryEntry
 from app.stores.models import Branch, Store
 from app.tickets.models import Ticket
-from tests.factories import make_sub
+from tests.factories import PASSWORD, make_sub
 
 HTMX = {"HX-Request": "true", "HX-Target": "counter"}
 ALL_COUNTER = {Function.REDEEM: Level.MODIFY, Function.CANCEL_REDEMPTION: Level.MODIFY,
@@ -85,3 +86,27 @@ def code_field_value(body: str) -> str:
     field = re.search(r'<input[^>]*id="counter-code"[^>]*>', body)
     value = re.search(r'value="([^"]*)"', field.group(0)) if field else None
     return value.group(1) if value else ""
+
+
+# In a browser ------------------------------------------------------------------------------
+
+def browser_login(page, base: str, username: str) -> None:  # noqa: ANN001
+    """Log in through the login page; a clerk lands on the counter, others on the home page."""
+    page.goto(f"{base}/login")
+    page.get_by_label("帳號").fill(username)
+    page.get_by_label("密碼").fill(PASSWORD)
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url(lambda url: url in (f"{base}/home", f"{base}/counter/redeem"))
+
+
+def ready(page) -> None:  # noqa: ANN001
+    """The counter page is ready for a scan: the code field has the focus and the page's
+    scripts (HTMX) have run, so Enter is an HTMX request, not a plain form post."""
+    expect(page.locator("html")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#counter-code")).to_be_focused()
+
+
+def scan(page, code: str) -> None:  # noqa: ANN001
+    """What a scanner does: type into the focused element, then Enter."""
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")

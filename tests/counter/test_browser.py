@@ -12,7 +12,10 @@ from playwright.sync_api import expect
 
 from app.db import db
 from app.tickets import codes
+from tests.counter.helpers import browser_login as _login
 from tests.counter.helpers import clerk, dashed
+from tests.counter.helpers import ready as _ready
+from tests.counter.helpers import scan as _scan
 from tests.factories import PASSWORD, link_product, make_account, make_branch, make_relation, make_store
 from tests.issuance.helpers import ready_store
 from tests.tickets.helpers import issue
@@ -37,29 +40,8 @@ def tickets(app, live_server):  # noqa: ANN001, ANN201
     return issued, name
 
 
-def _login(page, base, username):  # noqa: ANN001, ANN202
-    page.goto(f"{base}/login")
-    page.get_by_label("帳號").fill(username)
-    page.get_by_label("密碼").fill(PASSWORD)
-    page.get_by_role("button", name="登入").click()
-    page.wait_for_url(lambda url: url in (f"{base}/home", f"{base}/counter/redeem"))  # clerks: the counter
-
-
 def _logout(page):  # noqa: ANN001, ANN202
     page.get_by_role("button", name="登出").click()
-
-
-def _ready(page) -> None:  # noqa: ANN001
-    """The counter page is ready for a scan: the code field has the focus and the page's
-    scripts (HTMX) have run, so Enter is an HTMX request, not a plain form post."""
-    expect(page.locator("html")).to_have_attribute("data-ready", "true")
-    expect(page.locator("#counter-code")).to_be_focused()
-
-
-def _scan(page, code: str) -> None:  # noqa: ANN001
-    """What a scanner does: type into the focused element, then Enter."""
-    page.keyboard.type(code)
-    page.keyboard.press("Enter")
 
 
 def _scan_on_arrival(page, code: str) -> None:  # noqa: ANN001

@@ -48,7 +48,7 @@ def test_sub_account_with_modify_may_change(app, ctx):
     db.session.commit()
     client = app.test_client()
     login(client, "clerk52")
-    assert client.get("/settings/").get_data(as_text=True).count(">設定</a>") == 2
+    assert client.get("/settings/").get_data(as_text=True).count(">設定</a>") == 3  # three sections
     assert client.post("/settings/basic", data={"online_return_application": "y"}).status_code == 303
     assert _settings(store).online_return_application is True
     assert db.session.scalar(select(HistoryEntry)).actor_label == "clerk52"

@@ -26,7 +26,7 @@ def test_page_before_anything_is_saved(client, ctx):
     assert "操作設定管理" in html and "基本設定" in html and "票券頁面資訊" in html
     assert 'class="nav-link active" href="/settings/"' in html  # the tabs, this one active
     assert services.BASIC_MISSING in html  # issuance is blocked until both are saved
-    assert html.count(">設定</a>") == 2
+    assert html.count(">設定</a>") == 3  # basic, offline, ticket page
     assert "尚未設定" in html
     assert _settings(store) is None  # a GET writes nothing
 
