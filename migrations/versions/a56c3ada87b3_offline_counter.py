@@ -1,7 +1,7 @@
 """offline counter: the store's 櫃台離線核銷 switch and the offline redemptions devices synced
 
 Revision ID: a56c3ada87b3
-Revises: c3f1a7d9e2b4
+Revises: 1a68d139858f
 Create Date: 2026-12-07 22:46:07.422566
 
 store_settings.offline_enabled: on unless a store turns it off (existing stores too).
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'a56c3ada87b3'
-down_revision = 'c3f1a7d9e2b4'
+down_revision = '1a68d139858f'
 branch_labels = None
 depends_on = None
 
