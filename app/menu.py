@@ -73,6 +73,7 @@ MERCHANT_MENU: tuple[Section, ...] = (
         Entry("電子票券退貨申請", "return_applications.index", Function.RETURN, mode=R,
               badge="applications"),
         Entry("取消退貨", "counter.cancel_return", Function.CANCEL_RETURN, mode=R),
+        Entry("離線核銷衝突", "counter.offline_conflicts", Function.REDEEM, mode=R),
         Entry("流通報表", "reports.circulation", Function.REPORT_CIRCULATION, mode=R),
         Entry("票券報表", "reports.tickets", Function.REPORT_TICKETS, mode=R),
         Entry("電子票券轉贈紀錄", "transfers.index", Function.TRANSFER_RECORDS, mode=R),

@@ -612,3 +612,17 @@ def test_the_manifest_and_the_service_worker(client):
     worker = client.get("/counter/sw.js")
     assert worker.status_code == 200 and worker.mimetype == "text/javascript"
     assert "ectix-counter-" in worker.get_data(as_text=True)
+
+
+def test_the_redeem_page_names_its_manifest_in_the_head(shop, client):
+    login(client, "offclerk01")
+    page = client.get("/counter/redeem").get_data(as_text=True)
+    head = page.split("</head>", 1)[0]
+    assert '<link rel="manifest" href="/counter/manifest.webmanifest">' in head
+
+
+def test_the_menu_leads_to_the_conflict_list(shop, client):
+    login(client, "offclerk01")
+    page = client.get("/counter/redeem").get_data(as_text=True)
+    assert 'href="/counter/offline/conflicts"' in page and "離線核銷衝突" in page
+    assert client.get("/counter/offline/conflicts").status_code == 200
