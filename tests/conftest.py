@@ -25,6 +25,7 @@ from flask.testing import FlaskClient
 from hypothesis import settings
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import create_engine, event, text
+from werkzeug.serving import make_server
 
 from app import clock, create_app
 from app.db import db
@@ -275,12 +276,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    """The app served over HTTP on loopback from a thread, with the demo data loaded (the `app`
-    fixture gives a test that serves it a copy of `demo_sqlite`)."""
-    from werkzeug.serving import make_server
-
+@contextmanager
+def served(app: Flask) -> Iterator[str]:
+    """`app` served over HTTP on loopback from a thread, for as long as the block runs: its URL."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log in test output
     server = make_server("127.0.0.1", _free_port(), app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -291,6 +289,14 @@ def live_server(app: Flask) -> Iterator[str]:
         server.shutdown()
         thread.join(5)
         server.server_close()
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served over HTTP on loopback from a thread, with the demo data loaded (the `app`
+    fixture gives a test that serves it a copy of `demo_sqlite`)."""
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -3,15 +3,12 @@ local SMS gateway (with its status callbacks), the app served over HTTP for them
 
 from __future__ import annotations
 
-import logging
-import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from werkzeug.serving import make_server
 
+from tests.conftest import served
 from tests.notifications.sms_gateway import SmsGatewayStub
 from tests.notifications.smtp_server import SmtpTestServer
 
@@ -77,26 +74,12 @@ def use_relay(app: Flask, server: SmtpTestServer, **settings: object) -> None:
                               "BOUNCE_POP3_TIMEOUT": 5} | settings))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def app_server(app: Flask) -> Iterator[str]:
     """The app served over HTTP on loopback from a thread (on the test's own empty database),
     for the SMS gateway to post its status callbacks to."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", _free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-        server.server_close()
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture
