@@ -197,8 +197,10 @@ def ticket_json(ticket: Ticket, viewer: Store | None = None) -> dict[str, Any]:
     viewer = viewer if viewer is not None else g.store
     redeemed_by = None
     if ticket.redeemed_store_id is not None:
-        # Usually the acting store and the clerk's branch, already in the session: no query.
-        store = db.session.get(Store, ticket.redeemed_store_id)
+        # Usually the acting store and the clerk's branch, already in the session: no query
+        # (the acting store itself without even the identity map's lookup).
+        store = (viewer if viewer is not None and viewer.id == ticket.redeemed_store_id
+                 else db.session.get(Store, ticket.redeemed_store_id))
         branch = (db.session.get(Branch, ticket.redeemed_branch_id, execution_options={"unscoped": True})
                   if ticket.redeemed_branch_id is not None else None)
         redeemed_by = {"store": store.name if store else "", "branch": branch.name if branch else None}
