@@ -15,8 +15,10 @@ from collections.abc import Callable
 import pytest
 from werkzeug.routing import Rule
 
+from app import clock
 from app.auth.models import Account
 from app.auth.services import create_api_token
+from app.counter.models import Conflict, OfflineRedemption, Outcome
 from app.db import db
 from app.installments.models import InstallmentBatch
 from app.stores.models import RedemptionMode, Store
@@ -196,6 +198,17 @@ def _ecticket_notice(store: Store, main: Account) -> int:
     return row.id
 
 
+def _offline_conflict(store: Store, main: Account) -> int:
+    ticket = make_order(store).tickets[0]
+    row = OfflineRedemption(store_id=store.id, key=f"k-{ticket.id}", device_id="device-1",
+                            account_id=main.id, claimed_ticket_id=ticket.id, ticket_id=ticket.id,
+                            offline_at=clock.now(), outcome=Outcome.CONFLICT,
+                            conflict=Conflict.REDEEMED_ELSEWHERE, server_said="已於他處核銷")
+    db.session.add(row)
+    db.session.flush()
+    return row.id
+
+
 ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "account_id": _sub_account,
     "token_id": _api_token,
@@ -220,6 +233,7 @@ ROW_MAKERS: dict[str, Callable[[Store, Account], int | str]] = {
     "card_id": _rejected_card,
     "ip_id": _rejected_ip,
     "notice_id": _ecticket_notice,
+    "record_id": _offline_conflict,
 }
 
 # The installment routes' URL variables (their rows, for stores in installment mode).
