@@ -31,7 +31,9 @@ def acting_principal():  # noqa: ANN201 - an Account, or a bearer token's TokenP
 def read_store():  # noqa: ANN201 - a Store, or None
     """The acting store, for reading only (never put into a row or the session): a bearer
     token's is the request cache's, not copied into the request's session; else `g.store`."""
-    return g.get("read_store") or g.get("store")
+    values = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup (per menu entry)
+    store = values.__dict__.get("read_store")
+    return store if store is not None else values.get("store")
 
 
 def mode_of(store) -> str | None:  # noqa: ANN001 - a Store (auth sits below stores' users)
