@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, TypeVar
@@ -88,6 +89,52 @@ class DescribedCursor(psycopg.Cursor):
                 shapes.clear()
             columns = shapes[shape] = super().description or []
         return list(columns)  # the caller's own list; the Column objects are immutable
+
+    # Statement observers (tests and the bench count statements): every statement this cursor
+    # class sends, whether SQLAlchemy sent it or code on the session's raw driver cursor.
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:  # noqa: ANN401
+        if _OBSERVERS:
+            _observed(query, self)
+        return super().execute(query, params, **kwargs)
+
+    def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        if _OBSERVERS:
+            _observed(query, self)
+        return super().executemany(query, params_seq, **kwargs)
+
+
+_OBSERVERS: list[Callable[[str], None]] = []  # see observe_statements
+
+
+def _observed(query: Any, cursor: psycopg.Cursor) -> None:  # noqa: ANN401
+    text = (query if isinstance(query, str) else query.decode() if isinstance(query, bytes)
+            else query.as_string(cursor))
+    for observer in tuple(_OBSERVERS):
+        observer(text)
+
+
+@contextmanager
+def observe_statements(engine: Engine, observer: Callable[[str], None]) -> Iterator[None]:
+    """`observer(statement)` for every statement sent while the block runs (by any thread). On
+    PostgreSQL at the driver (DescribedCursor, on any connection of this process): what
+    SQLAlchemy sends and what code sends on a raw driver cursor alike; elsewhere what
+    SQLAlchemy sends to `engine`."""
+    if engine.dialect.name == "postgresql":
+        _OBSERVERS.append(observer)
+        try:
+            yield
+        finally:
+            _OBSERVERS.remove(observer)
+        return
+
+    def listen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002, ANN202
+        observer(statement)
+
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        yield
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
 
 
 _SHAPES: weakref.WeakKeyDictionary[psycopg.Connection, dict[tuple, list[psycopg.Column]]] = (

@@ -26,6 +26,7 @@ from app import clock
 from app.auth.access import may
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
+from app.auth.request_cache import RequestGlobals, TokenPrincipal
 from app.auth.rules import session_expired
 from app.auth.services import (
     SEEN,
@@ -69,6 +70,7 @@ SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"), ("X-Frame-Options", "
 
 
 def init_app(app: Flask) -> None:
+    app.app_ctx_globals_class = RequestGlobals  # g.store may be loaded when first read
     # Browsers ask for /favicon.ico on pages that name no icon (a kiosk page, a PDF): the same one.
     app.add_url_rule("/favicon.ico", "favicon",
                      lambda: redirect(url_for("static", filename="favicon.svg"), 301))
@@ -122,8 +124,16 @@ def init_app(app: Flask) -> None:
         if user.is_operator:
             set_actor(Actor(user.id, user.username, None, None, ip))
             return
-        store, scope = scope_for(user, session.get("store_id"))
-        g.store = store
+        switched = session.get("store_id")
+        if isinstance(user, TokenPrincipal):
+            # A bearer token's acting store is read from the request cache (`read_store`) and
+            # copied into the request's session only if a view reads `g.store`.
+            store, scope = scope_for(user.cached, switched)
+            g.read_store = store
+            g.defer_store(lambda: scope_for(user.account, switched)[0])
+        else:
+            store, scope = scope_for(user, switched)
+            g.store = store
         set_scope(scope)
         set_actor(Actor(user.id, user.username, store.id, getattr(user, "branch_id", None), ip))
 

@@ -283,10 +283,8 @@ def _api_phase(url: str, files: tuple[Path, Path], token: str, ids: list[int],
 
 def _in_process(url: str, codes: list[str], token: str) -> tuple[float, int]:
     """(server CPU ms per API redemption, statements of a lookup that finds nothing)."""
-    from sqlalchemy import event
-
     from app import create_app
-    from app.db import db
+    from app.db import db, observe_statements
     from app.tickets.codes import new_redemption_code
 
     # No access line per call, as in the gunicorn phases (bench/gunicorn_conf.py).
@@ -328,17 +326,10 @@ def _in_process(url: str, codes: list[str], token: str) -> tuple[float, int]:
     with app.app_context():
         engine = db.engine
     statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        statements.append(statement)
-
     unknown = environ(new_redemption_code())  # well formed, random: no ticket has it
     statuses.clear()
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with observe_statements(engine, statements.append):  # at the driver: raw cursors count too
         call(unknown)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     if not statuses[0].startswith("404"):
         raise BenchError(f"an unknown code answered {statuses[0]}")
     with app.app_context():

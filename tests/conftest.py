@@ -24,11 +24,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from app import clock, create_app
-from app.db import db
+from app.db import db, observe_statements
 
 # Property tests are judged on their examples, not their speed: the per-example deadline
 # (200 ms by default) failed them on a machine busy with the browser and server tests.
@@ -165,17 +165,13 @@ def client(app: Flask) -> CsrfClient:
 
 @pytest.fixture
 def count_queries(app: Flask) -> Iterator[list[str]]:
-    """The SQL statements the app's engine runs while the test holds the list (clear it first)."""
+    """The SQL statements the app runs while the test holds the list (clear it first): on
+    PostgreSQL counted at the driver, so a statement sent on the raw driver cursor counts too."""
     statements: list[str] = []
-
-    def listen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002, ANN202
-        statements.append(statement)
-
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", listen)
-    yield statements
-    event.remove(engine, "before_cursor_execute", listen)
+    with observe_statements(engine, statements.append):
+        yield statements
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.api import api_route, schema
 from app.api.payloads import PAGE_QUERY, iso, page_schema, paginate, timestamp_schema
-from app.auth.access import may, store_mode
+from app.auth.access import acting_account, may, store_mode
 from app.auth.models import AccountKind, ApiToken
 from app.auth.permissions import Level, functions_for
 from app.auth.services import revoke_api_token
@@ -97,6 +97,6 @@ def tokens():
            description="撤銷自己的金鑰；管理者也可撤銷本商店其他帳號的金鑰。")
 def revoke_token(token_id: int):
     token = get_owned_or_404(ApiToken, token_id)
-    revoke_api_token(current_user._get_current_object(), token)
+    revoke_api_token(acting_account(), token)
     db.session.commit()
     return token_json(token)

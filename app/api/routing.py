@@ -23,14 +23,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Flask, Response, g, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from flask.sessions import SecureCookieSession, SessionInterface, SessionMixin
 from flask_login import current_user
 from wtforms import Form
 
 from app.api.openapi import LEVEL_LABELS, Operation, build_document
-from app.auth.access import may
+from app.auth.access import may, read_store
 from app.auth.permissions import Function, Level
 from app.errors import Forbidden, json_error
 
@@ -81,7 +81,7 @@ class Api:
             response = _error(401, "unauthorized", UNAUTHORIZED_MESSAGE)
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
-        if current_user.is_operator or g.get("store") is None:
+        if current_user.is_operator or read_store() is None:
             return _error(403, "forbidden", OPERATOR_MESSAGE)
         return None
 

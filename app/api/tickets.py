@@ -31,6 +31,7 @@ from app.api import api_route, schema
 from app.api.idempotency import idempotent
 from app.api.payloads import iso, json_body, timestamp_schema
 from app.auth.access import acting_account as _actor
+from app.auth.access import acting_principal, read_store
 from app.auth.permissions import Function, Level
 from app.db import db
 from app.errors import InvalidInput, NotFound, json_error
@@ -285,13 +286,15 @@ def redeem():
         raise _invalid("code", "請輸入核銷代碼 code（字串）")
     if (limited := _rate_limited()) is not None:
         return limited
+    # Who acts and for which store, only read (a bearer token's are not copied into the session).
+    store = read_store()
     try:
-        ticket = services.find_by_code(g.store, code)
-        done = services.redeem(_actor(), g.store, ticket)
+        ticket = services.find_by_code(store, code)
+        done = services.redeem(acting_principal(), store, ticket)
     except (NotFound, NotAllowedHere):
         _failed_lookup()
         raise NotFound(services.UNKNOWN_CODE) from None
-    return ticket_json(done.ticket), 201
+    return ticket_json(done.ticket, store), 201
 
 
 def _act(ticket: Ticket, action, **kwargs: Any) -> dict[str, Any]:  # noqa: ANN001

@@ -10,14 +10,30 @@ from flask import abort, g
 from flask_login import current_user, login_required
 
 from app.auth.permissions import BRANCH_DISABLED, Function, Level
+from app.auth.request_cache import principal_account
 from app.errors import Forbidden
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def acting_account():  # noqa: ANN201 - the Account behind the current_user proxy
-    """The logged-in account itself (services take accounts, not the Flask-Login proxy)."""
+    """The logged-in account itself (services take accounts, not the Flask-Login proxy); a
+    bearer token's ORM account, copied into the request's session."""
+    return principal_account(current_user._get_current_object())  # type: ignore[attr-defined]
+
+
+def acting_principal():  # noqa: ANN201 - an Account, or a bearer token's TokenPrincipal
+    """Who acts, for a service that only reads it (its ids, branch and rights: the ticket
+    actions): a bearer token's principal is not copied into the request's session."""
     return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def read_store():  # noqa: ANN201 - a Store, or None
+    """The acting store, for reading only (never put into a row or the session): a bearer
+    token's is the request cache's, not copied into the request's session; else `g.store`."""
+    values = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup (per menu entry)
+    store = values.__dict__.get("read_store")
+    return store if store is not None else values.get("store")
 
 
 def mode_of(store) -> str | None:  # noqa: ANN001 - a Store (auth sits below stores' users)
@@ -27,7 +43,7 @@ def mode_of(store) -> str | None:  # noqa: ANN001 - a Store (auth sits below sto
 
 
 def store_mode() -> str | None:
-    return mode_of(g.get("store"))
+    return mode_of(read_store())
 
 
 def check(account, store, function: Function, *, no_right: str,  # noqa: ANN001
@@ -50,7 +66,7 @@ def why_not(account, no_right: str, level: Level = Level.MODIFY) -> tuple[str, s
 
 def may(function: Function, level: Level = Level.VIEW) -> bool:
     """Whether the current account may use `function` at `level` in the acting store."""
-    if not current_user.is_authenticated or current_user.is_operator or g.get("store") is None:
+    if not current_user.is_authenticated or current_user.is_operator or read_store() is None:
         return False
     return current_user.may(function, level, mode=store_mode())
 

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import current_app, has_app_context
+from flask.ctx import _AppCtxGlobals
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.auth.models import Account, ApiToken
+from app.auth.permissions import Level
 from app.db import db
 from app.stores.models import Branch, Contract, Store
 
@@ -67,6 +69,82 @@ def load_detached(read: Callable[[Session], T | None]) -> T | None:
             session.commit()
         session.expunge_all()
     return found
+
+
+class TokenPrincipal:
+    """Who a bearer token acts as, read straight from the cached (detached) account: what every
+    API request reads of it (ids, kind, branch, the rights of a main account) costs no copy into
+    the request's session. Anything else (a sub-account's grants, the account a service writes
+    into a row) is read from the ORM account, copied into the request's session on first use
+    (`account`). The cached objects are shared between requests and only ever read."""
+
+    __slots__ = ("_account", "cached")
+
+    # Read from the cached account: columns and properties that read nothing but its loaded
+    # columns and its branch (loaded with it).
+    _CACHED = frozenset({"id", "username", "kind", "store_id", "branch_id", "session_epoch",
+                         "deleted_at", "is_active", "is_authenticated", "is_operator", "is_main",
+                         "branch_disabled", "get_id", "branch"})
+
+    def __init__(self, cached: Account) -> None:
+        self.cached = cached
+        self._account: Account | None = None
+
+    @property
+    def account(self) -> Account:
+        """The ORM account in the request's session (copied once, without SQL)."""
+        if self._account is None:
+            self._account = db.session.merge(self.cached, load=False)
+        return self._account
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def may(self, function: Any, level: Level = Level.VIEW, *, mode: str | None = None) -> bool:
+        """`Account.may`: a main account's or an operator's answer reads no grant (the cached
+        account), a sub-account's reads its grants (the ORM account)."""
+        cached = self.cached
+        if cached.is_main or cached.is_operator or not cached.is_active:
+            return cached.may(function, level, mode=mode)
+        return self.account.may(function, level, mode=mode)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in TokenPrincipal._CACHED:
+            return getattr(self.cached, name)
+        return getattr(self.account, name)
+
+
+def principal_account(user: Any) -> Any:
+    """The ORM account behind a user (a bearer token's principal, or the account itself)."""
+    return user.account if isinstance(user, TokenPrincipal) else user
+
+
+class RequestGlobals(_AppCtxGlobals):
+    """Flask's `g`, whose `store` may be given as a loader (`defer_store`): a bearer token's
+    request copies its acting store into the session only if something reads `g.store`."""
+
+    def defer_store(self, load: Callable[[], Any]) -> None:
+        self.__dict__.pop("store", None)
+        self.__dict__["_store_loader"] = load
+
+    def _load_store(self) -> Any:
+        store = self.__dict__.pop("_store_loader")()
+        self.__dict__["store"] = store
+        return store
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "store" and "_store_loader" in self.__dict__:
+            return self._load_store()
+        return super().__getattr__(name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if name == "store" and "store" not in self.__dict__ and "_store_loader" in self.__dict__:
+            return self._load_store()
+        return super().get(name, default)
+
+    def __contains__(self, item: str) -> bool:
+        return super().__contains__(item) or (item == "store" and "_store_loader" in self.__dict__)
 
 
 def clear() -> None:

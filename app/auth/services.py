@@ -454,18 +454,19 @@ def _load_token(digest: str) -> ApiToken | None:
     return request_cache.load_detached(read)
 
 
-def account_for_token(plain: str) -> Account | None:
-    """The live token's account, in the request's session, from this process's request cache
-    (`app.auth.request_cache`): a revocation or a deleted account takes effect within seconds
-    everywhere, and at once in the process that made it. Only the account is copied into the
-    session (the token itself is not needed there)."""
+def account_for_token(plain: str) -> request_cache.TokenPrincipal | None:
+    """The live token's account, from this process's request cache (`app.auth.request_cache`):
+    a revocation or a deleted account takes effect within seconds everywhere, and at once in
+    the process that made it. Nothing is copied into the request's session: the principal reads
+    the cached account, and copies it into the session only when something needs the ORM
+    account (`TokenPrincipal.account`)."""
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
         return None
     digest = _digest(plain)
     cached = request_cache.get(("token", digest), lambda: _load_token(digest))
     if cached is None or cached.revoked_at is not None or not cached.account.is_active:
         return None
-    return db.session.merge(cached.account, load=False)
+    return request_cache.TokenPrincipal(cached.account)
 
 
 def _load_account(account_id: int) -> Account | None:

@@ -197,7 +197,9 @@ def create_for(seen: TicketStatus, to: TicketStatus, ticket_ids: Sequence[int]) 
 
 @reactions.after_move
 def _ticket_moved(moved: reactions.Moved) -> None:
-    store = db.session.get(Store, moved.ticket.store_id)  # the request's store: no statement
+    acting = moved.acting_store
+    store = (acting if acting is not None and acting.id == moved.ticket.store_id  # no statement
+             else db.session.get(Store, moved.ticket.store_id))
     if store is None or not store.ticket_notices:
         return
     for notice_id in create_for(moved.seen, moved.to, [moved.ticket.id]):

@@ -222,7 +222,7 @@ def perform(key: Action, actor: Account, store: Store, ticket: Ticket, *,
                      {"status_changed_at": at, **action.values(decision, actor, unit, at, reason)},
                      action.history_reason(reason, decision),
                      lambda facts: action.decide(facts, at, fee))
-    reactions.moved(reactions.Moved(ticket, key, before, decision.to, actor.id))
+    reactions.moved(reactions.Moved(ticket, key, before, decision.to, actor.id, store))
     return Done(ticket, action.message)
 
 

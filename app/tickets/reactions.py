@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from app.stores.models import Store
 from app.tickets.lifecycle import Action
 from app.tickets.models import Ticket
 from app.tickets.status import TicketStatus
@@ -24,13 +25,16 @@ from app.tickets.status import TicketStatus
 
 @dataclass(frozen=True)
 class Moved:
-    """One ticket moved by `action` from `seen` to `to`, by `actor_id` (None: the system)."""
+    """One ticket moved by `action` from `seen` to `to`, by `actor_id` (None: the system), for
+    `acting_store` (the acting store, only read: a reaction needing the ticket's store finds it
+    there without a statement when it is the same)."""
 
     ticket: Ticket
     action: Action
     seen: TicketStatus
     to: TicketStatus
     actor_id: int | None
+    acting_store: Store | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from app import clock, ratelimit
 from app.api import tickets as api_tickets
@@ -390,3 +391,27 @@ def test_failed_lookups_are_limited_per_account_then_per_ip(client, shop, token_
 def test_the_guard_uses_the_apps_rules(client, shop):
     assert api_tickets._LOOKUP_RULES == (ratelimit.UNKNOWN_CODE_PER_ACCOUNT,
                                          ratelimit.UNKNOWN_CODE_PER_IP)
+
+
+def test_a_main_accounts_redemption_copies_neither_account_nor_store_into_the_session(
+        client, shop, monkeypatch):
+    """The bearer token's principal reads the request cache: the ORM account and store are
+    copied into the request's session only by a view that needs them (/me reads g.store)."""
+    first, second = issue(shop.owner, shop.store, shop.pickup, quantity=2)
+    copied: list[str] = []
+    merge = Session.merge
+
+    def recording(self, instance, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        copied.append(type(instance).__name__)
+        return merge(self, instance, *args, **kwargs)
+
+    monkeypatch.setattr(Session, "merge", recording)
+    assert redeem(client, shop.headers, first.code).status_code == 201
+    response = redeem(client, shop.headers, second.code)
+    assert response.status_code == 201
+    assert response.get_json()["redeemed_by"] == {"store": shop.store.name, "branch": None}
+    assert copied == []
+    assert reload(second).redeemed_by_id == shop.owner.id
+    me = client.get(f"{API}/me", headers=shop.headers)
+    assert me.status_code == 200 and me.get_json()["store"]["name"] == shop.store.name
+    assert "Account" in copied  # /me reads g.store: the ORM account and its store, copied

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from sqlalchemy import select, text
 
-from app.db import DescribedCursor, UTCDateTime, db, engine_options
+from app.db import DescribedCursor, UTCDateTime, db, engine_options, observe_statements
 from app.history import HistoryEntry
 
 TAIPEI = timezone(timedelta(hours=8))
@@ -94,3 +94,29 @@ def psycopg_description(connection, statement: str) -> list:  # noqa: ANN001
     with psycopg.Cursor(connection) as plain:
         plain.execute(statement)
         return plain.description
+
+
+@pytest.mark.postgres
+def test_statements_are_observed_at_the_driver_on_postgresql_raw_cursors_included(pg_app):
+    """observe_statements sees a statement sent on the session's raw driver cursor (which
+    SQLAlchemy's events never see) as well as SQLAlchemy's own, each once."""
+    seen: list[str] = []
+    with pg_app.app_context():
+        db.session.execute(text("SELECT 0"))  # connected (the dialect's first queries) before
+        with observe_statements(db.engine, seen.append):
+            assert db.session.execute(text("SELECT 1")).scalar_one() == 1
+            driver = db.session.connection().connection.driver_connection
+            with driver.cursor() as cursor:
+                cursor.execute("SELECT 2")
+                assert cursor.fetchone() == (2,)
+        db.session.execute(text("SELECT 3"))  # after the block: not observed
+        db.session.rollback()
+    assert seen == ["SELECT 1", "SELECT 2"]
+
+
+def test_statements_are_observed_through_sqlalchemy_elsewhere(ctx):
+    seen: list[str] = []
+    with observe_statements(db.engine, seen.append):
+        db.session.execute(text("SELECT 1"))
+    db.session.execute(text("SELECT 3"))
+    assert seen == ["SELECT 1"]

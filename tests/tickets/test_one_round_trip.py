@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app import clock
 from app.auth.services import create_api_token
-from app.db import db
+from app.db import db, observe_statements
 from app.history import HistoryEntry
 from app.tickets.models import Ticket
 from tests.issuance.helpers import ready_store
@@ -31,14 +31,13 @@ def _act_through_the_api(app: Flask) -> tuple[list[dict], list[str]]:
         engine = db.engine
     writes: list[str] = []
 
-    def listen(conn, cursor, statement, *args):  # noqa: ANN001, ANN002, ANN202
+    def listen(statement: str) -> None:
         if statement.lstrip().split()[0].upper() in WRITES:
             writes.append(statement)
 
     client = app.test_client()
     headers = {"Authorization": f"Bearer {plain}"}
-    event.listen(engine, "before_cursor_execute", listen)
-    try:
+    with observe_statements(engine, listen):  # at the driver on PostgreSQL: raw cursors count
         for path, body, status in (
                 ("/api/v1/redemptions", {"code": code}, 201),
                 (f"/api/v1/tickets/{serial}/cancel-redemption", {"reason": "按錯"}, 200),
@@ -46,8 +45,6 @@ def _act_through_the_api(app: Flask) -> tuple[list[dict], list[str]]:
                 (f"/api/v1/tickets/{serial}/cancel-return", {"reason": "誤退"}, 200)):
             response = client.post(path, json=body, headers=headers, csrf=False)
             assert response.status_code == status, response.get_data(as_text=True)
-    finally:
-        event.remove(engine, "before_cursor_execute", listen)
     with app.app_context():
         entries = db.session.scalars(
             select(HistoryEntry).where(HistoryEntry.subject_type == Ticket.__tablename__,
@@ -77,3 +74,26 @@ def test_postgresql_writes_the_change_and_its_history_in_one_statement_with_the_
     assert all("UPDATE tickets" in s and "INSERT INTO history" in s for s in moves)
     assert not [s for s in postgres_writes if s.lstrip().upper().startswith("INSERT INTO history")]
     assert len(sqlite_writes) == len(postgres_writes) + 4  # SQLite: UPDATE, then INSERT
+
+
+@pytest.mark.postgres
+def test_an_api_redemption_by_a_main_account_sends_two_statements_to_postgresql(pg_app):
+    """Counted at the driver (observe_statements), raw cursors included: once the token is
+    cached, the code lookup and the compare-and-set with its history row, nothing else."""
+    clock.freeze(clock.taipei_datetime(2026, 7, 1, 10, 0))
+    with pg_app.app_context():
+        store, owner, pickup, _ = ready_store()
+        first, second = issue(owner, store, pickup, quantity=2)
+        _, plain = create_api_token(owner, "t")
+        db.session.commit()
+        codes, engine = (first.code, second.code), db.engine
+    client = pg_app.test_client()
+    headers = {"Authorization": f"Bearer {plain}"}
+    assert client.post("/api/v1/redemptions", json={"code": codes[0]}, headers=headers,
+                       csrf=False).status_code == 201  # the token is read and cached
+    seen: list[str] = []
+    with observe_statements(engine, seen.append):
+        response = client.post("/api/v1/redemptions", json={"code": codes[1]}, headers=headers,
+                               csrf=False)
+    assert response.status_code == 201 and response.get_json()["status"] == "used"
+    assert [s.lstrip().split()[0].upper() for s in seen] == ["SELECT", "WITH"], seen
