@@ -258,14 +258,21 @@ def today_list():
 # snapshot (app.counter.snapshot) while online, redeems from it while offline and replays its
 # queue here when the network is back (app.counter.offline).
 
+def _offline_key() -> Any:  # noqa: ANN401 - an Ed25519 private key
+    """The snapshot signing key where this store offers offline redemption, else None (the
+    store turned it off, or the server has no signing key)."""
+    key = snapshot.signing_key()
+    return key if key is not None and offline_enabled(g.store) else None
+
+
 def _offline_mode(page: CounterPage) -> dict[str, Any] | None:
     """What the redeem page needs to offer offline redemption, or None where it may not: only
     票券核銷, for an account that may redeem, in a store that has not turned it off, on a
     server with a signing key."""
     if page.slug != "redeem" or not may(Function.REDEEM, Level.MODIFY):
         return None
-    key = snapshot.signing_key()
-    if key is None or not offline_enabled(g.store):
+    key = _offline_key()
+    if key is None:
         return None
     return {
         "snapshot": url_for("counter.offline_snapshot"), "sync": url_for("counter.offline_sync"),
@@ -315,8 +322,8 @@ def offline_snapshot():
     _merchant_counter()
     if not may(Function.REDEEM, Level.MODIFY):
         abort(403)
-    key = snapshot.signing_key()
-    if key is None or not offline_enabled(g.store):
+    key = _offline_key()
+    if key is None:
         abort(404)
     return jsonify(snapshot.sign(snapshot.build(snapshot.Counter(g.store, _actor())), key))
 

@@ -82,6 +82,7 @@ def test_the_report_world_on_postgresql(pg_app, tmp_path):
     with pg_app.app_context():
         build(str(tmp_path / "bank.json"))
         check_and_fold()
+        assert pending() == 0 and kept() == counted()
         db.session.remove()
 
 
