@@ -25,13 +25,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock, history
 from app.auth.models import Account
 from app.auth.permissions import Function
-from app.db import db, on_postgresql
+from app.db import DriverStatement, db, on_postgresql
 from app.errors import DomainError, InvalidInput
 from app.products import access, rights
 from app.products.models import ProductKind
@@ -256,11 +256,12 @@ def performed_by_text(ticket: Ticket, *, redeemed: bool) -> str:
 
 
 @cache
-def _change(columns: tuple[str, ...], with_history: bool) -> Executable:
-    """The compare-and-set of a move setting `columns`, built once per action (the hot path):
-    `UPDATE tickets SET … WHERE id = :ticket_id AND status = :seen RETURNING id, store_id`,
-    with, on PostgreSQL (`with_history`), the history INSERT reading its RETURNING in the same
-    statement (a data-modifying CTE): one round trip for the change and its history."""
+def _change(columns: tuple[str, ...], with_history: bool) -> DriverStatement:
+    """The compare-and-set of a move setting `columns`, built and compiled once per action (the
+    hot path): `UPDATE tickets SET … WHERE id = :ticket_id AND status = :seen RETURNING id,
+    store_id`, with, on PostgreSQL (`with_history`), the history INSERT reading its RETURNING in
+    the same statement (a data-modifying CTE): one round trip for the change and its history,
+    sent on the driver's cursor (`DriverStatement`)."""
     table = Ticket.__table__.c
     change = (update(Ticket)
               .where(Ticket.id == bindparam("ticket_id"),
@@ -268,9 +269,10 @@ def _change(columns: tuple[str, ...], with_history: bool) -> Executable:
               .values({name: bindparam(f"new_{name}", type_=table[name].type) for name in columns})
               .returning(Ticket.id, Ticket.store_id))
     if not with_history:
-        return change.execution_options(synchronize_session=False, unscoped=True)
+        return DriverStatement(change.execution_options(synchronize_session=False, unscoped=True))
     moved = change.cte("moved")
-    return select(moved.c.id).add_cte(history.recorded_with(moved)).execution_options(unscoped=True)
+    return DriverStatement(select(moved.c.id).add_cte(history.recorded_with(moved))
+                           .execution_options(unscoped=True))
 
 
 def _compare_and_set(ticket: Ticket, seen: TicketStatus, move: Move, action: TicketAction,
@@ -288,10 +290,9 @@ def _compare_and_set(ticket: Ticket, seen: TicketStatus, move: Move, action: Tic
               **{f"new_{name}": value for name, value in changes.items()}}
     if one_statement:
         params |= history.recorded_params(Ticket.__tablename__, action.history, **entry)
-    # A Core statement on the session's connection (its transaction), without the ORM's
-    # execution layer: the hot path. Pending ORM changes go first, as autoflush would send them.
+    # Pending ORM changes go first, as autoflush would send them.
     db.session.flush()
-    won = db.session.connection().execute(_change(tuple(changes), one_statement), params).first()
+    won = _change(tuple(changes), one_statement).first(db.session, params)
     if won is not None and not one_statement:
         history.record_many(Ticket.__tablename__, action.history,
                             [{"subject_id": ticket.id, "store_id": ticket.store_id}], **entry)

@@ -7,10 +7,20 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Integer, bindparam, literal, select, text
+from sqlalchemy.exc import DataError
 
-from app.db import DescribedCursor, UTCDateTime, db, engine_options, observe_statements
+from app.db import (
+    DescribedCursor,
+    DriverStatement,
+    UTCDateTime,
+    db,
+    engine_options,
+    enum_type,
+    observe_statements,
+)
 from app.history import HistoryEntry
+from app.tickets.status import TicketStatus
 
 TAIPEI = timezone(timedelta(hours=8))
 
@@ -120,3 +130,49 @@ def test_statements_are_observed_through_sqlalchemy_elsewhere(ctx):
         db.session.execute(text("SELECT 1"))
     db.session.execute(text("SELECT 3"))
     assert seen == ["SELECT 1"]
+
+
+# DriverStatement: the hot path's statements on the driver's cursor -------------------------
+
+_SENT = DriverStatement(select(bindparam("status", type_=enum_type(TicketStatus, "status")),
+                               bindparam("at", type_=UTCDateTime()),
+                               bindparam("n", type_=Integer) + literal(1)))
+
+
+@pytest.mark.postgres
+def test_a_driver_statement_sends_what_sqlalchemy_would_and_is_counted_once(pg_app):
+    """The columns' bind processors apply (an enum member as its value, a timestamp in UTC),
+    the statement is observed at the driver, and the rest of the transaction reads the
+    primary (a write's rule)."""
+    taipei = timezone(timedelta(hours=8))
+    seen: list[str] = []
+    with pg_app.app_context():
+        db.session.execute(select(literal(0)))  # connected before (the dialect's first queries)
+        assert db.session()._may_use_replica()  # a read so far
+        with observe_statements(db.engine, seen.append):
+            row = _SENT.first(db.session, {"status": TicketStatus.USED,
+                                           "at": datetime(2026, 12, 8, 9, 30, tzinfo=taipei),
+                                           "n": 41})
+        assert row == ("used", datetime(2026, 12, 8, 1, 30, tzinfo=UTC), 42)
+        assert not db.session()._may_use_replica()
+        db.session.rollback()
+    assert len(seen) == 1 and seen[0].startswith("SELECT")
+
+
+@pytest.mark.postgres
+def test_a_driver_error_is_raised_as_sqlalchemys(pg_app):
+    with pg_app.app_context():
+        with pytest.raises(DataError):  # division by zero: a DBAPIError like any statement's
+            DriverStatement(select(literal(1) / bindparam("zero", type_=Integer))).first(
+                db.session, {"zero": 0})
+        db.session.rollback()
+        assert db.session.execute(text("SELECT 1")).scalar_one() == 1  # the session goes on
+
+
+def test_a_driver_statement_runs_through_sqlalchemy_elsewhere(ctx):
+    seen: list[str] = []
+    with observe_statements(db.engine, seen.append):
+        row = _SENT.first(db.session, {"status": TicketStatus.USED,
+                                       "at": datetime(2026, 12, 8, 1, 30, tzinfo=UTC), "n": 1})
+    assert row is not None and row[2] == 2
+    assert len(seen) == 1
