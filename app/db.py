@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import psycopg
 from flask import has_request_context, request
@@ -242,36 +242,37 @@ def _transaction_over(session: RoutingSession, transaction: SessionTransaction) 
 
 
 class DriverStatement:
-    """A write statement of the hot path, compiled once per dialect and run on PostgreSQL
-    straight on the driver's cursor of the session's connection (its transaction).
+    """A statement of the hot path, compiled once per dialect and run on PostgreSQL straight on
+    the driver's cursor of the session's connection (its transaction).
 
     SQLAlchemy's execution of an already compiled statement still computes the statement's
-    cache key, builds an execution context and a result object: for the redemption's
-    compare-and-set (an UPDATE feeding its history INSERT) that was more instructions than
-    the driver's own side of the round trip. Here the parameters pass through the columns'
-    bind processors, as SQLAlchemy sends them (an enum member as its value, a timestamp in
-    UTC), and rows come back as the driver returns them: plain integers and strings only
-    (no result processing). A driver error is raised as SQLAlchemy's (DBAPIError). The
-    statements are counted by DescribedCursor like any other. Elsewhere (SQLite) the
-    statement runs through SQLAlchemy as usual."""
+    cache key, builds an execution context and a result object: for the redemption's lookup
+    and its compare-and-set that was more instructions than the driver's own side of the round
+    trip. Here the parameters pass through the columns' bind processors and the returned
+    columns through their result processors, as SQLAlchemy would apply them (an enum member
+    as its value and back, a timestamp in UTC). A driver error is raised as SQLAlchemy's
+    (DBAPIError). The statements are counted by DescribedCursor like any other; a statement
+    that `writes` keeps the rest of its transaction on the primary (RoutingSession). Elsewhere
+    (SQLite) the statement runs through SQLAlchemy as usual."""
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, *, writes: bool) -> None:
         self.statement = statement
-        self._compiled: dict[str, tuple[str, dict[str, Any], dict[str, Callable[[Any], Any]]]] = {}
+        self.writes = writes
+        self._compiled: dict[str, _Compiled] = {}
 
-    def _compile(self, dialect: Any) -> tuple[str, dict[str, Any], dict[str, Callable[[Any], Any]]]:
-        """The SQL, the values bound in the statement itself (a literal) and the processors."""
+    def _compile(self, dialect: Any) -> _Compiled:
         found = self._compiled.get(dialect.name)
         if found is None:
             compiled = self.statement.compile(dialect=dialect)
-            processors = {}
-            for name, bind in compiled.binds.items():
-                processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
-                if processor is not None:
-                    processors[name] = processor
-            bound = {name: bind.value for name, bind in compiled.binds.items()
-                     if not bind.required and bind.callable is None}
-            found = self._compiled[dialect.name] = (compiled.string, bound, processors)
+            binds = compiled.binds.items()
+            found = self._compiled[dialect.name] = _Compiled(
+                compiled.string,
+                {name: bind.value for name, bind in binds
+                 if not bind.required and bind.callable is None},
+                {name: p for name, bind in binds
+                 if (p := bind.type.dialect_impl(dialect).bind_processor(dialect))},
+                [column.type.dialect_impl(dialect).result_processor(dialect, None)
+                 for column in self.statement.exported_columns])  # type: ignore[attr-defined]
         return found
 
     def first(self, session: Session, params: dict[str, Any]) -> tuple | None:
@@ -281,19 +282,32 @@ class DriverStatement:
         if dialect.name != "postgresql":
             row = connection.execute(self.statement, params).first()
             return tuple(row) if row is not None else None
-        session.info[_WROTE] = True  # the rest of the transaction reads the primary
-        sql, bound, processors = self._compile(dialect)
+        if self.writes:
+            session.info[_WROTE] = True  # the rest of the transaction reads the primary
+        compiled = self._compile(dialect)
+        processors = compiled.bind_processors
         values = {name: processors[name](value) if name in processors else value
-                  for name, value in (bound | params).items()}
-        cursor = connection.connection.dbapi_connection.cursor()
+                  for name, value in (compiled.bound | params).items()}
+        cursor = connection.connection.cursor()
         try:
-            cursor.execute(sql, values)
-            return cursor.fetchone()
+            cursor.execute(compiled.sql, values)
+            row = cursor.fetchone()
         except psycopg.Error as error:
-            raise DBAPIError.instance(sql, values, error, psycopg.Error,
+            raise DBAPIError.instance(compiled.sql, values, error, psycopg.Error,
                                       dialect=dialect) from error
         finally:
             cursor.close()
+        if row is None:
+            return None
+        return tuple(value if process is None else process(value)
+                     for process, value in zip(compiled.result_processors, row, strict=True))
+
+
+class _Compiled(NamedTuple):
+    sql: str
+    bound: dict[str, Any]  # the values bound in the statement itself (a literal)
+    bind_processors: dict[str, Callable[[Any], Any]]
+    result_processors: list[Callable[[Any], Any] | None]
 
 
 class Base(DeclarativeBase):

@@ -41,6 +41,7 @@ from app.stores.models import Branch, Store
 from app.tickets import services
 from app.tickets.actions import NotAllowedHere
 from app.tickets.models import Ticket
+from app.tickets.plain import TicketRow
 from app.tickets.status import TicketStatus
 
 UNKNOWN_SERIAL = "查無此票券序號"
@@ -193,7 +194,7 @@ def _store_names(ids: set[int | None]) -> dict[int, str]:
         select(Store.id, Store.name).where(Store.id.in_(wanted)))}
 
 
-def ticket_json(ticket: Ticket, viewer: Store | None = None) -> dict[str, Any]:
+def ticket_json(ticket: Ticket | TicketRow, viewer: Store | None = None) -> dict[str, Any]:
     """A ticket as the API shows it to `viewer` (the acting store): the code only to its issuer."""
     viewer = viewer if viewer is not None else g.store
     redeemed_by = None
@@ -289,7 +290,7 @@ def redeem():
     # Who acts and for which store, only read (a bearer token's are not copied into the session).
     store = read_store()
     try:
-        ticket = services.find_by_code(store, code)
+        ticket = services.find_row_by_code(store, code)  # a plain row: nothing else writes it
         done = services.redeem(acting_principal(), store, ticket)
     except (NotFound, NotAllowedHere):
         _failed_lookup()

@@ -72,6 +72,7 @@ from app.observability.health import PROBE_TIMEOUT, probe_engine
 from app.reports.models import ExportJob, ExportStatus
 from app.tickets import reactions
 from app.tickets.lifecycle import Action
+from app.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,9 @@ class RequestMetrics:
 @reactions.after_move
 def _note_redemption(moved: reactions.Moved) -> None:
     if moved.action is Action.REDEEM:
-        info = (object_session(moved.ticket) or db.session()).info
+        ticket = moved.ticket  # an ORM ticket's own session; a plain row's is the request's
+        info = ((object_session(ticket) if isinstance(ticket, Ticket) else None)
+                or db.session()).info
         info[_REDEEMED] = info.get(_REDEEMED, 0) + 1
 
 

@@ -37,9 +37,10 @@ from app.products import access, rights
 from app.products.models import ProductKind
 from app.products.rights import PerformedBy, Refusal, Unit
 from app.stores.models import Branch, Store
-from app.tickets import lifecycle, reactions, sales
+from app.tickets import lifecycle, plain, reactions, sales
 from app.tickets.lifecycle import Action, Facts, Move
 from app.tickets.models import Ticket
+from app.tickets.plain import TicketRow
 from app.tickets.status import TicketStatus
 
 REASON_MAX = 500
@@ -84,7 +85,7 @@ class CardStale(DomainError):
 
 @dataclass(frozen=True)
 class Done:
-    ticket: Ticket
+    ticket: Ticket | TicketRow
     message: str
 
 
@@ -175,7 +176,8 @@ def applies(key: Action, facts: Facts, at: datetime | None = None) -> bool:
     return isinstance(ACTIONS[key].decide(facts, at or clock.now(), None), Move)
 
 
-def rights_refusal(key: Action, actor: Account, store: Store, ticket: Ticket) -> Refusal | None:
+def rights_refusal(key: Action, actor: Account, store: Store,
+                   ticket: Ticket | TicketRow) -> Refusal | None:
     action = ACTIONS[key]
     return access.ticket_refusal(action.function, action.rule, actor, store, ticket.product,
                                  action.performed_by(ticket))
@@ -196,7 +198,7 @@ def refusal(key: Action, actor: Account, store: Store, ticket: Ticket,
 
 # Acting ------------------------------------------------------------------------------------
 
-def perform(key: Action, actor: Account, store: Store, ticket: Ticket, *,
+def perform(key: Action, actor: Account, store: Store, ticket: Ticket | TicketRow, *,
             seen: TicketStatus | str | None = None, reason: str | None = "",
             fee: int | None = None, at: datetime | None = None) -> Done:
     """Do the action. `seen` is the status the person acting was shown (None from the API): if
@@ -204,6 +206,10 @@ def perform(key: Action, actor: Account, store: Store, ticket: Ticket, *,
     asks them to look again instead of acting on something they did not see; if it no longer
     applies they are told why (e.g. 「此票券已核銷（於…）」 for a second click)."""
     action = ACTIONS[key]
+    if not isinstance(ticket, Ticket) and key is not Action.REDEEM:
+        # A plain row takes no write but the compare-and-set's: the other actions' reactions
+        # change the ticket itself (a transfer taken back, an application closed).
+        raise TypeError(f"{key.value} needs the ORM ticket, not a plain row")
     at = at or clock.now()
     if seen is not None:
         current = effective_status(ticket, at)
@@ -226,7 +232,7 @@ def perform(key: Action, actor: Account, store: Store, ticket: Ticket, *,
     return Done(ticket, action.message)
 
 
-def refused(refusal: Refusal, ticket: Ticket) -> TicketRefused:
+def refused(refusal: Refusal, ticket: Ticket | TicketRow) -> TicketRefused:
     """The refusal as the clerk reads it: an already redeemed or returned ticket says when,
     where and by whom."""
     from_text = {lifecycle.ALREADY_REDEEMED: True, lifecycle.ALREADY_RETURNED: False}
@@ -235,7 +241,7 @@ def refused(refusal: Refusal, ticket: Ticket) -> TicketRefused:
     return TicketRefused(refusal)
 
 
-def performed_by_text(ticket: Ticket, *, redeemed: bool) -> str:
+def performed_by_text(ticket: Ticket | TicketRow, *, redeemed: bool) -> str:
     """「（於 2026/07/01 10:00 由 示範可核銷商店（台北門市） clerk1）」: when, where and by whom."""
     at = ticket.redeemed_at if redeemed else ticket.returned_at
     if at is None:
@@ -269,13 +275,14 @@ def _change(columns: tuple[str, ...], with_history: bool) -> DriverStatement:
               .values({name: bindparam(f"new_{name}", type_=table[name].type) for name in columns})
               .returning(Ticket.id, Ticket.store_id))
     if not with_history:
-        return DriverStatement(change.execution_options(synchronize_session=False, unscoped=True))
+        return DriverStatement(change.execution_options(synchronize_session=False, unscoped=True),
+                               writes=True)
     moved = change.cte("moved")
     return DriverStatement(select(moved.c.id).add_cte(history.recorded_with(moved))
-                           .execution_options(unscoped=True))
+                           .execution_options(unscoped=True), writes=True)
 
 
-def _compare_and_set(ticket: Ticket, seen: TicketStatus, move: Move, action: TicketAction,
+def _compare_and_set(ticket: Ticket | TicketRow, seen: TicketStatus, move: Move, action: TicketAction,
                      values: dict[str, Any], reason: str,
                      decide_again: Callable[[Facts], Move | Refusal]) -> None:
     """Change the status only if it is still `seen`; otherwise tell the loser why. On
@@ -296,11 +303,19 @@ def _compare_and_set(ticket: Ticket, seen: TicketStatus, move: Move, action: Tic
     if won is not None and not one_statement:
         history.record_many(Ticket.__tablename__, action.history,
                             [{"subject_id": ticket.id, "store_id": ticket.store_id}], **entry)
+    orm = isinstance(ticket, Ticket)
     if won is None:
-        db.session.refresh(ticket)  # someone else changed it first: why can't we now?
+        # Someone else changed it first: why can't we now?
+        if orm:
+            db.session.refresh(ticket)
+        else:
+            plain.reread(ticket)
         decision = decide_again(Facts.of(ticket))
         raise refused(decision if isinstance(decision, Refusal) else lifecycle.NOT_APPLICABLE,
                       ticket)
     for key, value in changes.items():
-        set_committed_value(ticket, key, value)
+        if orm:
+            set_committed_value(ticket, key, value)  # in step with the database, not dirty
+        else:
+            setattr(ticket, key, value)
     sales.moved(ticket, seen, move.to)

@@ -20,6 +20,7 @@ from datetime import date
 from app.stores.models import Store
 from app.tickets.lifecycle import Action
 from app.tickets.models import Ticket
+from app.tickets.plain import TicketRow
 from app.tickets.status import TicketStatus
 
 
@@ -29,7 +30,7 @@ class Moved:
     `acting_store` (the acting store, only read: a reaction needing the ticket's store finds it
     there without a statement when it is the same)."""
 
-    ticket: Ticket
+    ticket: Ticket | TicketRow  # a plain row only for a redemption (app.tickets.plain)
     action: Action
     seen: TicketStatus
     to: TicketStatus

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import psycopg
 import pytest
-from sqlalchemy import Integer, bindparam, literal, select, text
+from sqlalchemy import Integer, String, bindparam, cast, literal, select, text
 from sqlalchemy.exc import DataError
 
 from app.db import (
@@ -136,14 +136,14 @@ def test_statements_are_observed_through_sqlalchemy_elsewhere(ctx):
 
 _SENT = DriverStatement(select(bindparam("status", type_=enum_type(TicketStatus, "status")),
                                bindparam("at", type_=UTCDateTime()),
-                               bindparam("n", type_=Integer) + literal(1)))
+                               bindparam("n", type_=Integer) + literal(1)), writes=True)
 
 
 @pytest.mark.postgres
 def test_a_driver_statement_sends_what_sqlalchemy_would_and_is_counted_once(pg_app):
-    """The columns' bind processors apply (an enum member as its value, a timestamp in UTC),
-    the statement is observed at the driver, and the rest of the transaction reads the
-    primary (a write's rule)."""
+    """The columns' bind and result processors apply (an enum member as its value and back, a
+    timestamp in UTC), the statement is observed at the driver, and after a write the rest of
+    the transaction reads the primary."""
     taipei = timezone(timedelta(hours=8))
     seen: list[str] = []
     with pg_app.app_context():
@@ -153,7 +153,7 @@ def test_a_driver_statement_sends_what_sqlalchemy_would_and_is_counted_once(pg_a
             row = _SENT.first(db.session, {"status": TicketStatus.USED,
                                            "at": datetime(2026, 12, 8, 9, 30, tzinfo=taipei),
                                            "n": 41})
-        assert row == ("used", datetime(2026, 12, 8, 1, 30, tzinfo=UTC), 42)
+        assert row == (TicketStatus.USED, datetime(2026, 12, 8, 1, 30, tzinfo=UTC), 42)
         assert not db.session()._may_use_replica()
         db.session.rollback()
     assert len(seen) == 1 and seen[0].startswith("SELECT")
@@ -162,9 +162,9 @@ def test_a_driver_statement_sends_what_sqlalchemy_would_and_is_counted_once(pg_a
 @pytest.mark.postgres
 def test_a_driver_error_is_raised_as_sqlalchemys(pg_app):
     with pg_app.app_context():
-        with pytest.raises(DataError):  # division by zero: a DBAPIError like any statement's
-            DriverStatement(select(literal(1) / bindparam("zero", type_=Integer))).first(
-                db.session, {"zero": 0})
+        with pytest.raises(DataError):  # not an integer: a DBAPIError like any statement's
+            DriverStatement(select(cast(bindparam("n", type_=String), Integer)),
+                            writes=False).first(db.session, {"n": "x"})
         db.session.rollback()
         assert db.session.execute(text("SELECT 1")).scalar_one() == 1  # the session goes on
 
@@ -174,5 +174,14 @@ def test_a_driver_statement_runs_through_sqlalchemy_elsewhere(ctx):
     with observe_statements(db.engine, seen.append):
         row = _SENT.first(db.session, {"status": TicketStatus.USED,
                                        "at": datetime(2026, 12, 8, 1, 30, tzinfo=UTC), "n": 1})
-    assert row is not None and row[2] == 2
+    assert row == (TicketStatus.USED, datetime(2026, 12, 8, 1, 30, tzinfo=UTC), 2)
     assert len(seen) == 1
+
+
+@pytest.mark.postgres
+def test_a_driver_read_leaves_the_transaction_free_to_read_the_replica(pg_app):
+    with pg_app.app_context():
+        read = DriverStatement(select(bindparam("n", type_=Integer)), writes=False)
+        assert read.first(db.session, {"n": 7}) == (7,)
+        assert db.session()._may_use_replica()
+        db.session.rollback()
