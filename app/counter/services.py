@@ -17,6 +17,7 @@ from app.tickets import services as tickets
 from app.tickets.actions import ACTIONS, Reason, TicketAction
 from app.tickets.lifecycle import Action
 from app.tickets.models import Ticket
+from app.tickets.plain import TicketRow
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,9 @@ BY_ACTION: dict[Action, CounterPage] = {p.key: p for p in PAGES.values()}
 
 # The brute-force guard ---------------------------------------------------------------------
 
-def find(store: Store, typed: str, *, account_id: int) -> Ticket:
-    """The ticket a clerk typed or scanned, behind the brute-force guard.
+def find(store: Store, typed: str, *, account_id: int, plain: bool = False) -> Ticket | TicketRow:
+    """The ticket a clerk typed or scanned, behind the brute-force guard (`plain`: as a plain
+    row, for a redemption press, which reads nothing else of it: app.tickets.plain).
 
     Refused (429) while this account is over its limit of failed lookups, before looking
     anything up. A code that finds nothing this store may see (unknown, another store's, or
@@ -78,7 +80,7 @@ def find(store: Store, typed: str, *, account_id: int) -> Ticket:
     """
     ratelimit.check(ratelimit.UNKNOWN_CODE_PER_ACCOUNT, account_id)
     try:
-        return tickets.find_by_code(store, typed)
+        return (tickets.find_row_by_code if plain else tickets.find_by_code)(store, typed)
     except NotFound:
         ratelimit.count_failure(ratelimit.UNKNOWN_CODE_PER_ACCOUNT, account_id)
         raise

@@ -41,7 +41,9 @@ from app.stores.models import Store
 from app.tickets import actions
 from app.tickets.actions import Done
 from app.tickets.codes import display_code
+from app.tickets.lifecycle import Action
 from app.tickets.models import Ticket
+from app.tickets.plain import TicketRow
 from app.tickets.services import UNKNOWN_CODE
 from app.uploads.views import url_for_upload
 from app.web import commit_answered, committed
@@ -83,7 +85,8 @@ def counter_page(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Ticket | None = None,
-            act: ActForm | None = None, outcome: Outcome | None = None, done: Ticket | None = None,
+            act: ActForm | None = None, outcome: Outcome | None = None,
+            done: Ticket | TicketRow | None = None,
             focus: str | None = None, status: int = 200,
             offline_mode: dict[str, Any] | None = None):  # noqa: ANN202
     """The counter area (HTMX) or the whole page: the code field, the answer, the card.
@@ -169,11 +172,12 @@ def act(page: CounterPage):
                       or not (form.reason.errors or form.fee.errors)):
         return _render(page, outcome=Outcome(False, _first_error(form)), status=422)
     try:
-        ticket = _find_again(form)
+        ticket = _find_again(form, plain=page.key is Action.REDEEM)
     except DomainError as err:
         return _refused(page, err)
     if not valid or _unconfirmed(page, form, ticket):  # the same card, the message on its field
-        return _render(page, ticket=ticket, act=form, outcome=Outcome(False, _first_error(form)),
+        return _render(page, ticket=_card(ticket), act=form,
+                       outcome=Outcome(False, _first_error(form)),
                        focus=_first_error_field(form), status=422)
     try:
         done: Done = actions.perform(page.key, _actor(), g.store, ticket, seen=form.seen.data or "",
@@ -196,7 +200,7 @@ def act(page: CounterPage):
     return answer
 
 
-def _unconfirmed(page: CounterPage, form: ActForm, ticket: Ticket) -> bool:
+def _unconfirmed(page: CounterPage, form: ActForm, ticket: Ticket | TicketRow) -> bool:
     """A page asking for a confirmation, its box not ticked, for an action the ticket allows (a
     refusal is said as it is, not hidden behind the box): the box is asked for."""
     if not page.confirm or form.confirm.data:
@@ -207,16 +211,22 @@ def _unconfirmed(page: CounterPage, form: ActForm, ticket: Ticket) -> bool:
     return True
 
 
-def _find_again(form: ActForm) -> Ticket:
+def _find_again(form: ActForm, *, plain: bool) -> Ticket | TicketRow:
     """The ticket of the posted code, through the same visibility (and guard) as a lookup, and
-    only if it is the ticket the card showed: a forged id cannot reach another ticket."""
-    ticket = services.find(g.store, form.code.data or "", account_id=current_user.id)
+    only if it is the ticket the card showed: a forged id cannot reach another ticket. A
+    redemption takes it as a plain row (the press's hot path; its answer reads only that)."""
+    ticket = services.find(g.store, form.code.data or "", account_id=current_user.id, plain=plain)
     if ticket.id != form.ticket_id.data:
         raise NotFound(UNKNOWN_CODE, code="unknown_code")
     return ticket
 
 
-def _reload(ticket: Ticket) -> Ticket:
+def _card(ticket: Ticket | TicketRow) -> Ticket:
+    """The ticket for its card, which reads more of it than a plain row holds."""
+    return ticket if isinstance(ticket, Ticket) else _reload(ticket)
+
+
+def _reload(ticket: Ticket | TicketRow) -> Ticket:
     """The ticket as it is now (after a rollback, or another clerk's change)."""
     db.session.expire_all()
     return db.session.get(Ticket, ticket.id, execution_options={"unscoped": True}) or ticket

@@ -514,3 +514,18 @@ def test_the_card_carries_one_csrf_token_and_a_press_without_it_changes_nothing(
     assert reload(ticket).status is S.UNUSED and entries(ticket, "redeemed") == []
     assert act(client, "redeem", ticket).status_code == 200  # with the token: redeemed
     assert reload(ticket).status is S.USED
+
+
+def test_a_redemption_press_with_a_bad_field_shows_the_card_again(client, shop):
+    """The press reads the ticket as a plain row (app.tickets.plain); the card it shows again
+    beside a field's message is the whole ticket's."""
+    store, owner, pickup, _ = shop
+    [ticket] = issue(owner, store, pickup)
+    login(client, "issuer01")
+    refused = act(client, "redeem", ticket, fee="很多")
+    body = text(refused)
+    assert refused.status_code == 422
+    assert 'data-testid="ticket-card"' in body and 'data-testid="act-form"' in body
+    assert reload(ticket).status is S.UNUSED
+    assert act(client, "redeem", ticket).status_code == 200
+    assert reload(ticket).status is S.USED
