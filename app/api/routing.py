@@ -77,11 +77,12 @@ class Api:
     def _require_token(self) -> Response | None:
         if request.endpoint in self.public_endpoints:
             return None
-        if not current_user.is_authenticated:
+        user = current_user._get_current_object()  # type: ignore[attr-defined]  # one lookup
+        if not user.is_authenticated:
             response = _error(401, "unauthorized", UNAUTHORIZED_MESSAGE)
             response.headers["WWW-Authenticate"] = "Bearer"
             return response
-        if current_user.is_operator or read_store() is None:
+        if user.is_operator or read_store() is None:
             return _error(403, "forbidden", OPERATOR_MESSAGE)
         return None
 

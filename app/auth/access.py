@@ -66,9 +66,10 @@ def why_not(account, no_right: str, level: Level = Level.MODIFY) -> tuple[str, s
 
 def may(function: Function, level: Level = Level.VIEW) -> bool:
     """Whether the current account may use `function` at `level` in the acting store."""
-    if not current_user.is_authenticated or current_user.is_operator or read_store() is None:
+    user = current_user._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    if not user.is_authenticated or user.is_operator or read_store() is None:
         return False
-    return current_user.may(function, level, mode=store_mode())
+    return user.may(function, level, mode=store_mode())
 
 
 def requires(function: Function, level: Level = Level.VIEW) -> Callable[[F], F]:

@@ -321,8 +321,10 @@ def regenerate_recovery_codes():
 
 @bp.before_app_request
 def enrol_when_required():  # noqa: ANN201
-    if (not current_user.is_authenticated or request.endpoint in ENROL_ENDPOINTS
-            or request.path.startswith("/api/")):
+    # The API first: it reads no session and takes bearer tokens only (no proxy lookup of
+    # the user on its hot path).
+    if (request.path.startswith("/api/") or not current_user.is_authenticated
+            or request.endpoint in ENROL_ENDPOINTS):
         return None
     if session.get(VERIFIED) == current_user.id or not twofactor.required_for(current_user):
         return None  # no query on the usual request: the store came with the account
