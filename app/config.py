@@ -46,9 +46,14 @@ def _remittance_account() -> dict[str, str]:
             for key, value in defaults.items()}
 
 
-def _pool_options() -> dict:
+def pool_options() -> dict:
+    """ECTIX_DB_POOL_SIZE=n: n connections kept, and as many more opened while needed. A
+    request holds one; without Redis the attempt counters (app.ratelimit), and the request
+    cache on a miss, briefly take a second while it does, so a pool of exactly n would leave
+    n busy threads waiting on each other (with one thread, every login without Redis waited
+    out the pool's timeout)."""
     size = _int("ECTIX_DB_POOL_SIZE", 0)
-    return {"pool_size": size, "max_overflow": 0} if size > 0 else {}
+    return {"pool_size": size, "max_overflow": size} if size > 0 else {}
 
 
 def log_settings() -> dict:
@@ -74,8 +79,8 @@ def from_environment() -> dict:
         "REPORTS_DATABASE_URL": os.environ.get("REPORTS_DATABASE_URL") or None,
         "REDIS_URL": redis_url,
         # Connections each process keeps (README, Production: its threads, so none waits for
-        # one and none is opened that it cannot use); unset: SQLAlchemy's 5 + 10 overflow.
-        "SQLALCHEMY_ENGINE_OPTIONS": _pool_options(),
+        # one), and a second per thread while needed; unset: SQLAlchemy's 5 + 10 overflow.
+        "SQLALCHEMY_ENGINE_OPTIONS": pool_options(),
         # "rq": a separate `python worker.py`; "thread": RQ on an in-memory Redis inside this
         # process (the default, needs no server); "inline": run right after commit (tests).
         "JOBS_MODE": os.environ.get("ECTIX_JOBS_MODE") or ("rq" if redis_url else "thread"),
