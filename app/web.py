@@ -21,12 +21,13 @@ from flask import Flask, Response, abort, current_app, flash, g, redirect, reque
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.local import LocalProxy
 
 from app import clock
 from app.auth.access import may
 from app.auth.models import Account
 from app.auth.permissions import Function, Level
-from app.auth.request_cache import RequestGlobals, TokenPrincipal
+from app.auth.request_cache import CachedPrincipal, RequestGlobals
 from app.auth.rules import session_expired
 from app.auth.services import (
     SEEN,
@@ -80,7 +81,7 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> Account | None:
+    def load_user(user_id: str) -> Account | CachedPrincipal | None:
         if request.path.startswith("/api/"):
             return None  # the API takes bearer tokens only, so a cookie cannot ride on it (CSRF)
         ident, _, epoch = user_id.partition(".")
@@ -92,14 +93,16 @@ def init_app(app: Flask) -> None:
                            idle_seconds=config["SESSION_IDLE_MINUTES"] * 60,
                            max_seconds=config["SESSION_MAX_HOURS"] * 3600):
             return None  # idle too long, or past its absolute lifetime (or a remember cookie)
-        account = account_for_session(int(ident))
-        if account is None or not account.is_active or account.session_epoch != int(epoch):
+        cached = account_for_session(int(ident))
+        if cached is None or not cached.is_active or cached.session_epoch != int(epoch):
             return None  # deleted, signed out everywhere, or the password changed since it began
-        if session_ended(account, session.get(SESSION_ID)):
+        if session_ended(cached, session.get(SESSION_ID)):
             return None  # logged out in this browser (the cookie was copied before)
         if now - session[SEEN] >= 60:
             session[SEEN] = now  # the idle clock restarts (the cookie is re-signed once a minute)
-        return account
+        if request.endpoint in PRINCIPAL_ENDPOINTS:
+            return CachedPrincipal(cached)
+        return db.session.merge(cached, load=False)  # the request's own copy, without SQL
 
     @login_manager.request_loader
     def load_api_user(req):  # noqa: ANN001, ANN202
@@ -125,8 +128,8 @@ def init_app(app: Flask) -> None:
             set_actor(Actor(user.id, user.username, None, None, ip))
             return
         switched = session.get("store_id")
-        if isinstance(user, TokenPrincipal):
-            # A bearer token's acting store is read from the request cache (`read_store`) and
+        if isinstance(user, CachedPrincipal):
+            # A principal's acting store is read from the request cache (`read_store`) and
             # copied into the request's session only if a view reads `g.store`.
             store, scope = scope_for(user.cached, switched)
             g.read_store = store
@@ -162,7 +165,9 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def template_globals() -> dict:
         return {"menu": menu_for_current_user, "may": may, "Function": Function, "Level": Level,
-                "current_store": g.get("store"),
+                # Read when a template reads it: a fragment that does not (the counter's
+                # press) copies no store into the request's session (`g.defer_store`).
+                "current_store": LocalProxy(lambda: g.get("store")),
                 "switchable_stores": lambda: switchable_stores(current_user),
                 "endpoint_exists": lambda endpoint: endpoint in current_app.view_functions}
 
@@ -176,6 +181,10 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(on_page, "on_page")  # a list's columns the page shows (app.columns)
 
 
+# Logged-in routes that only read who acts (and for which store): their account and store are
+# read from the request cache, not copied into the request's session (the counter's press,
+# the hottest page route; app.auth.request_cache.CachedPrincipal).
+PRINCIPAL_ENDPOINTS = frozenset({"counter.act"})
 HEADER_KEYS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH")  # werkzeug's EnvironHeaders
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 

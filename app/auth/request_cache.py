@@ -71,12 +71,14 @@ def load_detached(read: Callable[[Session], T | None]) -> T | None:
     return found
 
 
-class TokenPrincipal:
-    """Who a bearer token acts as, read straight from the cached (detached) account: what every
-    API request reads of it (ids, kind, branch, the rights of a main account) costs no copy into
-    the request's session. Anything else (a sub-account's grants, the account a service writes
-    into a row) is read from the ORM account, copied into the request's session on first use
-    (`account`). The cached objects are shared between requests and only ever read."""
+class CachedPrincipal:
+    """Who a request acts as, read straight from the cached (detached) account: a bearer
+    token's, and a logged-in session's on the few routes that only read who acts (the
+    counter's press, `app.web.PRINCIPAL_ENDPOINTS`). What those requests read of it (ids,
+    kind, branch, the rights of a main account) costs no copy into the request's session.
+    Anything else (a sub-account's grants, the account a service writes into a row) is read
+    from the ORM account, copied into the request's session on first use (`account`). The
+    cached objects are shared between requests and only ever read."""
 
     __slots__ = ("_account", "cached")
 
@@ -110,14 +112,19 @@ class TokenPrincipal:
         return self.account.may(function, level, mode=mode)
 
     def __getattr__(self, name: str) -> Any:
-        if name in TokenPrincipal._CACHED:
+        if name in CachedPrincipal._CACHED:
             return getattr(self.cached, name)
         return getattr(self.account, name)
 
 
+def readable_account(user: Any) -> Any:
+    """The account to read a flag of (a principal's cached one, never put into a row)."""
+    return user.cached if isinstance(user, CachedPrincipal) else user
+
+
 def principal_account(user: Any) -> Any:
     """The ORM account behind a user (a bearer token's principal, or the account itself)."""
-    return user.account if isinstance(user, TokenPrincipal) else user
+    return user.account if isinstance(user, CachedPrincipal) else user
 
 
 class RequestGlobals(_AppCtxGlobals):

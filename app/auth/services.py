@@ -454,19 +454,19 @@ def _load_token(digest: str) -> ApiToken | None:
     return request_cache.load_detached(read)
 
 
-def account_for_token(plain: str) -> request_cache.TokenPrincipal | None:
+def account_for_token(plain: str) -> request_cache.CachedPrincipal | None:
     """The live token's account, from this process's request cache (`app.auth.request_cache`):
     a revocation or a deleted account takes effect within seconds everywhere, and at once in
     the process that made it. Nothing is copied into the request's session: the principal reads
     the cached account, and copies it into the session only when something needs the ORM
-    account (`TokenPrincipal.account`)."""
+    account (`CachedPrincipal.account`)."""
     if not plain.startswith(TOKEN_PREFIX) or len(plain) > 100:
         return None
     digest = _digest(plain)
     cached = request_cache.get(("token", digest), lambda: _load_token(digest))
     if cached is None or cached.revoked_at is not None or not cached.account.is_active:
         return None
-    return request_cache.TokenPrincipal(cached.account)
+    return request_cache.CachedPrincipal(cached.account)
 
 
 def _load_account(account_id: int) -> Account | None:
@@ -476,7 +476,7 @@ def _load_account(account_id: int) -> Account | None:
 
 
 def account_for_session(account_id: int) -> Account | None:
-    """A logged-in session's account, in the request's session, from this process's request
-    cache (the caller checks it is active and the session's epoch)."""
-    cached = request_cache.get(("account", account_id), lambda: _load_account(account_id))
-    return None if cached is None else db.session.merge(cached, load=False)
+    """A logged-in session's account from this process's request cache: detached, shared
+    between requests and only read (the caller checks it is active and the session's epoch,
+    then copies it into the request's session, or reads it through a CachedPrincipal)."""
+    return request_cache.get(("account", account_id), lambda: _load_account(account_id))

@@ -36,6 +36,7 @@ from app.auth.access import acting_account
 from app.auth.forms import EmailCodePurposeForm, TwoFactorCodeForm
 from app.auth.login_session import complete_login
 from app.auth.models import Account
+from app.auth.request_cache import readable_account
 from app.db import db
 from app.errors import DomainError, InvalidInput
 from app.htmx import redirect_to, render
@@ -326,7 +327,8 @@ def enrol_when_required():  # noqa: ANN201
     if (request.path.startswith("/api/") or not current_user.is_authenticated
             or request.endpoint in ENROL_ENDPOINTS):
         return None
-    if session.get(VERIFIED) == current_user.id or not twofactor.required_for(current_user):
+    user = current_user._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    if session.get(VERIFIED) == user.id or not twofactor.required_for(readable_account(user)):
         return None  # no query on the usual request: the store came with the account
     if twofactor.enabled_factor(acting_account()) is not None:
         session[VERIFIED] = current_user.id

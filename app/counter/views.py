@@ -26,7 +26,7 @@ from flask_login import current_user, login_required
 
 from app import clock, listing
 from app.auth.access import acting_account as _actor
-from app.auth.access import may, why_not
+from app.auth.access import acting_principal, may, read_store, why_not
 from app.auth.permissions import Function, Level
 from app.counter import offline, services, snapshot, today
 from app.counter.forms import STALE_FORM, ActForm, LookupForm
@@ -71,7 +71,7 @@ def counter_page(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     @login_required
     def wrapped(**kwargs: Any) -> Any:
-        if current_user.is_operator or g.get("store") is None:
+        if current_user.is_operator or read_store() is None:
             abort(403)
         slug = SLUGS.get((request.endpoint or "").partition(".")[2]) or request.form.get("action", "")
         page = PAGES.get(slug)
@@ -93,7 +93,7 @@ def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Tick
 
     `focus` names what gets the keyboard: the code field (default, and after every answer),
     or, under a fresh card, the reason field or the button, so Enter acts."""
-    store: Store = g.store
+    store: Store = read_store()  # only read: the press copies no store into the session
     now = clock.now()
     context: dict[str, Any] = {
         "page": page, "pages": PAGES, "lookup": lookup,
@@ -103,7 +103,7 @@ def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Tick
     }
     if ticket is not None:
         status_now = actions.effective_status(ticket, now)
-        refused = actions.refusal(page.key, _actor(), store, ticket, now)
+        refused = actions.refusal(page.key, acting_principal(), store, ticket, now)
         issuer = db.session.get(Store, ticket.store_id)
         context.update(
             status_now=status_now, refused=refused, is_issuer=ticket.store_id == store.id,
@@ -180,7 +180,8 @@ def act(page: CounterPage):
                        outcome=Outcome(False, _first_error(form)),
                        focus=_first_error_field(form), status=422)
     try:
-        done: Done = actions.perform(page.key, _actor(), g.store, ticket, seen=form.seen.data or "",
+        done: Done = actions.perform(page.key, acting_principal(), read_store(), ticket,
+                                     seen=form.seen.data or "",
                                      reason=form.reason.data or "", fee=form.fee.data)
     except DomainError as err:
         db.session.rollback()
@@ -205,7 +206,7 @@ def _unconfirmed(page: CounterPage, form: ActForm, ticket: Ticket | TicketRow) -
     refusal is said as it is, not hidden behind the box): the box is asked for."""
     if not page.confirm or form.confirm.data:
         return False
-    if actions.refusal(page.key, _actor(), g.store, ticket, clock.now()) is not None:
+    if actions.refusal(page.key, acting_principal(), read_store(), ticket, clock.now()) is not None:
         return False
     form.confirm.errors = [f"請勾選「{page.confirm}」後再按【{page.button}】"]
     return True
@@ -215,7 +216,8 @@ def _find_again(form: ActForm, *, plain: bool) -> Ticket | TicketRow:
     """The ticket of the posted code, through the same visibility (and guard) as a lookup, and
     only if it is the ticket the card showed: a forged id cannot reach another ticket. A
     redemption takes it as a plain row (the press's hot path; its answer reads only that)."""
-    ticket = services.find(g.store, form.code.data or "", account_id=current_user.id, plain=plain)
+    ticket = services.find(read_store(), form.code.data or "", account_id=current_user.id,
+                           plain=plain)
     if ticket.id != form.ticket_id.data:
         raise NotFound(UNKNOWN_CODE, code="unknown_code")
     return ticket

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy.orm import Session
 
 from app import clock
 from app.auth.permissions import Function, Level
@@ -529,3 +530,28 @@ def test_a_redemption_press_with_a_bad_field_shows_the_card_again(client, shop):
     assert reload(ticket).status is S.UNUSED
     assert act(client, "redeem", ticket).status_code == 200
     assert reload(ticket).status is S.USED
+
+
+def test_a_main_accounts_press_copies_neither_account_nor_store_into_the_session(
+        client, shop, monkeypatch):
+    """The press reads who acts and for which store from the request cache (a CachedPrincipal,
+    app.web.PRINCIPAL_ENDPOINTS); the card page, which reads more, has the ORM account."""
+    store, owner, pickup, _ = shop
+    first, second = issue(owner, store, pickup, quantity=2)
+    login(client, "issuer01")
+    copied: list[str] = []
+    merge = Session.merge
+
+    def recording(self, instance, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        copied.append(type(instance).__name__)
+        return merge(self, instance, *args, **kwargs)
+
+    monkeypatch.setattr(Session, "merge", recording)
+    for ticket in (first, second):
+        pressed = act(client, "redeem", ticket, htmx=True)
+        assert pressed.status_code == 200 and 'data-testid="counter-success"' in text(pressed)
+    assert copied == []
+    assert {reload(t).redeemed_by_id for t in (first, second)} == {owner.id}
+    assert [e.actor_label for e in entries(first, "redeemed")] == ["issuer01"]
+    assert lookup(client, "redeem", first.code).status_code == 200
+    assert "Account" in copied  # a lookup renders the card: the ORM account, copied
