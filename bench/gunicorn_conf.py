@@ -15,11 +15,11 @@ import os
 
 # name: (worker class, workers, threads per worker)
 MODELS = {
-    "sync": ("sync", 5, 1),
+    "sync": ("sync", 4, 1),
     "gthread": ("gthread", 3, 4),
     "gevent": ("gevent", 3, 1),
 }
-DEFAULT = "gthread"
+DEFAULT = "sync"
 CLIENTS = 32  # the wrk connections every HTTP phase opens
 
 worker_class = os.environ.get("ECTIX_BENCH_WORKER_CLASS") or MODELS[DEFAULT][0]

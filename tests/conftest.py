@@ -14,7 +14,7 @@ import shutil
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,6 +25,7 @@ from flask.testing import FlaskClient
 from hypothesis import settings
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from app import clock, create_app
@@ -172,6 +173,25 @@ def count_queries(app: Flask) -> Iterator[list[str]]:
         engine = db.engine
     with observe_statements(engine, statements.append):
         yield statements
+
+
+@pytest.fixture
+def record_merges(monkeypatch: pytest.MonkeyPatch) -> Callable[[], list[str]]:
+    """`record_merges()` starts recording the class names of the objects copied into a session
+    (Session.merge) from then on; it returns the list it fills."""
+
+    def start() -> list[str]:
+        copied: list[str] = []
+        merge = Session.merge
+
+        def recording(self, instance, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            copied.append(type(instance).__name__)
+            return merge(self, instance, *args, **kwargs)
+
+        monkeypatch.setattr(Session, "merge", recording)
+        return copied
+
+    return start
 
 
 @pytest.fixture(scope="session", autouse=True)

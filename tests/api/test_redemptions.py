@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from app import clock, ratelimit
 from app.api import tickets as api_tickets
@@ -394,18 +393,11 @@ def test_the_guard_uses_the_apps_rules(client, shop):
 
 
 def test_a_main_accounts_redemption_copies_neither_account_nor_store_into_the_session(
-        client, shop, monkeypatch):
+        client, shop, record_merges):
     """The bearer token's principal reads the request cache: the ORM account and store are
     copied into the request's session only by a view that needs them (/me reads g.store)."""
     first, second = issue(shop.owner, shop.store, shop.pickup, quantity=2)
-    copied: list[str] = []
-    merge = Session.merge
-
-    def recording(self, instance, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        copied.append(type(instance).__name__)
-        return merge(self, instance, *args, **kwargs)
-
-    monkeypatch.setattr(Session, "merge", recording)
+    copied = record_merges()
     assert redeem(client, shop.headers, first.code).status_code == 201
     response = redeem(client, shop.headers, second.code)
     assert response.status_code == 201

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.orm import Session
 
 from app import clock
 from app.auth.permissions import Function, Level
@@ -533,20 +532,13 @@ def test_a_redemption_press_with_a_bad_field_shows_the_card_again(client, shop):
 
 
 def test_a_main_accounts_press_copies_neither_account_nor_store_into_the_session(
-        client, shop, monkeypatch):
+        client, shop, record_merges):
     """The press reads who acts and for which store from the request cache (a CachedPrincipal,
     app.web.PRINCIPAL_ENDPOINTS); the card page, which reads more, has the ORM account."""
     store, owner, pickup, _ = shop
     first, second = issue(owner, store, pickup, quantity=2)
     login(client, "issuer01")
-    copied: list[str] = []
-    merge = Session.merge
-
-    def recording(self, instance, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        copied.append(type(instance).__name__)
-        return merge(self, instance, *args, **kwargs)
-
-    monkeypatch.setattr(Session, "merge", recording)
+    copied = record_merges()
     for ticket in (first, second):
         pressed = act(client, "redeem", ticket, htmx=True)
         assert pressed.status_code == 200 and 'data-testid="counter-success"' in text(pressed)
