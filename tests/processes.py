@@ -107,8 +107,9 @@ class Workers(Processes):
 
 
 class Hosts(Processes):
-    """gunicorn serving `app:create_app()` on a loopback port, as production runs it (gthread,
-    each worker's database pool the size of its threads)."""
+    """gunicorn serving `app:create_app()` on a loopback port in the threaded layout
+    docs/deployment.md gives hosts that serve long downloads (gthread, each worker's database
+    pool the size of its threads)."""
 
     def __init__(self, *args, workers: int = 2, threads: int = 4, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
