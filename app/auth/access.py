@@ -22,9 +22,10 @@ def acting_account():  # noqa: ANN201 - the Account behind the current_user prox
     return principal_account(current_user._get_current_object())  # type: ignore[attr-defined]
 
 
-def acting_principal():  # noqa: ANN201 - an Account, or a bearer token's CachedPrincipal
+def acting_principal():  # noqa: ANN201 - an Account, or a CachedPrincipal
     """Who acts, for a service that only reads it (its ids, branch and rights: the ticket
-    actions): a bearer token's principal is not copied into the request's session."""
+    actions): a principal (a bearer token's, a counter press's) is not copied into the
+    request's session."""
     return current_user._get_current_object()  # type: ignore[attr-defined]
 
 

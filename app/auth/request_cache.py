@@ -123,7 +123,8 @@ def readable_account(user: Any) -> Any:
 
 
 def principal_account(user: Any) -> Any:
-    """The ORM account behind a user (a bearer token's principal, or the account itself)."""
+    """The ORM account behind a user (a principal's, copied into the request's session, or the
+    account itself)."""
     return user.account if isinstance(user, CachedPrincipal) else user
 
 

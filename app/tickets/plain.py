@@ -1,11 +1,11 @@
-"""A ticket read as a plain row, for the redemption API's hot path.
+"""A ticket read as a plain row, for the redemption's hot path (the API, the counter's press).
 
 Loading a ticket and its product through the ORM costs more than its own round trip
 (SQLAlchemy's execution layer, then an instrumented object per row), and building ORM objects
 by hand costs what loading them does. The redemption only reads a ticket and writes it with
 its own compare-and-set (`actions`), so it can take the columns as a plain row: `TicketRow`
 has the attributes of `Ticket` that the ticket rules, the compare-and-set, the reactions to a
-redemption and the API's answer read, under the same names and types, and `PlainProduct` what
+redemption and the answers read, under the same names and types, and `PlainProduct` what
 the rights read of the product (its issuer, its name; its branch and partner lists read on
 first need, as `Product`'s are).
 
