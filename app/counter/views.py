@@ -33,7 +33,7 @@ from app.counter.forms import STALE_FORM, ActForm, LookupForm
 from app.counter.services import PAGES, CounterPage
 from app.db import db
 from app.errors import DomainError, InvalidInput, Malformed, NotFound, json_error
-from app.htmx import redirect_to, render
+from app.htmx import is_fragment_request, redirect_to, render
 from app.pagination import paginate
 from app.products.access import NO_PERMISSION, unit_for
 from app.settings.services import offline_enabled
@@ -99,7 +99,7 @@ def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Tick
         "page": page, "pages": PAGES, "lookup": lookup,
         "outcome": outcome, "done": done, "ticket": ticket, "act": act,
         "may_act": may(page.function, Level.MODIFY), "display_code": display_code,
-        "offline": offline_mode,
+        "offline": offline_mode, "fragment": is_fragment_request(),
     }
     if ticket is not None:
         status_now = actions.effective_status(ticket, now)

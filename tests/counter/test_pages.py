@@ -12,6 +12,7 @@ from app.db import db
 from app.stores.models import RelationStatus
 from app.tickets.status import TicketStatus as S
 from tests.counter.helpers import (
+    HTMX,
     act,
     clerk,
     code_field_value,
@@ -547,3 +548,23 @@ def test_a_main_accounts_press_copies_neither_account_nor_store_into_the_session
     assert [e.actor_label for e in entries(first, "redeemed")] == ["issuer01"]
     assert lookup(client, "redeem", first.code).status_code == 200
     assert "Account" in copied  # a lookup renders the card: the ORM account, copied
+
+
+def test_an_answer_signs_no_new_token_and_the_next_press_sends_the_pages(client, shop):
+    """The whole page carries the CSRF token (in the lookup form and in the body's hx-headers);
+    an HTMX answer's form does not sign a new one: HTMX sends the page's in a header, and a
+    request with none is refused."""
+    store, owner, pickup, _ = shop
+    first, second = issue(owner, store, pickup, quantity=2)
+    login(client, "issuer01")
+    whole = text(client.get("/counter/redeem"))
+    assert 'name="csrf_token"' in whole and "X-CSRFToken" in whole
+    answer = act(client, "redeem", first, htmx=True)
+    assert answer.status_code == 200 and 'name="csrf_token"' not in text(answer)
+    token = client.csrf_token()
+    data = {"action": "redeem", "code": second.code, "ticket_id": second.id, "seen": "unused"}
+    refused = client.post("/counter/act", data=data, headers=HTMX, csrf=False)
+    assert refused.status_code == 400 and reload(second).status is S.UNUSED
+    pressed = client.post("/counter/act", data=data, headers={**HTMX, "X-CSRFToken": token},
+                          csrf=False)
+    assert pressed.status_code == 200 and reload(second).status is S.USED
