@@ -117,8 +117,9 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def load_actor() -> None:
+        values = g._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
         set_scope(None)
-        g.store = None
+        values.store = None
         ip = request.remote_addr or ""
         user = current_user._get_current_object()  # type: ignore[attr-defined]  # once, not per read
         if not user.is_authenticated:
@@ -132,11 +133,11 @@ def init_app(app: Flask) -> None:
             # A principal's acting store is read from the request cache (`read_store`) and
             # copied into the request's session only if a view reads `g.store`.
             store, scope = scope_for(user.cached, switched)
-            g.read_store = store
-            g.defer_store(lambda: scope_for(user.account, switched)[0])
+            values.read_store = store
+            values.defer_store(lambda: scope_for(user.account, switched)[0])
         else:
             store, scope = scope_for(user, switched)
-            g.store = store
+            values.store = store
         set_scope(scope)
         set_actor(Actor(user.id, user.username, store.id, getattr(user, "branch_id", None), ip))
 

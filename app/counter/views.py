@@ -23,6 +23,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, request, url_for
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
 
 from app import clock, listing
 from app.auth.access import acting_account as _actor
@@ -33,7 +34,7 @@ from app.counter.forms import STALE_FORM, ActForm, LookupForm
 from app.counter.services import PAGES, CounterPage
 from app.db import db
 from app.errors import DomainError, InvalidInput, Malformed, NotFound, json_error
-from app.htmx import is_fragment_request, redirect_to, render
+from app.htmx import redirect_to, render
 from app.pagination import paginate
 from app.products.access import NO_PERMISSION, unit_for
 from app.settings.services import offline_enabled
@@ -99,7 +100,7 @@ def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Tick
         "page": page, "pages": PAGES, "lookup": lookup,
         "outcome": outcome, "done": done, "ticket": ticket, "act": act,
         "may_act": may(page.function, Level.MODIFY), "display_code": display_code,
-        "offline": offline_mode, "fragment": is_fragment_request(),
+        "offline": offline_mode, "form_token": _form_token(),
     }
     if ticket is not None:
         status_now = actions.effective_status(ticket, now)
@@ -122,6 +123,18 @@ def _render(page: CounterPage, *, lookup: LookupForm | None = None, ticket: Tick
     if done is not None:
         context["done_status"] = actions.effective_status(done, now)
     return render("counter/page.html", block="counter", **context), status
+
+
+def _form_token() -> str:
+    """The CSRF token of the answer's lookup form: on a POST the one the request carried, which
+    CSRFProtect has just checked (read in its order: the form field, then the header). A token
+    lasts the session (WTF_CSRF_TIME_LIMIT is None), so it is as good as a new one and costs
+    no signing; a GET signs one."""
+    if request.method == "POST":
+        carried = request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
+        if carried:
+            return carried
+    return generate_csrf()
 
 
 def _refused(page: CounterPage, err: DomainError, *, lookup: LookupForm | None = None,

@@ -214,30 +214,37 @@ def gunicorn_logconfig(settings: dict) -> dict:
 # Requests --------------------------------------------------------------------------------
 
 
+# Each hook looks `g` and `request` up once (a LocalProxy lookup per read otherwise): they run
+# on every request, the redemption's included.
+
 def _begin() -> None:
+    values = g._get_current_object()  # type: ignore[attr-defined]
     rid = request_id_from(request.headers.get(HEADER))
-    g.request_id = rid
-    g.request_log = (_request_id.set(rid), time.perf_counter())
+    values.request_id = rid
+    values.request_log = (_request_id.set(rid), time.perf_counter())
 
 
 def _echo(response: Response) -> Response:
-    if rid := g.get("request_id"):
+    values = g._get_current_object()  # type: ignore[attr-defined]
+    if rid := values.get("request_id"):
         response.headers[HEADER] = rid
-    g.response_status = response.status_code
+    values.response_status = response.status_code
     return response
 
 
 def _access_line(exc: BaseException | None) -> None:
-    begun = g.pop("request_log", None)
+    values = g._get_current_object()  # type: ignore[attr-defined]
+    begun = values.pop("request_log", None)
     if begun is None:
         return  # the request ended before it began (its context pushed and popped by a test)
     token, started = begun
     try:
-        status = g.pop("response_status", None) or 500  # none: an exception went up
-        rule = request.url_rule.rule if request.url_rule is not None else None
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        status = values.pop("response_status", None) or 500  # none: an exception went up
+        rule = req.url_rule.rule if req.url_rule is not None else None
         duration_ms = round((time.perf_counter() - started) * 1000, 1)
-        access_log.info("%s %s %s %.1f ms", request.method, rule or "-", status, duration_ms,
-                        extra={"method": request.method, "route": rule, "status": status,
+        access_log.info("%s %s %s %.1f ms", req.method, rule or "-", status, duration_ms,
+                        extra={"method": req.method, "route": rule, "status": status,
                                "duration_ms": duration_ms})
     finally:
         try:

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from app import clock, ratelimit
+from app.auth import request_cache
 from app.db import db
 from app.tickets import codes
 from app.tickets.codes import display_code
@@ -33,9 +34,12 @@ def scrub(body: str, typed: str) -> str:
 
 
 @pytest.fixture
-def three(ctx, client):  # noqa: ANN001, ANN201
+def three(ctx, client, monkeypatch):  # noqa: ANN001, ANN201
     """A clerk of one store signed in; three codes it cannot find: unknown, another store's, and
     its own ticket's code mistyped (malformed)."""
+    # The request cache lives 5 s of wall time: on a busy machine it could expire between two
+    # of the three requests and add its reload's statements to one of them.
+    monkeypatch.setattr(request_cache, "SECONDS", 3600.0)
     clock.freeze(clock.taipei_datetime(2026, 7, 1, 9, 0))
     store, owner, pickup, _ = ready_store("issuer01")
     other, other_owner, other_pickup, _ = ready_store("issuer02")
