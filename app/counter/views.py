@@ -131,7 +131,10 @@ def _form_token() -> str:
     lasts the session (WTF_CSRF_TIME_LIMIT is None), so it is as good as a new one and costs
     no signing; a GET signs one."""
     if request.method == "POST":
-        carried = request.form.get("csrf_token") or request.headers.get("X-CSRFToken")
+        config = current_app.config
+        carried = request.form.get(config.get("WTF_CSRF_FIELD_NAME", "csrf_token")) or next(
+            (value for name in config.get("WTF_CSRF_HEADERS", ("X-CSRFToken", "X-CSRF-Token"))
+             if (value := request.headers.get(name))), None)
         if carried:
             return carried
     return generate_csrf()

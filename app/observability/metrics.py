@@ -60,7 +60,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from redis import Redis
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session
 
 from app import clock, jobs, schedule
 from app.db import db
@@ -72,7 +72,6 @@ from app.observability.health import PROBE_TIMEOUT, probe_engine
 from app.reports.models import ExportJob, ExportStatus
 from app.tickets import reactions
 from app.tickets.lifecycle import Action
-from app.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +140,7 @@ class RequestMetrics:
 @reactions.after_move
 def _note_redemption(moved: reactions.Moved) -> None:
     if moved.action is Action.REDEEM:
-        ticket = moved.ticket  # an ORM ticket's own session; a plain row's is the request's
-        info = ((object_session(ticket) if isinstance(ticket, Ticket) else None)
-                or db.session()).info
+        info = db.session().info  # the session whose transaction the move ran in (actions)
         info[_REDEEMED] = info.get(_REDEEMED, 0) + 1
 
 

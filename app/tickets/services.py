@@ -18,8 +18,10 @@ caller commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, bindparam, exists, or_, select
 from sqlalchemy.orm import contains_eager, undefer
@@ -38,6 +40,7 @@ from app.tickets.lifecycle import Action
 from app.tickets.models import Ticket
 
 UNKNOWN_CODE = "查無此核銷代碼，請確認是否輸入正確"
+T = TypeVar("T")
 
 
 def _visible_to(store_id):  # noqa: ANN001, ANN202
@@ -78,33 +81,31 @@ def _row_by_code(keys: int) -> DriverStatement:
                            .where(_visible_to(bindparam("store_id"))), writes=False)
 
 
-def _probe(typed: str) -> tuple[dict[str, str], bool]:
-    """The digests a typed code is looked up by, and whether it is well formed."""
+def _look_up(store: Store, typed: str, run: Callable[[int, dict[str, Any]], T | None]) -> T:
+    """The one code lookup: `run(keys, params)` runs the statement for a typed code's digests
+    (one per configured key) and the acting store; NotFound (UNKNOWN_CODE) for an unknown,
+    invisible or malformed code alike (the same-answer rule: a malformed one is looked up too,
+    and its row, if any, ignored)."""
     code = codes.normalise_code(typed)
     if not code:
         raise InvalidInput("請輸入核銷代碼", fields={"code": "請輸入核銷代碼"})
-    return Ticket.code.bound_digests("digest", code), codes.is_well_formed(code)
+    digests = Ticket.code.bound_digests("digest", code)
+    found = run(len(digests), {**digests, "store_id": store.id})
+    if found is None or not codes.is_well_formed(code):
+        raise NotFound(UNKNOWN_CODE, code="unknown_code")
+    return found
 
 
 def find_by_code(store: Store, typed: str) -> Ticket:
-    """The ticket with this redemption code, if the acting store may see it; NotFound
-    (UNKNOWN_CODE) for an unknown, invisible or malformed code alike (the same-answer rule:
-    a malformed one is looked up too, and its row, if any, ignored)."""
-    digests, well_formed = _probe(typed)
-    ticket = db.session.scalar(_by_code(len(digests)), {**digests, "store_id": store.id})
-    if ticket is None or not well_formed:
-        raise NotFound(UNKNOWN_CODE, code="unknown_code")
-    return ticket
+    """The ticket with this redemption code, if the acting store may see it (`_look_up`)."""
+    return _look_up(store, typed, lambda keys, params: db.session.scalar(_by_code(keys), params))
 
 
 def find_row_by_code(store: Store, typed: str) -> plain.TicketRow:
-    """`find_by_code` as a plain row, for a redemption (the API's hot path): the same rule,
-    the same one statement, the same answer for an unknown, invisible or malformed code."""
-    digests, well_formed = _probe(typed)
-    row = _row_by_code(len(digests)).first(db.session, {**digests, "store_id": store.id})
-    if row is None or not well_formed:
-        raise NotFound(UNKNOWN_CODE, code="unknown_code")
-    return plain.TicketRow(row)
+    """`find_by_code` as a plain row, for a redemption (the hot path of the API and the
+    counter's press): the same rule, the same one statement, the same answers."""
+    return plain.TicketRow(_look_up(
+        store, typed, lambda keys, params: _row_by_code(keys).first(db.session, params)))
 
 
 def find_visible_by_serial(store: Store, serial: str) -> Ticket | None:
